@@ -1,0 +1,19 @@
+//! Vulnerability intelligence in, Ward's model out.
+//!
+//! [`parse_document`] detects a document's format (CVE JSON 5 record, NVD CVE API 2.0 object or
+//! page, CISA KEV JSON or CSV, EPSS CSV) and yields its records one by one; a malformed record
+//! becomes a [`RecordError`] naming the file, the record and the field path, and the rest of the
+//! document goes on. [`ingest`] walks files, folders and archives and hands each document's
+//! bytes to a callback, streaming (nothing is unpacked to disk).
+//!
+//! No database, no network: callers decide what to do with the records.
+
+pub mod cve5;
+pub mod detect;
+pub mod ingest;
+pub mod kev_epss;
+pub mod nvd;
+mod time;
+
+pub use detect::{Format, Parsed, Record, RecordError, Warning, parse_document};
+pub use ingest::{IngestError, walk};

@@ -1,0 +1,585 @@
+//! What one source says about one component: NVD configurations and CVE 5 `affected` blocks.
+
+use ward_model::advisory::{
+    Affected, AffectedVersion, NvdConfiguration, NvdCpeMatch, Operator, Status,
+};
+use ward_model::cpe::{Attr, Cpe};
+use ward_model::{Advisory, SourceId};
+
+use crate::cpe_match::{compare_attr, match_identity};
+use crate::version::{self, Bounds};
+
+/// The component being matched, named by a CPE (its own, or one Ward derived).
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub cpe: Cpe,
+    /// The CPE was derived from vendor/name, not given by the inventory.
+    pub derived: bool,
+}
+
+impl Subject {
+    /// The version used for range comparison: `version` with a literal `update` appended
+    /// (`9.8` + `p1` → `9.8p1`), or `None` when the version is unknown.
+    pub fn full_version(&self) -> Option<String> {
+        let v = self.cpe.version.literal()?;
+        Some(match self.cpe.update.literal() {
+            Some(u) => format!("{v}{u}"),
+            None => v.to_owned(),
+        })
+    }
+}
+
+/// How precisely a source decided, least precise first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Basis {
+    /// No entry named the version; the record's `defaultStatus` applied.
+    DefaultStatus,
+    /// The source lists the product with every version (`*`, `n/a`, no range).
+    AllVersions,
+    /// An exact version listed.
+    Exact,
+    /// A version range.
+    Range,
+}
+
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::DefaultStatus => "default-status",
+            Self::AllVersions => "all-versions",
+            Self::Exact => "exact",
+            Self::Range => "range",
+        }
+    }
+
+    /// Exact versions and ranges are equally precise; both beat a blanket statement.
+    pub fn precision(self) -> u8 {
+        match self {
+            Self::DefaultStatus => 0,
+            Self::AllVersions => 1,
+            Self::Exact | Self::Range => 2,
+        }
+    }
+}
+
+/// One source's verdict on one component.
+#[derive(Debug, Clone)]
+pub struct Verdict {
+    pub source: SourceId,
+    pub status: Status,
+    pub basis: Basis,
+    pub criterion: String,
+    pub range: String,
+    /// The configuration also needs a platform the inventory does not describe.
+    pub platform_unknown: bool,
+    /// CPE attributes assumed because the inventory leaves them ANY.
+    pub assumed: Vec<&'static str>,
+    /// Versions this source names as fixed for the product.
+    pub fixed: Vec<String>,
+}
+
+/// Other components on the same asset, for NVD platform (`running on`) nodes.
+pub struct AssetContext<'a> {
+    pub components: &'a [Subject],
+}
+
+/// Evaluates one source's view. `None`: the view says nothing about this product.
+pub fn evaluate(
+    advisory: &Advisory,
+    subject: &Subject,
+    asset: &AssetContext<'_>,
+) -> Option<Verdict> {
+    let mut best: Option<Verdict> = None;
+    if !advisory.configurations.is_empty() {
+        best = better(
+            best,
+            evaluate_nvd(&advisory.source, &advisory.configurations, subject, asset),
+        );
+    }
+    for affected in &advisory.affected {
+        best = better(best, evaluate_affected(&advisory.source, affected, subject));
+    }
+    best
+}
+
+/// Prefers the more precise verdict; at equal precision, `affected` (the safer answer).
+fn better(a: Option<Verdict>, b: Option<Verdict>) -> Option<Verdict> {
+    match (a, b) {
+        (None, x) | (x, None) => x,
+        (Some(a), Some(b)) => {
+            let rank = |v: &Verdict| {
+                (
+                    v.status != Status::Unknown,
+                    v.basis.precision(),
+                    v.status == Status::Affected,
+                )
+            };
+            let mut fixed = a.fixed.clone();
+            fixed.extend(b.fixed.iter().cloned());
+            let mut keep = if rank(&b) > rank(&a) { b } else { a };
+            keep.fixed = fixed;
+            Some(keep)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NVD configurations
+
+/// Three-valued truth for configurations whose platforms may be undescribed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl Truth {
+    fn not(self) -> Self {
+        match self {
+            Self::True => Self::False,
+            Self::False => Self::True,
+            Self::Unknown => Self::Unknown,
+        }
+    }
+
+    fn combine(op: Operator, values: impl Iterator<Item = Self>) -> Self {
+        let mut any_unknown = false;
+        let mut any_true = false;
+        let mut any_false = false;
+        for v in values {
+            match v {
+                Self::True => any_true = true,
+                Self::False => any_false = true,
+                Self::Unknown => any_unknown = true,
+            }
+        }
+        match op {
+            Operator::Or if any_true => Self::True,
+            Operator::Or if any_unknown => Self::Unknown,
+            Operator::Or => Self::False,
+            Operator::And if any_false => Self::False,
+            Operator::And if any_unknown => Self::Unknown,
+            Operator::And => Self::True,
+        }
+    }
+}
+
+/// The vulnerable criterion the subject matched.
+struct Hit {
+    criterion: String,
+    range: String,
+    basis: Basis,
+    assumed: Vec<&'static str>,
+}
+
+fn evaluate_nvd(
+    source: &SourceId,
+    configurations: &[NvdConfiguration],
+    subject: &Subject,
+    asset: &AssetContext<'_>,
+) -> Option<Verdict> {
+    let mut related = false;
+    let mut fixed = Vec::new();
+    let mut precise = false;
+    for m in configurations
+        .iter()
+        .flat_map(|c| &c.nodes)
+        .flat_map(|n| &n.cpe_match)
+    {
+        if m.vulnerable && match_identity(&m.criteria, &subject.cpe).is_some() {
+            related = true;
+            precise |= m.has_range() || m.criteria.version.literal().is_some();
+            if let Some(f) = &m.end_excluding {
+                fixed.push(f.clone());
+            }
+        }
+    }
+    if !related {
+        return None;
+    }
+    let mut found: Option<(Truth, Hit)> = None;
+    for config in configurations {
+        let mut hit = None;
+        let truth = Truth::combine(
+            config.operator,
+            config.nodes.iter().map(|node| {
+                let t = Truth::combine(
+                    node.operator,
+                    node.cpe_match
+                        .iter()
+                        .map(|m| cpe_match_truth(m, subject, asset, &mut hit)),
+                );
+                if node.negate { t.not() } else { t }
+            }),
+        );
+        let truth = if config.negate { truth.not() } else { truth };
+        if let Some(h) = hit
+            && truth != Truth::False
+        {
+            let replace = match &found {
+                None => true,
+                Some((t, _)) => *t == Truth::Unknown && truth == Truth::True,
+            };
+            if replace {
+                found = Some((truth, h));
+            }
+        }
+    }
+    Some(match found {
+        Some((truth, hit)) => Verdict {
+            source: source.clone(),
+            status: Status::Affected,
+            basis: hit.basis,
+            criterion: hit.criterion,
+            range: hit.range,
+            platform_unknown: truth == Truth::Unknown,
+            assumed: hit.assumed,
+            fixed,
+        },
+        None => Verdict {
+            source: source.clone(),
+            status: Status::Unaffected,
+            basis: if precise {
+                Basis::Range
+            } else {
+                Basis::AllVersions
+            },
+            criterion: subject_product(subject),
+            range: "outside every range NVD lists for this product".into(),
+            platform_unknown: false,
+            assumed: Vec::new(),
+            fixed,
+        },
+    })
+}
+
+fn subject_product(subject: &Subject) -> String {
+    format!("{}:{}", subject.cpe.vendor, subject.cpe.product)
+}
+
+/// Evaluates one `cpeMatch`: true when the subject (or, for platform entries, another
+/// component of the asset) satisfies it; unknown when the asset does not describe the product.
+fn cpe_match_truth(
+    m: &NvdCpeMatch,
+    subject: &Subject,
+    asset: &AssetContext<'_>,
+    hit: &mut Option<Hit>,
+) -> Truth {
+    if let Some(identity) = match_identity(&m.criteria, &subject.cpe) {
+        if let Some(basis) = version_satisfies(m, subject) {
+            if m.vulnerable && hit.is_none() {
+                *hit = Some(Hit {
+                    criterion: m.criteria.to_string(),
+                    range: if m.has_range() {
+                        m.range_text()
+                    } else {
+                        match m.criteria.version.literal() {
+                            Some(v) => format!("= {v}{}", update_suffix(&m.criteria.update)),
+                            None => "all versions".into(),
+                        }
+                    },
+                    basis,
+                    assumed: identity.assumed,
+                });
+            }
+            return Truth::True;
+        }
+        return Truth::False;
+    }
+    let mut described = false;
+    for other in asset.components {
+        if let Some(_identity) = match_identity(&m.criteria, &other.cpe) {
+            if version_satisfies(m, other).is_some() {
+                return Truth::True;
+            }
+            described = true;
+        }
+    }
+    if described {
+        Truth::False
+    } else {
+        Truth::Unknown
+    }
+}
+
+fn update_suffix(update: &Attr) -> String {
+    match update {
+        Attr::Any => String::new(),
+        Attr::Na => " (update -)".into(),
+        other => format!(" (update {other})"),
+    }
+}
+
+/// Whether the subject's version (and update) satisfy a criterion; `Some(basis)` when they do.
+fn version_satisfies(m: &NvdCpeMatch, subject: &Subject) -> Option<Basis> {
+    let c = &m.criteria;
+    let s = &subject.cpe;
+    match &c.version {
+        Attr::Any => {
+            if !(compare_attr(&c.update, &s.update).covers() || s.update.is_any()) {
+                return None;
+            }
+            if !m.has_range() {
+                return Some(Basis::AllVersions);
+            }
+            let v = subject.full_version()?;
+            let bounds = Bounds {
+                start_including: m.start_including.as_deref(),
+                start_excluding: m.start_excluding.as_deref(),
+                end_including: m.end_including.as_deref(),
+                end_excluding: m.end_excluding.as_deref(),
+            };
+            bounds.contains(&v).then_some(Basis::Range)
+        }
+        Attr::Na => (compare_attr(&c.version, &s.version).covers()
+            && compare_attr(&c.update, &s.update).covers())
+        .then_some(Basis::Exact),
+        Attr::Value { .. } if c.version.literal().is_none() => {
+            // A wildcarded version (`1.?`): NISTIR 7696 pattern matching on the text.
+            (compare_attr(&c.version, &s.version).covers()
+                && compare_attr(&c.update, &s.update).covers())
+            .then_some(Basis::Exact)
+        }
+        Attr::Value { .. } => {
+            let want = c.version.literal()?;
+            let have = s.version.literal()?;
+            let ok = match (&c.update, &s.update) {
+                // The inventory gives no update: its version string may carry it (`9.8p1`,
+                // `1.9.5p2`), so compare against the criterion's version and update joined.
+                (Attr::Any | Attr::Na, Attr::Any) => version::equal(have, want),
+                (Attr::Value { .. }, Attr::Any) => match c.update.literal() {
+                    Some(u) => version::equal(have, &format!("{want}{u}")),
+                    None => false,
+                },
+                (cu, su) => {
+                    version::equal(have, want)
+                        && match (cu.literal(), su.literal()) {
+                            (Some(a), Some(b)) => version::equal(a, b),
+                            _ => compare_attr(cu, su).covers(),
+                        }
+                }
+            };
+            ok.then_some(Basis::Exact)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// CVE JSON 5 `affected`
+
+fn affected_relates(affected: &Affected, subject: &Subject) -> bool {
+    if affected
+        .cpes
+        .iter()
+        .any(|c| match_identity(c, &subject.cpe).is_some())
+    {
+        return true;
+    }
+    match (affected.derived_key(), subject.cpe.product_key()) {
+        (Some(a), Some(s)) => a == s,
+        _ => false,
+    }
+}
+
+/// Start values that mean "from the first version" (the schema's convention is `0`).
+fn is_open_start(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "0" | "*" | "" | "n/a" | "unspecified" | "all" | "all versions"
+    )
+}
+
+fn is_unbounded(v: &str) -> bool {
+    v.trim() == "*"
+}
+
+/// Reads range phrases that CNAs put in `version` (`< 2.4`, `<= 1.0`, `prior to 3.1`).
+fn phrase_range(v: &str) -> Option<(bool, &str)> {
+    let t = v.trim();
+    for (prefix, inclusive) in [
+        ("<=", true),
+        ("<", false),
+        ("before ", false),
+        ("prior to ", false),
+        ("up to ", true),
+        ("through ", true),
+    ] {
+        if let Some(rest) = t.strip_prefix(prefix) {
+            let rest = rest.trim();
+            if !rest.is_empty() {
+                return Some((inclusive, rest));
+            }
+        }
+    }
+    None
+}
+
+/// The status of version `v` under one entry, if the entry speaks about it (CVE JSON 5 schema,
+/// `versions`: a range runs from `version` to `lessThan`/`lessThanOrEqual`, and within it the
+/// status is that of the last `changes` entry at or below `v`).
+fn entry_status(entry: &AffectedVersion, v: &str) -> Option<(Status, Basis, String)> {
+    if entry.version_type.as_deref() == Some("git") {
+        return None;
+    }
+    if entry.is_range() {
+        let start = (!is_open_start(&entry.version)).then_some(entry.version.as_str());
+        let (end, inclusive) = match (&entry.less_than, &entry.less_than_or_equal) {
+            (_, Some(e)) => (e.as_str(), true),
+            (Some(e), None) => (e.as_str(), false),
+            (None, None) => unreachable!("is_range checked one bound exists"),
+        };
+        let mut bounds = Bounds {
+            start_including: start,
+            ..Default::default()
+        };
+        if !is_unbounded(end) {
+            if inclusive {
+                bounds.end_including = Some(end);
+            } else {
+                bounds.end_excluding = Some(end);
+            }
+        }
+        if !bounds.contains(v) {
+            return None;
+        }
+        let mut status = entry.status;
+        let mut changes: Vec<_> = entry.changes.iter().collect();
+        changes.sort_by(|a, b| version::compare(&a.at, &b.at));
+        for c in changes {
+            if version::compare(&c.at, v).is_le() {
+                status = c.status;
+            }
+        }
+        let range = format!(
+            "{}{}{}",
+            start.map(|s| format!(">= {s}, ")).unwrap_or_default(),
+            if inclusive { "<= " } else { "< " },
+            end
+        );
+        return Some((status, Basis::Range, range));
+    }
+    if let Some((inclusive, end)) = phrase_range(&entry.version) {
+        let bounds = if inclusive {
+            Bounds {
+                end_including: Some(end),
+                ..Default::default()
+            }
+        } else {
+            Bounds {
+                end_excluding: Some(end),
+                ..Default::default()
+            }
+        };
+        return bounds
+            .contains(v)
+            .then(|| (entry.status, Basis::Range, entry.version.trim().to_owned()));
+    }
+    if is_open_start(&entry.version) && entry.version.trim() != "0" {
+        return Some((entry.status, Basis::AllVersions, entry.version.clone()));
+    }
+    version::equal(&entry.version, v)
+        .then(|| (entry.status, Basis::Exact, format!("= {}", entry.version)))
+}
+
+fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) -> Option<Verdict> {
+    if !affected_relates(affected, subject) {
+        return None;
+    }
+    let criterion = match (&affected.vendor, &affected.product) {
+        (Some(v), Some(p)) => format!("{v} / {p}"),
+        _ => affected
+            .cpes
+            .first()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| subject_product(subject)),
+    };
+    let mut fixed = Vec::new();
+    for e in &affected.versions {
+        match e.status {
+            Status::Affected => {
+                if let Some(lt) = &e.less_than
+                    && !is_unbounded(lt)
+                {
+                    fixed.push(lt.clone());
+                }
+                fixed.extend(
+                    e.changes
+                        .iter()
+                        .filter(|c| c.status == Status::Unaffected)
+                        .map(|c| c.at.clone()),
+                );
+            }
+            Status::Unaffected if !e.is_range() && !is_open_start(&e.version) => {
+                fixed.push(e.version.clone())
+            }
+            _ => {}
+        }
+    }
+    let Some(v) = subject.full_version() else {
+        return Some(Verdict {
+            source: source.clone(),
+            status: Status::Unknown,
+            basis: Basis::DefaultStatus,
+            criterion,
+            range: "the inventory gives no version".into(),
+            platform_unknown: false,
+            assumed: Vec::new(),
+            fixed,
+        });
+    };
+    // Exact entries speak more precisely than ranges; among equals the last entry wins.
+    let mut exact = None;
+    let mut ranged = None;
+    for e in &affected.versions {
+        if let Some(found) = entry_status(e, &v) {
+            match found.1 {
+                Basis::Exact => exact = Some(found),
+                _ => {
+                    // Prefer a range that says `affected` over one that does not.
+                    if ranged.as_ref().is_none_or(|r: &(Status, Basis, String)| {
+                        r.0 != Status::Affected || found.1 > r.1
+                    }) {
+                        ranged = Some(found);
+                    }
+                }
+            }
+        }
+    }
+    let (status, basis, range) = match exact.or(ranged) {
+        Some(x) => x,
+        None => {
+            let listed: Vec<String> = affected
+                .versions
+                .iter()
+                .map(|e| format!("{} {}", e.version, status_word(e.status)))
+                .collect();
+            (
+                affected.default_status.unwrap_or(Status::Unknown),
+                Basis::DefaultStatus,
+                format!(
+                    "not listed (lists only: {}); defaultStatus applies",
+                    listed.join(", ")
+                ),
+            )
+        }
+    };
+    Some(Verdict {
+        source: source.clone(),
+        status,
+        basis,
+        criterion,
+        range,
+        platform_unknown: false,
+        assumed: Vec::new(),
+        fixed,
+    })
+}
+
+pub(crate) fn status_word(s: Status) -> &'static str {
+    match s {
+        Status::Affected => "affected",
+        Status::Unaffected => "unaffected",
+        Status::Unknown => "unknown",
+    }
+}

@@ -1,0 +1,405 @@
+//! Scanning an inventory against the knowledge that concerns it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::Serialize;
+use ward_model::advisory::{Status, normalise_name};
+use ward_model::cpe::{Cpe, Part};
+use ward_model::{
+    Advisory, Asset, Component, ComponentRef, Confidence, Epss, Explanation, Finding, FindingEpss,
+    FindingKev, Inventory, KevEntry, Prioritiser, RecordState, SourceVerdict,
+};
+
+use crate::evaluate::{AssetContext, Subject, Verdict, evaluate, status_word};
+use crate::version;
+
+/// Everything known about the vulnerabilities that may concern an inventory.
+#[derive(Debug, Default)]
+pub struct Knowledge {
+    /// Every source's view, by vulnerability id.
+    pub advisories: HashMap<String, Vec<Advisory>>,
+    pub kev: HashMap<String, KevEntry>,
+    pub epss: HashMap<String, Epss>,
+    by_product: HashMap<(String, String), Vec<String>>,
+    vendors_by_product: HashMap<String, HashSet<String>>,
+    wildcard: Vec<String>,
+}
+
+impl Knowledge {
+    pub fn add_advisory(&mut self, advisory: Advisory) {
+        let id = advisory.id.clone();
+        for key in advisory.product_keys() {
+            if key.0 == "*" {
+                self.wildcard.push(id.clone());
+                continue;
+            }
+            self.vendors_by_product
+                .entry(key.1.clone())
+                .or_default()
+                .insert(key.0.clone());
+            let ids = self.by_product.entry(key).or_default();
+            if !ids.contains(&id) {
+                ids.push(id.clone());
+            }
+        }
+        self.advisories.entry(id).or_default().push(advisory);
+    }
+
+    fn candidates(&self, key: &(String, String)) -> impl Iterator<Item = &String> {
+        self.by_product
+            .get(key)
+            .into_iter()
+            .flatten()
+            .chain(self.wildcard.iter())
+    }
+
+    pub fn advisory_count(&self) -> usize {
+        self.advisories.values().map(Vec::len).sum()
+    }
+}
+
+/// The product keys a component can be looked up by: `(vendor, product)`, with `None` as the
+/// vendor when the inventory names none (then every vendor of that product is a candidate).
+pub fn lookup_keys(component: &Component) -> Vec<(Option<String>, String)> {
+    if let Some(cpe) = &component.cpe {
+        return cpe
+            .product_key()
+            .map(|(v, p)| (Some(v), p))
+            .into_iter()
+            .collect();
+    }
+    let Some(product) = normalise_name(&component.name) else {
+        return Vec::new();
+    };
+    let vendor = component.vendor.as_deref().and_then(normalise_name);
+    vec![(vendor, product)]
+}
+
+/// Why a component was not reported although some source said it is affected.
+#[derive(Debug, Clone, Serialize)]
+pub struct Suppressed {
+    pub vulnerability: String,
+    pub asset: String,
+    pub component: ComponentRef,
+    pub reason: String,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct ScanReport {
+    pub findings: Vec<Finding>,
+    /// Components that a less precise source called affected, overruled by a more precise one.
+    pub suppressed: Vec<Suppressed>,
+}
+
+/// Matches every component of every asset against the knowledge.
+pub fn scan(
+    knowledge: &Knowledge,
+    inventory: &Inventory,
+    prioritiser: &dyn Prioritiser,
+) -> ScanReport {
+    let mut report = ScanReport::default();
+    for asset in &inventory.assets {
+        let subjects: Vec<Vec<Subject>> = asset
+            .components
+            .iter()
+            .map(|c| subjects(knowledge, c))
+            .collect();
+        let flat: Vec<Subject> = subjects.iter().flatten().cloned().collect();
+        let context = AssetContext { components: &flat };
+        for (component, subjects) in asset.components.iter().zip(&subjects) {
+            let mut seen = HashSet::new();
+            for subject in subjects {
+                let key = subject.cpe.product_key().unwrap_or_default();
+                let ids: Vec<&String> = knowledge.candidates(&key).collect();
+                for id in ids {
+                    if !seen.insert(id.clone()) {
+                        continue;
+                    }
+                    let Some(views) = knowledge.advisories.get(id) else {
+                        continue;
+                    };
+                    match_one(
+                        knowledge,
+                        asset,
+                        component,
+                        subject,
+                        &context,
+                        id,
+                        views,
+                        prioritiser,
+                        &mut report,
+                    );
+                }
+            }
+        }
+    }
+    report.findings.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then_with(|| b.kev.is_some().cmp(&a.kev.is_some()))
+            .then_with(|| max_cvss(b).total_cmp(&max_cvss(a)))
+            .then_with(|| epss_score(b).total_cmp(&epss_score(a)))
+            .then_with(|| a.vulnerability.cmp(&b.vulnerability))
+            .then_with(|| a.asset.cmp(&b.asset))
+            .then_with(|| a.component.name.cmp(&b.component.name))
+    });
+    report
+}
+
+fn max_cvss(f: &Finding) -> f64 {
+    f.cvss.iter().map(|c| c.base_score).fold(0.0, f64::max)
+}
+
+fn epss_score(f: &Finding) -> f64 {
+    f.epss.as_ref().map_or(0.0, |e| e.score)
+}
+
+/// The CPEs a component is matched as: its own, or ones derived from vendor and name.
+fn subjects(knowledge: &Knowledge, component: &Component) -> Vec<Subject> {
+    if let Some(cpe) = &component.cpe {
+        return vec![Subject {
+            cpe: cpe.clone(),
+            derived: false,
+        }];
+    }
+    let mut out = Vec::new();
+    for (vendor, product) in lookup_keys(component) {
+        let vendors: Vec<String> = match vendor {
+            Some(v) => vec![v],
+            None => {
+                let mut v: Vec<String> = knowledge
+                    .vendors_by_product
+                    .get(&product)
+                    .into_iter()
+                    .flatten()
+                    .cloned()
+                    .collect();
+                v.sort();
+                v
+            }
+        };
+        for vendor in vendors {
+            // A derived name matches applications, systems and hardware alike.
+            let cpe = Cpe::new(Part::Any, &vendor, &product, component.version.as_deref());
+            out.push(Subject { cpe, derived: true });
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn match_one(
+    knowledge: &Knowledge,
+    asset: &Asset,
+    component: &Component,
+    subject: &Subject,
+    context: &AssetContext<'_>,
+    id: &str,
+    views: &[Advisory],
+    prioritiser: &dyn Prioritiser,
+    report: &mut ScanReport,
+) {
+    if views.iter().any(|v| v.state == RecordState::Rejected) {
+        return;
+    }
+    let mut verdicts: Vec<Verdict> = views
+        .iter()
+        .filter_map(|v| evaluate(v, subject, context))
+        .collect();
+    if verdicts.is_empty() {
+        return;
+    }
+    // The chosen verdict: the most precise; at equal precision `affected` wins (the safe side).
+    verdicts.sort_by_key(|v| {
+        std::cmp::Reverse((
+            v.status != Status::Unknown,
+            v.basis.precision(),
+            v.status == Status::Affected,
+        ))
+    });
+    let chosen = &verdicts[0];
+    let component_ref = ComponentRef {
+        name: component.name.clone(),
+        version: component
+            .version
+            .clone()
+            .or_else(|| subject.cpe.version.literal().map(str::to_owned)),
+        cpe: Some(subject.cpe.to_string()),
+        purl: component.purl.clone(),
+    };
+    let disagreements = disagreements(&verdicts);
+    if chosen.status != Status::Affected {
+        if let Some(loud) = verdicts.iter().find(|v| v.status == Status::Affected) {
+            report.suppressed.push(Suppressed {
+                vulnerability: id.to_owned(),
+                asset: asset.name.clone(),
+                component: component_ref,
+                reason: format!(
+                    "{} says affected ({}: {}), but {} says {} ({}: {}); used {}, the more precise",
+                    loud.source,
+                    loud.basis.as_str(),
+                    loud.range,
+                    chosen.source,
+                    status_word(chosen.status),
+                    chosen.basis.as_str(),
+                    chosen.range,
+                    chosen.source
+                ),
+            });
+        }
+        return;
+    }
+
+    let mut fixed: Vec<String> = verdicts
+        .iter()
+        .flat_map(|v| v.fixed.iter().cloned())
+        .collect();
+    fixed.sort_by(|a, b| version::compare(a, b).then_with(|| a.cmp(b)));
+    fixed.dedup_by(|a, b| version::equal(a, b));
+
+    let mut cvss = Vec::new();
+    for v in views {
+        for c in &v.cvss {
+            if !cvss
+                .iter()
+                .any(|x: &ward_model::Cvss| x.vector == c.vector && x.source == c.source)
+            {
+                cvss.push(c.clone());
+            }
+        }
+    }
+    cvss.sort_by(|a, b| {
+        b.version
+            .cmp(&a.version)
+            .then_with(|| a.source.cmp(&b.source))
+    });
+
+    let kev = knowledge
+        .kev
+        .get(id)
+        .cloned()
+        .or_else(|| views.iter().find_map(|v| v.kev.clone()));
+    let title = views
+        .iter()
+        .find(|v| matches!(v.source, ward_model::SourceId::Cna(_)))
+        .and_then(|v| v.title.clone())
+        .or_else(|| kev.as_ref().and_then(|k| k.name.clone()));
+    let mut aliases: Vec<String> = views
+        .iter()
+        .flat_map(|v| v.aliases.iter().cloned())
+        .collect();
+    aliases.sort();
+    aliases.dedup();
+
+    let mut notes = Vec::new();
+    if subject.derived {
+        notes.push(format!(
+            "the inventory gives no CPE; Ward derived {} from its vendor and name",
+            subject.cpe
+        ));
+    }
+    if chosen.platform_unknown {
+        notes.push(
+            "the configuration also requires a platform (running on) that this asset's inventory does not describe"
+                .into(),
+        );
+    }
+    if !chosen.assumed.is_empty() {
+        notes.push(format!(
+            "the criterion fixes {} which the inventory leaves unspecified; assumed to match",
+            chosen.assumed.join(", ")
+        ));
+    }
+    let confidence = if chosen.platform_unknown {
+        Confidence::PlatformUnknown
+    } else if subject.derived {
+        Confidence::Derived
+    } else {
+        Confidence::Exact
+    };
+    let mut finding = Finding {
+        vulnerability: id.to_owned(),
+        aliases,
+        component: component_ref,
+        asset: asset.name.clone(),
+        confidence,
+        kev: kev.map(|k| FindingKev {
+            date_added: k.date_added,
+            due_date: k.due_date,
+            ransomware: k
+                .ransomware
+                .as_deref()
+                .is_some_and(|r| r.eq_ignore_ascii_case("known")),
+        }),
+        epss: knowledge.epss.get(id).map(|e| FindingEpss {
+            score: e.score,
+            percentile: e.percentile,
+        }),
+        cvss,
+        fixed_versions: fixed,
+        priority: ward_model::Priority::Defer,
+        explanation: Explanation {
+            source: chosen.source.key(),
+            criterion: chosen.criterion.clone(),
+            range: chosen.range.clone(),
+            sources: verdicts
+                .iter()
+                .map(|v| SourceVerdict {
+                    source: v.source.key(),
+                    status: v.status,
+                    basis: v.basis.as_str().into(),
+                    criterion: v.criterion.clone(),
+                    range: v.range.clone(),
+                })
+                .collect(),
+            disagreements,
+            priority: String::new(),
+            notes,
+        },
+        title,
+    };
+    let (priority, why) = prioritiser.prioritise(&finding, asset);
+    finding.priority = priority;
+    finding.explanation.priority = why;
+    report.findings.push(finding);
+}
+
+/// Sentences for each source whose verdict differs from the chosen one.
+fn disagreements(verdicts: &[Verdict]) -> Vec<String> {
+    let chosen = &verdicts[0];
+    let mut by_status: BTreeMap<String, ()> = BTreeMap::new();
+    for other in &verdicts[1..] {
+        if other.status == chosen.status || other.status == Status::Unknown {
+            continue;
+        }
+        let how = if other.basis.precision() < chosen.basis.precision() {
+            format!(
+                "used {}, the more precise ({} vs {})",
+                chosen.source,
+                chosen.basis.as_str(),
+                other.basis.as_str()
+            )
+        } else {
+            format!(
+                "both are {}; reported as affected, the safe side",
+                chosen.basis.as_str()
+            )
+        };
+        by_status.insert(
+            format!(
+                "{} says {} ({}: {}) where {} says {} ({}: {}); {}",
+                other.source,
+                status_word(other.status),
+                other.basis.as_str(),
+                other.range,
+                chosen.source,
+                status_word(chosen.status),
+                chosen.basis.as_str(),
+                chosen.range,
+                how
+            ),
+            (),
+        );
+    }
+    by_status.into_keys().collect()
+}

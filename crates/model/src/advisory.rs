@@ -1,0 +1,408 @@
+//! One source's view of one vulnerability, and the exploitation data that sits beside it.
+//!
+//! Ward keeps every source's view separately (the CNA's record, each ADP container, NVD's
+//! analysis, CISA KEV, EPSS) so that matching can choose the most precise one and explain
+//! where sources disagree. An [`Advisory`] is one such view.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::cpe::Cpe;
+
+/// Which source a view comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum SourceId {
+    /// The CVE record's CNA container; the name is the CNA's short name.
+    Cna(String),
+    /// An ADP container of the CVE record (e.g. `CISA-ADP`).
+    Adp(String),
+    /// NVD's CVE API 2.0 record.
+    Nvd,
+}
+
+impl SourceId {
+    /// A stable short key for storage and display: `cna:ivanti`, `adp:CISA-ADP`, `nvd`.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Cna(n) => format!("cna:{n}"),
+            Self::Adp(n) => format!("adp:{n}"),
+            Self::Nvd => "nvd".into(),
+        }
+    }
+
+    /// The inverse of [`SourceId::key`].
+    pub fn from_key(key: &str) -> Option<Self> {
+        if key == "nvd" {
+            return Some(Self::Nvd);
+        }
+        let (kind, name) = key.split_once(':')?;
+        match kind {
+            "cna" => Some(Self::Cna(name.into())),
+            "adp" => Some(Self::Adp(name.into())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SourceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.key())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordState {
+    #[default]
+    Published,
+    /// Withdrawn by its CNA (CVE JSON 5 `REJECTED`); nothing matches it.
+    Rejected,
+}
+
+/// One source's view of a vulnerability.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Advisory {
+    pub id: String,
+    pub source: SourceId,
+    pub state: RecordState,
+    /// When the source last changed this view (`dateUpdated`, `lastModified`); newer wins.
+    pub updated: Option<DateTime<Utc>>,
+    pub published: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cvss: Vec<Cvss>,
+    /// CVE JSON 5 `affected` blocks (CNA and ADP views).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub affected: Vec<Affected>,
+    /// NVD configurations (NVD view).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub configurations: Vec<NvdConfiguration>,
+    /// CISA's SSVC decision-point values (Vulnrichment ADP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssvc: Option<Ssvc>,
+    /// KEV facts carried inside this view (the ADP `kev` metric, NVD's `cisa*` fields).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kev: Option<KevEntry>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cwes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<String>,
+}
+
+impl Advisory {
+    pub fn new(id: impl Into<String>, source: SourceId) -> Self {
+        Self {
+            id: id.into(),
+            source,
+            state: RecordState::Published,
+            updated: None,
+            published: None,
+            aliases: Vec::new(),
+            title: None,
+            description: None,
+            cvss: Vec::new(),
+            affected: Vec::new(),
+            configurations: Vec::new(),
+            ssvc: None,
+            kev: None,
+            cwes: Vec::new(),
+            references: Vec::new(),
+        }
+    }
+
+    /// The `(vendor, product)` keys this view can match, lower-cased, for the product index.
+    pub fn product_keys(&self) -> Vec<(String, String)> {
+        let mut keys = Vec::new();
+        for a in &self.affected {
+            keys.extend(a.product_keys());
+        }
+        for c in &self.configurations {
+            for n in &c.nodes {
+                for m in &n.cpe_match {
+                    keys.push(match m.criteria.product_key() {
+                        Some(k) => k,
+                        // Wildcarded vendor or product: indexed under `*`, checked for every component.
+                        None => ("*".into(), "*".into()),
+                    });
+                }
+            }
+        }
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+/// A CVSS score as a source published it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cvss {
+    pub version: CvssVersion,
+    pub vector: String,
+    pub base_score: f64,
+    /// Who scored it (`nvd`, the CNA's short name, an ADP).
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CvssVersion {
+    #[serde(rename = "2.0")]
+    V2,
+    #[serde(rename = "3.0")]
+    V30,
+    #[serde(rename = "3.1")]
+    V31,
+    #[serde(rename = "4.0")]
+    V40,
+}
+
+impl CvssVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2 => "2.0",
+            Self::V30 => "3.0",
+            Self::V31 => "3.1",
+            Self::V40 => "4.0",
+        }
+    }
+}
+
+/// CVE JSON 5 version status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Affected,
+    Unaffected,
+    Unknown,
+}
+
+/// A CVE JSON 5 `affected` entry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Affected {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub package_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cpes: Vec<Cpe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<AffectedVersion>,
+}
+
+impl Affected {
+    /// Keys from the CPEs listed, plus one derived from `vendor`/`product` (lower-cased, spaces
+    /// as underscores: the CPE dictionary's convention, so that "Ivanti"/"Endpoint Manager
+    /// Mobile" meets `ivanti:endpoint_manager_mobile`).
+    pub fn product_keys(&self) -> Vec<(String, String)> {
+        let mut keys: Vec<_> = self.cpes.iter().filter_map(Cpe::product_key).collect();
+        if let Some(k) = self.derived_key() {
+            keys.push(k);
+        }
+        keys
+    }
+
+    pub fn derived_key(&self) -> Option<(String, String)> {
+        let vendor = normalise_name(self.vendor.as_deref()?)?;
+        let product = normalise_name(self.product.as_deref().or(self.package_name.as_deref())?)?;
+        Some((vendor, product))
+    }
+}
+
+/// Lower-cases a vendor or product name and joins its words with `_`, as CPE names do.
+/// `n/a` and empty names (common placeholders in CVE records) give `None`.
+pub fn normalise_name(name: &str) -> Option<String> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("n/a") || trimmed == "-" {
+        return None;
+    }
+    let mut out = String::with_capacity(trimmed.len());
+    for word in trimmed.split_whitespace() {
+        if !out.is_empty() {
+            out.push('_');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    Some(out)
+}
+
+/// A CVE JSON 5 `versions[]` entry: an exact version, or a range from `version` up to
+/// `less_than`/`less_than_or_equal`, with `changes` that switch the status inside the range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AffectedVersion {
+    pub version: String,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub less_than: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub less_than_or_equal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<VersionChange>,
+}
+
+impl AffectedVersion {
+    pub fn is_range(&self) -> bool {
+        self.less_than.is_some() || self.less_than_or_equal.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionChange {
+    pub at: String,
+    pub status: Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Operator {
+    And,
+    #[default]
+    Or,
+}
+
+/// An NVD configuration: nodes joined by `operator` (OR when absent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NvdConfiguration {
+    #[serde(default)]
+    pub operator: Operator,
+    #[serde(default)]
+    pub negate: bool,
+    pub nodes: Vec<Node>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    #[serde(default)]
+    pub operator: Operator,
+    #[serde(default)]
+    pub negate: bool,
+    pub cpe_match: Vec<NvdCpeMatch>,
+}
+
+/// An NVD `cpeMatch`: a criterion and an optional version range.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NvdCpeMatch {
+    pub vulnerable: bool,
+    pub criteria: Cpe,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_including: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_excluding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_including: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_excluding: Option<String>,
+}
+
+impl NvdCpeMatch {
+    pub fn has_range(&self) -> bool {
+        self.start_including.is_some()
+            || self.start_excluding.is_some()
+            || self.end_including.is_some()
+            || self.end_excluding.is_some()
+    }
+
+    /// The range in words, e.g. `>= 12.3.0.0, < 12.3.0.2`; empty when there is none.
+    pub fn range_text(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(v) = &self.start_including {
+            parts.push(format!(">= {v}"));
+        }
+        if let Some(v) = &self.start_excluding {
+            parts.push(format!("> {v}"));
+        }
+        if let Some(v) = &self.end_including {
+            parts.push(format!("<= {v}"));
+        }
+        if let Some(v) = &self.end_excluding {
+            parts.push(format!("< {v}"));
+        }
+        parts.join(", ")
+    }
+}
+
+/// SSVC decision-point values as CISA's Vulnrichment ADP publishes them.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Ssvc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exploitation: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automatable: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub technical_impact: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<String>,
+}
+
+/// A CISA Known Exploited Vulnerabilities entry.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct KevEntry {
+    pub cve_id: String,
+    pub date_added: Option<NaiveDate>,
+    pub due_date: Option<NaiveDate>,
+    /// `Known`, `Unknown`, or absent where the source does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ransomware: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vendor_project: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_action: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notes: Option<String>,
+}
+
+/// An EPSS score for one CVE.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Epss {
+    pub cve_id: String,
+    pub score: f64,
+    pub percentile: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score_date: Option<NaiveDate>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalise_like_cpe_dictionary_entries() {
+        assert_eq!(
+            normalise_name("Endpoint Manager Mobile").as_deref(),
+            Some("endpoint_manager_mobile")
+        );
+        assert_eq!(normalise_name("  Ivanti ").as_deref(), Some("ivanti"));
+        assert_eq!(normalise_name("n/a"), None);
+        assert_eq!(normalise_name(""), None);
+    }
+
+    #[test]
+    fn source_keys_round_trip() {
+        for s in [
+            SourceId::Nvd,
+            SourceId::Cna("ivanti".into()),
+            SourceId::Adp("CISA-ADP".into()),
+        ] {
+            assert_eq!(SourceId::from_key(&s.key()), Some(s));
+        }
+        assert_eq!(SourceId::from_key("kev"), None);
+    }
+}

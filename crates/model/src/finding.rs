@@ -1,0 +1,148 @@
+//! A finding: one component of one asset is affected by one vulnerability, with the reasons.
+//!
+//! The JSON form of [`Finding`] is a documented contract (`docs/findings.md`); add fields
+//! freely, never rename or remove one.
+
+use serde::{Deserialize, Serialize};
+
+use crate::advisory::Cvss;
+
+/// How sure Ward is that the component is affected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Confidence {
+    /// The component's own CPE matched a precise criterion.
+    Exact,
+    /// The component had no CPE; Ward derived one from its vendor and name.
+    Derived,
+    /// The vulnerable software matched, but the configuration also needs a platform that the
+    /// inventory does not describe: neither dropped nor asserted.
+    PlatformUnknown,
+}
+
+/// How urgently to act, in the SSVC deployer vocabulary (most urgent first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Priority {
+    Immediate,
+    OutOfCycle,
+    Scheduled,
+    Defer,
+}
+
+impl Priority {
+    pub const ALL: [Self; 4] = [
+        Self::Immediate,
+        Self::OutOfCycle,
+        Self::Scheduled,
+        Self::Defer,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Immediate => "immediate",
+            Self::OutOfCycle => "out-of-cycle",
+            Self::Scheduled => "scheduled",
+            Self::Defer => "defer",
+        }
+    }
+
+    /// True when `self` is at least as urgent as `threshold`.
+    pub fn reaches(self, threshold: Self) -> bool {
+        self <= threshold
+    }
+}
+
+impl std::fmt::Display for Priority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Priority {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("priority `{s}` is not one of immediate, out-of-cycle, scheduled, defer")
+            })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ComponentRef {
+    pub name: String,
+    pub version: Option<String>,
+    pub cpe: Option<String>,
+    pub purl: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingKev {
+    pub date_added: Option<chrono::NaiveDate>,
+    pub due_date: Option<chrono::NaiveDate>,
+    /// `true` when CISA lists known ransomware use, `false` when it says unknown.
+    pub ransomware: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FindingEpss {
+    pub score: f64,
+    pub percentile: f64,
+}
+
+/// What one source says about this component.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceVerdict {
+    pub source: String,
+    /// `affected`, `unaffected` or `unknown`.
+    pub status: crate::advisory::Status,
+    /// `range`, `exact`, `all-versions` or `default-status`: how precisely the source decided.
+    pub basis: String,
+    /// The criterion that decided (a CPE, or `vendor/product` of a CVE 5 `affected` entry).
+    pub criterion: String,
+    /// The range or version that decided, e.g. `>= 12.3.0.0, < 12.3.0.2`.
+    pub range: String,
+}
+
+/// Why Ward reports this finding, and why at this priority.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    /// The source whose verdict was used.
+    pub source: String,
+    pub criterion: String,
+    pub range: String,
+    /// Every source's verdict, the chosen one first.
+    pub sources: Vec<SourceVerdict>,
+    /// Sentences naming each disagreement between sources, and how it was settled.
+    pub disagreements: Vec<String>,
+    /// Why this priority.
+    pub priority: String,
+    /// Inputs Ward had to assume (e.g. an unknown platform).
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub vulnerability: String,
+    pub aliases: Vec<String>,
+    pub component: ComponentRef,
+    pub asset: String,
+    pub confidence: Confidence,
+    pub kev: Option<FindingKev>,
+    pub epss: Option<FindingEpss>,
+    pub cvss: Vec<Cvss>,
+    pub fixed_versions: Vec<String>,
+    pub priority: Priority,
+    pub explanation: Explanation,
+    pub title: Option<String>,
+}
+
+/// The seam between matching and prioritisation: given a finding whose facts are filled in
+/// (KEV, EPSS, CVSS, confidence) and the asset it sits on, decide its priority and say why.
+pub trait Prioritiser {
+    fn prioritise(&self, finding: &Finding, asset: &crate::inventory::Asset) -> (Priority, String);
+}

@@ -1,0 +1,21 @@
+//! Ward's domain model: the types every other crate speaks.
+//!
+//! This crate holds data and the parsers that make identifiers exist only in valid form
+//! ([`Cpe`] per NISTIR 7695). It does no I/O, knows no file format (that is `ward-feeds` and
+//! `ward-inventory`), no database (`ward-store`) and no matching rules (`ward-matching`).
+
+pub mod advisory;
+pub mod cpe;
+pub mod finding;
+pub mod inventory;
+
+pub use advisory::{
+    Advisory, Affected, AffectedVersion, Cvss, CvssVersion, Epss, KevEntry, Node, NvdConfiguration,
+    NvdCpeMatch, Operator, RecordState, SourceId, Ssvc, Status, VersionChange,
+};
+pub use cpe::{Attr, Cpe, CpeError, Part};
+pub use finding::{
+    ComponentRef, Confidence, Explanation, Finding, FindingEpss, FindingKev, Prioritiser, Priority,
+    SourceVerdict,
+};
+pub use inventory::{Asset, Component, Criticality, Exposure, Inventory};
