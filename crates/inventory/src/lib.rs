@@ -1,0 +1,171 @@
+//! Inventories in, Ward's [`Inventory`] out: CycloneDX 1.2–1.6 (JSON and XML), SPDX 2.2/2.3
+//! JSON, and Ward's CSV (`asset,vendor,product,version,cpe,purl[,exposure,criticality]`,
+//! documented in `docs/inventory.md`).
+//!
+//! Own parsers rather than `cyclonedx-bom`/`spdx-rs`: the official CycloneDX crate rejects
+//! 1.6 and XML 1.2 documents found in the wild and `spdx-rs` is unmaintained; Ward needs only
+//! the identity fields (name, version, CPE, purl, supplier) and the `ward:*` properties.
+//! No I/O: callers pass bytes.
+
+mod csv_inv;
+mod cyclonedx;
+mod spdx;
+
+use ward_model::{Asset, Component, Cpe, Criticality, Exposure, Inventory};
+
+/// An inventory that could not be read, or a part of one that was ignored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {record}{}: {message}", if field.is_empty() { String::new() } else { format!(": field `{field}`") })]
+pub struct InventoryError {
+    pub file: String,
+    /// `line 12`, `component #3 (pkg:npm/x@1)`, or `-` for the whole document.
+    pub record: String,
+    pub field: String,
+    pub message: String,
+}
+
+/// A parsed inventory and what was ignored on the way.
+#[derive(Debug, Default)]
+pub struct ParsedInventory {
+    pub inventory: Inventory,
+    pub format: &'static str,
+    /// Problems with single fields (an unparsable CPE): the component was kept without it.
+    pub warnings: Vec<InventoryError>,
+}
+
+pub(crate) fn doc_error(file: &str, message: impl Into<String>) -> InventoryError {
+    InventoryError {
+        file: file.into(),
+        record: "-".into(),
+        field: String::new(),
+        message: message.into(),
+    }
+}
+
+/// Detects the format of `bytes` and parses it. `name` is the file name, used in messages and
+/// as the asset name when the document names none.
+pub fn parse_inventory(name: &str, bytes: &[u8]) -> Result<ParsedInventory, InventoryError> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    match first {
+        Some(b'{') => {
+            let probe: serde_json::Value = serde_json::from_slice(bytes)
+                .map_err(|e| doc_error(name, format!("not valid JSON: {e}")))?;
+            if probe.get("bomFormat").and_then(|v| v.as_str()) == Some("CycloneDX") {
+                cyclonedx::parse_json(name, probe)
+            } else if probe.get("spdxVersion").is_some() {
+                spdx::parse_json(name, probe)
+            } else {
+                Err(doc_error(
+                    name,
+                    "unknown JSON inventory: expected CycloneDX (`\"bomFormat\": \"CycloneDX\"`) or SPDX (`spdxVersion`)",
+                ))
+            }
+        }
+        Some(b'<') => cyclonedx::parse_xml(name, bytes),
+        Some(_) => csv_inv::parse(name, bytes),
+        None => Err(doc_error(name, "the file is empty")),
+    }
+}
+
+/// The asset name for a document that names none: the file name without folders and extensions.
+pub(crate) fn asset_name_from_file(file: &str) -> String {
+    let base = file.rsplit(['/', '\\']).next().unwrap_or(file);
+    let stem = base.split('.').next().unwrap_or(base);
+    if stem.is_empty() {
+        base.to_owned()
+    } else {
+        stem.to_owned()
+    }
+}
+
+/// Reads the `ward:exposure` and `ward:criticality` properties onto an asset.
+pub(crate) fn apply_property(
+    asset: &mut Asset,
+    file: &str,
+    record: &str,
+    name: &str,
+    value: &str,
+) -> Result<(), InventoryError> {
+    let err = |field: &str, message: String| InventoryError {
+        file: file.into(),
+        record: record.into(),
+        field: field.into(),
+        message,
+    };
+    match name {
+        "ward:exposure" => {
+            asset.exposure = Some(value.parse::<Exposure>().map_err(|m| err(name, m))?)
+        }
+        "ward:criticality" => {
+            asset.criticality = Some(value.parse::<Criticality>().map_err(|m| err(name, m))?)
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Parses an optional CPE field; a bad one becomes a warning and the component keeps no CPE.
+pub(crate) fn cpe_field(
+    raw: Option<&str>,
+    file: &str,
+    record: &str,
+    field: &str,
+    warnings: &mut Vec<InventoryError>,
+) -> Option<Cpe> {
+    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    match raw.parse::<Cpe>() {
+        Ok(c) => Some(c),
+        Err(e) => {
+            warnings.push(InventoryError {
+                file: file.into(),
+                record: record.into(),
+                field: field.into(),
+                message: format!("`{raw}` is not a CPE name ({e}); matched by name instead"),
+            });
+            None
+        }
+    }
+}
+
+pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
+    s.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A component with only the given identity fields.
+pub(crate) fn component(name: String, version: Option<String>) -> Component {
+    Component {
+        name,
+        version,
+        ..Component::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_documents_are_named() {
+        let e = parse_inventory("x.json", br#"{"hello": 1}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.json: -: unknown JSON inventory"),
+            "{e}"
+        );
+        let e = parse_inventory("x.json", b"{oops").unwrap_err();
+        assert!(e.to_string().contains("not valid JSON"), "{e}");
+        assert!(parse_inventory("e.csv", b"  \n").is_err());
+    }
+
+    #[test]
+    fn asset_names_from_files() {
+        assert_eq!(
+            asset_name_from_file("/a/b/trust-epmm.cdx.json"),
+            "trust-epmm"
+        );
+        assert_eq!(asset_name_from_file(".hidden"), ".hidden");
+    }
+}

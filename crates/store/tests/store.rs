@@ -1,0 +1,166 @@
+//! The store on a real SQLite file.
+
+use chrono::{TimeZone, Utc};
+use ward_model::advisory::{Affected, AffectedVersion, Status};
+use ward_model::{Advisory, Epss, KevEntry, RecordState, SourceId};
+use ward_store::{Outcome, Store};
+
+fn epmm(updated_day: u32, fixed: &str) -> Advisory {
+    let mut a = Advisory::new("CVE-2025-4427", SourceId::Cna("ivanti".into()));
+    a.updated = Some(Utc.with_ymd_and_hms(2025, 5, updated_day, 0, 0, 0).unwrap());
+    a.affected.push(Affected {
+        vendor: Some("Ivanti".into()),
+        product: Some("Endpoint Manager Mobile".into()),
+        package_name: None,
+        cpes: vec![],
+        default_status: Some(Status::Affected),
+        versions: vec![AffectedVersion {
+            version: fixed.into(),
+            status: Status::Unaffected,
+            less_than: None,
+            less_than_or_equal: None,
+            version_type: None,
+            changes: vec![],
+        }],
+    });
+    a
+}
+
+async fn open() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("sub/ward.db").to_str().unwrap())
+        .await
+        .unwrap();
+    (dir, store)
+}
+
+#[tokio::test]
+async fn newer_view_wins_and_reimport_is_idempotent() {
+    let (_dir, store) = open().await;
+    let mut tx = store.begin_import().await.unwrap();
+    assert_eq!(
+        tx.upsert_advisory(&epmm(13, "12.5.0.1")).await.unwrap(),
+        Outcome::New
+    );
+    assert_eq!(
+        tx.upsert_advisory(&epmm(13, "12.5.0.1")).await.unwrap(),
+        Outcome::Unchanged
+    );
+    assert_eq!(
+        tx.upsert_advisory(&epmm(21, "12.5.0.2")).await.unwrap(),
+        Outcome::Updated
+    );
+    assert_eq!(
+        tx.upsert_advisory(&epmm(13, "12.5.0.1")).await.unwrap(),
+        Outcome::Older
+    );
+    tx.commit(&serde_json::json!({})).await.unwrap();
+
+    let slice = store
+        .load_for_products(&[(Some("ivanti".into()), "endpoint_manager_mobile".into())])
+        .await
+        .unwrap();
+    assert_eq!(slice.advisories.len(), 1);
+    assert_eq!(
+        slice.advisories[0].affected[0].versions[0].version,
+        "12.5.0.2"
+    );
+    // Looked up by product alone (an inventory that names no vendor).
+    let slice = store
+        .load_for_products(&[(None, "endpoint_manager_mobile".into())])
+        .await
+        .unwrap();
+    assert_eq!(slice.advisories.len(), 1);
+    let counts = store.counts().await.unwrap();
+    assert_eq!(
+        (counts.vulnerabilities, counts.views, counts.imports),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn rolled_back_import_changes_nothing() {
+    let (_dir, store) = open().await;
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisory(&epmm(13, "12.5.0.1")).await.unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+    let before = store.counts().await.unwrap();
+
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisory(&epmm(21, "9.9")).await.unwrap();
+    tx.upsert_kev(&KevEntry {
+        cve_id: "CVE-2025-4427".into(),
+        ..KevEntry::default()
+    })
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+
+    assert_eq!(store.counts().await.unwrap(), before);
+    let slice = store
+        .load_for_products(&[(Some("ivanti".into()), "endpoint_manager_mobile".into())])
+        .await
+        .unwrap();
+    assert_eq!(
+        slice.advisories[0].affected[0].versions[0].version,
+        "12.5.0.1"
+    );
+    assert!(slice.kev.is_empty());
+}
+
+#[tokio::test]
+async fn rejected_record_withdraws_the_cve() {
+    let (_dir, store) = open().await;
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisory(&epmm(13, "12.5.0.1")).await.unwrap();
+    let mut rejected = Advisory::new("CVE-2025-4427", SourceId::Cna("ivanti".into()));
+    rejected.state = RecordState::Rejected;
+    rejected.updated = Some(Utc.with_ymd_and_hms(2025, 6, 1, 0, 0, 0).unwrap());
+    assert_eq!(
+        tx.upsert_advisory(&rejected).await.unwrap(),
+        Outcome::Updated
+    );
+    tx.commit(&serde_json::json!({})).await.unwrap();
+    let slice = store
+        .load_for_products(&[(Some("ivanti".into()), "endpoint_manager_mobile".into())])
+        .await
+        .unwrap();
+    assert!(slice.advisories.is_empty());
+    assert_eq!(store.counts().await.unwrap().rejected, 1);
+}
+
+#[tokio::test]
+async fn epss_keeps_the_latest_score_date() {
+    let (_dir, store) = open().await;
+    let score = |s: f64, day: u32| Epss {
+        cve_id: "CVE-2025-4427".into(),
+        score: s,
+        percentile: 0.9,
+        model_version: Some("v2025.03.14".into()),
+        score_date: chrono::NaiveDate::from_ymd_opt(2025, 6, day),
+    };
+    let mut tx = store.begin_import().await.unwrap();
+    assert_eq!(tx.upsert_epss(&score(0.5, 2)).await.unwrap(), Outcome::New);
+    assert_eq!(
+        tx.upsert_epss(&score(0.4, 1)).await.unwrap(),
+        Outcome::Older
+    );
+    assert_eq!(
+        tx.upsert_epss(&score(0.5, 2)).await.unwrap(),
+        Outcome::Unchanged
+    );
+    assert_eq!(
+        tx.upsert_epss(&score(0.9, 3)).await.unwrap(),
+        Outcome::Updated
+    );
+    tx.commit(&serde_json::json!({})).await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_urls_are_refused_clearly() {
+    let err = Store::open("postgres://localhost/test")
+        .await
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("PostgreSQL"), "{err}");
+}
