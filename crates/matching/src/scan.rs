@@ -6,7 +6,7 @@ use serde::Serialize;
 use ward_model::advisory::{Status, normalise_name};
 use ward_model::cpe::{Cpe, Part};
 use ward_model::{
-    Advisory, Asset, Component, ComponentRef, Confidence, Epss, Explanation, Finding, FindingEpss,
+    Advisory, Asset, Component, ComponentRef, Confidence, Criticality, Epss, Exposure, Explanation, Finding, FindingEpss,
     FindingKev, Inventory, KevEntry, Prioritiser, RecordState, SourceVerdict,
 };
 
@@ -133,10 +133,16 @@ pub fn scan(
             }
         }
     }
+    // Most urgent first; within a priority, KEV-listed, then the most exposed and critical
+    // assets, then by score.
+    let weight: HashMap<&str, (Option<Exposure>, Option<Criticality>)> =
+        inventory.assets.iter().map(|a| (a.name.as_str(), (a.exposure, a.criticality))).collect();
+    let asset_weight = |f: &Finding| weight.get(f.asset.as_str()).copied().unwrap_or_default();
     report.findings.sort_by(|a, b| {
         a.priority
             .cmp(&b.priority)
             .then_with(|| b.kev.is_some().cmp(&a.kev.is_some()))
+            .then_with(|| asset_weight(b).cmp(&asset_weight(a)))
             .then_with(|| max_cvss(b).total_cmp(&max_cvss(a)))
             .then_with(|| epss_score(b).total_cmp(&epss_score(a)))
             .then_with(|| a.vulnerability.cmp(&b.vulnerability))
@@ -227,7 +233,8 @@ fn match_one(
         cpe: Some(subject.cpe.to_string()),
         purl: component.purl.clone(),
     };
-    let disagreements = disagreements(&verdicts);
+    let mut disagreements = disagreements(&verdicts);
+    disagreements.extend(fixed_release_disagreements(&verdicts, views, subject, context));
     if chosen.status != Status::Affected {
         if let Some(loud) = verdicts.iter().find(|v| v.status == Status::Affected) {
             report.suppressed.push(Suppressed {
@@ -250,22 +257,23 @@ fn match_one(
         return;
     }
 
+    // Fixed releases above the installed version: the upgrade targets.
+    let installed = subject.full_version();
     let mut fixed: Vec<String> = verdicts
         .iter()
         .flat_map(|v| v.fixed.iter().cloned())
+        .filter(|f| installed.as_deref().is_none_or(|v| version::compare(f, v).is_gt()))
         .collect();
     fixed.sort_by(|a, b| version::compare(a, b).then_with(|| a.cmp(b)));
     fixed.dedup_by(|a, b| version::equal(a, b));
 
-    let mut cvss = Vec::new();
-    for v in views {
-        for c in &v.cvss {
-            if !cvss
-                .iter()
-                .any(|x: &ward_model::Cvss| x.vector == c.vector && x.source == c.source)
-            {
-                cvss.push(c.clone());
-            }
+    // One entry per vector: NVD repeats the CNA's score under the CNA's UUID; keep the name.
+    let mut cvss: Vec<ward_model::Cvss> = Vec::new();
+    for c in views.iter().flat_map(|v| &v.cvss) {
+        match cvss.iter_mut().find(|x| x.vector == c.vector && x.version == c.version) {
+            Some(x) if looks_like_uuid(&x.source) && !looks_like_uuid(&c.source) => *x = c.clone(),
+            Some(_) => {}
+            None => cvss.push(c.clone()),
         }
     }
     cvss.sort_by(|a, b| {
@@ -304,10 +312,12 @@ fn match_one(
                 .into(),
         );
     }
-    if !chosen.assumed.is_empty() {
+    let assumed: Vec<&str> =
+        chosen.assumed.iter().copied().filter(|a| !(subject.derived && *a == "part")).collect();
+    if !assumed.is_empty() {
         notes.push(format!(
             "the criterion fixes {} which the inventory leaves unspecified; assumed to match",
-            chosen.assumed.join(", ")
+            assumed.join(", ")
         ));
     }
     let confidence = if chosen.platform_unknown {
@@ -402,4 +412,51 @@ fn disagreements(verdicts: &[Verdict]) -> Vec<String> {
         );
     }
     by_status.into_keys().collect()
+}
+
+fn looks_like_uuid(s: &str) -> bool {
+    s.len() == 36 && s.bytes().filter(|b| *b == b'-').count() == 4
+}
+
+/// Where a less precise source (a CVE 5 `defaultStatus`) would call affected the releases the
+/// chosen source names as fixed: the disagreement that would otherwise flag patched systems
+/// (CVE-2025-4427: Ivanti's record lists only 12.5.0.1 as unaffected, NVD's ranges end at
+/// 11.12.0.5, 12.3.0.2 and 12.4.0.2).
+fn fixed_release_disagreements(
+    verdicts: &[Verdict],
+    views: &[Advisory],
+    subject: &Subject,
+    context: &AssetContext<'_>,
+) -> Vec<String> {
+    let chosen = &verdicts[0];
+    let mut out = Vec::new();
+    for other in &verdicts[1..] {
+        if other.basis.precision() >= chosen.basis.precision() {
+            continue;
+        }
+        let Some(view) = views.iter().find(|v| v.source == other.source) else { continue };
+        let mut called_affected: Vec<&str> = Vec::new();
+        for fixed in &chosen.fixed {
+            let mut probe = subject.clone();
+            probe.cpe.version = ward_model::Attr::value(fixed);
+            probe.cpe.update = ward_model::Attr::Any;
+            if evaluate(view, &probe, context).is_some_and(|v| v.status == Status::Affected) {
+                called_affected.push(fixed);
+            }
+        }
+        called_affected.sort_by(|a, b| version::compare(a, b));
+        called_affected.dedup();
+        if !called_affected.is_empty() {
+            out.push(format!(
+                "{} ({}) would call the fixed releases {} affected, which {}'s {} exclude; Ward follows {}, the more precise",
+                other.source,
+                other.basis.as_str(),
+                called_affected.join(", "),
+                chosen.source,
+                if chosen.basis == crate::evaluate::Basis::Range { "ranges" } else { "versions" },
+                chosen.source
+            ));
+        }
+    }
+    out
 }

@@ -244,6 +244,14 @@ impl Store {
         Ok(slice)
     }
 
+    /// Every literal `(vendor, product)` the knowledge base can match, sorted.
+    pub async fn product_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vendor <> '*' ORDER BY vendor, product")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get("vendor"), r.get("product"))).collect())
+    }
+
     pub async fn close(self) {
         self.pool.close().await;
     }

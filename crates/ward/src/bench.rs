@@ -1,0 +1,156 @@
+//! `ward bench`: measured speed and memory, for the closing notes and for comparing commits.
+//!
+//! Each run measures one thing in its own process, so that peak RSS (VmHWM from
+//! `/proc/self/status`) belongs to that thing alone:
+//! - `ward bench import PATH…`: import into a fresh database; records/s and peak RSS.
+//! - `ward bench scan --components N`: scan a generated N-component inventory (real product
+//!   names drawn from the database) after the database is open; milliseconds and peak RSS.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use ward_model::{Asset, Component, Cpe, Inventory, Part};
+use ward_store::Store;
+
+use crate::import::{import_paths, progress_bar};
+use crate::scan::scan_inventory;
+use crate::{DbArgs, TextOrJson, exit};
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchCommand,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    format: TextOrJson,
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Import feeds into a fresh database (or --db) and report records/s and peak RSS.
+    Import {
+        /// Database to import into (default: a fresh temporary file).
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Scan a generated inventory against an existing database.
+    Scan {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Components in the generated inventory.
+        #[arg(long, default_value_t = 5000)]
+        components: usize,
+        /// Components per asset.
+        #[arg(long, default_value_t = 50)]
+        per_asset: usize,
+        /// Repetitions (the fastest and the median are reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`); `None` elsewhere.
+pub(crate) fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
+    let report = match args.what {
+        BenchCommand::Import { db, paths } => {
+            let dir = tempfile::tempdir()?;
+            let location = db.unwrap_or_else(|| dir.path().join("bench.db").display().to_string());
+            let store = Store::open(&location).await?;
+            let bar = progress_bar("importing");
+            let mut warnings = Vec::new();
+            let started = Instant::now();
+            let summary = import_paths(&store, paths, false, &bar, &mut warnings).await;
+            bar.finish_and_clear();
+            let summary = summary?;
+            let seconds = started.elapsed().as_secs_f64();
+            store.close().await;
+            let db_bytes = std::fs::metadata(&location).map(|m| m.len()).unwrap_or(0);
+            json!({
+                "bench": "import",
+                "documents": summary.documents,
+                "records": summary.records(),
+                "errors": summary.errors.len(),
+                "seconds": seconds,
+                "records_per_second": summary.records() as f64 / seconds,
+                "documents_per_second": summary.documents as f64 / seconds,
+                "peak_rss_mib": peak_rss_mib(),
+                "database_mib": db_bytes as f64 / 1048576.0,
+            })
+        }
+        BenchCommand::Scan { db, components, per_asset, runs } => {
+            let store = Store::open(&db.location()).await?;
+            let products = store.product_keys().await?;
+            anyhow::ensure!(!products.is_empty(), "the database has no products: import feeds first (`ward db import`)");
+            let inventory = generate(&products, components, per_asset.max(1));
+            let mut times = Vec::new();
+            let mut findings = 0;
+            for _ in 0..runs.max(1) {
+                let started = Instant::now();
+                let report = scan_inventory(&store, &inventory).await?;
+                times.push(started.elapsed().as_secs_f64() * 1000.0);
+                findings = report.findings.len();
+            }
+            store.close().await;
+            times.sort_by(f64::total_cmp);
+            json!({
+                "bench": "scan",
+                "components": inventory.component_count(),
+                "assets": inventory.assets.len(),
+                "distinct_products_in_db": products.len(),
+                "findings": findings,
+                "runs": times.len(),
+                "fastest_ms": times[0],
+                "median_ms": times[times.len() / 2],
+                "peak_rss_mib": peak_rss_mib(),
+            })
+        }
+    };
+    match args.format {
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        TextOrJson::Text => {
+            if let Some(map) = report.as_object() {
+                for (k, v) in map {
+                    println!("{k}: {v}");
+                }
+            }
+        }
+    }
+    Ok(exit::OK)
+}
+
+/// A deterministic inventory: components spread evenly over the database's products, with
+/// versions from a small set of common shapes so that ranges are exercised.
+fn generate(products: &[(String, String)], n: usize, per_asset: usize) -> Inventory {
+    const VERSIONS: [&str; 8] = ["1.0", "2.4.1", "3.0.0", "5.1.2", "7.0.0-beta", "10.2", "12.5.0.0", "2023.1"];
+    let stride = (products.len() / n.max(1)).max(1);
+    let components: Vec<Component> = (0..n)
+        .map(|i| {
+            let (vendor, product) = &products[(i * stride + i / products.len()) % products.len()];
+            let version = VERSIONS[i % VERSIONS.len()];
+            Component {
+                name: product.clone(),
+                version: Some(version.to_owned()),
+                cpe: Some(Cpe::new(Part::Application, vendor, product, Some(version))),
+                ..Component::default()
+            }
+        })
+        .collect();
+    Inventory {
+        assets: components
+            .chunks(per_asset)
+            .enumerate()
+            .map(|(i, c)| Asset { name: format!("asset-{i:04}"), components: c.to_vec(), ..Asset::default() })
+            .collect(),
+    }
+}

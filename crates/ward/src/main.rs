@@ -1,0 +1,129 @@
+//! `ward`: the one binary. Command-line parsing and wiring only; the work is done by the
+//! library crates (feeds, inventory, matching, priority, store).
+
+mod bench;
+mod demo;
+mod import;
+mod output;
+mod scan;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ward_model::Priority;
+
+/// Exit codes scripts can rely on.
+pub(crate) mod exit {
+    /// Success; nothing reached `--fail-on`.
+    pub(crate) const OK: u8 = 0;
+    /// `scan`: a finding reached `--fail-on`. `db import`: some records were skipped.
+    pub(crate) const FOUND: u8 = 1;
+    /// An error: bad arguments, unreadable input, database failure. Nothing was changed.
+    pub(crate) const ERROR: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(
+    name = "ward",
+    version,
+    about = "Know which of your systems are exposed to which vulnerabilities, and how urgently.",
+    long_about = "Ward imports vulnerability intelligence (CVE JSON 5, NVD API 2.0, CISA KEV, EPSS), \
+reads inventories (CycloneDX, SPDX, CSV) and matches them exactly (CPE 2.3 per NISTIR 7695/7696, \
+version ranges, CVE 5 affected blocks), with the reasons for every finding.\n\n\
+Start with `ward demo`. Exit codes: 0 success, 1 findings at or above --fail-on (scan) or \
+records skipped (db import), 2 error."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage the knowledge base (import feeds, show what it holds).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Scan inventories (CycloneDX, SPDX, CSV) against the knowledge base.
+    Scan(scan::ScanArgs),
+    /// Build a demo database from data compiled into Ward and scan a sample hospital trust.
+    Demo(demo::DemoArgs),
+    /// Measure import and scan speed and peak memory.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Import feed files, folders or archives (.zip, .tar.gz, .tar.xz, .gz, .xz).
+    Import(import::ImportArgs),
+    /// Show what the knowledge base holds.
+    Status(DbArgs),
+}
+
+/// Where the database is.
+#[derive(Args, Clone)]
+pub(crate) struct DbArgs {
+    /// Database: a SQLite file path [default: $XDG_DATA_HOME/ward/ward.db].
+    #[arg(long, env = "WARD_DB", global = true)]
+    pub(crate) db: Option<String>,
+}
+
+impl DbArgs {
+    pub(crate) fn location(&self) -> String {
+        self.db.clone().unwrap_or_else(|| ward_store::default_location().display().to_string())
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TextOrJson {
+    Text,
+    Json,
+}
+
+/// Parses a priority for `--fail-on`.
+pub(crate) fn parse_priority(s: &str) -> Result<Priority, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(exit::ERROR);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Db { command: DbCommand::Import(args) } => import::run(args).await,
+            Command::Db { command: DbCommand::Status(args) } => status(args).await,
+            Command::Scan(args) => scan::run(args).await,
+            Command::Demo(args) => demo::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
+        }
+    });
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+async fn status(args: DbArgs) -> anyhow::Result<u8> {
+    let location = args.location();
+    let store = ward_store::Store::open(&location).await?;
+    let c = store.counts().await?;
+    println!("database: {location}");
+    println!("vulnerabilities: {} ({} rejected)", c.vulnerabilities, c.rejected);
+    let by_source: Vec<String> = c.views_by_source.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!("source views: {} ({})", c.views, by_source.join(", "));
+    println!("KEV entries: {}", c.kev);
+    println!("EPSS scores: {}", c.epss);
+    println!("imports: {}", c.imports);
+    store.close().await;
+    Ok(exit::OK)
+}

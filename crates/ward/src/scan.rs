@@ -1,0 +1,109 @@
+//! `ward scan`: inventories → findings, most urgent first.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use ward_inventory::parse_inventory;
+use ward_matching::{Knowledge, ScanReport};
+use ward_model::{Inventory, Priority};
+use ward_store::Store;
+
+use crate::{DbArgs, exit, output};
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ScanFormat {
+    Table,
+    Json,
+    Sarif,
+}
+
+#[derive(Args)]
+pub(crate) struct ScanArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub(crate) format: ScanFormat,
+    /// Exit with 1 when a finding is at least this urgent
+    /// (immediate, out-of-cycle, scheduled, defer).
+    #[arg(long, value_parser = crate::parse_priority)]
+    pub(crate) fail_on: Option<Priority>,
+    /// Inventory files: CycloneDX (JSON, XML), SPDX JSON, or Ward CSV.
+    #[arg(required = true)]
+    pub(crate) inventories: Vec<PathBuf>,
+}
+
+/// Reads inventories, printing warnings; any unreadable inventory is an error.
+pub(crate) fn read_inventories(paths: &[PathBuf]) -> anyhow::Result<(Inventory, Vec<String>)> {
+    let mut inventory = Inventory::default();
+    let mut sources = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
+        let parsed = parse_inventory(&name, &bytes)?;
+        for w in &parsed.warnings {
+            eprintln!("warning: {w}");
+        }
+        sources.extend(std::iter::repeat_n(name, parsed.inventory.assets.len()));
+        inventory.assets.extend(parsed.inventory.assets);
+    }
+    Ok((inventory, sources))
+}
+
+/// Loads what the inventory needs from the store and matches it.
+pub(crate) async fn scan_inventory(store: &Store, inventory: &Inventory) -> anyhow::Result<ScanReport> {
+    let mut keys: Vec<(Option<String>, String)> = inventory
+        .assets
+        .iter()
+        .flat_map(|a| &a.components)
+        .flat_map(ward_matching::scan::lookup_keys)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let slice = store.load_for_products(&keys).await?;
+    let mut knowledge = Knowledge::default();
+    for a in slice.advisories {
+        knowledge.add_advisory(a);
+    }
+    knowledge.kev = slice.kev.into_iter().map(|k| (k.cve_id.clone(), k)).collect();
+    knowledge.epss = slice.epss.into_iter().map(|e| (e.cve_id.clone(), e)).collect();
+    Ok(ward_matching::scan(&knowledge, inventory, &ward_priority::Baseline))
+}
+
+pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
+    let (inventory, sources) = read_inventories(&args.inventories)?;
+    let store = Store::open(&args.db.location()).await?;
+    let counts = store.counts().await?;
+    if counts.views == 0 {
+        eprintln!(
+            "warning: the knowledge base at {} is empty: run `ward db import` first (or `ward demo`)",
+            args.db.location()
+        );
+    }
+    let report = scan_inventory(&store, &inventory).await?;
+    store.close().await;
+    print_report(&report, &inventory, &sources, args.format)?;
+    Ok(exit_code(&report, args.fail_on))
+}
+
+pub(crate) fn print_report(
+    report: &ScanReport,
+    inventory: &Inventory,
+    sources: &[String],
+    format: ScanFormat,
+) -> anyhow::Result<()> {
+    match format {
+        ScanFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
+        ScanFormat::Sarif => println!("{}", serde_json::to_string_pretty(&output::sarif(report, inventory, sources))?),
+        ScanFormat::Table => output::table(report, inventory),
+    }
+    Ok(())
+}
+
+pub(crate) fn exit_code(report: &ScanReport, fail_on: Option<Priority>) -> u8 {
+    match fail_on {
+        Some(threshold) if report.findings.iter().any(|f| f.priority.reaches(threshold)) => exit::FOUND,
+        _ => exit::OK,
+    }
+}
