@@ -6,8 +6,8 @@ use serde::Serialize;
 use ward_model::advisory::{Status, normalise_name};
 use ward_model::cpe::{Cpe, Part};
 use ward_model::{
-    Advisory, Asset, Component, ComponentRef, Confidence, Criticality, Epss, Exposure, Explanation, Finding, FindingEpss,
-    FindingKev, Inventory, KevEntry, Prioritiser, RecordState, SourceVerdict,
+    Advisory, Asset, Component, ComponentRef, Confidence, Criticality, Epss, Explanation, Exposure,
+    Finding, FindingEpss, FindingKev, Inventory, KevEntry, Prioritiser, RecordState, SourceVerdict,
 };
 
 use crate::evaluate::{AssetContext, Subject, Verdict, evaluate, status_word};
@@ -135,8 +135,11 @@ pub fn scan(
     }
     // Most urgent first; within a priority, KEV-listed, then the most exposed and critical
     // assets, then by score.
-    let weight: HashMap<&str, (Option<Exposure>, Option<Criticality>)> =
-        inventory.assets.iter().map(|a| (a.name.as_str(), (a.exposure, a.criticality))).collect();
+    let weight: HashMap<&str, (Option<Exposure>, Option<Criticality>)> = inventory
+        .assets
+        .iter()
+        .map(|a| (a.name.as_str(), (a.exposure, a.criticality)))
+        .collect();
     let asset_weight = |f: &Finding| weight.get(f.asset.as_str()).copied().unwrap_or_default();
     report.findings.sort_by(|a, b| {
         a.priority
@@ -234,7 +237,9 @@ fn match_one(
         purl: component.purl.clone(),
     };
     let mut disagreements = disagreements(&verdicts);
-    disagreements.extend(fixed_release_disagreements(&verdicts, views, subject, context));
+    disagreements.extend(fixed_release_disagreements(
+        &verdicts, views, subject, context,
+    ));
     if chosen.status != Status::Affected {
         if let Some(loud) = verdicts.iter().find(|v| v.status == Status::Affected) {
             report.suppressed.push(Suppressed {
@@ -262,7 +267,11 @@ fn match_one(
     let mut fixed: Vec<String> = verdicts
         .iter()
         .flat_map(|v| v.fixed.iter().cloned())
-        .filter(|f| installed.as_deref().is_none_or(|v| version::compare(f, v).is_gt()))
+        .filter(|f| {
+            installed
+                .as_deref()
+                .is_none_or(|v| version::compare(f, v).is_gt())
+        })
         .collect();
     fixed.sort_by(|a, b| version::compare(a, b).then_with(|| a.cmp(b)));
     fixed.dedup_by(|a, b| version::equal(a, b));
@@ -270,7 +279,10 @@ fn match_one(
     // One entry per vector: NVD repeats the CNA's score under the CNA's UUID; keep the name.
     let mut cvss: Vec<ward_model::Cvss> = Vec::new();
     for c in views.iter().flat_map(|v| &v.cvss) {
-        match cvss.iter_mut().find(|x| x.vector == c.vector && x.version == c.version) {
+        match cvss
+            .iter_mut()
+            .find(|x| x.vector == c.vector && x.version == c.version)
+        {
             Some(x) if looks_like_uuid(&x.source) && !looks_like_uuid(&c.source) => *x = c.clone(),
             Some(_) => {}
             None => cvss.push(c.clone()),
@@ -312,8 +324,12 @@ fn match_one(
                 .into(),
         );
     }
-    let assumed: Vec<&str> =
-        chosen.assumed.iter().copied().filter(|a| !(subject.derived && *a == "part")).collect();
+    let assumed: Vec<&str> = chosen
+        .assumed
+        .iter()
+        .copied()
+        .filter(|a| !(subject.derived && *a == "part"))
+        .collect();
     if !assumed.is_empty() {
         notes.push(format!(
             "the criterion fixes {} which the inventory leaves unspecified; assumed to match",
@@ -434,7 +450,9 @@ fn fixed_release_disagreements(
         if other.basis.precision() >= chosen.basis.precision() {
             continue;
         }
-        let Some(view) = views.iter().find(|v| v.source == other.source) else { continue };
+        let Some(view) = views.iter().find(|v| v.source == other.source) else {
+            continue;
+        };
         let mut called_affected: Vec<&str> = Vec::new();
         for fixed in &chosen.fixed {
             let mut probe = subject.clone();

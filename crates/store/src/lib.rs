@@ -249,7 +249,10 @@ impl Store {
         let rows = sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vendor <> '*' ORDER BY vendor, product")
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.into_iter().map(|r| (r.get("vendor"), r.get("product"))).collect())
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("vendor"), r.get("product")))
+            .collect())
     }
 
     pub async fn close(self) {

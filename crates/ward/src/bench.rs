@@ -88,10 +88,18 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "database_mib": db_bytes as f64 / 1048576.0,
             })
         }
-        BenchCommand::Scan { db, components, per_asset, runs } => {
+        BenchCommand::Scan {
+            db,
+            components,
+            per_asset,
+            runs,
+        } => {
             let store = Store::open(&db.location()).await?;
             let products = store.product_keys().await?;
-            anyhow::ensure!(!products.is_empty(), "the database has no products: import feeds first (`ward db import`)");
+            anyhow::ensure!(
+                !products.is_empty(),
+                "the database has no products: import feeds first (`ward db import`)"
+            );
             let inventory = generate(&products, components, per_asset.max(1));
             let mut times = Vec::new();
             let mut findings = 0;
@@ -132,7 +140,16 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
 /// A deterministic inventory: components spread evenly over the database's products, with
 /// versions from a small set of common shapes so that ranges are exercised.
 fn generate(products: &[(String, String)], n: usize, per_asset: usize) -> Inventory {
-    const VERSIONS: [&str; 8] = ["1.0", "2.4.1", "3.0.0", "5.1.2", "7.0.0-beta", "10.2", "12.5.0.0", "2023.1"];
+    const VERSIONS: [&str; 8] = [
+        "1.0",
+        "2.4.1",
+        "3.0.0",
+        "5.1.2",
+        "7.0.0-beta",
+        "10.2",
+        "12.5.0.0",
+        "2023.1",
+    ];
     let stride = (products.len() / n.max(1)).max(1);
     let components: Vec<Component> = (0..n)
         .map(|i| {
@@ -150,7 +167,11 @@ fn generate(products: &[(String, String)], n: usize, per_asset: usize) -> Invent
         assets: components
             .chunks(per_asset)
             .enumerate()
-            .map(|(i, c)| Asset { name: format!("asset-{i:04}"), components: c.to_vec(), ..Asset::default() })
+            .map(|(i, c)| Asset {
+                name: format!("asset-{i:04}"),
+                components: c.to_vec(),
+                ..Asset::default()
+            })
             .collect(),
     }
 }

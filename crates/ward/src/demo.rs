@@ -8,22 +8,52 @@ use clap::Args;
 use ward_store::Store;
 
 use crate::import::{import_paths, progress_bar};
-use crate::scan::{ScanFormat, exit_code, print_report, read_inventories, scan_inventory};
 use crate::parse_priority;
+use crate::scan::{ScanFormat, exit_code, print_report, read_inventories, scan_inventory};
 
 /// The demo feeds and inventory, compiled in so that `ward demo` needs nothing else.
 const FEEDS: &[(&str, &str)] = &[
-    ("nvd-CVE-2025-4427.json", include_str!("../demo/feeds/nvd-CVE-2025-4427.json")),
-    ("nvd-CVE-2025-4428.json", include_str!("../demo/feeds/nvd-CVE-2025-4428.json")),
-    ("cve5-CVE-2025-4427.json", include_str!("../demo/feeds/cve5-CVE-2025-4427.json")),
-    ("cve5-CVE-2025-4428.json", include_str!("../demo/feeds/cve5-CVE-2025-4428.json")),
-    ("nvd-CVE-2023-4966.json", include_str!("../demo/feeds/nvd-CVE-2023-4966.json")),
-    ("nvd-CVE-2021-44228.json", include_str!("../demo/feeds/nvd-CVE-2021-44228.json")),
-    ("nvd-CVE-2024-6387.json", include_str!("../demo/feeds/nvd-CVE-2024-6387.json")),
-    ("nvd-CVE-2014-0160.json", include_str!("../demo/feeds/nvd-CVE-2014-0160.json")),
-    ("kev-subset.json", include_str!("../demo/feeds/kev-subset.json")),
+    (
+        "nvd-CVE-2025-4427.json",
+        include_str!("../demo/feeds/nvd-CVE-2025-4427.json"),
+    ),
+    (
+        "nvd-CVE-2025-4428.json",
+        include_str!("../demo/feeds/nvd-CVE-2025-4428.json"),
+    ),
+    (
+        "cve5-CVE-2025-4427.json",
+        include_str!("../demo/feeds/cve5-CVE-2025-4427.json"),
+    ),
+    (
+        "cve5-CVE-2025-4428.json",
+        include_str!("../demo/feeds/cve5-CVE-2025-4428.json"),
+    ),
+    (
+        "nvd-CVE-2023-4966.json",
+        include_str!("../demo/feeds/nvd-CVE-2023-4966.json"),
+    ),
+    (
+        "nvd-CVE-2021-44228.json",
+        include_str!("../demo/feeds/nvd-CVE-2021-44228.json"),
+    ),
+    (
+        "nvd-CVE-2024-6387.json",
+        include_str!("../demo/feeds/nvd-CVE-2024-6387.json"),
+    ),
+    (
+        "nvd-CVE-2014-0160.json",
+        include_str!("../demo/feeds/nvd-CVE-2014-0160.json"),
+    ),
+    (
+        "kev-subset.json",
+        include_str!("../demo/feeds/kev-subset.json"),
+    ),
 ];
-const INVENTORY: (&str, &str) = ("st-elsewhere-trust.csv", include_str!("../demo/st-elsewhere-trust.csv"));
+const INVENTORY: (&str, &str) = (
+    "st-elsewhere-trust.csv",
+    include_str!("../demo/st-elsewhere-trust.csv"),
+);
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {
@@ -48,7 +78,10 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     }
     let inventory_path = dir.path().join(INVENTORY.0);
     std::fs::write(&inventory_path, INVENTORY.1)?;
-    let location = args.db.clone().unwrap_or_else(|| dir.path().join("demo.db").display().to_string());
+    let location = args
+        .db
+        .clone()
+        .unwrap_or_else(|| dir.path().join("demo.db").display().to_string());
 
     let store = Store::open(&location).await?;
     let bar = progress_bar("importing demo feeds");
@@ -61,8 +94,17 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         println!(
             "Ward demo: imported {} records ({} CVE 5 and NVD views, KEV entries) into {}.",
             summary.records(),
-            summary.formats.iter().filter(|(f, _)| !f.contains("KEV")).map(|(_, c)| c.records).sum::<usize>(),
-            if args.db.is_some() { location.as_str() } else { "a temporary database" }
+            summary
+                .formats
+                .iter()
+                .filter(|(f, _)| !f.contains("KEV"))
+                .map(|(_, c)| c.records)
+                .sum::<usize>(),
+            if args.db.is_some() {
+                location.as_str()
+            } else {
+                "a temporary database"
+            }
         );
         println!("Scanning the inventory of St Elsewhere NHS Foundation Trust (fictional):\n");
     }
@@ -72,7 +114,9 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     store.close().await;
     print_report(&report, &inventory, &sources, args.format)?;
     if human {
-        println!("\nNext: `ward db import` real feeds (CVE 5, NVD, KEV, EPSS; files, folders or archives), then `ward scan` your SBOMs.");
+        println!(
+            "\nNext: `ward db import` real feeds (CVE 5, NVD, KEV, EPSS; files, folders or archives), then `ward scan` your SBOMs."
+        );
     }
     Ok(exit_code(&report, args.fail_on))
 }

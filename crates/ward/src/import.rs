@@ -82,7 +82,8 @@ pub(crate) async fn import_paths(
         for path in paths {
             let stats = walk(&path, &mut |name, bytes| {
                 let parsed = parse_document(name, bytes);
-                tx.blocking_send(Message::Document(name.to_owned(), parsed)).map_err(|_| "import stopped".to_owned())
+                tx.blocking_send(Message::Document(name.to_owned(), parsed))
+                    .map_err(|_| "import stopped".to_owned())
             })
             .map_err(|e| e.to_string())?;
             let _ = tx.blocking_send(Message::Skipped(stats.skipped.len()));
@@ -118,7 +119,9 @@ pub(crate) async fn import_paths(
         let counts = summary.formats.entry(format).or_default();
         counts.documents += 1;
         counts.errors += parsed.errors.len();
-        summary.errors.extend(parsed.errors.iter().map(ToString::to_string));
+        summary
+            .errors
+            .extend(parsed.errors.iter().map(ToString::to_string));
         summary.warnings += parsed.warnings.len();
         warnings_out.extend(parsed.warnings);
         if strict && !parsed.errors.is_empty() {
@@ -186,20 +189,40 @@ pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<u8> {
     for e in &summary.errors {
         eprintln!("error: {e}");
     }
-    let shown = if args.show_warnings { warnings.len() } else { warnings.len().min(10) };
+    let shown = if args.show_warnings {
+        warnings.len()
+    } else {
+        warnings.len().min(10)
+    };
     for w in &warnings[..shown] {
         eprintln!("warning: {w}");
     }
     if shown < warnings.len() {
-        eprintln!("… and {} more warnings (--show-warnings lists them all)", warnings.len() - shown);
+        eprintln!(
+            "… and {} more warnings (--show-warnings lists them all)",
+            warnings.len() - shown
+        );
     }
-    Ok(if summary.errors.is_empty() { exit::OK } else { exit::FOUND })
+    Ok(if summary.errors.is_empty() {
+        exit::OK
+    } else {
+        exit::FOUND
+    })
 }
 
 fn print_summary(s: &Summary, location: &str) {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::NOTHING);
-    table.set_header(["format", "documents", "records", "new", "updated", "unchanged", "older (kept newer)", "errors"]);
+    table.set_header([
+        "format",
+        "documents",
+        "records",
+        "new",
+        "updated",
+        "unchanged",
+        "older (kept newer)",
+        "errors",
+    ]);
     for (format, c) in &s.formats {
         table.add_row([
             format.clone(),
@@ -213,7 +236,11 @@ fn print_summary(s: &Summary, location: &str) {
         ]);
     }
     println!("{table}");
-    let rate = if s.seconds > 0.0 { s.records() as f64 / s.seconds } else { 0.0 };
+    let rate = if s.seconds > 0.0 {
+        s.records() as f64 / s.seconds
+    } else {
+        0.0
+    };
     println!(
         "imported {} records from {} documents into {location} in {:.1} s ({rate:.0} records/s); {} errors, {} warnings, {} non-feed files skipped",
         s.records(),

@@ -71,7 +71,9 @@ pub(crate) struct DbArgs {
 
 impl DbArgs {
     pub(crate) fn location(&self) -> String {
-        self.db.clone().unwrap_or_else(|| ward_store::default_location().display().to_string())
+        self.db
+            .clone()
+            .unwrap_or_else(|| ward_store::default_location().display().to_string())
     }
 }
 
@@ -88,7 +90,10 @@ pub(crate) fn parse_priority(s: &str) -> Result<Priority, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");
@@ -97,8 +102,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Db { command: DbCommand::Import(args) } => import::run(args).await,
-            Command::Db { command: DbCommand::Status(args) } => status(args).await,
+            Command::Db {
+                command: DbCommand::Import(args),
+            } => import::run(args).await,
+            Command::Db {
+                command: DbCommand::Status(args),
+            } => status(args).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
@@ -118,8 +127,15 @@ async fn status(args: DbArgs) -> anyhow::Result<u8> {
     let store = ward_store::Store::open(&location).await?;
     let c = store.counts().await?;
     println!("database: {location}");
-    println!("vulnerabilities: {} ({} rejected)", c.vulnerabilities, c.rejected);
-    let by_source: Vec<String> = c.views_by_source.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!(
+        "vulnerabilities: {} ({} rejected)",
+        c.vulnerabilities, c.rejected
+    );
+    let by_source: Vec<String> = c
+        .views_by_source
+        .iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
     println!("source views: {} ({})", c.views, by_source.join(", "));
     println!("KEV entries: {}", c.kev);
     println!("EPSS scores: {}", c.epss);

@@ -10,19 +10,46 @@ use ward_model::{Confidence, Finding, Inventory, Priority};
 
 pub(crate) fn table(report: &ScanReport, inventory: &Inventory) {
     let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY).set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header(["priority", "vulnerability", "asset", "component", "KEV due", "CVSS", "EPSS", "fixed in", "confidence"]);
+    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header([
+        "priority",
+        "vulnerability",
+        "asset",
+        "component",
+        "KEV due",
+        "CVSS",
+        "EPSS",
+        "fixed in",
+        "confidence",
+    ]);
     for f in &report.findings {
-        let cvss = f.cvss.iter().map(|c| c.base_score).fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+        let cvss = f
+            .cvss
+            .iter()
+            .map(|c| c.base_score)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
         t.add_row([
             f.priority.to_string(),
             f.vulnerability.clone(),
             f.asset.clone(),
-            format!("{} {}", f.component.name, f.component.version.as_deref().unwrap_or("?")),
-            f.kev.as_ref().map_or("-".into(), |k| k.due_date.map_or("listed".into(), |d| d.to_string())),
+            format!(
+                "{} {}",
+                f.component.name,
+                f.component.version.as_deref().unwrap_or("?")
+            ),
+            f.kev.as_ref().map_or("-".into(), |k| {
+                k.due_date.map_or("listed".into(), |d| d.to_string())
+            }),
             cvss.map_or("-".into(), |s| format!("{s:.1}")),
-            f.epss.as_ref().map_or("-".into(), |e| format!("{:.3}", e.score)),
-            if f.fixed_versions.is_empty() { "-".into() } else { f.fixed_versions.join(", ") },
+            f.epss
+                .as_ref()
+                .map_or("-".into(), |e| format!("{:.3}", e.score)),
+            if f.fixed_versions.is_empty() {
+                "-".into()
+            } else {
+                f.fixed_versions.join(", ")
+            },
             confidence_word(f.confidence).into(),
         ]);
     }
@@ -35,22 +62,40 @@ pub(crate) fn table(report: &ScanReport, inventory: &Inventory) {
     for f in &report.findings {
         *by_priority.entry(f.priority).or_default() += 1;
     }
-    let parts: Vec<String> = by_priority.iter().map(|(p, n)| format!("{n} {p}")).collect();
+    let parts: Vec<String> = by_priority
+        .iter()
+        .map(|(p, n)| format!("{n} {p}"))
+        .collect();
     println!(
         "{} findings ({}) on {} assets, {} components scanned.",
         report.findings.len(),
-        if parts.is_empty() { "none".into() } else { parts.join(", ") },
+        if parts.is_empty() {
+            "none".into()
+        } else {
+            parts.join(", ")
+        },
         inventory.assets.len(),
         inventory.component_count()
     );
-    let disagreeing = report.findings.iter().filter(|f| !f.explanation.disagreements.is_empty()).count();
+    let disagreeing = report
+        .findings
+        .iter()
+        .filter(|f| !f.explanation.disagreements.is_empty())
+        .count();
     if disagreeing > 0 || !report.suppressed.is_empty() {
         println!(
             "Sources disagree on {disagreeing} findings; {} components not reported because a more precise source says unaffected.",
             report.suppressed.len()
         );
         for s in &report.suppressed {
-            println!("  not reported: {} on {} ({} {}): {}", s.vulnerability, s.asset, s.component.name, s.component.version.as_deref().unwrap_or("?"), s.reason);
+            println!(
+                "  not reported: {} on {} ({} {}): {}",
+                s.vulnerability,
+                s.asset,
+                s.component.name,
+                s.component.version.as_deref().unwrap_or("?"),
+                s.reason
+            );
         }
         println!("`--format json` shows every source's verdict and the reasons.");
     }
@@ -79,7 +124,10 @@ fn message(f: &Finding) -> String {
         f.component.version.as_deref().unwrap_or(""),
         f.asset,
         f.vulnerability,
-        f.title.as_ref().map(|t| format!(" ({t})")).unwrap_or_default(),
+        f.title
+            .as_ref()
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default(),
         f.explanation.source,
         f.explanation.criterion,
         f.explanation.range
@@ -87,7 +135,10 @@ fn message(f: &Finding) -> String {
     if !f.fixed_versions.is_empty() {
         m.push_str(&format!(" Fixed in {}.", f.fixed_versions.join(", ")));
     }
-    m.push_str(&format!(" Priority {}: {}", f.priority, f.explanation.priority));
+    m.push_str(&format!(
+        " Priority {}: {}",
+        f.priority, f.explanation.priority
+    ));
     m
 }
 
@@ -115,7 +166,11 @@ pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[Strin
     }
     // Each finding's asset maps to the inventory file that described it.
     let file_of = |asset: &str| -> Option<&String> {
-        inventory.assets.iter().position(|a| a.name == asset).and_then(|i| sources.get(i))
+        inventory
+            .assets
+            .iter()
+            .position(|a| a.name == asset)
+            .and_then(|i| sources.get(i))
     };
     let results: Vec<Value> = report
         .findings

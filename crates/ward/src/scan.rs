@@ -52,7 +52,10 @@ pub(crate) fn read_inventories(paths: &[PathBuf]) -> anyhow::Result<(Inventory, 
 }
 
 /// Loads what the inventory needs from the store and matches it.
-pub(crate) async fn scan_inventory(store: &Store, inventory: &Inventory) -> anyhow::Result<ScanReport> {
+pub(crate) async fn scan_inventory(
+    store: &Store,
+    inventory: &Inventory,
+) -> anyhow::Result<ScanReport> {
     let mut keys: Vec<(Option<String>, String)> = inventory
         .assets
         .iter()
@@ -66,9 +69,21 @@ pub(crate) async fn scan_inventory(store: &Store, inventory: &Inventory) -> anyh
     for a in slice.advisories {
         knowledge.add_advisory(a);
     }
-    knowledge.kev = slice.kev.into_iter().map(|k| (k.cve_id.clone(), k)).collect();
-    knowledge.epss = slice.epss.into_iter().map(|e| (e.cve_id.clone(), e)).collect();
-    Ok(ward_matching::scan(&knowledge, inventory, &ward_priority::Baseline))
+    knowledge.kev = slice
+        .kev
+        .into_iter()
+        .map(|k| (k.cve_id.clone(), k))
+        .collect();
+    knowledge.epss = slice
+        .epss
+        .into_iter()
+        .map(|e| (e.cve_id.clone(), e))
+        .collect();
+    Ok(ward_matching::scan(
+        &knowledge,
+        inventory,
+        &ward_priority::Baseline,
+    ))
 }
 
 pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
@@ -95,7 +110,10 @@ pub(crate) fn print_report(
 ) -> anyhow::Result<()> {
     match format {
         ScanFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        ScanFormat::Sarif => println!("{}", serde_json::to_string_pretty(&output::sarif(report, inventory, sources))?),
+        ScanFormat::Sarif => println!(
+            "{}",
+            serde_json::to_string_pretty(&output::sarif(report, inventory, sources))?
+        ),
         ScanFormat::Table => output::table(report, inventory),
     }
     Ok(())
@@ -103,7 +121,14 @@ pub(crate) fn print_report(
 
 pub(crate) fn exit_code(report: &ScanReport, fail_on: Option<Priority>) -> u8 {
     match fail_on {
-        Some(threshold) if report.findings.iter().any(|f| f.priority.reaches(threshold)) => exit::FOUND,
+        Some(threshold)
+            if report
+                .findings
+                .iter()
+                .any(|f| f.priority.reaches(threshold)) =>
+        {
+            exit::FOUND
+        }
         _ => exit::OK,
     }
 }

