@@ -267,7 +267,9 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn collect(path: &Path) -> Result<(Vec<(String, Vec<u8>)>, WalkStats), IngestError> {
+    type Seen = Vec<(String, Vec<u8>)>;
+
+    fn collect(path: &Path) -> Result<(Seen, WalkStats), IngestError> {
         let mut seen = Vec::new();
         let stats = walk(path, &mut |n, b| {
             seen.push((n.to_owned(), b.to_vec()));

@@ -162,7 +162,7 @@ fn peek_id(bytes: &[u8]) -> Option<String> {
     #[derive(Deserialize)]
     struct Id {
         id: Option<String>,
-        cve: Option<Box<Id>>,
+        cve: Option<Box<Self>>,
     }
     let id: Id = serde_json::from_slice(bytes).ok()?;
     id.id.or_else(|| id.cve.and_then(|c| c.id))

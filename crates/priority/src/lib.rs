@@ -97,7 +97,7 @@ mod tests {
             },
             asset: "a".into(),
             confidence: Confidence::Exact,
-            kev: kev.then(|| FindingKev {
+            kev: kev.then_some(FindingKev {
                 date_added: None,
                 due_date: None,
                 ransomware: false,

@@ -492,9 +492,9 @@ fn damaged_archives_and_unknown_formats_are_clear_errors() {
     // A tar.gz cut in half.
     let archive = dir.path().join("feed.tar.gz");
     {
-        let gz = flate2_like_gzip(
+        let gz = tar_gz_with_system_tar(
             &archive,
-            &[("a/CVE-2099-0001.json", GOOD_CVE5.repeat(1).as_bytes())],
+            &[("a/CVE-2099-0001.json", GOOD_CVE5.as_bytes())],
         );
         let bytes = std::fs::read(&gz).unwrap();
         std::fs::write(&gz, &bytes[..bytes.len() / 2]).unwrap();
@@ -544,7 +544,7 @@ fn damaged_archives_and_unknown_formats_are_clear_errors() {
 }
 
 /// A tar.gz written with the system `tar` (no extra dev-dependency for one fixture).
-fn flate2_like_gzip(path: &Path, files: &[(&str, &[u8])]) -> PathBuf {
+fn tar_gz_with_system_tar(path: &Path, files: &[(&str, &[u8])]) -> PathBuf {
     let src = tempfile::tempdir().unwrap();
     for (name, data) in files {
         let f = src.path().join(name);
