@@ -48,7 +48,15 @@ fn whole_cve5_corpus_reads_without_errors() {
             // record is imported and the bad string reported.
             assert!(w.message.contains("is not a CPE name"), "{w}");
             // Group by what was wrong, not by which value.
-            let kind = w.message.split('(').nth(1).unwrap_or(&w.message).split(')').next().unwrap_or("").to_owned();
+            let kind = w
+                .message
+                .split('(')
+                .nth(1)
+                .unwrap_or(&w.message)
+                .split(')')
+                .next()
+                .unwrap_or("")
+                .to_owned();
             *warnings.entry(kind).or_default() += 1;
         }
         for r in &p.records {

@@ -1,7 +1,7 @@
 //! What one source says about one component: NVD configurations and CVE 5 `affected` blocks.
 
 use ward_model::advisory::{
-    Affected, AffectedVersion, NvdConfiguration, NvdCpeMatch, Operator, Status,
+    Affected, AffectedVersion, NvdConfiguration, NvdCpeMatch, Operator, Status, normalised_eq,
 };
 use ward_model::cpe::{Attr, Cpe};
 use ward_model::{Advisory, SourceId};
@@ -376,10 +376,16 @@ fn affected_relates(affected: &Affected, subject: &Subject) -> bool {
     {
         return true;
     }
-    match (affected.derived_key(), subject.cpe.product_key()) {
-        (Some(a), Some(s)) => a == s,
-        _ => false,
-    }
+    let (Some(vendor), Some(product)) =
+        (subject.cpe.vendor.literal(), subject.cpe.product.literal())
+    else {
+        return false;
+    };
+    let named = affected
+        .product
+        .as_deref()
+        .or(affected.package_name.as_deref());
+    matches!((affected.vendor.as_deref(), named), (Some(v), Some(p)) if normalised_eq(v, vendor) && normalised_eq(p, product))
 }
 
 /// Start values that mean "from the first version" (the schema's convention is `0`).

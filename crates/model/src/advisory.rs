@@ -217,6 +217,27 @@ impl Affected {
     }
 }
 
+/// True when `normalise_name(raw)` would equal `key`, without allocating (matching calls this
+/// for every `affected` entry of every candidate vulnerability).
+pub fn normalised_eq(raw: &str, key: &str) -> bool {
+    let trimmed = raw.trim();
+    if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("n/a") || trimmed == "-" {
+        return false;
+    }
+    let mut want = key.chars();
+    for (i, word) in trimmed.split_whitespace().enumerate() {
+        if i > 0 && want.next() != Some('_') {
+            return false;
+        }
+        for c in word.chars().flat_map(char::to_lowercase) {
+            if want.next() != Some(c) {
+                return false;
+            }
+        }
+    }
+    want.next().is_none()
+}
+
 /// Lower-cases a vendor or product name and joins its words with `_`, as CPE names do.
 /// `n/a` and empty names (common placeholders in CVE records) give `None`.
 pub fn normalise_name(name: &str) -> Option<String> {
@@ -392,6 +413,24 @@ mod tests {
         assert_eq!(normalise_name("  Ivanti ").as_deref(), Some("ivanti"));
         assert_eq!(normalise_name("n/a"), None);
         assert_eq!(normalise_name(""), None);
+    }
+
+    #[test]
+    fn normalised_eq_agrees_with_normalise_name() {
+        for (raw, key) in [
+            ("Endpoint Manager Mobile", "endpoint_manager_mobile"),
+            ("  Ivanti ", "ivanti"),
+            ("n/a", "n/a"),
+            ("Endpoint  Manager", "endpoint_manager"),
+            ("Endpoint Manager", "endpoint_manager_mobile"),
+            ("ÉCOLE", "école"),
+        ] {
+            assert_eq!(
+                normalised_eq(raw, key),
+                normalise_name(raw).as_deref() == Some(key),
+                "{raw} vs {key}"
+            );
+        }
     }
 
     #[test]

@@ -8,14 +8,14 @@
 //!
 //! Every statement is parameterised; no input is ever spliced into SQL text.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
 #[derive(Debug, thiserror::Error)]
@@ -165,73 +165,94 @@ impl Store {
         &self,
         keys: &[(Option<String>, String)],
     ) -> Result<KnowledgeSlice> {
-        let mut ids: HashSet<String> = HashSet::new();
         let mut conn = self.pool.acquire().await?;
-        for (vendor, product) in keys {
-            let rows: Vec<String> = match vendor {
-                Some(v) => {
-                    sqlx::query_scalar("SELECT DISTINCT vuln_id FROM advisory_product WHERE vendor = $1 AND product = $2")
-                        .bind(v)
-                        .bind(product)
-                        .fetch_all(&mut *conn)
-                        .await?
-                }
-                None => {
-                    sqlx::query_scalar("SELECT DISTINCT vuln_id FROM advisory_product WHERE product = $1")
-                        .bind(product)
-                        .fetch_all(&mut *conn)
-                        .await?
-                }
-            };
-            ids.extend(rows);
+        let mut ids: HashSet<String> = HashSet::new();
+        let pairs: Vec<(&str, &str)> = keys
+            .iter()
+            .filter_map(|(v, p)| v.as_deref().map(|v| (v, p.as_str())))
+            .collect();
+        for chunk in pairs.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT DISTINCT vuln_id FROM advisory_product WHERE (vendor, product) IN (VALUES ",
+            );
+            let mut list = q.separated(", ");
+            for (vendor, product) in chunk {
+                list.push("(")
+                    .push_bind_unseparated(*vendor)
+                    .push_unseparated(", ");
+                list.push_bind_unseparated(*product).push_unseparated(")");
+            }
+            q.push(")");
+            ids.extend(
+                q.build_query_scalar::<String>()
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
         }
-        let wildcard: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT vuln_id FROM advisory_product WHERE vendor = '*'")
-                .fetch_all(&mut *conn)
-                .await?;
-        ids.extend(wildcard);
+        let products: Vec<&str> = keys
+            .iter()
+            .filter(|(v, _)| v.is_none())
+            .map(|(_, p)| p.as_str())
+            .collect();
+        for chunk in products.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT DISTINCT vuln_id FROM advisory_product WHERE product IN (",
+            );
+            push_list(&mut q, chunk);
+            ids.extend(
+                q.build_query_scalar::<String>()
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
+        }
+        ids.extend(
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT vuln_id FROM advisory_product WHERE vendor = '*'",
+            )
+            .fetch_all(&mut *conn)
+            .await?,
+        );
         let mut ids: Vec<String> = ids.into_iter().collect();
         ids.sort();
 
         let mut slice = KnowledgeSlice::default();
-        for id in &ids {
-            let rows = sqlx::query("SELECT source, payload FROM advisory WHERE vuln_id = $1")
-                .bind(id)
-                .fetch_all(&mut *conn)
-                .await?;
-            for row in rows {
-                let payload: String = row.get("payload");
-                let advisory: Advisory =
-                    serde_json::from_str(&payload).map_err(|e| StoreError::Corrupt {
-                        vuln_id: id.clone(),
-                        source_key: row.get("source"),
-                        message: e.to_string(),
-                    })?;
-                slice.advisories.push(advisory);
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT vuln_id, source, payload FROM advisory WHERE vuln_id IN (",
+            );
+            push_list(&mut q, chunk);
+            for row in q.build().fetch_all(&mut *conn).await? {
+                let payload: &str = row.get("payload");
+                slice
+                    .advisories
+                    .push(
+                        serde_json::from_str(payload).map_err(|e| StoreError::Corrupt {
+                            vuln_id: row.get("vuln_id"),
+                            source_key: row.get("source"),
+                            message: e.to_string(),
+                        })?,
+                    );
             }
-            if let Some(payload) =
-                sqlx::query_scalar::<_, String>("SELECT payload FROM kev WHERE vuln_id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await?
-            {
-                slice.kev.push(serde_json::from_str(&payload).map_err(|e| {
-                    StoreError::Corrupt {
-                        vuln_id: id.clone(),
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT vuln_id, payload FROM kev WHERE vuln_id IN (");
+            push_list(&mut q, chunk);
+            for row in q.build().fetch_all(&mut *conn).await? {
+                let payload: &str = row.get("payload");
+                slice.kev.push(
+                    serde_json::from_str(payload).map_err(|e| StoreError::Corrupt {
+                        vuln_id: row.get("vuln_id"),
                         source_key: "kev".into(),
                         message: e.to_string(),
-                    }
-                })?);
+                    })?,
+                );
             }
-            if let Some(row) = sqlx::query(
-                "SELECT score, percentile, model_version, score_date FROM epss WHERE vuln_id = $1",
-            )
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?
-            {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT vuln_id, score, percentile, model_version, score_date FROM epss WHERE vuln_id IN (",
+            );
+            push_list(&mut q, chunk);
+            for row in q.build().fetch_all(&mut *conn).await? {
                 slice.epss.push(Epss {
-                    cve_id: id.clone(),
+                    cve_id: row.get("vuln_id"),
                     score: row.get("score"),
                     percentile: row.get("percentile"),
                     model_version: row.get("model_version"),
@@ -264,163 +285,325 @@ fn hash(payload: &str) -> String {
     hex::encode(Sha256::digest(payload.as_bytes()))
 }
 
-/// One import, in one transaction.
+/// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
+const CHUNK: usize = 400;
+
+fn push_list(q: &mut QueryBuilder<Sqlite>, items: &[impl AsRef<str>]) {
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item.as_ref());
+    }
+    list.push_unseparated(")");
+}
+
+/// A view ready to write.
+struct Prepared<'a> {
+    advisory: &'a Advisory,
+    source: String,
+    updated: Option<String>,
+    hash: String,
+    payload: String,
+}
+
+/// One import, in one transaction. Writes go in batches (multi-row statements): one round trip
+/// per few hundred records, not several per record.
 pub struct ImportTx {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     started_at: String,
 }
 
 impl ImportTx {
-    /// Stores one source's view; the newer view wins, and identical content is left alone.
+    /// Stores one source's view of each vulnerability; the newer view wins, and identical
+    /// content is left alone. Returns one outcome per advisory, in order.
+    pub async fn upsert_advisories(&mut self, batch: &[Advisory]) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        // A key seen twice in one batch is written in order: split the batch there.
+        let mut start = 0;
+        let mut seen: HashSet<(&str, String)> = HashSet::new();
+        for (i, a) in batch.iter().enumerate() {
+            if !seen.insert((a.id.as_str(), a.source.key())) {
+                outcomes.extend(self.upsert_unique(&batch[start..i]).await?);
+                start = i;
+                seen.clear();
+                seen.insert((a.id.as_str(), a.source.key()));
+            }
+        }
+        outcomes.extend(self.upsert_unique(&batch[start..]).await?);
+        Ok(outcomes)
+    }
+
+    /// Convenience for one advisory.
     pub async fn upsert_advisory(&mut self, advisory: &Advisory) -> Result<Outcome> {
-        let payload = serde_json::to_string(advisory)
-            .expect("Advisory serialises: it holds only strings, numbers and dates");
-        let content_hash = hash(&payload);
-        let source = advisory.source.key();
-        let updated = advisory
-            .updated
-            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-        let existing = sqlx::query(
-            "SELECT updated, content_hash FROM advisory WHERE vuln_id = $1 AND source = $2",
-        )
-        .bind(&advisory.id)
-        .bind(&source)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        let outcome = match existing {
-            None => Outcome::New,
-            Some(row) => {
-                let old_hash: String = row.get("content_hash");
-                let old_updated: Option<String> = row.get("updated");
-                if old_hash == content_hash {
-                    return Ok(Outcome::Unchanged);
-                }
-                // RFC 3339 UTC strings with fixed precision order as text.
-                if let (Some(old), Some(new)) = (&old_updated, &updated)
-                    && old > new
-                {
-                    return Ok(Outcome::Older);
-                }
-                Outcome::Updated
-            }
-        };
-        let state = match advisory.state {
-            RecordState::Published => "published",
-            RecordState::Rejected => "rejected",
-        };
-        sqlx::query(
-            "INSERT INTO advisory (vuln_id, source, state, updated, content_hash, payload, imported_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) \
-             ON CONFLICT (vuln_id, source) DO UPDATE SET state = excluded.state, updated = excluded.updated, \
-             content_hash = excluded.content_hash, payload = excluded.payload, imported_at = excluded.imported_at",
-        )
-        .bind(&advisory.id)
-        .bind(&source)
-        .bind(state)
-        .bind(&updated)
-        .bind(&content_hash)
-        .bind(&payload)
-        .bind(Utc::now().to_rfc3339())
-        .execute(&mut *self.tx)
-        .await?;
-        sqlx::query("DELETE FROM advisory_product WHERE vuln_id = $1 AND source = $2")
-            .bind(&advisory.id)
-            .bind(&source)
-            .execute(&mut *self.tx)
-            .await?;
-        if advisory.state == RecordState::Published {
-            for (vendor, product) in advisory.product_keys() {
-                sqlx::query(
-                    "INSERT INTO advisory_product (vendor, product, vuln_id, source) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(&vendor)
-                .bind(&product)
-                .bind(&advisory.id)
-                .bind(&source)
-                .execute(&mut *self.tx)
-                .await?;
-            }
-        } else {
-            // A rejected CVE is withdrawn: no source's view of it matches any more.
-            sqlx::query("DELETE FROM advisory_product WHERE vuln_id = $1")
-                .bind(&advisory.id)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        Ok(outcome)
+        Ok(self.upsert_unique(std::slice::from_ref(advisory)).await?[0])
     }
 
-    /// Stores a KEV entry; the catalogue being imported is taken as current.
-    pub async fn upsert_kev(&mut self, kev: &KevEntry) -> Result<Outcome> {
-        let payload = serde_json::to_string(kev).expect("KevEntry serialises");
-        let content_hash = hash(&payload);
-        let old: Option<String> =
-            sqlx::query_scalar("SELECT content_hash FROM kev WHERE vuln_id = $1")
-                .bind(&kev.cve_id)
-                .fetch_optional(&mut *self.tx)
-                .await?;
-        if old.as_deref() == Some(content_hash.as_str()) {
-            return Ok(Outcome::Unchanged);
-        }
-        sqlx::query(
-            "INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (vuln_id) DO UPDATE SET date_added = excluded.date_added, due_date = excluded.due_date, \
-             content_hash = excluded.content_hash, payload = excluded.payload",
-        )
-        .bind(&kev.cve_id)
-        .bind(kev.date_added.map(|d| d.to_string()))
-        .bind(kev.due_date.map(|d| d.to_string()))
-        .bind(&content_hash)
-        .bind(&payload)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(if old.is_some() {
-            Outcome::Updated
-        } else {
-            Outcome::New
-        })
-    }
-
-    /// Stores an EPSS score unless a score from a later date is already stored.
-    pub async fn upsert_epss(&mut self, e: &Epss) -> Result<Outcome> {
-        let score_date = e.score_date.map(|d| d.to_string());
-        let old = sqlx::query("SELECT score, percentile, score_date FROM epss WHERE vuln_id = $1")
-            .bind(&e.cve_id)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        if let Some(row) = &old {
-            let (s, p, d): (f64, f64, Option<String>) = (
-                row.get("score"),
-                row.get("percentile"),
-                row.get("score_date"),
+    async fn upsert_unique(&mut self, batch: &[Advisory]) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(CHUNK) {
+            let prepared: Vec<Prepared<'_>> = chunk
+                .iter()
+                .map(|a| {
+                    let payload = serde_json::to_string(a)
+                        .expect("Advisory serialises: it holds only strings, numbers and dates");
+                    Prepared {
+                        advisory: a,
+                        source: a.source.key(),
+                        updated: a
+                            .updated
+                            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                        hash: hash(&payload),
+                        payload,
+                    }
+                })
+                .collect();
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT vuln_id, source, updated, content_hash FROM advisory WHERE (vuln_id, source) IN (VALUES ",
             );
-            if s == e.score && p == e.percentile && d == score_date {
-                return Ok(Outcome::Unchanged);
+            let mut list = q.separated(", ");
+            for p in &prepared {
+                list.push("(")
+                    .push_bind_unseparated(&p.advisory.id)
+                    .push_unseparated(", ");
+                list.push_bind_unseparated(&p.source).push_unseparated(")");
             }
-            if let (Some(old), Some(new)) = (&d, &score_date)
-                && old > new
-            {
-                return Ok(Outcome::Older);
+            q.push(")");
+            let existing: HashMap<(String, String), (Option<String>, String)> = q
+                .build()
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    (
+                        (r.get("vuln_id"), r.get("source")),
+                        (r.get("updated"), r.get("content_hash")),
+                    )
+                })
+                .collect();
+            let mut writes = Vec::new();
+            for p in &prepared {
+                let outcome = match existing.get(&(p.advisory.id.clone(), p.source.clone())) {
+                    None => Outcome::New,
+                    Some((_, old_hash)) if *old_hash == p.hash => Outcome::Unchanged,
+                    // RFC 3339 UTC strings with fixed precision order as text.
+                    Some((Some(old), _)) if p.updated.as_ref().is_some_and(|new| old > new) => {
+                        Outcome::Older
+                    }
+                    Some(_) => Outcome::Updated,
+                };
+                if matches!(outcome, Outcome::New | Outcome::Updated) {
+                    writes.push(p);
+                }
+                outcomes.push(outcome);
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            let now = Utc::now().to_rfc3339();
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO advisory (vuln_id, source, state, updated, content_hash, payload, imported_at) ",
+            );
+            q.push_values(&writes, |mut b, p| {
+                let state = match p.advisory.state {
+                    RecordState::Published => "published",
+                    RecordState::Rejected => "rejected",
+                };
+                b.push_bind(&p.advisory.id)
+                    .push_bind(&p.source)
+                    .push_bind(state)
+                    .push_bind(&p.updated)
+                    .push_bind(&p.hash)
+                    .push_bind(&p.payload)
+                    .push_bind(now.clone());
+            });
+            q.push(
+                " ON CONFLICT (vuln_id, source) DO UPDATE SET state = excluded.state, updated = excluded.updated, \
+                 content_hash = excluded.content_hash, payload = excluded.payload, imported_at = excluded.imported_at",
+            );
+            q.build().execute(&mut *self.tx).await?;
+
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM advisory_product WHERE (vuln_id, source) IN (VALUES ",
+            );
+            let mut list = q.separated(", ");
+            for p in &writes {
+                list.push("(")
+                    .push_bind_unseparated(&p.advisory.id)
+                    .push_unseparated(", ");
+                list.push_bind_unseparated(&p.source).push_unseparated(")");
+            }
+            q.push(")");
+            q.build().execute(&mut *self.tx).await?;
+
+            let rows: Vec<(String, String, &str, &str)> = writes
+                .iter()
+                .filter(|p| p.advisory.state == RecordState::Published)
+                .flat_map(|p| {
+                    p.advisory
+                        .product_keys()
+                        .into_iter()
+                        .map(|(v, pr)| (v, pr, p.advisory.id.as_str(), p.source.as_str()))
+                })
+                .collect();
+            for rows in rows.chunks(CHUNK) {
+                let mut q = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO advisory_product (vendor, product, vuln_id, source) ",
+                );
+                q.push_values(rows, |mut b, r| {
+                    b.push_bind(&r.0)
+                        .push_bind(&r.1)
+                        .push_bind(r.2)
+                        .push_bind(r.3);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut *self.tx).await?;
+            }
+            // A rejected CVE is withdrawn: no source's view of it matches any more.
+            let rejected: Vec<&str> = writes
+                .iter()
+                .filter(|p| p.advisory.state == RecordState::Rejected)
+                .map(|p| p.advisory.id.as_str())
+                .collect();
+            if !rejected.is_empty() {
+                let mut q =
+                    QueryBuilder::<Sqlite>::new("DELETE FROM advisory_product WHERE vuln_id IN (");
+                push_list(&mut q, &rejected);
+                q.build().execute(&mut *self.tx).await?;
             }
         }
-        sqlx::query(
-            "INSERT INTO epss (vuln_id, score, percentile, model_version, score_date) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (vuln_id) DO UPDATE SET score = excluded.score, percentile = excluded.percentile, \
-             model_version = excluded.model_version, score_date = excluded.score_date",
-        )
-        .bind(&e.cve_id)
-        .bind(e.score)
-        .bind(e.percentile)
-        .bind(&e.model_version)
-        .bind(&score_date)
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(if old.is_some() {
-            Outcome::Updated
-        } else {
-            Outcome::New
-        })
+        Ok(outcomes)
+    }
+
+    /// Stores KEV entries; the catalogue being imported is taken as current.
+    pub async fn upsert_kevs(&mut self, batch: &[KevEntry]) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(CHUNK) {
+            let prepared: Vec<(&KevEntry, String, String)> = chunk
+                .iter()
+                .map(|k| {
+                    let payload = serde_json::to_string(k).expect("KevEntry serialises");
+                    let h = hash(&payload);
+                    (k, payload, h)
+                })
+                .collect();
+            let ids: Vec<&str> = chunk.iter().map(|k| k.cve_id.as_str()).collect();
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT vuln_id, content_hash FROM kev WHERE vuln_id IN (",
+            );
+            push_list(&mut q, &ids);
+            let mut existing: HashMap<String, String> = q
+                .build()
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(|r| (r.get("vuln_id"), r.get("content_hash")))
+                .collect();
+            let mut writes = Vec::new();
+            for (k, payload, h) in &prepared {
+                let outcome = match existing.get(&k.cve_id) {
+                    Some(old) if old == h => Outcome::Unchanged,
+                    Some(_) => Outcome::Updated,
+                    None => Outcome::New,
+                };
+                if outcome != Outcome::Unchanged {
+                    // A later duplicate in the same chunk compares against this one.
+                    existing.insert(k.cve_id.clone(), h.clone());
+                    writes.retain(|(w, _, _): &(&KevEntry, &String, &String)| w.cve_id != k.cve_id);
+                    writes.push((*k, payload, h));
+                }
+                outcomes.push(outcome);
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) ",
+            );
+            q.push_values(&writes, |mut b, (k, payload, h)| {
+                b.push_bind(&k.cve_id)
+                    .push_bind(k.date_added.map(|d| d.to_string()))
+                    .push_bind(k.due_date.map(|d| d.to_string()))
+                    .push_bind(*h)
+                    .push_bind(*payload);
+            });
+            q.push(
+                " ON CONFLICT (vuln_id) DO UPDATE SET date_added = excluded.date_added, due_date = excluded.due_date, \
+                 content_hash = excluded.content_hash, payload = excluded.payload",
+            );
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(outcomes)
+    }
+
+    pub async fn upsert_kev(&mut self, kev: &KevEntry) -> Result<Outcome> {
+        Ok(self.upsert_kevs(std::slice::from_ref(kev)).await?[0])
+    }
+
+    /// Stores EPSS scores, each unless a score from a later date is already stored.
+    pub async fn upsert_epss_batch(&mut self, batch: &[Epss]) -> Result<Vec<Outcome>> {
+        type Stored = (f64, f64, Option<String>);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|e| e.cve_id.as_str()).collect();
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT vuln_id, score, percentile, score_date FROM epss WHERE vuln_id IN (",
+            );
+            push_list(&mut q, &ids);
+            let mut existing: HashMap<String, Stored> = q
+                .build()
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.get("vuln_id"),
+                        (r.get("score"), r.get("percentile"), r.get("score_date")),
+                    )
+                })
+                .collect();
+            let mut writes: Vec<(&Epss, Option<String>)> = Vec::new();
+            for e in chunk {
+                let date = e.score_date.map(|d| d.to_string());
+                let outcome = match existing.get(&e.cve_id) {
+                    None => Outcome::New,
+                    Some((s, p, d)) if *s == e.score && *p == e.percentile && *d == date => {
+                        Outcome::Unchanged
+                    }
+                    Some((_, _, Some(old))) if date.as_ref().is_some_and(|new| old > new) => {
+                        Outcome::Older
+                    }
+                    Some(_) => Outcome::Updated,
+                };
+                if matches!(outcome, Outcome::New | Outcome::Updated) {
+                    existing.insert(e.cve_id.clone(), (e.score, e.percentile, date.clone()));
+                    writes.retain(|(w, _)| w.cve_id != e.cve_id);
+                    writes.push((e, date));
+                }
+                outcomes.push(outcome);
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO epss (vuln_id, score, percentile, model_version, score_date) ",
+            );
+            q.push_values(&writes, |mut b, (e, date)| {
+                b.push_bind(&e.cve_id)
+                    .push_bind(e.score)
+                    .push_bind(e.percentile)
+                    .push_bind(&e.model_version)
+                    .push_bind(date);
+            });
+            q.push(
+                " ON CONFLICT (vuln_id) DO UPDATE SET score = excluded.score, percentile = excluded.percentile, \
+                 model_version = excluded.model_version, score_date = excluded.score_date",
+            );
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(outcomes)
+    }
+
+    pub async fn upsert_epss(&mut self, e: &Epss) -> Result<Outcome> {
+        Ok(self.upsert_epss_batch(std::slice::from_ref(e)).await?[0])
     }
 
     /// Commits, recording a summary of the run.

@@ -15,7 +15,7 @@ use ward_model::{Asset, Component, Cpe, Inventory, Part};
 use ward_store::Store;
 
 use crate::import::{import_paths, progress_bar};
-use crate::scan::scan_inventory;
+use crate::scan::load_knowledge;
 use crate::{DbArgs, TextOrJson, exit};
 
 #[derive(Args)]
@@ -102,13 +102,23 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             );
             let inventory = generate(&products, components, per_asset.max(1));
             let mut times = Vec::new();
+            let mut load = Vec::new();
+            let mut matching = Vec::new();
             let mut findings = 0;
+            let mut advisories = 0;
             for _ in 0..runs.max(1) {
                 let started = Instant::now();
-                let report = scan_inventory(&store, &inventory).await?;
+                let knowledge = load_knowledge(&store, &inventory).await?;
+                let loaded = started.elapsed();
+                let report = ward_matching::scan(&knowledge, &inventory, &ward_priority::Baseline);
                 times.push(started.elapsed().as_secs_f64() * 1000.0);
+                load.push(loaded.as_secs_f64() * 1000.0);
+                matching.push((started.elapsed() - loaded).as_secs_f64() * 1000.0);
                 findings = report.findings.len();
+                advisories = knowledge.advisory_count();
             }
+            load.sort_by(f64::total_cmp);
+            matching.sort_by(f64::total_cmp);
             store.close().await;
             times.sort_by(f64::total_cmp);
             json!({
@@ -120,6 +130,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "runs": times.len(),
                 "fastest_ms": times[0],
                 "median_ms": times[times.len() / 2],
+                "median_load_ms": load[load.len() / 2],
+                "median_match_ms": matching[matching.len() / 2],
+                "advisory_views_loaded": advisories,
                 "peak_rss_mib": peak_rss_mib(),
             })
         }

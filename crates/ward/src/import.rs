@@ -10,7 +10,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 use ward_feeds::{Format, Parsed, Record, RecordError, parse_document, walk};
-use ward_store::{Outcome, Store};
+use ward_store::{ImportTx, Outcome, Store};
 
 use crate::{DbArgs, TextOrJson, exit};
 
@@ -94,6 +94,7 @@ pub(crate) async fn import_paths(
     let mut summary = Summary::default();
     let mut db = store.begin_import().await?;
     let mut fatal: Option<String> = None;
+    let mut pending: Vec<(String, Record)> = Vec::with_capacity(BATCH);
     while let Some(message) = rx.recv().await {
         let (name, parsed) = match message {
             Message::Skipped(n) => {
@@ -115,8 +116,8 @@ pub(crate) async fn import_paths(
                 continue;
             }
         };
-        let format = parsed.format.map_or("unknown", Format::as_str).to_owned();
-        let counts = summary.formats.entry(format).or_default();
+        let format_name = parsed.format.map_or("unknown", Format::as_str).to_owned();
+        let counts = summary.formats.entry(format_name.clone()).or_default();
         counts.documents += 1;
         counts.errors += parsed.errors.len();
         summary
@@ -128,19 +129,11 @@ pub(crate) async fn import_paths(
             fatal = Some(parsed.errors[0].to_string());
             break;
         }
-        for record in &parsed.records {
-            let outcome = match record {
-                Record::Advisory(a) => db.upsert_advisory(a).await?,
-                Record::Kev(k) => db.upsert_kev(k).await?,
-                Record::Epss(e) => db.upsert_epss(e).await?,
-            };
-            counts.records += 1;
-            match outcome {
-                Outcome::New => counts.new += 1,
-                Outcome::Updated => counts.updated += 1,
-                Outcome::Unchanged => counts.unchanged += 1,
-                Outcome::Older => counts.older += 1,
-            }
+        for record in parsed.records {
+            pending.push((format_name.clone(), record));
+        }
+        if pending.len() >= BATCH {
+            flush(&mut db, &mut pending, &mut summary).await?;
         }
         if summary.documents.is_multiple_of(256) {
             progress.set_message(format!("{} records · {name}", summary.records()));
@@ -148,6 +141,9 @@ pub(crate) async fn import_paths(
     }
     drop(rx);
     let walked = reader.await?;
+    if fatal.is_none() && walked.is_ok() {
+        flush(&mut db, &mut pending, &mut summary).await?;
+    }
     if let Some(message) = fatal {
         db.rollback().await?;
         anyhow::bail!("--strict: {message}\nnothing was imported: the database is unchanged");
@@ -160,6 +156,55 @@ pub(crate) async fn import_paths(
     summary.committed = true;
     db.commit(&serde_json::to_value(&summary.formats)?).await?;
     Ok(summary)
+}
+
+/// Records written per batch (the store turns a batch into multi-row statements).
+const BATCH: usize = 2000;
+
+/// Writes the pending records and counts what happened to each.
+async fn flush(
+    db: &mut ImportTx,
+    pending: &mut Vec<(String, Record)>,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let mut advisories = Vec::new();
+    let mut kev = Vec::new();
+    let mut epss = Vec::new();
+    let mut formats = (Vec::new(), Vec::new(), Vec::new());
+    for (format, record) in pending.drain(..) {
+        match record {
+            Record::Advisory(a) => {
+                advisories.push(*a);
+                formats.0.push(format);
+            }
+            Record::Kev(k) => {
+                kev.push(k);
+                formats.1.push(format);
+            }
+            Record::Epss(e) => {
+                epss.push(e);
+                formats.2.push(format);
+            }
+        }
+    }
+    let outcomes = [
+        (db.upsert_advisories(&advisories).await?, formats.0),
+        (db.upsert_kevs(&kev).await?, formats.1),
+        (db.upsert_epss_batch(&epss).await?, formats.2),
+    ];
+    for (outcomes, formats) in outcomes {
+        for (outcome, format) in outcomes.into_iter().zip(formats) {
+            let counts = summary.formats.entry(format).or_default();
+            counts.records += 1;
+            match outcome {
+                Outcome::New => counts.new += 1,
+                Outcome::Updated => counts.updated += 1,
+                Outcome::Unchanged => counts.unchanged += 1,
+                Outcome::Older => counts.older += 1,
+            }
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn progress_bar(label: &str) -> ProgressBar {

@@ -56,6 +56,19 @@ pub(crate) async fn scan_inventory(
     store: &Store,
     inventory: &Inventory,
 ) -> anyhow::Result<ScanReport> {
+    let knowledge = load_knowledge(store, inventory).await?;
+    Ok(ward_matching::scan(
+        &knowledge,
+        inventory,
+        &ward_priority::Baseline,
+    ))
+}
+
+/// Loads the slice of the knowledge base that the inventory's products need.
+pub(crate) async fn load_knowledge(
+    store: &Store,
+    inventory: &Inventory,
+) -> anyhow::Result<Knowledge> {
     let mut keys: Vec<(Option<String>, String)> = inventory
         .assets
         .iter()
@@ -79,11 +92,7 @@ pub(crate) async fn scan_inventory(
         .into_iter()
         .map(|e| (e.cve_id.clone(), e))
         .collect();
-    Ok(ward_matching::scan(
-        &knowledge,
-        inventory,
-        &ward_priority::Baseline,
-    ))
+    Ok(knowledge)
 }
 
 pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {

@@ -492,10 +492,8 @@ fn damaged_archives_and_unknown_formats_are_clear_errors() {
     // A tar.gz cut in half.
     let archive = dir.path().join("feed.tar.gz");
     {
-        let gz = tar_gz_with_system_tar(
-            &archive,
-            &[("a/CVE-2099-0001.json", GOOD_CVE5.as_bytes())],
-        );
+        let gz =
+            tar_gz_with_system_tar(&archive, &[("a/CVE-2099-0001.json", GOOD_CVE5.as_bytes())]);
         let bytes = std::fs::read(&gz).unwrap();
         std::fs::write(&gz, &bytes[..bytes.len() / 2]).unwrap();
     }
