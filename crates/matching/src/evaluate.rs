@@ -589,3 +589,134 @@ pub(crate) fn status_word(s: Status) -> &'static str {
         Status::Unknown => "unknown",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ward_model::advisory::VersionChange;
+
+    fn subject(cpe: &str) -> Subject {
+        Subject { cpe: cpe.parse().unwrap(), derived: false }
+    }
+
+    fn entry(version: &str, status: Status) -> AffectedVersion {
+        AffectedVersion {
+            version: version.into(),
+            status,
+            less_than: None,
+            less_than_or_equal: None,
+            version_type: None,
+            changes: vec![],
+        }
+    }
+
+    fn cna(default_status: Option<Status>, versions: Vec<AffectedVersion>) -> Advisory {
+        let mut a = Advisory::new("CVE-2099-0001", SourceId::Cna("example".into()));
+        a.affected.push(Affected {
+            vendor: Some("Example Corp".into()),
+            product: Some("Widget Server".into()),
+            package_name: None,
+            cpes: vec![],
+            default_status,
+            versions,
+        });
+        a
+    }
+
+    fn status_of(a: &Advisory, version: &str) -> Option<(Status, Basis)> {
+        let s = subject(&format!("cpe:2.3:a:example_corp:widget_server:{version}:*:*:*:*:*:*:*"));
+        evaluate(a, &s, &AssetContext { components: &[] }).map(|v| (v.status, v.basis))
+    }
+
+    #[test]
+    fn cve5_range_with_changes() {
+        // CVE JSON 5 schema, `changes`: within [1.0, 2.0) the status switches at each `at`.
+        let mut e = entry("1.0", Status::Affected);
+        e.less_than = Some("2.0".into());
+        e.changes = vec![
+            VersionChange { at: "1.5".into(), status: Status::Unaffected },
+            VersionChange { at: "1.7".into(), status: Status::Affected },
+        ];
+        let a = cna(Some(Status::Unaffected), vec![e]);
+        assert_eq!(status_of(&a, "1.2"), Some((Status::Affected, Basis::Range)));
+        assert_eq!(status_of(&a, "1.5"), Some((Status::Unaffected, Basis::Range)));
+        assert_eq!(status_of(&a, "1.6.9"), Some((Status::Unaffected, Basis::Range)));
+        assert_eq!(status_of(&a, "1.8"), Some((Status::Affected, Basis::Range)));
+        assert_eq!(status_of(&a, "2.0"), Some((Status::Unaffected, Basis::DefaultStatus)));
+        assert_eq!(status_of(&a, "0.9"), Some((Status::Unaffected, Basis::DefaultStatus)));
+    }
+
+    #[test]
+    fn cve5_inclusive_end_open_start_and_unbounded() {
+        let mut e = entry("0", Status::Affected);
+        e.less_than_or_equal = Some("3.2.1".into());
+        let a = cna(None, vec![e]);
+        assert_eq!(status_of(&a, "3.2.1").unwrap().0, Status::Affected);
+        assert_eq!(status_of(&a, "0.1").unwrap().0, Status::Affected);
+        assert_eq!(status_of(&a, "3.2.2"), Some((Status::Unknown, Basis::DefaultStatus)), "no defaultStatus: unknown");
+
+        let mut e = entry("5.0", Status::Affected);
+        e.less_than = Some("*".into());
+        let a = cna(Some(Status::Unaffected), vec![e]);
+        assert_eq!(status_of(&a, "99.0").unwrap().0, Status::Affected);
+        assert_eq!(status_of(&a, "4.9").unwrap().0, Status::Unaffected);
+    }
+
+    #[test]
+    fn cve5_exact_entries_beat_ranges_and_phrases_are_read() {
+        let mut r = entry("1.0", Status::Affected);
+        r.less_than = Some("2.0".into());
+        let a = cna(Some(Status::Unaffected), vec![r, entry("1.5", Status::Unaffected)]);
+        assert_eq!(status_of(&a, "1.5"), Some((Status::Unaffected, Basis::Exact)));
+        assert_eq!(status_of(&a, "1.4"), Some((Status::Affected, Basis::Range)));
+
+        let a = cna(Some(Status::Unaffected), vec![entry("< 4.2.0", Status::Affected)]);
+        assert_eq!(status_of(&a, "4.1.9").unwrap().0, Status::Affected);
+        assert_eq!(status_of(&a, "4.2.0").unwrap().0, Status::Unaffected);
+    }
+
+    #[test]
+    fn cve5_git_ranges_are_not_evaluated() {
+        let mut e = entry("1a2b3c", Status::Affected);
+        e.less_than = Some("4d5e6f".into());
+        e.version_type = Some("git".into());
+        let a = cna(Some(Status::Unaffected), vec![e]);
+        assert_eq!(status_of(&a, "1.0"), Some((Status::Unaffected, Basis::DefaultStatus)));
+    }
+
+    #[test]
+    fn cve5_names_match_like_cpe_names() {
+        let a = cna(Some(Status::Affected), vec![]);
+        let other = subject("cpe:2.3:a:example_corp:widget_client:1.0:*:*:*:*:*:*:*");
+        assert!(evaluate(&a, &other, &AssetContext { components: &[] }).is_none());
+        assert_eq!(status_of(&a, "1.0"), Some((Status::Affected, Basis::DefaultStatus)));
+    }
+
+    #[test]
+    fn nvd_negated_node() {
+        // "vulnerable unless running on X": a negated platform node.
+        let mut a = Advisory::new("CVE-2099-0002", SourceId::Nvd);
+        let m = |c: &str, vulnerable| NvdCpeMatch {
+            vulnerable,
+            criteria: c.parse().unwrap(),
+            start_including: None,
+            start_excluding: None,
+            end_including: None,
+            end_excluding: None,
+        };
+        a.configurations.push(NvdConfiguration {
+            operator: Operator::And,
+            negate: false,
+            nodes: vec![
+                ward_model::Node { operator: Operator::Or, negate: false, cpe_match: vec![m("cpe:2.3:a:example:app:1.0:*:*:*:*:*:*:*", true)] },
+                ward_model::Node { operator: Operator::Or, negate: true, cpe_match: vec![m("cpe:2.3:o:example:hardened_os:-:*:*:*:*:*:*:*", false)] },
+            ],
+        });
+        let app = subject("cpe:2.3:a:example:app:1.0:*:*:*:*:*:*:*");
+        let hardened = [subject("cpe:2.3:o:example:hardened_os:-:*:*:*:*:*:*:*")];
+        let on_hardened = evaluate(&a, &app, &AssetContext { components: &hardened }).unwrap();
+        assert_eq!(on_hardened.status, Status::Unaffected);
+        let alone = evaluate(&a, &app, &AssetContext { components: &[] }).unwrap();
+        assert_eq!((alone.status, alone.platform_unknown), (Status::Affected, true));
+    }
+}
