@@ -262,3 +262,68 @@ fn convert(out: &mut Parsed, file: &str, at: &str, cve: NvdCve) {
     }
     out.records.push(Record::Advisory(Box::new(a)));
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::{Format, Record, parse_document};
+
+    const PAGE: &str = r#"{"resultsPerPage": 3, "startIndex": 0, "totalResults": 3, "format": "NVD_CVE", "version": "2.0",
+      "vulnerabilities": [
+        {"cve": {"id": "CVE-2099-1000", "lastModified": "2099-01-01T00:00:00.000",
+                 "configurations": [{"operator": "AND", "nodes": [
+                    {"operator": "OR", "negate": false, "cpeMatch": [{"vulnerable": true, "criteria": "cpe:2.3:o:example:fw:*:*:*:*:*:*:*:*", "versionEndExcluding": "2.0"}]},
+                    {"operator": "OR", "negate": true, "cpeMatch": [{"vulnerable": false, "criteria": "cpe:2.3:h:example:box:-:*:*:*:*:*:*:*"}]}]}]}},
+        {"cve": {"id": "CVE-2099-1001", "configurations": [{"nodes": [{"operator": "OR", "cpeMatch": [{"vulnerable": "yes", "criteria": "cpe:2.3:a:x:y:*:*:*:*:*:*:*:*"}]}]}]}},
+        {"cve": {"id": "CVE-2099-1002", "configurations": [{"nodes": [{"operator": "OR", "cpeMatch": [{"vulnerable": true, "criteria": "cpe:2.3:a:x"}]}]}]}}
+      ]}"#;
+
+    #[test]
+    fn api_page_records_are_isolated() {
+        let p = parse_document("page.json", PAGE.as_bytes()).unwrap();
+        assert_eq!(p.format, Some(Format::Nvd));
+        assert_eq!(
+            p.records.len(),
+            2,
+            "the record with a bad field is skipped, the others kept"
+        );
+        let Record::Advisory(first) = &p.records[0] else {
+            panic!()
+        };
+        let config = &first.configurations[0];
+        assert_eq!(config.operator, ward_model::Operator::And);
+        assert!(config.nodes[1].negate);
+        assert!(!config.nodes[1].cpe_match[0].vulnerable);
+        assert_eq!(p.errors.len(), 1);
+        let e = &p.errors[0];
+        assert_eq!(e.record, "CVE-2099-1001");
+        assert_eq!(
+            e.field,
+            "vulnerabilities[1].cve.configurations[0].nodes[0].cpeMatch[0].vulnerable"
+        );
+        assert_eq!(
+            p.warnings.len(),
+            1,
+            "an unparsable criterion is a warning on its record"
+        );
+        assert!(p.warnings[0].field.ends_with("cpeMatch[0].criteria"));
+    }
+
+    #[test]
+    fn wrapped_and_single_objects() {
+        let single =
+            r#"{"id": "CVE-2099-2000", "sourceIdentifier": "x", "vulnStatus": "Rejected"}"#;
+        let p = parse_document("single.json", single.as_bytes()).unwrap();
+        let Record::Advisory(a) = &p.records[0] else {
+            panic!()
+        };
+        assert_eq!(a.state, ward_model::RecordState::Rejected);
+        let wrapped = r#"{"cve": {"id": "CVE-2099-2001"}}"#;
+        assert_eq!(
+            parse_document("w.json", wrapped.as_bytes())
+                .unwrap()
+                .records
+                .len(),
+            1
+        );
+    }
+}

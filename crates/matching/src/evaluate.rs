@@ -596,7 +596,10 @@ mod tests {
     use ward_model::advisory::VersionChange;
 
     fn subject(cpe: &str) -> Subject {
-        Subject { cpe: cpe.parse().unwrap(), derived: false }
+        Subject {
+            cpe: cpe.parse().unwrap(),
+            derived: false,
+        }
     }
 
     fn entry(version: &str, status: Status) -> AffectedVersion {
@@ -624,7 +627,9 @@ mod tests {
     }
 
     fn status_of(a: &Advisory, version: &str) -> Option<(Status, Basis)> {
-        let s = subject(&format!("cpe:2.3:a:example_corp:widget_server:{version}:*:*:*:*:*:*:*"));
+        let s = subject(&format!(
+            "cpe:2.3:a:example_corp:widget_server:{version}:*:*:*:*:*:*:*"
+        ));
         evaluate(a, &s, &AssetContext { components: &[] }).map(|v| (v.status, v.basis))
     }
 
@@ -634,16 +639,34 @@ mod tests {
         let mut e = entry("1.0", Status::Affected);
         e.less_than = Some("2.0".into());
         e.changes = vec![
-            VersionChange { at: "1.5".into(), status: Status::Unaffected },
-            VersionChange { at: "1.7".into(), status: Status::Affected },
+            VersionChange {
+                at: "1.5".into(),
+                status: Status::Unaffected,
+            },
+            VersionChange {
+                at: "1.7".into(),
+                status: Status::Affected,
+            },
         ];
         let a = cna(Some(Status::Unaffected), vec![e]);
         assert_eq!(status_of(&a, "1.2"), Some((Status::Affected, Basis::Range)));
-        assert_eq!(status_of(&a, "1.5"), Some((Status::Unaffected, Basis::Range)));
-        assert_eq!(status_of(&a, "1.6.9"), Some((Status::Unaffected, Basis::Range)));
+        assert_eq!(
+            status_of(&a, "1.5"),
+            Some((Status::Unaffected, Basis::Range))
+        );
+        assert_eq!(
+            status_of(&a, "1.6.9"),
+            Some((Status::Unaffected, Basis::Range))
+        );
         assert_eq!(status_of(&a, "1.8"), Some((Status::Affected, Basis::Range)));
-        assert_eq!(status_of(&a, "2.0"), Some((Status::Unaffected, Basis::DefaultStatus)));
-        assert_eq!(status_of(&a, "0.9"), Some((Status::Unaffected, Basis::DefaultStatus)));
+        assert_eq!(
+            status_of(&a, "2.0"),
+            Some((Status::Unaffected, Basis::DefaultStatus))
+        );
+        assert_eq!(
+            status_of(&a, "0.9"),
+            Some((Status::Unaffected, Basis::DefaultStatus))
+        );
     }
 
     #[test]
@@ -653,7 +676,11 @@ mod tests {
         let a = cna(None, vec![e]);
         assert_eq!(status_of(&a, "3.2.1").unwrap().0, Status::Affected);
         assert_eq!(status_of(&a, "0.1").unwrap().0, Status::Affected);
-        assert_eq!(status_of(&a, "3.2.2"), Some((Status::Unknown, Basis::DefaultStatus)), "no defaultStatus: unknown");
+        assert_eq!(
+            status_of(&a, "3.2.2"),
+            Some((Status::Unknown, Basis::DefaultStatus)),
+            "no defaultStatus: unknown"
+        );
 
         let mut e = entry("5.0", Status::Affected);
         e.less_than = Some("*".into());
@@ -666,11 +693,20 @@ mod tests {
     fn cve5_exact_entries_beat_ranges_and_phrases_are_read() {
         let mut r = entry("1.0", Status::Affected);
         r.less_than = Some("2.0".into());
-        let a = cna(Some(Status::Unaffected), vec![r, entry("1.5", Status::Unaffected)]);
-        assert_eq!(status_of(&a, "1.5"), Some((Status::Unaffected, Basis::Exact)));
+        let a = cna(
+            Some(Status::Unaffected),
+            vec![r, entry("1.5", Status::Unaffected)],
+        );
+        assert_eq!(
+            status_of(&a, "1.5"),
+            Some((Status::Unaffected, Basis::Exact))
+        );
         assert_eq!(status_of(&a, "1.4"), Some((Status::Affected, Basis::Range)));
 
-        let a = cna(Some(Status::Unaffected), vec![entry("< 4.2.0", Status::Affected)]);
+        let a = cna(
+            Some(Status::Unaffected),
+            vec![entry("< 4.2.0", Status::Affected)],
+        );
         assert_eq!(status_of(&a, "4.1.9").unwrap().0, Status::Affected);
         assert_eq!(status_of(&a, "4.2.0").unwrap().0, Status::Unaffected);
     }
@@ -681,7 +717,10 @@ mod tests {
         e.less_than = Some("4d5e6f".into());
         e.version_type = Some("git".into());
         let a = cna(Some(Status::Unaffected), vec![e]);
-        assert_eq!(status_of(&a, "1.0"), Some((Status::Unaffected, Basis::DefaultStatus)));
+        assert_eq!(
+            status_of(&a, "1.0"),
+            Some((Status::Unaffected, Basis::DefaultStatus))
+        );
     }
 
     #[test]
@@ -689,7 +728,10 @@ mod tests {
         let a = cna(Some(Status::Affected), vec![]);
         let other = subject("cpe:2.3:a:example_corp:widget_client:1.0:*:*:*:*:*:*:*");
         assert!(evaluate(&a, &other, &AssetContext { components: &[] }).is_none());
-        assert_eq!(status_of(&a, "1.0"), Some((Status::Affected, Basis::DefaultStatus)));
+        assert_eq!(
+            status_of(&a, "1.0"),
+            Some((Status::Affected, Basis::DefaultStatus))
+        );
     }
 
     #[test]
@@ -708,15 +750,33 @@ mod tests {
             operator: Operator::And,
             negate: false,
             nodes: vec![
-                ward_model::Node { operator: Operator::Or, negate: false, cpe_match: vec![m("cpe:2.3:a:example:app:1.0:*:*:*:*:*:*:*", true)] },
-                ward_model::Node { operator: Operator::Or, negate: true, cpe_match: vec![m("cpe:2.3:o:example:hardened_os:-:*:*:*:*:*:*:*", false)] },
+                ward_model::Node {
+                    operator: Operator::Or,
+                    negate: false,
+                    cpe_match: vec![m("cpe:2.3:a:example:app:1.0:*:*:*:*:*:*:*", true)],
+                },
+                ward_model::Node {
+                    operator: Operator::Or,
+                    negate: true,
+                    cpe_match: vec![m("cpe:2.3:o:example:hardened_os:-:*:*:*:*:*:*:*", false)],
+                },
             ],
         });
         let app = subject("cpe:2.3:a:example:app:1.0:*:*:*:*:*:*:*");
         let hardened = [subject("cpe:2.3:o:example:hardened_os:-:*:*:*:*:*:*:*")];
-        let on_hardened = evaluate(&a, &app, &AssetContext { components: &hardened }).unwrap();
+        let on_hardened = evaluate(
+            &a,
+            &app,
+            &AssetContext {
+                components: &hardened,
+            },
+        )
+        .unwrap();
         assert_eq!(on_hardened.status, Status::Unaffected);
         let alone = evaluate(&a, &app, &AssetContext { components: &[] }).unwrap();
-        assert_eq!((alone.status, alone.platform_unknown), (Status::Affected, true));
+        assert_eq!(
+            (alone.status, alone.platform_unknown),
+            (Status::Affected, true)
+        );
     }
 }

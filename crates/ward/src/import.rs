@@ -40,8 +40,8 @@ pub(crate) struct FormatCounts {
     pub(crate) new: usize,
     pub(crate) updated: usize,
     pub(crate) unchanged: usize,
-    /// Records older than the stored view (the newer one was kept).
-    pub(crate) older: usize,
+    /// Records older than the stored view, which was kept (`dateUpdated`/`lastModified`/score date).
+    pub(crate) skipped: usize,
     pub(crate) errors: usize,
 }
 
@@ -200,7 +200,7 @@ async fn flush(
                 Outcome::New => counts.new += 1,
                 Outcome::Updated => counts.updated += 1,
                 Outcome::Unchanged => counts.unchanged += 1,
-                Outcome::Older => counts.older += 1,
+                Outcome::Older => counts.skipped += 1,
             }
         }
     }
@@ -265,7 +265,7 @@ fn print_summary(s: &Summary, location: &str) {
         "new",
         "updated",
         "unchanged",
-        "older (kept newer)",
+        "skipped (stored is newer)",
         "errors",
     ]);
     for (format, c) in &s.formats {
@@ -276,7 +276,7 @@ fn print_summary(s: &Summary, location: &str) {
             c.new.to_string(),
             c.updated.to_string(),
             c.unchanged.to_string(),
-            c.older.to_string(),
+            c.skipped.to_string(),
             c.errors.to_string(),
         ]);
     }

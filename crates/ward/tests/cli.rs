@@ -483,6 +483,35 @@ fn malformed_records_are_named_and_strict_changes_nothing() {
     // Importing the same folder again changes nothing.
     let o = run(&db, &["db", "import", "--format", "json", p(&feeds)]);
     assert_eq!(json(&o)["formats"]["CVE JSON 5"]["unchanged"], 1);
+
+    // An older copy of the record (earlier dateUpdated, another range) is skipped: newer wins.
+    let older = GOOD_CVE5
+        .replace("2099-01-01T00:00:00Z", "2098-06-01T00:00:00Z")
+        .replace(r#""1.4""#, r#""1.9""#);
+    let old_dir = dir.path().join("old");
+    std::fs::create_dir(&old_dir).unwrap();
+    write(&old_dir, "CVE-2099-0001.json", &older);
+    let o = run(&db, &["db", "import", "--format", "json", p(&old_dir)]);
+    assert_eq!(json(&o)["formats"]["CVE JSON 5"]["skipped"], 1);
+    let report = json(&run(&db, &["scan", "--format", "json", p(&inv)]));
+    assert_eq!(
+        pairs(&report).len(),
+        1,
+        "1.4 is still fixed: the newer record was kept"
+    );
+    // And a newer one replaces it.
+    let newer = GOOD_CVE5
+        .replace("2099-01-01T00:00:00Z", "2099-06-01T00:00:00Z")
+        .replace(r#""1.4""#, r#""1.9""#);
+    write(&old_dir, "CVE-2099-0001.json", &newer);
+    let o = run(&db, &["db", "import", "--format", "json", p(&old_dir)]);
+    assert_eq!(json(&o)["formats"]["CVE JSON 5"]["updated"], 1);
+    let report = json(&run(&db, &["scan", "--format", "json", p(&inv)]));
+    assert_eq!(
+        pairs(&report).len(),
+        2,
+        "1.4 is affected under the newer record"
+    );
 }
 
 #[test]
