@@ -5,6 +5,8 @@
 //! the [`Prioritiser`] seam that matching calls, so the SSVC policy engine (decision tables,
 //! deadlines, per-organisation overrides) replaces it without touching matching. Pure: no I/O.
 
+pub mod cvss;
+
 use ward_model::{Asset, Finding, Prioritiser, Priority};
 
 /// KEV → immediate; CVSS ≥ 9.0 or EPSS ≥ 0.5 → out-of-cycle; CVSS ≥ 7.0 or EPSS ≥ 0.1 →

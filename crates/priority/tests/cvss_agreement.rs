@@ -1,0 +1,109 @@
+//! Every CVSS vector/score pair in the shared CVE 5 corpus and NVD records, scored by Ward and
+//! compared with the score the source published. Absent data is reported and skipped.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ward_feeds::{Record, parse_document, walk};
+use ward_model::CvssVersion;
+use ward_priority::cvss::{check, temporal_score};
+
+fn shared(rel: &str) -> Option<PathBuf> {
+    let root = std::env::var_os("WARD_SHARED_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
+    let p = root.join(rel);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent (set WARD_SHARED_DATA)", p.display());
+        None
+    }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    pairs: usize,
+    agree: usize,
+    invalid: Vec<String>,
+    /// The published score is the vector's temporal score, not its base score.
+    temporal: usize,
+    differ: Vec<String>,
+}
+
+#[test]
+fn published_scores_agree_with_their_vectors() {
+    let (Some(corpus), Some(nvd)) = (
+        shared("cve5/vulnrichment-2024-10-24.tar.xz"),
+        shared("nvd/records"),
+    ) else {
+        return;
+    };
+    let mut tally: BTreeMap<&'static str, Tally> = BTreeMap::new();
+    for path in [corpus, nvd] {
+        walk(&path, &mut |name, bytes| {
+            let parsed = parse_document(name, bytes).map_err(|e| e.to_string())?;
+            for r in parsed.records {
+                let Record::Advisory(a) = r else { continue };
+                for c in &a.cvss {
+                    let t = tally.entry(c.version.as_str()).or_default();
+                    t.pairs += 1;
+                    match check(c) {
+                        Ok(checked) if checked.agrees() => t.agree += 1,
+                        Ok(checked)
+                            if temporal_score(c)
+                                .is_some_and(|s| (s - checked.published).abs() < 0.05) =>
+                        {
+                            t.temporal += 1
+                        }
+                        Ok(checked) => t.differ.push(format!(
+                            "{} ({}): {} published {} computed {}",
+                            a.id, c.source, c.vector, checked.published, checked.computed
+                        )),
+                        Err(e) => t
+                            .invalid
+                            .push(format!("{} ({}): `{}`: {e}", a.id, c.source, c.vector)),
+                    }
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+    for (version, t) in &tally {
+        eprintln!(
+            "CVSS {version}: {} of {} pairs agree ({:.2}%); {} published the temporal score as base; \
+             {} contradict their vector; {} invalid vectors",
+            t.agree,
+            t.pairs,
+            100.0 * t.agree as f64 / t.pairs.max(1) as f64,
+            t.temporal,
+            t.differ.len(),
+            t.invalid.len()
+        );
+        for d in t.differ.iter().chain(&t.invalid) {
+            eprintln!("  {d}");
+        }
+    }
+    // Every pair is accounted for: it agrees, it carries the temporal score, or the published
+    // score contradicts the vector (a source's error: Ward trusts the vector, and the finding
+    // lists both). The last kind must stay rare; the test prints each one.
+    for (version, t) in &tally {
+        assert_eq!(
+            t.pairs,
+            t.agree + t.temporal + t.differ.len() + t.invalid.len()
+        );
+        assert!(t.invalid.is_empty(), "CVSS {version}: {:?}", t.invalid);
+        assert!(
+            t.differ.len() * 200 < t.pairs,
+            "CVSS {version}: {} of {} contradict",
+            t.differ.len(),
+            t.pairs
+        );
+    }
+    assert_eq!(
+        tally[CvssVersion::V2.as_str()].agree,
+        tally[CvssVersion::V2.as_str()].pairs,
+        "v2 agrees fully"
+    );
+}
