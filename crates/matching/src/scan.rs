@@ -133,8 +133,8 @@ pub fn scan(
             }
         }
     }
-    // Most urgent first; within a priority, KEV-listed, then the most exposed and critical
-    // assets, then by score.
+    // Most urgent first; within a decision EPSS breaks ties, then KEV listing, the most
+    // exposed and critical assets, and CVSS.
     let weight: HashMap<&str, (Option<Exposure>, Option<Criticality>)> = inventory
         .assets
         .iter()
@@ -144,10 +144,10 @@ pub fn scan(
     report.findings.sort_by(|a, b| {
         a.priority
             .cmp(&b.priority)
+            .then_with(|| epss_score(b).total_cmp(&epss_score(a)))
             .then_with(|| b.kev.is_some().cmp(&a.kev.is_some()))
             .then_with(|| asset_weight(b).cmp(&asset_weight(a)))
             .then_with(|| max_cvss(b).total_cmp(&max_cvss(a)))
-            .then_with(|| epss_score(b).total_cmp(&epss_score(a)))
             .then_with(|| a.vulnerability.cmp(&b.vulnerability))
             .then_with(|| a.asset.cmp(&b.asset))
             .then_with(|| a.component.name.cmp(&b.component.name))
@@ -381,12 +381,19 @@ fn match_one(
             disagreements,
             priority: String::new(),
             notes,
+            decision_points: Vec::new(),
         },
         title,
+        deadlines: Default::default(),
+        ssvc: views.iter().find_map(|v| v.ssvc.clone()),
+        published: views.iter().filter_map(|v| v.published).min(),
     };
-    let (priority, why) = prioritiser.prioritise(&finding, asset);
-    finding.priority = priority;
-    finding.explanation.priority = why;
+    let assessment = prioritiser.prioritise(&finding, asset);
+    finding.priority = assessment.priority;
+    finding.explanation.priority = assessment.reason;
+    finding.explanation.decision_points = assessment.decision_points;
+    finding.explanation.notes.extend(assessment.notes);
+    finding.deadlines = assessment.deadlines;
     report.findings.push(finding);
 }
 

@@ -123,6 +123,39 @@ pub struct Explanation {
     /// Inputs Ward had to assume (e.g. an unknown platform).
     #[serde(default)]
     pub notes: Vec<String>,
+    /// Each decision point the policy used, with its value and where the value came from.
+    #[serde(default)]
+    pub decision_points: Vec<DecisionPointValue>,
+}
+
+/// One SSVC decision point's value in a finding's prioritisation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionPointValue {
+    /// `exploitation`, `system_exposure`, `automatable`, `human_impact`, `in_kev`, …
+    pub name: String,
+    pub value: String,
+    /// Where the value came from (`CISA KEV`, `adp:CISA-ADP SSVC`, `inventory`), or
+    /// `assumed (policy default)` when the input was unknown.
+    pub source: String,
+}
+
+/// When to act by, from the policy. `null` where the policy sets no deadline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Deadlines {
+    pub acknowledge_by: Option<chrono::DateTime<chrono::Utc>>,
+    pub remediate_by: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a [`Prioritiser`] decides for one finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub priority: Priority,
+    /// Why, in a sentence.
+    pub reason: String,
+    pub deadlines: Deadlines,
+    pub decision_points: Vec<DecisionPointValue>,
+    /// Extra notes for the explanation (e.g. a forensic investigation is due).
+    pub notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -139,10 +172,20 @@ pub struct Finding {
     pub priority: Priority,
     pub explanation: Explanation,
     pub title: Option<String>,
+    /// From the policy: when to acknowledge and remediate by.
+    #[serde(default)]
+    pub deadlines: Deadlines,
+    /// CISA's SSVC decision-point values for the vulnerability (Vulnrichment), if published.
+    #[serde(default)]
+    pub ssvc: Option<crate::advisory::Ssvc>,
+    /// When the vulnerability was first published by any source.
+    #[serde(default)]
+    pub published: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The seam between matching and prioritisation: given a finding whose facts are filled in
-/// (KEV, EPSS, CVSS, confidence) and the asset it sits on, decide its priority and say why.
+/// (KEV, EPSS, CVSS, SSVC, confidence) and the asset it sits on, decide its priority and
+/// deadlines and say why.
 pub trait Prioritiser {
-    fn prioritise(&self, finding: &Finding, asset: &crate::inventory::Asset) -> (Priority, String);
+    fn prioritise(&self, finding: &Finding, asset: &crate::inventory::Asset) -> Assessment;
 }

@@ -15,7 +15,7 @@ pub use advisory::{
 };
 pub use cpe::{Attr, Cpe, CpeError, Part};
 pub use finding::{
-    ComponentRef, Confidence, Explanation, Finding, FindingEpss, FindingKev, Prioritiser, Priority,
-    SourceVerdict,
+    Assessment, ComponentRef, Confidence, Deadlines, DecisionPointValue, Explanation, Finding,
+    FindingEpss, FindingKev, Prioritiser, Priority, SourceVerdict,
 };
 pub use inventory::{Asset, Component, Criticality, Exposure, Inventory};

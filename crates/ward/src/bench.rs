@@ -101,6 +101,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "the database has no products: import feeds first (`ward db import`)"
             );
             let inventory = generate(&products, components, per_asset.max(1));
+            let policy = ward_priority::Policy::load("ssvc-deployer")?;
             let mut times = Vec::new();
             let mut load = Vec::new();
             let mut matching = Vec::new();
@@ -110,7 +111,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 let started = Instant::now();
                 let knowledge = load_knowledge(&store, &inventory).await?;
                 let loaded = started.elapsed();
-                let report = ward_matching::scan(&knowledge, &inventory, &ward_priority::Baseline);
+                let report = ward_matching::scan(&knowledge, &inventory, &policy);
                 times.push(started.elapsed().as_secs_f64() * 1000.0);
                 load.push(loaded.as_secs_f64() * 1000.0);
                 matching.push((started.elapsed() - loaded).as_secs_f64() * 1000.0);

@@ -64,6 +64,8 @@ pub(crate) struct DemoArgs {
     /// Output format of the scan.
     #[arg(long, value_enum, default_value = "table")]
     format: ScanFormat,
+    #[command(flatten)]
+    policy: crate::scan::PolicyArgs,
     /// Exit with 1 when a finding is at least this urgent.
     #[arg(long, value_parser = parse_priority)]
     fail_on: Option<ward_model::Priority>,
@@ -83,6 +85,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         .clone()
         .unwrap_or_else(|| dir.path().join("demo.db").display().to_string());
 
+    let policy = args.policy.load()?;
     let store = Store::open(&location).await?;
     let bar = progress_bar("importing demo feeds");
     let mut warnings = Vec::new();
@@ -110,7 +113,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     }
     let (inventory, mut sources) = read_inventories(&[PathBuf::from(&inventory_path)])?;
     sources.iter_mut().for_each(|s| *s = INVENTORY.0.to_owned());
-    let report = scan_inventory(&store, &inventory).await?;
+    let report = scan_inventory(&store, &inventory, &policy).await?;
     store.close().await;
     print_report(&report, &inventory, &sources, args.format)?;
     if human {

@@ -51,6 +51,22 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure import and scan speed and peak memory.
     Bench(bench::BenchArgs),
+    /// Check and list prioritisation policies.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Validate a policy file (errors name the line); exit 0 when valid, 2 when not.
+    Check {
+        /// A policy TOML file, or a preset's name.
+        file: String,
+    },
+    /// List the built-in presets.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -111,6 +127,18 @@ fn main() -> ExitCode {
             Command::Scan(args) => scan::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Policy {
+                command: PolicyCommand::Check { file },
+            } => policy_check(&file),
+            Command::Policy {
+                command: PolicyCommand::List,
+            } => {
+                for (name, text) in ward_priority::policy::PRESETS {
+                    let p = ward_priority::Policy::parse(name, text)?;
+                    println!("{name}: {}", p.description);
+                }
+                Ok(exit::OK)
+            }
         }
     });
     match result {
@@ -118,6 +146,28 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(exit::ERROR)
+        }
+    }
+}
+
+fn policy_check(file: &str) -> anyhow::Result<u8> {
+    match ward_priority::Policy::load(file) {
+        Ok(p) => {
+            let orgs: Vec<&str> = p.organisations().collect();
+            println!(
+                "{file}: valid policy `{}` (remediation {:?}, clock {:?}, KEV due date {}, alert threshold {}, {} organisation overrides)",
+                p.name,
+                p.remediation,
+                p.clock,
+                if p.kev_due_date { "applies" } else { "ignored" },
+                p.alert_threshold,
+                orgs.len()
+            );
+            Ok(exit::OK)
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(exit::ERROR)
         }
     }
 }

@@ -7,6 +7,7 @@ use clap::{Args, ValueEnum};
 use ward_inventory::parse_inventory;
 use ward_matching::{Knowledge, ScanReport};
 use ward_model::{Inventory, Priority};
+use ward_priority::Policy;
 use ward_store::Store;
 
 use crate::{DbArgs, exit, output};
@@ -29,9 +30,41 @@ pub(crate) struct ScanArgs {
     /// (immediate, out-of-cycle, scheduled, defer).
     #[arg(long, value_parser = crate::parse_priority)]
     pub(crate) fail_on: Option<Priority>,
+    #[command(flatten)]
+    pub(crate) policy: PolicyArgs,
     /// Inventory files: CycloneDX (JSON, XML), SPDX JSON, or Ward CSV.
     #[arg(required = true)]
     pub(crate) inventories: Vec<PathBuf>,
+}
+
+/// Which policy prioritises findings, and when "now" is.
+#[derive(Args, Clone)]
+pub(crate) struct PolicyArgs {
+    /// Policy: a preset (ssvc-deployer, nhs-hsa, bod-26-04) or a TOML file (`docs/policies.md`).
+    #[arg(long, default_value = "ssvc-deployer")]
+    pub(crate) policy: String,
+    /// Apply this organisation's overrides from the policy.
+    #[arg(long)]
+    pub(crate) organisation: Option<String>,
+    /// Count deadlines from this time (RFC 3339) instead of now.
+    #[arg(long, value_parser = parse_time)]
+    pub(crate) as_of: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&chrono::Utc))
+        .map_err(|e| format!("`{s}` is not an RFC 3339 time (2025-05-20T09:00:00Z): {e}"))
+}
+
+impl PolicyArgs {
+    pub(crate) fn load(&self) -> anyhow::Result<Policy> {
+        let mut policy = Policy::load(&self.policy)?;
+        if let Some(org) = &self.organisation {
+            policy = policy.for_organisation(org);
+        }
+        Ok(policy.with_as_of(self.as_of.unwrap_or_else(chrono::Utc::now)))
+    }
 }
 
 /// Reads inventories, printing warnings; any unreadable inventory is an error.
@@ -55,13 +88,10 @@ pub(crate) fn read_inventories(paths: &[PathBuf]) -> anyhow::Result<(Inventory, 
 pub(crate) async fn scan_inventory(
     store: &Store,
     inventory: &Inventory,
+    policy: &Policy,
 ) -> anyhow::Result<ScanReport> {
     let knowledge = load_knowledge(store, inventory).await?;
-    Ok(ward_matching::scan(
-        &knowledge,
-        inventory,
-        &ward_priority::Baseline,
-    ))
+    Ok(ward_matching::scan(&knowledge, inventory, policy))
 }
 
 /// Loads the slice of the knowledge base that the inventory's products need.
@@ -96,6 +126,7 @@ pub(crate) async fn load_knowledge(
 }
 
 pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
+    let policy = args.policy.load()?;
     let (inventory, sources) = read_inventories(&args.inventories)?;
     let store = Store::open(&args.db.location()).await?;
     let counts = store.counts().await?;
@@ -105,7 +136,7 @@ pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
             args.db.location()
         );
     }
-    let report = scan_inventory(&store, &inventory).await?;
+    let report = scan_inventory(&store, &inventory, &policy).await?;
     store.close().await;
     print_report(&report, &inventory, &sources, args.format)?;
     Ok(exit_code(&report, args.fail_on))

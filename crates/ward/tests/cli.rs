@@ -162,6 +162,82 @@ fn epmm_pair_end_to_end_on_real_records() {
         BTreeSet::from(["epmm-11.12.0.5", "epmm-12.3.0.2", "epmm-12.4.0.2"].map(String::from))
     );
 
+    // Policies: deadlines from the policy, counted from --as-of.
+    let o = run(
+        &db,
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--policy",
+            "nhs-hsa",
+            "--as-of",
+            "2025-05-20T09:00:00Z",
+            p(&inv),
+        ],
+    );
+    let report = json(&o);
+    let f = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["vulnerability"] == "CVE-2025-4427" && f["asset"] == "epmm-12.5.0.0")
+        .unwrap();
+    assert_eq!(f["priority"], "immediate");
+    assert_eq!(
+        f["deadlines"]["acknowledge_by"], "2025-05-22T09:00:00Z",
+        "48 hours"
+    );
+    // CVE-2025-4427 was published 2025-05-13T15:45:35.145Z (the CNA record).
+    assert_eq!(
+        f["deadlines"]["remediate_by"], "2025-05-27T15:45:35.145Z",
+        "14 days from the fix's release"
+    );
+    let points: Vec<String> = f["explanation"]["decision_points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            format!(
+                "{}={}",
+                d["name"].as_str().unwrap(),
+                d["value"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        points,
+        [
+            "exploitation=active",
+            "system_exposure=open",
+            "automatable=yes",
+            "human_impact=high"
+        ]
+    );
+    let o = run(
+        &db,
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--policy",
+            "bod-26-04",
+            "--as-of",
+            "2025-05-20T09:00:00Z",
+            p(&inv),
+        ],
+    );
+    let f = &json(&o)["findings"][0];
+    assert_eq!(
+        f["deadlines"]["remediate_by"], "2025-05-23T09:00:00Z",
+        "BOD 26-04: 3 days"
+    );
+    assert!(
+        f["explanation"]["notes"]
+            .to_string()
+            .contains("forensic investigation")
+    );
+
     // Scripts: --fail-on.
     assert_eq!(
         run(&db, &["scan", "--fail-on", "immediate", p(&inv)])
@@ -635,7 +711,18 @@ fn kev_csv_and_epss_gz_import() {
     assert_eq!(f["epss"]["percentile"], 0.99876);
     assert_eq!(f["kev"]["ransomware"], true);
     assert_eq!(f["kev"]["due_date"], "2099-01-23");
-    assert_eq!(f["priority"], "immediate");
+    // SSVC deployer: active (KEV), controlled and medium (policy defaults: the CSV gives no
+    // exposure or criticality), automatable no (default) → scheduled.
+    assert_eq!(f["priority"], "scheduled");
+    let points = f["explanation"]["decision_points"].as_array().unwrap();
+    assert_eq!(points[0]["value"], "active");
+    assert!(
+        points[0]["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("CISA KEV")
+    );
+    assert_eq!(points[1]["source"], "assumed (policy default)");
 }
 
 #[test]
@@ -668,6 +755,36 @@ fn whole_cve5_corpus_imports_and_reimports_unchanged() {
         status.contains("vulnerabilities: 44130 (104 rejected)"),
         "{status}"
     );
+}
+
+#[test]
+fn policy_check_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let good = write(
+        dir.path(),
+        "good.toml",
+        "name = \"trust\"\nremediation = \"windows\"\nclock = \"now\"\n[windows.immediate]\nremediate = \"7d\"\n",
+    );
+    let o = run(&db, &["policy", "check", p(&good)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("valid policy `trust`"));
+    let bad = write(
+        dir.path(),
+        "bad.toml",
+        "name = \"trust\"\nremediation = \"windows\"\nclock = \"now\"\n[windows.immediate]\nremediate = \"a week\"\n",
+    );
+    let o = run(&db, &["policy", "check", p(&bad)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.toml:5:"), "{}", stderr(&o));
+    for preset in ["ssvc-deployer", "nhs-hsa", "bod-26-04"] {
+        assert_eq!(
+            run(&db, &["policy", "check", preset]).status.code(),
+            Some(0)
+        );
+    }
+    let o = run(&db, &["scan", "--policy", p(&bad), p(&good)]);
+    assert_eq!(o.status.code(), Some(2), "a bad policy stops the scan");
 }
 
 #[test]

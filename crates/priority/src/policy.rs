@@ -1,0 +1,774 @@
+//! Policies: from a finding's facts to an SSVC decision and deadlines (`docs/policies.md`).
+//!
+//! A policy is TOML: which remediation timelines apply (per-decision windows, or CISA BOD
+//! 26-04's table), from when they count, whether the KEV due date caps them, the defaults for
+//! unknown inputs, and per-organisation overrides. Three presets are compiled in:
+//! `ssvc-deployer`, `nhs-hsa` and `bod-26-04` (`crates/priority/policies/`).
+//!
+//! The priority is always the SSVC Deployer decision (`ssvc::DEPLOYER`), from exploitation
+//! (KEV, else CISA's SSVC), system exposure and human impact (the asset), and automatable (SSVC).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveTime, Utc};
+use serde::Deserialize;
+use toml::Spanned;
+use ward_model::{
+    Assessment, Asset, Deadlines, DecisionPointValue, Finding, Prioritiser, Priority,
+};
+
+use crate::ssvc::{BOD_26_04, DEPLOYER};
+
+/// A policy error with the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {message}")]
+pub struct PolicyError {
+    pub file: String,
+    pub line: usize,
+    pub message: String,
+}
+
+/// The built-in presets, by name.
+pub const PRESETS: [(&str, &str); 3] = [
+    (
+        "ssvc-deployer",
+        include_str!("../policies/ssvc-deployer.toml"),
+    ),
+    ("nhs-hsa", include_str!("../policies/nhs-hsa.toml")),
+    ("bod-26-04", include_str!("../policies/bod-26-04.toml")),
+];
+
+/// Which remediation timelines apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Remediation {
+    /// `[windows.<decision>] remediate = "14d"`.
+    Windows,
+    /// CISA BOD 26-04's decision table (In KEV × Publicly Exposed × Automatable × Technical Impact).
+    #[serde(rename = "bod-26-04")]
+    Bod2604,
+}
+
+/// From when remediation windows count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Clock {
+    /// From the scan (or alert).
+    Now,
+    /// From the fix's release; Ward takes the vulnerability's first publication, when vendors
+    /// publish their fixed releases with the advisory.
+    FixRelease,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DefaultsFile {
+    exploitation: Option<Spanned<String>>,
+    exposure: Option<Spanned<String>>,
+    automatable: Option<Spanned<String>>,
+    criticality: Option<Spanned<String>>,
+    technical_impact: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WindowFile {
+    acknowledge: Option<Spanned<String>>,
+    remediate: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideFile {
+    #[serde(default)]
+    defaults: DefaultsFile,
+    #[serde(default)]
+    windows: BTreeMap<Spanned<String>, WindowFile>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PolicyFile {
+    name: String,
+    #[serde(default)]
+    description: String,
+    remediation: Remediation,
+    clock: Clock,
+    #[serde(default)]
+    kev_due_date: bool,
+    alert_threshold: Option<Spanned<String>>,
+    #[serde(default)]
+    defaults: DefaultsFile,
+    #[serde(default)]
+    windows: BTreeMap<Spanned<String>, WindowFile>,
+    #[serde(default)]
+    organisations: BTreeMap<String, OverrideFile>,
+}
+
+/// Values used where a finding's input is unknown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Defaults {
+    pub exploitation: String,
+    pub exposure: String,
+    pub automatable: String,
+    pub criticality: String,
+    pub technical_impact: String,
+}
+
+/// Acknowledge and remediate windows for one decision.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub acknowledge: Option<Duration>,
+    pub remediate: Option<Duration>,
+}
+
+/// A validated policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub name: String,
+    pub description: String,
+    pub remediation: Remediation,
+    pub clock: Clock,
+    pub kev_due_date: bool,
+    /// Findings at least this urgent raise alerts (used by the server).
+    pub alert_threshold: Priority,
+    pub defaults: Defaults,
+    pub windows: BTreeMap<Priority, Window>,
+    overrides: BTreeMap<String, (Defaults, BTreeMap<Priority, Window>)>,
+    /// The time deadlines count from when the clock is `now`.
+    pub as_of: DateTime<Utc>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses `48h`, `14d`, `2w`, `30m`.
+fn duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 48h, 14d or 2w"))?;
+    match unit {
+        "m" => Ok(Duration::minutes(n)),
+        "h" => Ok(Duration::hours(n)),
+        "d" => Ok(Duration::days(n)),
+        "w" => Ok(Duration::weeks(n)),
+        _ => Err(format!("`{s}`: the unit must be m, h, d or w")),
+    }
+}
+
+const EXPLOITATION: [&str; 3] = ["none", "public-poc", "active"];
+const EXPOSURE: [&str; 3] = ["small", "controlled", "open"];
+const YES_NO: [&str; 2] = ["no", "yes"];
+const CRITICALITY: [&str; 4] = ["low", "medium", "high", "very-high"];
+const TECHNICAL_IMPACT: [&str; 2] = ["partial", "total"];
+
+impl Policy {
+    /// A preset by name, or a TOML file's contents; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, PolicyError> {
+        let err = |offset: usize, message: String| PolicyError {
+            file: file.into(),
+            line: line_of(text, offset),
+            message,
+        };
+        let raw: PolicyFile = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            err(offset, e.message().to_owned())
+        })?;
+        let base = Defaults {
+            exploitation: "none".into(),
+            exposure: "controlled".into(),
+            automatable: "no".into(),
+            criticality: "medium".into(),
+            technical_impact: "partial".into(),
+        };
+        let defaults = apply_defaults(&base, &raw.defaults, &err)?;
+        let windows = parse_windows(&BTreeMap::new(), &raw.windows, &err)?;
+        let mut overrides = BTreeMap::new();
+        for (org, o) in &raw.organisations {
+            overrides.insert(
+                org.clone(),
+                (
+                    apply_defaults(&defaults, &o.defaults, &err)?,
+                    parse_windows(&windows, &o.windows, &err)?,
+                ),
+            );
+        }
+        let alert_threshold = match &raw.alert_threshold {
+            None => Priority::OutOfCycle,
+            Some(t) => t.get_ref().parse().map_err(|m| err(t.span().start, m))?,
+        };
+        Ok(Self {
+            name: raw.name,
+            description: raw.description,
+            remediation: raw.remediation,
+            clock: raw.clock,
+            kev_due_date: raw.kev_due_date,
+            alert_threshold,
+            defaults,
+            windows,
+            overrides,
+            as_of: Utc::now(),
+        })
+    }
+
+    /// A preset (`ssvc-deployer`, `nhs-hsa`, `bod-26-04`) or a policy file's path.
+    pub fn load(name_or_path: &str) -> Result<Self, PolicyError> {
+        if let Some((name, text)) = PRESETS.iter().find(|(n, _)| *n == name_or_path) {
+            return Self::parse(&format!("preset {name}"), text);
+        }
+        let text = std::fs::read_to_string(name_or_path).map_err(|e| PolicyError {
+            file: name_or_path.into(),
+            line: 0,
+            message: format!(
+                "{e} (not a preset either: {})",
+                PRESETS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+        Self::parse(name_or_path, &text)
+    }
+
+    /// The policy as it applies to one organisation (its overrides, where it has any).
+    pub fn for_organisation(&self, organisation: &str) -> Self {
+        let mut p = self.clone();
+        if let Some((defaults, windows)) = self.overrides.get(organisation) {
+            p.defaults = defaults.clone();
+            p.windows = windows.clone();
+        }
+        p
+    }
+
+    pub fn organisations(&self) -> impl Iterator<Item = &str> {
+        self.overrides.keys().map(String::as_str)
+    }
+
+    pub fn with_as_of(mut self, as_of: DateTime<Utc>) -> Self {
+        self.as_of = as_of;
+        self
+    }
+}
+
+type ErrFn<'a> = dyn Fn(usize, String) -> PolicyError + 'a;
+
+fn apply_defaults(
+    base: &Defaults,
+    file: &DefaultsFile,
+    err: &ErrFn<'_>,
+) -> Result<Defaults, PolicyError> {
+    let pick = |v: &Option<Spanned<String>>,
+                allowed: &[&str],
+                current: &str,
+                what: &str|
+     -> Result<String, PolicyError> {
+        match v {
+            None => Ok(current.to_owned()),
+            Some(s) => {
+                let value = crate::ssvc::normalise_value(s.get_ref());
+                if allowed.contains(&value.as_str()) {
+                    Ok(value)
+                } else {
+                    Err(err(
+                        s.span().start,
+                        format!(
+                            "{what} `{}` is not one of {}",
+                            s.get_ref(),
+                            allowed.join(", ")
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    Ok(Defaults {
+        exploitation: pick(
+            &file.exploitation,
+            &EXPLOITATION,
+            &base.exploitation,
+            "exploitation",
+        )?,
+        exposure: pick(&file.exposure, &EXPOSURE, &base.exposure, "exposure")?,
+        automatable: pick(&file.automatable, &YES_NO, &base.automatable, "automatable")?,
+        criticality: pick(
+            &file.criticality,
+            &CRITICALITY,
+            &base.criticality,
+            "criticality",
+        )?,
+        technical_impact: pick(
+            &file.technical_impact,
+            &TECHNICAL_IMPACT,
+            &base.technical_impact,
+            "technical_impact",
+        )?,
+    })
+}
+
+fn parse_windows(
+    base: &BTreeMap<Priority, Window>,
+    file: &BTreeMap<Spanned<String>, WindowFile>,
+    err: &ErrFn<'_>,
+) -> Result<BTreeMap<Priority, Window>, PolicyError> {
+    let mut out = base.clone();
+    for (decision, w) in file {
+        let p: Priority = decision
+            .get_ref()
+            .parse()
+            .map_err(|m| err(decision.span().start, m))?;
+        let parse = |d: &Option<Spanned<String>>| -> Result<Option<Duration>, PolicyError> {
+            d.as_ref()
+                .map(|s| duration(s.get_ref()).map_err(|m| err(s.span().start, m)))
+                .transpose()
+        };
+        let entry = out.entry(p).or_default();
+        if w.acknowledge.is_some() {
+            entry.acknowledge = parse(&w.acknowledge)?;
+        }
+        if w.remediate.is_some() {
+            entry.remediate = parse(&w.remediate)?;
+        }
+    }
+    Ok(out)
+}
+
+impl Prioritiser for Policy {
+    fn prioritise(&self, f: &Finding, asset: &Asset) -> Assessment {
+        let assumed = |name: &str, value: &str| DecisionPointValue {
+            name: name.into(),
+            value: value.into(),
+            source: "assumed (policy default)".into(),
+        };
+        let known = |name: &str, value: &str, source: String| DecisionPointValue {
+            name: name.into(),
+            value: value.into(),
+            source,
+        };
+        let ssvc = f.ssvc.as_ref();
+
+        let exploitation = match (&f.kev, ssvc.and_then(|s| s.exploitation.as_deref())) {
+            (Some(k), _) => known(
+                "exploitation",
+                "active",
+                format!(
+                    "CISA KEV{}",
+                    k.date_added
+                        .map(|d| format!(" (added {d})"))
+                        .unwrap_or_default()
+                ),
+            ),
+            (None, Some(e)) => {
+                let value = match crate::ssvc::normalise_value(e).as_str() {
+                    "poc" | "public-poc" => "public-poc",
+                    "active" => "active",
+                    _ => "none",
+                };
+                known("exploitation", value, "CISA SSVC (Vulnrichment)".into())
+            }
+            (None, None) => assumed("exploitation", &self.defaults.exploitation),
+        };
+        let exposure = match asset.exposure {
+            Some(e) => known(
+                "system_exposure",
+                exposure_word(e),
+                format!("inventory: asset `{}`", asset.name),
+            ),
+            None => assumed("system_exposure", &self.defaults.exposure),
+        };
+        let automatable = match ssvc.and_then(|s| s.automatable.as_deref()) {
+            Some(a) => known(
+                "automatable",
+                &crate::ssvc::normalise_value(a),
+                "CISA SSVC (Vulnrichment)".into(),
+            ),
+            None => assumed("automatable", &self.defaults.automatable),
+        };
+        let human_impact = match asset.criticality {
+            Some(c) => known(
+                "human_impact",
+                criticality_word(c),
+                format!("inventory: asset `{}`", asset.name),
+            ),
+            None => assumed("human_impact", &self.defaults.criticality),
+        };
+        let mut points = vec![exploitation, exposure, automatable, human_impact];
+        let decision = DEPLOYER
+            .decide(&points.iter().map(|p| p.value.as_str()).collect::<Vec<_>>())
+            .and_then(|d| d.parse::<Priority>().ok())
+            .unwrap_or(Priority::Immediate);
+        let mut reason = format!(
+            "SSVC deployer decision {decision} ({}); policy {}",
+            points
+                .iter()
+                .map(|p| format!("{} {}", p.name, p.value))
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.name
+        );
+        if let Some(e) = &f.epss {
+            reason.push_str(&format!(
+                "; EPSS {:.3} (percentile {:.3}) orders it within the decision",
+                e.score, e.percentile
+            ));
+        }
+
+        let window = self.windows.get(&decision).copied().unwrap_or_default();
+        let start = match self.clock {
+            Clock::Now => self.as_of,
+            Clock::FixRelease => f.published.unwrap_or(self.as_of),
+        };
+        let mut notes = Vec::new();
+        let mut remediate_by = match self.remediation {
+            Remediation::Windows => window.remediate.map(|d| start + d),
+            Remediation::Bod2604 => {
+                let in_kev = if f.kev.is_some() { "yes" } else { "no" };
+                let public = if points[1].value == "open" {
+                    "yes"
+                } else {
+                    "no"
+                };
+                let technical = match ssvc.and_then(|s| s.technical_impact.as_deref()) {
+                    Some(t) => known(
+                        "technical_impact",
+                        &crate::ssvc::normalise_value(t),
+                        "CISA SSVC (Vulnrichment)".into(),
+                    ),
+                    None => assumed("technical_impact", &self.defaults.technical_impact),
+                };
+                let timeline = BOD_26_04
+                    .decide(&[in_kev, public, &points[2].value, &technical.value])
+                    .unwrap_or("3-days")
+                    .to_owned();
+                points.push(known("in_kev", in_kev, "CISA KEV".into()));
+                points.push(known(
+                    "publicly_exposed",
+                    public,
+                    "system exposure is open".into(),
+                ));
+                points.push(technical);
+                notes.push(format!(
+                    "CISA BOD 26-04 timeline: {}",
+                    timeline.replace('-', " ")
+                ));
+                if timeline.contains("forensic") {
+                    notes.push("BOD 26-04 asks for a forensic investigation: run `ward hunt` over this asset's logs".into());
+                }
+                bod_days(&timeline).map(|d| start + Duration::days(d))
+            }
+        };
+        if self.kev_due_date
+            && let Some(due) = f.kev.as_ref().and_then(|k| k.due_date)
+        {
+            let due = due
+                .and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("a valid time"))
+                .and_utc();
+            if remediate_by.is_none_or(|r| due < r) {
+                remediate_by = Some(due);
+                notes.push(format!(
+                    "remediate by the KEV due date {}",
+                    due.date_naive()
+                ));
+            }
+        }
+        if self.clock == Clock::FixRelease && f.published.is_none() {
+            notes.push("the fix's release date is unknown: remediation counts from now".into());
+        }
+        Assessment {
+            priority: decision,
+            reason,
+            deadlines: Deadlines {
+                acknowledge_by: window.acknowledge.map(|d| self.as_of + d),
+                remediate_by,
+            },
+            decision_points: points,
+            notes,
+        }
+    }
+}
+
+fn bod_days(timeline: &str) -> Option<i64> {
+    if timeline.starts_with("fix-on") {
+        return None;
+    }
+    timeline.split('-').next()?.parse().ok()
+}
+
+fn exposure_word(e: ward_model::Exposure) -> &'static str {
+    match e {
+        ward_model::Exposure::Small => "small",
+        ward_model::Exposure::Controlled => "controlled",
+        ward_model::Exposure::Open => "open",
+    }
+}
+
+fn criticality_word(c: ward_model::Criticality) -> &'static str {
+    match c {
+        ward_model::Criticality::Low => "low",
+        ward_model::Criticality::Medium => "medium",
+        ward_model::Criticality::High => "high",
+        ward_model::Criticality::VeryHigh => "very-high",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use ward_model::advisory::Ssvc;
+    use ward_model::{ComponentRef, Confidence, Criticality, Explanation, Exposure, FindingKev};
+
+    fn epmm_finding() -> Finding {
+        Finding {
+            vulnerability: "CVE-2025-4427".into(),
+            aliases: vec![],
+            component: ComponentRef {
+                name: "epmm".into(),
+                version: Some("12.5.0.0".into()),
+                cpe: None,
+                purl: None,
+            },
+            asset: "mdm".into(),
+            confidence: Confidence::Exact,
+            kev: Some(FindingKev {
+                date_added: chrono::NaiveDate::from_ymd_opt(2025, 5, 19),
+                due_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 9),
+                ransomware: false,
+            }),
+            epss: None,
+            cvss: vec![],
+            fixed_versions: vec![],
+            priority: Priority::Defer,
+            explanation: Explanation {
+                source: String::new(),
+                criterion: String::new(),
+                range: String::new(),
+                sources: vec![],
+                disagreements: vec![],
+                priority: String::new(),
+                notes: vec![],
+                decision_points: vec![],
+            },
+            title: None,
+            deadlines: Deadlines::default(),
+            // CISA ADP (Vulnrichment) for CVE-2025-4427: active, automatable, total.
+            ssvc: Some(Ssvc {
+                exploitation: Some("active".into()),
+                automatable: Some("yes".into()),
+                technical_impact: Some("total".into()),
+                role: None,
+                timestamp: None,
+            }),
+            published: Some(Utc.with_ymd_and_hms(2025, 5, 13, 15, 45, 35).unwrap()),
+        }
+    }
+
+    fn asset(exposure: Exposure, criticality: Criticality) -> Asset {
+        Asset {
+            name: "mdm".into(),
+            exposure: Some(exposure),
+            criticality: Some(criticality),
+            components: vec![],
+        }
+    }
+
+    fn as_of() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 5, 20, 9, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn presets_parse() {
+        for (name, _) in PRESETS {
+            let p = Policy::load(name).unwrap();
+            assert_eq!(p.name, name);
+        }
+    }
+
+    #[test]
+    fn epmm_on_an_open_high_impact_asset_is_immediate_with_deadlines() {
+        let p = Policy::load("nhs-hsa").unwrap().with_as_of(as_of());
+        let a = p.prioritise(&epmm_finding(), &asset(Exposure::Open, Criticality::High));
+        assert_eq!(a.priority, Priority::Immediate);
+        assert_eq!(
+            a.deadlines.acknowledge_by,
+            Some(as_of() + Duration::hours(48))
+        );
+        // 14 days from the fix's release (2025-05-13) beats the KEV due date (2025-06-09).
+        assert_eq!(
+            a.deadlines.remediate_by,
+            Some(Utc.with_ymd_and_hms(2025, 5, 27, 15, 45, 35).unwrap())
+        );
+        let points: Vec<(&str, &str)> = a
+            .decision_points
+            .iter()
+            .map(|d| (d.name.as_str(), d.value.as_str()))
+            .collect();
+        assert_eq!(
+            points,
+            [
+                ("exploitation", "active"),
+                ("system_exposure", "open"),
+                ("automatable", "yes"),
+                ("human_impact", "high")
+            ]
+        );
+        assert!(
+            a.decision_points[0]
+                .source
+                .starts_with("CISA KEV (added 2025-05-19)")
+        );
+        assert!(a.decision_points[2].source.contains("SSVC"));
+    }
+
+    #[test]
+    fn the_same_cves_on_a_small_lab_asset_rank_lower() {
+        let p = Policy::load("ssvc-deployer").unwrap().with_as_of(as_of());
+        let a = p.prioritise(&epmm_finding(), &asset(Exposure::Small, Criticality::Low));
+        assert_eq!(a.priority, Priority::Scheduled);
+        // Scheduled: 60 days from now, but the KEV due date is earlier.
+        assert_eq!(
+            a.deadlines.remediate_by,
+            Some(Utc.with_ymd_and_hms(2025, 6, 9, 23, 59, 59).unwrap())
+        );
+    }
+
+    #[test]
+    fn unknown_inputs_use_defaults_and_say_so() {
+        let p = Policy::load("ssvc-deployer").unwrap().with_as_of(as_of());
+        let mut f = epmm_finding();
+        f.kev = None;
+        f.ssvc = None;
+        let a = p.prioritise(
+            &f,
+            &Asset {
+                name: "x".into(),
+                ..Asset::default()
+            },
+        );
+        assert!(
+            a.decision_points
+                .iter()
+                .all(|d| d.source == "assumed (policy default)"),
+            "{:?}",
+            a.decision_points
+        );
+        // none, controlled, no, medium → scheduled (CERT/CC deployer table, row 9).
+        assert_eq!(a.priority, Priority::Scheduled);
+        assert_eq!(
+            a.deadlines.acknowledge_by,
+            Some(as_of() + Duration::days(7))
+        );
+        let lab = Asset {
+            name: "lab".into(),
+            exposure: Some(Exposure::Small),
+            criticality: Some(Criticality::Low),
+            components: vec![],
+        };
+        // none, small, no, low → defer: no deadlines.
+        let a = p.prioritise(&f, &lab);
+        assert_eq!(a.priority, Priority::Defer);
+        assert_eq!(a.deadlines, Deadlines::default());
+    }
+
+    #[test]
+    fn bod_26_04_rows_and_forensics() {
+        let p = Policy::load("bod-26-04").unwrap().with_as_of(as_of());
+        // In KEV, publicly exposed, automatable, total → 3 days and a forensic investigation.
+        let a = p.prioritise(&epmm_finding(), &asset(Exposure::Open, Criticality::High));
+        assert_eq!(a.deadlines.remediate_by, Some(as_of() + Duration::days(3)));
+        assert!(
+            a.notes.iter().any(|n| n.contains("forensic")),
+            "{:?}",
+            a.notes
+        );
+        // Not in KEV, not exposed, not automatable, partial → fix on system upgrade: no deadline.
+        let mut f = epmm_finding();
+        f.kev = None;
+        f.ssvc = Some(Ssvc {
+            automatable: Some("no".into()),
+            technical_impact: Some("partial".into()),
+            ..Ssvc::default()
+        });
+        let a = p.prioritise(&f, &asset(Exposure::Small, Criticality::Low));
+        assert_eq!(a.deadlines.remediate_by, None);
+    }
+
+    #[test]
+    fn organisations_override_defaults_and_windows() {
+        let text = r#"
+name = "trusts"
+remediation = "windows"
+clock = "now"
+[windows.immediate]
+acknowledge = "48h"
+remediate = "14d"
+[organisations."st-elsewhere".defaults]
+exposure = "open"
+[organisations."st-elsewhere".windows.immediate]
+remediate = "7d"
+"#;
+        let p = Policy::parse("trusts.toml", text)
+            .unwrap()
+            .with_as_of(as_of());
+        let org = p.for_organisation("st-elsewhere");
+        assert_eq!(org.defaults.exposure, "open");
+        assert_eq!(
+            org.windows[&Priority::Immediate].remediate,
+            Some(Duration::days(7))
+        );
+        assert_eq!(
+            org.windows[&Priority::Immediate].acknowledge,
+            Some(Duration::hours(48)),
+            "inherited"
+        );
+        assert_eq!(p.for_organisation("elsewhere").windows, p.windows);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            (
+                "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n[windows.urgent]\nremediate = \"3d\"\n",
+                4,
+                "immediate, out-of-cycle",
+            ),
+            (
+                "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n[windows.immediate]\nremediate = \"3 days\"\n",
+                5,
+                "unit",
+            ),
+            (
+                "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n[defaults]\nexposure = \"internet\"\n",
+                5,
+                "small, controlled, open",
+            ),
+            (
+                "name = \"x\"\nremediation = \"weekly\"\nclock = \"now\"\n",
+                2,
+                "unknown variant",
+            ),
+            (
+                "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\ncolour = \"red\"\n",
+                4,
+                "unknown field",
+            ),
+            ("name = \"x\"\nremediation = \"windows\"\n", 1, "clock"),
+        ];
+        for (text, line, words) in cases {
+            let e = Policy::parse("p.toml", text).unwrap_err();
+            assert_eq!(e.line, line, "{e}");
+            assert!(e.message.contains(words), "{e}");
+            assert!(
+                e.to_string().starts_with(&format!("p.toml:{line}: ")),
+                "{e}"
+            );
+        }
+    }
+}
