@@ -294,6 +294,7 @@ fn view(
                     vector: vector.clone(),
                     base_score: score,
                     source: scorer.clone(),
+                    published_score: None,
                 }),
                 _ => out.warn(
                     file,

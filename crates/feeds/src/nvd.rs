@@ -213,6 +213,7 @@ fn convert(out: &mut Parsed, file: &str, at: &str, cve: NvdCve) {
                 vector: m.cvss_data.vector_string.clone(),
                 base_score: m.cvss_data.base_score,
                 source,
+                published_score: None,
             });
         }
     }

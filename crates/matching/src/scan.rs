@@ -394,6 +394,7 @@ fn match_one(
     finding.explanation.decision_points = assessment.decision_points;
     finding.explanation.notes.extend(assessment.notes);
     finding.deadlines = assessment.deadlines;
+    finding.cvss = assessment.cvss;
     report.findings.push(finding);
 }
 

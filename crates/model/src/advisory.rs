@@ -147,6 +147,10 @@ pub struct Cvss {
     pub base_score: f64,
     /// Who scored it (`nvd`, the CNA's short name, an ADP).
     pub source: String,
+    /// In findings: the score the source published, when it differs from the score its vector
+    /// gives (`base_score` is then the vector's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_score: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -147,7 +147,7 @@ pub struct Deadlines {
 }
 
 /// What a [`Prioritiser`] decides for one finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Assessment {
     pub priority: Priority,
     /// Why, in a sentence.
@@ -156,6 +156,8 @@ pub struct Assessment {
     pub decision_points: Vec<DecisionPointValue>,
     /// Extra notes for the explanation (e.g. a forensic investigation is due).
     pub notes: Vec<String>,
+    /// The finding's CVSS scores as the prioritiser trusts them (checked against their vectors).
+    pub cvss: Vec<crate::advisory::Cvss>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -117,6 +117,7 @@ mod tests {
             vector: vector.into(),
             base_score: score,
             source: "test".into(),
+            published_score: None,
         }
     }
 

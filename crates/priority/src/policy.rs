@@ -481,7 +481,9 @@ impl Prioritiser for Policy {
         if self.clock == Clock::FixRelease && f.published.is_none() {
             notes.push("the fix's release date is unknown: remediation counts from now".into());
         }
+        let cvss = checked_cvss(f, &mut notes);
         Assessment {
+            cvss,
             priority: decision,
             reason,
             deadlines: Deadlines {
@@ -492,6 +494,42 @@ impl Prioritiser for Policy {
             notes,
         }
     }
+}
+
+/// Scores as their vectors give them: an invalid vector is dropped, a published score that
+/// contradicts its vector is replaced (and kept as `published_score`), each with a note.
+fn checked_cvss(f: &Finding, notes: &mut Vec<String>) -> Vec<ward_model::Cvss> {
+    let mut out = Vec::new();
+    for c in &f.cvss {
+        match crate::cvss::check(c) {
+            Ok(checked) if checked.agrees() => out.push(c.clone()),
+            Ok(checked) => {
+                let temporal =
+                    crate::cvss::temporal_score(c).is_some_and(|t| (t - c.base_score).abs() < 0.05);
+                notes.push(format!(
+                    "CVSS {} from {}: published {} but the vector `{}` gives {}{}; Ward uses the vector's score",
+                    c.version.as_str(),
+                    c.source,
+                    c.base_score,
+                    c.vector,
+                    checked.computed,
+                    if temporal { " (the published figure is the temporal score)" } else { "" }
+                ));
+                out.push(ward_model::Cvss {
+                    base_score: checked.computed,
+                    published_score: Some(c.base_score),
+                    ..c.clone()
+                });
+            }
+            Err(e) => notes.push(format!(
+                "CVSS {} from {}: the vector `{}` is invalid ({e}); not used",
+                c.version.as_str(),
+                c.source,
+                c.vector
+            )),
+        }
+    }
+    out
 }
 
 fn bod_days(timeline: &str) -> Option<i64> {
@@ -698,6 +736,41 @@ mod tests {
         });
         let a = p.prioritise(&f, &asset(Exposure::Small, Criticality::Low));
         assert_eq!(a.deadlines.remediate_by, None);
+    }
+
+    #[test]
+    fn cvss_scores_are_taken_from_their_vectors() {
+        let p = Policy::load("ssvc-deployer").unwrap().with_as_of(as_of());
+        let mut f = epmm_finding();
+        let cvss = |vector: &str, score: f64| ward_model::Cvss {
+            version: ward_model::CvssVersion::V31,
+            vector: vector.into(),
+            base_score: score,
+            source: "cna".into(),
+            published_score: None,
+        };
+        f.cvss = vec![
+            cvss("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N", 7.5),
+            // Published 9.1; CVSS 3.1's Roundup gives 9.0.
+            cvss("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:C/C:H/I:H/A:H", 9.1),
+            cvss("CVSS:3.1/AV:Q/AC:L", 9.8),
+        ];
+        let a = p.prioritise(&f, &asset(Exposure::Open, Criticality::High));
+        assert_eq!(a.cvss.len(), 2, "the invalid vector is not used");
+        assert_eq!(a.cvss[0].published_score, None);
+        assert_eq!(
+            (a.cvss[1].base_score, a.cvss[1].published_score),
+            (9.0, Some(9.1))
+        );
+        assert_eq!(
+            a.notes
+                .iter()
+                .filter(|n| n.starts_with("CVSS 3.1 from cna"))
+                .count(),
+            2,
+            "{:?}",
+            a.notes
+        );
     }
 
     #[test]
