@@ -29,6 +29,8 @@ struct Tally {
     /// The published score is the vector's temporal score, not its base score.
     temporal: usize,
     differ: Vec<String>,
+    /// (vector, Ward's score) for each difference, for the reference check.
+    differ_pairs: Vec<(String, f64)>,
 }
 
 #[test]
@@ -56,10 +58,13 @@ fn published_scores_agree_with_their_vectors() {
                         {
                             t.temporal += 1
                         }
-                        Ok(checked) => t.differ.push(format!(
-                            "{} ({}): {} published {} computed {}",
-                            a.id, c.source, c.vector, checked.published, checked.computed
-                        )),
+                        Ok(checked) => {
+                            t.differ_pairs.push((c.vector.clone(), checked.computed));
+                            t.differ.push(format!(
+                                "{} ({}): {} published {} computed {}",
+                                a.id, c.source, c.vector, checked.published, checked.computed
+                            ))
+                        }
                         Err(e) => t
                             .invalid
                             .push(format!("{} ({}): `{}`: {e}", a.id, c.source, c.vector)),
@@ -106,4 +111,72 @@ fn published_scores_agree_with_their_vectors() {
         tally[CvssVersion::V2.as_str()].pairs,
         "v2 agrees fully"
     );
+
+    // Where a publisher and Ward differ, an independent implementation (Red Hat's `cvss` from
+    // PyPI, installed by .ci/run) decides: it must compute Ward's score.
+    let pairs: Vec<(String, f64)> = tally
+        .values()
+        .flat_map(|t| t.differ_pairs.clone())
+        .collect();
+    reference_agrees(&pairs);
+}
+
+fn reference_agrees(pairs: &[(String, f64)]) {
+    use std::io::Write;
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import cvss"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install the Python cvss package (.ci/run)"
+        );
+        eprintln!("skipped the reference check: pip install cvss");
+        return;
+    }
+    let script = r#"
+import sys
+from cvss import CVSS2, CVSS3, CVSS4
+for line in sys.stdin:
+    v = line.strip()
+    if v.startswith("CVSS:4.0/"):
+        print(CVSS4(v).base_score)
+    elif v.startswith("CVSS:3"):
+        print(CVSS3(v).scores()[0])
+    else:
+        print(CVSS2(v).scores()[0])
+"#;
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = pairs.iter().map(|(v, _)| format!("{v}\n")).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let scores: Vec<f64> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(scores.len(), pairs.len());
+    let mut disagree = Vec::new();
+    for ((vector, ours), theirs) in pairs.iter().zip(&scores) {
+        if (ours - theirs).abs() > 0.05 {
+            disagree.push(format!("{vector}: Ward {ours}, reference {theirs}"));
+        }
+    }
+    eprintln!(
+        "reference check: {} of {} differing pairs scored as Ward scores them",
+        pairs.len() - disagree.len(),
+        pairs.len()
+    );
+    assert!(disagree.is_empty(), "{disagree:#?}");
 }
