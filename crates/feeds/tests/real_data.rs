@@ -2,23 +2,11 @@
 //! Where the data is absent, each test says so and passes without checking.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+
+use ward_testdata::shared;
 
 use ward_feeds::{Format, Parsed, Record, parse_document, walk};
 use ward_model::{RecordState, SourceId};
-
-fn data(rel: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WARD_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent (set WARD_SHARED_DATA)", p.display());
-        None
-    }
-}
 
 fn parse_all(path: &std::path::Path) -> Vec<(String, Parsed)> {
     let mut out = Vec::new();
@@ -33,7 +21,7 @@ fn parse_all(path: &std::path::Path) -> Vec<(String, Parsed)> {
 
 #[test]
 fn whole_cve5_corpus_reads_without_errors() {
-    let Some(path) = data("cve5/vulnrichment-2024-10-24.tar.xz") else {
+    let Some(path) = shared("cve5/vulnrichment-2024-10-24.tar.xz") else {
         return;
     };
     let docs = parse_all(&path);
@@ -88,7 +76,7 @@ fn whole_cve5_corpus_reads_without_errors() {
 
 #[test]
 fn nvd_records_read_with_configurations() {
-    let Some(path) = data("nvd/records") else {
+    let Some(path) = shared("nvd/records") else {
         return;
     };
     let docs = parse_all(&path);
@@ -133,8 +121,8 @@ fn nvd_records_read_with_configurations() {
 #[test]
 fn kev_json_and_csv_agree() {
     let (Some(json), Some(csv)) = (
-        data("kev/known_exploited_vulnerabilities.json"),
-        data("kev/known_exploited_vulnerabilities.csv"),
+        shared("kev/known_exploited_vulnerabilities.json"),
+        shared("kev/known_exploited_vulnerabilities.csv"),
     ) else {
         return;
     };

@@ -163,15 +163,7 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
                     saw_bom = true;
                 }
                 if local == "component" {
-                    let bom_ref = e
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == "bom-ref")
-                        .and_then(|a| {
-                            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
-                                .ok()
-                                .map(|v| v.into_owned())
-                        });
+                    let bom_ref = attribute(&e, "bom-ref");
                     open.push(XmlComponent {
                         bom_ref,
                         index: count,
@@ -180,15 +172,7 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
                     count += 1;
                 }
                 if local == "property" {
-                    property_name = e
-                        .attributes()
-                        .flatten()
-                        .find(|a| a.key.local_name().as_ref() == "name")
-                        .and_then(|a| {
-                            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
-                                .ok()
-                                .map(|v| v.into_owned())
-                        });
+                    property_name = attribute(&e, "name");
                 }
                 stack.push(local);
                 text.clear();
@@ -288,6 +272,18 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
         assets: vec![asset],
     };
     Ok(out)
+}
+
+/// An attribute's value, by local name.
+fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.local_name().as_ref() == name)
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
 }
 
 /// Files a text value under the element it closes.

@@ -3,20 +3,9 @@
 
 use std::path::PathBuf;
 
-use ward_inventory::parse_inventory;
+use ward_testdata::shared;
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WARD_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent (set WARD_SHARED_DATA)", p.display());
-        None
-    }
-}
+use ward_inventory::parse_inventory;
 
 fn files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

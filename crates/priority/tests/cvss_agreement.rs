@@ -2,24 +2,12 @@
 //! compared with the score the source published. Absent data is reported and skipped.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+
+use ward_testdata::shared;
 
 use ward_feeds::{Record, parse_document, walk};
 use ward_model::CvssVersion;
 use ward_priority::cvss::{check, temporal_score};
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WARD_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent (set WARD_SHARED_DATA)", p.display());
-        None
-    }
-}
 
 #[derive(Default, Debug)]
 struct Tally {
@@ -122,18 +110,6 @@ fn published_scores_agree_with_their_vectors() {
 }
 
 fn reference_agrees(pairs: &[(String, f64)]) {
-    use std::io::Write;
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import cvss"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install the Python cvss package (.ci/run)"
-        );
-        eprintln!("skipped the reference check: pip install cvss");
-        return;
-    }
     let script = r#"
 import sys
 from cvss import CVSS2, CVSS3, CVSS4
@@ -146,26 +122,12 @@ for line in sys.stdin:
     else:
         print(CVSS2(v).scores()[0])
 "#;
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
     let input: String = pairs.iter().map(|(v, _)| format!("{v}\n")).collect();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let scores: Vec<f64> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.parse().unwrap())
-        .collect();
+    let Some((ok, out, err)) = ward_testdata::python(&["cvss"], script, input.as_bytes()) else {
+        return;
+    };
+    assert!(ok, "{err}");
+    let scores: Vec<f64> = out.lines().map(|l| l.parse().unwrap()).collect();
     assert_eq!(scores.len(), pairs.len());
     let mut disagree = Vec::new();
     for ((vector, ours), theirs) in pairs.iter().zip(&scores) {

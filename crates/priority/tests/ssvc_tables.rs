@@ -3,20 +3,9 @@
 
 use std::path::PathBuf;
 
-use ward_priority::ssvc::{BOD_26_04, DEPLOYER, DecisionTable, normalise_value};
+use ward_testdata::shared;
 
-fn shared(rel: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WARD_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent (set WARD_SHARED_DATA)", p.display());
-        None
-    }
-}
+use ward_priority::ssvc::{BOD_26_04, DEPLOYER, DecisionTable, normalise_value};
 
 /// CERT/CC's CSV: `row,<point> v<version>,…,<outcome>` with quoted names.
 fn cert_csv(path: &PathBuf) -> Vec<(Vec<String>, String)> {

@@ -296,6 +296,19 @@ fn push_list(q: &mut QueryBuilder<Sqlite>, items: &[impl AsRef<str>]) {
     list.push_unseparated(")");
 }
 
+/// Appends `(VALUES ($1, $2), …)` for the `(vuln_id, source)` keys of the views.
+fn push_view_keys<'a>(q: &mut QueryBuilder<Sqlite>, views: impl Iterator<Item = &'a Prepared<'a>>) {
+    q.push("(VALUES ");
+    let mut list = q.separated(", ");
+    for p in views {
+        list.push("(")
+            .push_bind_unseparated(&p.advisory.id)
+            .push_unseparated(", ");
+        list.push_bind_unseparated(&p.source).push_unseparated(")");
+    }
+    q.push(")");
+}
+
 /// A view ready to write.
 struct Prepared<'a> {
     advisory: &'a Advisory,
@@ -357,16 +370,9 @@ impl ImportTx {
                 })
                 .collect();
             let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT vuln_id, source, updated, content_hash FROM advisory WHERE (vuln_id, source) IN (VALUES ",
+                "SELECT vuln_id, source, updated, content_hash FROM advisory WHERE (vuln_id, source) IN ",
             );
-            let mut list = q.separated(", ");
-            for p in &prepared {
-                list.push("(")
-                    .push_bind_unseparated(&p.advisory.id)
-                    .push_unseparated(", ");
-                list.push_bind_unseparated(&p.source).push_unseparated(")");
-            }
-            q.push(")");
+            push_view_keys(&mut q, prepared.iter());
             let existing: HashMap<(String, String), (Option<String>, String)> = q
                 .build()
                 .fetch_all(&mut *self.tx)
@@ -422,16 +428,9 @@ impl ImportTx {
             q.build().execute(&mut *self.tx).await?;
 
             let mut q = QueryBuilder::<Sqlite>::new(
-                "DELETE FROM advisory_product WHERE (vuln_id, source) IN (VALUES ",
+                "DELETE FROM advisory_product WHERE (vuln_id, source) IN ",
             );
-            let mut list = q.separated(", ");
-            for p in &writes {
-                list.push("(")
-                    .push_bind_unseparated(&p.advisory.id)
-                    .push_unseparated(", ");
-                list.push_bind_unseparated(&p.source).push_unseparated(")");
-            }
-            q.push(")");
+            push_view_keys(&mut q, writes.iter().copied());
             q.build().execute(&mut *self.tx).await?;
 
             let rows: Vec<(String, String, &str, &str)> = writes

