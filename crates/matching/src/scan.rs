@@ -163,6 +163,40 @@ fn epss_score(f: &Finding) -> f64 {
     f.epss.as_ref().map_or(0.0, |e| e.score)
 }
 
+/// Words that name a vendor in a component's purl namespace (`pkg:maven/com.google.protobuf/…`
+/// → `google`, `protobuf`), without the words every namespace has.
+fn vendor_hints(component: &Component) -> Vec<String> {
+    const GENERIC: [&str; 9] = [
+        "org", "com", "net", "io", "github", "gitlab", "www", "dev", "pkg",
+    ];
+    let Some(purl) = &component.purl else {
+        return Vec::new();
+    };
+    let path = purl.split(['?', '#']).next().unwrap_or(purl);
+    let path = path.rsplit_once('@').map_or(path, |(p, _)| p);
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop(); // the name
+    parts
+        .iter()
+        .skip(1) // `pkg:<type>`
+        .flat_map(|p| p.split(['.', '-', '_', '%']))
+        .map(str::to_lowercase)
+        .filter(|w| w.len() > 1 && !GENERIC.contains(&w.as_str()))
+        .collect()
+}
+
+/// Without a vendor in the inventory, a product name alone is weak evidence: `core` and
+/// `platform` name products of many vendors. A vendor is a candidate only when the component's
+/// purl names it, or vendor and product names share their stem (`snakeyaml_project` for
+/// `snakeyaml`, `h2database` for `h2`, `jenkins` for `jenkins`).
+fn plausible_vendor(vendor: &str, product: &str, hints: &[String]) -> bool {
+    vendor
+        .split(['_', '-', '.'])
+        .any(|w| hints.iter().any(|h| h == w))
+        || vendor.starts_with(product)
+        || product.starts_with(vendor)
+}
+
 /// The CPEs a component is matched as: its own, or ones derived from vendor and name.
 fn subjects(knowledge: &Knowledge, component: &Component) -> Vec<Subject> {
     if let Some(cpe) = &component.cpe {
@@ -176,11 +210,13 @@ fn subjects(knowledge: &Knowledge, component: &Component) -> Vec<Subject> {
         let vendors: Vec<String> = match vendor {
             Some(v) => vec![v],
             None => {
+                let hints = vendor_hints(component);
                 let mut v: Vec<String> = knowledge
                     .vendors_by_product
                     .get(&product)
                     .into_iter()
                     .flatten()
+                    .filter(|v| plausible_vendor(v, &product, &hints))
                     .cloned()
                     .collect();
                 v.sort();
@@ -485,4 +521,66 @@ fn fixed_release_disagreements(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn component(name: &str, purl: Option<&str>) -> Component {
+        Component {
+            name: name.into(),
+            version: Some("1.0".into()),
+            purl: purl.map(Into::into),
+            ..Component::default()
+        }
+    }
+
+    #[test]
+    fn vendorless_components_need_a_plausible_vendor() {
+        let mut k = Knowledge::default();
+        for (vendor, product) in [
+            ("home-assistant", "core"),
+            ("snakeyaml_project", "snakeyaml"),
+            ("google", "protobuf-java"),
+            ("h2database", "h2"),
+        ] {
+            k.vendors_by_product
+                .entry(product.into())
+                .or_default()
+                .insert(vendor.into());
+        }
+        let vendors = |c: &Component| -> Vec<String> {
+            subjects(&k, c)
+                .iter()
+                .map(|s| s.cpe.vendor.literal().unwrap().to_owned())
+                .collect()
+        };
+        assert!(
+            vendors(&component(
+                "core",
+                Some("pkg:maven/org.keycloak/core@10.0.2")
+            ))
+            .is_empty()
+        );
+        assert_eq!(
+            vendors(&component(
+                "snakeyaml",
+                Some("pkg:maven/org.yaml/snakeyaml@1.25")
+            )),
+            ["snakeyaml_project"]
+        );
+        assert_eq!(
+            vendors(&component(
+                "protobuf-java",
+                Some("pkg:maven/com.google.protobuf/protobuf-java@3.0")
+            )),
+            ["google"]
+        );
+        assert_eq!(vendors(&component("h2", None)), ["h2database"]);
+        // A vendor given by the inventory is taken as it is.
+        let mut given = component("core", None);
+        given.vendor = Some("Home Assistant".into());
+        assert_eq!(vendors(&given), ["home_assistant"]);
+    }
 }
