@@ -17,6 +17,7 @@ pub(crate) fn table(report: &ScanReport, inventory: &Inventory) {
         "vulnerability",
         "asset",
         "component",
+        "remediate by",
         "KEV due",
         "CVSS",
         "EPSS",
@@ -38,6 +39,9 @@ pub(crate) fn table(report: &ScanReport, inventory: &Inventory) {
                 f.component.name,
                 f.component.version.as_deref().unwrap_or("?")
             ),
+            f.deadlines
+                .remediate_by
+                .map_or("-".into(), |d| d.format("%Y-%m-%d %H:%M").to_string()),
             f.kev.as_ref().map_or("-".into(), |k| {
                 k.due_date.map_or("listed".into(), |d| d.to_string())
             }),

@@ -779,4 +779,8 @@ fn demo_puts_the_epmm_pair_on_top() {
             && table.contains("not reported: CVE-2025-4427 on mdm-test"),
         "{table}"
     );
+    assert!(
+        table.contains("remediate by"),
+        "deadlines are shown: {table}"
+    );
 }
