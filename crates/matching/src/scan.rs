@@ -72,7 +72,26 @@ pub fn lookup_keys(component: &Component) -> Vec<(Option<String>, String)> {
         return Vec::new();
     };
     let vendor = component.vendor.as_deref().and_then(normalise_name);
-    vec![(vendor, product)]
+    // The CPE dictionary joins words with `_` or `-` (`home-assistant`, `endpoint_manager_mobile`):
+    // names derived from words are looked up both ways.
+    let mut keys = Vec::new();
+    for p in spellings(&product) {
+        match &vendor {
+            Some(v) => keys.extend(spellings(v).into_iter().map(|v| (Some(v), p.clone()))),
+            None => keys.push((None, p)),
+        }
+    }
+    keys
+}
+
+/// `a_b` and `a-b` for a name of several words; the name alone otherwise.
+fn spellings(name: &str) -> Vec<String> {
+    let hyphens = name.replace('_', "-");
+    if hyphens == name {
+        vec![name.to_owned()]
+    } else {
+        vec![name.to_owned(), hyphens]
+    }
 }
 
 /// Why a component was not reported although some source said it is affected.
@@ -206,7 +225,22 @@ fn subjects(knowledge: &Knowledge, component: &Component) -> Vec<Subject> {
         }];
     }
     let mut out = Vec::new();
-    for (vendor, product) in lookup_keys(component) {
+    let keys = lookup_keys(component);
+    // Of the spellings, those the knowledge has; the first when it has none.
+    let known: Vec<_> = keys
+        .iter()
+        .filter(|(v, p)| match v {
+            Some(v) => knowledge.by_product.contains_key(&(v.clone(), p.clone())),
+            None => knowledge.vendors_by_product.contains_key(p),
+        })
+        .cloned()
+        .collect();
+    let keys = if known.is_empty() {
+        keys.into_iter().take(1).collect()
+    } else {
+        known
+    };
+    for (vendor, product) in keys {
         let vendors: Vec<String> = match vendor {
             Some(v) => vec![v],
             None => {
@@ -550,37 +584,49 @@ mod tests {
                 .or_default()
                 .insert(vendor.into());
         }
-        let vendors = |c: &Component| -> Vec<String> {
-            subjects(&k, c)
+        let vendors = |k: &Knowledge, c: &Component| -> Vec<String> {
+            subjects(k, c)
                 .iter()
                 .map(|s| s.cpe.vendor.literal().unwrap().to_owned())
                 .collect()
         };
         assert!(
-            vendors(&component(
-                "core",
-                Some("pkg:maven/org.keycloak/core@10.0.2")
-            ))
+            vendors(
+                &k,
+                &component("core", Some("pkg:maven/org.keycloak/core@10.0.2"))
+            )
             .is_empty()
         );
         assert_eq!(
-            vendors(&component(
-                "snakeyaml",
-                Some("pkg:maven/org.yaml/snakeyaml@1.25")
-            )),
+            vendors(
+                &k,
+                &component("snakeyaml", Some("pkg:maven/org.yaml/snakeyaml@1.25"))
+            ),
             ["snakeyaml_project"]
         );
         assert_eq!(
-            vendors(&component(
-                "protobuf-java",
-                Some("pkg:maven/com.google.protobuf/protobuf-java@3.0")
-            )),
+            vendors(
+                &k,
+                &component(
+                    "protobuf-java",
+                    Some("pkg:maven/com.google.protobuf/protobuf-java@3.0")
+                )
+            ),
             ["google"]
         );
-        assert_eq!(vendors(&component("h2", None)), ["h2database"]);
-        // A vendor given by the inventory is taken as it is.
+        assert_eq!(vendors(&k, &component("h2", None)), ["h2database"]);
+        // A vendor given by the inventory is taken as it is, in the spelling the knowledge has.
         let mut given = component("core", None);
         given.vendor = Some("Home Assistant".into());
-        assert_eq!(vendors(&given), ["home_assistant"]);
+        assert_eq!(
+            vendors(&k, &given),
+            ["home_assistant"],
+            "unknown to the knowledge: as written"
+        );
+        k.by_product.insert(
+            ("home-assistant".into(), "core".into()),
+            vec!["CVE-2099-0003".into()],
+        );
+        assert_eq!(vendors(&k, &given), ["home-assistant"]);
     }
 }
