@@ -13,6 +13,17 @@ pub enum Exposure {
     Open,
 }
 
+impl Exposure {
+    /// The SSVC System Exposure value (`small`, `controlled`, `open`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Small => "small",
+            Self::Controlled => "controlled",
+            Self::Open => "open",
+        }
+    }
+}
+
 impl std::str::FromStr for Exposure {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -35,6 +46,18 @@ pub enum Criticality {
     Medium,
     High,
     VeryHigh,
+}
+
+impl Criticality {
+    /// The SSVC Human Impact value (`low`, `medium`, `high`, `very-high`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Low => "low",
+            Self::Medium => "medium",
+            Self::High => "high",
+            Self::VeryHigh => "very-high",
+        }
+    }
 }
 
 impl std::str::FromStr for Criticality {

@@ -353,6 +353,7 @@ impl Prioritiser for Policy {
             source,
         };
         let ssvc = f.ssvc.as_ref();
+        let mut notes = Vec::new();
 
         let exploitation = match (&f.kev, ssvc.and_then(|s| s.exploitation.as_deref())) {
             (Some(k), _) => known(
@@ -365,36 +366,41 @@ impl Prioritiser for Policy {
                         .unwrap_or_default()
                 ),
             ),
-            (None, Some(e)) => {
-                let value = match crate::ssvc::normalise_value(e).as_str() {
-                    "poc" | "public-poc" => "public-poc",
-                    "active" => "active",
-                    _ => "none",
-                };
-                known("exploitation", value, "CISA SSVC (Vulnrichment)".into())
-            }
+            (None, Some(e)) => published(
+                "exploitation",
+                match crate::ssvc::normalise_value(e).as_str() {
+                    // CISA writes `poc` for SSVC's "Public PoC".
+                    "poc" => "public-poc".to_owned(),
+                    other => other.to_owned(),
+                },
+                &EXPLOITATION,
+                &self.defaults.exploitation,
+                &mut notes,
+            ),
             (None, None) => assumed("exploitation", &self.defaults.exploitation),
         };
         let exposure = match asset.exposure {
             Some(e) => known(
                 "system_exposure",
-                exposure_word(e),
+                e.as_str(),
                 format!("inventory: asset `{}`", asset.name),
             ),
             None => assumed("system_exposure", &self.defaults.exposure),
         };
         let automatable = match ssvc.and_then(|s| s.automatable.as_deref()) {
-            Some(a) => known(
+            Some(a) => published(
                 "automatable",
-                &crate::ssvc::normalise_value(a),
-                "CISA SSVC (Vulnrichment)".into(),
+                crate::ssvc::normalise_value(a),
+                &YES_NO,
+                &self.defaults.automatable,
+                &mut notes,
             ),
             None => assumed("automatable", &self.defaults.automatable),
         };
         let human_impact = match asset.criticality {
             Some(c) => known(
                 "human_impact",
-                criticality_word(c),
+                c.as_str(),
                 format!("inventory: asset `{}`", asset.name),
             ),
             None => assumed("human_impact", &self.defaults.criticality),
@@ -403,7 +409,7 @@ impl Prioritiser for Policy {
         let decision = DEPLOYER
             .decide(&points.iter().map(|p| p.value.as_str()).collect::<Vec<_>>())
             .and_then(|d| d.parse::<Priority>().ok())
-            .unwrap_or(Priority::Immediate);
+            .expect("every input is in its vocabulary and the deployer table has every combination (tested)");
         let mut reason = format!(
             "SSVC deployer decision {decision} ({}); policy {}",
             points
@@ -425,7 +431,6 @@ impl Prioritiser for Policy {
             Clock::Now => self.as_of,
             Clock::FixRelease => f.published.unwrap_or(self.as_of),
         };
-        let mut notes = Vec::new();
         let mut remediate_by = match self.remediation {
             Remediation::Windows => window.remediate.map(|d| start + d),
             Remediation::Bod2604 => {
@@ -436,16 +441,18 @@ impl Prioritiser for Policy {
                     "no"
                 };
                 let technical = match ssvc.and_then(|s| s.technical_impact.as_deref()) {
-                    Some(t) => known(
+                    Some(t) => published(
                         "technical_impact",
-                        &crate::ssvc::normalise_value(t),
-                        "CISA SSVC (Vulnrichment)".into(),
+                        crate::ssvc::normalise_value(t),
+                        &TECHNICAL_IMPACT,
+                        &self.defaults.technical_impact,
+                        &mut notes,
                     ),
                     None => assumed("technical_impact", &self.defaults.technical_impact),
                 };
                 let timeline = BOD_26_04
                     .decide(&[in_kev, public, &points[2].value, &technical.value])
-                    .unwrap_or("3-days")
+                    .expect("every input is in its vocabulary and the BOD 26-04 table has every combination (tested)")
                     .to_owned();
                 points.push(known("in_kev", in_kev, "CISA KEV".into()));
                 points.push(known(
@@ -496,6 +503,33 @@ impl Prioritiser for Policy {
     }
 }
 
+/// A value CISA's SSVC published, checked against the decision point's vocabulary; an unknown
+/// value is not guessed at: the policy default is used and the finding says so.
+fn published(
+    name: &str,
+    value: String,
+    allowed: &[&str],
+    default: &str,
+    notes: &mut Vec<String>,
+) -> DecisionPointValue {
+    if allowed.contains(&value.as_str()) {
+        return DecisionPointValue {
+            name: name.into(),
+            value,
+            source: "CISA SSVC (Vulnrichment)".into(),
+        };
+    }
+    notes.push(format!(
+        "CISA SSVC gives {name} `{value}`, which is not one of {}; the policy default `{default}` was used",
+        allowed.join(", ")
+    ));
+    DecisionPointValue {
+        name: name.into(),
+        value: default.into(),
+        source: "assumed (policy default)".into(),
+    }
+}
+
 /// Scores as their vectors give them: an invalid vector is dropped, a published score that
 /// contradicts its vector is replaced (and kept as `published_score`), each with a note.
 fn checked_cvss(f: &Finding, notes: &mut Vec<String>) -> Vec<ward_model::Cvss> {
@@ -537,23 +571,6 @@ fn bod_days(timeline: &str) -> Option<i64> {
         return None;
     }
     timeline.split('-').next()?.parse().ok()
-}
-
-fn exposure_word(e: ward_model::Exposure) -> &'static str {
-    match e {
-        ward_model::Exposure::Small => "small",
-        ward_model::Exposure::Controlled => "controlled",
-        ward_model::Exposure::Open => "open",
-    }
-}
-
-fn criticality_word(c: ward_model::Criticality) -> &'static str {
-    match c {
-        ward_model::Criticality::Low => "low",
-        ward_model::Criticality::Medium => "medium",
-        ward_model::Criticality::High => "high",
-        ward_model::Criticality::VeryHigh => "very-high",
-    }
 }
 
 #[cfg(test)]
@@ -771,6 +788,40 @@ mod tests {
             "{:?}",
             a.notes
         );
+    }
+
+    #[test]
+    fn unknown_ssvc_values_are_not_guessed() {
+        let p = Policy::load("ssvc-deployer").unwrap().with_as_of(as_of());
+        let mut f = epmm_finding();
+        f.kev = None;
+        f.ssvc = Some(Ssvc {
+            exploitation: Some("poc".into()),
+            automatable: Some("maybe".into()),
+            ..Ssvc::default()
+        });
+        let a = p.prioritise(&f, &asset(Exposure::Open, Criticality::High));
+        assert_eq!(
+            (
+                a.decision_points[0].value.as_str(),
+                a.decision_points[0].source.as_str()
+            ),
+            ("public-poc", "CISA SSVC (Vulnrichment)")
+        );
+        assert_eq!(
+            (
+                a.decision_points[2].value.as_str(),
+                a.decision_points[2].source.as_str()
+            ),
+            ("no", "assumed (policy default)")
+        );
+        assert!(
+            a.notes.iter().any(|n| n.contains("automatable `maybe`")),
+            "{:?}",
+            a.notes
+        );
+        // public-poc, open, no, high → scheduled (CERT/CC deployer table).
+        assert_eq!(a.priority, Priority::Scheduled);
     }
 
     #[test]
