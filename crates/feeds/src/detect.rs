@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use ward_model::{Advisory, Epss, KevEntry};
 
-use crate::{cve5, kev_epss, nvd};
+use crate::{cve5, kev_epss, nvd, osv};
 
 /// The document formats Ward imports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -16,6 +16,8 @@ pub enum Format {
     KevJson,
     KevCsv,
     EpssCsv,
+    Osv,
+    OsvYaml,
 }
 
 impl Format {
@@ -26,6 +28,8 @@ impl Format {
             Self::KevJson => "CISA KEV (JSON)",
             Self::KevCsv => "CISA KEV (CSV)",
             Self::EpssCsv => "EPSS (CSV)",
+            Self::Osv => "OSV (JSON)",
+            Self::OsvYaml => "OSV (YAML)",
         }
     }
 }
@@ -134,6 +138,11 @@ struct Probe {
     vuln_status: Option<IgnoredAny>,
     configurations: Option<IgnoredAny>,
     cve: Option<IgnoredAny>,
+    id: Option<IgnoredAny>,
+    modified: Option<IgnoredAny>,
+    affected: Option<IgnoredAny>,
+    #[serde(rename = "schema_version")]
+    schema_version: Option<IgnoredAny>,
 }
 
 /// A document-level failure: the whole document was not read.
@@ -155,6 +164,7 @@ pub fn parse_document(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
     let first = head.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
         Some(b'{') => parse_json(name, head),
+        Some(_) if is_yaml_name(name) => Ok(osv::parse_yaml(name, head)),
         Some(b'[') => Err(document_error(
             name,
             "a JSON array at the top level is not a format Ward imports (expected a CVE 5 record, an NVD API 2.0 object or page, or the KEV catalogue)",
@@ -162,6 +172,12 @@ pub fn parse_document(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
         Some(_) => kev_epss::parse_csv(name, head),
         None => Err(document_error(name, "the file is empty")),
     }
+}
+
+/// `.yaml`/`.yml` files are OSV YAML records (the PyPA advisory database's layout).
+fn is_yaml_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.ends_with(".yaml") || lower.ends_with(".yml")
 }
 
 fn skip_bom(bytes: &[u8]) -> &[u8] {
@@ -182,6 +198,11 @@ fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
     {
         return Ok(nvd::parse_page(name, bytes));
     }
+    if probe.id.is_some()
+        && (probe.modified.is_some() || probe.affected.is_some() || probe.schema_version.is_some())
+    {
+        return Ok(osv::parse_json(name, bytes));
+    }
     if probe.cve.is_some() {
         return Ok(nvd::parse_wrapped(name, bytes));
     }
@@ -193,7 +214,7 @@ fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
     }
     Err(document_error(
         name,
-        "unknown JSON format: expected a CVE JSON 5 record (`cveMetadata`), an NVD API 2.0 CVE object or page (`vulnerabilities`, `resultsPerPage`), or the CISA KEV catalogue (`catalogVersion`)",
+        "unknown JSON format: expected a CVE JSON 5 record (`cveMetadata`), an NVD API 2.0 CVE object or page (`vulnerabilities`, `resultsPerPage`), the CISA KEV catalogue (`catalogVersion`), or an OSV record (`id`, `modified`, `affected`)",
     ))
 }
 

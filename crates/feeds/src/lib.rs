@@ -1,7 +1,7 @@
 //! Vulnerability intelligence in, Ward's model out.
 //!
 //! [`parse_document`] detects a document's format (CVE JSON 5 record, NVD CVE API 2.0 object or
-//! page, CISA KEV JSON or CSV, EPSS CSV) and yields its records one by one; a malformed record
+//! page, CISA KEV JSON or CSV, EPSS CSV, OSV JSON or YAML) and yields its records one by one; a malformed record
 //! becomes a [`RecordError`] naming the file, the record and the field path, and the rest of the
 //! document goes on. [`ingest`] walks files, folders and archives and hands each document's
 //! bytes to a callback, streaming (nothing is unpacked to disk).
@@ -13,6 +13,7 @@ pub mod detect;
 pub mod ingest;
 pub mod kev_epss;
 pub mod nvd;
+pub mod osv;
 mod time;
 
 pub use detect::{Format, Parsed, Record, RecordError, Warning, parse_document};

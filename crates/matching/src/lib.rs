@@ -10,6 +10,7 @@
 //! - [`scan`]: combines the sources' verdicts, chooses the most precise, explains disagreements.
 
 pub mod cpe_match;
+pub mod ecosystem;
 pub mod evaluate;
 pub mod scan;
 pub mod version;

@@ -19,6 +19,8 @@ pub enum SourceId {
     Adp(String),
     /// NVD's CVE API 2.0 record.
     Nvd,
+    /// An OSV record; the name is the record's own id (`GHSA-…`, `PYSEC-…`, `GO-…`).
+    Osv(String),
 }
 
 impl SourceId {
@@ -28,6 +30,7 @@ impl SourceId {
             Self::Cna(n) => format!("cna:{n}"),
             Self::Adp(n) => format!("adp:{n}"),
             Self::Nvd => "nvd".into(),
+            Self::Osv(n) => format!("osv:{n}"),
         }
     }
 
@@ -40,6 +43,7 @@ impl SourceId {
         match kind {
             "cna" => Some(Self::Cna(name.into())),
             "adp" => Some(Self::Adp(name.into())),
+            "osv" => Some(Self::Osv(name.into())),
             _ => None,
         }
     }
@@ -58,6 +62,9 @@ pub enum RecordState {
     Published,
     /// Withdrawn by its CNA (CVE JSON 5 `REJECTED`); nothing matches it.
     Rejected,
+    /// An OSV record's `withdrawn`: this view no longer matches; other sources' views of the
+    /// same vulnerability still do.
+    Withdrawn,
 }
 
 /// One source's view of a vulnerability.
@@ -83,6 +90,12 @@ pub struct Advisory {
     /// NVD configurations (NVD view).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub configurations: Vec<NvdConfiguration>,
+    /// OSV `affected` entries: packages named by ecosystem and name, with their ranges.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub packages: Vec<PackageAffected>,
+    /// OSV `database_specific`, kept as published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_specific: Option<serde_json::Value>,
     /// CISA's SSVC decision-point values (Vulnrichment ADP).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ssvc: Option<Ssvc>,
@@ -109,6 +122,8 @@ impl Advisory {
             cvss: Vec::new(),
             affected: Vec::new(),
             configurations: Vec::new(),
+            packages: Vec::new(),
+            database_specific: None,
             ssvc: None,
             kev: None,
             cwes: Vec::new(),
@@ -136,6 +151,77 @@ impl Advisory {
         keys.sort();
         keys.dedup();
         keys
+    }
+}
+
+impl Advisory {
+    /// The package keys (see [`crate::purl::Package::key`]) this view can match.
+    pub fn package_keys(&self) -> Vec<(String, String)> {
+        let mut keys: Vec<_> = self
+            .packages
+            .iter()
+            .map(|p| crate::purl::package_key(&p.ecosystem, &p.name))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+}
+
+/// An OSV `affected` entry: one package and the versions of it that are affected.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageAffected {
+    pub ecosystem: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purl: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<PackageRange>,
+    /// Explicitly enumerated affected versions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub versions: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ecosystem_specific: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_specific: Option<serde_json::Value>,
+}
+
+/// How an OSV range's versions are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RangeKind {
+    /// SemVer 2.0 precedence.
+    Semver,
+    /// The ecosystem's own order.
+    Ecosystem,
+    /// Commits of a Git repository: cannot be placed without the commit graph.
+    Git,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PackageRange {
+    #[serde(rename = "type")]
+    pub kind: RangeKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repo: Option<String>,
+    pub events: Vec<RangeEvent>,
+}
+
+/// One OSV range event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RangeEvent {
+    Introduced(String),
+    Fixed(String),
+    LastAffected(String),
+    Limit(String),
+}
+
+impl RangeEvent {
+    pub fn version(&self) -> &str {
+        match self {
+            Self::Introduced(v) | Self::Fixed(v) | Self::LastAffected(v) | Self::Limit(v) => v,
+        }
     }
 }
 

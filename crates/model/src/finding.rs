@@ -18,6 +18,9 @@ pub enum Confidence {
     /// The vulnerable software matched, but the configuration also needs a platform that the
     /// inventory does not describe: neither dropped nor asserted.
     PlatformUnknown,
+    /// The package matched, but the only ranges that could place its version are OSV `GIT`
+    /// ranges (commits), which cannot be evaluated without the repository's commit graph.
+    GitRange,
 }
 
 /// How urgently to act, in the SSVC deployer vocabulary (most urgent first).

@@ -8,10 +8,12 @@ pub mod advisory;
 pub mod cpe;
 pub mod finding;
 pub mod inventory;
+pub mod purl;
 
 pub use advisory::{
     Advisory, Affected, AffectedVersion, Cvss, CvssVersion, Epss, KevEntry, Node, NvdConfiguration,
-    NvdCpeMatch, Operator, RecordState, SourceId, Ssvc, Status, VersionChange,
+    NvdCpeMatch, Operator, PackageAffected, PackageRange, RangeEvent, RangeKind, RecordState,
+    SourceId, Ssvc, Status, VersionChange,
 };
 pub use cpe::{Attr, Cpe, CpeError, Part};
 pub use finding::{
@@ -19,3 +21,4 @@ pub use finding::{
     FindingEpss, FindingKev, Prioritiser, Priority, SourceVerdict,
 };
 pub use inventory::{Asset, Component, Criticality, Exposure, Inventory};
+pub use purl::{Package, Purl, PurlError};

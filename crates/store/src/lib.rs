@@ -267,7 +267,18 @@ impl Store {
 
     /// Every literal `(vendor, product)` the knowledge base can match, sorted.
     pub async fn product_keys(&self) -> Result<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vendor <> '*' ORDER BY vendor, product")
+        let rows = sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vendor <> '*' AND vendor NOT LIKE 'pkg:%' ORDER BY vendor, product")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("vendor"), r.get("product")))
+            .collect())
+    }
+
+    /// Every OSV package the knowledge base can match, as `(pkg:<ecosystem>, name)`, sorted.
+    pub async fn package_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vendor LIKE 'pkg:%' ORDER BY vendor, product")
             .fetch_all(&self.pool)
             .await?;
         Ok(rows
@@ -412,6 +423,7 @@ impl ImportTx {
                 let state = match p.advisory.state {
                     RecordState::Published => "published",
                     RecordState::Rejected => "rejected",
+                    RecordState::Withdrawn => "withdrawn",
                 };
                 b.push_bind(&p.advisory.id)
                     .push_bind(&p.source)
@@ -437,9 +449,11 @@ impl ImportTx {
                 .iter()
                 .filter(|p| p.advisory.state == RecordState::Published)
                 .flat_map(|p| {
+                    // CPE products and OSV packages (`pkg:<ecosystem>`, name) share the index.
                     p.advisory
                         .product_keys()
                         .into_iter()
+                        .chain(p.advisory.package_keys())
                         .map(|(v, pr)| (v, pr, p.advisory.id.as_str(), p.source.as_str()))
                 })
                 .collect();

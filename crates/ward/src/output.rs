@@ -110,6 +110,7 @@ fn confidence_word(c: Confidence) -> &'static str {
         Confidence::Exact => "exact",
         Confidence::Derived => "derived CPE",
         Confidence::PlatformUnknown => "platform unknown",
+        Confidence::GitRange => "git range (unverified)",
     }
 }
 
