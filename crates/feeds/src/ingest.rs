@@ -68,7 +68,11 @@ fn is_feed_name(name: &str) -> bool {
         .strip_suffix(".gz")
         .or_else(|| n.strip_suffix(".xz"))
         .unwrap_or(&n);
-    n.ends_with(".json") || n.ends_with(".csv") || kind(n) != Kind::Plain
+    n.ends_with(".json")
+        || n.ends_with(".csv")
+        || n.ends_with(".yaml")
+        || n.ends_with(".yml")
+        || kind(n) != Kind::Plain
 }
 
 /// Walks `path` (a file, folder or archive) and calls `visit` with each document.

@@ -76,6 +76,12 @@ pub struct Verdict {
     pub assumed: Vec<&'static str>,
     /// Versions this source names as fixed for the product.
     pub fixed: Vec<String>,
+    /// The ecosystem order the source's versions follow (OSV); `None`: the vendor order.
+    pub scheme: Option<crate::ecosystem::Scheme>,
+    /// The package matched but only OSV `GIT` ranges could place its version.
+    pub git_only: bool,
+    /// Caveats the finding should carry (a version the ecosystem order could not read…).
+    pub notes: Vec<String>,
 }
 
 /// Other components on the same asset, for NVD platform (`running on`) nodes.
@@ -236,6 +242,9 @@ fn evaluate_nvd(
             platform_unknown: truth == Truth::Unknown,
             assumed: hit.assumed,
             fixed,
+            scheme: None,
+            git_only: false,
+            notes: Vec::new(),
         },
         None => Verdict {
             source: source.clone(),
@@ -250,6 +259,9 @@ fn evaluate_nvd(
             platform_unknown: false,
             assumed: Vec::new(),
             fixed,
+            scheme: None,
+            git_only: false,
+            notes: Vec::new(),
         },
     })
 }
@@ -532,6 +544,9 @@ fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) 
             platform_unknown: false,
             assumed: Vec::new(),
             fixed,
+            scheme: None,
+            git_only: false,
+            notes: Vec::new(),
         });
     };
     // Exact entries speak more precisely than ranges; among equals the last entry wins.
@@ -579,6 +594,9 @@ fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) 
         platform_unknown: false,
         assumed: Vec::new(),
         fixed,
+        scheme: None,
+        git_only: false,
+        notes: Vec::new(),
     })
 }
 

@@ -12,7 +12,9 @@
 pub mod cpe_match;
 pub mod ecosystem;
 pub mod evaluate;
+pub mod package;
 pub mod scan;
+pub mod vers;
 pub mod version;
 
 pub use scan::{Knowledge, ScanReport, Suppressed, scan};

@@ -11,6 +11,7 @@ use ward_model::{
 };
 
 use crate::evaluate::{AssetContext, Subject, Verdict, evaluate, status_word};
+use crate::package::{PackageSubject, evaluate_package};
 use crate::version;
 
 /// Everything known about the vulnerabilities that may concern an inventory.
@@ -21,6 +22,8 @@ pub struct Knowledge {
     pub kev: HashMap<String, KevEntry>,
     pub epss: HashMap<String, Epss>,
     by_product: HashMap<(String, String), Vec<String>>,
+    /// OSV packages: `(pkg:<ecosystem>, name)` → vulnerability ids.
+    by_package: HashMap<(String, String), Vec<String>>,
     vendors_by_product: HashMap<String, HashSet<String>>,
     wildcard: Vec<String>,
 }
@@ -38,6 +41,12 @@ impl Knowledge {
                 .or_default()
                 .insert(key.0.clone());
             let ids = self.by_product.entry(key).or_default();
+            if !ids.contains(&id) {
+                ids.push(id.clone());
+            }
+        }
+        for key in advisory.package_keys() {
+            let ids = self.by_package.entry(key).or_default();
             if !ids.contains(&id) {
                 ids.push(id.clone());
             }
@@ -84,6 +93,20 @@ pub fn lookup_keys(component: &Component) -> Vec<(Option<String>, String)> {
     keys
 }
 
+/// Every key the knowledge base indexes a component's vulnerabilities under: its product keys
+/// ([`lookup_keys`]) and, for a purl, its OSV package keys (`pkg:<ecosystem>`, name).
+pub fn index_keys(component: &Component) -> Vec<(Option<String>, String)> {
+    let mut keys = lookup_keys(component);
+    if let Some(p) = component
+        .purl
+        .as_deref()
+        .and_then(|p| PackageSubject::from_purl(p, None))
+    {
+        keys.extend(p.keys().into_iter().map(|(e, n)| (Some(e), n)));
+    }
+    keys
+}
+
 /// `a_b` and `a-b` for a name of several words; the name alone otherwise.
 fn spellings(name: &str) -> Vec<String> {
     let hyphens = name.replace('_', "-");
@@ -126,30 +149,49 @@ pub fn scan(
         let flat: Vec<Subject> = subjects.iter().flatten().cloned().collect();
         let context = AssetContext { components: &flat };
         for (component, subjects) in asset.components.iter().zip(&subjects) {
+            let package = component
+                .purl
+                .as_deref()
+                .and_then(|p| PackageSubject::from_purl(p, component.version.as_deref()));
+            // Every candidate vulnerability once, with the first CPE subject that reached it.
+            let mut candidates: Vec<(&String, Option<&Subject>)> = Vec::new();
             let mut seen = HashSet::new();
             for subject in subjects {
                 let key = subject.cpe.product_key().unwrap_or_default();
-                let ids: Vec<&String> = knowledge.candidates(&key).collect();
-                for id in ids {
-                    if !seen.insert(id.clone()) {
-                        continue;
+                for id in knowledge.candidates(&key) {
+                    if seen.insert(id) {
+                        candidates.push((id, Some(subject)));
                     }
-                    let Some(views) = knowledge.advisories.get(id) else {
-                        continue;
-                    };
-                    match_one(
-                        knowledge,
-                        asset,
-                        component,
-                        subject,
-                        &context,
-                        id,
-                        views,
-                        prioritiser,
-                        &mut report,
-                    );
                 }
             }
+            for key in package.iter().flat_map(PackageSubject::keys) {
+                for id in knowledge.by_package.get(&key).into_iter().flatten() {
+                    if seen.insert(id) {
+                        candidates.push((id, None));
+                    }
+                }
+            }
+            let first = report.findings.len();
+            for (id, subject) in candidates {
+                let Some(views) = knowledge.advisories.get(id) else {
+                    continue;
+                };
+                match_one(
+                    knowledge,
+                    asset,
+                    component,
+                    Subjects {
+                        cpe: subject,
+                        package: package.as_ref(),
+                    },
+                    &context,
+                    id,
+                    views,
+                    prioritiser,
+                    &mut report,
+                );
+            }
+            merge_aliases(&mut report.findings, first);
         }
     }
     // Most urgent first; within a decision EPSS breaks ties, then KEV listing, the most
@@ -271,7 +313,7 @@ fn match_one(
     knowledge: &Knowledge,
     asset: &Asset,
     component: &Component,
-    subject: &Subject,
+    subjects: Subjects<'_>,
     context: &AssetContext<'_>,
     id: &str,
     views: &[Advisory],
@@ -283,7 +325,14 @@ fn match_one(
     }
     let mut verdicts: Vec<Verdict> = views
         .iter()
-        .filter_map(|v| evaluate(v, subject, context))
+        .filter(|v| v.state != RecordState::Withdrawn)
+        .filter_map(|v| {
+            if !v.packages.is_empty() {
+                evaluate_package(v, subjects.package?)
+            } else {
+                evaluate(v, subjects.cpe?, context)
+            }
+        })
         .collect();
     if verdicts.is_empty() {
         return;
@@ -297,19 +346,25 @@ fn match_one(
         ))
     });
     let chosen = &verdicts[0];
+    let subject = subjects.cpe;
     let component_ref = ComponentRef {
         name: component.name.clone(),
         version: component
             .version
             .clone()
-            .or_else(|| subject.cpe.version.literal().map(str::to_owned)),
-        cpe: Some(subject.cpe.to_string()),
+            .or_else(|| subject.and_then(|s| s.cpe.version.literal().map(str::to_owned)))
+            .or_else(|| subjects.package.and_then(|p| p.version.clone())),
+        cpe: subject
+            .map(|s| s.cpe.to_string())
+            .or_else(|| component.cpe.as_ref().map(ToString::to_string)),
         purl: component.purl.clone(),
     };
     let mut disagreements = disagreements(&verdicts);
-    disagreements.extend(fixed_release_disagreements(
-        &verdicts, views, subject, context,
-    ));
+    if let Some(subject) = subject {
+        disagreements.extend(fixed_release_disagreements(
+            &verdicts, views, subject, context,
+        ));
+    }
     if chosen.status != Status::Affected {
         if let Some(loud) = verdicts.iter().find(|v| v.status == Status::Affected) {
             report.suppressed.push(Suppressed {
@@ -333,18 +388,26 @@ fn match_one(
     }
 
     // Fixed releases above the installed version: the upgrade targets.
-    let installed = subject.full_version();
+    let (installed, order) = match chosen.scheme {
+        Some(scheme) => (
+            subjects.package.and_then(|p| p.version.clone()),
+            Box::new(move |a: &str, b: &str| scheme.order(a, b).ordering)
+                as Box<dyn Fn(&str, &str) -> std::cmp::Ordering>,
+        ),
+        None => (
+            subject.and_then(Subject::full_version),
+            Box::new(version::compare) as Box<dyn Fn(&str, &str) -> std::cmp::Ordering>,
+        ),
+    };
+    // Fixed releases of the source chosen (and of sources using the same order).
     let mut fixed: Vec<String> = verdicts
         .iter()
+        .filter(|v| v.scheme == chosen.scheme)
         .flat_map(|v| v.fixed.iter().cloned())
-        .filter(|f| {
-            installed
-                .as_deref()
-                .is_none_or(|v| version::compare(f, v).is_gt())
-        })
+        .filter(|f| installed.as_deref().is_none_or(|v| order(f, v).is_gt()))
         .collect();
-    fixed.sort_by(|a, b| version::compare(a, b).then_with(|| a.cmp(b)));
-    fixed.dedup_by(|a, b| version::equal(a, b));
+    fixed.sort_by(|a, b| order(a, b).then_with(|| a.cmp(b)));
+    fixed.dedup_by(|a, b| order(a, b).is_eq());
 
     // One entry per vector: NVD repeats the CNA's score under the CNA's UUID; keep the name.
     let mut cvss: Vec<ward_model::Cvss> = Vec::new();
@@ -364,15 +427,21 @@ fn match_one(
             .then_with(|| a.source.cmp(&b.source))
     });
 
-    let kev = knowledge
-        .kev
-        .get(id)
+    let cve_aliases: Vec<&String> = views
+        .iter()
+        .flat_map(|v| &v.aliases)
+        .filter(|a| a.starts_with("CVE-"))
+        .collect();
+    let kev = std::iter::once(&id.to_owned())
+        .chain(cve_aliases.iter().copied())
+        .find_map(|i| knowledge.kev.get(i))
         .cloned()
         .or_else(|| views.iter().find_map(|v| v.kev.clone()));
     let title = views
         .iter()
         .find(|v| matches!(v.source, ward_model::SourceId::Cna(_)))
         .and_then(|v| v.title.clone())
+        .or_else(|| views.iter().find_map(|v| v.title.clone()))
         .or_else(|| kev.as_ref().and_then(|k| k.name.clone()));
     let mut aliases: Vec<String> = views
         .iter()
@@ -381,8 +450,9 @@ fn match_one(
     aliases.sort();
     aliases.dedup();
 
-    let mut notes = Vec::new();
-    if subject.derived {
+    let mut notes = chosen.notes.clone();
+    let cpe_chosen = chosen.scheme.is_none();
+    if let Some(subject) = subject.filter(|s| s.derived && cpe_chosen) {
         notes.push(format!(
             "the inventory gives no CPE; Ward derived {} from its vendor and name",
             subject.cpe
@@ -398,7 +468,7 @@ fn match_one(
         .assumed
         .iter()
         .copied()
-        .filter(|a| !(subject.derived && *a == "part"))
+        .filter(|a| !(subject.is_some_and(|s| s.derived) && *a == "part"))
         .collect();
     if !assumed.is_empty() {
         notes.push(format!(
@@ -406,9 +476,11 @@ fn match_one(
             assumed.join(", ")
         ));
     }
-    let confidence = if chosen.platform_unknown {
+    let confidence = if chosen.git_only {
+        Confidence::GitRange
+    } else if chosen.platform_unknown {
         Confidence::PlatformUnknown
-    } else if subject.derived {
+    } else if cpe_chosen && subject.is_some_and(|s| s.derived) {
         Confidence::Derived
     } else {
         Confidence::Exact
@@ -427,10 +499,13 @@ fn match_one(
                 .as_deref()
                 .is_some_and(|r| r.eq_ignore_ascii_case("known")),
         }),
-        epss: knowledge.epss.get(id).map(|e| FindingEpss {
-            score: e.score,
-            percentile: e.percentile,
-        }),
+        epss: std::iter::once(&id.to_owned())
+            .chain(cve_aliases.iter().copied())
+            .find_map(|i| knowledge.epss.get(i))
+            .map(|e| FindingEpss {
+                score: e.score,
+                percentile: e.percentile,
+            }),
         cvss,
         fixed_versions: fixed,
         priority: ward_model::Priority::Defer,
@@ -466,6 +541,52 @@ fn match_one(
     finding.deadlines = assessment.deadlines;
     finding.cvss = assessment.cvss;
     report.findings.push(finding);
+}
+
+/// How a component is named for matching: a CPE (its own or derived) and/or a purl.
+#[derive(Clone, Copy)]
+struct Subjects<'a> {
+    cpe: Option<&'a Subject>,
+    package: Option<&'a PackageSubject>,
+}
+
+/// One problem, one finding: findings for the same component whose ids are linked through
+/// aliases (a GHSA filed under its own id, a GO record aliasing it) are merged into the most
+/// urgent, which keeps the others' ids as aliases.
+fn merge_aliases(findings: &mut Vec<Finding>, first: usize) {
+    let mut i = first;
+    while i < findings.len() {
+        let mut j = i + 1;
+        while j < findings.len() {
+            let linked = {
+                let (a, b) = (&findings[i], &findings[j]);
+                a.aliases.contains(&b.vulnerability)
+                    || b.aliases.contains(&a.vulnerability)
+                    || a.aliases.iter().any(|x| b.aliases.contains(x))
+            };
+            if linked {
+                let mut other = findings.remove(j);
+                if other.priority < findings[i].priority {
+                    std::mem::swap(&mut findings[i], &mut other);
+                }
+                let keep = &mut findings[i];
+                keep.aliases.push(other.vulnerability.clone());
+                keep.aliases.extend(other.aliases);
+                let own = keep.vulnerability.clone();
+                keep.aliases.retain(|a| *a != own);
+                keep.aliases.sort();
+                keep.aliases.dedup();
+                keep.explanation.notes.push(format!(
+                    "also published as {} ({}), the same problem: reported once",
+                    other.vulnerability, other.explanation.source
+                ));
+                j = i + 1;
+            } else {
+                j += 1;
+            }
+        }
+        i += 1;
+    }
 }
 
 /// Sentences for each source whose verdict differs from the chosen one.

@@ -103,7 +103,7 @@ pub(crate) async fn load_knowledge(
         .assets
         .iter()
         .flat_map(|a| &a.components)
-        .flat_map(ward_matching::scan::lookup_keys)
+        .flat_map(ward_matching::scan::index_keys)
         .collect();
     keys.sort();
     keys.dedup();
