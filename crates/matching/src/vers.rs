@@ -234,6 +234,14 @@ impl Vers {
                 }
                 RangeEvent::Fixed(v) | RangeEvent::Limit(v) if open => {
                     open = false;
+                    // `introduced: X, fixed: X` is an empty interval: printed as nothing.
+                    if constraints.last().is_some_and(|c: &Constraint| {
+                        c.comparator == Comparator::Ge
+                            && scheme.order(&c.version, v).ordering.is_eq()
+                    }) {
+                        constraints.pop();
+                        continue;
+                    }
                     constraints.push(Constraint {
                         comparator: Comparator::Lt,
                         version: v.clone(),
@@ -314,6 +322,17 @@ mod tests {
         assert_eq!(
             Vers::from_osv(Scheme::Go, &all).to_string(),
             "vers:golang/*"
+        );
+        let empty = range(&[
+            Introduced("0".into()),
+            Fixed("3.1.1".into()),
+            Introduced("3.2.0".into()),
+            Fixed("3.2.0".into()),
+        ]);
+        // PYSEC-2023-72 has such an empty interval.
+        assert_eq!(
+            Vers::from_osv(Scheme::PyPI, &empty).to_string(),
+            "vers:pypi/<3.1.1"
         );
         let open = range(&[Introduced("3.0".into())]);
         assert_eq!(
