@@ -286,6 +286,7 @@ fn version_order_and_ranges_agree_with_univers() {
     // Versions per scheme, and range cases (vers printed by Ward, version, Ward's verdict).
     let mut versions: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
     let mut ranges: Vec<(Scheme, String, String, bool, String)> = Vec::new();
+    let mut timed: Vec<(Scheme, &ward_model::advisory::PackageRange, String)> = Vec::new();
     for a in &advisories {
         for p in &a.packages {
             let scheme = Scheme::for_ecosystem(&p.ecosystem);
@@ -310,6 +311,7 @@ fn version_order_and_ranges_agree_with_univers() {
                     let mut fallback = false;
                     let ours = in_range(scheme, r, &v, &mut fallback);
                     if !fallback {
+                        timed.push((scheme, r, v.clone()));
                         ranges.push((scheme, vers.clone(), v, ours, a.source.key()));
                     }
                 }
@@ -424,6 +426,20 @@ fn version_order_and_ranges_agree_with_univers() {
         }
     }
 
+    // Not a timed assertion: the same range checks timed on both sides, for the closing note.
+    let started = std::time::Instant::now();
+    let mut fallback = false;
+    let inside = timed
+        .iter()
+        .filter(|(scheme, r, v)| in_range(*scheme, r, v, &mut fallback))
+        .count();
+    let ward_seconds = started.elapsed().as_secs_f64();
+    let univers_seconds = reference["range_seconds"].as_f64().unwrap_or(f64::NAN);
+    println!(
+        "range checks: {} ({inside} inside); Ward {ward_seconds:.3} s, univers {univers_seconds:.3} s ({:.0}x)",
+        timed.len(),
+        univers_seconds / ward_seconds
+    );
     println!(
         "data: Go vulndb {have_go}, PyPA {have_pypi}; versions Ward cannot read (kept, ordered by the generic order): {unreadable:?}"
     );

@@ -50,6 +50,10 @@ enum BenchCommand {
         /// Repetitions (the fastest and the median are reported).
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Generate components named by purl from the database's OSV packages (an SBOM of
+        /// open-source packages) instead of CPEs from its products.
+        #[arg(long)]
+        purl: bool,
     },
 }
 
@@ -93,14 +97,33 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             components,
             per_asset,
             runs,
+            purl,
         } => {
             let store = Store::open(&db.location()).await?;
-            let products = store.product_keys().await?;
+            let products = if purl {
+                store.package_keys().await?
+            } else {
+                store.product_keys().await?
+            };
             anyhow::ensure!(
                 !products.is_empty(),
-                "the database has no products: import feeds first (`ward db import`)"
+                "the database has no {}: import feeds first (`ward db import`)",
+                if purl { "OSV packages" } else { "products" }
             );
-            let inventory = generate(&products, components, per_asset.max(1));
+            let mut inventory = generate(&products, components, per_asset.max(1));
+            if purl {
+                for c in inventory.assets.iter_mut().flat_map(|a| &mut a.components) {
+                    c.purl = Some(purl_for(
+                        c.cpe
+                            .take()
+                            .map(|cpe| cpe.vendor.literal().unwrap_or_default().to_owned())
+                            .unwrap_or_default()
+                            .as_str(),
+                        &c.name,
+                        c.version.as_deref().unwrap_or("1.0"),
+                    ));
+                }
+            }
             let policy = ward_priority::Policy::load("ssvc-deployer")?;
             let mut times = Vec::new();
             let mut load = Vec::new();
@@ -149,6 +172,23 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// A purl for an OSV package key (`pkg:pypi`, name) at a version.
+fn purl_for(ecosystem_key: &str, name: &str, version: &str) -> String {
+    let ty = match ecosystem_key.trim_start_matches("pkg:") {
+        "go" => "golang",
+        "crates.io" => "cargo",
+        "rubygems" => "gem",
+        "packagist" => "composer",
+        other => other,
+    };
+    let version = if ty == "golang" {
+        format!("v{version}")
+    } else {
+        version.to_owned()
+    };
+    format!("pkg:{ty}/{name}@{version}")
 }
 
 /// A deterministic inventory: components spread evenly over the database's products, with

@@ -4,6 +4,7 @@
 # gives null.
 import json
 import sys
+import time
 
 from univers.version_range import RANGE_CLASS_BY_SCHEMES, VersionRange
 
@@ -31,6 +32,7 @@ for scheme, pairs in job["orders"]:
             results.append(None)
     out["orders"].append(results)
 
+started = time.perf_counter()
 for vers, v in job["ranges"]:
     try:
         r = VersionRange.from_string(vers)
@@ -39,4 +41,5 @@ for vers, v in job["ranges"]:
     except Exception:
         out["ranges"].append(None)
 
+out["range_seconds"] = time.perf_counter() - started
 json.dump(out, sys.stdout)
