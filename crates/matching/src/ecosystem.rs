@@ -229,7 +229,7 @@ pub mod maven {
         /// Digits without leading zeros (arbitrary length: `20230101123456` is common).
         Int(String),
         Str(String),
-        List(Vec<Item>),
+        List(Vec<Self>),
     }
 
     const QUALIFIERS: [&str; 7] = ["alpha", "beta", "milestone", "rc", "snapshot", "", "sp"];
