@@ -9,7 +9,9 @@ use std::collections::HashMap;
 
 use ward_model::{Asset, Criticality, Exposure, Inventory};
 
-use crate::{InventoryError, ParsedInventory, component, cpe_field, doc_error, non_empty};
+use crate::{
+    InventoryError, ParsedInventory, component, cpe_field, doc_error, non_empty, purl_field,
+};
 
 const KNOWN: [&str; 8] = [
     "asset",
@@ -85,14 +87,27 @@ pub(crate) fn parse(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Invento
             return Err(err("asset", "every row needs an asset name".into()));
         };
         let cpe = cpe_field(get("cpe"), file, &record, "cpe", &mut out.warnings);
+        let purl = purl_field(get("purl"), file, &record, "purl", &mut out.warnings);
         let name = get("product")
             .map(str::to_owned)
             .or_else(|| {
                 cpe.as_ref()
                     .and_then(|c| c.product.literal().map(str::to_owned))
             })
-            .or_else(|| get("purl").map(purl_name));
+            .or_else(|| {
+                purl.as_deref()
+                    .and_then(|p| p.parse::<ward_model::Purl>().ok())
+                    .map(|p| p.name)
+            });
         let Some(name) = name else {
+            if let Some(raw) = get("purl") {
+                return Err(err(
+                    "purl",
+                    format!(
+                        "`{raw}` is not a valid package URL, and the row names no product or cpe"
+                    ),
+                ));
+            }
             return Err(err(
                 "product",
                 "a row needs a product, a cpe or a purl".into(),
@@ -101,7 +116,7 @@ pub(crate) fn parse(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Invento
         let mut comp = component(name, non_empty(get("version")));
         comp.vendor = non_empty(get("vendor"));
         comp.cpe = cpe;
-        comp.purl = non_empty(get("purl"));
+        comp.purl = purl;
         comp.location = Some(format!("{file}:{line}"));
 
         let slot = *index.entry(asset_name.to_owned()).or_insert_with(|| {
@@ -140,17 +155,6 @@ pub(crate) fn parse(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Invento
     Ok(out)
 }
 
-/// The name part of a purl (`pkg:npm/%40scope/name@1.0` → `name`), for rows that give only one.
-fn purl_name(purl: &str) -> String {
-    let no_query = purl.split(['?', '#']).next().unwrap_or(purl);
-    let no_version = no_query.rsplit_once('@').map_or(no_query, |(n, _)| n);
-    no_version
-        .rsplit('/')
-        .next()
-        .unwrap_or(no_version)
-        .to_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use crate::parse_inventory;
@@ -172,6 +176,35 @@ mod tests {
         assert_eq!(a[0].components[1].name, "enterprise_linux");
         assert_eq!(a[1].components[0].name, "requests");
         assert_eq!(a[0].components[0].location.as_deref(), Some("trust.csv:2"));
+    }
+
+    #[test]
+    fn invalid_purls_are_warnings_or_errors_with_the_line() {
+        let csv = "asset,product,version,purl
+web,requests,2.31.0,pkg:pypi
+web,,,npm/left-pad@1.0
+";
+        let e = parse_inventory("t.csv", csv.as_bytes()).unwrap_err();
+        assert_eq!((e.record.as_str(), e.field.as_str()), ("line 3", "purl"));
+        let csv = "asset,product,version,purl
+web,requests,2.31.0,pkg:pypi
+";
+        let p = parse_inventory("t.csv", csv.as_bytes()).unwrap();
+        assert_eq!(p.inventory.assets[0].components[0].purl, None);
+        assert_eq!(
+            (p.warnings[0].record.as_str(), p.warnings[0].field.as_str()),
+            ("line 2", "purl")
+        );
+        let cdx = r#"{"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+            {"type": "library", "name": "x", "version": "1", "purl": "pkg:maven/@1.0"}]}"#;
+        let p = parse_inventory("b.json", cdx.as_bytes()).unwrap();
+        assert_eq!(p.warnings.len(), 1);
+        assert!(p.warnings[0].field.ends_with(".purl"), "{:?}", p.warnings);
+        assert!(
+            p.warnings[0].message.contains("pkg:maven/@1.0"),
+            "{:?}",
+            p.warnings
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use ward_model::{Asset, Inventory};
 
 use crate::{
     InventoryError, ParsedInventory, apply_property, asset_name_from_file, component, cpe_field,
-    doc_error, non_empty,
+    doc_error, non_empty, purl_field,
 };
 
 pub(crate) fn parse_json(file: &str, doc: Value) -> Result<ParsedInventory, InventoryError> {
@@ -97,7 +97,7 @@ fn walk_json(
             })
             .or_else(|| non_empty(s("author")));
         comp.cpe = cpe_field(s("cpe"), file, &record, &format!("{at}.cpe"), warnings);
-        comp.purl = non_empty(s("purl"));
+        comp.purl = purl_field(s("purl"), file, &record, &format!("{at}.purl"), warnings);
         comp.location = Some(non_empty(s("bom-ref")).unwrap_or_else(|| at.clone()));
         asset.components.push(comp);
         if let Some(Value::Array(nested)) = c.get("components") {
@@ -232,7 +232,8 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
                         .or_else(|| non_empty(c.supplier.as_deref()))
                         .or_else(|| non_empty(c.author.as_deref()));
                     comp.cpe = cpe_field(c.cpe.as_deref(), file, &record, "cpe", &mut out.warnings);
-                    comp.purl = non_empty(c.purl.as_deref());
+                    comp.purl =
+                        purl_field(c.purl.as_deref(), file, &record, "purl", &mut out.warnings);
                     comp.location = Some(
                         c.bom_ref
                             .unwrap_or_else(|| format!("component #{}", c.index)),

@@ -128,6 +128,30 @@ pub(crate) fn cpe_field(
     }
 }
 
+/// Checks an optional purl field; a bad one becomes a warning and the component keeps no purl
+/// (it is then matched by its name and CPE only).
+pub(crate) fn purl_field(
+    raw: Option<&str>,
+    file: &str,
+    record: &str,
+    field: &str,
+    warnings: &mut Vec<InventoryError>,
+) -> Option<String> {
+    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
+    match raw.parse::<ward_model::Purl>() {
+        Ok(_) => Some(raw.to_owned()),
+        Err(e) => {
+            warnings.push(InventoryError {
+                file: file.into(),
+                record: record.into(),
+                field: field.into(),
+                message: format!("{e}; matched by name instead"),
+            });
+            None
+        }
+    }
+}
+
 pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
     s.map(str::trim)
         .filter(|s| !s.is_empty())

@@ -6,6 +6,7 @@ use ward_model::{Asset, Inventory};
 
 use crate::{
     InventoryError, ParsedInventory, asset_name_from_file, component, cpe_field, non_empty,
+    purl_field,
 };
 
 pub(crate) fn parse_json(file: &str, doc: Value) -> Result<ParsedInventory, InventoryError> {
@@ -71,7 +72,15 @@ pub(crate) fn parse_json(file: &str, doc: Value) -> Result<ParsedInventory, Inve
                         &mut out.warnings,
                     );
                 }
-                "purl" if comp.purl.is_none() => comp.purl = non_empty(locator),
+                "purl" if comp.purl.is_none() => {
+                    comp.purl = purl_field(
+                        locator,
+                        file,
+                        &record,
+                        &format!("{at}.externalRefs[{k}]"),
+                        &mut out.warnings,
+                    );
+                }
                 _ => {}
             }
         }

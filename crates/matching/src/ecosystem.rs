@@ -82,6 +82,14 @@ impl Scheme {
         })
     }
 
+    /// SemVer 2.0 precedence, possibly with the ecosystem's spelling (Go's `v`).
+    pub fn is_semver(self) -> bool {
+        matches!(
+            self,
+            Self::Semver | Self::Npm | Self::Cargo | Self::Go | Self::Hex | Self::Pub
+        )
+    }
+
     /// Reads a version in this scheme.
     pub fn parse(self, v: &str) -> Result<Key, String> {
         let t = v.trim();

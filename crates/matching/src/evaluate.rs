@@ -84,6 +84,32 @@ pub struct Verdict {
     pub notes: Vec<String>,
 }
 
+impl Verdict {
+    /// A verdict with no platform caveat, no assumptions and no notes; the vendor order.
+    pub(crate) fn new(
+        source: &SourceId,
+        status: Status,
+        basis: Basis,
+        criterion: String,
+        range: String,
+        fixed: Vec<String>,
+    ) -> Self {
+        Self {
+            source: source.clone(),
+            status,
+            basis,
+            criterion,
+            range,
+            platform_unknown: false,
+            assumed: Vec::new(),
+            fixed,
+            scheme: None,
+            git_only: false,
+            notes: Vec::new(),
+        }
+    }
+}
+
 /// Other components on the same asset, for NVD platform (`running on`) nodes.
 pub struct AssetContext<'a> {
     pub components: &'a [Subject],
@@ -234,35 +260,29 @@ fn evaluate_nvd(
     }
     Some(match found {
         Some((truth, hit)) => Verdict {
-            source: source.clone(),
-            status: Status::Affected,
-            basis: hit.basis,
-            criterion: hit.criterion,
-            range: hit.range,
             platform_unknown: truth == Truth::Unknown,
             assumed: hit.assumed,
-            fixed,
-            scheme: None,
-            git_only: false,
-            notes: Vec::new(),
+            ..Verdict::new(
+                source,
+                Status::Affected,
+                hit.basis,
+                hit.criterion,
+                hit.range,
+                fixed,
+            )
         },
-        None => Verdict {
-            source: source.clone(),
-            status: Status::Unaffected,
-            basis: if precise {
+        None => Verdict::new(
+            source,
+            Status::Unaffected,
+            if precise {
                 Basis::Range
             } else {
                 Basis::AllVersions
             },
-            criterion: subject_product(subject),
-            range: "outside every range NVD lists for this product".into(),
-            platform_unknown: false,
-            assumed: Vec::new(),
+            subject_product(subject),
+            "outside every range NVD lists for this product".into(),
             fixed,
-            scheme: None,
-            git_only: false,
-            notes: Vec::new(),
-        },
+        ),
     })
 }
 
@@ -535,19 +555,14 @@ fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) 
         }
     }
     let Some(v) = subject.full_version() else {
-        return Some(Verdict {
-            source: source.clone(),
-            status: Status::Unknown,
-            basis: Basis::DefaultStatus,
+        return Some(Verdict::new(
+            source,
+            Status::Unknown,
+            Basis::DefaultStatus,
             criterion,
-            range: "the inventory gives no version".into(),
-            platform_unknown: false,
-            assumed: Vec::new(),
+            "the inventory gives no version".into(),
             fixed,
-            scheme: None,
-            git_only: false,
-            notes: Vec::new(),
-        });
+        ));
     };
     // Exact entries speak more precisely than ranges; among equals the last entry wins.
     let mut exact = None;
@@ -585,19 +600,7 @@ fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) 
             )
         }
     };
-    Some(Verdict {
-        source: source.clone(),
-        status,
-        basis,
-        criterion,
-        range,
-        platform_unknown: false,
-        assumed: Vec::new(),
-        fixed,
-        scheme: None,
-        git_only: false,
-        notes: Vec::new(),
-    })
+    Some(Verdict::new(source, status, basis, criterion, range, fixed))
 }
 
 pub(crate) fn status_word(s: Status) -> &'static str {

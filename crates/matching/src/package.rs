@@ -44,12 +44,10 @@ impl PackageSubject {
 
 /// Which of the subject's packages an OSV entry names, and a caveat when the release is unsaid.
 fn names(affected: &PackageAffected, subject: &PackageSubject) -> Option<Option<String>> {
+    // The key holds the ecosystem (without release) and the normalised name.
     let key = package_key(&affected.ecosystem, &affected.name);
     for p in &subject.packages {
-        if p.key() != key
-            || !ecosystem_base(&p.ecosystem)
-                .eq_ignore_ascii_case(ecosystem_base(&affected.ecosystem))
-        {
+        if p.key() != key {
             continue;
         }
         let theirs = affected.ecosystem.split_once(':').map(|(_, r)| r);
@@ -160,7 +158,7 @@ pub fn evaluate_package(advisory: &Advisory, subject: &PackageSubject) -> Option
             }
             evaluable = true;
             // SEMVER ranges are SemVer whatever the ecosystem; ECOSYSTEM ranges use its order.
-            let s = if r.kind == RangeKind::Semver && scheme != Scheme::Go {
+            let s = if r.kind == RangeKind::Semver && !scheme.is_semver() {
                 Scheme::Semver
             } else {
                 scheme
@@ -184,62 +182,47 @@ pub fn evaluate_package(advisory: &Advisory, subject: &PackageSubject) -> Option
             scheme.vers_name()
         ));
     }
-    let criterion_default = subject.purl.clone();
-    let base = |status, basis, criterion, range, git_only, notes| Verdict {
-        source: advisory.source.clone(),
-        status,
-        basis,
-        criterion,
-        range,
-        platform_unknown: false,
-        assumed: Vec::new(),
-        fixed: fixed.clone(),
-        scheme: Some(scheme),
-        git_only,
-        notes,
-    };
-    Some(if subject.version.is_none() {
-        base(
+    let git_only = hit.is_none() && !evaluable && !git.is_empty() && subject.version.is_some();
+    let (status, basis, criterion, range) = if subject.version.is_none() {
+        (
             Status::Unknown,
             Basis::DefaultStatus,
-            criterion_default,
-            "the inventory gives no version".into(),
-            false,
-            notes,
+            subject.purl.clone(),
+            "the inventory gives no version".to_owned(),
         )
     } else if let Some((basis, criterion, range)) = hit {
-        base(Status::Affected, basis, criterion, range, false, notes)
+        (Status::Affected, basis, criterion, range)
     } else if evaluable {
-        base(
+        (
             Status::Unaffected,
             Basis::Range,
-            criterion_default,
+            subject.purl.clone(),
             format!("outside {}", outside.join(" and ")),
-            false,
-            notes,
         )
-    } else if !git.is_empty() {
+    } else if git_only {
         notes.push(
             "the advisory gives only GIT commit ranges; Ward cannot place a released version among commits without the repository, so check by hand".into(),
         );
-        base(
+        (
             Status::Affected,
             Basis::AllVersions,
-            criterion_default,
+            subject.purl.clone(),
             git.join("; "),
-            true,
-            notes,
         )
     } else {
         // Named with neither ranges nor versions: OSV reads this as every version.
-        base(
+        (
             Status::Affected,
             Basis::AllVersions,
-            criterion_default,
-            "every version (the advisory lists no ranges)".into(),
-            false,
-            notes,
+            subject.purl.clone(),
+            "every version (the advisory lists no ranges)".to_owned(),
         )
+    };
+    Some(Verdict {
+        scheme: Some(scheme),
+        git_only,
+        notes,
+        ..Verdict::new(&advisory.source, status, basis, criterion, range, fixed)
     })
 }
 

@@ -388,16 +388,14 @@ fn match_one(
     }
 
     // Fixed releases above the installed version: the upgrade targets.
-    let (installed, order) = match chosen.scheme {
-        Some(scheme) => (
-            subjects.package.and_then(|p| p.version.clone()),
-            Box::new(move |a: &str, b: &str| scheme.order(a, b).ordering)
-                as Box<dyn Fn(&str, &str) -> std::cmp::Ordering>,
-        ),
-        None => (
-            subject.and_then(Subject::full_version),
-            Box::new(version::compare) as Box<dyn Fn(&str, &str) -> std::cmp::Ordering>,
-        ),
+    // In the chosen source's order: the ecosystem's for OSV, the vendor order for CPEs.
+    let order = |a: &str, b: &str| match chosen.scheme {
+        Some(scheme) => scheme.order(a, b).ordering,
+        None => version::compare(a, b),
+    };
+    let installed = match chosen.scheme {
+        Some(_) => subjects.package.and_then(|p| p.version.clone()),
+        None => subject.and_then(Subject::full_version),
     };
     // Fixed releases of the source chosen (and of sources using the same order).
     let mut fixed: Vec<String> = verdicts
@@ -427,14 +425,20 @@ fn match_one(
             .then_with(|| a.source.cmp(&b.source))
     });
 
-    let cve_aliases: Vec<&String> = views
-        .iter()
-        .flat_map(|v| &v.aliases)
-        .filter(|a| a.starts_with("CVE-"))
+    // KEV and EPSS are keyed by CVE: an OSV record filed under its own id finds them through
+    // the CVEs it aliases.
+    let cve_ids: Vec<&str> = std::iter::once(id)
+        .chain(
+            views
+                .iter()
+                .flat_map(|v| &v.aliases)
+                .map(String::as_str)
+                .filter(|a| a.starts_with("CVE-")),
+        )
         .collect();
-    let kev = std::iter::once(&id.to_owned())
-        .chain(cve_aliases.iter().copied())
-        .find_map(|i| knowledge.kev.get(i))
+    let kev = cve_ids
+        .iter()
+        .find_map(|i| knowledge.kev.get(*i))
         .cloned()
         .or_else(|| views.iter().find_map(|v| v.kev.clone()));
     let title = views
@@ -499,9 +503,9 @@ fn match_one(
                 .as_deref()
                 .is_some_and(|r| r.eq_ignore_ascii_case("known")),
         }),
-        epss: std::iter::once(&id.to_owned())
-            .chain(cve_aliases.iter().copied())
-            .find_map(|i| knowledge.epss.get(i))
+        epss: cve_ids
+            .iter()
+            .find_map(|i| knowledge.epss.get(*i))
             .map(|e| FindingEpss {
                 score: e.score,
                 percentile: e.percentile,

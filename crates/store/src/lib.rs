@@ -233,6 +233,21 @@ impl Store {
                         })?,
                     );
             }
+        }
+        // KEV and EPSS are keyed by CVE: also load them for the CVEs that views filed under
+        // another id (an OSV record aliasing several CVEs) alias.
+        let mut exploit_ids: Vec<String> = ids.clone();
+        exploit_ids.extend(
+            slice
+                .advisories
+                .iter()
+                .flat_map(|a| &a.aliases)
+                .filter(|a| a.starts_with("CVE-"))
+                .cloned(),
+        );
+        exploit_ids.sort();
+        exploit_ids.dedup();
+        for chunk in exploit_ids.chunks(CHUNK) {
             let mut q =
                 QueryBuilder::<Sqlite>::new("SELECT vuln_id, payload FROM kev WHERE vuln_id IN (");
             push_list(&mut q, chunk);

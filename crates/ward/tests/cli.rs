@@ -2,33 +2,14 @@
 //! `../shared/data` (or `$WARD_SHARED_DATA`; tests that need it say so and pass when it is
 //! absent), and fixtures written here.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use std::process::Output;
-use ward_testdata::shared;
-
-use assert_cmd::Command;
+use common::{json, p, run, stderr, write};
 use serde_json::Value;
-
-fn ward(db: &Path) -> Command {
-    let mut c = Command::cargo_bin("ward").unwrap();
-    c.env("WARD_DB", db).env_remove("XDG_DATA_HOME");
-    c
-}
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    ward(db).args(args).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
+use ward_testdata::shared;
 
 /// `(asset, vulnerability)` pairs of a JSON scan.
 fn pairs(report: &Value) -> BTreeSet<(String, String)> {
@@ -43,16 +24,6 @@ fn pairs(report: &Value) -> BTreeSet<(String, String)> {
             )
         })
         .collect()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
-}
-
-fn p(path: &Path) -> &str {
-    path.to_str().unwrap()
 }
 
 const EPMM_VERSIONS: [&str; 8] = [

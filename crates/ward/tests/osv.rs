@@ -1,30 +1,20 @@
 //! OSV and purl matching through the `ward` binary: real SQLite files, fixtures written here
 //! from public advisories, and the shared OSV data and SBOMs where present.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Output;
 
-use assert_cmd::Command;
-use serde_json::Value;
+use common::{json, p, run, stderr, write};
+use serde_json::{Value, json};
 use ward_testdata::shared;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/osv");
-
-fn run(db: &Path, args: &[&str]) -> Output {
-    Command::cargo_bin("ward")
-        .unwrap()
-        .env("WARD_DB", db)
-        .env_remove("XDG_DATA_HOME")
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn json(o: &Output) -> Value {
-    serde_json::from_slice(&o.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
-}
+const PURL_SBOM: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/purl-sbom.cdx.json"
+);
 
 /// An osv.dev `all.zip`-style archive: one JSON record per entry.
 fn zip(path: &Path, files: &[(&str, &str)]) {
@@ -34,11 +24,50 @@ fn zip(path: &Path, files: &[(&str, &str)]) {
     }
     script.push_str("z.close()\n");
     let ok = std::process::Command::new("python3")
-        .args(["-c", &script, path.to_str().unwrap()])
+        .args(["-c", &script, p(path)])
         .status()
         .unwrap()
         .success();
     assert!(ok);
+}
+
+fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"].as_array().unwrap()
+}
+
+/// The finding for `component` and `vulnerability` in a JSON scan report.
+fn finding(report: &Value, component: &str, vulnerability: &str) -> Value {
+    findings(report)
+        .iter()
+        .find(|f| f["component"]["name"] == component && f["vulnerability"] == vulnerability)
+        .cloned()
+        .unwrap_or_else(|| panic!("no {vulnerability} on {component}: {report:#}"))
+}
+
+/// One problem, one finding: no component has two findings whose ids are linked by aliases.
+fn assert_one_finding_per_problem(report: &Value, context: &str) {
+    let list = findings(report);
+    for (i, a) in list.iter().enumerate() {
+        for b in &list[i + 1..] {
+            if a["asset"] != b["asset"] || a["component"] != b["component"] {
+                continue;
+            }
+            assert_ne!(a["vulnerability"], b["vulnerability"], "{context}: {a} {b}");
+            let aliases = |f: &Value| -> BTreeSet<String> {
+                f["aliases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|x| x.as_str().unwrap().to_owned())
+                    .chain([f["vulnerability"].as_str().unwrap().to_owned()])
+                    .collect()
+            };
+            assert!(
+                aliases(a).is_disjoint(&aliases(b)),
+                "{context}: one problem reported twice: {a} {b}"
+            );
+        }
+    }
 }
 
 #[test]
@@ -46,12 +75,14 @@ fn osv_records_match_purls_and_aliases_merge() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ward.db");
     let all = dir.path().join("all.zip");
+    // Two linked npm records (fixtures): the GHSA aliases two CVEs, so it is filed under its own id.
     zip(
         &all,
         &[
             (
                 "GHSA-fix0-0000-0001.json",
                 r#"{"id": "GHSA-fix0-0000-0001", "modified": "2024-01-01T00:00:00Z", "summary": "fixture",
+                   "aliases": ["CVE-2099-0101", "CVE-2099-0102"],
                    "affected": [{"package": {"ecosystem": "npm", "name": "example-lib"},
                      "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": "1.5.0"}]}]}]}"#,
             ),
@@ -63,6 +94,13 @@ fn osv_records_match_purls_and_aliases_merge() {
             ),
         ],
     );
+    // KEV lists the second CVE the GHSA aliases: the finding must find it through the alias.
+    let kev = write(
+        dir.path(),
+        "kev.csv",
+        "cveID,vendorProject,product,vulnerabilityName,dateAdded,shortDescription,requiredAction,dueDate,knownRansomwareCampaignUse,notes,cwes\n\
+         CVE-2099-0102,Example,example-lib,Fixture entry,2099-01-02,test,Apply updates,2099-01-23,Unknown,,\n",
+    );
     let o = run(
         &db,
         &[
@@ -71,24 +109,19 @@ fn osv_records_match_purls_and_aliases_merge() {
             "--format",
             "json",
             FIXTURES,
-            all.to_str().unwrap(),
+            p(&all),
+            p(&kev),
         ],
     );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{}", stderr(&o));
     let summary = json(&o);
-    assert_eq!(summary["errors"], serde_json::json!([]), "{summary}");
-    assert_eq!(summary["documents"], 4, "{summary}");
+    assert_eq!(summary["errors"], json!([]), "{summary}");
+    assert_eq!(summary["documents"], 5, "{summary}");
 
-    let sbom = format!("{FIXTURES}/../purl-sbom.cdx.json");
-    let o = run(&db, &["scan", "--format", "json", &sbom]);
-    assert!(
-        o.status.code().is_some_and(|c| c <= 1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = run(&db, &["scan", "--format", "json", PURL_SBOM]);
+    assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
     let report = json(&o);
-    let findings = report["findings"].as_array().unwrap();
-    let got: BTreeSet<(String, String)> = findings
+    let got: BTreeSet<(String, String)> = findings(&report)
         .iter()
         .map(|f| {
             (
@@ -107,21 +140,21 @@ fn osv_records_match_purls_and_aliases_merge() {
         ]),
         "{report:#}"
     );
-    let jinja = findings
-        .iter()
-        .find(|f| f["component"]["name"] == "Jinja2")
-        .unwrap();
+    assert_one_finding_per_problem(&report, "fixture");
+    let jinja = finding(&report, "Jinja2", "CVE-2024-22195");
     assert_eq!(jinja["explanation"]["source"], "osv:GHSA-h5c8-rqwp-cp95");
     assert_eq!(jinja["explanation"]["range"], "vers:pypi/<3.1.3");
-    assert_eq!(jinja["fixed_versions"], serde_json::json!(["3.1.3"]));
-    assert_eq!(jinja["aliases"], serde_json::json!(["GHSA-h5c8-rqwp-cp95"]));
+    assert_eq!(jinja["fixed_versions"], json!(["3.1.3"]));
+    assert_eq!(jinja["aliases"], json!(["GHSA-h5c8-rqwp-cp95"]));
     assert_eq!(jinja["cvss"][0]["base_score"], 5.4);
     assert_eq!(jinja["confidence"], "exact");
-    let lib = findings
-        .iter()
-        .find(|f| f["component"]["name"] == "example-lib")
-        .unwrap();
-    assert_eq!(lib["aliases"], serde_json::json!(["OSV-FIXTURE-0002"]));
+    assert_eq!(jinja["kev"], Value::Null);
+    let lib = finding(&report, "example-lib", "GHSA-fix0-0000-0001");
+    assert_eq!(
+        lib["aliases"],
+        json!(["CVE-2099-0101", "CVE-2099-0102", "OSV-FIXTURE-0002"])
+    );
+    assert_eq!(lib["kev"]["due_date"], "2099-01-23", "{lib:#}");
     assert!(
         lib["explanation"]["notes"]
             .as_array()
@@ -136,6 +169,7 @@ fn osv_records_match_purls_and_aliases_merge() {
 
     // Re-importing changes nothing; a malformed OSV record is named and changes nothing.
     let o = run(&db, &["db", "import", "--format", "json", FIXTURES]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let again = json(&o);
     assert!(
         again["formats"]
@@ -145,15 +179,14 @@ fn osv_records_match_purls_and_aliases_merge() {
             .all(|f| f["new"] == 0 && f["updated"] == 0),
         "{again}"
     );
-    let bad = dir.path().join("GHSA-bad.json");
-    std::fs::write(
-        &bad,
+    let bad = write(
+        dir.path(),
+        "GHSA-bad.json",
         r#"{"id": "GHSA-bad0-0000-0001", "modified": "2024-01-01T00:00:00Z", "affected": [{"package": {"ecosystem": "PyPI", "name": "x"}, "ranges": [{"type": "ECOSYSTEM", "events": {"introduced": "0"}}]}]}"#,
-    )
-    .unwrap();
-    let o = run(&db, &["db", "import", "--strict", bad.to_str().unwrap()]);
+    );
+    let o = run(&db, &["db", "import", "--strict", p(&bad)]);
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert!(
         err.contains("GHSA-bad0-0000-0001") && err.contains("affected[0].ranges[0].events"),
         "{err}"
@@ -171,20 +204,10 @@ fn shared_osv_data_and_every_cyclonedx_example() {
     };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ward.db");
-    let o = run(
-        &db,
-        &[
-            "db",
-            "import",
-            "--format",
-            "json",
-            go.to_str().unwrap(),
-            pypa.to_str().unwrap(),
-        ],
-    );
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&db, &["db", "import", "--format", "json", p(&go), p(&pypa)]);
+    assert!(o.status.success(), "{}", stderr(&o));
     let s = json(&o);
-    assert_eq!(s["errors"], serde_json::json!([]), "{s}");
+    assert_eq!(s["errors"], json!([]), "{s}");
     assert_eq!(s["formats"]["OSV (JSON)"]["records"], 4291, "{s}");
     assert_eq!(s["formats"]["OSV (YAML)"]["records"], 2661, "{s}");
 
@@ -195,53 +218,29 @@ fn shared_osv_data_and_every_cyclonedx_example() {
         if !(entry.file_type().is_file() && (name.ends_with(".json") || name.ends_with(".xml"))) {
             continue;
         }
-        let path = entry.path().to_str().unwrap();
+        let path = p(entry.path());
         let o = run(&db, &["scan", "--format", "json", path]);
         assert!(
             o.status.code().is_some_and(|c| c <= 1),
             "{path}: {}",
-            String::from_utf8_lossy(&o.stderr)
+            stderr(&o)
         );
-        let report = json(&o);
-        // One problem, one finding per component.
-        let mut seen = BTreeSet::new();
-        for f in report["findings"].as_array().unwrap() {
-            let key = (
-                f["asset"].to_string(),
-                f["component"].to_string(),
-                f["vulnerability"].to_string(),
-            );
-            assert!(seen.insert(key), "{path}: duplicate finding {f}");
-        }
+        assert_one_finding_per_problem(&json(&o), path);
         scanned += 1;
     }
     assert!(scanned >= 60, "{scanned} SBOMs");
 
     // Hand-checked: Proton Bridge 1.8.0 (Go) against the Go vulndb.
     let bridge = sboms.join("SBOM/proton-bridge/proton-bridge-v1.8.0.bom.json");
-    let report = json(&run(
-        &db,
-        &["scan", "--format", "json", bridge.to_str().unwrap()],
-    ));
-    let find = |component: &str, vuln: &str| {
-        report["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["component"]["name"] == component && f["vulnerability"] == vuln)
-            .cloned()
-            .unwrap_or_else(|| panic!("no {vuln} on {component}"))
-    };
+    let report = json(&run(&db, &["scan", "--format", "json", p(&bridge)]));
     // GO-2020-0017: jwt-go, every version since 2015, never fixed in that module.
-    let jwt = find("github.com/dgrijalva/jwt-go", "CVE-2020-26160");
+    let jwt = finding(&report, "github.com/dgrijalva/jwt-go", "CVE-2020-26160");
     assert_eq!(jwt["explanation"]["source"], "osv:GO-2020-0017");
-    assert_eq!(jwt["fixed_versions"], serde_json::json!([]));
+    assert_eq!(jwt["fixed_versions"], json!([]));
     // GO-2021-0113: x/text before 0.3.7; the installed pseudo-version is 0.3.5-….
-    let text = find("golang.org/x/text", "CVE-2021-38561");
-    assert_eq!(text["fixed_versions"], serde_json::json!(["0.3.7"]));
+    let text = finding(&report, "golang.org/x/text", "CVE-2021-38561");
+    assert_eq!(text["fixed_versions"], json!(["0.3.7"]));
     // gin 1.4.0: CVE-2020-28483 fixed in 1.7.7.
-    assert_eq!(
-        find("github.com/gin-gonic/gin", "CVE-2020-28483")["fixed_versions"],
-        serde_json::json!(["1.7.7"])
-    );
+    let gin = finding(&report, "github.com/gin-gonic/gin", "CVE-2020-28483");
+    assert_eq!(gin["fixed_versions"], json!(["1.7.7"]));
 }
