@@ -231,21 +231,22 @@ fn distro_release(base: &str, distro: Option<&String>, prefix: &str) -> String {
 }
 
 /// The purl type (the `vers:` scheme) for an OSV ecosystem: `PyPI` → `pypi`, `Go` → `golang`.
+/// Case-insensitive, so the lower-cased ecosystem of a package key (`pkg:go`) works too.
 pub fn purl_type_for_ecosystem(ecosystem: &str) -> &'static str {
-    match ecosystem_base(ecosystem) {
-        "PyPI" => "pypi",
+    match ecosystem_base(ecosystem).to_ascii_lowercase().as_str() {
+        "pypi" => "pypi",
         "npm" => "npm",
-        "Go" => "golang",
+        "go" => "golang",
         "crates.io" => "cargo",
-        "Maven" => "maven",
-        "RubyGems" => "gem",
-        "NuGet" => "nuget",
-        "Packagist" => "composer",
-        "Debian" | "Ubuntu" => "deb",
-        "Alpine" | "Wolfi" | "Chainguard" => "apk",
-        "Hex" => "hex",
-        "Pub" => "pub",
-        "Red Hat" | "Rocky Linux" | "AlmaLinux" | "openSUSE" | "SUSE" | "Mageia" | "openEuler" => {
+        "maven" => "maven",
+        "rubygems" => "gem",
+        "nuget" => "nuget",
+        "packagist" => "composer",
+        "debian" | "ubuntu" => "deb",
+        "alpine" | "wolfi" | "chainguard" => "apk",
+        "hex" => "hex",
+        "pub" => "pub",
+        "red hat" | "rocky linux" | "almalinux" | "opensuse" | "suse" | "mageia" | "openeuler" => {
             "rpm"
         }
         _ => "generic",
@@ -305,6 +306,9 @@ mod tests {
             [("Debian:12".into(), "bash".into())]
         );
         assert!(packages("pkg:generic/openssl@3.0").is_empty());
+        assert_eq!(purl_type_for_ecosystem("Go"), "golang");
+        assert_eq!(purl_type_for_ecosystem("go"), "golang");
+        assert_eq!(purl_type_for_ecosystem("Debian:12"), "deb");
     }
 
     #[test]

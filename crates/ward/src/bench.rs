@@ -110,20 +110,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "the database has no {}: import feeds first (`ward db import`)",
                 if purl { "OSV packages" } else { "products" }
             );
-            let mut inventory = generate(&products, components, per_asset.max(1));
-            if purl {
-                for c in inventory.assets.iter_mut().flat_map(|a| &mut a.components) {
-                    c.purl = Some(purl_for(
-                        c.cpe
-                            .take()
-                            .map(|cpe| cpe.vendor.literal().unwrap_or_default().to_owned())
-                            .unwrap_or_default()
-                            .as_str(),
-                        &c.name,
-                        c.version.as_deref().unwrap_or("1.0"),
-                    ));
-                }
-            }
+            let inventory = if purl {
+                generate(&products, components, per_asset.max(1), purl_component)
+            } else {
+                generate(&products, components, per_asset.max(1), cpe_component)
+            };
             let policy = ward_priority::Policy::load("ssvc-deployer")?;
             let mut times = Vec::new();
             let mut load = Vec::new();
@@ -174,26 +165,38 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
-/// A purl for an OSV package key (`pkg:pypi`, name) at a version.
-fn purl_for(ecosystem_key: &str, name: &str, version: &str) -> String {
-    let ty = match ecosystem_key.trim_start_matches("pkg:") {
-        "go" => "golang",
-        "crates.io" => "cargo",
-        "rubygems" => "gem",
-        "packagist" => "composer",
-        other => other,
-    };
-    let version = if ty == "golang" {
-        format!("v{version}")
-    } else {
-        version.to_owned()
-    };
-    format!("pkg:{ty}/{name}@{version}")
+/// A component named by CPE, for a `(vendor, product)` key.
+fn cpe_component((vendor, product): &(String, String), version: &str) -> Component {
+    Component {
+        name: product.clone(),
+        version: Some(version.to_owned()),
+        cpe: Some(Cpe::new(Part::Application, vendor, product, Some(version))),
+        ..Component::default()
+    }
 }
 
-/// A deterministic inventory: components spread evenly over the database's products, with
-/// versions from a small set of common shapes so that ranges are exercised.
-fn generate(products: &[(String, String)], n: usize, per_asset: usize) -> Inventory {
+/// A component named by purl, for an OSV package key (`pkg:pypi`, name).
+fn purl_component((ecosystem, name): &(String, String), version: &str) -> Component {
+    let ty = ward_model::purl::purl_type_for_ecosystem(ecosystem.trim_start_matches("pkg:"));
+    // Go module versions carry a `v`.
+    let v = if ty == "golang" { "v" } else { "" };
+    Component {
+        name: name.clone(),
+        version: Some(version.to_owned()),
+        purl: Some(format!("pkg:{ty}/{name}@{v}{version}")),
+        ..Component::default()
+    }
+}
+
+/// A deterministic inventory: components spread evenly over the database's products (or OSV
+/// packages), made by `make`, with versions from a small set of common shapes so that ranges
+/// are exercised.
+fn generate(
+    products: &[(String, String)],
+    n: usize,
+    per_asset: usize,
+    make: fn(&(String, String), &str) -> Component,
+) -> Inventory {
     const VERSIONS: [&str; 8] = [
         "1.0",
         "2.4.1",
@@ -207,14 +210,8 @@ fn generate(products: &[(String, String)], n: usize, per_asset: usize) -> Invent
     let stride = (products.len() / n.max(1)).max(1);
     let components: Vec<Component> = (0..n)
         .map(|i| {
-            let (vendor, product) = &products[(i * stride + i / products.len()) % products.len()];
-            let version = VERSIONS[i % VERSIONS.len()];
-            Component {
-                name: product.clone(),
-                version: Some(version.to_owned()),
-                cpe: Some(Cpe::new(Part::Application, vendor, product, Some(version))),
-                ..Component::default()
-            }
+            let key = &products[(i * stride + i / products.len()) % products.len()];
+            make(key, VERSIONS[i % VERSIONS.len()])
         })
         .collect();
     Inventory {
