@@ -70,27 +70,35 @@ fn names(affected: &PackageAffected, subject: &PackageSubject) -> Option<Option<
 /// events in order; `introduced` at or below the version opens, `fixed` at or below and
 /// `last_affected` below it close.
 pub fn in_range(scheme: Scheme, range: &PackageRange, version: &str, fallback: &mut bool) -> bool {
+    in_sorted(scheme, &sorted_events(scheme, range), version, fallback)
+}
+
+/// [`in_range`] over events already in order; the installed version is read once.
+fn in_sorted(scheme: Scheme, events: &[&RangeEvent], version: &str, fallback: &mut bool) -> bool {
+    let installed = scheme.parse(version).ok();
+    let mut cmp = |v: &str| match (&installed, scheme.parse(v)) {
+        (Some(a), Ok(b)) => a.cmp_key(&b),
+        _ => {
+            *fallback = true;
+            crate::version::compare(version, v)
+        }
+    };
     let mut affected = false;
-    for e in sorted_events(scheme, range) {
+    for e in events {
         let v = e.version();
-        let mut cmp = || {
-            let o = scheme.order(version, v);
-            *fallback |= o.fallback;
-            o.ordering
-        };
         match e {
             RangeEvent::Introduced(_) => {
-                if is_zero(v) || cmp().is_ge() {
+                if is_zero(v) || cmp(v).is_ge() {
                     affected = true;
                 }
             }
             RangeEvent::Fixed(_) | RangeEvent::Limit(_) => {
-                if cmp().is_ge() {
+                if cmp(v).is_ge() {
                     affected = false;
                 }
             }
             RangeEvent::LastAffected(_) => {
-                if cmp().is_gt() {
+                if cmp(v).is_gt() {
                     affected = false;
                 }
             }
@@ -163,8 +171,10 @@ pub fn evaluate_package(advisory: &Advisory, subject: &PackageSubject) -> Option
             } else {
                 scheme
             };
-            let vers = Vers::from_osv(s, r).to_string();
-            if in_range(s, r, version, &mut fallback) {
+            // Sorted once for both the verdict and its `vers:` text.
+            let events = sorted_events(s, r);
+            let vers = Vers::from_sorted(s, &events).to_string();
+            if in_sorted(s, &events, version, &mut fallback) {
                 if !matches!(hit, Some((Basis::Range, ..))) {
                     hit = Some((Basis::Range, criterion.clone(), vers));
                 }

@@ -215,12 +215,16 @@ impl Vers {
     /// `last_affected` → `<=`, `introduced: 0` → no lower bound. Events are sorted by the
     /// scheme first, as the OSV evaluation algorithm does.
     pub fn from_osv(scheme: Scheme, range: &PackageRange) -> Self {
-        let events = sorted_events(scheme, range);
+        Self::from_sorted(scheme, &sorted_events(scheme, range))
+    }
+
+    /// [`Vers::from_osv`] over events already in the scheme's order.
+    pub(crate) fn from_sorted(scheme: Scheme, events: &[&RangeEvent]) -> Self {
         let mut constraints = Vec::new();
         let mut open = false;
         let mut unbounded_start = false;
         for e in events {
-            match e {
+            match *e {
                 RangeEvent::Introduced(v) if !open => {
                     open = true;
                     if is_zero(v) {
