@@ -139,6 +139,22 @@ impl Scheme {
     }
 }
 
+/// Sorts a short list (a range's events, its constraints, fixed releases) by a version order.
+///
+/// [`Scheme::order`] is total on the versions a scheme reads, but a version it cannot read is
+/// compared by the vendor order, and the mix need not be transitive; `slice::sort_by` may panic
+/// on such a comparison (found by fuzzing). Insertion sort never does, is stable, and these lists
+/// hold a handful of items.
+pub fn sort_versions<T>(items: &mut [T], mut cmp: impl FnMut(&T, &T) -> Ordering) {
+    for i in 1..items.len() {
+        let mut j = i;
+        while j > 0 && cmp(&items[j - 1], &items[j]).is_gt() {
+            items.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Order {
     pub ordering: Ordering,
@@ -225,10 +241,12 @@ fn semver_lenient(s: &str, go: bool) -> Result<semver::Version, String> {
     semver::Version::parse(t).map_err(|e| format!("not SemVer: {e}"))
 }
 
-/// Maven's `ComparableVersion` as maven-artifact 3.0–3.8 implements it (the order documented in
-/// <https://maven.apache.org/pom.html#version-order-specification>, and the one univers ports).
-/// Maven 3.9 changed two corners — a trailing `.qualifier` is read as `-qualifier`, and `X1`
-/// runs become combination items — which Ward does not follow yet (docs/version-order.md).
+/// Maven's `ComparableVersion` (the order documented in
+/// <https://maven.apache.org/pom.html#version-order-specification>): maven-artifact 3.0–3.8's
+/// parsing, as univers ports it, with Maven 3.9's `release` alias (MNG-7559) and whole-list
+/// comparison with nothing (MNG-6964). Maven 3.9's other two changes — a trailing `.qualifier`
+/// read as `-qualifier`, `X1` runs as combination items — Ward does not follow yet
+/// (docs/version-order.md).
 pub mod maven {
     use std::cmp::Ordering;
 
@@ -355,7 +373,13 @@ pub mod maven {
             (Item::Str(x), None) => qualifier(x).cmp(&qualifier("")),
             (Item::Str(_), Some(Item::Int(_) | Item::List(_))) => Ordering::Less,
             (Item::Str(x), Some(Item::Str(y))) => qualifier(x).cmp(&qualifier(y)),
-            (Item::List(l), None) => l.first().map_or(Ordering::Equal, |f| compare(f, None)),
+            // Maven 3.9 (MNG-6964): the whole list against nothing, not only its first item;
+            // comparing the first alone is not transitive (found by fuzzing, as MNG-6964 was).
+            (Item::List(l), None) => l
+                .iter()
+                .map(|x| compare(x, None))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal),
             (Item::List(_), Some(Item::Int(_))) => Ordering::Less,
             (Item::List(_), Some(Item::Str(_))) => Ordering::Greater,
             (Item::List(l), Some(Item::List(r))) => {
@@ -910,6 +934,17 @@ mod tests {
     }
 
     #[test]
+    fn maven_is_not_transitive_and_ward_follows_it() {
+        // An unknown qualifier is above the release (`1.0.semver` > `1`) but below any number
+        // (`1.0.semver` < `1.0.0.alpha.2`), while the alpha is below the release: a cycle in
+        // Maven's own ComparableVersion. Ward follows Maven; sorts use `sort_versions`.
+        let o = |a, b| Scheme::Maven.compare(a, b).unwrap();
+        assert_eq!(o("1", "1.0.semver"), Less);
+        assert_eq!(o("1.0.semver", "1.0.0.alpha.2"), Less);
+        assert_eq!(o("1.0.0.alpha.2", "1"), Less);
+    }
+
+    #[test]
     fn rubygems() {
         ascending(
             Scheme::RubyGems,
@@ -995,6 +1030,32 @@ mod tests {
             ],
         );
         assert!(Scheme::Alpine.compare("1.2-foo", "1.2").is_none());
+    }
+
+    #[test]
+    fn mixed_readable_and_unreadable_versions_sort_without_panicking() {
+        // `1.0a!` is not PEP 440: compared by the vendor order it sits between `1.0` and `1.0a1`,
+        // while PEP 440 puts the alpha `1.0a1` before `1.0`: a cycle, no total order.
+        let o = |a, b| Scheme::PyPI.order(a, b).ordering;
+        assert_eq!(
+            (o("1.0", "1.0a!"), o("1.0a!", "1.0a1"), o("1.0a1", "1.0")),
+            (Less, Less, Less)
+        );
+        let mut v: Vec<&str> = ["1.0a1", "2.0", "1.0a!", "0.9", "1.0", "x", "1.0a!"]
+            .into_iter()
+            .cycle()
+            .take(70)
+            .collect();
+        sort_versions(&mut v, |a, b| o(a, b));
+        let mut sorted = v.clone();
+        sorted.sort_unstable();
+        let mut expected: Vec<&str> = ["1.0a1", "2.0", "1.0a!", "0.9", "1.0", "x", "1.0a!"]
+            .into_iter()
+            .cycle()
+            .take(70)
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(sorted, expected, "a permutation");
     }
 
     #[test]

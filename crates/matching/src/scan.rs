@@ -404,7 +404,7 @@ fn match_one(
         .flat_map(|v| v.fixed.iter().cloned())
         .filter(|f| installed.as_deref().is_none_or(|v| order(f, v).is_gt()))
         .collect();
-    fixed.sort_by(|a, b| order(a, b).then_with(|| a.cmp(b)));
+    crate::ecosystem::sort_versions(&mut fixed, |a, b| order(a, b).then_with(|| a.cmp(b)));
     fixed.dedup_by(|a, b| order(a, b).is_eq());
 
     // One entry per vector: NVD repeats the CNA's score under the CNA's UUID; keep the name.

@@ -8,7 +8,7 @@ use std::fmt;
 
 use ward_model::advisory::{PackageRange, RangeEvent};
 
-use crate::ecosystem::Scheme;
+use crate::ecosystem::{Scheme, sort_versions};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Comparator {
@@ -47,13 +47,13 @@ pub struct Vers {
     pub constraints: Vec<Constraint>,
 }
 
+/// Percent-encodes what has a meaning in vers: `%`, `|`, spaces and the comparator characters
+/// (a version `=1` must not read back as the comparator `=` and `1`).
 fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
-            '%' => out.push_str("%25"),
-            '|' => out.push_str("%7C"),
-            ' ' => out.push_str("%20"),
+            '%' | '|' | ' ' | '<' | '>' | '=' | '!' => out.push_str(&format!("%{:02X}", c as u32)),
             c => out.push(c),
         }
     }
@@ -176,7 +176,7 @@ impl Vers {
             .iter()
             .filter(|c| !matches!(c.comparator, Comparator::Eq | Comparator::Ne))
             .collect();
-        rest.sort_by(|a, b| cmp(&a.version, &b.version));
+        sort_versions(&mut rest, |a, b| cmp(&a.version, &b.version));
         let satisfies = |c: &Constraint, cmp: &mut dyn FnMut(&str, &str) -> std::cmp::Ordering| {
             let o = cmp(version, &c.version);
             match c.comparator {
@@ -284,7 +284,7 @@ pub(crate) fn sorted_events(scheme: Scheme, range: &PackageRange) -> Vec<&RangeE
         RangeEvent::Fixed(_) => 2,
         RangeEvent::Limit(_) => 3,
     };
-    events.sort_by(|a, b| {
+    sort_versions(&mut events, |a, b| {
         let (va, vb) = (a.version(), b.version());
         let by_version = match (is_zero(va), is_zero(vb)) {
             (true, true) => std::cmp::Ordering::Equal,
@@ -370,5 +370,10 @@ mod tests {
             Vers::parse("vers:npm/1.0.0%7Cx").unwrap().constraints[0].version,
             "1.0.0|x"
         );
+        // Found by fuzzing: a version starting with `=` lost it on a round trip.
+        let odd = Vers::parse("vers:deb/==1.0|<%3D2").unwrap();
+        assert_eq!(odd.constraints[0].version, "=1.0");
+        assert_eq!(odd.to_string(), "vers:deb/%3D1.0|<%3D2");
+        assert_eq!(Vers::parse(&odd.to_string()).unwrap(), odd);
     }
 }

@@ -34,13 +34,15 @@ impl FromStr for Purl {
     type Err = PurlError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let p = PackageUrl::from_str(s.trim()).map_err(|e| PurlError {
+        let err = |message: String| PurlError {
             input: s.to_owned(),
-            message: e.to_string(),
-        })?;
-        Ok(Self {
+            message,
+        };
+        let p = PackageUrl::from_str(s.trim()).map_err(|e| err(e.to_string()))?;
+        let purl = Self {
             ty: p.ty().to_owned(),
-            namespace: p.namespace().map(str::to_owned),
+            // The crate leaves an empty namespace for `pkg:t/./name`; it is no namespace.
+            namespace: p.namespace().filter(|n| !n.is_empty()).map(str::to_owned),
             name: p.name().to_owned(),
             version: p.version().map(str::to_owned),
             qualifiers: p
@@ -49,28 +51,52 @@ impl FromStr for Purl {
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             subpath: p.subpath().map(str::to_owned),
-        })
+        };
+        // The crate accepts an encoded `/` (`%2F`) inside a name or namespace segment but prints
+        // it bare, so such a purl would read back as another (found by fuzzing). A purl Ward
+        // keeps is one whose canonical form reads back as itself.
+        let canonical = purl
+            .to_package_url()
+            .map_err(|e| err(e.to_string()))?
+            .to_string();
+        match canonical.parse::<PackageUrl>() {
+            Ok(back)
+                if back.name() == purl.name
+                    && back.namespace().filter(|n| !n.is_empty()) == purl.namespace.as_deref() =>
+            {
+                Ok(purl)
+            }
+            _ => Err(err(
+                "a name or namespace segment contains `/` (encoded as %2F)".into(),
+            )),
+        }
+    }
+}
+
+impl Purl {
+    /// The crate's value for this purl, which prints the canonical form.
+    fn to_package_url(&self) -> Result<PackageUrl<'_>, packageurl::Error> {
+        let mut p = PackageUrl::new(self.ty.as_str(), self.name.as_str())?;
+        if let Some(ns) = &self.namespace {
+            p.with_namespace(ns.as_str())?;
+        }
+        if let Some(v) = &self.version {
+            p.with_version(v.as_str())?;
+        }
+        for (k, v) in &self.qualifiers {
+            p.add_qualifier(k.as_str(), v.as_str())?;
+        }
+        if let Some(s) = &self.subpath {
+            p.with_subpath(s.as_str())?;
+        }
+        Ok(p)
     }
 }
 
 impl fmt::Display for Purl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut p =
-            PackageUrl::new(self.ty.as_str(), self.name.as_str()).map_err(|_| fmt::Error)?;
-        if let Some(ns) = &self.namespace {
-            p.with_namespace(ns.as_str()).map_err(|_| fmt::Error)?;
-        }
-        if let Some(v) = &self.version {
-            p.with_version(v.as_str()).map_err(|_| fmt::Error)?;
-        }
-        for (k, v) in &self.qualifiers {
-            p.add_qualifier(k.as_str(), v.as_str())
-                .map_err(|_| fmt::Error)?;
-        }
-        if let Some(s) = &self.subpath {
-            p.with_subpath(s.as_str()).map_err(|_| fmt::Error)?;
-        }
-        p.fmt(f)
+        // Infallible for a parsed purl: parsing checks that its canonical form exists.
+        self.to_package_url().map_err(|_| fmt::Error)?.fmt(f)
     }
 }
 
@@ -320,6 +346,8 @@ mod tests {
             "npm/foo@1",
             "pkg:maven/@1.0",
             "pkg:composer/name@1",
+            // Found by fuzzing: an encoded `/` in a namespace segment.
+            "pkg:./@%/@%%%%%fkgp^kg:(@%2fk%%%%%tkg: \0:%2%%",
         ] {
             let e = bad.parse::<Purl>().unwrap_err();
             assert_eq!(e.input, bad);
@@ -330,5 +358,9 @@ mod tests {
     fn display_is_canonical() {
         let p: Purl = "pkg:PYPI/Foo_Bar@1.0".parse().unwrap();
         assert_eq!(p.to_string(), "pkg:pypi/foo-bar@1.0");
+        // Found by fuzzing: an empty namespace printed as `//`, which then read differently.
+        let p: Purl = "pkg:generic/./k".parse().unwrap();
+        assert_eq!(p.namespace, None);
+        assert_eq!(p.to_string().parse::<Purl>().unwrap(), p);
     }
 }
