@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod hunt;
 mod import;
 mod output;
 mod scan;
@@ -51,6 +52,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure import and scan speed and peak memory.
     Bench(bench::BenchArgs),
+    /// Hunt through local logs with Sigma rules and indicators (STIX 2.1, IP/domain/URL/hash lists).
+    /// Exit 1 when anything is sighted, 0 when nothing, 2 on error.
+    Hunt(hunt::HuntArgs),
     /// Check and list prioritisation policies.
     Policy {
         #[command(subcommand)]
@@ -126,6 +130,7 @@ fn main() -> ExitCode {
             } => status(args).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Demo(args) => demo::run(args).await,
+            Command::Hunt(args) => hunt::run(args),
             Command::Bench(args) => bench::run(args).await,
             Command::Policy {
                 command: PolicyCommand::Check { file },

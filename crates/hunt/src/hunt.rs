@@ -1,0 +1,409 @@
+//! The hunt: every log read once, each record offered to the compiled rules and indicators;
+//! files in parallel, each streamed line by line (memory does not grow with the log).
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, Datelike, Duration, Utc};
+use flate2::read::MultiGzDecoder;
+use serde::Serialize;
+
+use crate::indicators::{IndicatorSet, LeafHit, Scratch};
+use crate::logs::{Family, LogFormat, parse_line};
+use crate::sigma::RuleSet;
+
+/// A log to read.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Path(PathBuf),
+    /// Standard input (`-`).
+    Stdin,
+}
+
+impl Input {
+    pub fn name(&self) -> String {
+        match self {
+            Self::Path(p) => p.display().to_string(),
+            Self::Stdin => "-".into(),
+        }
+    }
+}
+
+/// A field a rule or indicator matched, with the log's value.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Matched {
+    pub field: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SightingKind {
+    Sigma,
+    Indicator,
+}
+
+/// Something a rule or indicator found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sighting {
+    #[serde(rename = "type")]
+    pub kind: SightingKind,
+    /// The rule's `id` (its title when it has none) or the indicator's STIX id
+    /// (`file:line` for plain lists).
+    pub id: String,
+    pub title: String,
+    pub level: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    pub file: String,
+    pub line: u64,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub matched: Vec<Matched>,
+}
+
+/// A line that could not be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct LineProblem {
+    pub file: String,
+    pub line: u64,
+    pub message: String,
+}
+
+/// What was read of one log.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileSummary {
+    pub file: String,
+    pub format: Option<String>,
+    pub lines: u64,
+    pub bytes: u64,
+    /// Lines that were not in the log's format (the first few are in `problems`).
+    pub unreadable: u64,
+    /// Set when the file could not be read at all.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub sightings: Vec<Sighting>,
+    pub files: Vec<FileSummary>,
+    pub problems: Vec<LineProblem>,
+}
+
+/// Lines reported per file before only counting.
+const PROBLEMS_PER_FILE: usize = 10;
+/// Lines looked at to decide a log's format.
+const SNIFF_LINES: usize = 20;
+
+pub struct Hunter<'a> {
+    pub rules: &'a RuleSet,
+    pub indicators: &'a IndicatorSet,
+    /// `--log-format`: read every input in this format instead of detecting it.
+    pub format: Option<LogFormat>,
+    pub threads: usize,
+    pub now: DateTime<Utc>,
+}
+
+struct FileOutcome {
+    summary: FileSummary,
+    sightings: Vec<Sighting>,
+    problems: Vec<LineProblem>,
+    hits: Vec<LeafHit>,
+}
+
+impl Hunter<'_> {
+    /// Hunts through the inputs. `progress` is told how many bytes each file read (as read).
+    pub fn run(&self, inputs: &[Input], progress: &(dyn Fn(u64) + Sync)) -> Report {
+        let next = AtomicUsize::new(0);
+        let outcomes: Mutex<Vec<(usize, FileOutcome)>> = Mutex::new(Vec::new());
+        let threads = self.threads.clamp(1, inputs.len().max(1));
+        std::thread::scope(|scope| {
+            for _ in 0..threads {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(input) = inputs.get(i) else { break };
+                        let outcome = self.one(i, input, progress);
+                        outcomes
+                            .lock()
+                            .expect("no worker panics holding it")
+                            .push((i, outcome));
+                    }
+                });
+            }
+        });
+        let mut outcomes = outcomes.into_inner().expect("workers done");
+        outcomes.sort_by_key(|(i, _)| *i);
+        let mut report = Report::default();
+        let mut hits = Vec::new();
+        for (_, o) in outcomes {
+            report.files.push(o.summary);
+            report.sightings.extend(o.sightings);
+            report.problems.extend(o.problems);
+            hits.extend(o.hits);
+        }
+        // Patterns of several observations, decided over every file's hits.
+        for (ind, found) in self.indicators.decide(&hits) {
+            let info = &self.indicators.indicators[ind as usize];
+            for h in found {
+                report.sightings.push(Sighting {
+                    kind: SightingKind::Indicator,
+                    id: info.id.clone(),
+                    title: info.title.clone(),
+                    level: None,
+                    tags: Vec::new(),
+                    file: inputs[h.file].name(),
+                    line: h.line,
+                    timestamp: h.timestamp,
+                    matched: to_matched(h.matched),
+                });
+            }
+        }
+        let order: std::collections::HashMap<String, usize> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name(), i))
+            .collect();
+        report.sightings.sort_by(|a, b| {
+            (order.get(&a.file), a.line, &a.id).cmp(&(order.get(&b.file), b.line, &b.id))
+        });
+        report
+    }
+
+    fn one(&self, index: usize, input: &Input, progress: &(dyn Fn(u64) + Sync)) -> FileOutcome {
+        let name = input.name();
+        let mut outcome = FileOutcome {
+            summary: FileSummary {
+                file: name.clone(),
+                format: None,
+                lines: 0,
+                bytes: 0,
+                unreadable: 0,
+                error: None,
+            },
+            sightings: Vec::new(),
+            problems: Vec::new(),
+            hits: Vec::new(),
+        };
+        let reader = match open(input) {
+            Ok(r) => r,
+            Err(e) => {
+                outcome.summary.error = Some(format!("{name}: {e}"));
+                return outcome;
+            }
+        };
+        if let Err(e) = self.read(index, reader, &mut outcome, progress) {
+            outcome.summary.error =
+                Some(format!("{name}: line {}: {e}", outcome.summary.lines + 1));
+        }
+        outcome
+    }
+
+    fn read(
+        &self,
+        index: usize,
+        mut reader: Box<dyn BufRead + Send>,
+        outcome: &mut FileOutcome,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> io::Result<()> {
+        // Read the first lines to decide the format, then go on streaming.
+        let mut head: Vec<String> = Vec::new();
+        let mut buf = Vec::with_capacity(4096);
+        let mut ended = false;
+        while head.len() < SNIFF_LINES {
+            buf.clear();
+            if reader.read_until(b'\n', &mut buf)? == 0 {
+                ended = true;
+                break;
+            }
+            progress(buf.len() as u64);
+            outcome.summary.bytes += buf.len() as u64;
+            head.push(String::from_utf8_lossy(&buf).into_owned());
+        }
+        let format = self
+            .format
+            .or_else(|| LogFormat::detect(head.iter().map(String::as_str)));
+        let Some(format) = format else {
+            if !head.iter().all(|l| l.trim().is_empty()) {
+                outcome.summary.error = Some(format!(
+                    "{}: not a log format Ward reads (access log, JSON lines, syslog); name one with --log-format",
+                    outcome.summary.file
+                ));
+            }
+            return Ok(());
+        };
+        outcome.summary.format = Some(format.name().into());
+        let mut state = LineState {
+            format,
+            family: format.family(),
+            year: self.now.year(),
+            index,
+            scratch: Scratch::default(),
+        };
+        for line in &head {
+            self.line(line, &mut state, outcome);
+        }
+        if ended {
+            return Ok(());
+        }
+        let mut pending = 0u64;
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            outcome.summary.bytes += n as u64;
+            pending += n as u64;
+            if pending >= 1 << 20 {
+                progress(pending);
+                pending = 0;
+            }
+            match std::str::from_utf8(&buf) {
+                Ok(s) => self.line(s, &mut state, outcome),
+                Err(_) => {
+                    let s = String::from_utf8_lossy(&buf).into_owned();
+                    self.line(&s, &mut state, outcome);
+                }
+            }
+        }
+        progress(pending);
+        Ok(())
+    }
+
+    fn line(&self, line: &str, state: &mut LineState, outcome: &mut FileOutcome) {
+        outcome.summary.lines += 1;
+        let line_no = outcome.summary.lines;
+        if line.trim().is_empty() {
+            return;
+        }
+        let record = match parse_line(state.format, line, state.year) {
+            Ok(r)
+                if r.timestamp
+                    .is_some_and(|t| t > self.now + Duration::days(2))
+                    && state.format == LogFormat::Syslog3164 =>
+            {
+                // RFC 3164 has no year: a December line read in January belongs to last year.
+                parse_line(state.format, line, state.year - 1)
+            }
+            other => other,
+        };
+        let record = match record {
+            Ok(r) => r,
+            Err(message) => {
+                outcome.summary.unreadable += 1;
+                if outcome.problems.len() < PROBLEMS_PER_FILE {
+                    outcome.problems.push(LineProblem {
+                        file: outcome.summary.file.clone(),
+                        line: line_no,
+                        message: format!("not a {} line: {message}", state.format),
+                    });
+                }
+                return;
+            }
+        };
+        let family = if record.proxy_request && state.family == Family::Webserver {
+            Family::Proxy
+        } else {
+            state.family
+        };
+        for m in self.rules.evaluate(family, &record) {
+            let matched = m
+                .as_detection()
+                .map(|d| {
+                    d.matched_fields
+                        .iter()
+                        .map(|f| Matched {
+                            field: f.field.clone(),
+                            value: match &f.value {
+                                serde_json::Value::String(s) => s.clone(),
+                                other => other.to_string(),
+                            },
+                        })
+                        .fold(Vec::new(), |mut acc: Vec<Matched>, m| {
+                            if !acc.contains(&m) {
+                                acc.push(m);
+                            }
+                            acc
+                        })
+                })
+                .unwrap_or_default();
+            outcome.sightings.push(Sighting {
+                kind: SightingKind::Sigma,
+                id: m
+                    .header
+                    .rule_id
+                    .clone()
+                    .unwrap_or_else(|| m.header.rule_title.clone()),
+                title: m.header.rule_title.clone(),
+                level: m.header.level.map(|l| l.as_str().to_owned()),
+                tags: m.header.tags.clone(),
+                file: outcome.summary.file.clone(),
+                line: line_no,
+                timestamp: record.timestamp,
+                matched,
+            });
+        }
+        for (leaf, matched) in self.indicators.leaves_hit(&record, &mut state.scratch) {
+            let (ind, simple) = self.indicators.leaf_indicator(leaf);
+            if simple {
+                let info = &self.indicators.indicators[ind as usize];
+                outcome.sightings.push(Sighting {
+                    kind: SightingKind::Indicator,
+                    id: info.id.clone(),
+                    title: info.title.clone(),
+                    level: None,
+                    tags: Vec::new(),
+                    file: outcome.summary.file.clone(),
+                    line: line_no,
+                    timestamp: record.timestamp,
+                    matched: to_matched(matched),
+                });
+            } else {
+                outcome.hits.push(LeafHit {
+                    leaf,
+                    file: state.index,
+                    line: line_no,
+                    timestamp: record.timestamp,
+                    matched,
+                });
+            }
+        }
+    }
+}
+
+struct LineState {
+    format: LogFormat,
+    family: Family,
+    year: i32,
+    index: usize,
+    scratch: Scratch,
+}
+
+fn to_matched(pairs: Vec<(String, String)>) -> Vec<Matched> {
+    pairs
+        .into_iter()
+        .map(|(field, value)| Matched { field, value })
+        .collect()
+}
+
+/// Opens a log, decompressing gzip (judged by its magic bytes, so rotated `.1.gz` and renamed
+/// files both work; multi-member archives as `logrotate` and `cat a.gz b.gz` make them).
+fn open(input: &Input) -> io::Result<Box<dyn BufRead + Send>> {
+    let raw: Box<dyn Read + Send> = match input {
+        Input::Path(p) => Box::new(File::open(p)?),
+        Input::Stdin => Box::new(io::stdin()),
+    };
+    let mut reader = BufReader::with_capacity(256 * 1024, raw);
+    let magic = reader.fill_buf()?;
+    if magic.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(BufReader::with_capacity(
+            256 * 1024,
+            MultiGzDecoder::new(reader),
+        )))
+    } else {
+        Ok(Box::new(reader))
+    }
+}

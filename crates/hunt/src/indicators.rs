@@ -1,0 +1,1058 @@
+//! Indicators of compromise: STIX 2.1 indicator patterns and plain lists (IPs and CIDRs, domains,
+//! URLs, file hashes), compiled together into one matcher.
+//!
+//! Each `[ … ]` observation of a pattern is a *leaf*. A record reaches a leaf's full evaluation
+//! only through an *anchor*: an exact value (hash map), an address range (prefix trie) or a
+//! pattern (one `RegexSet` per kind of value) that must hold for the leaf to hold. Leaves without
+//! an anchor (negations, `<`, `EXISTS`) are evaluated on every record; there are few in practice.
+//! Patterns of several observations (`AND`, `OR`, `FOLLOWEDBY`, qualifiers) are decided at the end
+//! of the hunt from the leaves' sightings.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+
+use chrono::{DateTime, Utc};
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use prefix_trie::PrefixMap;
+use regex::{Regex, RegexSet};
+
+use crate::logs::Record;
+use crate::stix::{self, Comparison, Literal, ObjectPath, Observation, Op, Qualifier, Test};
+
+/// What a STIX object path stands for in a log record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Any address in the record (`ipv4-addr:value`, `ipv6-addr:value`).
+    AnyIp,
+    SrcIp,
+    DstIp,
+    SrcPort,
+    DstPort,
+    Domain,
+    Url,
+    /// A file hash; the algorithm is checked by length (MD5 32, SHA-1 40, SHA-256 64, SHA-512 128).
+    Hash,
+    Method,
+    UserAgent,
+    RequestTarget,
+    User,
+    CommandLine,
+    Process,
+    /// A path no log format Ward reads carries (`file:name`, `x509-certificate:…`): never seen.
+    Unmapped,
+}
+
+impl Source {
+    pub fn of(path: &ObjectPath) -> Self {
+        let steps: Vec<&str> = path.steps.iter().map(String::as_str).collect();
+        match (path.object.as_str(), steps.as_slice()) {
+            ("ipv4-addr" | "ipv6-addr", ["value"]) => Self::AnyIp,
+            ("network-traffic", ["src_ref", "value"]) => Self::SrcIp,
+            ("network-traffic", ["dst_ref", "value"]) => Self::DstIp,
+            ("network-traffic", ["src_port"]) => Self::SrcPort,
+            ("network-traffic", ["dst_port"]) => Self::DstPort,
+            ("domain-name", ["value"]) => Self::Domain,
+            ("url", ["value"]) => Self::Url,
+            ("file" | "artifact", ["hashes", _]) => Self::Hash,
+            ("network-traffic", ["extensions", "http-request-ext", rest @ ..]) => match rest {
+                ["request_method"] => Self::Method,
+                ["request_value"] => Self::RequestTarget,
+                ["request_header", h] if h.eq_ignore_ascii_case("user-agent") => Self::UserAgent,
+                ["request_header", h] if h.eq_ignore_ascii_case("host") => Self::Domain,
+                _ => Self::Unmapped,
+            },
+            ("user-account", ["user_id" | "account_login"]) => Self::User,
+            ("process", ["command_line"]) => Self::CommandLine,
+            ("process", ["name"]) => Self::Process,
+            _ => Self::Unmapped,
+        }
+    }
+
+    /// Case does not matter for these values (DNS names, hex digests, HTTP methods).
+    fn case_insensitive(self) -> bool {
+        matches!(self, Self::Domain | Self::Hash | Self::Method)
+    }
+
+    fn is_ip(self) -> bool {
+        matches!(self, Self::AnyIp | Self::SrcIp | Self::DstIp)
+    }
+
+    /// The record's values for this source, with the field each came from.
+    fn values(self, record: &Record, out: &mut Vec<(String, String)>) {
+        const SRC: &[&str] = &["c-ip", "source.ip", "client.ip", "src_ip", "SourceIp"];
+        const DST: &[&str] = &["dst_ip", "destination.ip", "server.ip", "DestinationIp"];
+        let fields = |names: &[&str], out: &mut Vec<(String, String)>| {
+            for n in names {
+                if let Some(v) = record.get(n) {
+                    out.push(((*n).to_owned(), v.into_owned()));
+                }
+            }
+        };
+        match self {
+            Self::SrcIp => fields(SRC, out),
+            Self::DstIp => fields(DST, out),
+            Self::AnyIp => {
+                fields(SRC, out);
+                fields(DST, out);
+                fields(&["ip", "host.ip"], out);
+                // Addresses inside a syslog message ("Failed password for root from 203.0.113.9").
+                if let Some(msg) = record.get("message") {
+                    for word in
+                        msg.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
+                    {
+                        let word = word.trim_matches(|c| c == '.' || c == ':');
+                        if word.len() >= 7 && word.parse::<IpAddr>().is_ok() {
+                            out.push(("message".into(), word.to_owned()));
+                        }
+                    }
+                }
+            }
+            Self::SrcPort => fields(&["source.port", "src_port", "SourcePort"], out),
+            Self::DstPort => fields(&["destination.port", "dst_port", "DestinationPort"], out),
+            Self::Domain => fields(
+                &[
+                    "cs-host",
+                    "url.domain",
+                    "destination.domain",
+                    "dns.question.name",
+                    "QueryName",
+                ],
+                out,
+            ),
+            Self::Url => {
+                fields(&["url.full", "url.original"], out);
+                if let Some(uri) = record.get("c-uri") {
+                    if uri.contains("://") {
+                        out.push(("c-uri".into(), uri.into_owned()));
+                    } else if let Some(host) = record.get("cs-host") {
+                        for scheme in ["http", "https"] {
+                            out.push(("c-uri".into(), format!("{scheme}://{host}{uri}")));
+                        }
+                    }
+                }
+            }
+            Self::Hash => {
+                record.for_each_field(&mut |k, v| {
+                    let lower = k.to_ascii_lowercase();
+                    if lower.contains("hash")
+                        || matches!(lower.as_str(), "md5" | "sha1" | "sha256" | "sha512")
+                    {
+                        // Sysmon's `Hashes`: "SHA1=…,MD5=…,SHA256=…".
+                        for part in v.split(',') {
+                            let digest = part.rsplit('=').next().unwrap_or(part).trim();
+                            if is_hex_digest(digest) {
+                                out.push((k.to_owned(), digest.to_owned()));
+                            }
+                        }
+                    }
+                });
+            }
+            Self::Method => fields(&["cs-method"], out),
+            Self::UserAgent => fields(&["cs-user-agent"], out),
+            Self::RequestTarget => fields(&["cs-uri"], out),
+            Self::User => fields(&["cs-username", "user.name", "User"], out),
+            Self::CommandLine => fields(&["CommandLine", "process.command_line"], out),
+            Self::Process => fields(&["Image", "process.executable", "process.name"], out),
+            Self::Unmapped => {}
+        }
+    }
+}
+
+fn is_hex_digest(s: &str) -> bool {
+    matches!(s.len(), 32 | 40 | 64 | 128) && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// A compiled property test.
+#[derive(Debug)]
+enum Check {
+    /// `=` and `IN`: normalised values.
+    Equals(Vec<String>),
+    /// `=` with an address range, and `ISSUBSET`.
+    InNet(IpNet),
+    /// `ISSUPERSET`: the record's address range contains this one (a lone address contains only
+    /// itself).
+    Contains(IpNet),
+    Regex(Regex),
+    Compare(Op, Literal),
+}
+
+#[derive(Debug)]
+struct CompiledTest {
+    source: Source,
+    negated: bool,
+    check: Check,
+}
+
+#[derive(Debug)]
+enum Node {
+    And(Vec<Self>),
+    Or(Vec<Self>),
+    Test(CompiledTest),
+    Exists(Source),
+}
+
+fn normalise(source: Source, value: &str) -> String {
+    if source.is_ip() {
+        if let Ok(ip) = value.parse::<IpAddr>() {
+            return ip.to_string();
+        }
+    }
+    if source.case_insensitive() {
+        value.to_ascii_lowercase()
+    } else {
+        value.to_owned()
+    }
+}
+
+/// SQL LIKE as a regex: `%` any run, `_` one character, everything else literal.
+fn like_regex(pattern: &str) -> String {
+    let mut re = String::from("(?s)^");
+    let mut lit = String::new();
+    for c in pattern.chars() {
+        match c {
+            '%' | '_' => {
+                re.push_str(&regex::escape(&lit));
+                lit.clear();
+                re.push_str(if c == '%' { ".*" } else { "." });
+            }
+            c => lit.push(c),
+        }
+    }
+    re.push_str(&regex::escape(&lit));
+    re.push('$');
+    re
+}
+
+fn parse_net(s: &str) -> Option<IpNet> {
+    s.parse::<IpNet>()
+        .ok()
+        .or_else(|| s.parse::<IpAddr>().ok().map(IpNet::from))
+}
+
+fn compile(cmp: &Comparison, regexes: &mut Vec<String>) -> Result<Node, String> {
+    Ok(match cmp {
+        Comparison::And(items) => Node::And(
+            items
+                .iter()
+                .map(|c| compile(c, regexes))
+                .collect::<Result<_, _>>()?,
+        ),
+        Comparison::Or(items) => Node::Or(
+            items
+                .iter()
+                .map(|c| compile(c, regexes))
+                .collect::<Result<_, _>>()?,
+        ),
+        Comparison::Exists(path) => Node::Exists(Source::of(path)),
+        Comparison::Test(Test {
+            path,
+            negated,
+            op,
+            value,
+        }) => {
+            let source = Source::of(path);
+            let check = match (op, value) {
+                (Op::Eq | Op::Ne, Literal::Str(s)) if source.is_ip() && s.contains('/') => {
+                    Check::InNet(
+                        parse_net(s).ok_or_else(|| format!("{s:?} is not an address range"))?,
+                    )
+                }
+                (Op::Eq | Op::Ne, v) => Check::Equals(vec![normalise(source, &v.text())]),
+                (Op::In, Literal::Set(items)) => {
+                    Check::Equals(items.iter().map(|v| normalise(source, &v.text())).collect())
+                }
+                (Op::Like, Literal::Str(s)) => {
+                    let re = like_regex(s);
+                    regexes.push(re.clone());
+                    Check::Regex(Regex::new(&re).map_err(|e| format!("LIKE {s:?}: {e}"))?)
+                }
+                (Op::Matches, Literal::Str(s)) => {
+                    let re = Regex::new(s).map_err(|e| format!("MATCHES {s:?}: {e}"))?;
+                    regexes.push(s.clone());
+                    Check::Regex(re)
+                }
+                (Op::IsSubset, Literal::Str(s)) => Check::InNet(
+                    parse_net(s)
+                        .ok_or_else(|| format!("ISSUBSET {s:?} is not an address range"))?,
+                ),
+                (Op::IsSuperset, Literal::Str(s)) => Check::Contains(
+                    parse_net(s)
+                        .ok_or_else(|| format!("ISSUPERSET {s:?} is not an address range"))?,
+                ),
+                (Op::Lt | Op::Le | Op::Gt | Op::Ge, v) => Check::Compare(*op, v.clone()),
+                (op, v) => return Err(format!("{} cannot take {v:?}", op.text())),
+            };
+            Node::Test(CompiledTest {
+                source,
+                // `a != b` is `NOT a = b` in the grammar's terms.
+                negated: *negated ^ (*op == Op::Ne),
+                check,
+            })
+        }
+    })
+}
+
+impl Check {
+    fn holds(&self, source: Source, value: &str) -> bool {
+        match self {
+            Self::Equals(set) => {
+                let v = normalise(source, value);
+                set.iter().any(|s| *s == v)
+            }
+            Self::InNet(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
+            Self::Contains(net) => parse_net(value).is_some_and(|own| own.contains(net)),
+            Self::Regex(re) => re.is_match(value),
+            Self::Compare(op, lit) => {
+                let ord = match (value.parse::<f64>(), lit) {
+                    (Ok(v), Literal::Int(i)) => v.partial_cmp(&(*i as f64)),
+                    (Ok(v), Literal::Float(f)) => v.partial_cmp(f),
+                    (_, other) => Some(value.cmp(other.text().as_str())),
+                };
+                ord.is_some_and(|o| match op {
+                    Op::Lt => o.is_lt(),
+                    Op::Le => o.is_le(),
+                    Op::Gt => o.is_gt(),
+                    _ => o.is_ge(),
+                })
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Whether the node holds for the record; the fields that made positive tests hold are
+    /// added to `matched`.
+    fn eval(
+        &self,
+        record: &Record,
+        scratch: &mut Vec<(String, String)>,
+        matched: &mut Vec<(String, String)>,
+    ) -> bool {
+        match self {
+            Self::And(items) => {
+                let mark = matched.len();
+                let all = items.iter().all(|n| n.eval(record, scratch, matched));
+                if !all {
+                    matched.truncate(mark);
+                }
+                all
+            }
+            Self::Or(items) => items.iter().any(|n| n.eval(record, scratch, matched)),
+            Self::Exists(source) => {
+                scratch.clear();
+                source.values(record, scratch);
+                !scratch.is_empty()
+            }
+            Self::Test(t) => {
+                scratch.clear();
+                t.source.values(record, scratch);
+                // STIX: a comparison needs the object; `NOT` negates the test on an existing value.
+                for (field, value) in scratch.iter() {
+                    if t.check.holds(t.source, value) != t.negated {
+                        matched.push((field.clone(), value.clone()));
+                        return true;
+                    }
+                }
+                false
+            }
+        }
+    }
+}
+
+/// Where a record must be found for a leaf to hold.
+#[derive(Debug, Clone)]
+enum Anchor {
+    Equals(Source, String),
+    Net(Source, IpNet),
+    Pattern(Source, String),
+}
+
+/// `None`: no anchor exists (the leaf is evaluated for every record).
+/// `Some(empty)`: the leaf can never hold (it needs a value no log carries).
+fn anchors(node: &Node) -> Option<Vec<Anchor>> {
+    match node {
+        Node::Test(t) if t.source == Source::Unmapped => Some(Vec::new()),
+        Node::Exists(Source::Unmapped) => Some(Vec::new()),
+        Node::Exists(_) => None,
+        Node::Test(t) if t.negated => None,
+        Node::Test(t) => match &t.check {
+            Check::Equals(values) => Some(
+                values
+                    .iter()
+                    .map(|v| Anchor::Equals(t.source, v.clone()))
+                    .collect(),
+            ),
+            Check::InNet(net) if t.source.is_ip() => Some(vec![Anchor::Net(t.source, *net)]),
+            Check::Regex(re) => Some(vec![Anchor::Pattern(t.source, re.as_str().to_owned())]),
+            _ => None,
+        },
+        Node::And(items) => {
+            let mut best: Option<Vec<Anchor>> = None;
+            for a in items.iter().filter_map(anchors) {
+                if best.as_ref().is_none_or(|b| a.len() < b.len()) {
+                    best = Some(a);
+                }
+            }
+            best
+        }
+        Node::Or(items) => {
+            let mut all = Vec::new();
+            for i in items {
+                all.extend(anchors(i)?);
+            }
+            Some(all)
+        }
+    }
+}
+
+/// One indicator, as loaded.
+#[derive(Debug, Clone)]
+pub struct IndicatorInfo {
+    pub id: String,
+    pub title: String,
+    pub file: String,
+    pub valid_from: Option<DateTime<Utc>>,
+    pub valid_until: Option<DateTime<Utc>>,
+    /// `Observation` tree whose `Single`s are numbered leaves (in order of appearance).
+    shape: Shape,
+}
+
+#[derive(Debug, Clone)]
+enum Shape {
+    Leaf(usize, Vec<Qualifier>),
+    And(Vec<Self>, Vec<Qualifier>),
+    Or(Vec<Self>, Vec<Qualifier>),
+    FollowedBy(Vec<Self>, Vec<Qualifier>),
+}
+
+impl IndicatorInfo {
+    /// A lone observation without qualifiers: each matching record is a sighting.
+    fn simple(&self) -> Option<usize> {
+        match &self.shape {
+            Shape::Leaf(l, q) if q.is_empty() => Some(*l),
+            _ => None,
+        }
+    }
+}
+
+struct Leaf {
+    indicator: u32,
+    node: Node,
+}
+
+/// An indicator that could not be used, and why.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    pub file: String,
+    /// Line (plain lists) or object index (STIX), 1-based for lines.
+    pub location: String,
+    pub message: String,
+}
+
+/// Every indicator, compiled for matching.
+#[derive(Default)]
+pub struct IndicatorSet {
+    pub indicators: Vec<IndicatorInfo>,
+    leaves: Vec<Leaf>,
+    equals: HashMap<(Source, String), Vec<u32>>,
+    nets_v4: HashMap<Source, PrefixMap<Ipv4Net, Vec<u32>>>,
+    nets_v6: HashMap<Source, PrefixMap<Ipv6Net, Vec<u32>>>,
+    patterns: Vec<(Source, RegexSet, Vec<u32>)>,
+    /// Leaves with no anchor.
+    always: Vec<u32>,
+    /// Sources some anchor needs, each computed once per record.
+    sources: Vec<Source>,
+    pub problems: Vec<Problem>,
+    /// Indicators whose every observation needs a value no log carries.
+    pub unobservable: usize,
+    pending_patterns: Vec<(Source, String, u32)>,
+}
+
+/// One leaf's sighting, kept for patterns decided at the end.
+#[derive(Debug, Clone)]
+pub struct LeafHit {
+    pub leaf: u32,
+    pub file: usize,
+    pub line: u64,
+    pub timestamp: Option<DateTime<Utc>>,
+    pub matched: Vec<(String, String)>,
+}
+
+impl IndicatorSet {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.indicators.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.indicators.is_empty()
+    }
+
+    /// Adds a STIX bundle's indicators. Returns how many were added.
+    pub fn add_stix(&mut self, file: &str, json: &[u8]) -> usize {
+        let objects = match stix::indicators(json) {
+            Ok(o) => o,
+            Err(message) => {
+                self.problems.push(Problem {
+                    file: file.into(),
+                    location: "document".into(),
+                    message,
+                });
+                return 0;
+            }
+        };
+        let mut added = 0;
+        for (i, object) in objects.into_iter().enumerate() {
+            let object = match object {
+                Ok(o) => o,
+                Err(message) => {
+                    self.problems.push(Problem {
+                        file: file.into(),
+                        location: format!("indicator {}", i + 1),
+                        message,
+                    });
+                    continue;
+                }
+            };
+            let location = format!("indicator {}", object.id);
+            if object.revoked {
+                continue;
+            }
+            if object.pattern_type != "stix" {
+                self.problems.push(Problem {
+                    file: file.into(),
+                    location,
+                    message: format!(
+                        "pattern_type {:?}: only STIX patterns are evaluated",
+                        object.pattern_type
+                    ),
+                });
+                continue;
+            }
+            let pattern = match stix::parse(&object.pattern) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.problems.push(Problem {
+                        file: file.into(),
+                        location,
+                        message: format!("pattern {:?}: {e}", object.pattern),
+                    });
+                    continue;
+                }
+            };
+            let title = object
+                .name
+                .clone()
+                .unwrap_or_else(|| object.pattern.clone());
+            match self.add_pattern(
+                object.id.clone(),
+                title,
+                file,
+                &pattern,
+                object.valid_from,
+                object.valid_until,
+            ) {
+                Ok(()) => added += 1,
+                Err(message) => self.problems.push(Problem {
+                    file: file.into(),
+                    location,
+                    message,
+                }),
+            }
+        }
+        added
+    }
+
+    /// Adds a parsed pattern as an indicator.
+    pub fn add_pattern(
+        &mut self,
+        id: String,
+        title: String,
+        file: &str,
+        pattern: &Observation,
+        valid_from: Option<DateTime<Utc>>,
+        valid_until: Option<DateTime<Utc>>,
+    ) -> Result<(), String> {
+        let index = self.indicators.len() as u32;
+        let first_leaf = self.leaves.len();
+        let mut new_leaves = Vec::new();
+        let shape = self.shape(pattern, index, first_leaf, &mut new_leaves)?;
+        let observable = new_leaves
+            .iter()
+            .any(|l: &Leaf| anchors(&l.node).is_none_or(|a| !a.is_empty()));
+        if !observable {
+            self.unobservable += 1;
+        }
+        for leaf in new_leaves {
+            let id = self.leaves.len() as u32;
+            match anchors(&leaf.node) {
+                None => self.always.push(id),
+                Some(list) => {
+                    for a in list {
+                        self.add_anchor(a, id);
+                    }
+                }
+            }
+            self.leaves.push(leaf);
+        }
+        self.indicators.push(IndicatorInfo {
+            id,
+            title,
+            file: file.into(),
+            valid_from,
+            valid_until,
+            shape,
+        });
+        Ok(())
+    }
+
+    fn shape(
+        &self,
+        obs: &Observation,
+        indicator: u32,
+        first: usize,
+        leaves: &mut Vec<Leaf>,
+    ) -> Result<Shape, String> {
+        let children = |items: &[Observation], leaves: &mut Vec<Leaf>| {
+            items
+                .iter()
+                .map(|o| self.shape(o, indicator, first, leaves))
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(match obs {
+            Observation::Single(cmp, q) => {
+                let mut regexes = Vec::new();
+                let node = compile(cmp, &mut regexes)?;
+                leaves.push(Leaf { indicator, node });
+                Shape::Leaf(first + leaves.len() - 1, q.clone())
+            }
+            Observation::And(items, q) => Shape::And(children(items, leaves)?, q.clone()),
+            Observation::Or(items, q) => Shape::Or(children(items, leaves)?, q.clone()),
+            Observation::FollowedBy(items, q) => {
+                Shape::FollowedBy(children(items, leaves)?, q.clone())
+            }
+        })
+    }
+
+    fn add_anchor(&mut self, anchor: Anchor, leaf: u32) {
+        let source = match &anchor {
+            Anchor::Equals(s, _) | Anchor::Net(s, _) | Anchor::Pattern(s, _) => *s,
+        };
+        if !self.sources.contains(&source) {
+            self.sources.push(source);
+        }
+        match anchor {
+            Anchor::Equals(s, v) => self.equals.entry((s, v)).or_default().push(leaf),
+            Anchor::Net(s, IpNet::V4(n)) => self
+                .nets_v4
+                .entry(s)
+                .or_default()
+                .entry(n.trunc())
+                .or_default()
+                .push(leaf),
+            Anchor::Net(s, IpNet::V6(n)) => self
+                .nets_v6
+                .entry(s)
+                .or_default()
+                .entry(n.trunc())
+                .or_default()
+                .push(leaf),
+            Anchor::Pattern(s, p) => self.pending_patterns.push((s, p, leaf)),
+        }
+    }
+
+    /// Adds a plain list: one indicator a line (text) or a row (CSV, the value in a column named
+    /// `value`, `indicator`, `ioc` or the first). `#` starts a comment. Defanged values
+    /// (`hxxp://evil[.]example`) are read as meant.
+    pub fn add_list(&mut self, file: &str, text: &str, csv_format: bool) -> usize {
+        let mut rows: Vec<(usize, String)> = Vec::new();
+        if csv_format {
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .comment(Some(b'#'))
+                .from_reader(text.as_bytes());
+            let mut column = 0;
+            for (i, rec) in reader.records().enumerate() {
+                let line = rec
+                    .as_ref()
+                    .ok()
+                    .and_then(|r| r.position())
+                    .map_or(i + 1, |p| p.line() as usize);
+                match rec {
+                    Ok(r) => {
+                        if i == 0 {
+                            if let Some(c) = r.iter().position(|h| {
+                                matches!(
+                                    h.trim().to_ascii_lowercase().as_str(),
+                                    "value" | "indicator" | "ioc" | "observable"
+                                )
+                            }) {
+                                column = c;
+                                continue;
+                            }
+                        }
+                        if let Some(v) = r.get(column) {
+                            rows.push((line, v.to_owned()));
+                        }
+                    }
+                    Err(e) => self.problems.push(Problem {
+                        file: file.into(),
+                        location: format!("line {line}"),
+                        message: format!("CSV: {e}"),
+                    }),
+                }
+            }
+        } else {
+            for (i, line) in text.lines().enumerate() {
+                let value = line.split('#').next().unwrap_or_default();
+                rows.push((i + 1, value.to_owned()));
+            }
+        }
+        let mut added = 0;
+        for (line, raw) in rows {
+            let value = refang(raw.trim());
+            if value.is_empty() {
+                continue;
+            }
+            let test = |path: &str, op: Op| {
+                let (object, prop) = path.split_once(':').expect("static path");
+                Comparison::Test(Test {
+                    path: ObjectPath {
+                        object: object.into(),
+                        steps: prop.split('.').map(String::from).collect(),
+                    },
+                    negated: false,
+                    op,
+                    value: Literal::Str(value.clone()),
+                })
+            };
+            let cmp = if let Some(net) = parse_net(&value) {
+                let path = if matches!(net, IpNet::V4(_)) {
+                    "ipv4-addr:value"
+                } else {
+                    "ipv6-addr:value"
+                };
+                test(
+                    path,
+                    if net.prefix_len() == net.max_prefix_len() {
+                        Op::Eq
+                    } else {
+                        Op::IsSubset
+                    },
+                )
+            } else if value.contains("://") {
+                test("url:value", Op::Eq)
+            } else if is_hex_digest(&value) {
+                test("file:hashes.any", Op::Eq)
+            } else if is_domain(&value) {
+                test("domain-name:value", Op::Eq)
+            } else {
+                self.problems.push(Problem {
+                    file: file.into(),
+                    location: format!("line {line}"),
+                    message: format!("{raw:?} is not an IP address, CIDR range, URL, hash (MD5, SHA-1, SHA-256, SHA-512) or domain"),
+                });
+                continue;
+            };
+            let id = format!("{file}:{line}");
+            match self.add_pattern(
+                id,
+                value.clone(),
+                file,
+                &Observation::Single(cmp, Vec::new()),
+                None,
+                None,
+            ) {
+                Ok(()) => added += 1,
+                Err(message) => self.problems.push(Problem {
+                    file: file.into(),
+                    location: format!("line {line}"),
+                    message,
+                }),
+            }
+        }
+        added
+    }
+
+    /// Builds the pattern sets; call once after adding everything.
+    pub fn finish(&mut self) {
+        let mut by_source: HashMap<Source, (Vec<String>, Vec<u32>)> = HashMap::new();
+        for (s, p, leaf) in self.pending_patterns.drain(..) {
+            let entry = by_source.entry(s).or_default();
+            entry.0.push(p);
+            entry.1.push(leaf);
+        }
+        for (source, (patterns, leaves)) in by_source {
+            // Each pattern compiled alone already; the set of them compiles too.
+            let set = RegexSet::new(&patterns).expect("patterns compiled one by one");
+            self.patterns.push((source, set, leaves));
+        }
+    }
+
+    /// The leaves a record satisfies, with the matched fields.
+    pub fn leaves_hit(
+        &self,
+        record: &Record,
+        scratch: &mut Scratch,
+    ) -> Vec<(u32, Vec<(String, String)>)> {
+        if self.leaves.is_empty() {
+            return Vec::new();
+        }
+        scratch.candidates.clear();
+        for &source in &self.sources {
+            scratch.values.clear();
+            source.values(record, &mut scratch.values);
+            for (_, value) in &scratch.values {
+                let key = normalise(source, value);
+                if let Some(leaves) = self.equals.get(&(source, key)) {
+                    scratch.candidates.extend(leaves);
+                }
+                if source.is_ip() {
+                    match value.parse::<IpAddr>() {
+                        Ok(IpAddr::V4(ip)) => {
+                            if let Some(trie) = self.nets_v4.get(&source) {
+                                for (_, leaves) in trie.cover(&Ipv4Net::from(ip)) {
+                                    scratch.candidates.extend(leaves);
+                                }
+                            }
+                        }
+                        Ok(IpAddr::V6(ip)) => {
+                            if let Some(trie) = self.nets_v6.get(&source) {
+                                for (_, leaves) in trie.cover(&Ipv6Net::from(ip)) {
+                                    scratch.candidates.extend(leaves);
+                                }
+                            }
+                        }
+                        Err(_) => {}
+                    }
+                }
+                for (s, set, leaves) in &self.patterns {
+                    if *s == source {
+                        scratch
+                            .candidates
+                            .extend(set.matches(value).iter().map(|i| leaves[i]));
+                    }
+                }
+            }
+        }
+        scratch.candidates.extend(&self.always);
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let ts = record.timestamp;
+        for &leaf in &scratch.candidates {
+            if !seen.insert(leaf) {
+                continue;
+            }
+            let l = &self.leaves[leaf as usize];
+            let info = &self.indicators[l.indicator as usize];
+            if let Some(t) = ts {
+                if info.valid_from.is_some_and(|f| t < f)
+                    || info.valid_until.is_some_and(|u| t >= u)
+                {
+                    continue;
+                }
+            }
+            let mut matched = Vec::new();
+            if l.node.eval(record, &mut scratch.values, &mut matched) {
+                out.push((leaf, matched));
+            }
+        }
+        out
+    }
+
+    /// The indicator a leaf belongs to, and whether one record is a sighting on its own.
+    pub fn leaf_indicator(&self, leaf: u32) -> (u32, bool) {
+        let ind = self.leaves[leaf as usize].indicator;
+        let simple = self.indicators[ind as usize].simple() == Some(leaf as usize);
+        (ind, simple)
+    }
+
+    /// Decides the patterns of several observations from their leaves' hits: for each indicator
+    /// that holds, the hits that make it hold.
+    pub fn decide(&self, hits: &[LeafHit]) -> Vec<(u32, Vec<LeafHit>)> {
+        let mut by_leaf: HashMap<u32, Vec<&LeafHit>> = HashMap::new();
+        for h in hits {
+            by_leaf.entry(h.leaf).or_default().push(h);
+        }
+        let mut out = Vec::new();
+        for (i, info) in self.indicators.iter().enumerate() {
+            if info.simple().is_some() {
+                continue;
+            }
+            if let Some(found) = holds(&info.shape, &by_leaf) {
+                let mut found: Vec<LeafHit> = found.into_iter().cloned().collect();
+                found.sort_by_key(|h| (h.file, h.line));
+                found.dedup_by_key(|h| (h.file, h.line, h.leaf));
+                out.push((i as u32, found));
+            }
+        }
+        out
+    }
+}
+
+/// Scratch space reused across records.
+#[derive(Default)]
+pub struct Scratch {
+    candidates: Vec<u32>,
+    values: Vec<(String, String)>,
+}
+
+fn refang(s: &str) -> String {
+    let mut out = s
+        .replace("[.]", ".")
+        .replace("(.)", ".")
+        .replace("[:]", ":");
+    for (from, to) in [
+        ("hxxps://", "https://"),
+        ("hxxp://", "http://"),
+        ("hXXps://", "https://"),
+        ("hXXp://", "http://"),
+    ] {
+        if let Some(rest) = out.strip_prefix(from) {
+            out = format!("{to}{rest}");
+        }
+    }
+    out
+}
+
+fn is_domain(s: &str) -> bool {
+    s.len() <= 253
+        && s.contains('.')
+        && !s.starts_with('.')
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+        && s.rsplit('.')
+            .next()
+            .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()))
+}
+
+fn qualified<'a>(hits: Vec<&'a LeafHit>, quals: &[Qualifier]) -> Option<Vec<&'a LeafHit>> {
+    let mut hits = hits;
+    for q in quals {
+        match q {
+            Qualifier::StartStop(start, stop) => {
+                hits.retain(|h| h.timestamp.is_some_and(|t| t >= *start && t < *stop));
+            }
+            Qualifier::Repeats(n) => {
+                if (hits.len() as u64) < *n {
+                    return None;
+                }
+            }
+            Qualifier::Within(_) => {}
+        }
+    }
+    // WITHIN with REPEATS: n sightings within the window.
+    let within = quals.iter().find_map(|q| match q {
+        Qualifier::Within(s) => Some(*s),
+        _ => None,
+    });
+    let repeats = quals.iter().find_map(|q| match q {
+        Qualifier::Repeats(n) => Some(*n as usize),
+        _ => None,
+    });
+    if let (Some(w), Some(n)) = (within, repeats) {
+        let mut times: Vec<DateTime<Utc>> = hits.iter().filter_map(|h| h.timestamp).collect();
+        times.sort();
+        let ok = times
+            .windows(n)
+            .any(|win| (win[n - 1] - win[0]).as_seconds_f64() <= w);
+        if !ok {
+            return None;
+        }
+    }
+    (!hits.is_empty()).then_some(hits)
+}
+
+fn holds<'a>(shape: &Shape, by_leaf: &HashMap<u32, Vec<&'a LeafHit>>) -> Option<Vec<&'a LeafHit>> {
+    match shape {
+        Shape::Leaf(leaf, quals) => {
+            let hits = by_leaf.get(&(*leaf as u32)).cloned().unwrap_or_default();
+            qualified(hits, quals)
+        }
+        Shape::Or(items, quals) => {
+            let all: Vec<&LeafHit> = items
+                .iter()
+                .filter_map(|s| holds(s, by_leaf))
+                .flatten()
+                .collect();
+            qualified(all, quals)
+        }
+        Shape::And(items, quals) => {
+            let parts: Vec<Vec<&LeafHit>> = items
+                .iter()
+                .map(|s| holds(s, by_leaf))
+                .collect::<Option<_>>()?;
+            if let Some(w) = within(quals) {
+                return within_window(&parts, w, false);
+            }
+            qualified(parts.into_iter().flatten().collect(), quals)
+        }
+        Shape::FollowedBy(items, quals) => {
+            let parts: Vec<Vec<&LeafHit>> = items
+                .iter()
+                .map(|s| holds(s, by_leaf))
+                .collect::<Option<_>>()?;
+            within_window(&parts, within(quals).unwrap_or(f64::INFINITY), true)
+        }
+    }
+}
+
+fn within(quals: &[Qualifier]) -> Option<f64> {
+    quals.iter().find_map(|q| match q {
+        Qualifier::Within(s) => Some(*s),
+        _ => None,
+    })
+}
+
+/// One hit of each part, all within `seconds` of the first (and, when `ordered`, each no
+/// earlier than the previous part's). Tries each hit of the first part as the start.
+fn within_window<'a>(
+    parts: &[Vec<&'a LeafHit>],
+    seconds: f64,
+    ordered: bool,
+) -> Option<Vec<&'a LeafHit>> {
+    let time = |h: &LeafHit| h.timestamp;
+    for start in &parts[0] {
+        let Some(t0) = time(start) else { continue };
+        let mut chosen = vec![*start];
+        let mut last = t0;
+        let mut ok = true;
+        for part in &parts[1..] {
+            let pick = part
+                .iter()
+                .filter_map(|h| time(h).map(|t| (t, *h)))
+                .filter(|(t, _)| {
+                    let since = (*t - t0).as_seconds_f64();
+                    if ordered {
+                        *t >= last && since <= seconds
+                    } else {
+                        since.abs() <= seconds
+                    }
+                })
+                .min_by_key(|(t, _)| *t);
+            match pick {
+                Some((t, h)) => {
+                    last = t;
+                    chosen.push(h);
+                }
+                None => {
+                    ok = false;
+                    break;
+                }
+            }
+        }
+        if ok {
+            return Some(chosen);
+        }
+    }
+    None
+}

@@ -1,0 +1,344 @@
+//! `ward hunt`: Sigma rules and indicators over local logs; only sightings come out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use comfy_table::{ContentArrangement, Table, presets};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use ward_hunt::{Hunter, IndicatorSet, Input, LogFormat, Report, RuleSet};
+
+use crate::exit;
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum HuntFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args)]
+pub(crate) struct HuntArgs {
+    /// Sigma rule files or folders of them (.yml, .yaml); repeat for more.
+    #[arg(long)]
+    pub(crate) rules: Vec<PathBuf>,
+    /// Indicators: STIX 2.1 bundles (.json), or lists of IPs, CIDRs, domains, URLs and hashes
+    /// (text, one a line; or .csv with a `value` column); files or folders.
+    #[arg(long)]
+    pub(crate) indicators: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub(crate) format: HuntFormat,
+    /// Read every log in this format instead of detecting it:
+    /// combined, common, json, syslog3164, syslog5424.
+    #[arg(long)]
+    pub(crate) log_format: Option<LogFormat>,
+    /// Worker threads (files are read in parallel); default: the machine's cores.
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
+    /// Print every unsupported rule and unusable indicator with its reason.
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
+    /// Logs: access logs, JSON lines or syslog, plain or gzip; `-` for standard input.
+    #[arg(required = true)]
+    pub(crate) logs: Vec<String>,
+}
+
+/// Rules and indicators, loaded from their paths.
+pub(crate) struct Loaded {
+    pub(crate) rules: RuleSet,
+    pub(crate) indicators: IndicatorSet,
+}
+
+pub(crate) fn load(rules: &[PathBuf], indicators: &[PathBuf]) -> anyhow::Result<Loaded> {
+    let mut set = RuleSet::new();
+    for path in rules {
+        for file in files(path, &["yml", "yaml"])? {
+            match std::fs::read(&file) {
+                Ok(bytes) => match String::from_utf8(bytes) {
+                    Ok(text) => {
+                        set.add_yaml(&file, &text);
+                    }
+                    Err(_) => set.unsupported.push(ward_hunt::sigma::Unsupported {
+                        file: file.clone(),
+                        rule: None,
+                        reason: "not UTF-8 text".into(),
+                    }),
+                },
+                Err(e) => bail!("{}: {e}", file.display()),
+            }
+        }
+    }
+    let mut ind = IndicatorSet::new();
+    for path in indicators {
+        for file in files(path, &[])? {
+            let bytes = std::fs::read(&file).with_context(|| file.display().to_string())?;
+            let name = file.display().to_string();
+            let ext = file
+                .extension()
+                .and_then(|e| e.to_str())
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if ext == "json" {
+                ind.add_stix(&name, &bytes);
+            } else {
+                let text = String::from_utf8_lossy(&bytes);
+                ind.add_list(&name, &text, ext == "csv");
+            }
+        }
+    }
+    ind.finish();
+    Ok(Loaded {
+        rules: set,
+        indicators: ind,
+    })
+}
+
+/// A file, or a folder's files with one of `exts` (any, when empty), sorted.
+fn files(path: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
+    let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
+    if meta.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(path).sort_by_file_name() {
+        let entry = entry.with_context(|| path.display().to_string())?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy();
+        if name.starts_with('.') {
+            continue;
+        }
+        let ext = entry
+            .path()
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if exts.is_empty() && matches!(name.as_ref(), "README.md" | "LICENSE")
+            || !exts.is_empty() && !exts.contains(&ext.as_str())
+        {
+            continue;
+        }
+        out.push(entry.into_path());
+    }
+    Ok(out)
+}
+
+pub(crate) fn run(args: HuntArgs) -> anyhow::Result<u8> {
+    if args.rules.is_empty() && args.indicators.is_empty() {
+        bail!("nothing to hunt with: give --rules and/or --indicators");
+    }
+    let started = Instant::now();
+    let loaded = load(&args.rules, &args.indicators)?;
+    report_loading(&loaded, args.verbose);
+    if loaded.rules.loaded == 0 && loaded.indicators.is_empty() {
+        bail!("no rule or indicator could be loaded (see the reasons above)");
+    }
+    let inputs: Vec<Input> = args
+        .logs
+        .iter()
+        .map(|l| {
+            if l == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(PathBuf::from(l))
+            }
+        })
+        .collect();
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} hunting {bytes} ({bytes_per_sec}) {wide_msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    let hunter = Hunter {
+        rules: &loaded.rules,
+        indicators: &loaded.indicators,
+        format: args.log_format,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        now: chrono::Utc::now(),
+    };
+    let report = hunter.run(&inputs, &|n| bar.inc(n));
+    bar.finish_and_clear();
+    let elapsed = started.elapsed();
+
+    for p in &report.problems {
+        eprintln!("warning: {}:{}: {}", p.file, p.line, p.message);
+    }
+    let mut failed = false;
+    for f in &report.files {
+        if let Some(e) = &f.error {
+            eprintln!("error: {e}");
+            failed = true;
+        }
+        let shown = report.problems.iter().filter(|p| p.file == f.file).count() as u64;
+        if f.unreadable > shown {
+            eprintln!(
+                "warning: {}: {} more lines not in the {} format",
+                f.file,
+                f.unreadable - shown,
+                f.format.as_deref().unwrap_or("?")
+            );
+        }
+    }
+    let lines: u64 = report.files.iter().map(|f| f.lines).sum();
+    let bytes: u64 = report.files.iter().map(|f| f.bytes).sum();
+    eprintln!(
+        "read {} logs, {lines} lines, {:.1} MB in {:.2} s: {} sightings",
+        report.files.len(),
+        bytes as f64 / 1e6,
+        elapsed.as_secs_f64(),
+        report.sightings.len()
+    );
+    match args.format {
+        HuntFormat::Table => table(&report),
+        HuntFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&as_json(&report, &loaded))?
+        ),
+    }
+    Ok(if failed {
+        exit::ERROR
+    } else if report.sightings.is_empty() {
+        exit::OK
+    } else {
+        exit::FOUND
+    })
+}
+
+fn report_loading(loaded: &Loaded, verbose: bool) {
+    let rules = &loaded.rules;
+    if rules.loaded > 0 || !rules.unsupported.is_empty() {
+        eprintln!(
+            "rules: {} loaded ({} for web server and proxy logs), {} unsupported",
+            rules.loaded,
+            rules.web_rules,
+            rules.unsupported.len()
+        );
+        if verbose {
+            for u in &rules.unsupported {
+                eprintln!(
+                    "  unsupported: {}{}: {}",
+                    u.file.display(),
+                    u.rule
+                        .as_ref()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default(),
+                    u.reason
+                );
+            }
+        } else {
+            let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+            for u in &rules.unsupported {
+                let short: String = u
+                    .reason
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .chars()
+                    .take(100)
+                    .collect();
+                *reasons.entry(short).or_default() += 1;
+            }
+            for (reason, n) in reasons {
+                eprintln!("  {n} unsupported: {reason}");
+            }
+        }
+    }
+    let ind = &loaded.indicators;
+    if !ind.is_empty() || !ind.problems.is_empty() {
+        eprintln!(
+            "indicators: {} loaded, {} unusable{}",
+            ind.len(),
+            ind.problems.len(),
+            if ind.unobservable > 0 {
+                format!(
+                    ", {} about objects no log carries (file names, certificates, …)",
+                    ind.unobservable
+                )
+            } else {
+                String::new()
+            }
+        );
+        for p in ind
+            .problems
+            .iter()
+            .take(if verbose { usize::MAX } else { 20 })
+        {
+            eprintln!("warning: {}: {}: {}", p.file, p.location, p.message);
+        }
+        if !verbose && ind.problems.len() > 20 {
+            eprintln!(
+                "warning: {} more (--verbose lists them)",
+                ind.problems.len() - 20
+            );
+        }
+    }
+}
+
+fn as_json(report: &Report, loaded: &Loaded) -> serde_json::Value {
+    json!({
+        "sightings": report.sightings,
+        "files": report.files,
+        "problems": report.problems,
+        "rules": {
+            "loaded": loaded.rules.loaded,
+            "web": loaded.rules.web_rules,
+            "unsupported": loaded.rules.unsupported.iter().map(|u| json!({
+                "file": u.file.display().to_string(),
+                "rule": u.rule,
+                "reason": u.reason,
+            })).collect::<Vec<_>>(),
+        },
+        "indicators": {
+            "loaded": loaded.indicators.len(),
+            "unobservable": loaded.indicators.unobservable,
+            "problems": loaded.indicators.problems.iter().map(|p| json!({
+                "file": p.file,
+                "location": p.location,
+                "message": p.message,
+            })).collect::<Vec<_>>(),
+        },
+    })
+}
+
+fn table(report: &Report) {
+    if report.sightings.is_empty() {
+        println!("No sightings.");
+        return;
+    }
+    let mut t = Table::new();
+    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(["level", "rule / indicator", "where", "time", "matched"]);
+    for s in &report.sightings {
+        let matched: Vec<String> = s
+            .matched
+            .iter()
+            .map(|m| {
+                let v: String = m.value.chars().take(120).collect();
+                let more = if m.value.chars().count() > 120 {
+                    "…"
+                } else {
+                    ""
+                };
+                format!("{}={v}{more}", m.field)
+            })
+            .collect();
+        t.add_row([
+            s.level.clone().unwrap_or_else(|| "-".into()),
+            format!("{}\n{}", s.title, s.id),
+            format!("{}:{}", s.file, s.line),
+            s.timestamp
+                .map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string()),
+            matched.join("\n"),
+        ]);
+    }
+    println!("{t}");
+}
