@@ -22,8 +22,10 @@ use crate::stix::{self, Comparison, Literal, ObjectPath, Observation, Op, Qualif
 /// What a STIX object path stands for in a log record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Source {
-    /// Any address in the record (`ipv4-addr:value`, `ipv6-addr:value`).
-    AnyIp,
+    /// Any IPv4 address in the record (`ipv4-addr:value`).
+    Ipv4,
+    /// Any IPv6 address in the record (`ipv6-addr:value`).
+    Ipv6,
     SrcIp,
     DstIp,
     SrcPort,
@@ -46,7 +48,8 @@ impl Source {
     pub fn of(path: &ObjectPath) -> Self {
         let steps: Vec<&str> = path.steps.iter().map(String::as_str).collect();
         match (path.object.as_str(), steps.as_slice()) {
-            ("ipv4-addr" | "ipv6-addr", ["value"]) => Self::AnyIp,
+            ("ipv4-addr", ["value"]) => Self::Ipv4,
+            ("ipv6-addr", ["value"]) => Self::Ipv6,
             ("network-traffic", ["src_ref", "value"]) => Self::SrcIp,
             ("network-traffic", ["dst_ref", "value"]) => Self::DstIp,
             ("network-traffic", ["src_port"]) => Self::SrcPort,
@@ -74,7 +77,7 @@ impl Source {
     }
 
     fn is_ip(self) -> bool {
-        matches!(self, Self::AnyIp | Self::SrcIp | Self::DstIp)
+        matches!(self, Self::Ipv4 | Self::Ipv6 | Self::SrcIp | Self::DstIp)
     }
 
     /// The record's values for this source, with the field each came from.
@@ -91,7 +94,8 @@ impl Source {
         match self {
             Self::SrcIp => fields(SRC, out),
             Self::DstIp => fields(DST, out),
-            Self::AnyIp => {
+            Self::Ipv4 | Self::Ipv6 => {
+                let start = out.len();
                 fields(SRC, out);
                 fields(DST, out);
                 fields(&["ip", "host.ip"], out);
@@ -104,6 +108,19 @@ impl Source {
                         if word.len() >= 7 && word.parse::<IpAddr>().is_ok() {
                             out.push(("message".into(), word.to_owned()));
                         }
+                    }
+                }
+                let v4 = self == Self::Ipv4;
+                let mut i = start;
+                while i < out.len() {
+                    if out[i]
+                        .1
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| ip.is_ipv4() == v4)
+                    {
+                        i += 1;
+                    } else {
+                        out.swap_remove(i);
                     }
                 }
             }
@@ -192,10 +209,10 @@ enum Node {
 }
 
 fn normalise(source: Source, value: &str) -> String {
-    if source.is_ip() {
-        if let Ok(ip) = value.parse::<IpAddr>() {
-            return ip.to_string();
-        }
+    if source.is_ip()
+        && let Ok(ip) = value.parse::<IpAddr>()
+    {
+        return ip.to_string();
     }
     if source.case_insensitive() {
         value.to_ascii_lowercase()
@@ -297,7 +314,7 @@ impl Check {
         match self {
             Self::Equals(set) => {
                 let v = normalise(source, value);
-                set.iter().any(|s| *s == v)
+                set.contains(&v)
             }
             Self::InNet(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
             Self::Contains(net) => parse_net(value).is_some_and(|own| own.contains(net)),
@@ -684,16 +701,16 @@ impl IndicatorSet {
                     .map_or(i + 1, |p| p.line() as usize);
                 match rec {
                     Ok(r) => {
-                        if i == 0 {
-                            if let Some(c) = r.iter().position(|h| {
+                        if i == 0
+                            && let Some(c) = r.iter().position(|h| {
                                 matches!(
                                     h.trim().to_ascii_lowercase().as_str(),
                                     "value" | "indicator" | "ioc" | "observable"
                                 )
-                            }) {
-                                column = c;
-                                continue;
-                            }
+                            })
+                        {
+                            column = c;
+                            continue;
                         }
                         if let Some(v) = r.get(column) {
                             rows.push((line, v.to_owned()));
@@ -849,12 +866,11 @@ impl IndicatorSet {
             }
             let l = &self.leaves[leaf as usize];
             let info = &self.indicators[l.indicator as usize];
-            if let Some(t) = ts {
-                if info.valid_from.is_some_and(|f| t < f)
-                    || info.valid_until.is_some_and(|u| t >= u)
-                {
-                    continue;
-                }
+            if let Some(t) = ts
+                && (info.valid_from.is_some_and(|f| t < f)
+                    || info.valid_until.is_some_and(|u| t >= u))
+            {
+                continue;
             }
             let mut matched = Vec::new();
             if l.node.eval(record, &mut scratch.values, &mut matched) {

@@ -691,7 +691,7 @@ fn push_priority(pri: u16, fields: &mut Vec<(&'static str, String)>) {
 /// `tag[pid]: message` (the tag optional).
 fn tag_and_message(rest: &str, fields: &mut Vec<(&'static str, String)>) {
     let tag_end = rest
-        .find(|c: char| c == ':' || c == '[' || c == ' ')
+        .find([':', '[', ' '])
         .filter(|&i| i > 0 && rest[i..].contains(':'));
     let message = match tag_end {
         Some(i) if !rest[..i].contains(' ') => {

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use rsigma_eval::Engine;
-use rsigma_parser::SigmaRule;
+use rsigma_parser::{
+    Detection, DetectionItem, FieldSpec, Modifier, SigmaRule, SigmaString, SigmaValue,
+};
 
 use crate::logs::{Family, Record};
 
@@ -91,6 +93,9 @@ impl RuleSet {
         }
         let mut added = 0;
         for rule in &collection.rules {
+            let mut rule = rule.clone();
+            fix_base64offset(&mut rule);
+            let rule = &rule;
             let name = rule.id.clone().unwrap_or_else(|| rule.title.clone());
             let family = family(rule);
             let web = matches!(family, Some(Family::Webserver | Family::Proxy));
@@ -136,5 +141,135 @@ impl RuleSet {
             return Vec::new();
         }
         engine.evaluate(record)
+    }
+}
+
+/// `base64offset` as the Sigma specification and pySigma define it. rsigma 0.23 keeps the last
+/// character of each encoding, which depends on the byte that follows the value in the
+/// encoded data, so a value not ending on a three-byte boundary never matched (found by
+/// Ward's modifier test). The three encodings are computed here instead and the item becomes a
+/// plain `contains` over them: per offset i, base64(i spaces + value) without the first
+/// (0, 2, 3)[i] characters and, by (len + i) mod 3, none, the last 3 or the last 2.
+fn fix_base64offset(rule: &mut SigmaRule) {
+    for detection in rule.detection.named.values_mut() {
+        fix_detection(detection);
+    }
+}
+
+fn fix_detection(detection: &mut Detection) {
+    match detection {
+        Detection::AllOf(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for item in items.drain(..) {
+                out.extend(fix_item(item));
+            }
+            *items = out;
+        }
+        Detection::AnyOf(children) | Detection::And(children) => {
+            children.iter_mut().for_each(fix_detection)
+        }
+        Detection::ArrayMatch { body, .. } => fix_detection(body),
+        Detection::Conditional { named, .. } => named.values_mut().for_each(fix_detection),
+        Detection::Keywords(_) => {}
+    }
+}
+
+/// One item, or (with `all`) one item per value, AND-linked by the enclosing mapping.
+fn fix_item(item: DetectionItem) -> Vec<DetectionItem> {
+    let mods = &item.field.modifiers;
+    if !mods.contains(&Modifier::Base64Offset) {
+        return vec![item];
+    }
+    let plain: Option<Vec<String>> = item
+        .values
+        .iter()
+        .map(|v| match v {
+            SigmaValue::String(s) => s.as_plain(),
+            _ => None,
+        })
+        .collect();
+    let Some(plain) = plain else {
+        return vec![item];
+    };
+    let encode = |text: &str| -> Vec<u8> {
+        if mods.contains(&Modifier::Wide) {
+            text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+        } else if mods.contains(&Modifier::Utf16be) {
+            text.encode_utf16().flat_map(u16::to_be_bytes).collect()
+        } else if mods.contains(&Modifier::Utf16) {
+            [0xff, 0xfe]
+                .into_iter()
+                .chain(text.encode_utf16().flat_map(u16::to_le_bytes))
+                .collect()
+        } else {
+            text.as_bytes().to_vec()
+        }
+    };
+    let mut modifiers = vec![Modifier::Contains];
+    if mods.contains(&Modifier::Cased) {
+        modifiers.push(Modifier::Cased);
+    }
+    let field = FieldSpec::new(item.field.name.clone(), modifiers);
+    let variants = |text: &str| -> Vec<SigmaValue> {
+        base64_offsets(&encode(text))
+            .into_iter()
+            .map(|p| SigmaValue::String(SigmaString::from_raw(&p)))
+            .collect()
+    };
+    if mods.contains(&Modifier::All) {
+        plain
+            .iter()
+            .map(|v| DetectionItem {
+                field: field.clone(),
+                values: variants(v),
+            })
+            .collect()
+    } else {
+        vec![DetectionItem {
+            field,
+            values: plain.iter().flat_map(|v| variants(v)).collect(),
+        }]
+    }
+}
+
+/// The three offset encodings of `value` (Sigma `base64offset`).
+pub fn base64_offsets(value: &[u8]) -> Vec<String> {
+    use base64::Engine as _;
+    const START: [usize; 3] = [0, 2, 3];
+    const END: [usize; 3] = [0, 3, 2];
+    (0..3)
+        .filter_map(|i| {
+            let mut bytes = vec![b' '; i];
+            bytes.extend_from_slice(value);
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            let end = encoded.len().checked_sub(END[(value.len() + i) % 3])?;
+            (START[i] < end).then(|| encoded[START[i]..end].to_owned())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64offset_matches_pysigma() {
+        // pySigma's documented example: `|base64offset|contains: /bin/bash`.
+        assert_eq!(
+            base64_offsets(b"/bin/bash"),
+            vec!["L2Jpbi9iYXNo", "9iaW4vYmFza", "vYmluL2Jhc2"]
+        );
+        // Each encoding is found in the encoded text at its offset.
+        use base64::Engine as _;
+        for prefix in ["", "x", "xy", "xyz"] {
+            let data = base64::engine::general_purpose::STANDARD
+                .encode(format!("{prefix}/bin/bash -c id"));
+            assert!(
+                base64_offsets(b"/bin/bash")
+                    .iter()
+                    .any(|p| data.contains(p.as_str())),
+                "{prefix:?}: {data}"
+            );
+        }
     }
 }

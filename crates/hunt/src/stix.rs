@@ -173,10 +173,17 @@ fn tokenize(input: &str) -> Result<Vec<(usize, Tok)>, PatternError> {
         let single = match c {
             '[' => {
                 // `[index]` inside an object path: `[*]` or `[0]`.
-                if matches!(
-                    out.last(),
-                    Some((_, Tok::Word(_) | Tok::Str(_) | Tok::Index(_)))
-                ) {
+                // An index follows a property name directly: `to_refs[*]`, `'x'[0]`.
+                let adjacent = i > 0 && !chars[i - 1].1.is_whitespace();
+                let after_property = match out.last() {
+                    Some((_, Tok::Word(w))) => !matches!(
+                        w.as_str(),
+                        "AND" | "OR" | "FOLLOWEDBY" | "NOT" | "SECONDS" | "TIMES"
+                    ),
+                    Some((_, Tok::Str(_) | Tok::Index(_))) => true,
+                    _ => false,
+                };
+                if adjacent && after_property {
                     let end = chars[i..]
                         .iter()
                         .position(|(_, ch)| *ch == ']')

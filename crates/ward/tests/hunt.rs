@@ -1,0 +1,544 @@
+//! `ward hunt` end to end: the binary, real rule and indicator files, real logs.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command as StdCommand, Output, Stdio};
+
+use common::{json, p, stderr};
+use serde_json::Value;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hunt")
+        .join(name)
+}
+
+fn hunt(args: &[&str]) -> Output {
+    let mut c = assert_cmd::Command::cargo_bin("ward").unwrap();
+    c.arg("hunt").args(args).output().unwrap()
+}
+
+/// Sighting lines per rule or indicator id.
+fn lines_by_id(report: &Value) -> BTreeMap<String, Vec<u64>> {
+    let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for s in report["sightings"].as_array().unwrap() {
+        out.entry(s["id"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(s["line"].as_u64().unwrap());
+    }
+    out
+}
+
+fn expect(pairs: &[(&str, &[u64])]) -> BTreeMap<String, Vec<u64>> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.to_vec()))
+        .collect()
+}
+
+#[test]
+fn the_epmm_rule_fires_on_the_exploit_requests_and_not_on_ordinary_traffic() {
+    let Some(rule) =
+        ward_testdata::shared("sigma/rules-emerging-threats/2025/Exploits/CVE-2025-4427")
+    else {
+        return;
+    };
+    let exploit = fixture("epmm-exploit.log");
+    let o = hunt(&["--rules", p(&rule), "--format", "json", p(&exploit)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    // Line 1 is a normal call of the same endpoint, 6 a template probe elsewhere, 7 the endpoint
+    // without `format=`: none of them is the exploit.
+    assert_eq!(
+        lines_by_id(&report),
+        expect(&[("41956f7c-7a6b-46d6-b6bb-da6eb2e83fbe", &[2, 3, 4, 5])])
+    );
+    let s = &report["sightings"][0];
+    assert_eq!(s["type"], "sigma");
+    assert_eq!(s["level"], "high");
+    assert_eq!(
+        s["title"],
+        "Potential Exploitation of CVE-2025-4427/4428 Ivanti EPMM Pre-Auth RCE"
+    );
+    assert_eq!(s["timestamp"], "2025-05-15T21:20:05Z");
+    assert!(
+        s["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "cve.2025-4427")
+    );
+    assert!(s["file"].as_str().unwrap().ends_with("epmm-exploit.log"));
+    let matched: Vec<(&str, &str)> = s["matched"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (m["field"].as_str().unwrap(), m["value"].as_str().unwrap()))
+        .collect();
+    assert!(
+        matched.contains(&("cs-uri-stem", "/mifs/rs/api/v2/featureusage")),
+        "{matched:?}"
+    );
+    assert!(
+        matched.contains(&("cs-uri-query", "format=%24%7b7*7%7d")),
+        "{matched:?}"
+    );
+
+    let Some(apache) = ward_testdata::shared("logs/apache_access.log") else {
+        return;
+    };
+    let o = hunt(&["--rules", p(&rule), p(&apache)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("No sightings."));
+    // The one truncated line of that log is named, and the hunt goes on past it.
+    assert!(
+        stderr(&o).contains("apache_access.log:8899: not a combined line"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("10000 lines"), "{}", stderr(&o));
+}
+
+#[test]
+fn every_sigmahq_rule_loads_and_no_web_rule_fires_on_ordinary_traffic() {
+    let (Some(sigma), Some(apache)) = (
+        ward_testdata::shared("sigma"),
+        ward_testdata::shared("logs/apache_access.log"),
+    ) else {
+        return;
+    };
+    // Count the rule files, and those written for web server and proxy logs, independently.
+    let mut files = 0;
+    let mut web = 0;
+    for entry in walkdir::WalkDir::new(&sigma) {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|e| e == "yml") {
+            files += 1;
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            if text.lines().any(|l| {
+                let l = l.split('#').next().unwrap_or_default().trim();
+                l == "category: webserver" || l == "category: proxy"
+            }) {
+                web += 1;
+            }
+        }
+    }
+    let o = hunt(&["--rules", p(&sigma), "--format", "json", p(&apache)]);
+    let report = json(&o);
+    let loaded = report["rules"]["loaded"].as_u64().unwrap() as usize;
+    let unsupported = report["rules"]["unsupported"].as_array().unwrap();
+    for u in unsupported {
+        assert!(!u["reason"].as_str().unwrap().is_empty(), "{u}");
+    }
+    assert!(
+        loaded + unsupported.len() >= files,
+        "{loaded} + {} < {files}",
+        unsupported.len()
+    );
+    assert!(files > 3000, "{files} rule files");
+    // Every web server and proxy rule is evaluable.
+    assert_eq!(report["rules"]["web"].as_u64().unwrap() as usize, web);
+    assert!(stderr(&o).contains(&format!(
+        "rules: {loaded} loaded ({web} for web server and proxy logs), {} unsupported",
+        unsupported.len()
+    )));
+    // Ordinary traffic: nothing. (Proxy rules such as "Exploit Framework User Agent" list the
+    // Googlebot agent and must not be run on a web server's own log; they are not.)
+    assert_eq!(
+        report["sightings"].as_array().unwrap().len(),
+        0,
+        "{}",
+        report["sightings"]
+    );
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn sigma_modifiers_keywords_and_conditions() {
+    let o = hunt(&[
+        "--rules",
+        p(&fixture("rules/modifiers.yml")),
+        "--format",
+        "json",
+        p(&fixture("events.jsonl")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    assert_eq!(
+        lines_by_id(&report),
+        expect(&[
+            ("c-1of", &[1, 4]),
+            ("c-allof", &[2]),
+            ("c-list-or", &[3, 6]),
+            ("c-not", &[1, 2, 4]),
+            ("c-parens", &[1, 2]),
+            ("c-them", &[1, 6]),
+            ("m-all", &[2]),
+            ("m-base64", &[3]),
+            // 'evil.example' sits at byte 7 of the encoded URL (offset 1 of 3).
+            ("m-base64offset", &[3]),
+            ("m-cidr", &[1]),
+            ("m-contains", &[1]),
+            ("m-endswith", &[1]),
+            ("m-exists", &[2]),
+            ("m-keywords", &[5]),
+            ("m-re", &[1]),
+            ("m-startswith", &[2, 4]),
+            ("m-wildcard", &[3]),
+            ("m-windash", &[2, 4]),
+        ])
+    );
+    assert_eq!(report["files"][0]["format"], "json");
+}
+
+#[test]
+fn malformed_rules_are_counted_with_their_reason_and_the_hunt_goes_on() {
+    let o = hunt(&[
+        "--rules",
+        p(&fixture("rules")),
+        "--format",
+        "json",
+        p(&fixture("events.jsonl")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    assert_eq!(report["rules"]["loaded"], 18);
+    let unsupported: Vec<(String, String)> = report["rules"]["unsupported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["file"].as_str().unwrap().to_owned(),
+                u["reason"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(unsupported.len(), 2, "{unsupported:?}");
+    assert!(
+        unsupported[0].0.ends_with("broken.yml")
+            && unsupported[0].1.contains("Condition parse error at 1:16")
+    );
+    assert!(
+        unsupported[1].0.ends_with("not-a-rule.yml")
+            && unsupported[1].1.contains("line 2 column 1")
+    );
+    assert!(stderr(&o).contains("18 loaded (0 for web server and proxy logs), 2 unsupported"));
+}
+
+#[test]
+fn stix_indicators_with_every_operator_qualifier_and_validity() {
+    let o = hunt(&[
+        "--indicators",
+        p(&fixture("indicators/bundle.json")),
+        "--format",
+        "json",
+        p(&fixture("access.log")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    let id = |n: u32| format!("indicator--00000000-0000-4000-8000-{n:012}");
+    let got = lines_by_id(&report);
+    let want: BTreeMap<String, Vec<u64>> = [
+        (1, vec![2, 3]),     // =
+        (2, vec![6]),        // = CIDR, valid only from noon (line 1 at 10:00, line 7 at 09:00)
+        (4, vec![4]),        // IN, domain from a proxy request's absolute URL
+        (5, vec![4]),        // url =
+        (6, vec![4]),        // LIKE
+        (7, vec![6]),        // MATCHES on the User-Agent header
+        (8, vec![5]),        // ISSUBSET, IPv6
+        (9, vec![7]),        // != AND method
+        (10, vec![2, 3, 4]), // [a] AND [b] across records
+        (12, vec![2, 6]),    // FOLLOWEDBY … WITHIN 3600 SECONDS
+        (14, vec![2, 3]),    // REPEATS 2 TIMES WITHIN 10 SECONDS
+        (16, vec![3]),       // START … STOP
+    ]
+    .into_iter()
+    .map(|(n, l)| (id(n), l))
+    .collect();
+    // Not sighted: 3 (expired), 11 (10 minutes apart, not 60 s), 13 (wrong order), 15 (only
+    // twice), 17 (file names are in no log), 19 (revoked).
+    assert_eq!(got, want);
+    assert_eq!(report["indicators"]["loaded"], 17);
+    assert_eq!(report["indicators"]["unobservable"], 1);
+    let problems = report["indicators"]["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    assert!(
+        problems[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("bundle.json")
+    );
+    assert_eq!(problems[0]["location"], format!("indicator {}", id(18)));
+    assert!(
+        problems[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at character 19: expected a value")
+    );
+    assert!(
+        problems[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("pattern_type \"sigma\"")
+    );
+    let s = report["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == id(7))
+        .unwrap();
+    assert_eq!(s["type"], "indicator");
+    assert_eq!(s["title"], "sqlmap");
+    assert_eq!(s["matched"][0]["field"], "cs-user-agent");
+}
+
+#[test]
+fn plain_lists_in_text_and_csv_with_defanged_values() {
+    let o = hunt(&[
+        "--indicators",
+        p(&fixture("indicators/iocs.txt")),
+        "--indicators",
+        p(&fixture("indicators/iocs.csv")),
+        "--format",
+        "json",
+        p(&fixture("access.log")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    let txt = p(&fixture("indicators/iocs.txt")).to_owned();
+    let csv = p(&fixture("indicators/iocs.csv")).to_owned();
+    let want: BTreeMap<String, Vec<u64>> = [
+        (format!("{txt}:2"), vec![2, 3]), // 203.0.113.0/24
+        (format!("{txt}:3"), vec![4]),    // hxxp://evil[.]example/payload.exe
+        (format!("{txt}:4"), vec![4]),    // evil[.]example
+        (format!("{csv}:2"), vec![5]),    // 2001:db8::5 from the `value` column
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(lines_by_id(&report), want);
+    assert!(
+        stderr(&o).contains("iocs.txt: line 6: \"not an indicator at all\" is not an IP address"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn the_shared_stix_examples_load() {
+    let Some(dir) = ward_testdata::shared("stix/examples") else {
+        return;
+    };
+    let mut expected = 0;
+    for entry in walkdir::WalkDir::new(&dir) {
+        let entry = entry.unwrap();
+        if entry.path().extension().is_some_and(|e| e == "json") {
+            let v: Value = serde_json::from_slice(&std::fs::read(entry.path()).unwrap()).unwrap();
+            expected += v["objects"]
+                .as_array()
+                .map_or(0, |o| o.iter().filter(|o| o["type"] == "indicator").count());
+        }
+    }
+    let o = hunt(&[
+        "--indicators",
+        p(&dir),
+        "--format",
+        "json",
+        p(&fixture("access.log")),
+    ]);
+    let report = json(&o);
+    assert_eq!(
+        report["indicators"]["loaded"].as_u64().unwrap() as usize,
+        expected
+    );
+    assert!(expected >= 40, "{expected}");
+    assert_eq!(report["indicators"]["problems"], Value::Array(vec![]));
+    // The fixture's documentation addresses are in none of them.
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn syslog_gzip_and_standard_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = common::write(dir.path(), "ips.txt", "203.0.113.66\n198.51.100.9\n");
+    let rule = common::write(
+        dir.path(),
+        "ssh.yml",
+        "title: SSH password failures\nid: ssh-fail\nlogsource:\n    product: linux\n    service: sshd\ndetection:\n    keywords:\n        - 'Failed password'\n    condition: keywords\nlevel: low\n",
+    );
+    // RFC 3164 (a file's lines, no PRI); the last line is not syslog and is named.
+    let o = hunt(&[
+        "--rules",
+        p(&rule),
+        "--indicators",
+        p(&list),
+        "--format",
+        "json",
+        p(&fixture("auth.log")),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    let ips = format!("{}:1", p(&list));
+    assert_eq!(
+        lines_by_id(&report),
+        expect(&[(&ips, &[1, 2]), ("ssh-fail", &[1, 2])])
+    );
+    assert_eq!(report["files"][0]["format"], "syslog3164");
+    assert_eq!(report["files"][0]["unreadable"], 1);
+    assert!(
+        stderr(&o).contains("auth.log:4: not a syslog3164 line"),
+        "{}",
+        stderr(&o)
+    );
+    let s = report["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == ips)
+        .unwrap();
+    assert_eq!(s["matched"][0]["field"], "message");
+    assert_eq!(s["matched"][0]["value"], "203.0.113.66");
+
+    // RFC 5424, with structured data.
+    let o = hunt(&[
+        "--indicators",
+        p(&list),
+        "--format",
+        "json",
+        p(&fixture("rfc5424.log")),
+    ]);
+    let report = json(&o);
+    assert_eq!(report["files"][0]["format"], "syslog5424");
+    assert_eq!(
+        lines_by_id(&report),
+        expect(&[(&ips, &[1]), (&format!("{}:2", p(&list)), &[2])])
+    );
+    assert_eq!(
+        report["sightings"][0]["timestamp"],
+        "2025-05-15T21:25:01.003Z"
+    );
+
+    // gzip, judged by content (the name says nothing), and a multi-member archive.
+    let gz = dir.path().join("access.log.1");
+    let mut bytes = gzip(&std::fs::read(fixture("access.log")).unwrap());
+    bytes.extend(gzip(
+        b"203.0.113.66 - - [16/May/2025:01:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n",
+    ));
+    std::fs::write(&gz, bytes).unwrap();
+    let o = hunt(&["--indicators", p(&list), "--format", "json", p(&gz)]);
+    let report = json(&o);
+    assert_eq!(
+        lines_by_id(&report),
+        expect(&[(&ips, &[2, 3, 8]), (&format!("{}:2", p(&list)), &[7])])
+    );
+
+    // Standard input.
+    let mut child = StdCommand::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["hunt", "--indicators", p(&list), "--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(fixture("access.log")).unwrap())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let report = json(&o);
+    assert_eq!(report["sightings"][0]["file"], "-");
+    assert_eq!(lines_by_id(&report)[&ips], vec![2, 3]);
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut child = StdCommand::new("gzip")
+        .arg("-c")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("gzip is installed");
+    child.stdin.take().unwrap().write_all(data).unwrap();
+    child.wait_with_output().unwrap().stdout
+}
+
+#[test]
+fn bad_lines_never_stop_the_hunt_and_exit_codes_tell_scripts_what_happened() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = common::write(dir.path(), "ips.txt", "203.0.113.66\n");
+    let mut log = std::fs::read(fixture("access.log")).unwrap();
+    // Invalid UTF-8, a truncated line, binary junk and a hostile line in the middle.
+    log.extend(b"203.0.113.66 - - [15/May/2025:23:00:00 +0000] \"GET /\xff\xfe HTTP/1.1\" 200 1 \"-\" \"x\"\n");
+    log.extend(b"203.0.113.66 - - [15/May/2025:23:00:01 +0000] \"GET /unterminated\n");
+    log.extend(b"\x00\x01\x02\x03\n");
+    log.extend(b"203.0.113.66 - - [15/May/2025:23:00:02 +0000] \"GET /${jndi:ldap://x/a} HTTP/1.1\" 200 1 \"-\" \"{{7*7}}\"\n");
+    let path = dir.path().join("mixed.log");
+    std::fs::write(&path, &log).unwrap();
+    let o = hunt(&["--indicators", p(&list), "--format", "json", p(&path)]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let report = json(&o);
+    let ids = lines_by_id(&report);
+    assert_eq!(ids.values().next().unwrap(), &vec![2, 3, 8, 11]);
+    assert_eq!(report["files"][0]["unreadable"], 2);
+    assert!(
+        stderr(&o).contains("mixed.log:9: not a combined line"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("mixed.log:10: not a combined line"),
+        "{}",
+        stderr(&o)
+    );
+    // The hostile text comes back verbatim as a matched value would.
+    let last = report["sightings"].as_array().unwrap().last().unwrap();
+    assert_eq!(last["line"], 11);
+
+    // Nothing found: 0.
+    let quiet = common::write(dir.path(), "quiet.txt", "192.0.2.200\n");
+    let o = hunt(&["--indicators", p(&quiet), p(&fixture("access.log"))]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A missing log: 2, named; the others are still hunted.
+    let o = hunt(&[
+        "--indicators",
+        p(&list),
+        p(&dir.path().join("missing.log")),
+        p(&fixture("access.log")),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("missing.log: No such file"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("EPMM")
+            || String::from_utf8_lossy(&o.stdout).contains("203.0.113.66")
+    );
+    // Nothing to hunt with: 2.
+    let o = hunt(&[p(&fixture("access.log"))]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("give --rules and/or --indicators"));
+    // A log in no known format: 2, with the way out.
+    let junk = common::write(dir.path(), "junk.bin", "\u{1}\u{2} nothing here\n");
+    let o = hunt(&["--indicators", p(&list), p(&junk)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("junk.bin: not a log format Ward reads"),
+        "{}",
+        stderr(&o)
+    );
+    // Forced format: the same junk read as JSON lines gives line errors, not a crash.
+    let o = hunt(&["--indicators", p(&list), "--log-format", "json", p(&junk)]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("junk.bin:1: not a json line"),
+        "{}",
+        stderr(&o)
+    );
+}
