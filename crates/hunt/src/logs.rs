@@ -810,3 +810,132 @@ fn structured_data(rest: &str) -> Result<(Option<&str>, &str), String> {
     }
     Ok((Some(&rest[..i]), &rest[i..]))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn get(r: &Record, k: &str) -> Option<String> {
+        r.get(k).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn combined_lines_with_escapes_and_the_webserver_and_proxy_names() {
+        let line = r#"2001:db8::1 - alice [15/May/2025:21:20:05 +0200] "GET /a/b.tar.gz?x=\"1\"&y=2 HTTP/1.1" 404 - "-" "Agent \"quoted\"/1.0""#;
+        let r = parse_line(LogFormat::Combined, line, 2025).unwrap();
+        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2025-05-15T19:20:05+00:00");
+        assert_eq!(get(&r, "c-ip").unwrap(), "2001:db8::1");
+        assert_eq!(get(&r, "cs-username").unwrap(), "alice");
+        assert_eq!(get(&r, "cs-method").unwrap(), "GET");
+        assert_eq!(get(&r, "cs-uri-stem").unwrap(), "/a/b.tar.gz");
+        assert_eq!(get(&r, "c-uri-stem").unwrap(), "/a/b.tar.gz");
+        assert_eq!(get(&r, "cs-uri-query").unwrap(), r#"x=\"1\"&y=2"#);
+        assert_eq!(get(&r, "c-uri-extension").unwrap(), "gz");
+        assert_eq!(get(&r, "sc-status").unwrap(), "404");
+        assert_eq!(get(&r, "cs-user-agent").unwrap(), r#"Agent \"quoted\"/1.0"#);
+        assert_eq!(get(&r, "cs-referer"), None, "`-` is no referer");
+        assert!(!r.proxy_request);
+    }
+
+    #[test]
+    fn proxy_requests_are_recognised_by_their_target() {
+        let absolute = r#"10.0.0.5 - - [15/May/2025:21:20:05 +0000] "GET http://user@evil.example:8080/p/x.exe?a=1 HTTP/1.1" 200 5 "-" "curl/8""#;
+        let r = parse_line(LogFormat::Combined, absolute, 2025).unwrap();
+        assert!(r.proxy_request);
+        assert_eq!(get(&r, "cs-host").unwrap(), "evil.example");
+        assert_eq!(get(&r, "c-uri").unwrap(), "http://user@evil.example:8080/p/x.exe?a=1");
+        assert_eq!(get(&r, "c-uri-stem").unwrap(), "/p/x.exe");
+        assert_eq!(get(&r, "c-uri-query").unwrap(), "a=1");
+        let connect = r#"10.0.0.5 - - [15/May/2025:21:20:05 +0000] "CONNECT evil.example:443 HTTP/1.1" 200 5 "-" "curl/8""#;
+        assert!(parse_line(LogFormat::Combined, connect, 2025).unwrap().proxy_request);
+    }
+
+    #[test]
+    fn common_and_combined_are_told_apart() {
+        let common = r#"192.0.2.1 - - [15/May/2025:21:20:05 +0000] "GET / HTTP/1.0" 200 12"#;
+        let combined = format!("{common} \"-\" \"x\"");
+        assert_eq!(LogFormat::detect([common]), Some(LogFormat::Common));
+        assert_eq!(LogFormat::detect([combined.as_str()]), Some(LogFormat::Combined));
+        assert!(parse_line(LogFormat::Combined, common, 2025).is_err());
+        assert!(parse_line(LogFormat::Common, &combined, 2025).is_err());
+    }
+
+    #[test]
+    fn syslog_3164_with_and_without_priority() {
+        let r = parse_line(
+            LogFormat::Syslog3164,
+            "<38>Feb  5 01:02:03 gw sshd[77]: Accepted publickey for bob",
+            2025,
+        )
+        .unwrap();
+        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2025-02-05T01:02:03+00:00");
+        assert_eq!(get(&r, "facility").unwrap(), "4");
+        assert_eq!(get(&r, "severity").unwrap(), "6");
+        assert_eq!(get(&r, "hostname").unwrap(), "gw");
+        assert_eq!(get(&r, "program").unwrap(), "sshd");
+        assert_eq!(get(&r, "procid").unwrap(), "77");
+        assert_eq!(get(&r, "message").unwrap(), "Accepted publickey for bob");
+        let r = parse_line(LogFormat::Syslog3164, "Nov 29 05:30:10 host kernel: oops: x", 2026).unwrap();
+        assert_eq!(get(&r, "program").unwrap(), "kernel");
+        assert_eq!(get(&r, "message").unwrap(), "oops: x");
+        assert!(parse_line(LogFormat::Syslog3164, "Feb 30 01:02:03 gw x: y", 2025).is_err());
+        assert!(parse_line(LogFormat::Syslog3164, "Foo  5 01:02:03 gw x: y", 2025).is_err());
+    }
+
+    #[test]
+    fn syslog_5424_with_structured_data_and_rsyslog_files() {
+        let r = parse_line(
+            LogFormat::Syslog5424,
+            r#"<165>1 2003-10-11T22:14:15.003Z mymachine.example.com evntslog - ID47 [exampleSDID@32473 iut="3" eventID="10\]11"][x@1 a="b"] An application event"#,
+            2025,
+        )
+        .unwrap();
+        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2003-10-11T22:14:15.003+00:00");
+        assert_eq!(get(&r, "app_name").unwrap(), "evntslog");
+        assert_eq!(get(&r, "procid"), None);
+        assert_eq!(get(&r, "msgid").unwrap(), "ID47");
+        assert_eq!(
+            get(&r, "structured_data").unwrap(),
+            r#"[exampleSDID@32473 iut="3" eventID="10\]11"][x@1 a="b"]"#
+        );
+        assert_eq!(get(&r, "message").unwrap(), "An application event");
+        let r = parse_line(
+            LogFormat::Syslog5424,
+            "2026-11-29T05:30:10.123456+01:00 host sudo: bob : TTY=pts/0 ; COMMAND=/bin/sh",
+            2025,
+        )
+        .unwrap();
+        assert_eq!(get(&r, "program").unwrap(), "sudo");
+        assert_eq!(get(&r, "message").unwrap(), "bob : TTY=pts/0 ; COMMAND=/bin/sh");
+        assert!(parse_line(LogFormat::Syslog5424, "<34>2 2003-10-11T22:14:15Z h a - - - m", 2025).is_err());
+        assert!(parse_line(LogFormat::Syslog5424, "<34>1 2003-10-11T22:14:15Z h a - - [unterminated", 2025).is_err());
+    }
+
+    #[test]
+    fn json_lines_gain_webserver_names_from_ecs_and_nginx_keys() {
+        let ecs = r#"{"@timestamp":"2025-05-15T21:20:05Z","source":{"ip":"203.0.113.66"},"url":{"path":"/mifs/rs/api/v2/featureusage","query":"format=x"},"http":{"request":{"method":"GET"},"response":{"status_code":400}}}"#;
+        let r = parse_line(LogFormat::JsonLines, ecs, 2025).unwrap();
+        assert_eq!(get(&r, "c-ip").unwrap(), "203.0.113.66");
+        assert_eq!(get(&r, "cs-uri-stem").unwrap(), "/mifs/rs/api/v2/featureusage");
+        assert_eq!(get(&r, "cs-uri-query").unwrap(), "format=x");
+        assert_eq!(get(&r, "sc-status").unwrap(), "400");
+        assert_eq!(get(&r, "source.ip").unwrap(), "203.0.113.66", "own fields stay");
+        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2025-05-15T21:20:05+00:00");
+        let nginx = r#"{"time_local":"15/May/2025:21:20:05 +0000","remote_addr":"192.0.2.9","request":"POST /login?next=%2F HTTP/1.1","status":302,"http_user_agent":"x"}"#;
+        let r = parse_line(LogFormat::JsonLines, nginx, 2025).unwrap();
+        assert_eq!(get(&r, "cs-method").unwrap(), "POST");
+        assert_eq!(get(&r, "cs-uri-query").unwrap(), "next=%2F");
+        assert_eq!(get(&r, "c-useragent").unwrap(), "x");
+        assert!(r.timestamp.is_some());
+        assert!(parse_line(LogFormat::JsonLines, "[1,2]", 2025).is_err());
+        assert!(parse_line(LogFormat::JsonLines, "{\"a\":", 2025).is_err());
+    }
+
+    #[test]
+    fn format_names_read_back() {
+        for f in LogFormat::ALL {
+            assert_eq!(f.name().parse::<LogFormat>().unwrap(), f);
+        }
+        assert!("xml".parse::<LogFormat>().unwrap_err().contains("expected one of"));
+    }
+}
