@@ -148,12 +148,19 @@ impl Source {
                     }
                 }
             }
+            // Digests come from structured events (EDR, Sysmon as JSON); a line-oriented log
+            // names no such field.
+            Self::Hash if record.is_flat() => {}
             Self::Hash => {
                 record.for_each_field(&mut |k, v| {
-                    let lower = k.to_ascii_lowercase();
-                    if lower.contains("hash")
-                        || matches!(lower.as_str(), "md5" | "sha1" | "sha256" | "sha512")
-                    {
+                    let is_digest_field = k
+                        .as_bytes()
+                        .windows(4)
+                        .any(|w| w.eq_ignore_ascii_case(b"hash"))
+                        || ["md5", "sha1", "sha256", "sha512"]
+                            .iter()
+                            .any(|n| k.eq_ignore_ascii_case(n));
+                    if is_digest_field {
                         // Sysmon's `Hashes`: "SHA1=…,MD5=…,SHA256=…".
                         for part in v.split(',') {
                             let digest = part.rsplit('=').next().unwrap_or(part).trim();

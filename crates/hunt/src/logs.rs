@@ -128,36 +128,81 @@ pub struct Record {
 
 #[derive(Debug, Clone)]
 enum Fields {
-    Flat(Vec<(&'static str, String)>),
+    /// Fields read from a line. The first `searchable` are what the line says (client, user,
+    /// request line, status, size, referer, agent): Sigma keywords search those, as they would
+    /// search the raw line. The rest are parts of them (method, URI stem, query, …): named for
+    /// rules, not searched twice.
+    Flat {
+        fields: Vec<(&'static str, String)>,
+        searchable: usize,
+    },
     Json(Value),
+}
+
+/// Other names the webserver and proxy taxonomies use for the same field (alias, field).
+/// Kept as names only: the value is stored once.
+const NAME_ALIASES: [(&str, &str); 6] = [
+    ("c-uri", "cs-uri"),
+    ("c-uri-stem", "cs-uri-stem"),
+    ("c-uri-query", "cs-uri-query"),
+    ("c-useragent", "cs-user-agent"),
+    ("cs(User-Agent)", "cs-user-agent"),
+    ("cs(Referer)", "cs-referer"),
+];
+
+fn flat_get<'a>(fields: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
+    let name = NAME_ALIASES
+        .iter()
+        .find(|(alias, _)| *alias == name)
+        .map_or(name, |(_, field)| field);
+    fields
+        .iter()
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 impl Record {
     fn flat(timestamp: Option<DateTime<Utc>>, fields: Vec<(&'static str, String)>) -> Self {
+        let searchable = fields.len();
+        Self::flat_split(timestamp, fields, searchable)
+    }
+
+    fn flat_split(
+        timestamp: Option<DateTime<Utc>>,
+        fields: Vec<(&'static str, String)>,
+        searchable: usize,
+    ) -> Self {
         Self {
             timestamp,
             proxy_request: false,
-            fields: Fields::Flat(fields),
+            fields: Fields::Flat { fields, searchable },
         }
+    }
+
+    /// Read from a line-oriented log (access log, syslog), not a JSON event.
+    pub fn is_flat(&self) -> bool {
+        matches!(self.fields, Fields::Flat { .. })
     }
 
     /// A field's value as text (JSON numbers and booleans in their JSON spelling).
     pub fn get(&self, name: &str) -> Option<Cow<'_, str>> {
         match &self.fields {
-            Fields::Flat(fields) => fields
-                .iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| Cow::Borrowed(v.as_str())),
+            Fields::Flat { fields, .. } => flat_get(fields, name).map(Cow::Borrowed),
             Fields::Json(value) => lookup(value, name).and_then(scalar_text),
         }
     }
 
-    /// Every (field, text) pair; nested JSON objects flattened with dots.
+    /// Every (field, text) pair under every name it has; nested JSON objects flattened with dots.
     pub fn for_each_field(&self, f: &mut dyn FnMut(&str, &str)) {
         match &self.fields {
-            Fields::Flat(fields) => {
+            Fields::Flat { fields, .. } => {
                 for (k, v) in fields {
                     f(k, v);
+                }
+                for (alias, field) in NAME_ALIASES {
+                    if let Some(v) = flat_get(fields, field) {
+                        f(alias, v);
+                    }
                 }
             }
             Fields::Json(value) => walk_json(value, &mut String::new(), f),
@@ -216,10 +261,9 @@ fn walk_json(value: &Value, path: &mut String, f: &mut dyn FnMut(&str, &str)) {
 impl Event for Record {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
         match &self.fields {
-            Fields::Flat(fields) => fields
-                .iter()
-                .find(|(k, _)| *k == path)
-                .map(|(_, v)| EventValue::Str(Cow::Borrowed(v.as_str()))),
+            Fields::Flat { fields, .. } => {
+                flat_get(fields, path).map(|v| EventValue::Str(Cow::Borrowed(v)))
+            }
             Fields::Json(value) => rsigma_eval::event::JsonEvent::borrow(value)
                 .get_field(path)
                 .map(own_event_value),
@@ -228,7 +272,9 @@ impl Event for Record {
 
     fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
         match &self.fields {
-            Fields::Flat(fields) => fields.iter().any(|(_, v)| pred(v)),
+            Fields::Flat { fields, searchable } => {
+                fields[..*searchable].iter().any(|(_, v)| pred(v))
+            }
             Fields::Json(value) => {
                 rsigma_eval::event::JsonEvent::borrow(value).any_string_value(pred)
             }
@@ -237,7 +283,7 @@ impl Event for Record {
 
     fn all_string_values(&self) -> Vec<Cow<'_, str>> {
         match &self.fields {
-            Fields::Flat(fields) => fields
+            Fields::Flat { fields, searchable } => fields[..*searchable]
                 .iter()
                 .map(|(_, v)| Cow::Borrowed(v.as_str()))
                 .collect(),
@@ -250,17 +296,23 @@ impl Event for Record {
     }
 
     fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
-        self.for_each_field(&mut |_, v| visit(v));
+        match &self.fields {
+            Fields::Flat { fields, searchable } => {
+                fields[..*searchable].iter().for_each(|(_, v)| visit(v));
+            }
+            Fields::Json(_) => self.for_each_field(&mut |_, v| visit(v)),
+        }
     }
 
     fn to_json(&self) -> Value {
         match &self.fields {
-            Fields::Flat(fields) => Value::Object(
-                fields
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), Value::String(v.clone())))
-                    .collect(),
-            ),
+            Fields::Flat { .. } => {
+                let mut map = Map::new();
+                self.for_each_field(&mut |k, v| {
+                    map.insert(k.to_owned(), Value::String(v.to_owned()));
+                });
+                Value::Object(map)
+            }
             Fields::Json(value) => value.clone(),
         }
     }
@@ -402,20 +454,18 @@ fn parse_access(line: &str, combined: bool) -> Result<Record, String> {
     fields.push(("sc-status", status.to_owned()));
     fields.push(("sc-bytes", bytes.to_owned()));
     fields.push(("cs-request", request.to_owned()));
-    web_request_fields(request, &mut fields);
     if let Some(r) = referer.filter(|r| *r != "-") {
         fields.push(("cs-referer", r.to_owned()));
-        fields.push(("cs(Referer)", r.to_owned()));
     }
     if let Some(a) = agent.filter(|a| *a != "-") {
         fields.push(("cs-user-agent", a.to_owned()));
-        fields.push(("c-useragent", a.to_owned()));
-        fields.push(("cs(User-Agent)", a.to_owned()));
     }
+    let searchable = fields.len();
+    web_request_fields(request, &mut fields);
     let proxy_request = fields.iter().any(|(k, v)| {
         (*k == "cs-method" && v == "CONNECT") || (*k == "cs-uri" && v.contains("://"))
     });
-    let mut record = Record::flat(Some(timestamp), fields);
+    let mut record = Record::flat_split(Some(timestamp), fields, searchable);
     record.proxy_request = proxy_request;
     Ok(record)
 }
@@ -433,9 +483,8 @@ fn web_request_fields(request: &str, fields: &mut Vec<(&'static str, String)>) {
     let mut parts = request.splitn(3, ' ');
     let method = parts.next().unwrap_or_default();
     let Some(target) = parts.next() else {
-        // A bare string (a scanner's junk, "-"): keep it as the URI so keyword rules see it.
+        // A bare string (a scanner's junk, "-"): keep it as the URI for URI rules.
         fields.push(("cs-uri", request.to_owned()));
-        fields.push(("c-uri", request.to_owned()));
         return;
     };
     let version = parts.next();
@@ -467,12 +516,9 @@ fn url_fields(target: &str, fields: &mut Vec<(&'static str, String)>) {
         None => (path_and_query, None),
     };
     fields.push(("cs-uri", target.to_owned()));
-    fields.push(("c-uri", target.to_owned()));
     fields.push(("cs-uri-stem", stem.to_owned()));
-    fields.push(("c-uri-stem", stem.to_owned()));
     if let Some(q) = query {
         fields.push(("cs-uri-query", q.to_owned()));
-        fields.push(("c-uri-query", q.to_owned()));
     }
     if let Some(h) = host.filter(|h| !h.is_empty()) {
         fields.push(("cs-host", h.to_owned()));
@@ -626,6 +672,16 @@ fn add_web_aliases(obj: &mut Map<String, Value>) {
     {
         url_parts.push(("cs-host", domain.to_owned()));
     }
+    let alias_parts: Vec<(&'static str, String)> = NAME_ALIASES
+        .iter()
+        .filter_map(|(alias, field)| {
+            url_parts
+                .iter()
+                .find(|(k, _)| k == field)
+                .map(|(_, v)| (*alias, v.clone()))
+        })
+        .collect();
+    url_parts.extend(alias_parts);
     for (k, v) in url_parts {
         if !obj.contains_key(k) && !added.iter().any(|(a, _)| *a == k) {
             added.push((k, Value::String(v)));
@@ -823,7 +879,10 @@ mod tests {
     fn combined_lines_with_escapes_and_the_webserver_and_proxy_names() {
         let line = r#"2001:db8::1 - alice [15/May/2025:21:20:05 +0200] "GET /a/b.tar.gz?x=\"1\"&y=2 HTTP/1.1" 404 - "-" "Agent \"quoted\"/1.0""#;
         let r = parse_line(LogFormat::Combined, line, 2025).unwrap();
-        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2025-05-15T19:20:05+00:00");
+        assert_eq!(
+            r.timestamp.unwrap().to_rfc3339(),
+            "2025-05-15T19:20:05+00:00"
+        );
         assert_eq!(get(&r, "c-ip").unwrap(), "2001:db8::1");
         assert_eq!(get(&r, "cs-username").unwrap(), "alice");
         assert_eq!(get(&r, "cs-method").unwrap(), "GET");
@@ -843,11 +902,18 @@ mod tests {
         let r = parse_line(LogFormat::Combined, absolute, 2025).unwrap();
         assert!(r.proxy_request);
         assert_eq!(get(&r, "cs-host").unwrap(), "evil.example");
-        assert_eq!(get(&r, "c-uri").unwrap(), "http://user@evil.example:8080/p/x.exe?a=1");
+        assert_eq!(
+            get(&r, "c-uri").unwrap(),
+            "http://user@evil.example:8080/p/x.exe?a=1"
+        );
         assert_eq!(get(&r, "c-uri-stem").unwrap(), "/p/x.exe");
         assert_eq!(get(&r, "c-uri-query").unwrap(), "a=1");
         let connect = r#"10.0.0.5 - - [15/May/2025:21:20:05 +0000] "CONNECT evil.example:443 HTTP/1.1" 200 5 "-" "curl/8""#;
-        assert!(parse_line(LogFormat::Combined, connect, 2025).unwrap().proxy_request);
+        assert!(
+            parse_line(LogFormat::Combined, connect, 2025)
+                .unwrap()
+                .proxy_request
+        );
     }
 
     #[test]
@@ -855,7 +921,10 @@ mod tests {
         let common = r#"192.0.2.1 - - [15/May/2025:21:20:05 +0000] "GET / HTTP/1.0" 200 12"#;
         let combined = format!("{common} \"-\" \"x\"");
         assert_eq!(LogFormat::detect([common]), Some(LogFormat::Common));
-        assert_eq!(LogFormat::detect([combined.as_str()]), Some(LogFormat::Combined));
+        assert_eq!(
+            LogFormat::detect([combined.as_str()]),
+            Some(LogFormat::Combined)
+        );
         assert!(parse_line(LogFormat::Combined, common, 2025).is_err());
         assert!(parse_line(LogFormat::Common, &combined, 2025).is_err());
     }
@@ -868,14 +937,22 @@ mod tests {
             2025,
         )
         .unwrap();
-        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2025-02-05T01:02:03+00:00");
+        assert_eq!(
+            r.timestamp.unwrap().to_rfc3339(),
+            "2025-02-05T01:02:03+00:00"
+        );
         assert_eq!(get(&r, "facility").unwrap(), "4");
         assert_eq!(get(&r, "severity").unwrap(), "6");
         assert_eq!(get(&r, "hostname").unwrap(), "gw");
         assert_eq!(get(&r, "program").unwrap(), "sshd");
         assert_eq!(get(&r, "procid").unwrap(), "77");
         assert_eq!(get(&r, "message").unwrap(), "Accepted publickey for bob");
-        let r = parse_line(LogFormat::Syslog3164, "Nov 29 05:30:10 host kernel: oops: x", 2026).unwrap();
+        let r = parse_line(
+            LogFormat::Syslog3164,
+            "Nov 29 05:30:10 host kernel: oops: x",
+            2026,
+        )
+        .unwrap();
         assert_eq!(get(&r, "program").unwrap(), "kernel");
         assert_eq!(get(&r, "message").unwrap(), "oops: x");
         assert!(parse_line(LogFormat::Syslog3164, "Feb 30 01:02:03 gw x: y", 2025).is_err());
@@ -890,7 +967,10 @@ mod tests {
             2025,
         )
         .unwrap();
-        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2003-10-11T22:14:15.003+00:00");
+        assert_eq!(
+            r.timestamp.unwrap().to_rfc3339(),
+            "2003-10-11T22:14:15.003+00:00"
+        );
         assert_eq!(get(&r, "app_name").unwrap(), "evntslog");
         assert_eq!(get(&r, "procid"), None);
         assert_eq!(get(&r, "msgid").unwrap(), "ID47");
@@ -906,9 +986,26 @@ mod tests {
         )
         .unwrap();
         assert_eq!(get(&r, "program").unwrap(), "sudo");
-        assert_eq!(get(&r, "message").unwrap(), "bob : TTY=pts/0 ; COMMAND=/bin/sh");
-        assert!(parse_line(LogFormat::Syslog5424, "<34>2 2003-10-11T22:14:15Z h a - - - m", 2025).is_err());
-        assert!(parse_line(LogFormat::Syslog5424, "<34>1 2003-10-11T22:14:15Z h a - - [unterminated", 2025).is_err());
+        assert_eq!(
+            get(&r, "message").unwrap(),
+            "bob : TTY=pts/0 ; COMMAND=/bin/sh"
+        );
+        assert!(
+            parse_line(
+                LogFormat::Syslog5424,
+                "<34>2 2003-10-11T22:14:15Z h a - - - m",
+                2025
+            )
+            .is_err()
+        );
+        assert!(
+            parse_line(
+                LogFormat::Syslog5424,
+                "<34>1 2003-10-11T22:14:15Z h a - - [unterminated",
+                2025
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -916,11 +1013,21 @@ mod tests {
         let ecs = r#"{"@timestamp":"2025-05-15T21:20:05Z","source":{"ip":"203.0.113.66"},"url":{"path":"/mifs/rs/api/v2/featureusage","query":"format=x"},"http":{"request":{"method":"GET"},"response":{"status_code":400}}}"#;
         let r = parse_line(LogFormat::JsonLines, ecs, 2025).unwrap();
         assert_eq!(get(&r, "c-ip").unwrap(), "203.0.113.66");
-        assert_eq!(get(&r, "cs-uri-stem").unwrap(), "/mifs/rs/api/v2/featureusage");
+        assert_eq!(
+            get(&r, "cs-uri-stem").unwrap(),
+            "/mifs/rs/api/v2/featureusage"
+        );
         assert_eq!(get(&r, "cs-uri-query").unwrap(), "format=x");
         assert_eq!(get(&r, "sc-status").unwrap(), "400");
-        assert_eq!(get(&r, "source.ip").unwrap(), "203.0.113.66", "own fields stay");
-        assert_eq!(r.timestamp.unwrap().to_rfc3339(), "2025-05-15T21:20:05+00:00");
+        assert_eq!(
+            get(&r, "source.ip").unwrap(),
+            "203.0.113.66",
+            "own fields stay"
+        );
+        assert_eq!(
+            r.timestamp.unwrap().to_rfc3339(),
+            "2025-05-15T21:20:05+00:00"
+        );
         let nginx = r#"{"time_local":"15/May/2025:21:20:05 +0000","remote_addr":"192.0.2.9","request":"POST /login?next=%2F HTTP/1.1","status":302,"http_user_agent":"x"}"#;
         let r = parse_line(LogFormat::JsonLines, nginx, 2025).unwrap();
         assert_eq!(get(&r, "cs-method").unwrap(), "POST");
@@ -936,6 +1043,11 @@ mod tests {
         for f in LogFormat::ALL {
             assert_eq!(f.name().parse::<LogFormat>().unwrap(), f);
         }
-        assert!("xml".parse::<LogFormat>().unwrap_err().contains("expected one of"));
+        assert!(
+            "xml"
+                .parse::<LogFormat>()
+                .unwrap_err()
+                .contains("expected one of")
+        );
     }
 }

@@ -60,7 +60,10 @@ fn every_web_and_proxy_rule_field_is_produced_by_a_reader() {
         let text = std::fs::read_to_string(entry.path()).unwrap();
         let collection = parse_sigma_yaml(&text).unwrap();
         for rule in collection.rules {
-            if !matches!(rule.logsource.category.as_deref(), Some("webserver" | "proxy")) {
+            if !matches!(
+                rule.logsource.category.as_deref(),
+                Some("webserver" | "proxy")
+            ) {
                 continue;
             }
             rules += 1;
@@ -71,6 +74,9 @@ fn every_web_and_proxy_rule_field_is_produced_by_a_reader() {
     }
     assert!(rules >= 140, "{rules}");
     let missing: Vec<&String> = needed.difference(&produced).collect();
-    assert!(missing.is_empty(), "fields no reader produces: {missing:?} (produced: {produced:?})");
+    assert!(
+        missing.is_empty(),
+        "fields no reader produces: {missing:?} (produced: {produced:?})"
+    );
     assert!(needed.len() >= 15, "{needed:?}");
 }

@@ -5,6 +5,8 @@
 //! - `ward bench import PATH…`: import into a fresh database; records/s and peak RSS.
 //! - `ward bench scan --components N`: scan a generated N-component inventory (real product
 //!   names drawn from the database) after the database is open; milliseconds and peak RSS.
+//! - `ward bench hunt --rules PATH`: hunt through a generated access log (1 GB by default, in
+//!   rotated files) with the rules and 10,000 generated indicators; MB/s and peak RSS.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -54,6 +56,27 @@ enum BenchCommand {
         /// open-source packages) instead of CPEs from its products.
         #[arg(long)]
         purl: bool,
+    },
+    /// Hunt through a generated access log with Sigma rules and generated indicators.
+    Hunt {
+        /// Sigma rules (files or folders); repeat for more.
+        #[arg(long)]
+        rules: Vec<PathBuf>,
+        /// Generated STIX indicators (IPs, CIDRs, domains, URLs, hashes, LIKE and MATCHES).
+        #[arg(long, default_value_t = 10_000)]
+        indicators: usize,
+        /// Size of the generated log in MB (10^6 bytes).
+        #[arg(long, default_value_t = 1000)]
+        size_mb: u64,
+        /// Split the log into this many files (rotated logs: read in parallel).
+        #[arg(long, default_value_t = 4)]
+        files: usize,
+        /// Worker threads (default: the machine's cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Keep the generated log in this folder, and reuse it when it is already there.
+        #[arg(long)]
+        keep: Option<PathBuf>,
     },
 }
 
@@ -151,6 +174,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "peak_rss_mib": peak_rss_mib(),
             })
         }
+        BenchCommand::Hunt {
+            rules,
+            indicators,
+            size_mb,
+            files,
+            threads,
+            keep,
+        } => crate::hunt::bench(&rules, indicators, size_mb, files.max(1), threads, keep)?,
     };
     match args.format {
         TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&report)?),
