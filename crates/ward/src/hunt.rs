@@ -519,7 +519,7 @@ fn generate_log(path: &Path, size: u64, seed: u64, n_indicators: usize) -> anyho
     while written < size {
         line.clear();
         n += 1;
-        let ip = if n % 1000 == 0 && n_indicators > 0 {
+        let ip = if n.is_multiple_of(1000) && n_indicators > 0 {
             indicator_ip((g.below(n_indicators as u64 * 4 / 10)) as usize)
         } else {
             format!(
@@ -538,7 +538,7 @@ fn generate_log(path: &Path, size: u64, seed: u64, n_indicators: usize) -> anyho
             secs % 60,
         );
         let month = MONTHS[(4 + secs / (86_400 * 28)) as usize % 12];
-        let request = if n % 100_000 == 0 {
+        let request = if n.is_multiple_of(100_000) {
             "GET /mifs/rs/api/v2/featureusage?format=%24%7b7*7%7d HTTP/1.1".to_owned()
         } else {
             let p = PATHS[g.below(PATHS.len() as u64) as usize];
