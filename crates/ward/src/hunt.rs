@@ -17,6 +17,8 @@ use crate::exit;
 pub(crate) enum HuntFormat {
     Table,
     Json,
+    /// A STIX 2.1 bundle of `sighting` objects (what a member reports, and nothing more).
+    Stix,
 }
 
 #[derive(Args)]
@@ -202,6 +204,10 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<u8> {
             "{}",
             serde_json::to_string_pretty(&as_json(&report, &loaded))?
         ),
+        HuntFormat::Stix => println!(
+            "{}",
+            serde_json::to_string_pretty(&stix_bundle(&report, chrono::Utc::now()))?
+        ),
     }
     Ok(if failed {
         exit::ERROR
@@ -305,6 +311,86 @@ fn as_json(report: &Report, loaded: &Loaded) -> serde_json::Value {
                 "message": p.message,
             })).collect::<Vec<_>>(),
         },
+    })
+}
+
+/// Ward's STIX namespace for deterministic ids (UUID v5), so that the same sighting reported
+/// twice is the same object, and a Sigma rule is always the same indicator.
+const STIX_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x5d3c_1f0e_8a2b_4c6d_9e7f_0a1b_2c3d_4e5f);
+
+fn stix_id(kind: &str, name: &str) -> String {
+    format!(
+        "{kind}--{}",
+        uuid::Uuid::new_v5(&STIX_NAMESPACE, name.as_bytes())
+    )
+}
+
+/// The sightings as a STIX 2.1 bundle: per sighting a `sighting` object (first and last seen
+/// are the record's time, count 1) referring to the STIX indicator it is of, or, for a Sigma
+/// rule, to an `indicator` with `pattern_type: sigma` standing for the rule (by its id, not its
+/// text). The matched fields ride along as `x_ward_matched`; no other log content is included.
+pub(crate) fn stix_bundle(
+    report: &Report,
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut objects = Vec::new();
+    let mut rules_done = std::collections::HashSet::new();
+    for s in &report.sightings {
+        let of = match s.kind {
+            ward_hunt::SightingKind::Indicator if s.id.starts_with("indicator--") => s.id.clone(),
+            _ => {
+                let id = stix_id("indicator", &format!("{:?}:{}", s.kind, s.id));
+                if rules_done.insert(id.clone()) {
+                    let (pattern_type, pattern) = match s.kind {
+                        ward_hunt::SightingKind::Sigma => ("sigma", format!("id: {}", s.id)),
+                        ward_hunt::SightingKind::Indicator => (
+                            "stix",
+                            format!(
+                                "[x-ward-list:value = '{}']",
+                                s.title.replace('\\', "\\\\").replace('\'', "\\'")
+                            ),
+                        ),
+                    };
+                    objects.push(json!({
+                        "type": "indicator",
+                        "spec_version": "2.1",
+                        "id": id,
+                        "created": stamp,
+                        "modified": stamp,
+                        "name": s.title,
+                        "pattern_type": pattern_type,
+                        "pattern": pattern,
+                        "valid_from": stamp,
+                    }));
+                }
+                id
+            }
+        };
+        let seen = s
+            .timestamp
+            .unwrap_or(now)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        objects.push(json!({
+            "type": "sighting",
+            "spec_version": "2.1",
+            "id": stix_id("sighting", &format!("{}:{}:{}", s.id, s.file, s.line)),
+            "created": stamp,
+            "modified": stamp,
+            "first_seen": seen,
+            "last_seen": seen,
+            "count": 1,
+            "sighting_of_ref": of,
+            "x_ward_level": s.level,
+            "x_ward_file": s.file,
+            "x_ward_line": s.line,
+            "x_ward_matched": s.matched,
+        }));
+    }
+    json!({
+        "type": "bundle",
+        "id": stix_id("bundle", &stamp),
+        "objects": objects,
     })
 }
 

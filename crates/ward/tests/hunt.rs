@@ -542,3 +542,64 @@ fn bad_lines_never_stop_the_hunt_and_exit_codes_tell_scripts_what_happened() {
         stderr(&o)
     );
 }
+
+#[test]
+fn sightings_as_a_stix_bundle_validated_by_the_oasis_library() {
+    let (rules, indicators) = (fixture("rules/modifiers.yml"), fixture("indicators"));
+    let (access, events) = (fixture("access.log"), fixture("events.jsonl"));
+    let run = || {
+        let o = hunt(&[
+            "--rules",
+            p(&rules),
+            "--indicators",
+            p(&indicators),
+            "--format",
+            "stix",
+            p(&access),
+            p(&events),
+        ]);
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        json(&o)
+    };
+    let bundle = run();
+    let objects = bundle["objects"].as_array().unwrap();
+    let sightings: Vec<&Value> = objects.iter().filter(|o| o["type"] == "sighting").collect();
+    // One STIX sighting per Ward sighting.
+    let plain = hunt(&[
+        "--rules",
+        p(&rules),
+        "--indicators",
+        p(&indicators),
+        "--format",
+        "json",
+        p(&access),
+        p(&events),
+    ]);
+    let ward_sightings = json(&plain)["sightings"].as_array().unwrap().len();
+    assert_eq!(sightings.len(), ward_sightings);
+    assert!(ward_sightings > 40, "{ward_sightings}");
+    // Only what matched leaves the machine: no sighting carries a whole line.
+    let text = bundle.to_string();
+    assert!(
+        !text.contains("python-requests"),
+        "the user agent of an IP-only match leaked"
+    );
+    // The same hunt gives the same sighting ids (a re-report is idempotent).
+    let again = run();
+    let ids = |b: &Value| -> Vec<String> {
+        b["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["type"] == "sighting")
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(ids(&bundle), ids(&again));
+    // Valid STIX 2.1 by the OASIS `stix2` library.
+    let script = "import sys, stix2\nb = stix2.parse(sys.stdin.read(), allow_custom=True)\nprint(len(b.objects), sum(1 for o in b.objects if o.type == 'sighting'))";
+    if let Some((ok, out, err)) = ward_testdata::python(&["stix2"], script, text.as_bytes()) {
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), format!("{} {}", objects.len(), sightings.len()));
+    }
+}
