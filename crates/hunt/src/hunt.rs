@@ -117,29 +117,59 @@ impl Hunter<'_> {
     /// Hunts through the inputs. `progress` is told how many bytes each file read (as read).
     pub fn run(&self, inputs: &[Input], progress: &(dyn Fn(u64) + Sync)) -> Report {
         let next = AtomicUsize::new(0);
-        let outcomes: Mutex<Vec<(usize, FileOutcome)>> = Mutex::new(Vec::new());
-        let threads = self.threads.clamp(1, inputs.len().max(1));
+        let units = self.plan(inputs);
+        let outcomes: Mutex<Vec<(usize, usize, FileOutcome)>> = Mutex::new(Vec::new());
+        let threads = self.threads.clamp(1, units.len().max(1));
         std::thread::scope(|scope| {
             for _ in 0..threads {
                 scope.spawn(|| {
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(input) = inputs.get(i) else { break };
-                        let outcome = self.one(i, input, progress);
+                        let Some(unit) = units.get(i) else { break };
+                        let outcome = self.one(unit, &inputs[unit.input], progress);
                         outcomes
                             .lock()
                             .expect("no worker panics holding it")
-                            .push((i, outcome));
+                            .push((unit.input, unit.chunk, outcome));
                     }
                 });
             }
         });
         let mut outcomes = outcomes.into_inner().expect("workers done");
-        outcomes.sort_by_key(|(i, _)| *i);
+        outcomes.sort_by_key(|(i, c, _)| (*i, *c));
         let mut report = Report::default();
         let mut hits = Vec::new();
-        for (_, o) in outcomes {
-            report.files.push(o.summary);
+        // A file read in pieces: each piece counted its own lines from 1; shift them.
+        let mut offset = 0;
+        for (_, chunk, mut o) in outcomes {
+            if chunk == 0 {
+                offset = 0;
+                report.files.push(o.summary.clone());
+            } else {
+                let file = report.files.last_mut().expect("chunk 0 first");
+                file.lines += o.summary.lines;
+                file.bytes += o.summary.bytes;
+                file.unreadable += o.summary.unreadable;
+                if file.error.is_none() {
+                    file.error = o.summary.error.take();
+                }
+                let shown = report
+                    .problems
+                    .iter()
+                    .filter(|p| p.file == file.file)
+                    .count();
+                o.problems.truncate(PROBLEMS_PER_FILE.saturating_sub(shown));
+            }
+            for s in &mut o.sightings {
+                s.line += offset;
+            }
+            for p in &mut o.problems {
+                p.line += offset;
+            }
+            for h in &mut o.hits {
+                h.line += offset;
+            }
+            offset += o.summary.lines;
             report.sightings.extend(o.sightings);
             report.problems.extend(o.problems);
             hits.extend(o.hits);
@@ -172,7 +202,47 @@ impl Hunter<'_> {
         report
     }
 
-    fn one(&self, index: usize, input: &Input, progress: &(dyn Fn(u64) + Sync)) -> FileOutcome {
+    /// The work: one unit a log, except that a large plain file is cut into as many pieces as
+    /// there are threads, at line boundaries, so that one big log also uses every core.
+    fn plan(&self, inputs: &[Input]) -> Vec<Unit> {
+        let mut units = Vec::new();
+        for (i, input) in inputs.iter().enumerate() {
+            let whole = Unit {
+                input: i,
+                chunk: 0,
+                range: None,
+                format: self.format,
+            };
+            let (Input::Path(path), true) = (input, self.threads > 1) else {
+                units.push(whole);
+                continue;
+            };
+            let len = std::fs::metadata(path).map_or(0, |m| m.len());
+            let pieces = (len / CHUNK_MIN).min(self.threads as u64);
+            let format = match (pieces > 1, open(input)) {
+                (true, Ok(mut r)) if !gzip(path) => self.format.or_else(|| sniff(&mut r).ok()?.0),
+                _ => None,
+            };
+            let Some(format) = format else {
+                units.push(whole);
+                continue;
+            };
+            let step = len / pieces;
+            for c in 0..pieces {
+                let end = if c + 1 == pieces { len } else { (c + 1) * step };
+                units.push(Unit {
+                    input: i,
+                    chunk: c as usize,
+                    range: Some((c * step, end)),
+                    format: Some(format),
+                });
+            }
+        }
+        units
+    }
+
+    fn one(&self, unit: &Unit, input: &Input, progress: &(dyn Fn(u64) + Sync)) -> FileOutcome {
+        let index = unit.input;
         let name = input.name();
         let mut outcome = FileOutcome {
             summary: FileSummary {
@@ -187,44 +257,99 @@ impl Hunter<'_> {
             problems: Vec::new(),
             hits: Vec::new(),
         };
-        let reader = match open(input) {
-            Ok(r) => r,
-            Err(e) => {
-                outcome.summary.error = Some(format!("{name}: {e}"));
-                return outcome;
-            }
+        let result = match (unit.range, input) {
+            (Some((start, end)), Input::Path(path)) => self.read_range(
+                index,
+                path,
+                (start, end),
+                unit.format.expect("planned with a format"),
+                &mut outcome,
+                progress,
+            ),
+            _ => match open(input) {
+                Ok(reader) => self.read(index, reader, unit.format, &mut outcome, progress),
+                Err(e) => {
+                    outcome.summary.error = Some(format!("{name}: {e}"));
+                    return outcome;
+                }
+            },
         };
-        if let Err(e) = self.read(index, reader, &mut outcome, progress) {
+        if let Err(e) = result {
             outcome.summary.error =
                 Some(format!("{name}: line {}: {e}", outcome.summary.lines + 1));
         }
         outcome
     }
 
+    /// Lines starting in `[start, end)` of a plain file, in a known format.
+    fn read_range(
+        &self,
+        index: usize,
+        path: &std::path::Path,
+        (start, end): (u64, u64),
+        format: LogFormat,
+        outcome: &mut FileOutcome,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> io::Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = File::open(path)?;
+        let mut pos = start.saturating_sub(1);
+        file.seek(SeekFrom::Start(pos))?;
+        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        let mut buf = Vec::with_capacity(4096);
+        if start > 0 {
+            // The line that began before `start` belongs to the previous piece (reading from
+            // start - 1 also consumes a newline that ends exactly there).
+            pos += reader.read_until(b'\n', &mut buf)? as u64;
+        }
+        outcome.summary.format = Some(format.name().into());
+        let mut state = self.state(format, index);
+        let mut pending = 0u64;
+        while pos < end {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            pos += n as u64;
+            outcome.summary.bytes += n as u64;
+            pending += n as u64;
+            if pending >= 1 << 20 {
+                progress(pending);
+                pending = 0;
+            }
+            self.line(&String::from_utf8_lossy(&buf), &mut state, outcome);
+        }
+        progress(pending);
+        Ok(())
+    }
+
+    fn state(&self, format: LogFormat, index: usize) -> LineState {
+        LineState {
+            format,
+            family: format.family(),
+            year: self.now.year(),
+            index,
+            scratch: Scratch::default(),
+        }
+    }
+
     fn read(
         &self,
         index: usize,
         mut reader: Box<dyn BufRead + Send>,
+        forced: Option<LogFormat>,
         outcome: &mut FileOutcome,
         progress: &(dyn Fn(u64) + Sync),
     ) -> io::Result<()> {
         // Read the first lines to decide the format, then go on streaming.
-        let mut head: Vec<String> = Vec::new();
+        let (detected, head, ended) = sniff(&mut reader)?;
         let mut buf = Vec::with_capacity(4096);
-        let mut ended = false;
-        while head.len() < SNIFF_LINES {
-            buf.clear();
-            if reader.read_until(b'\n', &mut buf)? == 0 {
-                ended = true;
-                break;
-            }
-            progress(buf.len() as u64);
-            outcome.summary.bytes += buf.len() as u64;
-            head.push(String::from_utf8_lossy(&buf).into_owned());
+        for line in &head {
+            progress(line.len() as u64);
+            outcome.summary.bytes += line.len() as u64;
         }
-        let format = self
-            .format
-            .or_else(|| LogFormat::detect(head.iter().map(String::as_str)));
+        let format = forced.or(detected);
         let Some(format) = format else {
             if !head.iter().all(|l| l.trim().is_empty()) {
                 outcome.summary.error = Some(format!(
@@ -235,13 +360,7 @@ impl Hunter<'_> {
             return Ok(());
         };
         outcome.summary.format = Some(format.name().into());
-        let mut state = LineState {
-            format,
-            family: format.family(),
-            year: self.now.year(),
-            index,
-            scratch: Scratch::default(),
-        };
+        let mut state = self.state(format, index);
         for line in &head {
             self.line(line, &mut state, outcome);
         }
@@ -372,6 +491,41 @@ impl Hunter<'_> {
             }
         }
     }
+}
+
+/// A piece of work: a log, or a byte range of one.
+struct Unit {
+    input: usize,
+    chunk: usize,
+    range: Option<(u64, u64)>,
+    format: Option<LogFormat>,
+}
+
+/// Files smaller than this are read whole.
+const CHUNK_MIN: u64 = 16 << 20;
+
+/// The first lines of a log and the format they show; whether the log ended within them.
+fn sniff(reader: &mut dyn BufRead) -> io::Result<(Option<LogFormat>, Vec<String>, bool)> {
+    let mut head = Vec::new();
+    let mut buf = Vec::with_capacity(4096);
+    let mut ended = false;
+    while head.len() < SNIFF_LINES {
+        buf.clear();
+        if reader.read_until(b'\n', &mut buf)? == 0 {
+            ended = true;
+            break;
+        }
+        head.push(String::from_utf8_lossy(&buf).into_owned());
+    }
+    let format = LogFormat::detect(head.iter().map(String::as_str));
+    Ok((format, head, ended))
+}
+
+fn gzip(path: &std::path::Path) -> bool {
+    let mut magic = [0u8; 2];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut magic))
+        .is_ok_and(|()| magic == [0x1f, 0x8b])
 }
 
 struct LineState {

@@ -710,8 +710,9 @@ fn parse_3164(line: &str, year: i32) -> Result<Record, String> {
         None => (line, None),
     };
     // Mmm dd hh:mm:ss (day space-padded)
-    if rest.len() < 16 || !rest.is_char_boundary(15) {
-        return Err("too short for an RFC 3164 timestamp".into());
+    // Found by fuzzing: the stamp is sliced by byte position, so it must be ASCII.
+    if rest.len() < 16 || !rest.as_bytes()[..15].is_ascii() {
+        return Err("no RFC 3164 timestamp (Mmm dd hh:mm:ss) at the start".into());
     }
     let month = MONTHS
         .iter()
@@ -956,6 +957,14 @@ mod tests {
         assert_eq!(get(&r, "program").unwrap(), "kernel");
         assert_eq!(get(&r, "message").unwrap(), "oops: x");
         assert!(parse_line(LogFormat::Syslog3164, "Feb 30 01:02:03 gw x: y", 2025).is_err());
+        // Found by fuzzing: a multi-byte character where the day or time should be.
+        for line in [
+            "Sep{{\u{44d};{\0\0\0\0\0\0\0\0\u{44d};",
+            "Feb 5\u{e9}01:02:03 gw x: y",
+        ] {
+            assert!(parse_line(LogFormat::Syslog3164, line, 2025).is_err());
+            assert_eq!(LogFormat::detect([line]), None);
+        }
         assert!(parse_line(LogFormat::Syslog3164, "Foo  5 01:02:03 gw x: y", 2025).is_err());
     }
 
