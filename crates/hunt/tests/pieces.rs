@@ -18,14 +18,14 @@ fn pieces_and_whole_agree_line_for_line() {
     while written < 40 << 20 {
         n += 1;
         // Lines of varying length, so piece boundaries fall inside lines.
-        let ip = if n % 9973 == 0 {
+        let ip = if n.is_multiple_of(9973) {
             expected_hits.push(n);
             "203.0.113.66".to_owned()
         } else {
             format!("10.{}.{}.{}", n % 200, (n / 200) % 250, n % 250 + 1)
         };
         let pad = "x".repeat((n % 97) as usize);
-        let line = if n % 50_000 == 0 {
+        let line = if n.is_multiple_of(50_000) {
             "this line is not an access log line\n".to_owned()
         } else {
             format!(
