@@ -6,7 +6,7 @@
 //! - `ward bench scan --components N`: scan a generated N-component inventory (real product
 //!   names drawn from the database) after the database is open; milliseconds and peak RSS.
 //! - `ward bench hunt --rules PATH`: hunt through a generated access log (1 GB by default, in
-//!   rotated files) with the rules and 10,000 generated indicators; MB/s and peak RSS.
+//!   rotated files with --files) with the rules and 10,000 generated indicators; MB/s and peak RSS.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -69,7 +69,7 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1000)]
         size_mb: u64,
         /// Split the log into this many files (rotated logs: read in parallel).
-        #[arg(long, default_value_t = 4)]
+        #[arg(long, default_value_t = 1)]
         files: usize,
         /// Worker threads (default: the machine's cores).
         #[arg(long)]
