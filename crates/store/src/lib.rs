@@ -18,6 +18,12 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
+pub mod federation;
+pub use federation::{
+    AlertRow, AuditEntry, AuditVerdict, Change, NewSighting, Organisation, Principal,
+    ReportOutcome, Role, SightingRow, TokenInfo,
+};
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database {location}: {source}")]
@@ -37,6 +43,14 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Unsupported(String),
+    /// Input that cannot be stored (a bad slug, a role for the wrong kind of organisation).
+    #[error("{0}")]
+    Invalid(String),
+    /// It exists already.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("no such {0}")]
+    NotFound(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

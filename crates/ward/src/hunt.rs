@@ -40,6 +40,14 @@ pub(crate) struct HuntArgs {
     /// Worker threads (files are read in parallel); default: the machine's cores.
     #[arg(long)]
     pub(crate) threads: Option<usize>,
+    /// Send the sightings (a STIX bundle, nothing else) to a Ward server at this URL
+    /// (`https://ward.example`); they are recorded against the token's organisation and raise a
+    /// possible-compromise alert for the central team.
+    #[arg(long, requires = "token")]
+    pub(crate) report: Option<String>,
+    /// The organisation's API token for --report.
+    #[arg(long, env = "WARD_TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
     /// Print every unsupported rule and unusable indicator with its reason.
     #[arg(long, short)]
     pub(crate) verbose: bool,
@@ -130,7 +138,7 @@ fn files(path: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-pub(crate) fn run(args: HuntArgs) -> anyhow::Result<u8> {
+pub(crate) async fn run(args: HuntArgs) -> anyhow::Result<u8> {
     if args.rules.is_empty() && args.indicators.is_empty() {
         bail!("nothing to hunt with: give --rules and/or --indicators");
     }
@@ -166,7 +174,7 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<u8> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
         now: chrono::Utc::now(),
     };
-    let report = hunter.run(&inputs, &|n| bar.inc(n));
+    let report = tokio::task::block_in_place(|| hunter.run(&inputs, &|n| bar.inc(n)));
     bar.finish_and_clear();
     let elapsed = started.elapsed();
 
@@ -208,6 +216,14 @@ pub(crate) fn run(args: HuntArgs) -> anyhow::Result<u8> {
             "{}",
             serde_json::to_string_pretty(&stix_bundle(&report, chrono::Utc::now()))?
         ),
+    }
+    if let (Some(url), Some(token)) = (&args.report, &args.token) {
+        if report.sightings.is_empty() {
+            eprintln!("nothing to report to {url}");
+        } else if let Err(e) = send_report(url, token, &report).await {
+            eprintln!("error: reporting to {url}: {e:#}");
+            failed = true;
+        }
     }
     Ok(if failed {
         exit::ERROR
@@ -312,6 +328,46 @@ fn as_json(report: &Report, loaded: &Loaded) -> serde_json::Value {
             })).collect::<Vec<_>>(),
         },
     })
+}
+
+/// Posts the sightings bundle to `{url}/api/v1/sightings`.
+async fn send_report(url: &str, token: &str, report: &Report) -> anyhow::Result<()> {
+    // One TLS crypto provider for the process (ring, as sqlx and lettre use).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let endpoint = format!("{}/api/v1/sightings", url.trim_end_matches('/'));
+    let bundle = stix_bundle(report, chrono::Utc::now());
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()?;
+    let response = client
+        .post(&endpoint)
+        .bearer_auth(token)
+        .json(&bundle)
+        .send()
+        .await
+        .with_context(|| format!("POST {endpoint}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        bail!(
+            "the server answered {status}: {}",
+            body["error"].as_str().unwrap_or("(no message)")
+        );
+    }
+    eprintln!(
+        "reported to {url}: {} sightings recorded, {} already known; alerts: {}",
+        body["recorded"],
+        body["already_known"],
+        body["alerts"]
+            .as_array()
+            .map(|a| a
+                .iter()
+                .map(|x| format!("#{} {}", x["id"], x["title"].as_str().unwrap_or("")))
+                .collect::<Vec<_>>()
+                .join(", "))
+            .unwrap_or_default()
+    );
+    Ok(())
 }
 
 /// Ward's STIX namespace for deterministic ids (UUID v5), so that the same sighting reported

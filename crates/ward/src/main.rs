@@ -7,6 +7,7 @@ mod hunt;
 mod import;
 mod output;
 mod scan;
+mod server;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,18 @@ enum Command {
     /// Hunt through local logs with Sigma rules and indicators (STIX 2.1, IP/domain/URL/hash lists).
     /// Exit 1 when anything is sighted, 0 when nothing, 2 on error.
     Hunt(hunt::HuntArgs),
+    /// Run the federation server (REST API under /api/v1).
+    Serve(server::ServeArgs),
+    /// Administer the federation from the command line: central team, organisations, tokens.
+    Admin {
+        #[command(subcommand)]
+        command: server::AdminCommand,
+    },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: server::AuditCommand,
+    },
     /// Check and list prioritisation policies.
     Policy {
         #[command(subcommand)]
@@ -130,7 +143,10 @@ fn main() -> ExitCode {
             } => status(args).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Demo(args) => demo::run(args).await,
-            Command::Hunt(args) => hunt::run(args),
+            Command::Hunt(args) => hunt::run(args).await,
+            Command::Serve(args) => server::serve(args).await,
+            Command::Admin { command } => server::admin(command).await,
+            Command::Audit { command } => server::audit(command).await,
             Command::Bench(args) => bench::run(args).await,
             Command::Policy {
                 command: PolicyCommand::Check { file },

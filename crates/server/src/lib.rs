@@ -1,0 +1,331 @@
+//! Ward's federation server: the REST API under `/api/v1`.
+//!
+//! Every request but `/api/v1/health` carries a bearer token; the token decides the
+//! organisation and the role, and every handler asks the store only for that organisation's
+//! data unless the role is a central one. Nothing a client sends is ever evaluated: bodies are
+//! parsed as JSON into types, stored as data, and returned as data.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use ward_store::{NewSighting, Principal, Role, Store, StoreError};
+
+/// Largest request body accepted (a sightings report, later an SBOM).
+pub const MAX_BODY: usize = 16 << 20;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+}
+
+/// The API.
+pub fn router(store: Store) -> Router {
+    let state = Arc::new(AppState { store });
+    Router::new()
+        .route("/api/v1/health", get(health))
+        .route("/api/v1/me", get(me))
+        .route(
+            "/api/v1/organisations",
+            get(organisations).post(create_organisation),
+        )
+        .route("/api/v1/sightings", get(sightings).post(report_sightings))
+        .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/audit", get(audit))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+/// Serves the API on a bound listener until the process ends.
+pub async fn serve(store: Store, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    axum::serve(listener, router(store)).await
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+/// An error as the API returns it: a status and `{"error": "…"}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+    fn unauthorised() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "a valid bearer token is required (Authorization: Bearer ward_…)",
+        )
+    }
+    fn forbidden(what: &str) -> Self {
+        Self::new(StatusCode::FORBIDDEN, format!("your role may not {what}"))
+    }
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, m),
+            StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
+            StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, format!("no such {m}")),
+            other => {
+                tracing::error!("store: {other}");
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (logged)")
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, Json(json!({"error": self.message}))).into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The authenticated caller.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<Arc<AppState>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(ApiError::unauthorised)?;
+        match state.store.authenticate(token.trim()).await? {
+            Some(p) => Ok(Self(p)),
+            None => Err(ApiError::unauthorised()),
+        }
+    }
+}
+
+/// The organisation whose data a caller sees: their own, or for a central role every one
+/// (`None`), or one they name with `?organisation=slug`.
+async fn scope(
+    state: &AppState,
+    who: &Principal,
+    requested: Option<&str>,
+) -> ApiResult<Option<i64>> {
+    if !who.role.is_central() {
+        return match requested {
+            Some(slug) if slug != who.organisation.slug => {
+                Err(ApiError::forbidden("see another organisation's data"))
+            }
+            _ => Ok(Some(who.organisation.id)),
+        };
+    }
+    match requested {
+        None => Ok(None),
+        Some(slug) => match state.store.organisation_by_slug(slug).await? {
+            Some(o) => Ok(Some(o.id)),
+            None => Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("no such organisation {slug:?}"),
+            )),
+        },
+    }
+}
+
+#[derive(Deserialize)]
+struct ScopeQuery {
+    organisation: Option<String>,
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+async fn me(Auth(who): Auth) -> Json<Value> {
+    Json(json!({
+        "organisation": who.organisation,
+        "role": who.role,
+        "token": who.token_id,
+    }))
+}
+
+async fn organisations(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+) -> ApiResult<Json<Value>> {
+    let all = state.store.organisations().await?;
+    let visible: Vec<_> = if who.role.is_central() {
+        all
+    } else {
+        all.into_iter()
+            .filter(|o| o.id == who.organisation.id)
+            .collect()
+    };
+    Ok(Json(json!({"organisations": visible})))
+}
+
+#[derive(Deserialize)]
+struct NewOrganisation {
+    slug: String,
+    name: String,
+}
+
+async fn create_organisation(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Json(body): Json<NewOrganisation>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if who.role != Role::CentralAdmin {
+        return Err(ApiError::forbidden("create organisations"));
+    }
+    let org = state
+        .store
+        .create_organisation(&who.actor(), &body.slug, &body.name, false)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"organisation": org}))))
+}
+
+/// `POST /api/v1/sightings`: a STIX 2.1 bundle of `sighting` objects from `ward hunt --report`
+/// (indicator objects in it give the titles of what was sighted). Recorded against the caller's
+/// organisation; each thing sighted raises (or adds to) a possible-compromise alert.
+async fn report_sightings(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !who.role.can_write() {
+        return Err(ApiError::forbidden("report sightings"));
+    }
+    let sightings = parse_sightings(&body).map_err(ApiError::bad_request)?;
+    let outcome = state.store.record_sightings(&who, &sightings).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::to_value(outcome).expect("serialisable")),
+    ))
+}
+
+/// The sightings of a STIX bundle, checked field by field; an error names the object and field.
+pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
+    let bundle: Value = serde_json::from_slice(body).map_err(|e| format!("body: not JSON: {e}"))?;
+    if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
+        return Err("body: expected a STIX 2.1 bundle (\"type\": \"bundle\")".into());
+    }
+    let objects = bundle
+        .get("objects")
+        .and_then(Value::as_array)
+        .ok_or("body: the bundle has no \"objects\" array")?;
+    let names: std::collections::HashMap<&str, &str> = objects
+        .iter()
+        .filter(|o| o.get("type").and_then(Value::as_str) == Some("indicator"))
+        .filter_map(|o| Some((o.get("id")?.as_str()?, o.get("name")?.as_str()?)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        if o.get("type").and_then(Value::as_str) != Some("sighting") {
+            continue;
+        }
+        let field = |name: &str| -> Result<&str, String> {
+            o.get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("objects[{i}].{name}: missing or not a string"))
+        };
+        let id = field("id")?;
+        if !id.starts_with("sighting--") || id.len() > 100 {
+            return Err(format!("objects[{i}].id: {id:?} is not a sighting id"));
+        }
+        let of = field("sighting_of_ref")?;
+        if !of.contains("--") || of.len() > 200 {
+            return Err(format!(
+                "objects[{i}].sighting_of_ref: {of:?} is not a STIX id"
+            ));
+        }
+        let time = |name: &str| -> Result<String, String> {
+            let t = field(name)?;
+            ward_store::federation::normalise_time(t)
+                .ok_or_else(|| format!("objects[{i}].{name}: {t:?} is not an RFC 3339 time"))
+        };
+        let first_seen = time("first_seen")?;
+        let last_seen = time("last_seen")?;
+        let level = o
+            .get("x_ward_level")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        out.push(NewSighting {
+            stix_id: id.to_owned(),
+            sighting_of: of.to_owned(),
+            title: names
+                .get(of)
+                .map_or_else(|| of.to_owned(), |n| (*n).to_owned()),
+            level,
+            first_seen,
+            last_seen,
+            payload: o.clone(),
+        });
+    }
+    if out.is_empty() {
+        return Err("body: the bundle holds no sighting objects".into());
+    }
+    Ok(out)
+}
+
+async fn sightings(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<Value>> {
+    let org = scope(&state, &who, q.organisation.as_deref()).await?;
+    Ok(Json(
+        json!({"sightings": state.store.sightings(org).await?}),
+    ))
+}
+
+async fn alerts(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<Value>> {
+    let org = scope(&state, &who, q.organisation.as_deref()).await?;
+    Ok(Json(json!({"alerts": state.store.alerts(org).await?})))
+}
+
+async fn audit(State(state): State<Arc<AppState>>, Auth(who): Auth) -> ApiResult<Json<Value>> {
+    if who.role != Role::CentralAdmin {
+        return Err(ApiError::forbidden("read the audit log"));
+    }
+    Ok(Json(json!({"entries": state.store.audit_log().await?})))
+}

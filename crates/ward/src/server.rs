@@ -1,0 +1,273 @@
+//! `ward serve`, `ward admin` (bootstrap the federation from the command line) and
+//! `ward audit verify`.
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::json;
+use ward_store::{Role, Store};
+
+use crate::{DbArgs, TextOrJson, exit};
+
+#[derive(Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) db: DbArgs,
+    /// Address to listen on (port 0 picks a free one; the address is printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) listen: String,
+}
+
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
+    let location = args.db.location();
+    let store = Store::open(&location).await?;
+    if store.central().await?.is_none() {
+        eprintln!(
+            "warning: no central team yet: run `ward admin init --slug … --name …` to create it and its first token"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    // Scripts and tests read this line to find the server.
+    println!("listening on http://{addr}");
+    eprintln!("database: {location}");
+    use std::io::Write as _;
+    std::io::stdout().flush()?;
+    ward_server::serve(store, listener).await?;
+    Ok(exit::OK)
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AdminCommand {
+    /// Create the central team and its first central-admin token (printed once).
+    Init {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Short name of the central team (lower-case letters, digits, hyphens).
+        #[arg(long)]
+        slug: String,
+        /// Full name of the central team.
+        #[arg(long)]
+        name: String,
+    },
+    /// Member organisations.
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+    /// API tokens: opaque, shown once, stored hashed, scoped to an organisation and a role.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OrgCommand {
+    /// Add a member organisation.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        slug: String,
+        name: String,
+    },
+    /// List the organisations.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Create a token; the secret is printed once on standard output.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        /// The organisation it acts for.
+        #[arg(long)]
+        org: String,
+        /// central-admin, central-analyst (central team); member-admin, member-analyst,
+        /// read-only (members; read-only for either).
+        #[arg(long)]
+        role: Role,
+        /// What it is for ("hunt on web-01", "SIEM export").
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
+    },
+    /// Revoke a token: it stops working at once.
+    Revoke {
+        #[command(flatten)]
+        db: DbArgs,
+        id: i64,
+    },
+}
+
+/// How the audit log names a command-line administrator.
+fn cli_actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    format!("cli:{user}")
+}
+
+pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
+    match command {
+        AdminCommand::Init { db, slug, name } => {
+            let store = Store::open(&db.location()).await?;
+            if let Some(c) = store.central().await? {
+                bail!("the central team exists already ({})", c.slug);
+            }
+            let org = store
+                .create_organisation(&cli_actor(), &slug, &name, true)
+                .await?;
+            let (info, secret) = store
+                .create_token(&cli_actor(), &org.slug, "bootstrap", Role::CentralAdmin)
+                .await?;
+            eprintln!(
+                "created the central team {} and central-admin token {} ({}); keep it safe, it is not shown again:",
+                org.slug, info.id, info.prefix
+            );
+            println!("{secret}");
+            store.close().await;
+        }
+        AdminCommand::Org {
+            command: OrgCommand::Create { db, slug, name },
+        } => {
+            let store = Store::open(&db.location()).await?;
+            let org = store
+                .create_organisation(&cli_actor(), &slug, &name, false)
+                .await?;
+            println!("created organisation {} ({})", org.slug, org.name);
+            store.close().await;
+        }
+        AdminCommand::Org {
+            command: OrgCommand::List { db, format },
+        } => {
+            let store = Store::open(&db.location()).await?;
+            let orgs = store.organisations().await?;
+            match format {
+                TextOrJson::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"organisations": orgs}))?
+                ),
+                TextOrJson::Text => {
+                    for o in orgs {
+                        println!(
+                            "{}\t{}{}",
+                            o.slug,
+                            o.name,
+                            if o.central { "\t(central team)" } else { "" }
+                        );
+                    }
+                }
+            }
+            store.close().await;
+        }
+        AdminCommand::Token {
+            command:
+                TokenCommand::Create {
+                    db,
+                    org,
+                    role,
+                    name,
+                },
+        } => {
+            let store = Store::open(&db.location()).await?;
+            let (info, secret) = store.create_token(&cli_actor(), &org, &name, role).await?;
+            eprintln!(
+                "created token {} ({}) for {} as {}; it is not shown again:",
+                info.id, info.prefix, info.organisation, info.role
+            );
+            println!("{secret}");
+            store.close().await;
+        }
+        AdminCommand::Token {
+            command: TokenCommand::List { db, format },
+        } => {
+            let store = Store::open(&db.location()).await?;
+            let tokens = store.tokens().await?;
+            match format {
+                TextOrJson::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"tokens": tokens}))?
+                ),
+                TextOrJson::Text => {
+                    for t in tokens {
+                        println!(
+                            "{}\t{}…\t{}\t{}\t{}{}",
+                            t.id,
+                            t.prefix,
+                            t.organisation,
+                            t.role,
+                            t.name,
+                            t.revoked_at
+                                .map(|r| format!("\trevoked {r}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            store.close().await;
+        }
+        AdminCommand::Token {
+            command: TokenCommand::Revoke { db, id },
+        } => {
+            let store = Store::open(&db.location()).await?;
+            let done = store.revoke_token(&cli_actor(), id).await?;
+            store.close().await;
+            if !done {
+                bail!("no unrevoked token {id}");
+            }
+            println!("revoked token {id}");
+        }
+    }
+    Ok(exit::OK)
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the audit log's hash chain: exit 0 when intact, 1 when an entry was changed or
+    /// deleted (each problem is printed).
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
+    },
+}
+
+pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
+    let AuditCommand::Verify { db, format } = command;
+    let store = Store::open(&db.location()).await?;
+    let verdict = store.verify_audit().await?;
+    store.close().await;
+    match format {
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&verdict)?),
+        TextOrJson::Text => {
+            if verdict.problems.is_empty() {
+                println!(
+                    "audit log intact: {} entries, chain head {}",
+                    verdict.entries, verdict.head_seq
+                );
+            } else {
+                for p in &verdict.problems {
+                    println!("tampered: {p}");
+                }
+            }
+        }
+    }
+    Ok(if verdict.problems.is_empty() {
+        exit::OK
+    } else {
+        exit::FOUND
+    })
+}
