@@ -1,0 +1,616 @@
+//! The federation server over real HTTP on loopback: `ward serve` as a process, `ward admin`
+//! to bootstrap, `ward hunt --report` as a member would run it, and the audit chain.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{p, run, stderr};
+use serde_json::{Value, json};
+
+/// A running `ward serve`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(db: &Path) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("WARD_DB", db)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hunt")
+        .join(name)
+}
+
+/// Runs `ward admin …` and returns its standard output (a token's secret, for `token create`).
+fn admin(db: &Path, args: &[&str]) -> String {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    let o = run(db, &all);
+    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+struct Federation {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    central: String,
+    analyst: String,
+    /// Tokens of the member `rxa` by role.
+    rxa: Vec<(&'static str, String)>,
+    /// Tokens of the member `rxb` by role.
+    rxb: Vec<(&'static str, String)>,
+}
+
+fn federation() -> Federation {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let central = admin(
+        &db,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    let analyst = admin(
+        &db,
+        &[
+            "token",
+            "create",
+            "--org",
+            "nhs-england",
+            "--role",
+            "central-analyst",
+            "--name",
+            "analyst",
+        ],
+    );
+    admin(&db, &["org", "create", "rxa", "Royal Example Hospital"]);
+    admin(&db, &["org", "create", "rxb", "Borough General"]);
+    let tokens = |org: &str| {
+        ["member-admin", "member-analyst", "read-only"]
+            .into_iter()
+            .map(|role| {
+                (
+                    role,
+                    admin(
+                        &db,
+                        &[
+                            "token", "create", "--org", org, "--role", role, "--name", role,
+                        ],
+                    ),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let rxa = tokens("rxa");
+    let rxb = tokens("rxb");
+    Federation {
+        _dir: dir,
+        db,
+        central,
+        analyst,
+        rxa,
+        rxb,
+    }
+}
+
+/// An HTTP client (reqwest is built without a default TLS provider; Ward installs ring).
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn get(url: &str, token: &str) -> (u16, Value) {
+    let r = client().get(url).bearer_auth(token).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn post(url: &str, token: &str, body: Vec<u8>) -> (u16, Value) {
+    let r = client()
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn hunt_report(db: &Path, url: &str, token: &str) -> std::process::Output {
+    let Some(rule) =
+        ward_testdata::shared("sigma/rules-emerging-threats/2025/Exploits/CVE-2025-4427")
+    else {
+        // Without the shared rules, the fixture bundle's indicators stand in.
+        return run(
+            db,
+            &[
+                "hunt",
+                "--indicators",
+                p(&fixture("indicators/bundle.json")),
+                "--report",
+                url,
+                "--token",
+                token,
+                p(&fixture("epmm-exploit.log")),
+            ],
+        );
+    };
+    run(
+        db,
+        &[
+            "hunt",
+            "--rules",
+            p(&rule),
+            "--report",
+            url,
+            "--token",
+            token,
+            p(&fixture("epmm-exploit.log")),
+        ],
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_members_hunt_reaches_the_central_team_as_a_possible_compromise_alert() {
+    let f = federation();
+    let server = Server::start(&f.db);
+    let (_, analyst_token) = &f.rxa[1];
+
+    let o = hunt_report(&f.db, &server.url, analyst_token);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("sightings recorded, 0 already known"),
+        "{}",
+        stderr(&o)
+    );
+
+    // The central team sees one alert for rxa, with every sighting as evidence.
+    let (status, body) = get(&format!("{}/api/v1/alerts", server.url), &f.central).await;
+    assert_eq!(status, 200);
+    let alerts = body["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "{body}");
+    let alert = &alerts[0];
+    assert_eq!(alert["organisation"], "rxa");
+    assert_eq!(alert["kind"], "possible-compromise");
+    assert_eq!(alert["state"], "open");
+    assert!(
+        alert["title"]
+            .as_str()
+            .unwrap()
+            .starts_with("Possible compromise: ")
+    );
+    let evidence = alert["evidence"].as_i64().unwrap();
+    assert!(evidence >= 2, "{alert}");
+    // The analyst sees it too; filtered by organisation as well.
+    let (_, body) = get(
+        &format!("{}/api/v1/alerts?organisation=rxa", server.url),
+        &f.analyst,
+    )
+    .await;
+    assert_eq!(body["alerts"].as_array().unwrap().len(), 1);
+
+    // Only what matched was sent: the log's other fields never left the member.
+    let (_, body) = get(&format!("{}/api/v1/sightings", server.url), &f.central).await;
+    let sightings = body["sightings"].as_array().unwrap();
+    assert_eq!(sightings.len() as i64, evidence);
+    let text = body.to_string();
+    assert!(
+        !text.contains("python-requests"),
+        "a user agent leaked: {text}"
+    );
+    assert!(!text.contains("400 118"), "a raw line leaked");
+
+    // Reporting the same hunt again changes nothing (deterministic STIX ids).
+    let o = hunt_report(&f.db, &server.url, analyst_token);
+    assert!(
+        stderr(&o).contains(": 0 sightings recorded"),
+        "{}",
+        stderr(&o)
+    );
+    let (_, body) = get(&format!("{}/api/v1/alerts", server.url), &f.central).await;
+    assert_eq!(body["alerts"][0]["evidence"].as_i64().unwrap(), evidence);
+
+    // A read-only token may not report; a revoked token is refused; no token is refused.
+    let (_, read_only) = &f.rxa[2];
+    let o = hunt_report(&f.db, &server.url, read_only);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("403"), "{}", stderr(&o));
+    let list = admin(&f.db, &["token", "list", "--format", "json"]);
+    let list: Value = serde_json::from_str(&list).unwrap();
+    let id = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["organisation"] == "rxa" && t["role"] == "member-analyst")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    admin(&f.db, &["token", "revoke", &id.to_string()]);
+    let o = hunt_report(&f.db, &server.url, analyst_token);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("401"), "{}", stderr(&o));
+    let r = client()
+        .get(format!("{}/api/v1/alerts", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+
+    // Every change is in the audit log, and the chain is intact.
+    let (status, body) = get(&format!("{}/api/v1/audit", server.url), &f.central).await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> = body["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "organisation.create",
+        "token.create",
+        "sightings.report",
+        "alert.raise",
+        "token.revoke",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    let o = run(&f.db, &["audit", "verify"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+}
+
+/// Every endpoint, called with every role of another member: refused, or answered without a
+/// trace of the first member's data.
+#[tokio::test(flavor = "multi_thread")]
+async fn another_member_never_sees_a_members_data() {
+    let f = federation();
+    let server = Server::start(&f.db);
+    let o = hunt_report(&f.db, &server.url, &f.rxa[0].1);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let (_, rxa_alerts) = get(&format!("{}/api/v1/alerts", server.url), &f.rxa[0].1).await;
+    let subject = rxa_alerts["alerts"][0]["subject"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    for (role, token) in &f.rxb {
+        for path in [
+            "/api/v1/me",
+            "/api/v1/organisations",
+            "/api/v1/sightings",
+            "/api/v1/alerts",
+            "/api/v1/audit",
+            "/api/v1/sightings?organisation=rxa",
+            "/api/v1/alerts?organisation=rxa",
+        ] {
+            let (status, body) = get(&format!("{}{path}", server.url), token).await;
+            let text = body.to_string();
+            assert!(
+                !text.contains("\"rxa\"")
+                    && !text.contains("Royal Example")
+                    && !text.contains(&subject),
+                "{role} of rxb saw rxa's data at {path}: {text}"
+            );
+            if path.contains("organisation=rxa") || path == "/api/v1/audit" {
+                assert_eq!(status, 403, "{role} {path}");
+            } else {
+                assert_eq!(status, 200, "{role} {path}");
+            }
+        }
+        // Writing for another organisation is impossible: a report lands in the caller's own.
+        let (status, _) = post(
+            &format!("{}/api/v1/organisations", server.url),
+            token,
+            br#"{"slug":"x","name":"x"}"#.to_vec(),
+        )
+        .await;
+        assert_eq!(status, 403, "{role} created an organisation");
+    }
+    // rxb's own view is empty; rxa's analyst sees rxa's alert.
+    let (_, body) = get(&format!("{}/api/v1/alerts", server.url), &f.rxb[0].1).await;
+    assert_eq!(body["alerts"], json!([]));
+    let (_, body) = get(&format!("{}/api/v1/alerts", server.url), &f.rxa[1].1).await;
+    assert_eq!(body["alerts"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_text_is_stored_and_returned_verbatim_and_bad_reports_change_nothing() {
+    let f = federation();
+    let server = Server::start(&f.db);
+    let hostile = [
+        "${7*7}",
+        "{{7*7}}",
+        "#{7*7}",
+        "<script>alert(1)</script>",
+        "' OR 1=1--",
+        "%{(#_memberAccess)}",
+    ];
+    for (i, text) in hostile.iter().enumerate() {
+        let (status, body) = post(
+            &format!("{}/api/v1/organisations", server.url),
+            &f.central,
+            serde_json::to_vec(&json!({"slug": format!("h{i}"), "name": text})).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["organisation"]["name"], *text);
+    }
+    let long = "A".repeat(100_000);
+    let (status, _) = post(
+        &format!("{}/api/v1/organisations", server.url),
+        &f.central,
+        serde_json::to_vec(&json!({"slug": "long", "name": long})).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, body) = get(&format!("{}/api/v1/organisations", server.url), &f.central).await;
+    let names: Vec<&str> = body["organisations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["name"].as_str().unwrap())
+        .collect();
+    for text in hostile {
+        assert!(names.contains(&text), "{text} not returned verbatim");
+    }
+    assert!(names.contains(&long.as_str()));
+    // A slug that is not one, and a duplicate: 4xx with the reason.
+    let (status, body) = post(
+        &format!("{}/api/v1/organisations", server.url),
+        &f.central,
+        br#"{"slug":"' OR 1=1--","name":"x"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("lower-case letters")
+    );
+    let (status, body) = post(
+        &format!("{}/api/v1/organisations", server.url),
+        &f.central,
+        br#"{"slug":"rxa","name":"again"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 409, "{body}");
+
+    // Malformed reports: 400 naming the problem, and nothing stored.
+    let token = &f.rxa[1].1;
+    let url = format!("{}/api/v1/sightings", server.url);
+    for (body, says) in [
+        (b"\xff\xfe not json".to_vec(), "not JSON"),
+        (br#"{"type":"report"}"#.to_vec(), "bundle"),
+        (br#"{"type":"bundle","objects":[]}"#.to_vec(), "no sighting objects"),
+        (
+            br#"{"type":"bundle","objects":[{"type":"sighting","id":"sighting--1","sighting_of_ref":"indicator--1","first_seen":"yesterday","last_seen":"2025-05-15T21:20:05Z"}]}"#.to_vec(),
+            "objects[0].first_seen",
+        ),
+        (
+            br#"{"type":"bundle","objects":[{"type":"sighting","id":"sighting--1","first_seen":"2025-05-15T21:20:05Z","last_seen":"2025-05-15T21:20:05Z"}]}"#.to_vec(),
+            "objects[0].sighting_of_ref",
+        ),
+    ] {
+        let (status, answer) = post(&url, token, body).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer["error"].as_str().unwrap().contains(says), "{answer} should say {says}");
+    }
+    let (_, body) = get(&url, &f.central).await;
+    assert_eq!(body["sightings"], json!([]));
+    // Hostile text inside a sighting is data too.
+    let bundle = json!({"type": "bundle", "id": "bundle--1", "objects": [
+        {"type": "indicator", "id": "indicator--x", "name": "{{7*7}} ${7*7} <script>"},
+        {"type": "sighting", "id": "sighting--h", "sighting_of_ref": "indicator--x",
+         "first_seen": "2025-05-15T21:20:05Z", "last_seen": "2025-05-15T21:20:05Z",
+         "x_ward_matched": [{"field": "cs-uri-query", "value": "' OR 1=1--"}]}
+    ]});
+    let (status, answer) = post(&url, token, serde_json::to_vec(&bundle).unwrap()).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        answer["alerts"][0]["title"],
+        "Possible compromise: {{7*7}} ${7*7} <script>"
+    );
+    let (_, body) = get(&url, token).await;
+    assert_eq!(
+        body["sightings"][0]["payload"]["x_ward_matched"][0]["value"],
+        "' OR 1=1--"
+    );
+}
+
+#[test]
+fn the_audit_chain_shows_a_changed_or_deleted_entry() {
+    let f = federation();
+    let o = run(&f.db, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("audit log intact: 11 entries"));
+
+    // The log refuses changes through SQL…
+    let sql = |script: &str| {
+        let py = format!(
+            "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\ntry:\n    c.executescript('''{script}''')\n    print('ok')\nexcept Exception as e:\n    print('refused:', e)\n"
+        );
+        let o = Command::new("python3")
+            .args(["-c", &py, p(&f.db)])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).trim().to_owned()
+    };
+    assert!(sql("UPDATE audit_log SET actor = 'someone' WHERE seq = 3;").contains("append-only"));
+    assert!(sql("DELETE FROM audit_log WHERE seq = 3;").contains("append-only"));
+    // …and someone who drops the guards is still caught.
+    assert_eq!(
+        sql(
+            "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; UPDATE audit_log SET after = replace(after, 'member-admin', 'central-admin') WHERE seq = 6;"
+        ),
+        "ok"
+    );
+    let o = run(&f.db, &["audit", "verify"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains("entry 6 (token.create token:3) was changed"),
+        "{out}"
+    );
+
+    let f = federation();
+    sql_on(
+        &f.db,
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 4;",
+    );
+    let out = String::from_utf8_lossy(&run(&f.db, &["audit", "verify"]).stdout).into_owned();
+    assert!(out.contains("entries 4 to 4 are missing"), "{out}");
+    assert!(out.contains("entry 5 does not follow"), "{out}");
+
+    let f = federation();
+    sql_on(
+        &f.db,
+        "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 11;",
+    );
+    let o = run(&f.db, &["audit", "verify", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["problems"][0]
+            .as_str()
+            .unwrap()
+            .contains("deleted from the end"),
+        "{v}"
+    );
+}
+
+fn sql_on(db: &Path, script: &str) {
+    let py = format!(
+        "import sqlite3, sys\nc = sqlite3.connect(sys.argv[1])\nc.executescript('''{script}''')\n"
+    );
+    let o = Command::new("python3")
+        .args(["-c", &py, p(db)])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn admin_commands_refuse_what_makes_no_sense() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    admin(&db, &["init", "--slug", "central", "--name", "Central"]);
+    let o = run(
+        &db,
+        &["admin", "init", "--slug", "other", "--name", "Other"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("the central team exists already (central)"));
+    admin(&db, &["org", "create", "m1", "Member One"]);
+    let o = run(
+        &db,
+        &[
+            "admin",
+            "token",
+            "create",
+            "--org",
+            "m1",
+            "--role",
+            "central-admin",
+            "--name",
+            "x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("role central-admin is for the central organisation"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &db,
+        &[
+            "admin",
+            "token",
+            "create",
+            "--org",
+            "nowhere",
+            "--role",
+            "read-only",
+            "--name",
+            "x",
+        ],
+    );
+    assert!(
+        stderr(&o).contains("no such organisation \"nowhere\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &db,
+        &[
+            "admin", "token", "create", "--org", "m1", "--role", "root", "--name", "x",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown role \"root\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(&db, &["admin", "org", "create", "Bad Slug", "x"]);
+    assert!(stderr(&o).contains("lower-case letters"), "{}", stderr(&o));
+    // Secrets are stored hashed: the database file does not contain the token.
+    let secret = admin(
+        &db,
+        &[
+            "token",
+            "create",
+            "--org",
+            "m1",
+            "--role",
+            "read-only",
+            "--name",
+            "x",
+        ],
+    );
+    assert!(secret.starts_with("ward_") && secret.len() == 69);
+    let mut bytes = std::fs::read(&db).unwrap();
+    for ext in ["-wal", "-shm"] {
+        if let Ok(b) = std::fs::read(format!("{}{ext}", db.display())) {
+            bytes.extend(b);
+        }
+    }
+    let hay = String::from_utf8_lossy(&bytes);
+    assert!(!hay.contains(&secret[5..]), "the token is stored in clear");
+}
