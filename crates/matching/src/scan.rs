@@ -29,6 +29,17 @@ pub struct Knowledge {
 }
 
 impl Knowledge {
+    /// Knowledge from loaded parts (a store's slice).
+    pub fn from_parts(advisories: Vec<Advisory>, kev: Vec<KevEntry>, epss: Vec<Epss>) -> Self {
+        let mut k = Self::default();
+        for a in advisories {
+            k.add_advisory(a);
+        }
+        k.kev = kev.into_iter().map(|e| (e.cve_id.clone(), e)).collect();
+        k.epss = epss.into_iter().map(|e| (e.cve_id.clone(), e)).collect();
+        k
+    }
+
     pub fn add_advisory(&mut self, advisory: Advisory) {
         let id = advisory.id.clone();
         for key in advisory.product_keys() {
@@ -134,6 +145,20 @@ pub struct ScanReport {
 }
 
 /// Matches every component of every asset against the knowledge.
+/// The `(vendor, product)` and package keys an inventory's components are looked up by, sorted
+/// and without repeats: what to load from the store before matching.
+pub fn inventory_keys(inventory: &Inventory) -> Vec<(Option<String>, String)> {
+    let mut keys: Vec<(Option<String>, String)> = inventory
+        .assets
+        .iter()
+        .flat_map(|a| &a.components)
+        .flat_map(index_keys)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
 pub fn scan(
     knowledge: &Knowledge,
     inventory: &Inventory,

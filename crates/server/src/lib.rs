@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts, Query, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,19 +15,21 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use ward_store::{NewSighting, Principal, Role, Store, StoreError};
+use ward_priority::Policy;
+use ward_store::{NewAsset, NewSighting, Principal, Role, Store, StoreError};
 
 /// Largest request body accepted (a sightings report, later an SBOM).
 pub const MAX_BODY: usize = 16 << 20;
 
-#[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// Prioritises findings (per organisation, as of the request's time).
+    pub policy: Policy,
 }
 
 /// The API.
-pub fn router(store: Store) -> Router {
-    let state = Arc::new(AppState { store });
+pub fn router(store: Store, policy: Policy) -> Router {
+    let state = Arc::new(AppState { store, policy });
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/me", get(me))
@@ -38,14 +40,25 @@ pub fn router(store: Store) -> Router {
         .route("/api/v1/sightings", get(sightings).post(report_sightings))
         .route("/api/v1/alerts", get(alerts))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/assets", get(assets).post(create_asset))
+        .route("/api/v1/assets/{id}", get(asset))
+        .route(
+            "/api/v1/assets/{id}/inventory",
+            get(inventory_history).post(upload_inventory),
+        )
+        .route("/api/v1/findings", get(findings))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
 
 /// Serves the API on a bound listener until the process ends.
-pub async fn serve(store: Store, listener: tokio::net::TcpListener) -> std::io::Result<()> {
-    axum::serve(listener, router(store)).await
+pub async fn serve(
+    store: Store,
+    policy: Policy,
+    listener: tokio::net::TcpListener,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(store, policy)).await
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -328,4 +341,219 @@ async fn audit(State(state): State<Arc<AppState>>, Auth(who): Auth) -> ApiResult
         return Err(ApiError::forbidden("read the audit log"));
     }
     Ok(Json(json!({"entries": state.store.audit_log().await?})))
+}
+
+async fn assets(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<Value>> {
+    let org = scope(&state, &who, q.organisation.as_deref()).await?;
+    Ok(Json(json!({"assets": state.store.assets(org).await?})))
+}
+
+#[derive(Deserialize)]
+struct AssetBody {
+    name: String,
+    exposure: Option<String>,
+    criticality: Option<String>,
+    #[serde(default)]
+    tags: Vec<String>,
+    /// For the central team acting on a member's behalf.
+    organisation: Option<String>,
+}
+
+async fn create_asset(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Json(body): Json<AssetBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !who.role.can_write() {
+        return Err(ApiError::forbidden("create assets"));
+    }
+    let org = match (who.role.is_central(), body.organisation.as_deref()) {
+        (true, Some(slug)) => scope(&state, &who, Some(slug))
+            .await?
+            .expect("a named organisation"),
+        (true, None) => {
+            return Err(ApiError::bad_request(
+                "organisation: name the member the asset belongs to",
+            ));
+        }
+        (false, named) => scope(&state, &who, named)
+            .await?
+            .expect("members are scoped"),
+    };
+    let exposure = body
+        .exposure
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| ApiError::bad_request(format!("exposure: {e}")))?;
+    let criticality = body
+        .criticality
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| ApiError::bad_request(format!("criticality: {e}")))?;
+    let asset = state
+        .store
+        .create_asset(
+            &who.actor(),
+            org,
+            &NewAsset {
+                name: body.name,
+                exposure,
+                criticality,
+                tags: body.tags,
+            },
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"asset": asset}))))
+}
+
+/// An asset within the caller's scope; another organisation's asset does not exist for them.
+async fn scoped_asset(
+    state: &AppState,
+    who: &Principal,
+    id: i64,
+) -> ApiResult<ward_store::AssetRow> {
+    let org = scope(state, who, None).await?;
+    state
+        .store
+        .asset(org, id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no such asset {id}")))
+}
+
+async fn asset(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let asset = scoped_asset(&state, &who, id).await?;
+    let components = state.store.current_components(asset.id).await?;
+    Ok(Json(json!({"asset": asset, "components": components})))
+}
+
+async fn inventory_history(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Value>> {
+    let asset = scoped_asset(&state, &who, id).await?;
+    Ok(Json(
+        json!({"asset": asset.id, "versions": state.store.inventory_history(asset.id).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    /// The file's name: it tells CSV from JSON and XML, and names the file in errors.
+    filename: Option<String>,
+}
+
+/// `POST /api/v1/assets/{id}/inventory`: an SBOM (CycloneDX JSON/XML, SPDX JSON) or Ward CSV
+/// for the asset. It becomes the asset's current inventory (earlier ones stay in its history),
+/// is matched against the knowledge base at once, and the asset's findings are replaced: the
+/// answer lists the new, changed and resolved ones. A malformed file changes nothing.
+async fn upload_inventory(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Path(id): Path<i64>,
+    Query(q): Query<UploadQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !who.role.can_write() {
+        return Err(ApiError::forbidden("upload inventories"));
+    }
+    let asset = scoped_asset(&state, &who, id).await?;
+    let name = q.filename.unwrap_or_else(|| "upload".into());
+    let parsed = ward_inventory::parse_inventory(&name, &body)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let components: Vec<ward_model::Component> = parsed
+        .inventory
+        .assets
+        .into_iter()
+        .flat_map(|a| a.components)
+        .collect();
+    let inventory = ward_model::Inventory {
+        assets: vec![asset.model(components.clone())],
+    };
+    let slice = state
+        .store
+        .load_for_products(&ward_matching::scan::inventory_keys(&inventory))
+        .await?;
+    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
+    let policy = state
+        .policy
+        .clone()
+        .for_organisation(&asset.organisation)
+        .with_as_of(chrono::Utc::now());
+    let report = ward_matching::scan(&knowledge, &inventory, &policy);
+    let org = state
+        .store
+        .organisation_by_slug(&asset.organisation)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such organisation"))?;
+    let outcome = state
+        .store
+        .upload_inventory(
+            &who.actor(),
+            &asset,
+            org.id,
+            parsed.format,
+            &name,
+            &body,
+            &components,
+            &report.findings,
+        )
+        .await?;
+    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
+    let mut answer = serde_json::to_value(outcome).expect("serialisable");
+    answer["warnings"] = json!(warnings);
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+#[derive(Deserialize)]
+struct FindingsQuery {
+    organisation: Option<String>,
+    /// Only this priority (immediate, out-of-cycle, scheduled, defer).
+    priority: Option<String>,
+    /// Include resolved findings.
+    #[serde(default)]
+    resolved: bool,
+}
+
+/// `GET /api/v1/findings`: the worklist, most urgent first (priority, then the remediation
+/// deadline).
+async fn findings(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<FindingsQuery>,
+) -> ApiResult<Json<Value>> {
+    let org = scope(&state, &who, q.organisation.as_deref()).await?;
+    let mut rows = state.store.findings(org, q.resolved).await?;
+    if let Some(p) = &q.priority {
+        let wanted: ward_model::Priority = p
+            .parse()
+            .map_err(|e: String| ApiError::bad_request(format!("priority: {e}")))?;
+        rows.retain(|r| r.priority == wanted.as_str());
+    }
+    let rank = |p: &str| {
+        ward_model::Priority::ALL
+            .iter()
+            .position(|x| x.as_str() == p)
+            .unwrap_or(usize::MAX)
+    };
+    let deadline = |r: &ward_store::FindingRow| {
+        r.finding["deadlines"]["remediate_by"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| "~".into())
+    };
+    rows.sort_by(|a, b| {
+        (rank(&a.priority), deadline(a), a.id).cmp(&(rank(&b.priority), deadline(b), b.id))
+    });
+    Ok(Json(json!({"findings": rows})))
 }

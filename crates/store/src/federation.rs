@@ -186,7 +186,7 @@ pub struct AuditVerdict {
     pub problems: Vec<String>,
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -234,7 +234,7 @@ fn entry_hash(
 /// A change in progress: a transaction that holds the audit chain's head, so that its audit
 /// entries and its state changes land together or not at all.
 pub struct Change {
-    tx: Transaction<'static, Sqlite>,
+    pub(crate) tx: Transaction<'static, Sqlite>,
     seq: i64,
     hash: String,
     actor: String,

@@ -18,7 +18,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
+pub mod assets;
 pub mod federation;
+pub use assets::{AssetRow, FindingChange, FindingRow, InventoryVersion, NewAsset, UploadOutcome};
 pub use federation::{
     AlertRow, AuditEntry, AuditVerdict, Change, NewSighting, Organisation, Principal,
     ReportOutcome, Role, SightingRow, TokenInfo,

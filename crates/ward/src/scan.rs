@@ -99,30 +99,14 @@ pub(crate) async fn load_knowledge(
     store: &Store,
     inventory: &Inventory,
 ) -> anyhow::Result<Knowledge> {
-    let mut keys: Vec<(Option<String>, String)> = inventory
-        .assets
-        .iter()
-        .flat_map(|a| &a.components)
-        .flat_map(ward_matching::scan::index_keys)
-        .collect();
-    keys.sort();
-    keys.dedup();
-    let slice = store.load_for_products(&keys).await?;
-    let mut knowledge = Knowledge::default();
-    for a in slice.advisories {
-        knowledge.add_advisory(a);
-    }
-    knowledge.kev = slice
-        .kev
-        .into_iter()
-        .map(|k| (k.cve_id.clone(), k))
-        .collect();
-    knowledge.epss = slice
-        .epss
-        .into_iter()
-        .map(|e| (e.cve_id.clone(), e))
-        .collect();
-    Ok(knowledge)
+    let slice = store
+        .load_for_products(&ward_matching::scan::inventory_keys(inventory))
+        .await?;
+    Ok(Knowledge::from_parts(
+        slice.advisories,
+        slice.kev,
+        slice.epss,
+    ))
 }
 
 pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {

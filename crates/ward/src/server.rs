@@ -15,10 +15,15 @@ pub(crate) struct ServeArgs {
     /// Address to listen on (port 0 picks a free one; the address is printed).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub(crate) listen: String,
+    /// Policy that prioritises findings: a preset (ssvc-deployer, nhs-hsa, bod-26-04) or a TOML
+    /// file; its organisation overrides apply to each member by slug.
+    #[arg(long, default_value = "ssvc-deployer")]
+    pub(crate) policy: String,
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let location = args.db.location();
+    let policy = ward_priority::Policy::load(&args.policy)?;
     let store = Store::open(&location).await?;
     if store.central().await?.is_none() {
         eprintln!(
@@ -34,7 +39,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     eprintln!("database: {location}");
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    ward_server::serve(store, listener).await?;
+    ward_server::serve(store, policy, listener).await?;
     Ok(exit::OK)
 }
 

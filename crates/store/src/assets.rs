@@ -1,0 +1,429 @@
+//! Members' assets, their inventory history and the findings of their current inventory.
+//!
+//! Every read takes the organisation it is for (`None` only for the central team's views);
+//! an asset looked up by id outside the caller's organisation does not exist for them.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+use ward_model::{Component, Criticality, Exposure, Finding};
+
+use crate::federation::now;
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetRow {
+    pub id: i64,
+    pub organisation: String,
+    pub name: String,
+    pub exposure: Option<String>,
+    pub criticality: Option<String>,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    /// The current inventory's version (0: none uploaded yet).
+    pub inventory_version: i64,
+    pub components: i64,
+    pub open_findings: i64,
+}
+
+impl AssetRow {
+    /// The asset as matching sees it (exposure and criticality drive priority).
+    pub fn model(&self, components: Vec<Component>) -> ward_model::Asset {
+        ward_model::Asset {
+            name: self.name.clone(),
+            exposure: self.exposure.as_deref().and_then(|e| e.parse().ok()),
+            criticality: self.criticality.as_deref().and_then(|c| c.parse().ok()),
+            components,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct NewAsset {
+    pub name: String,
+    pub exposure: Option<Exposure>,
+    pub criticality: Option<Criticality>,
+    pub tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InventoryVersion {
+    pub version: i64,
+    pub format: String,
+    pub file_name: String,
+    pub components: i64,
+    pub content_hash: String,
+    pub uploaded_at: String,
+    pub uploaded_by: String,
+}
+
+/// A finding as stored, with its history.
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingRow {
+    pub id: i64,
+    pub organisation: String,
+    pub asset_id: i64,
+    pub asset: String,
+    pub vulnerability: String,
+    pub component: String,
+    pub priority: String,
+    pub first_seen: String,
+    pub updated_at: String,
+    pub resolved_at: Option<String>,
+    pub finding: serde_json::Value,
+}
+
+/// What an upload changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadOutcome {
+    pub asset: i64,
+    pub version: i64,
+    pub components: usize,
+    pub new: Vec<FindingChange>,
+    pub changed: Vec<FindingChange>,
+    pub resolved: Vec<FindingChange>,
+    pub unchanged: usize,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingChange {
+    pub vulnerability: String,
+    pub component: String,
+    pub priority: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_priority: Option<String>,
+}
+
+/// How a finding's component is named in the store (the key of a finding with its vulnerability).
+pub fn component_key(f: &Finding) -> String {
+    match (&f.component.purl, &f.component.version) {
+        (Some(purl), _) => purl.clone(),
+        (None, Some(v)) => format!("{}@{v}", f.component.name),
+        (None, None) => f.component.name.clone(),
+    }
+}
+
+fn asset_row(r: &sqlx::sqlite::SqliteRow) -> AssetRow {
+    AssetRow {
+        id: r.get("id"),
+        organisation: r.get("slug"),
+        name: r.get("name"),
+        exposure: r.get("exposure"),
+        criticality: r.get("criticality"),
+        tags: serde_json::from_str(r.get::<&str, _>("tags")).unwrap_or_default(),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+        inventory_version: r.get("inventory_version"),
+        components: r.get("components"),
+        open_findings: r.get("open_findings"),
+    }
+}
+
+/// The asset columns `asset_row()` reads (a macro: sqlx takes only literal SQL).
+macro_rules! asset_select {
+    () => {
+        "SELECT a.id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
+                COALESCE((SELECT MAX(v.version) FROM inventory_version v WHERE v.asset_id = a.id), 0) AS inventory_version,
+                COALESCE((SELECT v.components FROM inventory_version v WHERE v.asset_id = a.id ORDER BY v.version DESC LIMIT 1), 0) AS components,
+                (SELECT COUNT(*) FROM finding f WHERE f.asset_id = a.id AND f.resolved_at IS NULL) AS open_findings
+         FROM asset a JOIN organisation o ON o.id = a.organisation_id"
+    };
+}
+
+impl Store {
+    pub async fn create_asset(
+        &self,
+        actor: &str,
+        organisation_id: i64,
+        asset: &NewAsset,
+    ) -> Result<AssetRow> {
+        let name = asset.name.trim();
+        if name.is_empty() {
+            return Err(StoreError::Invalid("asset name is empty".into()));
+        }
+        let mut change = self.begin_change(actor).await?;
+        let exists = sqlx::query("SELECT 1 FROM asset WHERE organisation_id = $1 AND name = $2")
+            .bind(organisation_id)
+            .bind(name)
+            .fetch_optional(&mut *change.tx)
+            .await?;
+        if exists.is_some() {
+            return Err(StoreError::Conflict(format!(
+                "asset {name:?} exists already"
+            )));
+        }
+        let at = now();
+        let row = sqlx::query(
+            "INSERT INTO asset (organisation_id, name, exposure, criticality, tags, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+        )
+        .bind(organisation_id)
+        .bind(name)
+        .bind(asset.exposure.map(Exposure::as_str))
+        .bind(asset.criticality.map(Criticality::as_str))
+        .bind(serde_json::to_string(&asset.tags).expect("strings"))
+        .bind(&at)
+        .fetch_one(&mut *change.tx)
+        .await?;
+        let id: i64 = row.get("id");
+        let created = sqlx::query(concat!(asset_select!(), " WHERE a.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *change.tx)
+            .await?;
+        let created = asset_row(&created);
+        change
+            .log(
+                Some(organisation_id),
+                "asset.create",
+                &format!("asset:{id}"),
+                None,
+                Some(&serde_json::to_value(&created).expect("serialisable")),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(created)
+    }
+
+    /// Assets of one organisation, or of all (`None`).
+    pub async fn assets(&self, organisation_id: Option<i64>) -> Result<Vec<AssetRow>> {
+        let rows = sqlx::query(concat!(
+            asset_select!(),
+            " WHERE ($1 IS NULL OR a.organisation_id = $1) ORDER BY o.slug, a.name"
+        ))
+        .bind(organisation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(asset_row).collect())
+    }
+
+    /// One asset, if it exists within the scope (`None`: any organisation).
+    pub async fn asset(&self, organisation_id: Option<i64>, id: i64) -> Result<Option<AssetRow>> {
+        let row = sqlx::query(concat!(
+            asset_select!(),
+            " WHERE a.id = $1 AND ($2 IS NULL OR a.organisation_id = $2)"
+        ))
+        .bind(id)
+        .bind(organisation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(asset_row))
+    }
+
+    /// The components of an asset's current inventory.
+    pub async fn current_components(&self, asset_id: i64) -> Result<Vec<Component>> {
+        let row = sqlx::query(
+            "SELECT payload FROM inventory_version WHERE asset_id = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(asset_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            None => Ok(Vec::new()),
+            Some(r) => {
+                serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| StoreError::Corrupt {
+                    vuln_id: format!("asset {asset_id}"),
+                    source_key: "inventory".into(),
+                    message: e.to_string(),
+                })
+            }
+        }
+    }
+
+    pub async fn inventory_history(&self, asset_id: i64) -> Result<Vec<InventoryVersion>> {
+        let rows = sqlx::query(
+            "SELECT version, format, file_name, components, content_hash, uploaded_at, uploaded_by
+             FROM inventory_version WHERE asset_id = $1 ORDER BY version",
+        )
+        .bind(asset_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| InventoryVersion {
+                version: r.get("version"),
+                format: r.get("format"),
+                file_name: r.get("file_name"),
+                components: r.get("components"),
+                content_hash: r.get("content_hash"),
+                uploaded_at: r.get("uploaded_at"),
+                uploaded_by: r.get("uploaded_by"),
+            })
+            .collect())
+    }
+
+    /// Stores a new inventory version for an asset and replaces its findings with `findings`
+    /// (matched against that inventory): new ones are added, changed ones updated, missing ones
+    /// resolved; all in one transaction with its audit entry.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_inventory(
+        &self,
+        actor: &str,
+        asset: &AssetRow,
+        organisation_id: i64,
+        format: &str,
+        file_name: &str,
+        bytes: &[u8],
+        components: &[Component],
+        findings: &[Finding],
+    ) -> Result<UploadOutcome> {
+        let mut change = self.begin_change(actor).await?;
+        let at = now();
+        let version: i64 = sqlx::query(
+            "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM inventory_version WHERE asset_id = $1",
+        )
+        .bind(asset.id)
+        .fetch_one(&mut *change.tx)
+        .await?
+        .get("v");
+        sqlx::query(
+            "INSERT INTO inventory_version (asset_id, version, format, file_name, components, content_hash, payload, uploaded_at, uploaded_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(asset.id)
+        .bind(version)
+        .bind(format)
+        .bind(file_name)
+        .bind(components.len() as i64)
+        .bind(hex::encode(Sha256::digest(bytes)))
+        .bind(serde_json::to_string(components).expect("serialisable"))
+        .bind(&at)
+        .bind(actor)
+        .execute(&mut *change.tx)
+        .await?;
+
+        let existing = sqlx::query(
+            "SELECT vuln_id, component, priority FROM finding WHERE asset_id = $1 AND resolved_at IS NULL",
+        )
+        .bind(asset.id)
+        .fetch_all(&mut *change.tx)
+        .await?;
+        let mut open: HashMap<(String, String), String> = existing
+            .iter()
+            .map(|r| ((r.get("vuln_id"), r.get("component")), r.get("priority")))
+            .collect();
+        let mut outcome = UploadOutcome {
+            asset: asset.id,
+            version,
+            components: components.len(),
+            new: Vec::new(),
+            changed: Vec::new(),
+            resolved: Vec::new(),
+            unchanged: 0,
+        };
+        for f in findings {
+            let key = (f.vulnerability.clone(), component_key(f));
+            let priority = f.priority.as_str().to_owned();
+            let previous = open.remove(&key);
+            sqlx::query(
+                "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
+                     priority = excluded.priority, payload = excluded.payload,
+                     updated_at = excluded.updated_at, resolved_at = NULL",
+            )
+            .bind(organisation_id)
+            .bind(asset.id)
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&priority)
+            .bind(serde_json::to_string(f).expect("serialisable"))
+            .bind(&at)
+            .execute(&mut *change.tx)
+            .await?;
+            let entry = FindingChange {
+                vulnerability: key.0,
+                component: key.1,
+                priority: priority.clone(),
+                previous_priority: previous.clone().filter(|p| *p != priority),
+            };
+            match previous {
+                None => outcome.new.push(entry),
+                Some(p) if p != priority => outcome.changed.push(entry),
+                Some(_) => outcome.unchanged += 1,
+            }
+        }
+        for ((vuln, component), priority) in open {
+            sqlx::query(
+                "UPDATE finding SET resolved_at = $1, updated_at = $1 WHERE asset_id = $2 AND vuln_id = $3 AND component = $4",
+            )
+            .bind(&at)
+            .bind(asset.id)
+            .bind(&vuln)
+            .bind(&component)
+            .execute(&mut *change.tx)
+            .await?;
+            outcome.resolved.push(FindingChange {
+                vulnerability: vuln,
+                component,
+                priority,
+                previous_priority: None,
+            });
+        }
+        outcome.resolved.sort_by(|a, b| {
+            (&a.vulnerability, &a.component).cmp(&(&b.vulnerability, &b.component))
+        });
+        change
+            .log(
+                Some(organisation_id),
+                "inventory.upload",
+                &format!("asset:{}", asset.id),
+                Some(&serde_json::json!({"version": version - 1})),
+                Some(&serde_json::json!({
+                    "version": version,
+                    "file_name": file_name,
+                    "format": format,
+                    "components": components.len(),
+                    "new": outcome.new.len(),
+                    "changed": outcome.changed.len(),
+                    "resolved": outcome.resolved.len(),
+                })),
+            )
+            .await?;
+        sqlx::query("UPDATE asset SET updated_at = $1 WHERE id = $2")
+            .bind(&at)
+            .bind(asset.id)
+            .execute(&mut *change.tx)
+            .await?;
+        change.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Findings of one organisation, or of all (`None`); open ones only unless `resolved`.
+    pub async fn findings(
+        &self,
+        organisation_id: Option<i64>,
+        resolved: bool,
+    ) -> Result<Vec<FindingRow>> {
+        let rows = sqlx::query(
+            "SELECT f.id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
+                    f.first_seen, f.updated_at, f.resolved_at, f.payload
+             FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
+             WHERE ($1 IS NULL OR f.organisation_id = $1) AND ($2 OR f.resolved_at IS NULL)
+             ORDER BY f.id",
+        )
+        .bind(organisation_id)
+        .bind(resolved)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| FindingRow {
+                id: r.get("id"),
+                organisation: r.get("slug"),
+                asset_id: r.get("asset_id"),
+                asset: r.get("asset"),
+                vulnerability: r.get("vuln_id"),
+                component: r.get("component"),
+                priority: r.get("priority"),
+                first_seen: r.get("first_seen"),
+                updated_at: r.get("updated_at"),
+                resolved_at: r.get("resolved_at"),
+                finding: serde_json::from_str(r.get::<&str, _>("payload"))
+                    .unwrap_or(serde_json::Value::Null),
+            })
+            .collect())
+    }
+}
