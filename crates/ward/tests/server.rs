@@ -614,3 +614,204 @@ fn admin_commands_refuse_what_makes_no_sense() {
     let hay = String::from_utf8_lossy(&bytes);
     assert!(!hay.contains(&secret[5..]), "the token is stored in clear");
 }
+
+fn demo_feeds() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/feeds")
+}
+
+fn epmm_csv(version: &str) -> Vec<u8> {
+    format!(
+        "asset,vendor,product,version,cpe,purl,exposure,criticality\nmdm-01,,,,cpe:2.3:a:ivanti:endpoint_manager_mobile:{version}:*:*:*:*:*:*:*,,,\n"
+    )
+    .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn uploading_an_inventory_matches_it_and_a_fixed_one_resolves_the_findings() {
+    let f = federation();
+    let o = run(&f.db, &["db", "import", p(&demo_feeds())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let server = Server::start(&f.db);
+    let member = &f.rxa[1].1;
+    let (status, body) = post(
+        &format!("{}/api/v1/assets", server.url),
+        member,
+        br#"{"name":"mdm-01","exposure":"open","criticality":"high","tags":["mdm","prod"]}"#
+            .to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let id = body["asset"]["id"].as_i64().unwrap();
+    let upload = |bytes: Vec<u8>, name: &str| {
+        let url = format!(
+            "{}/api/v1/assets/{id}/inventory?filename={name}",
+            server.url
+        );
+        async move { post(&url, member, bytes).await }
+    };
+
+    // EPMM 12.5.0.0, internet-facing: both CVEs, immediate.
+    let (status, body) = upload(epmm_csv("12.5.0.0"), "epmm.csv").await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["version"], 1);
+    let new: Vec<&str> = body["new"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["vulnerability"].as_str().unwrap())
+        .collect();
+    assert_eq!(new.len(), 2, "{body}");
+    assert!(new.contains(&"CVE-2025-4427") && new.contains(&"CVE-2025-4428"));
+    assert!(
+        body["new"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["priority"] == "immediate")
+    );
+
+    // The worklist has them, most urgent first, with deadlines and the explanation.
+    let (_, list) = get(&format!("{}/api/v1/findings", server.url), member).await;
+    let findings = list["findings"].as_array().unwrap();
+    assert_eq!(findings.len(), 2);
+    assert!(findings[0]["finding"]["deadlines"]["remediate_by"].is_string());
+    assert_eq!(findings[0]["asset"], "mdm-01");
+
+    // A malformed upload: 400 naming the problem, and nothing changes.
+    let (status, body) = upload(b"asset,version\n\"unterminated,1\n".to_vec(), "broken.csv").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("broken.csv"),
+        "{body}"
+    );
+    let (status, body) = upload(
+        br#"{"bomFormat": "CycloneDX", "components": 7}"#.to_vec(),
+        "bad.cdx.json",
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("bad.cdx.json"),
+        "{body}"
+    );
+    let (_, history) = get(
+        &format!("{}/api/v1/assets/{id}/inventory", server.url),
+        member,
+    )
+    .await;
+    assert_eq!(history["versions"].as_array().unwrap().len(), 1);
+    let (_, list) = get(&format!("{}/api/v1/findings", server.url), member).await;
+    assert_eq!(list["findings"].as_array().unwrap().len(), 2);
+
+    // The same inventory again: nothing new, nothing resolved.
+    let (_, body) = upload(epmm_csv("12.5.0.0"), "epmm.csv").await;
+    assert_eq!(
+        (
+            body["unchanged"].as_i64(),
+            body["new"].as_array().unwrap().len()
+        ),
+        (Some(2), 0)
+    );
+
+    // Patched to 12.5.0.1: both resolved; history keeps every version.
+    let (_, body) = upload(epmm_csv("12.5.0.1"), "patched.csv").await;
+    assert_eq!(body["version"], 3);
+    assert_eq!(body["resolved"].as_array().unwrap().len(), 2, "{body}");
+    let (_, list) = get(&format!("{}/api/v1/findings", server.url), member).await;
+    assert_eq!(list["findings"], json!([]));
+    let (_, list) = get(
+        &format!("{}/api/v1/findings?resolved=true", server.url),
+        &f.central,
+    )
+    .await;
+    let all = list["findings"].as_array().unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(
+        all.iter()
+            .all(|f| f["resolved_at"].is_string() && f["organisation"] == "rxa")
+    );
+    let (_, history) = get(
+        &format!("{}/api/v1/assets/{id}/inventory", server.url),
+        member,
+    )
+    .await;
+    let versions: Vec<&str> = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["file_name"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions, ["epmm.csv", "epmm.csv", "patched.csv"]);
+    let (_, one) = get(&format!("{}/api/v1/assets/{id}", server.url), member).await;
+    assert!(
+        one["components"][0]["cpe"]
+            .as_str()
+            .unwrap()
+            .contains(":12.5.0.1:"),
+        "{one}"
+    );
+    assert_eq!(one["asset"]["tags"], json!(["mdm", "prod"]));
+
+    // Another member cannot see, read or upload to this asset: it does not exist for them.
+    for (role, token) in &f.rxb {
+        for path in [
+            format!("/api/v1/assets/{id}"),
+            format!("/api/v1/assets/{id}/inventory"),
+        ] {
+            let (status, body) = get(&format!("{}{path}", server.url), token).await;
+            assert_eq!(status, 404, "{role} {path}: {body}");
+            assert!(!body.to_string().contains("mdm-01"));
+        }
+        let (status, _) = post(
+            &format!("{}/api/v1/assets/{id}/inventory?filename=x.csv", server.url),
+            token,
+            epmm_csv("12.5.0.0"),
+        )
+        .await;
+        assert!(status == 404 || status == 403, "{role}: {status}");
+        for path in ["/api/v1/assets", "/api/v1/findings?resolved=true"] {
+            let (status, body) = get(&format!("{}{path}", server.url), token).await;
+            assert_eq!(status, 200);
+            assert!(
+                !body.to_string().contains("mdm-01"),
+                "{role} saw rxa's asset at {path}"
+            );
+        }
+    }
+    // The central team can create an asset for a member, but must say which.
+    let (status, body) = post(
+        &format!("{}/api/v1/assets", server.url),
+        &f.central,
+        br#"{"name":"x"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post(
+        &format!("{}/api/v1/assets", server.url),
+        &f.central,
+        br#"{"name":"vpn-01","organisation":"rxb","exposure":"open"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["asset"]["organisation"], "rxb");
+    // A member cannot create an asset in another organisation, nor with nonsense attributes.
+    let (status, _) = post(
+        &format!("{}/api/v1/assets", server.url),
+        member,
+        br#"{"name":"y","organisation":"rxb"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = post(
+        &format!("{}/api/v1/assets", server.url),
+        member,
+        br#"{"name":"y","exposure":"everywhere"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().starts_with("exposure:"),
+        "{body}"
+    );
+    assert_eq!(run(&f.db, &["audit", "verify"]).status.code(), Some(0));
+}
