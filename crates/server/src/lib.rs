@@ -39,6 +39,11 @@ pub fn router(store: Store, policy: Policy) -> Router {
         )
         .route("/api/v1/sightings", get(sightings).post(report_sightings))
         .route("/api/v1/alerts", get(alerts))
+        .route("/api/v1/alerts/issue", axum::routing::post(issue_alerts))
+        .route(
+            "/api/v1/alerts/{id}/{action}",
+            axum::routing::post(alert_action),
+        )
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/assets", get(assets).post(create_asset))
         .route("/api/v1/assets/{id}", get(asset))
@@ -52,12 +57,30 @@ pub fn router(store: Store, policy: Policy) -> Router {
         .with_state(state)
 }
 
-/// Serves the API on a bound listener until the process ends.
+/// Serves the API on a bound listener until the process ends, checking deadlines every
+/// `tick` (escalations, expired risk acceptances).
 pub async fn serve(
     store: Store,
     policy: Policy,
     listener: tokio::net::TcpListener,
+    tick: std::time::Duration,
 ) -> std::io::Result<()> {
+    let ticker = store.clone();
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        loop {
+            interval.tick().await;
+            match ticker.tick(chrono::Utc::now()).await {
+                Ok(t) if !t.escalated.is_empty() || !t.reopened.is_empty() => tracing::info!(
+                    "deadlines: {} alerts escalated, {} risk acceptances expired",
+                    t.escalated.len(),
+                    t.reopened.len()
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("deadline check: {e}"),
+            }
+        }
+    });
     axum::serve(listener, router(store, policy)).await
 }
 
@@ -507,6 +530,7 @@ async fn upload_inventory(
             &body,
             &components,
             &report.findings,
+            state.policy.alert_threshold.as_str(),
         )
         .await?;
     let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
@@ -556,4 +580,185 @@ async fn findings(
         (rank(&a.priority), deadline(a), a.id).cmp(&(rank(&b.priority), deadline(b), b.id))
     });
     Ok(Json(json!({"findings": rows})))
+}
+
+#[derive(Deserialize)]
+struct IssueBody {
+    vulnerabilities: Vec<String>,
+    note: Option<String>,
+    /// Show who would be alerted, without alerting.
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// `POST /api/v1/alerts/issue`: a central analyst's high severity alert for one or more
+/// vulnerabilities. It reaches every member with matching findings (`affected`) and every member
+/// whose inventory says nothing about the product (`confirm-exposure`); members whose inventory
+/// has the product at versions that are not affected get nothing.
+async fn issue_alerts(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Json(body): Json<IssueBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !who.role.is_central() {
+        return Err(ApiError::forbidden("issue alerts"));
+    }
+    if body.vulnerabilities.is_empty() || body.vulnerabilities.len() > 100 {
+        return Err(ApiError::bad_request(
+            "vulnerabilities: name 1 to 100 vulnerabilities",
+        ));
+    }
+    let members: Vec<_> = state
+        .store
+        .organisations()
+        .await?
+        .into_iter()
+        .filter(|o| !o.central)
+        .collect();
+    // Each member's product keys, from its current inventories.
+    let mut member_keys = Vec::new();
+    for org in &members {
+        let mut keys = std::collections::HashSet::new();
+        for asset in state.store.assets(Some(org.id)).await? {
+            for c in state.store.current_components(asset.id).await? {
+                keys.extend(ward_matching::scan::index_keys(&c));
+            }
+        }
+        member_keys.push(keys);
+    }
+    let now = chrono::Utc::now();
+    let mut targets = Vec::new();
+    let mut preview = Vec::new();
+    for vuln in &body.vulnerabilities {
+        let products = state.store.vulnerability_products(vuln).await?;
+        if products.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "vulnerabilities: {vuln:?} names no product in the knowledge base (import it first)"
+                ),
+            ));
+        }
+        let (mut affected, mut confirm, mut unaffected) = (Vec::new(), Vec::new(), Vec::new());
+        for (org, keys) in members.iter().zip(&member_keys) {
+            let policy = state.policy.for_organisation(&org.slug);
+            let window = policy.windows.get(&ward_model::Priority::Immediate);
+            let after = |d: Option<chrono::Duration>| {
+                d.map(|d| (now + d).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            };
+            if let Some((_, priority, ack, rem)) =
+                state.store.open_findings_for(org.id, vuln).await?
+            {
+                affected.push(org.slug.clone());
+                targets.push(ward_store::IssueTarget {
+                    organisation_id: org.id,
+                    vulnerability: vuln.clone(),
+                    title: vuln.clone(),
+                    exposure: "affected".into(),
+                    priority: Some(priority),
+                    acknowledge_by: ack.or_else(|| after(window.and_then(|w| w.acknowledge))),
+                    remediate_by: rem.or_else(|| after(window.and_then(|w| w.remediate))),
+                });
+                continue;
+            }
+            let mentions = products.iter().any(|(vendor, product)| {
+                keys.iter().any(|(v, p)| {
+                    p == product && (vendor == "*" || v.as_deref().is_none_or(|v| v == vendor))
+                })
+            });
+            if mentions {
+                unaffected.push(org.slug.clone());
+            } else {
+                confirm.push(org.slug.clone());
+                targets.push(ward_store::IssueTarget {
+                    organisation_id: org.id,
+                    vulnerability: vuln.clone(),
+                    title: vuln.clone(),
+                    exposure: "confirm-exposure".into(),
+                    priority: None,
+                    acknowledge_by: after(window.and_then(|w| w.acknowledge)),
+                    remediate_by: after(window.and_then(|w| w.remediate)),
+                });
+            }
+        }
+        preview.push(json!({
+            "vulnerability": vuln,
+            "affected": affected,
+            "confirm_exposure": confirm,
+            "not_affected": unaffected,
+        }));
+    }
+    if body.dry_run {
+        return Ok((StatusCode::OK, Json(json!({"preview": preview}))));
+    }
+    let alerts = state
+        .store
+        .issue_alerts(&who.actor(), &targets, body.note.as_deref())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"preview": preview, "alerts": alerts})),
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct ActionBody {
+    justification: Option<String>,
+    /// Risk acceptances: until when (RFC 3339).
+    until: Option<String>,
+}
+
+/// `POST /api/v1/alerts/{id}/{acknowledge|remediate|accept-risk|not-affected}`.
+async fn alert_action(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Path((id, action)): Path<(i64, String)>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Value>> {
+    if !who.role.can_write() || who.role == Role::CentralAnalyst {
+        return Err(ApiError::forbidden("act on alerts"));
+    }
+    // The body is optional (acknowledge and remediate need none).
+    let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
+        ActionBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?
+    };
+    let transition = match action.as_str() {
+        "acknowledge" => ward_store::Transition::Acknowledge,
+        "remediate" => ward_store::Transition::Remediate,
+        "accept-risk" => {
+            let until = body.until.as_deref().ok_or_else(|| {
+                ApiError::bad_request("until: when does the acceptance expire (RFC 3339)?")
+            })?;
+            let until = chrono::DateTime::parse_from_rfc3339(until)
+                .map_err(|e| ApiError::bad_request(format!("until: {until:?}: {e}")))?
+                .with_timezone(&chrono::Utc);
+            ward_store::Transition::AcceptRisk {
+                justification: body.justification.unwrap_or_default(),
+                until,
+            }
+        }
+        "not-affected" => ward_store::Transition::NotAffected {
+            justification: body.justification.unwrap_or_default(),
+        },
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no alert action {other:?}: acknowledge, remediate, accept-risk, not-affected"
+                ),
+            ));
+        }
+    };
+    let org = if who.role.is_central() {
+        None
+    } else {
+        Some(who.organisation.id)
+    };
+    let alert = state
+        .store
+        .transition_alert(&who.actor(), org, id, &transition)
+        .await?;
+    Ok(Json(json!({"alert": alert})))
 }

@@ -86,6 +86,8 @@ pub struct UploadOutcome {
     pub changed: Vec<FindingChange>,
     pub resolved: Vec<FindingChange>,
     pub unchanged: usize,
+    /// Vulnerability alerts raised, reopened, updated or remediated by this upload.
+    pub alerts: Vec<crate::AlertRow>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -268,6 +270,7 @@ impl Store {
         bytes: &[u8],
         components: &[Component],
         findings: &[Finding],
+        alert_threshold: &str,
     ) -> Result<UploadOutcome> {
         let mut change = self.begin_change(actor).await?;
         let at = now();
@@ -312,6 +315,7 @@ impl Store {
             changed: Vec::new(),
             resolved: Vec::new(),
             unchanged: 0,
+            alerts: Vec::new(),
         };
         for f in findings {
             let key = (f.vulnerability.clone(), component_key(f));
@@ -387,6 +391,8 @@ impl Store {
             .bind(asset.id)
             .execute(&mut *change.tx)
             .await?;
+        outcome.alerts =
+            crate::alerts::sync_alerts(&mut change, organisation_id, alert_threshold).await?;
         change.commit().await?;
         Ok(outcome)
     }

@@ -142,14 +142,33 @@ pub struct SightingRow {
 pub struct AlertRow {
     pub id: i64,
     pub organisation: String,
+    /// `vulnerability` or `possible-compromise`.
     pub kind: String,
+    /// The CVE, or what was sighted.
     pub subject: String,
     pub title: String,
     pub level: Option<String>,
+    /// open, acknowledged, remediated, risk-accepted, not-affected.
     pub state: String,
+    /// Findings or sightings behind it.
     pub evidence: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Vulnerability alerts: `affected` (the inventory has it) or `confirm-exposure` (the
+    /// inventory says nothing about the product: the member is asked to confirm).
+    pub exposure: Option<String>,
+    /// `automatic` (a finding reached the policy's threshold) or `issued` (by a central analyst).
+    pub origin: Option<String>,
+    pub priority: Option<String>,
+    pub acknowledge_by: Option<String>,
+    pub remediate_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub justification: Option<String>,
+    pub accepted_until: Option<String>,
+    /// When a missed deadline was escalated to the central team.
+    pub escalated_at: Option<String>,
+    pub note: Option<String>,
 }
 
 /// What recording a report did.
@@ -307,7 +326,7 @@ fn organisation(row: &sqlx::sqlite::SqliteRow) -> Organisation {
     }
 }
 
-fn alert(row: &sqlx::sqlite::SqliteRow) -> AlertRow {
+pub(crate) fn alert(row: &sqlx::sqlite::SqliteRow) -> AlertRow {
     AlertRow {
         id: row.get("id"),
         organisation: row.get("slug"),
@@ -319,6 +338,17 @@ fn alert(row: &sqlx::sqlite::SqliteRow) -> AlertRow {
         evidence: row.get("evidence"),
         created_at: row.get("created_at"),
         updated_at: row.get("updated_at"),
+        exposure: row.get("exposure"),
+        origin: row.get("origin"),
+        priority: row.get("priority"),
+        acknowledge_by: row.get("acknowledge_by"),
+        remediate_by: row.get("remediate_by"),
+        acknowledged_at: row.get("acknowledged_at"),
+        resolved_at: row.get("resolved_at"),
+        justification: row.get("justification"),
+        accepted_until: row.get("accepted_until"),
+        escalated_at: row.get("escalated_at"),
+        note: row.get("note"),
     }
 }
 
@@ -338,9 +368,12 @@ fn level_rank(level: Option<&str>) -> u8 {
 /// SQL built at run time).
 macro_rules! alert_columns {
     () => {
-        "a.id, o.slug, a.kind, a.subject, a.title, a.level, a.state, a.evidence, a.created_at, a.updated_at"
+        "a.id, o.slug, a.kind, a.subject, a.title, a.level, a.state, a.evidence, a.created_at, a.updated_at,
+         a.exposure, a.origin, a.priority, a.acknowledge_by, a.remediate_by, a.acknowledged_at, a.resolved_at,
+         a.justification, a.accepted_until, a.escalated_at, a.note"
     };
 }
+pub(crate) use alert_columns;
 
 impl Store {
     /// Starts a change made by `actor` (a token, or `cli:<user>` for `ward admin`).

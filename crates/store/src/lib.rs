@@ -18,7 +18,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
+pub mod alerts;
 pub mod assets;
+pub use alerts::{IssueTarget, TickOutcome, Transition, VEX_JUSTIFICATIONS};
 pub mod federation;
 pub use assets::{AssetRow, FindingChange, FindingRow, InventoryVersion, NewAsset, UploadOutcome};
 pub use federation::{

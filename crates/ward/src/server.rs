@@ -19,6 +19,9 @@ pub(crate) struct ServeArgs {
     /// file; its organisation overrides apply to each member by slug.
     #[arg(long, default_value = "ssvc-deployer")]
     pub(crate) policy: String,
+    /// Seconds between deadline checks (escalations, expired risk acceptances).
+    #[arg(long, default_value_t = 60)]
+    pub(crate) tick: u64,
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
@@ -39,7 +42,13 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     eprintln!("database: {location}");
     use std::io::Write as _;
     std::io::stdout().flush()?;
-    ward_server::serve(store, policy, listener).await?;
+    ward_server::serve(
+        store,
+        policy,
+        listener,
+        std::time::Duration::from_secs(args.tick.max(1)),
+    )
+    .await?;
     Ok(exit::OK)
 }
 

@@ -815,3 +815,296 @@ async fn uploading_an_inventory_matches_it_and_a_fixed_one_resolves_the_findings
     );
     assert_eq!(run(&f.db, &["audit", "verify"]).status.code(), Some(0));
 }
+
+async fn create_asset(url: &str, token: &str, name: &str) -> i64 {
+    let (status, body) = post(
+        &format!("{url}/api/v1/assets"),
+        token,
+        serde_json::to_vec(&json!({"name": name, "exposure": "open", "criticality": "high"}))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["asset"]["id"].as_i64().unwrap()
+}
+
+async fn alert_of(url: &str, token: &str, org: &str, vuln: &str) -> Value {
+    let (_, body) = get(&format!("{url}/api/v1/alerts"), token).await;
+    body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["organisation"] == org && a["subject"] == vuln)
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// The story Ward exists for: CVE-2025-4427/4428 land; the central team issues a high severity
+/// alert; the member running EPMM is affected, the member whose inventory says nothing is asked
+/// to confirm, the member already patched is left alone; the affected member acknowledges and
+/// remediates by uploading its patched inventory; the other declares itself not affected.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_epmm_story_end_to_end() {
+    let f = federation();
+    assert!(
+        run(&f.db, &["db", "import", p(&demo_feeds())])
+            .status
+            .success()
+    );
+    admin(&f.db, &["org", "create", "rxc", "Already Patched"]);
+    let rxc = admin(
+        &f.db,
+        &[
+            "token",
+            "create",
+            "--org",
+            "rxc",
+            "--role",
+            "member-admin",
+            "--name",
+            "x",
+        ],
+    );
+    let server = Server::start(&f.db);
+    let url = server.url.clone();
+    let (rxa, rxb) = (&f.rxa[0].1, &f.rxb[0].1);
+
+    let a = create_asset(&url, rxa, "mdm-01").await;
+    let (status, body) = post(
+        &format!("{url}/api/v1/assets/{a}/inventory?filename=epmm.csv"),
+        rxa,
+        epmm_csv("12.5.0.0"),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    // Immediate findings reach the policy's threshold: alerts raised at once.
+    assert_eq!(body["alerts"].as_array().unwrap().len(), 2, "{body}");
+    let c = create_asset(&url, &rxc, "mdm").await;
+    post(
+        &format!("{url}/api/v1/assets/{c}/inventory?filename=epmm.csv"),
+        &rxc,
+        epmm_csv("12.5.0.1"),
+    )
+    .await;
+
+    // Preview, then issue.
+    let issue = json!({"vulnerabilities": ["CVE-2025-4427", "CVE-2025-4428"], "note": "Patch EPMM to 12.5.0.1 now", "dry_run": true});
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/issue"),
+        &f.analyst,
+        serde_json::to_vec(&issue).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["preview"][0],
+        json!({"vulnerability": "CVE-2025-4427", "affected": ["rxa"], "confirm_exposure": ["rxb"], "not_affected": ["rxc"]})
+    );
+    let (_, before) = get(&format!("{url}/api/v1/alerts"), &f.central).await;
+    assert_eq!(
+        before["alerts"].as_array().unwrap().len(),
+        2,
+        "a dry run alerted someone"
+    );
+    let mut issue = issue;
+    issue["dry_run"] = json!(false);
+    // Members may not issue.
+    let (status, _) = post(
+        &format!("{url}/api/v1/alerts/issue"),
+        rxa,
+        serde_json::to_vec(&issue).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/issue"),
+        &f.analyst,
+        serde_json::to_vec(&issue).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["alerts"].as_array().unwrap().len(), 4); // rxa and rxb, two CVEs each
+
+    let rxa_alert = alert_of(&url, &f.central, "rxa", "CVE-2025-4427").await;
+    assert_eq!(rxa_alert["exposure"], "affected");
+    assert_eq!(rxa_alert["origin"], "issued");
+    assert_eq!(rxa_alert["priority"], "immediate");
+    assert_eq!(rxa_alert["note"], "Patch EPMM to 12.5.0.1 now");
+    assert!(rxa_alert["acknowledge_by"].is_string() && rxa_alert["remediate_by"].is_string());
+    let rxb_alert = alert_of(&url, &f.central, "rxb", "CVE-2025-4427").await;
+    assert_eq!(rxb_alert["exposure"], "confirm-exposure");
+    assert!(rxb_alert["acknowledge_by"].is_string());
+    assert_eq!(
+        alert_of(&url, &f.central, "rxc", "CVE-2025-4427").await,
+        Value::Null
+    );
+    // Each member sees only its own.
+    let (_, mine) = get(&format!("{url}/api/v1/alerts"), rxb).await;
+    assert!(
+        mine["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["organisation"] == "rxb")
+    );
+
+    // rxa acknowledges; acknowledging twice is refused; so is claiming remediation while the
+    // inventory still has the vulnerable version.
+    let id = rxa_alert["id"].as_i64().unwrap();
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/{id}/acknowledge"),
+        rxa,
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["alert"]["state"], "acknowledged");
+    let (status, _) = post(
+        &format!("{url}/api/v1/alerts/{id}/acknowledge"),
+        rxa,
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 409);
+    let (status, body) = post(&format!("{url}/api/v1/alerts/{id}/remediate"), rxa, vec![]).await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("upload the patched inventory")
+    );
+    // rxb cannot touch rxa's alert: it does not exist for them.
+    let (status, _) = post(
+        &format!("{url}/api/v1/alerts/{id}/acknowledge"),
+        rxb,
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // rxa uploads the patched inventory: both alerts remediated, by the inventory.
+    let (_, body) = post(
+        &format!("{url}/api/v1/assets/{a}/inventory?filename=patched.csv"),
+        rxa,
+        epmm_csv("12.5.0.1"),
+    )
+    .await;
+    let states: Vec<(&str, &str)> = body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["subject"].as_str().unwrap(), a["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(states.len(), 2, "{body}");
+    assert!(states.iter().all(|(_, s)| *s == "remediated"), "{states:?}");
+    let done = alert_of(&url, &f.central, "rxa", "CVE-2025-4427").await;
+    assert!(done["resolved_at"].is_string() && done["acknowledged_at"].is_string());
+
+    // rxb: not affected, with a VEX justification (others refused).
+    let rxb_id = rxb_alert["id"].as_i64().unwrap();
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/{rxb_id}/not-affected"),
+        rxb,
+        br#"{"justification":"we think so"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("component_not_present")
+    );
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/{rxb_id}/not-affected"),
+        rxb,
+        br#"{"justification":"component_not_present"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["alert"]["state"], "not-affected");
+
+    // The other rxb alert: risk accepted, which needs a reason and a future expiry.
+    let other = alert_of(&url, &f.central, "rxb", "CVE-2025-4428").await["id"]
+        .as_i64()
+        .unwrap();
+    let accept_url = format!("{url}/api/v1/alerts/{other}/accept-risk");
+    let accept = |b: &'static [u8]| post(&accept_url, rxb, b.to_vec());
+    assert_eq!(accept(br#"{"justification":"isolated"}"#).await.0, 400);
+    assert_eq!(
+        accept(br#"{"justification":"isolated","until":"2020-01-01T00:00:00Z"}"#)
+            .await
+            .0,
+        422
+    );
+    assert_eq!(
+        accept(br#"{"justification":"","until":"2099-01-01T00:00:00Z"}"#)
+            .await
+            .0,
+        422
+    );
+    let (status, body) = accept(
+        br#"{"justification":"isolated network, replaced in Q1","until":"2099-01-01T00:00:00Z"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["alert"]["state"], "risk-accepted");
+    // A read-only token and the central analyst cannot act on alerts.
+    assert_eq!(
+        post(
+            &format!("{url}/api/v1/alerts/{other}/acknowledge"),
+            &f.rxb[2].1,
+            vec![]
+        )
+        .await
+        .0,
+        403
+    );
+    assert_eq!(
+        post(
+            &format!("{url}/api/v1/alerts/{other}/acknowledge"),
+            &f.analyst,
+            vec![]
+        )
+        .await
+        .0,
+        403
+    );
+
+    // If rxa's vulnerable version comes back, its alerts reopen.
+    let (_, body) = post(
+        &format!("{url}/api/v1/assets/{a}/inventory?filename=rollback.csv"),
+        rxa,
+        epmm_csv("12.5.0.0"),
+    )
+    .await;
+    assert!(
+        body["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["state"] == "open"),
+        "{body}"
+    );
+    let (_, audit) = get(&format!("{url}/api/v1/audit"), &f.central).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "alert.raise",
+        "alert.issue",
+        "alert.acknowledge",
+        "alert.remediate",
+        "alert.not-affected",
+        "alert.accept-risk",
+        "alert.reopen",
+        "inventory.upload",
+    ] {
+        assert!(actions.contains(&a), "{a} not audited: {actions:?}");
+    }
+    assert_eq!(run(&f.db, &["audit", "verify"]).status.code(), Some(0));
+}

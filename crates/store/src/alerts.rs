@@ -1,0 +1,637 @@
+//! Vulnerability alerts: one per (organisation, vulnerability), raised when a finding reaches
+//! the policy's threshold or issued by the central team, with deadlines, a lifecycle
+//! (open → acknowledged → remediated | risk-accepted | not-affected), reopening, and escalation
+//! of missed deadlines. Every change is audited in its own transaction.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::federation::{AlertRow, Change, alert, alert_columns, now};
+use crate::{Result, Store, StoreError};
+
+/// The CSAF 2.0 / OpenVEX justifications for "not affected".
+pub const VEX_JUSTIFICATIONS: [&str; 5] = [
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+];
+
+/// What a member (or the central team for them) does with an alert.
+#[derive(Debug, Clone)]
+pub enum Transition {
+    Acknowledge,
+    Remediate,
+    AcceptRisk {
+        justification: String,
+        until: DateTime<Utc>,
+    },
+    NotAffected {
+        justification: String,
+    },
+}
+
+impl Transition {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Acknowledge => "acknowledge",
+            Self::Remediate => "remediate",
+            Self::AcceptRisk { .. } => "accept-risk",
+            Self::NotAffected { .. } => "not-affected",
+        }
+    }
+}
+
+/// One member to alert about one vulnerability, as the central team's plan says.
+#[derive(Debug, Clone)]
+pub struct IssueTarget {
+    pub organisation_id: i64,
+    pub vulnerability: String,
+    pub title: String,
+    /// `affected` or `confirm-exposure`.
+    pub exposure: String,
+    pub priority: Option<String>,
+    pub acknowledge_by: Option<String>,
+    pub remediate_by: Option<String>,
+}
+
+/// What the periodic deadline check did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TickOutcome {
+    pub escalated: Vec<AlertRow>,
+    pub reopened: Vec<AlertRow>,
+}
+
+/// The open findings of an organisation for one vulnerability: (priority, acknowledge_by,
+/// remediate_by, title).
+struct OpenFindings {
+    count: i64,
+    best_priority: String,
+    acknowledge_by: Option<String>,
+    remediate_by: Option<String>,
+    title: Option<String>,
+}
+
+pub(crate) const PRIORITIES: [&str; 4] = ["immediate", "out-of-cycle", "scheduled", "defer"];
+
+fn rank(priority: &str) -> usize {
+    PRIORITIES
+        .iter()
+        .position(|p| *p == priority)
+        .unwrap_or(PRIORITIES.len())
+}
+
+fn min_time(a: Option<String>, b: Option<&str>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b < a.as_str() { b.to_owned() } else { a }),
+        (a, b) => a.or(b.map(str::to_owned)),
+    }
+}
+
+/// Times in findings are chrono's RFC 3339 (nanoseconds); alerts keep milliseconds, as every
+/// time Ward stores.
+fn millis(t: &str) -> String {
+    DateTime::parse_from_rfc3339(t).map_or_else(
+        |_| t.to_owned(),
+        |d| {
+            d.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        },
+    )
+}
+
+async fn open_findings(
+    conn: &mut sqlx::SqliteConnection,
+    organisation_id: i64,
+) -> Result<BTreeMap<String, OpenFindings>> {
+    let rows = sqlx::query(
+        "SELECT vuln_id, priority, payload FROM finding WHERE organisation_id = $1 AND resolved_at IS NULL",
+    )
+    .bind(organisation_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut out: BTreeMap<String, OpenFindings> = BTreeMap::new();
+    for r in rows {
+        let vuln: String = r.get("vuln_id");
+        let priority: String = r.get("priority");
+        let payload: serde_json::Value =
+            serde_json::from_str(r.get::<&str, _>("payload")).unwrap_or_default();
+        let ack = payload["deadlines"]["acknowledge_by"].as_str().map(millis);
+        let rem = payload["deadlines"]["remediate_by"].as_str().map(millis);
+        let title = payload["title"].as_str().map(str::to_owned);
+        let e = out.entry(vuln).or_insert(OpenFindings {
+            count: 0,
+            best_priority: priority.clone(),
+            acknowledge_by: None,
+            remediate_by: None,
+            title: None,
+        });
+        e.count += 1;
+        if rank(&priority) < rank(&e.best_priority) {
+            e.best_priority = priority;
+        }
+        e.acknowledge_by = min_time(e.acknowledge_by.take(), ack.as_deref());
+        e.remediate_by = min_time(e.remediate_by.take(), rem.as_deref());
+        if e.title.is_none() {
+            e.title = title;
+        }
+    }
+    Ok(out)
+}
+
+async fn alert_by_subject(
+    change: &mut Change,
+    organisation_id: i64,
+    subject: &str,
+) -> Result<Option<AlertRow>> {
+    Ok(sqlx::query(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+          WHERE a.organisation_id = $1 AND a.kind = 'vulnerability' AND a.subject = $2"
+    ))
+    .bind(organisation_id)
+    .bind(subject)
+    .fetch_optional(&mut *change.tx)
+    .await?
+    .as_ref()
+    .map(alert))
+}
+
+async fn alert_by_id(change: &mut Change, id: i64) -> Result<AlertRow> {
+    Ok(alert(
+        &sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id WHERE a.id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut *change.tx)
+        .await?,
+    ))
+}
+
+fn value(a: &AlertRow) -> serde_json::Value {
+    serde_json::to_value(a).expect("serialisable")
+}
+
+/// Brings an organisation's vulnerability alerts in line with its open findings, inside a
+/// change: raises alerts for findings at or above `threshold`, reopens remediated or
+/// not-affected ones whose finding is back, turns confirm-exposure into affected, and marks
+/// affected alerts remediated when no finding is left. Returns the alerts it touched.
+pub(crate) async fn sync_alerts(
+    change: &mut Change,
+    organisation_id: i64,
+    threshold: &str,
+) -> Result<Vec<AlertRow>> {
+    let findings = open_findings(&mut change.tx, organisation_id).await?;
+    let at = now();
+    let mut touched = Vec::new();
+    for (vuln, f) in &findings {
+        let existing = alert_by_subject(change, organisation_id, vuln).await?;
+        let alerting = rank(&f.best_priority) <= rank(threshold);
+        match existing {
+            None if alerting => {
+                let row = sqlx::query(
+                    "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
+                                        exposure, origin, priority, acknowledge_by, remediate_by)
+                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, 'affected', 'automatic', $6, $7, $8)
+                     RETURNING id",
+                )
+                .bind(organisation_id)
+                .bind(vuln)
+                .bind(f.title.clone().map_or_else(|| vuln.clone(), |t| format!("{vuln}: {t}")))
+                .bind(f.count)
+                .bind(&at)
+                .bind(&f.best_priority)
+                .bind(&f.acknowledge_by)
+                .bind(&f.remediate_by)
+                .fetch_one(&mut *change.tx)
+                .await?;
+                let a = alert_by_id(change, row.get("id")).await?;
+                change
+                    .log(
+                        Some(organisation_id),
+                        "alert.raise",
+                        &format!("alert:{}", a.id),
+                        None,
+                        Some(&value(&a)),
+                    )
+                    .await?;
+                touched.push(a);
+            }
+            None => {}
+            Some(a) => {
+                let reopen = matches!(a.state.as_str(), "remediated" | "not-affected");
+                let becomes_affected = a.exposure.as_deref() != Some("affected");
+                let changed_facts = a.evidence != f.count
+                    || a.priority.as_deref() != Some(f.best_priority.as_str());
+                if !(reopen || becomes_affected || changed_facts) {
+                    continue;
+                }
+                sqlx::query(
+                    "UPDATE alert SET evidence = $1, priority = $2, exposure = 'affected', updated_at = $3,
+                         state = CASE WHEN $4 THEN 'open' ELSE state END,
+                         resolved_at = CASE WHEN $4 THEN NULL ELSE resolved_at END,
+                         acknowledged_at = CASE WHEN $4 THEN NULL ELSE acknowledged_at END,
+                         justification = CASE WHEN $4 THEN NULL ELSE justification END,
+                         acknowledge_by = COALESCE(acknowledge_by, $5),
+                         remediate_by = COALESCE(remediate_by, $6)
+                     WHERE id = $7",
+                )
+                .bind(f.count)
+                .bind(&f.best_priority)
+                .bind(&at)
+                .bind(reopen)
+                .bind(&f.acknowledge_by)
+                .bind(&f.remediate_by)
+                .bind(a.id)
+                .execute(&mut *change.tx)
+                .await?;
+                let after = alert_by_id(change, a.id).await?;
+                let action = if reopen {
+                    "alert.reopen"
+                } else if becomes_affected {
+                    "alert.affected"
+                } else {
+                    "alert.evidence"
+                };
+                change
+                    .log(
+                        Some(organisation_id),
+                        action,
+                        &format!("alert:{}", a.id),
+                        Some(&value(&a)),
+                        Some(&value(&after)),
+                    )
+                    .await?;
+                touched.push(after);
+            }
+        }
+    }
+    // Affected alerts whose findings are all gone: remediated by the new inventory.
+    let stale = sqlx::query(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+          WHERE a.organisation_id = $1 AND a.kind = 'vulnerability' AND a.exposure = 'affected'
+            AND a.state IN ('open', 'acknowledged')"
+    ))
+    .bind(organisation_id)
+    .fetch_all(&mut *change.tx)
+    .await?;
+    for a in stale.iter().map(alert) {
+        if findings.contains_key(&a.subject) {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE alert SET state = 'remediated', resolved_at = $1, updated_at = $1, evidence = 0 WHERE id = $2",
+        )
+        .bind(&at)
+        .bind(a.id)
+        .execute(&mut *change.tx)
+        .await?;
+        let after = alert_by_id(change, a.id).await?;
+        change
+            .log(
+                Some(organisation_id),
+                "alert.remediate",
+                &format!("alert:{}", a.id),
+                Some(&value(&a)),
+                Some(&value(&after)),
+            )
+            .await?;
+        touched.push(after);
+    }
+    Ok(touched)
+}
+
+impl Store {
+    /// Open findings per vulnerability for an organisation: how many, the most urgent priority
+    /// and the earliest deadlines.
+    pub async fn open_findings_for(
+        &self,
+        organisation_id: i64,
+        vulnerability: &str,
+    ) -> Result<Option<(i64, String, Option<String>, Option<String>)>> {
+        let mut conn = self.pool.acquire().await?;
+        let f = open_findings(&mut conn, organisation_id).await?;
+        Ok(f.get(vulnerability).map(|f| {
+            (
+                f.count,
+                f.best_priority.clone(),
+                f.acknowledge_by.clone(),
+                f.remediate_by.clone(),
+            )
+        }))
+    }
+
+    /// The `(vendor, product)` keys a vulnerability's records name.
+    pub async fn vulnerability_products(
+        &self,
+        vulnerability: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vuln_id = $1")
+                .bind(vulnerability)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("vendor"), r.get("product")))
+            .collect())
+    }
+
+    /// Issues the central team's alert to each target, in one transaction: new alerts are
+    /// created (`issued`); existing ones keep their state and gain the note.
+    pub async fn issue_alerts(
+        &self,
+        actor: &str,
+        targets: &[IssueTarget],
+        note: Option<&str>,
+    ) -> Result<Vec<AlertRow>> {
+        let mut change = self.begin_change(actor).await?;
+        let at = now();
+        let mut out = Vec::new();
+        for t in targets {
+            let existing =
+                alert_by_subject(&mut change, t.organisation_id, &t.vulnerability).await?;
+            let id = match existing {
+                Some(a) => {
+                    sqlx::query("UPDATE alert SET note = $1, origin = 'issued', updated_at = $2 WHERE id = $3")
+                        .bind(note)
+                        .bind(&at)
+                        .bind(a.id)
+                        .execute(&mut *change.tx)
+                        .await?;
+                    a.id
+                }
+                None => {
+                    let row = sqlx::query(
+                        "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
+                                            exposure, origin, priority, acknowledge_by, remediate_by, note)
+                         VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', 0, $4, $4, $5, 'issued', $6, $7, $8, $9)
+                         RETURNING id",
+                    )
+                    .bind(t.organisation_id)
+                    .bind(&t.vulnerability)
+                    .bind(&t.title)
+                    .bind(&at)
+                    .bind(&t.exposure)
+                    .bind(&t.priority)
+                    .bind(&t.acknowledge_by)
+                    .bind(&t.remediate_by)
+                    .bind(note)
+                    .fetch_one(&mut *change.tx)
+                    .await?;
+                    row.get("id")
+                }
+            };
+            let a = alert_by_id(&mut change, id).await?;
+            change
+                .log(
+                    Some(t.organisation_id),
+                    "alert.issue",
+                    &format!("alert:{id}"),
+                    None,
+                    Some(&value(&a)),
+                )
+                .await?;
+            out.push(a);
+        }
+        change.commit().await?;
+        Ok(out)
+    }
+
+    /// A member's action on an alert of theirs (`organisation_id`: the caller's scope; `None`
+    /// for the central team).
+    pub async fn transition_alert(
+        &self,
+        actor: &str,
+        organisation_id: Option<i64>,
+        id: i64,
+        transition: &Transition,
+    ) -> Result<AlertRow> {
+        let mut change = self.begin_change(actor).await?;
+        let before = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+              WHERE a.id = $1 AND ($2 IS NULL OR a.organisation_id = $2)"
+        ))
+        .bind(id)
+        .bind(organisation_id)
+        .fetch_optional(&mut *change.tx)
+        .await?
+        .as_ref()
+        .map(alert)
+        .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
+        if before.kind != "vulnerability"
+            && !matches!(transition, Transition::Acknowledge | Transition::Remediate)
+        {
+            return Err(StoreError::Invalid(format!(
+                "{} applies to vulnerability alerts; alert {id} is a {}",
+                transition.name(),
+                before.kind
+            )));
+        }
+        let at = now();
+        let allowed = match transition {
+            Transition::Acknowledge => before.state == "open",
+            _ => matches!(before.state.as_str(), "open" | "acknowledged"),
+        };
+        if !allowed {
+            return Err(StoreError::Conflict(format!(
+                "alert {id} is {}: it cannot be {}d",
+                before.state,
+                transition.name().trim_end_matches('e')
+            )));
+        }
+        let org_id: i64 = sqlx::query("SELECT organisation_id FROM alert WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *change.tx)
+            .await?
+            .get("organisation_id");
+        match transition {
+            Transition::Acknowledge => {
+                sqlx::query("UPDATE alert SET state = 'acknowledged', acknowledged_at = $1, updated_at = $1 WHERE id = $2")
+                    .bind(&at)
+                    .bind(id)
+                    .execute(&mut *change.tx)
+                    .await?;
+            }
+            Transition::Remediate => {
+                if before.kind == "vulnerability" && before.exposure.as_deref() == Some("affected")
+                {
+                    let left = open_findings(&mut change.tx, org_id).await?;
+                    if let Some(f) = left.get(&before.subject) {
+                        return Err(StoreError::Conflict(format!(
+                            "{} finding(s) of {} are still in the inventory: upload the patched inventory (or declare not-affected)",
+                            f.count, before.subject
+                        )));
+                    }
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'remediated', resolved_at = $1, updated_at = $1,
+                         acknowledged_at = COALESCE(acknowledged_at, $1) WHERE id = $2",
+                )
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *change.tx)
+                .await?;
+            }
+            Transition::AcceptRisk {
+                justification,
+                until,
+            } => {
+                if justification.trim().is_empty() {
+                    return Err(StoreError::Invalid(
+                        "justification: say why the risk is accepted".into(),
+                    ));
+                }
+                if *until <= Utc::now() {
+                    return Err(StoreError::Invalid(
+                        "until: a risk acceptance must expire in the future".into(),
+                    ));
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'risk-accepted', justification = $1, accepted_until = $2, resolved_at = $3,
+                         updated_at = $3, acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $4",
+                )
+                .bind(justification)
+                .bind(until.to_rfc3339_opts(SecondsFormat::Millis, true))
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *change.tx)
+                .await?;
+            }
+            Transition::NotAffected { justification } => {
+                if !VEX_JUSTIFICATIONS.contains(&justification.as_str()) {
+                    return Err(StoreError::Invalid(format!(
+                        "justification: {justification:?} is not a VEX justification; use one of {}",
+                        VEX_JUSTIFICATIONS.join(", ")
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'not-affected', justification = $1, resolved_at = $2, updated_at = $2,
+                         acknowledged_at = COALESCE(acknowledged_at, $2) WHERE id = $3",
+                )
+                .bind(justification)
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *change.tx)
+                .await?;
+            }
+        }
+        let after = alert_by_id(&mut change, id).await?;
+        change
+            .log(
+                Some(org_id),
+                &format!("alert.{}", transition.name()),
+                &format!("alert:{id}"),
+                Some(&value(&before)),
+                Some(&value(&after)),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(after)
+    }
+
+    /// The deadline check (run periodically by the server): escalates alerts whose
+    /// acknowledgement or remediation deadline has passed, and reopens risk acceptances that
+    /// expired. `now` is a parameter so that it can be tested.
+    pub async fn tick(&self, now_: DateTime<Utc>) -> Result<TickOutcome> {
+        let at = now_.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut change = self.begin_change("ward:deadlines").await?;
+        let mut outcome = TickOutcome::default();
+        let expired = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+              WHERE a.state = 'risk-accepted' AND a.accepted_until <= $1"
+        ))
+        .bind(&at)
+        .fetch_all(&mut *change.tx)
+        .await?;
+        for a in expired.iter().map(alert) {
+            sqlx::query(
+                "UPDATE alert SET state = 'open', resolved_at = NULL, accepted_until = NULL, updated_at = $1 WHERE id = $2",
+            )
+            .bind(&at)
+            .bind(a.id)
+            .execute(&mut *change.tx)
+            .await?;
+            let after = alert_by_id(&mut change, a.id).await?;
+            let org = org_of(&mut change, a.id).await?;
+            change
+                .log(
+                    Some(org),
+                    "alert.reopen",
+                    &format!("alert:{}", a.id),
+                    Some(&value(&a)),
+                    Some(&value(&after)),
+                )
+                .await?;
+            outcome.reopened.push(after);
+        }
+        // Missed acknowledgement (still open), or missed remediation (open or acknowledged);
+        // escalated once per missed deadline.
+        let late = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+              WHERE a.kind = 'vulnerability' AND (
+                    (a.state = 'open' AND a.acknowledge_by < $1 AND a.escalated_at IS NULL)
+                 OR (a.state IN ('open', 'acknowledged') AND a.remediate_by < $1
+                     AND (a.escalated_at IS NULL OR a.escalated_at < a.remediate_by)))"
+        ))
+        .bind(&at)
+        .fetch_all(&mut *change.tx)
+        .await?;
+        for a in late.iter().map(alert) {
+            sqlx::query("UPDATE alert SET escalated_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(&at)
+                .bind(a.id)
+                .execute(&mut *change.tx)
+                .await?;
+            let after = alert_by_id(&mut change, a.id).await?;
+            let org = org_of(&mut change, a.id).await?;
+            let missed = if a.remediate_by.as_deref().is_some_and(|r| r < at.as_str()) {
+                "remediation"
+            } else {
+                "acknowledgement"
+            };
+            change
+                .log(
+                    Some(org),
+                    "alert.escalate",
+                    &format!("alert:{}", a.id),
+                    Some(&value(&a)),
+                    Some(&serde_json::json!({"missed": missed, "alert": value(&after)})),
+                )
+                .await?;
+            outcome.escalated.push(after);
+        }
+        if outcome.escalated.is_empty() && outcome.reopened.is_empty() {
+            // Nothing changed: leave the chain's head alone.
+            change.tx.rollback().await?;
+            return Ok(outcome);
+        }
+        change.commit().await?;
+        Ok(outcome)
+    }
+}
+
+async fn org_of(change: &mut Change, alert_id: i64) -> Result<i64> {
+    Ok(
+        sqlx::query("SELECT organisation_id FROM alert WHERE id = $1")
+            .bind(alert_id)
+            .fetch_one(&mut *change.tx)
+            .await?
+            .get("organisation_id"),
+    )
+}
