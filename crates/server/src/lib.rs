@@ -57,6 +57,70 @@ pub fn router(store: Store, policy: Policy) -> Router {
         .with_state(state)
 }
 
+/// Matches an asset's components against the knowledge base under the policy (with the
+/// organisation's overrides, as of now): the keys its inventory is looked up by, and the findings.
+pub async fn match_asset(
+    store: &Store,
+    policy: &Policy,
+    asset: &ward_store::AssetRow,
+    components: Vec<ward_model::Component>,
+) -> Result<(Vec<(Option<String>, String)>, Vec<ward_model::Finding>), StoreError> {
+    let inventory = ward_model::Inventory {
+        assets: vec![asset.model(components)],
+    };
+    let keys = ward_matching::scan::inventory_keys(&inventory);
+    let slice = store.load_for_products(&keys).await?;
+    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
+    let policy = policy
+        .for_organisation(&asset.organisation)
+        .with_as_of(chrono::Utc::now());
+    Ok((
+        keys,
+        ward_matching::scan(&knowledge, &inventory, &policy).findings,
+    ))
+}
+
+/// What one pass of continuous matching did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct MatchRun {
+    pub vulnerabilities: usize,
+    pub assets: usize,
+    pub new: usize,
+    pub changed: usize,
+    pub resolved: usize,
+    pub alerts: usize,
+}
+
+/// Continuous matching: takes the knowledge changes no pass has matched yet (imports log them),
+/// re-matches only the assets they can touch, and moves the cursor.
+pub async fn match_knowledge_changes(
+    store: &Store,
+    policy: &Policy,
+) -> Result<MatchRun, StoreError> {
+    let mut run = MatchRun::default();
+    while let Some((seq, vulns)) = store.pending_knowledge_changes(5000).await? {
+        run.vulnerabilities += vulns.len();
+        for id in store.assets_touched(&vulns).await? {
+            let Some(asset) = store.asset(None, id).await? else {
+                continue;
+            };
+            let components = store.current_components(id).await?;
+            let (_, findings) = match_asset(store, policy, &asset, components).await?;
+            let org = store.asset_organisation(id).await?;
+            let outcome = store
+                .rematch_asset(&asset, org, &findings, policy.alert_threshold.as_str())
+                .await?;
+            run.assets += 1;
+            run.new += outcome.new.len();
+            run.changed += outcome.changed.len();
+            run.resolved += outcome.resolved.len();
+            run.alerts += outcome.alerts.len();
+        }
+        store.advance_matching_cursor(seq).await?;
+    }
+    Ok(run)
+}
+
 /// Serves the API on a bound listener until the process ends, checking deadlines every
 /// `tick` (escalations, expired risk acceptances).
 pub async fn serve(
@@ -65,6 +129,27 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     tick: std::time::Duration,
 ) -> std::io::Result<()> {
+    let matcher = (store.clone(), policy.clone());
+    tokio::spawn(async move {
+        // Knowledge changes are looked for every two seconds: an import into the server's
+        // database reaches every affected member's findings and alerts within seconds.
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            interval.tick().await;
+            match match_knowledge_changes(&matcher.0, &matcher.1).await {
+                Ok(run) if run.vulnerabilities > 0 => tracing::info!(
+                    "matched {} changed vulnerabilities: {} assets, {} new, {} resolved findings, {} alerts",
+                    run.vulnerabilities,
+                    run.assets,
+                    run.new,
+                    run.resolved,
+                    run.alerts
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("continuous matching: {e}"),
+            }
+        }
+    });
     let ticker = store.clone();
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(tick);
@@ -500,20 +585,8 @@ async fn upload_inventory(
         .into_iter()
         .flat_map(|a| a.components)
         .collect();
-    let inventory = ward_model::Inventory {
-        assets: vec![asset.model(components.clone())],
-    };
-    let slice = state
-        .store
-        .load_for_products(&ward_matching::scan::inventory_keys(&inventory))
-        .await?;
-    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
-    let policy = state
-        .policy
-        .clone()
-        .for_organisation(&asset.organisation)
-        .with_as_of(chrono::Utc::now());
-    let report = ward_matching::scan(&knowledge, &inventory, &policy);
+    let (keys, findings) =
+        match_asset(&state.store, &state.policy, &asset, components.clone()).await?;
     let org = state
         .store
         .organisation_by_slug(&asset.organisation)
@@ -529,7 +602,8 @@ async fn upload_inventory(
             &name,
             &body,
             &components,
-            &report.findings,
+            &keys,
+            &findings,
             state.policy.alert_threshold.as_str(),
         )
         .await?;

@@ -269,6 +269,7 @@ impl Store {
         file_name: &str,
         bytes: &[u8],
         components: &[Component],
+        keys: &[(Option<String>, String)],
         findings: &[Finding],
         alert_threshold: &str,
     ) -> Result<UploadOutcome> {
@@ -297,16 +298,6 @@ impl Store {
         .execute(&mut *change.tx)
         .await?;
 
-        let existing = sqlx::query(
-            "SELECT vuln_id, component, priority FROM finding WHERE asset_id = $1 AND resolved_at IS NULL",
-        )
-        .bind(asset.id)
-        .fetch_all(&mut *change.tx)
-        .await?;
-        let mut open: HashMap<(String, String), String> = existing
-            .iter()
-            .map(|r| ((r.get("vuln_id"), r.get("component")), r.get("priority")))
-            .collect();
         let mut outcome = UploadOutcome {
             asset: asset.id,
             version,
@@ -317,58 +308,30 @@ impl Store {
             unchanged: 0,
             alerts: Vec::new(),
         };
-        for f in findings {
-            let key = (f.vulnerability.clone(), component_key(f));
-            let priority = f.priority.as_str().to_owned();
-            let previous = open.remove(&key);
-            sqlx::query(
-                "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
-                 ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
-                     priority = excluded.priority, payload = excluded.payload,
-                     updated_at = excluded.updated_at, resolved_at = NULL",
-            )
-            .bind(organisation_id)
+        apply_findings(
+            &mut change,
+            asset.id,
+            organisation_id,
+            findings,
+            &at,
+            &mut outcome,
+        )
+        .await?;
+        sqlx::query("DELETE FROM asset_product WHERE asset_id = $1")
             .bind(asset.id)
-            .bind(&key.0)
-            .bind(&key.1)
-            .bind(&priority)
-            .bind(serde_json::to_string(f).expect("serialisable"))
-            .bind(&at)
             .execute(&mut *change.tx)
             .await?;
-            let entry = FindingChange {
-                vulnerability: key.0,
-                component: key.1,
-                priority: priority.clone(),
-                previous_priority: previous.clone().filter(|p| *p != priority),
-            };
-            match previous {
-                None => outcome.new.push(entry),
-                Some(p) if p != priority => outcome.changed.push(entry),
-                Some(_) => outcome.unchanged += 1,
-            }
-        }
-        for ((vuln, component), priority) in open {
-            sqlx::query(
-                "UPDATE finding SET resolved_at = $1, updated_at = $1 WHERE asset_id = $2 AND vuln_id = $3 AND component = $4",
-            )
-            .bind(&at)
-            .bind(asset.id)
-            .bind(&vuln)
-            .bind(&component)
-            .execute(&mut *change.tx)
-            .await?;
-            outcome.resolved.push(FindingChange {
-                vulnerability: vuln,
-                component,
-                priority,
-                previous_priority: None,
+        for chunk in keys.chunks(300) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "INSERT OR IGNORE INTO asset_product (asset_id, vendor, product) ",
+            );
+            q.push_values(chunk, |mut b, (vendor, product)| {
+                b.push_bind(asset.id)
+                    .push_bind(vendor.clone().unwrap_or_default())
+                    .push_bind(product);
             });
+            q.build().execute(&mut *change.tx).await?;
         }
-        outcome.resolved.sort_by(|a, b| {
-            (&a.vulnerability, &a.component).cmp(&(&b.vulnerability, &b.component))
-        });
         change
             .log(
                 Some(organisation_id),
@@ -431,5 +394,211 @@ impl Store {
                     .unwrap_or(serde_json::Value::Null),
             })
             .collect())
+    }
+}
+
+/// Replaces an asset's open findings with `findings`: new ones added, changed ones updated,
+/// missing ones resolved (recorded in `outcome`).
+async fn apply_findings(
+    change: &mut crate::Change,
+    asset_id: i64,
+    organisation_id: i64,
+    findings: &[Finding],
+    at: &str,
+    outcome: &mut UploadOutcome,
+) -> Result<()> {
+    let existing = sqlx::query(
+            "SELECT vuln_id, component, priority FROM finding WHERE asset_id = $1 AND resolved_at IS NULL",
+        )
+        .bind(asset_id)
+        .fetch_all(&mut *change.tx)
+        .await?;
+    let mut open: HashMap<(String, String), String> = existing
+        .iter()
+        .map(|r| ((r.get("vuln_id"), r.get("component")), r.get("priority")))
+        .collect();
+    for f in findings {
+        let key = (f.vulnerability.clone(), component_key(f));
+        let priority = f.priority.as_str().to_owned();
+        let previous = open.remove(&key);
+        sqlx::query(
+                "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                 ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
+                     priority = excluded.priority, payload = excluded.payload,
+                     updated_at = excluded.updated_at, resolved_at = NULL",
+            )
+            .bind(organisation_id)
+            .bind(asset_id)
+            .bind(&key.0)
+            .bind(&key.1)
+            .bind(&priority)
+            .bind(serde_json::to_string(f).expect("serialisable"))
+            .bind(at)
+            .execute(&mut *change.tx)
+            .await?;
+        let entry = FindingChange {
+            vulnerability: key.0,
+            component: key.1,
+            priority: priority.clone(),
+            previous_priority: previous.clone().filter(|p| *p != priority),
+        };
+        match previous {
+            None => outcome.new.push(entry),
+            Some(p) if p != priority => outcome.changed.push(entry),
+            Some(_) => outcome.unchanged += 1,
+        }
+    }
+    for ((vuln, component), priority) in open {
+        sqlx::query(
+                "UPDATE finding SET resolved_at = $1, updated_at = $1 WHERE asset_id = $2 AND vuln_id = $3 AND component = $4",
+            )
+            .bind(at)
+            .bind(asset_id)
+            .bind(&vuln)
+            .bind(&component)
+            .execute(&mut *change.tx)
+            .await?;
+        outcome.resolved.push(FindingChange {
+            vulnerability: vuln,
+            component,
+            priority,
+            previous_priority: None,
+        });
+    }
+    outcome
+        .resolved
+        .sort_by(|a, b| (&a.vulnerability, &a.component).cmp(&(&b.vulnerability, &b.component)));
+    Ok(())
+}
+
+impl Store {
+    /// Knowledge changes not yet matched: the last sequence number and the vulnerabilities
+    /// (at most `limit` changes).
+    pub async fn pending_knowledge_changes(
+        &self,
+        limit: i64,
+    ) -> Result<Option<(i64, Vec<String>)>> {
+        let rows = sqlx::query(
+            "SELECT seq, vuln_id FROM knowledge_change
+             WHERE seq > (SELECT seq FROM matching_cursor WHERE id = 1) ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(last) = rows.last().map(|r| r.get::<i64, _>("seq")) else {
+            return Ok(None);
+        };
+        let mut vulns: Vec<String> = rows.iter().map(|r| r.get("vuln_id")).collect();
+        vulns.sort();
+        vulns.dedup();
+        Ok(Some((last, vulns)))
+    }
+
+    /// Assets a change to these vulnerabilities can touch: those whose inventory names a
+    /// product the vulnerabilities' records name, and those with open findings of them.
+    pub async fn assets_touched(&self, vulns: &[String]) -> Result<Vec<i64>> {
+        let mut ids = std::collections::BTreeSet::new();
+        for chunk in vulns.chunks(300) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT DISTINCT ap.asset_id FROM asset_product ap JOIN advisory_product v ON v.product = ap.product
+                 WHERE (v.vendor = ap.vendor OR v.vendor = '*' OR ap.vendor = '') AND v.vuln_id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for v in chunk {
+                sep.push_bind(v);
+            }
+            q.push(") UNION SELECT DISTINCT asset_id FROM finding WHERE resolved_at IS NULL AND vuln_id IN (");
+            let mut sep = q.separated(", ");
+            for v in chunk {
+                sep.push_bind(v);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await? {
+                ids.insert(r.get::<i64, _>(0));
+            }
+        }
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Replaces an asset's findings after the knowledge base changed (its inventory did not),
+    /// and brings its organisation's alerts in line, in one audited transaction.
+    pub async fn rematch_asset(
+        &self,
+        asset: &AssetRow,
+        organisation_id: i64,
+        findings: &[Finding],
+        alert_threshold: &str,
+    ) -> Result<UploadOutcome> {
+        let mut change = self.begin_change("ward:matching").await?;
+        let at = now();
+        let mut outcome = UploadOutcome {
+            asset: asset.id,
+            version: asset.inventory_version,
+            components: asset.components as usize,
+            new: Vec::new(),
+            changed: Vec::new(),
+            resolved: Vec::new(),
+            unchanged: 0,
+            alerts: Vec::new(),
+        };
+        apply_findings(
+            &mut change,
+            asset.id,
+            organisation_id,
+            findings,
+            &at,
+            &mut outcome,
+        )
+        .await?;
+        if outcome.new.is_empty() && outcome.changed.is_empty() && outcome.resolved.is_empty() {
+            change.tx.rollback().await?;
+            return Ok(outcome);
+        }
+        change
+            .log(
+                Some(organisation_id),
+                "findings.rematch",
+                &format!("asset:{}", asset.id),
+                None,
+                Some(&serde_json::json!({
+                    "new": outcome.new.len(),
+                    "changed": outcome.changed.len(),
+                    "resolved": outcome.resolved.len(),
+                })),
+            )
+            .await?;
+        outcome.alerts =
+            crate::alerts::sync_alerts(&mut change, organisation_id, alert_threshold).await?;
+        change.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Marks knowledge changes up to `seq` as matched.
+    pub async fn advance_matching_cursor(&self, seq: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE matching_cursor SET seq = $1 WHERE id = 1 AND seq < $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM knowledge_change WHERE seq <= $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The organisation an asset belongs to.
+    pub async fn asset_organisation(&self, asset_id: i64) -> Result<i64> {
+        Ok(
+            sqlx::query("SELECT organisation_id FROM asset WHERE id = $1")
+                .bind(asset_id)
+                .fetch_one(&self.pool)
+                .await?
+                .get("organisation_id"),
+        )
     }
 }

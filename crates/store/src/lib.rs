@@ -148,6 +148,7 @@ impl Store {
         Ok(ImportTx {
             tx: self.pool.begin().await?,
             started_at: Utc::now().to_rfc3339(),
+            changed: HashSet::new(),
         })
     }
 
@@ -367,6 +368,9 @@ struct Prepared<'a> {
 pub struct ImportTx {
     tx: sqlx::Transaction<'static, sqlx::Sqlite>,
     started_at: String,
+    /// Vulnerabilities whose views, KEV entry or EPSS score this import changed: logged on
+    /// commit for continuous matching.
+    changed: HashSet<String>,
 }
 
 impl ImportTx {
@@ -442,6 +446,7 @@ impl ImportTx {
                 };
                 if matches!(outcome, Outcome::New | Outcome::Updated) {
                     writes.push(p);
+                    self.changed.insert(p.advisory.id.clone());
                 }
                 outcomes.push(outcome);
             }
@@ -555,6 +560,7 @@ impl ImportTx {
                     existing.insert(k.cve_id.clone(), h.clone());
                     writes.retain(|(w, _, _): &(&KevEntry, &String, &String)| w.cve_id != k.cve_id);
                     writes.push((*k, payload, h));
+                    self.changed.insert(k.cve_id.clone());
                 }
                 outcomes.push(outcome);
             }
@@ -623,6 +629,7 @@ impl ImportTx {
                     existing.insert(e.cve_id.clone(), (e.score, e.percentile, date.clone()));
                     writes.retain(|(w, _)| w.cve_id != e.cve_id);
                     writes.push((e, date));
+                    self.changed.insert(e.cve_id.clone());
                 }
                 outcomes.push(outcome);
             }
@@ -654,6 +661,15 @@ impl ImportTx {
 
     /// Commits, recording a summary of the run.
     pub async fn commit(mut self, summary: &serde_json::Value) -> Result<()> {
+        let mut changed: Vec<&String> = self.changed.iter().collect();
+        changed.sort();
+        for chunk in changed.chunks(CHUNK) {
+            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO knowledge_change (vuln_id) ");
+            q.push_values(chunk, |mut b, id| {
+                b.push_bind(*id);
+            });
+            q.build().execute(&mut *self.tx).await?;
+        }
         sqlx::query(
             "INSERT INTO import_run (started_at, finished_at, summary) VALUES ($1, $2, $3)",
         )

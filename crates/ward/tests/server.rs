@@ -1108,3 +1108,107 @@ async fn the_epmm_story_end_to_end() {
     }
     assert_eq!(run(&f.db, &["audit", "verify"]).status.code(), Some(0));
 }
+
+/// Continuous matching: an import into the server's database reaches the affected members'
+/// findings and alerts without any upload, and only the assets it touches are re-matched.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_import_reaches_the_affected_members_within_seconds() {
+    let f = federation();
+    let server = Server::start(&f.db);
+    let url = server.url.clone();
+    let rxa = &f.rxa[0].1;
+    let a = create_asset(&url, rxa, "mdm-01").await;
+    let (_, body) = post(
+        &format!("{url}/api/v1/assets/{a}/inventory?filename=epmm.csv"),
+        rxa,
+        epmm_csv("12.5.0.0"),
+    )
+    .await;
+    assert_eq!(body["new"], json!([]), "the knowledge base is empty yet");
+    let b = create_asset(&url, &f.rxb[0].1, "web-01").await;
+    let web = b"asset,vendor,product,version,cpe,purl,exposure,criticality\nweb-01,,,,,pkg:pypi/jinja2@3.1.2,,\n".to_vec();
+    post(
+        &format!("{url}/api/v1/assets/{b}/inventory?filename=web.csv"),
+        &f.rxb[0].1,
+        web,
+    )
+    .await;
+
+    // The records of the two CVEs arrive.
+    let feeds = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(demo_feeds()).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if name.contains("2025-4427") || name.contains("2025-4428") {
+            std::fs::copy(&path, feeds.path().join(&name)).unwrap();
+        }
+    }
+    let started = std::time::Instant::now();
+    let o = run(&f.db, &["db", "import", p(feeds.path())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let findings = loop {
+        let (_, list) = get(&format!("{url}/api/v1/findings"), rxa).await;
+        let n = list["findings"].as_array().unwrap().len();
+        if n == 2 {
+            break list;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "no findings after 30 s: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    eprintln!("import to findings and alerts: {:?}", started.elapsed());
+    assert!(
+        findings["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["priority"] == "immediate")
+    );
+
+    // Records about products no member runs touch no asset.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        demo_feeds().join("nvd-CVE-2021-44228.json"),
+        other.path().join("log4j.json"),
+    )
+    .unwrap();
+    let rematches = |audit: &Value| {
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == "findings.rematch")
+            .count()
+    };
+    let (_, audit) = get(&format!("{url}/api/v1/audit"), &f.central).await;
+    let before = rematches(&audit);
+    assert!(
+        run(&f.db, &["db", "import", p(other.path())])
+            .status
+            .success()
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let (_, audit) = get(&format!("{url}/api/v1/audit"), &f.central).await;
+    assert_eq!(rematches(&audit), before);
+    let alert = alert_of(&url, &f.central, "rxa", "CVE-2025-4427").await;
+    assert_eq!(alert["state"], "open", "{alert}");
+    assert_eq!(alert["origin"], "automatic");
+
+    // rxb's Jinja2 asset was not touched by any of it.
+    let (_, audit) = get(&format!("{url}/api/v1/audit"), &f.central).await;
+    let rematched: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "findings.rematch")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert!(!rematched.is_empty());
+    assert!(
+        rematched.iter().all(|t| *t == format!("asset:{a}")),
+        "{rematched:?}"
+    );
+    assert_eq!(run(&f.db, &["audit", "verify"]).status.code(), Some(0));
+}
