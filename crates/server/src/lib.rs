@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+pub mod notify;
+
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -52,6 +54,7 @@ pub fn router(store: Store, policy: Policy) -> Router {
             get(inventory_history).post(upload_inventory),
         )
         .route("/api/v1/findings", get(findings))
+        .route("/api/v1/channels", get(channels).post(add_channel))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -128,7 +131,9 @@ pub async fn serve(
     policy: Policy,
     listener: tokio::net::TcpListener,
     tick: std::time::Duration,
+    delivery_hold: std::time::Duration,
 ) -> std::io::Result<()> {
+    tokio::spawn(notify::deliver_forever(store.clone(), delivery_hold));
     let matcher = (store.clone(), policy.clone());
     tokio::spawn(async move {
         // Knowledge changes are looked for every two seconds: an import into the server's
@@ -835,4 +840,51 @@ async fn alert_action(
         .transition_alert(&who.actor(), org, id, &transition)
         .await?;
     Ok(Json(json!({"alert": alert})))
+}
+
+async fn channels(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<Value>> {
+    let org = scope(&state, &who, q.organisation.as_deref()).await?;
+    Ok(Json(json!({"channels": state.store.channels(org).await?})))
+}
+
+#[derive(Deserialize)]
+struct ChannelBody {
+    kind: String,
+    target: String,
+    secret: Option<String>,
+    /// The central admin may add a channel for a member (default: the caller's organisation).
+    organisation: Option<String>,
+}
+
+/// `POST /api/v1/channels`: where an organisation hears about its alerts (the central team's
+/// channels hear about every member's). Admins only; the secret is never returned.
+async fn add_channel(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Json(body): Json<ChannelBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !matches!(who.role, Role::CentralAdmin | Role::MemberAdmin) {
+        return Err(ApiError::forbidden("add notification channels"));
+    }
+    let org = match body.organisation.as_deref() {
+        Some(slug) => scope(&state, &who, Some(slug))
+            .await?
+            .expect("a named organisation"),
+        None => who.organisation.id,
+    };
+    let channel = state
+        .store
+        .add_channel(
+            &who.actor(),
+            org,
+            &body.kind,
+            &body.target,
+            body.secret.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"channel": channel}))))
 }

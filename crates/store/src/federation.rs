@@ -302,6 +302,16 @@ impl Change {
         .await?;
         self.seq = seq;
         self.hash = hash;
+        // Alert changes are notified: queued here, in the same transaction.
+        if let (Some(org), true) = (organisation_id, action.starts_with("alert.")) {
+            let payload = serde_json::json!({
+                "event": action,
+                "at": at,
+                "alert": after.as_deref().map(serde_json::from_str::<serde_json::Value>).transpose().ok().flatten(),
+                "audit_seq": seq,
+            });
+            self.enqueue(org, action, &payload, seq).await?;
+        }
         Ok(())
     }
 

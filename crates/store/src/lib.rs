@@ -22,11 +22,13 @@ pub mod alerts;
 pub mod assets;
 pub use alerts::{IssueTarget, TickOutcome, Transition, VEX_JUSTIFICATIONS};
 pub mod federation;
+pub mod outbox;
 pub use assets::{AssetRow, FindingChange, FindingRow, InventoryVersion, NewAsset, UploadOutcome};
 pub use federation::{
     AlertRow, AuditEntry, AuditVerdict, Change, NewSighting, Organisation, Principal,
     ReportOutcome, Role, SightingRow, TokenInfo,
 };
+pub use outbox::{Channel, Delivery, OutboxCounts};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -22,6 +22,10 @@ pub(crate) struct ServeArgs {
     /// Seconds between deadline checks (escalations, expired risk acceptances).
     #[arg(long, default_value_t = 60)]
     pub(crate) tick: u64,
+    /// Seconds a notification being delivered is held; if the server dies meanwhile, it is
+    /// delivered again after this (at least once).
+    #[arg(long, default_value_t = 30)]
+    pub(crate) delivery_hold: u64,
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
@@ -47,6 +51,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         policy,
         listener,
         std::time::Duration::from_secs(args.tick.max(1)),
+        std::time::Duration::from_secs(args.delivery_hold.max(1)),
     )
     .await?;
     Ok(exit::OK)

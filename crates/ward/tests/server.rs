@@ -18,8 +18,13 @@ struct Server {
 
 impl Server {
     fn start(db: &Path) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    fn start_with(db: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
             .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
             .env("WARD_DB", db)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -1211,4 +1216,281 @@ async fn an_import_reaches_the_affected_members_within_seconds() {
         "{rematched:?}"
     );
     assert_eq!(run(&f.db, &["audit", "verify"]).status.code(), Some(0));
+}
+
+/// A webhook receiver on loopback: records every request (headers it cares about and body),
+/// answers after `delay`, with 500 for the first `fail_first` requests.
+#[derive(Clone, Debug)]
+struct Received {
+    key: String,
+    event: String,
+    signature: String,
+    body: Vec<u8>,
+}
+
+struct Receiver {
+    url: String,
+    got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    fn start(delay: std::time::Duration, fail_first: usize) -> Self {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Received>::new()));
+        let sink = got.clone();
+        std::thread::spawn(move || {
+            let mut served = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let header_end = loop {
+                    let Ok(n) = stream.read(&mut chunk) else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i + 4);
+                    }
+                };
+                let Some(header_end) = header_end else {
+                    continue;
+                };
+                let head = String::from_utf8_lossy(&buf[..header_end]).to_lowercase();
+                let header = |name: &str| {
+                    head.lines()
+                        .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+                        .unwrap_or_default()
+                };
+                let len: usize = header("content-length").parse().unwrap_or(0);
+                while buf.len() < header_end + len {
+                    let Ok(n) = stream.read(&mut chunk) else {
+                        break;
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                std::thread::sleep(delay);
+                served += 1;
+                let status = if served <= fail_first {
+                    "500 Internal Server Error"
+                } else {
+                    "200 OK"
+                };
+                let _ = stream.write_all(
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                        .as_bytes(),
+                );
+                if served > fail_first {
+                    sink.lock().unwrap().push(Received {
+                        key: header("idempotency-key"),
+                        event: header("x-ward-event"),
+                        signature: header("x-ward-signature"),
+                        body: buf[header_end..header_end + len.min(buf.len() - header_end)]
+                            .to_vec(),
+                    });
+                }
+            }
+        });
+        Self { url, got }
+    }
+
+    fn keys(&self) -> std::collections::BTreeSet<String> {
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|r| r.key.clone())
+            .collect()
+    }
+}
+
+const SECRET: &str = "whsec-0123456789abcdef";
+
+/// Issues a high severity alert for both EPMM CVEs to every member (none has an inventory:
+/// all are asked to confirm exposure): two alerts per member.
+async fn issue_to_everyone(url: &str, analyst: &str) -> usize {
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/issue"),
+        analyst,
+        serde_json::to_vec(&json!({"vulnerabilities": ["CVE-2025-4427", "CVE-2025-4428"]}))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    body["alerts"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn webhooks_are_signed_retried_and_syslog_speaks_rfc_5424() {
+    let f = federation();
+    assert!(
+        run(&f.db, &["db", "import", p(&demo_feeds())])
+            .status
+            .success()
+    );
+    let server = Server::start(&f.db);
+    let url = server.url.clone();
+    // The first request fails: it is retried (backoff) and delivered.
+    let receiver = Receiver::start(std::time::Duration::ZERO, 1);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+
+    // Channels: admins only; a webhook needs a real secret; the secret is never returned.
+    let body = json!({"kind": "webhook", "target": receiver.url, "secret": SECRET});
+    assert_eq!(
+        post(
+            &format!("{url}/api/v1/channels"),
+            &f.analyst,
+            serde_json::to_vec(&body).unwrap()
+        )
+        .await
+        .0,
+        403
+    );
+    let (status, answer) = post(
+        &format!("{url}/api/v1/channels"),
+        &f.central,
+        br#"{"kind":"webhook","target":"http://x/","secret":"short"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 422, "{answer}");
+    let (status, answer) = post(
+        &format!("{url}/api/v1/channels"),
+        &f.central,
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert!(!answer.to_string().contains(SECRET));
+    let syslog =
+        json!({"kind": "syslog", "target": format!("udp://{}", udp.local_addr().unwrap())});
+    let (status, answer) = post(
+        &format!("{url}/api/v1/channels"),
+        &f.rxa[0].1,
+        serde_json::to_vec(&syslog).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let (_, list) = get(&format!("{url}/api/v1/channels"), &f.rxb[0].1).await;
+    assert_eq!(
+        list["channels"],
+        json!([]),
+        "rxb sees another member's channel"
+    );
+
+    let issued = issue_to_everyone(&url, &f.analyst).await;
+    assert_eq!(issued, 4);
+    // Syslog: rxa's two alerts, RFC 5424, UDP.
+    let mut buf = [0u8; 65536];
+    for _ in 0..2 {
+        let (n, _) = udp.recv_from(&mut buf).unwrap();
+        let line = String::from_utf8_lossy(&buf[..n]).into_owned();
+        assert!(line.starts_with("<132>1 "), "{line}");
+        assert!(
+            line.contains(" ward ") && line.contains(" alert.issue [ward@32473 key=\""),
+            "{line}"
+        );
+        assert!(line.contains("\"organisation\":\"rxa\""), "{line}");
+    }
+    // Webhooks: the central channel hears all four, each signed over its exact body.
+    let started = std::time::Instant::now();
+    while receiver.keys().len() < issued {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "only {:?}",
+            receiver.keys()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for r in receiver.got.lock().unwrap().iter() {
+        assert_eq!(r.event, "alert.issue");
+        assert_eq!(r.signature, ward_server::notify::signature(SECRET, &r.body));
+        let payload: Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(payload["event"], "alert.issue");
+        assert!(
+            payload["alert"]["subject"]
+                .as_str()
+                .unwrap()
+                .starts_with("CVE-2025-442")
+        );
+    }
+}
+
+/// At least once across crashes: the server is killed with SIGKILL while notifications are
+/// being delivered to a slow receiver, restarted, and every notification arrives.
+#[tokio::test(flavor = "multi_thread")]
+async fn no_notification_is_lost_when_the_server_is_killed_mid_delivery() {
+    let f = federation();
+    assert!(
+        run(&f.db, &["db", "import", p(&demo_feeds())])
+            .status
+            .success()
+    );
+    for i in 0..10 {
+        admin(
+            &f.db,
+            &[
+                "org",
+                "create",
+                &format!("trust-{i}"),
+                &format!("Trust {i}"),
+            ],
+        );
+    }
+    let receiver = Receiver::start(std::time::Duration::from_millis(150), 0);
+    let mut server = Server::start_with(&f.db, &["--delivery-hold", "2"]);
+    let url = server.url.clone();
+    let body = json!({"kind": "webhook", "target": receiver.url, "secret": SECRET});
+    assert_eq!(
+        post(
+            &format!("{url}/api/v1/channels"),
+            &f.central,
+            serde_json::to_vec(&body).unwrap()
+        )
+        .await
+        .0,
+        201
+    );
+    let issued = issue_to_everyone(&url, &f.analyst).await;
+    assert_eq!(issued, 24);
+    // Kill it mid-delivery: some delivered, the rest not.
+    let started = std::time::Instant::now();
+    while receiver.keys().len() < 3 {
+        assert!(started.elapsed().as_secs() < 30);
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // SIGKILL: no chance to finish anything.
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let at_kill = receiver.keys().len();
+    assert!(
+        at_kill < issued,
+        "everything was delivered before the kill ({at_kill})"
+    );
+
+    let _restarted = Server::start_with(&f.db, &["--delivery-hold", "2"]);
+    let started = std::time::Instant::now();
+    while receiver.keys().len() < issued {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "lost notifications: {} of {issued} after restart",
+            receiver.keys().len()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let total = receiver.got.lock().unwrap().len();
+    eprintln!(
+        "{issued} notifications: {at_kill} before SIGKILL, all after restart; {total} requests (duplicates: {})",
+        total - issued
+    );
+    assert_eq!(receiver.keys().len(), issued);
 }

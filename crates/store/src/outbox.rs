@@ -1,0 +1,255 @@
+//! The notification outbox. Every alert change is audited through [`Change::log`]; that same
+//! call writes one outbox row per channel that should hear of it, in the same transaction, so
+//! a change is never committed without its notifications nor a notification sent for a change
+//! that did not happen. Deliverers claim rows for a while; a row whose deliverer died becomes
+//! due again when the claim runs out, so every notification is delivered at least once.
+
+use chrono::{Duration, SecondsFormat, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::federation::{Change, now};
+use crate::{Result, Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Channel {
+    pub id: i64,
+    pub organisation: String,
+    pub kind: String,
+    pub target: String,
+    pub created_at: String,
+    pub disabled_at: Option<String>,
+}
+
+/// A notification claimed for delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: i64,
+    pub kind: String,
+    pub target: String,
+    pub secret: Option<String>,
+    pub event: String,
+    pub payload: String,
+    pub idempotency_key: String,
+    pub attempts: i64,
+}
+
+/// Counts of the outbox, for operators and tests.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutboxCounts {
+    pub pending: i64,
+    pub delivered: i64,
+    pub failing: i64,
+}
+
+impl Change {
+    /// Queues `event` for every channel of the organisation and of the central team.
+    pub(crate) async fn enqueue(
+        &mut self,
+        organisation_id: i64,
+        event: &str,
+        payload: &serde_json::Value,
+        seq: i64,
+    ) -> Result<()> {
+        let channels = sqlx::query(
+            "SELECT c.id FROM notification_channel c JOIN organisation o ON o.id = c.organisation_id
+             WHERE c.disabled_at IS NULL AND (c.organisation_id = $1 OR o.central = 1)",
+        )
+        .bind(organisation_id)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let at = now();
+        for c in channels {
+            let channel: i64 = c.get("id");
+            // One key per (channel, audited change): a redelivery carries the same key.
+            let key = hex::encode(Sha256::digest(format!("{channel}:{seq}").as_bytes()));
+            sqlx::query(
+                "INSERT INTO outbox (channel_id, event, payload, idempotency_key, created_at, next_attempt_at)
+                 VALUES ($1, $2, $3, $4, $5, $5)",
+            )
+            .bind(channel)
+            .bind(event)
+            .bind(payload.to_string())
+            .bind(&key)
+            .bind(&at)
+            .execute(&mut *self.tx)
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn add_channel(
+        &self,
+        actor: &str,
+        organisation_id: i64,
+        kind: &str,
+        target: &str,
+        secret: Option<&str>,
+    ) -> Result<Channel> {
+        match kind {
+            "webhook" if target.starts_with("https://") || target.starts_with("http://") => {}
+            "syslog" if target.starts_with("udp://") || target.starts_with("tcp://") => {}
+            "webhook" => {
+                return Err(StoreError::Invalid(format!(
+                    "target {target:?}: a webhook needs an http(s):// URL"
+                )));
+            }
+            "syslog" => {
+                return Err(StoreError::Invalid(format!(
+                    "target {target:?}: syslog needs udp://host:port or tcp://host:port"
+                )));
+            }
+            other => {
+                return Err(StoreError::Invalid(format!(
+                    "kind {other:?}: webhook or syslog"
+                )));
+            }
+        }
+        if kind == "webhook" && secret.is_none_or(|s| s.len() < 16) {
+            return Err(StoreError::Invalid(
+                "secret: a webhook needs a signing secret of at least 16 characters".into(),
+            ));
+        }
+        let mut change = self.begin_change(actor).await?;
+        let row = sqlx::query(
+            "INSERT INTO notification_channel (organisation_id, kind, target, secret, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(organisation_id)
+        .bind(kind)
+        .bind(target)
+        .bind(secret)
+        .bind(now())
+        .fetch_one(&mut *change.tx)
+        .await?;
+        let id: i64 = row.get("id");
+        let channel = channel_by_id(&mut change, id).await?;
+        change
+            .log(
+                Some(organisation_id),
+                "channel.add",
+                &format!("channel:{id}"),
+                None,
+                Some(&serde_json::to_value(&channel).expect("serialisable")),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(channel)
+    }
+
+    pub async fn channels(&self, organisation_id: Option<i64>) -> Result<Vec<Channel>> {
+        let rows = sqlx::query(
+            "SELECT c.id, o.slug, c.kind, c.target, c.created_at, c.disabled_at
+             FROM notification_channel c JOIN organisation o ON o.id = c.organisation_id
+             WHERE ($1 IS NULL OR c.organisation_id = $1) ORDER BY c.id",
+        )
+        .bind(organisation_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(channel).collect())
+    }
+
+    /// Claims up to `limit` due notifications for `hold` (a deliverer that dies releases them
+    /// when the hold runs out).
+    pub async fn claim_deliveries(&self, limit: i64, hold: Duration) -> Result<Vec<Delivery>> {
+        let now_ = Utc::now();
+        let at = now_.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let until = (now_ + hold).to_rfc3339_opts(SecondsFormat::Millis, true);
+        let rows = sqlx::query(
+            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM outbox
+                          WHERE delivered_at IS NULL AND next_attempt_at <= $2
+                            AND (claimed_until IS NULL OR claimed_until <= $2)
+                          ORDER BY id LIMIT $3)
+             RETURNING id, channel_id, event, payload, idempotency_key, attempts",
+        )
+        .bind(&until)
+        .bind(&at)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let channel: i64 = r.get("channel_id");
+            let c =
+                sqlx::query("SELECT kind, target, secret FROM notification_channel WHERE id = $1")
+                    .bind(channel)
+                    .fetch_one(&self.pool)
+                    .await?;
+            out.push(Delivery {
+                id: r.get("id"),
+                kind: c.get("kind"),
+                target: c.get("target"),
+                secret: c.get("secret"),
+                event: r.get("event"),
+                payload: r.get("payload"),
+                idempotency_key: r.get("idempotency_key"),
+                attempts: r.get("attempts"),
+            });
+        }
+        out.sort_by_key(|d| d.id);
+        Ok(out)
+    }
+
+    pub async fn delivered(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET delivered_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+            .bind(now())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt; the next one waits 2^attempts seconds (at most an hour).
+    pub async fn delivery_failed(&self, id: i64, attempts: i64, error: &str) -> Result<()> {
+        let wait = Duration::seconds(1i64 << attempts.clamp(0, 12)).min(Duration::hours(1));
+        let next = (Utc::now() + wait).to_rfc3339_opts(SecondsFormat::Millis, true);
+        sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+            .bind(next)
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        let r = sqlx::query(
+            "SELECT SUM(delivered_at IS NULL) AS pending, SUM(delivered_at IS NOT NULL) AS delivered,
+                    SUM(delivered_at IS NULL AND last_error IS NOT NULL) AS failing FROM outbox",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(OutboxCounts {
+            pending: r.get::<Option<i64>, _>("pending").unwrap_or(0),
+            delivered: r.get::<Option<i64>, _>("delivered").unwrap_or(0),
+            failing: r.get::<Option<i64>, _>("failing").unwrap_or(0),
+        })
+    }
+}
+
+fn channel(r: &sqlx::sqlite::SqliteRow) -> Channel {
+    Channel {
+        id: r.get("id"),
+        organisation: r.get("slug"),
+        kind: r.get("kind"),
+        target: r.get("target"),
+        created_at: r.get("created_at"),
+        disabled_at: r.get("disabled_at"),
+    }
+}
+
+async fn channel_by_id(change: &mut Change, id: i64) -> Result<Channel> {
+    Ok(channel(
+        &sqlx::query(
+            "SELECT c.id, o.slug, c.kind, c.target, c.created_at, c.disabled_at
+             FROM notification_channel c JOIN organisation o ON o.id = c.organisation_id WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *change.tx)
+        .await?,
+    ))
+}
