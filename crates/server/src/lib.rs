@@ -55,6 +55,8 @@ pub fn router(store: Store, policy: Policy) -> Router {
         )
         .route("/api/v1/findings", get(findings))
         .route("/api/v1/channels", get(channels).post(add_channel))
+        .route("/api/v1/compliance/alerts", get(compliance_alerts))
+        .route("/api/v1/compliance/members", get(compliance_members))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -887,4 +889,66 @@ async fn add_channel(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"channel": channel}))))
+}
+
+#[derive(Deserialize)]
+struct ReportQuery {
+    organisation: Option<String>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// JSON `{key: rows}`, or the rows as CSV (a header line from the field names).
+fn report<T: serde::Serialize>(key: &str, rows: &[T], format: Option<&str>) -> ApiResult<Response> {
+    match format.unwrap_or("json") {
+        "json" => Ok(Json(json!({ key: rows })).into_response()),
+        "csv" => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for row in rows {
+                w.serialize(row)
+                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            }
+            let bytes = w
+                .into_inner()
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            let mut r = bytes.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            Ok(r)
+        }
+        other => Err(ApiError::bad_request(format!(
+            "format: {other:?}: json or csv"
+        ))),
+    }
+}
+
+/// `GET /api/v1/compliance/alerts`: per vulnerability alert, how many members acknowledged and
+/// remediated within their deadlines.
+async fn compliance_alerts(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let org = scope(&state, &who, q.organisation.as_deref()).await?;
+    report(
+        "alerts",
+        &state.store.alert_compliance(org).await?,
+        q.format.as_deref(),
+    )
+}
+
+/// `GET /api/v1/compliance/members`: each member's scorecard by month.
+async fn compliance_members(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<ReportQuery>,
+) -> ApiResult<Response> {
+    let org = scope(&state, &who, q.organisation.as_deref()).await?;
+    report(
+        "members",
+        &state.store.member_scorecards(org).await?,
+        q.format.as_deref(),
+    )
 }

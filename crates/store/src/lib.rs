@@ -20,7 +20,9 @@ use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
 pub mod alerts;
 pub mod assets;
-pub use alerts::{IssueTarget, TickOutcome, Transition, VEX_JUSTIFICATIONS};
+pub use alerts::{
+    AlertCompliance, IssueTarget, MemberScore, TickOutcome, Transition, VEX_JUSTIFICATIONS,
+};
 pub mod federation;
 pub mod outbox;
 pub use assets::{AssetRow, FindingChange, FindingRow, InventoryVersion, NewAsset, UploadOutcome};

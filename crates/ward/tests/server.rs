@@ -1077,6 +1077,68 @@ async fn the_epmm_story_end_to_end() {
         403
     );
 
+    // Central compliance shows it: per CVE, who acknowledged and remediated within deadline.
+    let (status, body) = get(&format!("{url}/api/v1/compliance/alerts"), &f.central).await;
+    assert_eq!(status, 200, "{body}");
+    let c = body["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["vulnerability"] == "CVE-2025-4427")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            c["members"].as_i64(),
+            c["affected"].as_i64(),
+            c["confirm_exposure"].as_i64()
+        ),
+        (Some(2), Some(1), Some(1))
+    );
+    // Remediated, but late: the policy applies KEV's due date (2025-06-09), long past.
+    assert_eq!(done["remediate_by"], "2025-06-09T23:59:59.000Z");
+    assert_eq!(
+        (
+            c["acknowledged_on_time"].as_i64(),
+            c["remediated"].as_i64(),
+            c["remediated_on_time"].as_i64()
+        ),
+        (Some(2), Some(1), Some(0)),
+        "{c}"
+    );
+    assert_eq!(
+        (c["not_affected"].as_i64(), c["open"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let r = client()
+        .get(format!("{url}/api/v1/compliance/members?format=csv"))
+        .bearer_auth(&f.central)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
+    let csv = r.text().await.unwrap();
+    assert!(
+        csv.starts_with("organisation,month,alerts,acknowledged_on_time,remediated_on_time,"),
+        "{csv}"
+    );
+    // rxa: 2 alerts, both acknowledged on time, neither remediated on time, both late.
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("rxa,") && l.ends_with(",2,2,0,2,0,0")),
+        "{csv}"
+    );
+    // A member sees its own scorecard only.
+    let (_, mine) = get(&format!("{url}/api/v1/compliance/members"), rxb).await;
+    assert!(
+        mine["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["organisation"] == "rxb"),
+        "{mine}"
+    );
+
     // If rxa's vulnerable version comes back, its alerts reopen.
     let (_, body) = post(
         &format!("{url}/api/v1/assets/{a}/inventory?filename=rollback.csv"),
