@@ -35,6 +35,8 @@ pub fn router(store: Store, policy: Policy) -> Router {
     Router::new()
         .route("/api/v1/health", get(health))
         .route("/api/v1/me", get(me))
+        .route("/api/v1/login", axum::routing::post(login))
+        .route("/api/v1/logout", axum::routing::post(logout))
         .route(
             "/api/v1/organisations",
             get(organisations).post(create_organisation),
@@ -173,7 +175,11 @@ pub async fn serve(
             }
         }
     });
-    axum::serve(listener, router(store, policy)).await
+    axum::serve(
+        listener,
+        router(store, policy).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -248,24 +254,139 @@ type ApiResult<T> = Result<T, ApiError>;
 /// The authenticated caller.
 pub struct Auth(pub Principal);
 
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "ward_session";
+
+/// The value of a cookie in the request.
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('='))
+}
+
 impl FromRequestParts<Arc<AppState>> for Auth {
     type Rejection = ApiError;
 
+    /// A bearer token, or a browser session whose unsafe requests carry the session's CSRF
+    /// token (`X-CSRF-Token`): a cookie alone never authorises a change.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &Arc<AppState>,
     ) -> Result<Self, ApiError> {
-        let token = parts
+        if let Some(token) = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
+        {
+            return match state.store.authenticate(token.trim()).await? {
+                Some(p) => Ok(Self(p)),
+                None => Err(ApiError::unauthorised()),
+            };
+        }
+        let secret = cookie(parts, SESSION_COOKIE).ok_or_else(ApiError::unauthorised)?;
+        let (principal, csrf) = state
+            .store
+            .session(secret)
+            .await?
             .ok_or_else(ApiError::unauthorised)?;
-        match state.store.authenticate(token.trim()).await? {
-            Some(p) => Ok(Self(p)),
-            None => Err(ApiError::unauthorised()),
+        if !parts.method.is_safe() {
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            if !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    "missing or wrong CSRF token (X-CSRF-Token)",
+                ));
+            }
+        }
+        Ok(Self(principal))
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[derive(Deserialize)]
+struct LoginBody {
+    email: String,
+    password: String,
+}
+
+/// `POST /api/v1/login`: email and password → a session cookie (HttpOnly, Secure,
+/// SameSite=Strict) and the CSRF token its unsafe requests must carry. Five failures per email
+/// or per address within 15 minutes refuse further attempts for a while.
+async fn login(
+    State(state): State<Arc<AppState>>,
+    axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    Json(body): Json<LoginBody>,
+) -> ApiResult<Response> {
+    match state
+        .store
+        .login(&body.email, &body.password, &addr.ip().to_string())
+        .await?
+    {
+        ward_store::Login::Ok(session) => {
+            let mut r = Json(json!({
+                "csrf_token": session.csrf_token,
+                "organisation": session.principal.organisation,
+                "role": session.principal.role,
+                "user": session.principal.credential,
+            }))
+            .into_response();
+            let cookie = format!(
+                "{SESSION_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
+                session.secret,
+                ward_store::users::SESSION_HOURS * 3600
+            );
+            r.headers_mut().insert(
+                header::SET_COOKIE,
+                HeaderValue::from_str(&cookie).expect("hex and ASCII"),
+            );
+            Ok(r)
+        }
+        ward_store::Login::Refused => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "wrong email or password",
+        )),
+        ward_store::Login::Throttled => {
+            let mut r = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too many failed logins: try again in 15 minutes",
+            )
+            .into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("900"));
+            Ok(r)
         }
     }
+}
+
+/// `POST /api/v1/logout`: ends the session and clears the cookie.
+async fn logout(
+    State(state): State<Arc<AppState>>,
+    request: axum::extract::Request,
+) -> ApiResult<Response> {
+    let (parts, _) = request.into_parts();
+    if let Some(secret) = cookie(&parts, SESSION_COOKIE) {
+        state.store.logout(secret).await?;
+    }
+    let mut r = StatusCode::NO_CONTENT.into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "ward_session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
+        ),
+    );
+    Ok(r)
 }
 
 /// The organisation whose data a caller sees: their own, or for a central role every one
@@ -308,7 +429,7 @@ async fn me(Auth(who): Auth) -> Json<Value> {
     Json(json!({
         "organisation": who.organisation,
         "role": who.role,
-        "token": who.token_id,
+        "credential": who.credential,
     }))
 }
 

@@ -97,10 +97,11 @@ pub struct TokenInfo {
     pub last_used_at: Option<String>,
 }
 
-/// Who is calling: a valid, unrevoked token's organisation and role.
+/// Who is calling: a valid, unrevoked token's (or a signed-in user's) organisation and role.
 #[derive(Debug, Clone)]
 pub struct Principal {
-    pub token_id: i64,
+    /// `token:<id>` or `user:<email>`.
+    pub credential: String,
     pub organisation: Organisation,
     pub role: Role,
 }
@@ -108,7 +109,7 @@ pub struct Principal {
 impl Principal {
     /// How the audit log names this caller.
     pub fn actor(&self) -> String {
-        format!("token:{}@{}", self.token_id, self.organisation.slug)
+        format!("{}@{}", self.credential, self.organisation.slug)
     }
 }
 
@@ -326,7 +327,7 @@ impl Change {
     }
 }
 
-fn organisation(row: &sqlx::sqlite::SqliteRow) -> Organisation {
+pub(crate) fn organisation(row: &sqlx::sqlite::SqliteRow) -> Organisation {
     Organisation {
         id: row.get("id"),
         slug: row.get("slug"),
@@ -632,7 +633,7 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(Some(Principal {
-            token_id,
+            credential: format!("token:{token_id}"),
             organisation: organisation(&row),
             role,
         }))

@@ -25,12 +25,14 @@ pub use alerts::{
 };
 pub mod federation;
 pub mod outbox;
+pub mod users;
 pub use assets::{AssetRow, FindingChange, FindingRow, InventoryVersion, NewAsset, UploadOutcome};
 pub use federation::{
     AlertRow, AuditEntry, AuditVerdict, Change, NewSighting, Organisation, Principal,
     ReportOutcome, Role, SightingRow, TokenInfo,
 };
 pub use outbox::{Channel, Delivery, OutboxCounts};
+pub use users::{Login, NewSession, UserInfo};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

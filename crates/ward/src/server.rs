@@ -80,6 +80,27 @@ pub(crate) enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// People who sign in with a password (the password is read from standard input).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user; the password (at least 12 characters) is the first line of standard
+    /// input, stored as an Argon2id hash.
+    Create {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        role: Role,
+    },
 }
 
 #[derive(Subcommand)]
@@ -236,6 +257,30 @@ pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
                 }
             }
             store.close().await;
+        }
+        AdminCommand::User {
+            command:
+                UserCommand::Create {
+                    db,
+                    org,
+                    email,
+                    role,
+                },
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let store = Store::open(&db.location()).await?;
+            let user = store
+                .create_user(&cli_actor(), &org, &email, password, role)
+                .await?;
+            store.close().await;
+            println!(
+                "created user {} ({}) in {}",
+                user.email, user.role, user.organisation
+            );
         }
         AdminCommand::Token {
             command: TokenCommand::Revoke { db, id },

@@ -1556,3 +1556,156 @@ async fn no_notification_is_lost_when_the_server_is_killed_mid_delivery() {
     );
     assert_eq!(receiver.keys().len(), issued);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_sign_in_with_a_password_sessions_need_csrf_and_guessing_is_throttled() {
+    let f = federation();
+    let create = |email: &str, password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .args([
+                "admin",
+                "user",
+                "create",
+                "--org",
+                "rxa",
+                "--email",
+                email,
+                "--role",
+                "member-admin",
+            ])
+            .env("WARD_DB", &f.db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = create("lead@rxa.example", "short");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("at least 12 characters"));
+    assert!(
+        create("Lead@RXA.example", "correct horse battery staple")
+            .status
+            .success()
+    );
+    // Stored as Argon2id, never in clear.
+    let hash = Command::new("python3")
+        .args(["-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select password_hash from user_account').fetchone()[0])", p(&f.db)])
+        .output()
+        .unwrap();
+    let hash = String::from_utf8_lossy(&hash.stdout);
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+
+    let server = Server::start(&f.db);
+    let url = server.url.clone();
+    let login = |email: &'static str, password: &'static str| {
+        let url = url.clone();
+        async move {
+            client()
+                .post(format!("{url}/api/v1/login"))
+                .json(&json!({"email": email, "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = login("lead@rxa.example", "wrong password!").await;
+    assert_eq!(r.status().as_u16(), 401);
+    let r = login("lead@rxa.example", "correct horse battery staple").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    let session = set_cookie.split(';').next().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_owned();
+    assert_eq!(body["organisation"]["slug"], "rxa");
+
+    // The cookie reads; a change needs the CSRF token too.
+    let me = client()
+        .get(format!("{url}/api/v1/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 200);
+    let asset = json!({"name": "from-the-browser"});
+    let r = client()
+        .post(format!("{url}/api/v1/assets"))
+        .header("cookie", &session)
+        .json(&asset)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.text().await.unwrap().contains("CSRF"));
+    let r = client()
+        .post(format!("{url}/api/v1/assets"))
+        .header("cookie", &session)
+        .header("x-csrf-token", "0".repeat(64))
+        .json(&asset)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    let r = client()
+        .post(format!("{url}/api/v1/assets"))
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .json(&asset)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
+    let (_, audit) = get(&format!("{url}/api/v1/audit"), &f.central).await;
+    assert!(
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["actor"] == "user:lead@rxa.example@rxa" && e["action"] == "asset.create")
+    );
+
+    // Logging out ends the session.
+    let r = client()
+        .post(format!("{url}/api/v1/logout"))
+        .header("cookie", &session)
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204);
+    let me = client()
+        .get(format!("{url}/api/v1/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status().as_u16(), 401);
+
+    // Guessing: after five failures even the right password is refused for a while.
+    for _ in 0..4 {
+        assert_eq!(
+            login("lead@rxa.example", "guess guess guess")
+                .await
+                .status()
+                .as_u16(),
+            401
+        );
+    }
+    let r = login("lead@rxa.example", "correct horse battery staple").await;
+    assert_eq!(r.status().as_u16(), 429);
+    assert_eq!(r.headers()["retry-after"], "900");
+    // An unknown email is refused the same way as a wrong password.
+    let r = login("nobody@rxa.example", "correct horse battery staple").await;
+    assert!(matches!(r.status().as_u16(), 401 | 429));
+}

@@ -1,0 +1,266 @@
+//! Users (Argon2id password hashes), browser sessions and login throttling.
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chrono::{Duration, SecondsFormat, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::Row;
+
+use crate::federation::{now, organisation};
+use crate::{Principal, Result, Role, Store, StoreError};
+
+/// Failed logins allowed per email and per client address within [`THROTTLE_WINDOW_MINUTES`].
+pub const MAX_FAILURES: i64 = 5;
+pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
+/// How long a browser session lasts.
+pub const SESSION_HOURS: i64 = 12;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserInfo {
+    pub id: i64,
+    pub organisation: String,
+    pub email: String,
+    pub role: Role,
+    pub created_at: String,
+}
+
+/// A new session: the secret for the cookie (shown once), and the CSRF token forms must echo.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub secret: String,
+    pub csrf_token: String,
+    pub principal: Principal,
+}
+
+/// What a login attempt came to.
+#[derive(Debug)]
+pub enum Login {
+    Ok(NewSession),
+    /// Wrong email or password (never says which).
+    Refused,
+    /// Too many failures lately: try again later.
+    Throttled,
+}
+
+fn random_hex() -> Result<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Invalid(format!("no randomness: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+fn sha256(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// A hash to verify against when the email is unknown, so that unknown and known emails take
+/// the same time.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        Argon2::default()
+            .hash_password(b"no such user")
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+impl Store {
+    pub async fn create_user(
+        &self,
+        actor: &str,
+        org_slug: &str,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<UserInfo> {
+        let email = email.trim().to_lowercase();
+        if !email.contains('@') || email.len() > 254 {
+            return Err(StoreError::Invalid(format!(
+                "email {email:?} is not an address"
+            )));
+        }
+        if password.chars().count() < 12 {
+            return Err(StoreError::Invalid(
+                "password: use at least 12 characters".into(),
+            ));
+        }
+        let org = self
+            .organisation_by_slug(org_slug)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("organisation {org_slug:?}")))?;
+        if role.is_central() != org.central {
+            return Err(StoreError::Invalid(format!(
+                "role {role} does not fit organisation {org_slug:?}"
+            )));
+        }
+        let hash = Argon2::default()
+            .hash_password(password.as_bytes())
+            .map_err(|e| StoreError::Invalid(format!("password: {e}")))?
+            .to_string();
+        let mut change = self.begin_change(actor).await?;
+        if sqlx::query("SELECT 1 FROM user_account WHERE email = $1")
+            .bind(&email)
+            .fetch_optional(&mut *change.tx)
+            .await?
+            .is_some()
+        {
+            return Err(StoreError::Conflict(format!(
+                "user {email:?} exists already"
+            )));
+        }
+        let created = now();
+        let row = sqlx::query(
+            "INSERT INTO user_account (organisation_id, email, password_hash, role, created_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(org.id)
+        .bind(&email)
+        .bind(&hash)
+        .bind(role.as_str())
+        .bind(&created)
+        .fetch_one(&mut *change.tx)
+        .await?;
+        let user = UserInfo {
+            id: row.get("id"),
+            organisation: org.slug.clone(),
+            email,
+            role,
+            created_at: created,
+        };
+        change
+            .log(
+                Some(org.id),
+                "user.create",
+                &format!("user:{}", user.id),
+                None,
+                Some(&serde_json::to_value(&user).expect("serialisable")),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(user)
+    }
+
+    /// Checks a password and opens a session; failures are counted per email and per client
+    /// address, and too many lately refuse even a right password.
+    pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<Login> {
+        let email = email.trim().to_lowercase();
+        let since = (Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES))
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let keys = [format!("email:{email}"), format!("ip:{client}")];
+        for key in &keys {
+            let n: i64 =
+                sqlx::query("SELECT COUNT(*) AS n FROM login_failure WHERE key = $1 AND at > $2")
+                    .bind(key)
+                    .bind(&since)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .get("n");
+            if n >= MAX_FAILURES {
+                return Ok(Login::Throttled);
+            }
+        }
+        let row = sqlx::query(
+            "SELECT u.id AS user_id, u.password_hash, u.role, o.id, o.slug, o.name, o.central, o.created_at
+             FROM user_account u JOIN organisation o ON o.id = u.organisation_id
+             WHERE u.email = $1 AND u.disabled_at IS NULL",
+        )
+        .bind(&email)
+        .fetch_optional(&self.pool)
+        .await?;
+        let stored = row
+            .as_ref()
+            .map_or_else(|| dummy_hash().to_owned(), |r| r.get("password_hash"));
+        let verified = PasswordHash::new(&stored).ok().is_some_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+        let (Some(row), true) = (row, verified) else {
+            let at = now();
+            for key in &keys {
+                sqlx::query("INSERT INTO login_failure (key, at) VALUES ($1, $2)")
+                    .bind(key)
+                    .bind(&at)
+                    .execute(&self.pool)
+                    .await?;
+            }
+            return Ok(Login::Refused);
+        };
+        let role: Role = row
+            .get::<String, _>("role")
+            .parse()
+            .map_err(StoreError::Invalid)?;
+        let principal = Principal {
+            credential: format!("user:{email}"),
+            organisation: organisation(&row),
+            role,
+        };
+        let secret = random_hex()?;
+        let csrf_token = random_hex()?;
+        let expires = (Utc::now() + Duration::hours(SESSION_HOURS))
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut change = self.begin_change(&principal.actor()).await?;
+        sqlx::query("INSERT INTO session (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
+            .bind(sha256(&secret))
+            .bind(row.get::<i64, _>("user_id"))
+            .bind(&csrf_token)
+            .bind(now())
+            .bind(&expires)
+            .execute(&mut *change.tx)
+            .await?;
+        change
+            .log(
+                Some(principal.organisation.id),
+                "session.login",
+                &principal.credential,
+                None,
+                None,
+            )
+            .await?;
+        change.commit().await?;
+        Ok(Login::Ok(NewSession {
+            secret,
+            csrf_token,
+            principal,
+        }))
+    }
+
+    /// The principal and CSRF token of a live session.
+    pub async fn session(&self, secret: &str) -> Result<Option<(Principal, String)>> {
+        if secret.len() != 64 || !secret.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(None);
+        }
+        let row = sqlx::query(
+            "SELECT s.csrf_token, u.email, u.role, o.id, o.slug, o.name, o.central, o.created_at
+             FROM session s JOIN user_account u ON u.id = s.user_id JOIN organisation o ON o.id = u.organisation_id
+             WHERE s.id_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL",
+        )
+        .bind(sha256(secret))
+        .bind(now())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let role: Role = row
+            .get::<String, _>("role")
+            .parse()
+            .map_err(StoreError::Invalid)?;
+        Ok(Some((
+            Principal {
+                credential: format!("user:{}", row.get::<String, _>("email")),
+                organisation: organisation(&row),
+                role,
+            },
+            row.get("csrf_token"),
+        )))
+    }
+
+    pub async fn logout(&self, secret: &str) -> Result<()> {
+        sqlx::query("DELETE FROM session WHERE id_hash = $1")
+            .bind(sha256(secret))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
