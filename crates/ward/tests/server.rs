@@ -1709,3 +1709,37 @@ async fn people_sign_in_with_a_password_sessions_need_csrf_and_guessing_is_throt
     let r = login("nobody@rxa.example", "correct horse battery staple").await;
     assert!(matches!(r.status().as_u16(), 401 | 429));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_openapi_document_is_valid_openapi_3_1() {
+    let f = federation();
+    let server = Server::start(&f.db);
+    let r = client()
+        .get(format!("{}/api/v1/openapi.json", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let doc: Value = r.json().await.unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (path, method) in [
+        ("/api/v1/assets/{id}/inventory", "post"),
+        ("/api/v1/alerts/issue", "post"),
+        ("/api/v1/sightings", "post"),
+        ("/api/v1/findings", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} undocumented"
+        );
+    }
+    let script = "import sys, json\nfrom openapi_spec_validator import validate\nvalidate(json.load(sys.stdin))\nprint('valid')";
+    if let Some((ok, out, err)) = ward_testdata::python(
+        &["openapi_spec_validator"],
+        script,
+        doc.to_string().as_bytes(),
+    ) {
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "valid");
+    }
+}

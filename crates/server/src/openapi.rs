@@ -1,0 +1,468 @@
+//! The OpenAPI 3.1 document (`GET /api/v1/openapi.json`), generated from [`ROUTES`]: the one
+//! table of every operation the router serves. A test sends a request for every entry through
+//! the router (none may be unrouted) and validates the document with `openapi-spec-validator`.
+
+use serde_json::{Map, Value, json};
+
+/// Who may call an operation.
+#[derive(Debug, Clone, Copy)]
+pub enum Access {
+    Public,
+    /// Any valid token or session (the data is scoped to the caller's organisation).
+    Any,
+    /// Only these roles.
+    Roles(&'static [&'static str]),
+}
+
+/// A request body.
+#[derive(Debug, Clone, Copy)]
+pub enum Body {
+    None,
+    /// JSON with these (name, type, required, description) fields.
+    Json(&'static [(&'static str, &'static str, bool, &'static str)]),
+    /// Raw bytes of a file (an SBOM, a STIX bundle).
+    File(&'static str),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub operation_id: &'static str,
+    pub summary: &'static str,
+    pub access: Access,
+    pub query: &'static [(&'static str, &'static str)],
+    pub body: Body,
+    /// The success status.
+    pub status: u16,
+}
+
+const CENTRAL: &[&str] = &["central-admin", "central-analyst"];
+const WRITERS: &[&str] = &[
+    "central-admin",
+    "central-analyst",
+    "member-admin",
+    "member-analyst",
+];
+const ORG: (&str, &str) = (
+    "organisation",
+    "Central roles: one member's data (slug). Member roles: only their own.",
+);
+
+/// Every operation of the API.
+pub const ROUTES: &[Route] = &[
+    Route {
+        method: "get",
+        path: "/api/v1/health",
+        operation_id: "health",
+        summary: "Liveness and version",
+        access: Access::Public,
+        query: &[],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/openapi.json",
+        operation_id: "openapi",
+        summary: "This document",
+        access: Access::Public,
+        query: &[],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/login",
+        operation_id: "login",
+        summary: "Sign in: a session cookie (HttpOnly, Secure, SameSite=Strict) and the CSRF token for unsafe requests; throttled after 5 failures in 15 minutes",
+        access: Access::Public,
+        query: &[],
+        body: Body::Json(&[
+            ("email", "string", true, "The user's email"),
+            ("password", "string", true, "The password"),
+        ]),
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/logout",
+        operation_id: "logout",
+        summary: "End the session",
+        access: Access::Public,
+        query: &[],
+        body: Body::None,
+        status: 204,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/me",
+        operation_id: "me",
+        summary: "The caller's organisation and role",
+        access: Access::Any,
+        query: &[],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/organisations",
+        operation_id: "listOrganisations",
+        summary: "Organisations (members see their own)",
+        access: Access::Any,
+        query: &[],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/organisations",
+        operation_id: "createOrganisation",
+        summary: "Add a member organisation",
+        access: Access::Roles(&["central-admin"]),
+        query: &[],
+        body: Body::Json(&[
+            (
+                "slug",
+                "string",
+                true,
+                "Lower-case letters, digits, hyphens",
+            ),
+            ("name", "string", true, "Full name"),
+        ]),
+        status: 201,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/assets",
+        operation_id: "listAssets",
+        summary: "Assets with their current inventory version and open findings",
+        access: Access::Any,
+        query: &[ORG],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/assets",
+        operation_id: "createAsset",
+        summary: "Create an asset (central roles name the member)",
+        access: Access::Roles(WRITERS),
+        query: &[],
+        body: Body::Json(&[
+            ("name", "string", true, "Unique within the organisation"),
+            (
+                "exposure",
+                "string",
+                false,
+                "small, controlled or open (SSVC System Exposure)",
+            ),
+            (
+                "criticality",
+                "string",
+                false,
+                "low, medium, high or very-high (SSVC Human Impact)",
+            ),
+            ("tags", "array", false, "Free labels"),
+            (
+                "organisation",
+                "string",
+                false,
+                "Central roles: the member's slug",
+            ),
+        ]),
+        status: 201,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/assets/{id}",
+        operation_id: "getAsset",
+        summary: "An asset and its current components",
+        access: Access::Any,
+        query: &[],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/assets/{id}/inventory",
+        operation_id: "inventoryHistory",
+        summary: "Every inventory uploaded for the asset",
+        access: Access::Any,
+        query: &[],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/assets/{id}/inventory",
+        operation_id: "uploadInventory",
+        summary: "Upload an SBOM (CycloneDX JSON/XML, SPDX JSON) or Ward CSV: matched at once; findings diffed into new, changed and resolved; a malformed file changes nothing",
+        access: Access::Roles(WRITERS),
+        query: &[(
+            "filename",
+            "The file's name: tells the format and names the file in errors",
+        )],
+        body: Body::File("The inventory file"),
+        status: 201,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/findings",
+        operation_id: "worklist",
+        summary: "The worklist: open findings, most urgent first (priority, then remediation deadline)",
+        access: Access::Any,
+        query: &[
+            ORG,
+            ("priority", "immediate, out-of-cycle, scheduled or defer"),
+            ("resolved", "true to include resolved findings"),
+        ],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/alerts",
+        operation_id: "listAlerts",
+        summary: "Alerts: vulnerability alerts and possible compromises",
+        access: Access::Any,
+        query: &[ORG],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/alerts/issue",
+        operation_id: "issueAlert",
+        summary: "A high severity alert for vulnerabilities: affected members and members to confirm exposure (dry_run previews)",
+        access: Access::Roles(CENTRAL),
+        query: &[],
+        body: Body::Json(&[
+            ("vulnerabilities", "array", true, "CVE ids"),
+            ("note", "string", false, "What to do"),
+            ("dry_run", "boolean", false, "Preview only"),
+        ]),
+        status: 201,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/alerts/{id}/{action}",
+        operation_id: "actOnAlert",
+        summary: "acknowledge, remediate, accept-risk (justification, until) or not-affected (a CSAF/OpenVEX justification)",
+        access: Access::Roles(&["central-admin", "member-admin", "member-analyst"]),
+        query: &[],
+        body: Body::Json(&[
+            (
+                "justification",
+                "string",
+                false,
+                "accept-risk: why; not-affected: component_not_present, vulnerable_code_not_present, vulnerable_code_not_in_execute_path, vulnerable_code_cannot_be_controlled_by_adversary, inline_mitigations_already_exist",
+            ),
+            ("until", "string", false, "accept-risk: expiry, RFC 3339"),
+        ]),
+        status: 200,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/sightings",
+        operation_id: "listSightings",
+        summary: "Sightings members reported",
+        access: Access::Any,
+        query: &[ORG],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/sightings",
+        operation_id: "reportSightings",
+        summary: "Report a hunt's sightings (a STIX 2.1 bundle from `ward hunt --report`): each thing sighted raises a possible-compromise alert",
+        access: Access::Roles(WRITERS),
+        query: &[],
+        body: Body::File("A STIX 2.1 bundle of sighting objects"),
+        status: 201,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/channels",
+        operation_id: "listChannels",
+        summary: "Notification channels (secrets never returned)",
+        access: Access::Any,
+        query: &[ORG],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/channels",
+        operation_id: "addChannel",
+        summary: "Add a webhook (HMAC-SHA256 signed) or syslog (RFC 5424, udp:// or tcp://) channel",
+        access: Access::Roles(&["central-admin", "member-admin"]),
+        query: &[],
+        body: Body::Json(&[
+            ("kind", "string", true, "webhook or syslog"),
+            (
+                "target",
+                "string",
+                true,
+                "URL, or udp://host:port / tcp://host:port",
+            ),
+            (
+                "secret",
+                "string",
+                false,
+                "Webhooks: the signing key (16+ characters)",
+            ),
+            (
+                "organisation",
+                "string",
+                false,
+                "Central admin: a member's slug",
+            ),
+        ]),
+        status: 201,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/compliance/alerts",
+        operation_id: "complianceAlerts",
+        summary: "Per vulnerability alert: members acknowledged and remediated within deadlines",
+        access: Access::Any,
+        query: &[ORG, ("format", "json or csv")],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/compliance/members",
+        operation_id: "complianceMembers",
+        summary: "Per member and month: a scorecard",
+        access: Access::Any,
+        query: &[ORG, ("format", "json or csv")],
+        body: Body::None,
+        status: 200,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/audit",
+        operation_id: "auditLog",
+        summary: "The hash-chained audit log",
+        access: Access::Roles(&["central-admin"]),
+        query: &[],
+        body: Body::None,
+        status: 200,
+    },
+];
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+/// The document.
+pub fn document() -> Value {
+    let mut paths = Map::new();
+    for r in ROUTES {
+        let mut parameters: Vec<Value> = r
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| {
+                json!({
+                    "name": name, "in": "path", "required": true,
+                    "schema": if name == "id" { json!({"type": "integer"}) } else { json!({"type": "string"}) }
+                })
+            })
+            .collect();
+        parameters.extend(r.query.iter().map(|(name, description)| {
+            json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}})
+        }));
+        let mut op = json!({
+            "operationId": r.operation_id,
+            "summary": r.summary,
+            "parameters": parameters,
+            "responses": {
+                r.status.to_string(): {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "400": error_response("Malformed request: the message names the field"),
+            },
+        });
+        let responses = op["responses"].as_object_mut().expect("object");
+        match r.access {
+            Access::Public => {
+                op["security"] = json!([]);
+            }
+            Access::Any | Access::Roles(_) => {
+                responses.insert("401".into(), error_response("No valid token or session"));
+                responses.insert(
+                    "403".into(),
+                    error_response(
+                        "The role may not, or another organisation's data, or a missing CSRF token",
+                    ),
+                );
+                responses.insert(
+                    "404".into(),
+                    error_response("No such thing within the caller's scope"),
+                );
+            }
+        }
+        if let Access::Roles(roles) = r.access {
+            op["x-ward-roles"] = json!(roles);
+        }
+        match r.body {
+            Body::None => {}
+            Body::Json(fields) => {
+                let properties: Map<String, Value> = fields
+                    .iter()
+                    .map(|(name, ty, _, description)| {
+                        let schema = if *ty == "array" {
+                            json!({"type": "array", "items": {"type": "string"}, "description": description})
+                        } else {
+                            json!({"type": ty, "description": description})
+                        };
+                        ((*name).to_owned(), schema)
+                    })
+                    .collect();
+                let required: Vec<&str> = fields.iter().filter(|f| f.2).map(|f| f.0).collect();
+                op["requestBody"] = json!({
+                    "required": !required.is_empty(),
+                    "content": {"application/json": {"schema": {"type": "object", "properties": properties, "required": required}}}
+                });
+            }
+            Body::File(description) => {
+                op["requestBody"] = json!({
+                    "required": true,
+                    "description": description,
+                    "content": {"application/octet-stream": {"schema": {"type": "string", "contentMediaType": "application/octet-stream"}}}
+                });
+            }
+        }
+        paths
+            .entry(r.path.to_owned())
+            .or_insert_with(|| json!({}))
+            .as_object_mut()
+            .expect("object")
+            .insert(r.method.to_owned(), op);
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Ward",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Vulnerability alerts for a federation of organisations: members, inventories, continuous matching, alerts with deadlines, sightings, audit."
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}, {"session": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`ward admin token create`)"},
+                "session": {"type": "apiKey", "in": "cookie", "name": "ward_session", "description": "A browser session; unsafe requests also need the X-CSRF-Token header"}
+            },
+            "schemas": {
+                "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+            }
+        }
+    })
+}
