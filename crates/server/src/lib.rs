@@ -133,6 +133,47 @@ pub async fn match_knowledge_changes(
     Ok(run)
 }
 
+/// Re-matches every asset of the federation: the knowledge all their products need is loaded
+/// once, each asset is matched in memory, and its findings and alerts are written (one
+/// transaction per asset). Returns the run and the seconds spent matching in memory.
+pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64), StoreError> {
+    let assets = store.assets(None).await?;
+    let mut inventories = Vec::with_capacity(assets.len());
+    let mut all = ward_model::Inventory::default();
+    for a in &assets {
+        let components = store.current_components(a.id).await?;
+        all.assets.push(a.model(components.clone()));
+        inventories.push(components);
+    }
+    let slice = store
+        .load_for_products(&ward_matching::scan::inventory_keys(&all))
+        .await?;
+    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
+    drop(all);
+    let mut run = MatchRun::default();
+    let mut matching = 0.0;
+    let now = chrono::Utc::now();
+    for (asset, components) in assets.iter().zip(inventories) {
+        let started = std::time::Instant::now();
+        let inventory = ward_model::Inventory {
+            assets: vec![asset.model(components)],
+        };
+        let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
+        let findings = ward_matching::scan(&knowledge, &inventory, &org_policy).findings;
+        matching += started.elapsed().as_secs_f64();
+        let org = store.asset_organisation(asset.id).await?;
+        let outcome = store
+            .rematch_asset(asset, org, &findings, policy.alert_threshold.as_str())
+            .await?;
+        run.assets += 1;
+        run.new += outcome.new.len();
+        run.changed += outcome.changed.len();
+        run.resolved += outcome.resolved.len();
+        run.alerts += outcome.alerts.len();
+    }
+    Ok((run, matching))
+}
+
 /// Serves the API on a bound listener until the process ends, checking deadlines every
 /// `tick` (escalations, expired risk acceptances).
 pub async fn serve(

@@ -104,16 +104,38 @@ fn millis(t: &str) -> String {
     )
 }
 
+/// Open findings per vulnerability, of every vulnerability or only of `only`.
 async fn open_findings(
     conn: &mut sqlx::SqliteConnection,
     organisation_id: i64,
+    only: Option<&[String]>,
 ) -> Result<BTreeMap<String, OpenFindings>> {
-    let rows = sqlx::query(
-        "SELECT vuln_id, priority, payload FROM finding WHERE organisation_id = $1 AND resolved_at IS NULL",
-    )
-    .bind(organisation_id)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows = match only {
+        None => {
+            sqlx::query(
+                "SELECT vuln_id, priority, payload FROM finding WHERE organisation_id = $1 AND resolved_at IS NULL",
+            )
+            .bind(organisation_id)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Some(vulns) => {
+            let mut rows = Vec::new();
+            for chunk in vulns.chunks(300) {
+                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                    "SELECT vuln_id, priority, payload FROM finding WHERE resolved_at IS NULL AND organisation_id = ",
+                );
+                q.push_bind(organisation_id).push(" AND vuln_id IN (");
+                let mut sep = q.separated(", ");
+                for v in chunk {
+                    sep.push_bind(v);
+                }
+                q.push(")");
+                rows.extend(q.build().fetch_all(&mut *conn).await?);
+            }
+            rows
+        }
+    };
     let mut out: BTreeMap<String, OpenFindings> = BTreeMap::new();
     for r in rows {
         let vuln: String = r.get("vuln_id");
@@ -183,12 +205,17 @@ fn value(a: &AlertRow) -> serde_json::Value {
 /// change: raises alerts for findings at or above `threshold`, reopens remediated or
 /// not-affected ones whose finding is back, turns confirm-exposure into affected, and marks
 /// affected alerts remediated when no finding is left. Returns the alerts it touched.
+/// `only`: the vulnerabilities whose findings changed (alerts of others cannot have changed).
 pub(crate) async fn sync_alerts(
     change: &mut Change,
     organisation_id: i64,
     threshold: &str,
+    only: &[String],
 ) -> Result<Vec<AlertRow>> {
-    let findings = open_findings(&mut change.tx, organisation_id).await?;
+    if only.is_empty() {
+        return Ok(Vec::new());
+    }
+    let findings = open_findings(&mut change.tx, organisation_id, Some(only)).await?;
     let at = now();
     let mut touched = Vec::new();
     for (vuln, f) in &findings {
@@ -285,7 +312,7 @@ pub(crate) async fn sync_alerts(
     .fetch_all(&mut *change.tx)
     .await?;
     for a in stale.iter().map(alert) {
-        if findings.contains_key(&a.subject) {
+        if findings.contains_key(&a.subject) || !only.contains(&a.subject) {
             continue;
         }
         sqlx::query(
@@ -320,7 +347,12 @@ impl Store {
         vulnerability: &str,
     ) -> Result<Option<(i64, String, Option<String>, Option<String>)>> {
         let mut conn = self.pool.acquire().await?;
-        let f = open_findings(&mut conn, organisation_id).await?;
+        let f = open_findings(
+            &mut conn,
+            organisation_id,
+            Some(&[vulnerability.to_owned()]),
+        )
+        .await?;
         Ok(f.get(vulnerability).map(|f| {
             (
                 f.count,
@@ -468,7 +500,12 @@ impl Store {
             Transition::Remediate => {
                 if before.kind == "vulnerability" && before.exposure.as_deref() == Some("affected")
                 {
-                    let left = open_findings(&mut change.tx, org_id).await?;
+                    let left = open_findings(
+                        &mut change.tx,
+                        org_id,
+                        Some(std::slice::from_ref(&before.subject)),
+                    )
+                    .await?;
                     if let Some(f) = left.get(&before.subject) {
                         return Err(StoreError::Conflict(format!(
                             "{} finding(s) of {} are still in the inventory: upload the patched inventory (or declare not-affected)",

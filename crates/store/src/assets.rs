@@ -99,6 +99,22 @@ pub struct FindingChange {
     pub previous_priority: Option<String>,
 }
 
+impl UploadOutcome {
+    /// The vulnerabilities whose findings this change added, changed or resolved.
+    pub fn touched(&self) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .new
+            .iter()
+            .chain(&self.changed)
+            .chain(&self.resolved)
+            .map(|f| f.vulnerability.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
 /// How a finding's component is named in the store (the key of a finding with its vulnerability).
 pub fn component_key(f: &Finding) -> String {
     match (&f.component.purl, &f.component.version) {
@@ -354,8 +370,13 @@ impl Store {
             .bind(asset.id)
             .execute(&mut *change.tx)
             .await?;
-        outcome.alerts =
-            crate::alerts::sync_alerts(&mut change, organisation_id, alert_threshold).await?;
+        outcome.alerts = crate::alerts::sync_alerts(
+            &mut change,
+            organisation_id,
+            alert_threshold,
+            &outcome.touched(),
+        )
+        .await?;
         change.commit().await?;
         Ok(outcome)
     }
@@ -568,8 +589,13 @@ impl Store {
                 })),
             )
             .await?;
-        outcome.alerts =
-            crate::alerts::sync_alerts(&mut change, organisation_id, alert_threshold).await?;
+        outcome.alerts = crate::alerts::sync_alerts(
+            &mut change,
+            organisation_id,
+            alert_threshold,
+            &outcome.touched(),
+        )
+        .await?;
         change.commit().await?;
         Ok(outcome)
     }

@@ -253,3 +253,31 @@ async fn channel_by_id(change: &mut Change, id: i64) -> Result<Channel> {
         .await?,
     ))
 }
+
+impl Store {
+    /// Notifications queued for alert events since `since` (RFC 3339), and the organisations
+    /// they concern.
+    pub async fn outbox_since(&self, since: &str) -> Result<(i64, i64)> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(payload, '$.alert.organisation')) AS orgs
+             FROM outbox WHERE created_at >= $1",
+        )
+        .bind(since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((r.get("n"), r.get("orgs")))
+    }
+
+    /// A vulnerability with open findings that KEV does not list (for benchmarks: what a new
+    /// KEV entry would change).
+    pub async fn unlisted_finding(&self) -> Result<Option<(String, i64)>> {
+        let r = sqlx::query(
+            "SELECT vuln_id, COUNT(DISTINCT organisation_id) AS orgs FROM finding
+             WHERE resolved_at IS NULL AND vuln_id NOT IN (SELECT vuln_id FROM kev)
+             GROUP BY vuln_id ORDER BY orgs DESC, vuln_id LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(|r| (r.get("vuln_id"), r.get("orgs"))))
+    }
+}

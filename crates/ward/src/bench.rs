@@ -57,6 +57,23 @@ enum BenchCommand {
         #[arg(long)]
         purl: bool,
     },
+    /// A generated federation (members × assets × components, real product names from the
+    /// database) against the knowledge base in --db: full matching time, the latency from one
+    /// new KEV entry to the affected members' notifications in the outbox, and the worklist
+    /// API's throughput and p99 under wrk (when installed).
+    Federation {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value_t = 200)]
+        members: usize,
+        #[arg(long, default_value_t = 100)]
+        assets: usize,
+        #[arg(long, default_value_t = 50)]
+        components: usize,
+        /// Seconds of load on the worklist endpoint.
+        #[arg(long, default_value_t = 10)]
+        load_seconds: u64,
+    },
     /// Hunt through a generated access log with Sigma rules and generated indicators.
     Hunt {
         /// Sigma rules (files or folders); repeat for more.
@@ -174,6 +191,13 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "peak_rss_mib": peak_rss_mib(),
             })
         }
+        BenchCommand::Federation {
+            db,
+            members,
+            assets,
+            components,
+            load_seconds,
+        } => federation(&db.location(), members, assets, components, load_seconds).await?,
         BenchCommand::Hunt {
             rules,
             indicators,
@@ -256,4 +280,190 @@ fn generate(
             })
             .collect(),
     }
+}
+
+/// `ward bench federation`.
+async fn federation(
+    location: &str,
+    members: usize,
+    assets: usize,
+    components: usize,
+    load_seconds: u64,
+) -> anyhow::Result<serde_json::Value> {
+    use ward_store::Role;
+    let store = Store::open(location).await?;
+    let products = store.product_keys().await?;
+    anyhow::ensure!(
+        !products.is_empty(),
+        "the database has no products: import the CVE 5 corpus first (`ward db import`)"
+    );
+    anyhow::ensure!(
+        store.central().await?.is_none(),
+        "{location} holds a federation already: use a copy of a knowledge-only database"
+    );
+    let policy = ward_priority::Policy::load("ssvc-deployer")?;
+    let actor = "bench";
+    let started = Instant::now();
+    store
+        .create_organisation(actor, "central", "Central team", true)
+        .await?;
+    let (_, central_token) = store
+        .create_token(actor, "central", "bench", Role::CentralAdmin)
+        .await?;
+    let inventory = generate(
+        &products,
+        members * assets * components,
+        components,
+        cpe_component,
+    );
+    let mut member_token = String::new();
+    let mut chunks = inventory.assets.chunks(assets);
+    for m in 0..members {
+        let slug = format!("trust-{m:04}");
+        let org = store
+            .create_organisation(actor, &slug, &format!("Trust {m}"), false)
+            .await?;
+        if m == 0 {
+            member_token = store
+                .create_token(actor, &slug, "bench", Role::MemberAnalyst)
+                .await?
+                .1;
+        }
+        for (i, a) in chunks.next().unwrap_or_default().iter().enumerate() {
+            let row = store
+                .create_asset(
+                    actor,
+                    org.id,
+                    &ward_store::NewAsset {
+                        name: format!("asset-{i:03}"),
+                        exposure: Some(ward_model::Exposure::Open),
+                        criticality: Some(ward_model::Criticality::High),
+                        tags: Vec::new(),
+                    },
+                )
+                .await?;
+            let keys = ward_matching::scan::inventory_keys(&ward_model::Inventory {
+                assets: vec![a.clone()],
+            });
+            store
+                .upload_inventory(
+                    actor,
+                    &row,
+                    org.id,
+                    "generated",
+                    "bench.csv",
+                    b"",
+                    &a.components,
+                    &keys,
+                    &[],
+                    policy.alert_threshold.as_str(),
+                )
+                .await?;
+        }
+    }
+    let setup = started.elapsed().as_secs_f64();
+    let central_id = store.central().await?.map(|c| c.id).unwrap_or_default();
+    store
+        .add_channel(
+            actor,
+            central_id,
+            "webhook",
+            "http://127.0.0.1:9/unreachable",
+            Some("bench-secret-0123456789"),
+        )
+        .await?;
+
+    let started = Instant::now();
+    let (run, in_memory) = ward_server::match_all(&store, &policy).await?;
+    let full = started.elapsed().as_secs_f64();
+    let counts = store.outbox_counts().await?;
+
+    // One new KEV entry for a vulnerability many members have.
+    let kev = match store.unlisted_finding().await? {
+        Some((cve, orgs)) => {
+            let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let started = Instant::now();
+            let mut tx = store.begin_import().await?;
+            tx.upsert_kev(&ward_model::KevEntry {
+                cve_id: cve.clone(),
+                date_added: Some(chrono::Utc::now().date_naive()),
+                due_date: Some(chrono::Utc::now().date_naive() + chrono::Duration::days(21)),
+                ..ward_model::KevEntry::default()
+            })
+            .await?;
+            tx.commit(&json!({"bench": "kev"})).await?;
+            let run = ward_server::match_knowledge_changes(&store, &policy).await?;
+            let latency = started.elapsed().as_secs_f64();
+            let (queued, notified_orgs) = store.outbox_since(&since).await?;
+            json!({"cve": cve, "members_with_findings": orgs, "assets_rematched": run.assets,
+                   "notifications_queued": queued, "members_notified": notified_orgs, "latency_ms": latency * 1000.0})
+        }
+        None => json!(null),
+    };
+
+    // The worklist under load.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    let serving = tokio::spawn(ward_server::serve(
+        store.clone(),
+        policy.clone(),
+        listener,
+        std::time::Duration::from_secs(3600),
+        std::time::Duration::from_secs(30),
+    ));
+    let load = worklist_load(&url, &member_token, load_seconds).await;
+    serving.abort();
+    let _ = central_token;
+    Ok(json!({
+        "bench": "federation",
+        "members": members,
+        "assets": members * assets,
+        "components": members * assets * components,
+        "setup_seconds": setup,
+        "full_matching_seconds": full,
+        "full_matching_in_memory_seconds": in_memory,
+        "findings": run.new,
+        "assets_with_changes": run.assets,
+        "alerts": run.alerts,
+        "notifications_queued": counts.pending,
+        "kev": kev,
+        "worklist": load,
+        "peak_rss_mib": peak_rss_mib(),
+    }))
+}
+
+/// wrk against `GET /api/v1/findings` as a member: requests/s and latency percentiles.
+async fn worklist_load(url: &str, token: &str, seconds: u64) -> serde_json::Value {
+    let target = format!("{url}/api/v1/findings");
+    let header = format!("Authorization: Bearer {token}");
+    let duration = format!("{seconds}s");
+    let args = [
+        "-t2",
+        "-c16",
+        "-d",
+        duration.as_str(),
+        "--latency",
+        "-H",
+        header.as_str(),
+        target.as_str(),
+    ];
+    let output = tokio::process::Command::new("wrk")
+        .args(args)
+        .output()
+        .await;
+    let Ok(output) = output else {
+        return json!({"skipped": "wrk is not installed (apt-get install wrk)"});
+    };
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+    };
+    json!({
+        "tool": "wrk -t2 -c16",
+        "requests_per_second": field("Requests/sec:"),
+        "p50": field("50%"),
+        "p99": field("99%"),
+        "non_2xx": field("Non-2xx or 3xx responses:"),
+    })
 }
