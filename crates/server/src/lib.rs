@@ -112,22 +112,8 @@ pub async fn match_knowledge_changes(
     let mut run = MatchRun::default();
     while let Some((seq, vulns)) = store.pending_knowledge_changes(5000).await? {
         run.vulnerabilities += vulns.len();
-        for id in store.assets_touched(&vulns).await? {
-            let Some(asset) = store.asset(None, id).await? else {
-                continue;
-            };
-            let components = store.current_components(id).await?;
-            let (_, findings) = match_asset(store, policy, &asset, components).await?;
-            let org = store.asset_organisation(id).await?;
-            let outcome = store
-                .rematch_asset(&asset, org, &findings, policy.alert_threshold.as_str())
-                .await?;
-            run.assets += 1;
-            run.new += outcome.new.len();
-            run.changed += outcome.changed.len();
-            run.resolved += outcome.resolved.len();
-            run.alerts += outcome.alerts.len();
-        }
+        let touched = store.assets_touched(&vulns).await?;
+        rematch(store, policy, &touched, &mut run).await?;
         store.advance_matching_cursor(seq).await?;
     }
     Ok(run)
@@ -137,33 +123,45 @@ pub async fn match_knowledge_changes(
 /// once, each asset is matched in memory, and its findings and alerts are written (one
 /// transaction per asset). Returns the run and the seconds spent matching in memory.
 pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64), StoreError> {
-    let assets = store.assets(None).await?;
-    let mut inventories = Vec::with_capacity(assets.len());
+    // Everything known now is matched below: pending knowledge changes are covered.
+    let head = store.knowledge_change_head().await?;
+    let ids: Vec<i64> = store.assets(None).await?.iter().map(|a| a.id).collect();
+    let mut run = MatchRun::default();
+    let in_memory = rematch(store, policy, &ids, &mut run).await?;
+    store.advance_matching_cursor(head).await?;
+    Ok((run, in_memory))
+}
+
+/// Re-matches these assets: the knowledge all of them need is loaded once, each is matched in
+/// memory, and its findings and alerts are written (one transaction per asset). Returns the
+/// seconds spent matching in memory.
+async fn rematch(store: &Store, policy: &Policy, ids: &[i64], run: &mut MatchRun) -> Result<f64, StoreError> {
+    let mut assets = Vec::with_capacity(ids.len());
     let mut all = ward_model::Inventory::default();
-    for a in &assets {
-        let components = store.current_components(a.id).await?;
-        all.assets.push(a.model(components.clone()));
-        inventories.push(components);
+    for &id in ids {
+        let Some(asset) = store.asset(None, id).await? else { continue };
+        let components = store.current_components(id).await?;
+        all.assets.push(asset.model(components.clone()));
+        assets.push((asset, components));
     }
     let slice = store
         .load_for_products(&ward_matching::scan::inventory_keys(&all))
         .await?;
-    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
     drop(all);
-    let mut run = MatchRun::default();
-    let mut matching = 0.0;
+    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
     let now = chrono::Utc::now();
-    for (asset, components) in assets.iter().zip(inventories) {
+    let mut in_memory = 0.0;
+    for (asset, components) in assets {
         let started = std::time::Instant::now();
         let inventory = ward_model::Inventory {
             assets: vec![asset.model(components)],
         };
         let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
         let findings = ward_matching::scan(&knowledge, &inventory, &org_policy).findings;
-        matching += started.elapsed().as_secs_f64();
+        in_memory += started.elapsed().as_secs_f64();
         let org = store.asset_organisation(asset.id).await?;
         let outcome = store
-            .rematch_asset(asset, org, &findings, policy.alert_threshold.as_str())
+            .rematch_asset(&asset, org, &findings, policy.alert_threshold.as_str())
             .await?;
         run.assets += 1;
         run.new += outcome.new.len();
@@ -171,7 +169,7 @@ pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64)
         run.resolved += outcome.resolved.len();
         run.alerts += outcome.alerts.len();
     }
-    Ok((run, matching))
+    Ok(in_memory)
 }
 
 /// Serves the API on a bound listener until the process ends, checking deadlines every
@@ -795,39 +793,41 @@ struct FindingsQuery {
     /// Include resolved findings.
     #[serde(default)]
     resolved: bool,
+    /// Page size (default 100, at most 1000) and offset.
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: i64,
 }
 
 /// `GET /api/v1/findings`: the worklist, most urgent first (priority, then the remediation
-/// deadline).
+/// deadline), a page at a time (`total` says how many there are).
 async fn findings(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Query(q): Query<FindingsQuery>,
 ) -> ApiResult<Json<Value>> {
     let org = scope(&state, &who, q.organisation.as_deref()).await?;
-    let mut rows = state.store.findings(org, q.resolved).await?;
-    if let Some(p) = &q.priority {
-        let wanted: ward_model::Priority = p
-            .parse()
-            .map_err(|e: String| ApiError::bad_request(format!("priority: {e}")))?;
-        rows.retain(|r| r.priority == wanted.as_str());
+    let priority = q
+        .priority
+        .as_deref()
+        .map(|p| p.parse::<ward_model::Priority>().map(|p| p.as_str().to_owned()))
+        .transpose()
+        .map_err(|e: String| ApiError::bad_request(format!("priority: {e}")))?;
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) || q.offset < 0 {
+        return Err(ApiError::bad_request("limit: 1 to 1000; offset: 0 or more"));
     }
-    let rank = |p: &str| {
-        ward_model::Priority::ALL
-            .iter()
-            .position(|x| x.as_str() == p)
-            .unwrap_or(usize::MAX)
-    };
-    let deadline = |r: &ward_store::FindingRow| {
-        r.finding["deadlines"]["remediate_by"]
-            .as_str()
-            .map(str::to_owned)
-            .unwrap_or_else(|| "~".into())
-    };
-    rows.sort_by(|a, b| {
-        (rank(&a.priority), deadline(a), a.id).cmp(&(rank(&b.priority), deadline(b), b.id))
-    });
-    Ok(Json(json!({"findings": rows})))
+    let (rows, total) = state
+        .store
+        .findings(&ward_store::FindingQuery {
+            organisation_id: org,
+            resolved: q.resolved,
+            priority,
+            limit,
+            offset: q.offset,
+        })
+        .await?;
+    Ok(Json(json!({"findings": rows, "total": total, "limit": limit, "offset": q.offset})))
 }
 
 #[derive(Deserialize)]

@@ -100,6 +100,19 @@ pub struct FindingChange {
 }
 
 impl UploadOutcome {
+    fn empty(asset: i64, version: i64, components: usize) -> Self {
+        Self {
+            asset,
+            version,
+            components,
+            new: Vec::new(),
+            changed: Vec::new(),
+            resolved: Vec::new(),
+            unchanged: 0,
+            alerts: Vec::new(),
+        }
+    }
+
     /// The vulnerabilities whose findings this change added, changed or resolved.
     pub fn touched(&self) -> Vec<String> {
         let mut v: Vec<String> = self
@@ -314,16 +327,7 @@ impl Store {
         .execute(&mut *change.tx)
         .await?;
 
-        let mut outcome = UploadOutcome {
-            asset: asset.id,
-            version,
-            components: components.len(),
-            new: Vec::new(),
-            changed: Vec::new(),
-            resolved: Vec::new(),
-            unchanged: 0,
-            alerts: Vec::new(),
-        };
+        let mut outcome = UploadOutcome::empty(asset.id, version, components.len());
         apply_findings(
             &mut change,
             asset.id,
@@ -382,23 +386,68 @@ impl Store {
     }
 
     /// Findings of one organisation, or of all (`None`); open ones only unless `resolved`.
-    pub async fn findings(
-        &self,
-        organisation_id: Option<i64>,
-        resolved: bool,
-    ) -> Result<Vec<FindingRow>> {
-        let rows = sqlx::query(
-            "SELECT f.id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
-                    f.first_seen, f.updated_at, f.resolved_at, f.payload
-             FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
-             WHERE ($1 IS NULL OR f.organisation_id = $1) AND ($2 OR f.resolved_at IS NULL)
-             ORDER BY f.id",
-        )
-        .bind(organisation_id)
-        .bind(resolved)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
+    /// The worklist: findings of one organisation, or of all (`None`); open ones only unless
+    /// `resolved`; optionally one priority; most urgent first (priority, then the remediation
+    /// deadline), one page at a time. Returns the page and the number of matching findings.
+    pub async fn findings(&self, query: &FindingQuery) -> Result<(Vec<FindingRow>, i64)> {
+        // Two statements rather than `$1 IS NULL OR …`, so that a member's worklist uses its index.
+        let (total, rows) = match query.organisation_id {
+            Some(org) => {
+                let total: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM finding f
+                     WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)",
+                )
+                .bind(org)
+                .bind(query.resolved)
+                .bind(&query.priority)
+                .fetch_one(&self.pool)
+                .await?
+                .get("n");
+                let rows = sqlx::query(
+                    "SELECT f.id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
+                            f.first_seen, f.updated_at, f.resolved_at, f.payload
+                     FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
+                     WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
+                     ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
+                     LIMIT $4 OFFSET $5",
+                )
+                .bind(org)
+                .bind(query.resolved)
+                .bind(&query.priority)
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(&self.pool)
+                .await?;
+                (total, rows)
+            }
+            None => {
+                let total: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM finding f
+                     WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)",
+                )
+                .bind(query.resolved)
+                .bind(&query.priority)
+                .fetch_one(&self.pool)
+                .await?
+                .get("n");
+                let rows = sqlx::query(
+                    "SELECT f.id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
+                            f.first_seen, f.updated_at, f.resolved_at, f.payload
+                     FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
+                     WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
+                     ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
+                     LIMIT $3 OFFSET $4",
+                )
+                .bind(query.resolved)
+                .bind(&query.priority)
+                .bind(query.limit)
+                .bind(query.offset)
+                .fetch_all(&self.pool)
+                .await?;
+                (total, rows)
+            }
+        };
+        let rows = rows
             .iter()
             .map(|r| FindingRow {
                 id: r.get("id"),
@@ -414,8 +463,19 @@ impl Store {
                 finding: serde_json::from_str(r.get::<&str, _>("payload"))
                     .unwrap_or(serde_json::Value::Null),
             })
-            .collect())
+            .collect();
+        Ok((rows, total))
     }
+}
+
+/// What the worklist asks for.
+#[derive(Debug, Clone)]
+pub struct FindingQuery {
+    pub organisation_id: Option<i64>,
+    pub resolved: bool,
+    pub priority: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
 }
 
 /// Replaces an asset's open findings with `findings`: new ones added, changed ones updated,
@@ -443,11 +503,13 @@ async fn apply_findings(
         let priority = f.priority.as_str().to_owned();
         let previous = open.remove(&key);
         sqlx::query(
-                "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7)
+                "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
+                                      priority_rank, remediate_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
                  ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
                      priority = excluded.priority, payload = excluded.payload,
-                     updated_at = excluded.updated_at, resolved_at = NULL",
+                     updated_at = excluded.updated_at, resolved_at = NULL,
+                     priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by",
             )
             .bind(organisation_id)
             .bind(asset_id)
@@ -456,6 +518,8 @@ async fn apply_findings(
             .bind(&priority)
             .bind(serde_json::to_string(f).expect("serialisable"))
             .bind(at)
+            .bind(crate::alerts::PRIORITIES.iter().position(|p| *p == priority).unwrap_or(3) as i64)
+            .bind(f.deadlines.remediate_by.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
             .execute(&mut *change.tx)
             .await?;
         let entry = FindingChange {
@@ -553,16 +617,7 @@ impl Store {
     ) -> Result<UploadOutcome> {
         let mut change = self.begin_change("ward:matching").await?;
         let at = now();
-        let mut outcome = UploadOutcome {
-            asset: asset.id,
-            version: asset.inventory_version,
-            components: asset.components as usize,
-            new: Vec::new(),
-            changed: Vec::new(),
-            resolved: Vec::new(),
-            unchanged: 0,
-            alerts: Vec::new(),
-        };
+        let mut outcome = UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
         apply_findings(
             &mut change,
             asset.id,
@@ -626,5 +681,16 @@ impl Store {
                 .await?
                 .get("organisation_id"),
         )
+    }
+}
+
+impl Store {
+    /// The latest knowledge change (0 when none): a full re-match that starts after reading it
+    /// covers every change up to it.
+    pub async fn knowledge_change_head(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM knowledge_change")
+            .fetch_one(&self.pool)
+            .await?
+            .get("s"))
     }
 }
