@@ -135,11 +135,18 @@ pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64)
 /// Re-matches these assets: the knowledge all of them need is loaded once, each is matched in
 /// memory, and its findings and alerts are written (one transaction per asset). Returns the
 /// seconds spent matching in memory.
-async fn rematch(store: &Store, policy: &Policy, ids: &[i64], run: &mut MatchRun) -> Result<f64, StoreError> {
+async fn rematch(
+    store: &Store,
+    policy: &Policy,
+    ids: &[i64],
+    run: &mut MatchRun,
+) -> Result<f64, StoreError> {
     let mut assets = Vec::with_capacity(ids.len());
     let mut all = ward_model::Inventory::default();
     for &id in ids {
-        let Some(asset) = store.asset(None, id).await? else { continue };
+        let Some(asset) = store.asset(None, id).await? else {
+            continue;
+        };
         let components = store.current_components(id).await?;
         all.assets.push(asset.model(components.clone()));
         assets.push((asset, components));
@@ -810,7 +817,10 @@ async fn findings(
     let priority = q
         .priority
         .as_deref()
-        .map(|p| p.parse::<ward_model::Priority>().map(|p| p.as_str().to_owned()))
+        .map(|p| {
+            p.parse::<ward_model::Priority>()
+                .map(|p| p.as_str().to_owned())
+        })
         .transpose()
         .map_err(|e: String| ApiError::bad_request(format!("priority: {e}")))?;
     let limit = q.limit.unwrap_or(100);
@@ -827,7 +837,9 @@ async fn findings(
             offset: q.offset,
         })
         .await?;
-    Ok(Json(json!({"findings": rows, "total": total, "limit": limit, "offset": q.offset})))
+    Ok(Json(
+        json!({"findings": rows, "total": total, "limit": limit, "offset": q.offset}),
+    ))
 }
 
 #[derive(Deserialize)]

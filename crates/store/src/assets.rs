@@ -617,7 +617,8 @@ impl Store {
     ) -> Result<UploadOutcome> {
         let mut change = self.begin_change("ward:matching").await?;
         let at = now();
-        let mut outcome = UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
+        let mut outcome =
+            UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
         apply_findings(
             &mut change,
             asset.id,
@@ -688,9 +689,11 @@ impl Store {
     /// The latest knowledge change (0 when none): a full re-match that starts after reading it
     /// covers every change up to it.
     pub async fn knowledge_change_head(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM knowledge_change")
-            .fetch_one(&self.pool)
-            .await?
-            .get("s"))
+        Ok(
+            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM knowledge_change")
+                .fetch_one(&self.pool)
+                .await?
+                .get("s"),
+        )
     }
 }

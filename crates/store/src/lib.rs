@@ -26,7 +26,9 @@ pub use alerts::{
 pub mod federation;
 pub mod outbox;
 pub mod users;
-pub use assets::{AssetRow, FindingChange, FindingQuery, FindingRow, InventoryVersion, NewAsset, UploadOutcome};
+pub use assets::{
+    AssetRow, FindingChange, FindingQuery, FindingRow, InventoryVersion, NewAsset, UploadOutcome,
+};
 pub use federation::{
     AlertRow, AuditEntry, AuditVerdict, Change, NewSighting, Organisation, Principal,
     ReportOutcome, Role, SightingRow, TokenInfo,
