@@ -385,7 +385,6 @@ impl Store {
         Ok(outcome)
     }
 
-    /// Findings of one organisation, or of all (`None`); open ones only unless `resolved`.
     /// The worklist: findings of one organisation, or of all (`None`); open ones only unless
     /// `resolved`; optionally one priority; most urgent first (priority, then the remediation
     /// deadline), one page at a time. Returns the page and the number of matching findings.
