@@ -166,9 +166,8 @@ async fn rematch(
         let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
         let findings = ward_matching::scan(&knowledge, &inventory, &org_policy).findings;
         in_memory += started.elapsed().as_secs_f64();
-        let org = store.asset_organisation(asset.id).await?;
         let outcome = store
-            .rematch_asset(&asset, org, &findings, policy.alert_threshold.as_str())
+            .rematch_asset(&asset, &findings, policy.alert_threshold.as_str())
             .await?;
         run.assets += 1;
         run.new += outcome.new.len();
@@ -766,17 +765,11 @@ async fn upload_inventory(
         .collect();
     let (keys, findings) =
         match_asset(&state.store, &state.policy, &asset, components.clone()).await?;
-    let org = state
-        .store
-        .organisation_by_slug(&asset.organisation)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such organisation"))?;
     let outcome = state
         .store
         .upload_inventory(
             &who.actor(),
             &asset,
-            org.id,
             parsed.format,
             &name,
             &body,

@@ -16,6 +16,9 @@ use crate::{Result, Store, StoreError};
 #[derive(Debug, Clone, Serialize)]
 pub struct AssetRow {
     pub id: i64,
+    /// The organisation's internal id (what the store's queries filter on).
+    #[serde(skip)]
+    pub organisation_id: i64,
     pub organisation: String,
     pub name: String,
     pub exposure: Option<String>,
@@ -140,6 +143,7 @@ pub fn component_key(f: &Finding) -> String {
 fn asset_row(r: &sqlx::sqlite::SqliteRow) -> AssetRow {
     AssetRow {
         id: r.get("id"),
+        organisation_id: r.get("organisation_id"),
         organisation: r.get("slug"),
         name: r.get("name"),
         exposure: r.get("exposure"),
@@ -156,7 +160,7 @@ fn asset_row(r: &sqlx::sqlite::SqliteRow) -> AssetRow {
 /// The asset columns `asset_row()` reads (a macro: sqlx takes only literal SQL).
 macro_rules! asset_select {
     () => {
-        "SELECT a.id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
+        "SELECT a.id, a.organisation_id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
                 COALESCE((SELECT MAX(v.version) FROM inventory_version v WHERE v.asset_id = a.id), 0) AS inventory_version,
                 COALESCE((SELECT v.components FROM inventory_version v WHERE v.asset_id = a.id ORDER BY v.version DESC LIMIT 1), 0) AS components,
                 (SELECT COUNT(*) FROM finding f WHERE f.asset_id = a.id AND f.resolved_at IS NULL) AS open_findings
@@ -293,7 +297,6 @@ impl Store {
         &self,
         actor: &str,
         asset: &AssetRow,
-        organisation_id: i64,
         format: &str,
         file_name: &str,
         bytes: &[u8],
@@ -302,6 +305,7 @@ impl Store {
         findings: &[Finding],
         alert_threshold: &str,
     ) -> Result<UploadOutcome> {
+        let organisation_id = asset.organisation_id;
         let mut change = self.begin_change(actor).await?;
         let at = now();
         let version: i64 = sqlx::query(
@@ -610,10 +614,10 @@ impl Store {
     pub async fn rematch_asset(
         &self,
         asset: &AssetRow,
-        organisation_id: i64,
         findings: &[Finding],
         alert_threshold: &str,
     ) -> Result<UploadOutcome> {
+        let organisation_id = asset.organisation_id;
         let mut change = self.begin_change("ward:matching").await?;
         let at = now();
         let mut outcome =
@@ -668,19 +672,6 @@ impl Store {
             .await?;
         tx.commit().await?;
         Ok(())
-    }
-}
-
-impl Store {
-    /// The organisation an asset belongs to.
-    pub async fn asset_organisation(&self, asset_id: i64) -> Result<i64> {
-        Ok(
-            sqlx::query("SELECT organisation_id FROM asset WHERE id = $1")
-                .bind(asset_id)
-                .fetch_one(&self.pool)
-                .await?
-                .get("organisation_id"),
-        )
     }
 }
 

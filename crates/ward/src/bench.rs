@@ -349,7 +349,6 @@ async fn federation(
                 .upload_inventory(
                     actor,
                     &row,
-                    org.id,
                     "generated",
                     "bench.csv",
                     b"",
