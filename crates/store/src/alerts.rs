@@ -201,6 +201,27 @@ fn value(a: &AlertRow) -> serde_json::Value {
     serde_json::to_value(a).expect("serialisable")
 }
 
+/// Reads the alert as it now is and audits the change from `before`, in the same transaction
+/// (which also queues its notifications).
+async fn audited(
+    change: &mut Change,
+    organisation_id: i64,
+    action: &str,
+    before: &AlertRow,
+) -> Result<AlertRow> {
+    let after = alert_by_id(change, before.id).await?;
+    change
+        .log(
+            Some(organisation_id),
+            action,
+            &format!("alert:{}", before.id),
+            Some(&value(before)),
+            Some(&value(&after)),
+        )
+        .await?;
+    Ok(after)
+}
+
 /// Brings an organisation's vulnerability alerts in line with its open findings, inside a
 /// change: raises alerts for findings at or above `threshold`, reopens remediated or
 /// not-affected ones whose finding is back, turns confirm-exposure into affected, and marks
@@ -279,7 +300,6 @@ pub(crate) async fn sync_alerts(
                 .bind(a.id)
                 .execute(&mut *change.tx)
                 .await?;
-                let after = alert_by_id(change, a.id).await?;
                 let action = if reopen {
                     "alert.reopen"
                 } else if becomes_affected {
@@ -287,16 +307,7 @@ pub(crate) async fn sync_alerts(
                 } else {
                     "alert.evidence"
                 };
-                change
-                    .log(
-                        Some(organisation_id),
-                        action,
-                        &format!("alert:{}", a.id),
-                        Some(&value(&a)),
-                        Some(&value(&after)),
-                    )
-                    .await?;
-                touched.push(after);
+                touched.push(audited(change, organisation_id, action, &a).await?);
             }
         }
     }
@@ -323,17 +334,7 @@ pub(crate) async fn sync_alerts(
         .bind(a.id)
         .execute(&mut *change.tx)
         .await?;
-        let after = alert_by_id(change, a.id).await?;
-        change
-            .log(
-                Some(organisation_id),
-                "alert.remediate",
-                &format!("alert:{}", a.id),
-                Some(&value(&a)),
-                Some(&value(&after)),
-            )
-            .await?;
-        touched.push(after);
+        touched.push(audited(change, organisation_id, "alert.remediate", &a).await?);
     }
     Ok(touched)
 }
@@ -565,16 +566,13 @@ impl Store {
                 .await?;
             }
         }
-        let after = alert_by_id(&mut change, id).await?;
-        change
-            .log(
-                Some(org_id),
-                &format!("alert.{}", transition.name()),
-                &format!("alert:{id}"),
-                Some(&value(&before)),
-                Some(&value(&after)),
-            )
-            .await?;
+        let after = audited(
+            &mut change,
+            org_id,
+            &format!("alert.{}", transition.name()),
+            &before,
+        )
+        .await?;
         change.commit().await?;
         Ok(after)
     }
@@ -603,18 +601,10 @@ impl Store {
             .bind(a.id)
             .execute(&mut *change.tx)
             .await?;
-            let after = alert_by_id(&mut change, a.id).await?;
             let org = org_of(&mut change, a.id).await?;
-            change
-                .log(
-                    Some(org),
-                    "alert.reopen",
-                    &format!("alert:{}", a.id),
-                    Some(&value(&a)),
-                    Some(&value(&after)),
-                )
-                .await?;
-            outcome.reopened.push(after);
+            outcome
+                .reopened
+                .push(audited(&mut change, org, "alert.reopen", &a).await?);
         }
         // Missed acknowledgement (still open), or missed remediation (open or acknowledged);
         // escalated once per missed deadline.
