@@ -178,16 +178,19 @@ async fn rematch(
     Ok(in_memory)
 }
 
-/// Serves the API on a bound listener until the process ends, checking deadlines every
-/// `tick` (escalations, expired risk acceptances).
+/// Serves the API on a bound listener until the process ends, with the background work beside
+/// it: continuous matching, deadline checks and notification delivery.
 pub async fn serve(
     store: Store,
     policy: Policy,
     listener: tokio::net::TcpListener,
-    tick: std::time::Duration,
-    delivery_hold: std::time::Duration,
+    options: ServeOptions,
 ) -> std::io::Result<()> {
-    tokio::spawn(notify::deliver_forever(store.clone(), delivery_hold));
+    tokio::spawn(notify::deliver_forever(
+        store.clone(),
+        options.delivery_hold,
+        options.mailer,
+    ));
     let matcher = (store.clone(), policy.clone());
     tokio::spawn(async move {
         // Knowledge changes are looked for every two seconds: an import into the server's
@@ -210,6 +213,7 @@ pub async fn serve(
         }
     });
     let ticker = store.clone();
+    let tick = options.tick;
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(tick);
         loop {
@@ -225,11 +229,43 @@ pub async fn serve(
             }
         }
     });
-    axum::serve(
-        listener,
-        router(store, policy).into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .await
+    let app = router(store, policy);
+    match options.tls {
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        }
+        Some(tls) => {
+            // Under TLS browsers are told to use nothing else for a year (HSTS).
+            let app = app.layer(axum::middleware::map_response(
+                |mut response: Response| async move {
+                    response.headers_mut().insert(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+                    );
+                    response
+                },
+            ));
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await
+        }
+    }
+}
+
+/// What `serve` runs besides the API.
+pub struct ServeOptions {
+    /// Between deadline checks (escalations, expired risk acceptances).
+    pub tick: std::time::Duration,
+    /// How long a notification being delivered is held before it is due again.
+    pub delivery_hold: std::time::Duration,
+    /// The SMTP relay for e-mail channels; without one they wait (and say why).
+    pub mailer: Option<notify::Mailer>,
+    /// HTTPS with this certificate and key (and HSTS) instead of plain HTTP.
+    pub tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }
 
 async fn security_headers(mut response: Response) -> Response {

@@ -1,18 +1,22 @@
-//! Delivering the outbox: webhooks (JSON, HMAC-SHA256 signature, idempotency key) and syslog
-//! (RFC 5424 over UDP, or TCP with RFC 6587 octet counting). Failures are retried with
+//! Delivering the outbox: webhooks (JSON, HMAC-SHA256 signature, idempotency key), syslog
+//! (RFC 5424 over UDP, or TCP with RFC 6587 octet counting) and e-mail through an SMTP relay
+//! (STARTTLS required unless the operator says otherwise). Failures are retried with
 //! exponential backoff; a crash mid-delivery leaves the claim to run out and the row to be
 //! delivered again (at least once; receivers deduplicate by the idempotency key).
 
 use std::time::Duration;
 
 use hmac::{KeyInit, Mac};
+use lettre::message::{Mailbox, header::ContentType};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sha2::Sha256;
 use tokio::io::AsyncWriteExt;
 use ward_store::{Delivery, Store};
 
 /// Delivers due notifications until the process ends. A claimed notification is held for
 /// `hold` before another deliverer (or this one, restarted) may take it again.
-pub async fn deliver_forever(store: Store, hold: Duration) {
+pub async fn deliver_forever(store: Store, hold: Duration, mailer: Option<Mailer>) {
     let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::seconds(30));
     let _ = rustls::crypto::ring::default_provider().install_default();
     let client = match reqwest::Client::builder()
@@ -30,7 +34,7 @@ pub async fn deliver_forever(store: Store, hold: Duration) {
         match store.claim_deliveries(20, hold).await {
             Ok(batch) if !batch.is_empty() => {
                 for d in batch {
-                    let result = deliver(&client, &d).await;
+                    let result = deliver(&client, mailer.as_ref(), &d).await;
                     let recorded = match result {
                         Ok(()) => store.delivered(d.id).await,
                         Err(e) => {
@@ -60,7 +64,11 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn deliver(client: &reqwest::Client, d: &Delivery) -> Result<(), String> {
+async fn deliver(
+    client: &reqwest::Client,
+    mailer: Option<&Mailer>,
+    d: &Delivery,
+) -> Result<(), String> {
     match d.kind.as_str() {
         "webhook" => {
             let body = d.payload.as_bytes().to_vec();
@@ -82,6 +90,12 @@ async fn deliver(client: &reqwest::Client, d: &Delivery) -> Result<(), String> {
             }
         }
         "syslog" => syslog(d).await,
+        "email" => match mailer {
+            Some(m) => m.send(d).await,
+            None => Err(
+                "no SMTP relay is configured (ward serve --smtp URL --smtp-from ADDRESS)".into(),
+            ),
+        },
         other => Err(format!("unknown channel kind {other}")),
     }
 }
@@ -140,6 +154,162 @@ async fn syslog(d: &Delivery) -> Result<(), String> {
     }
 }
 
+/// The SMTP relay that e-mail channels are sent through.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+impl Mailer {
+    /// `url`: `smtp://[user:password@]host[:port]` sends with STARTTLS, required (port 587
+    /// unless given); `smtps://…` speaks TLS from the first byte (465); `?tls=opportunistic`
+    /// upgrades when offered and `?tls=none` never does (only for a relay on the same host).
+    /// `extra_root_pem` adds a private CA to the Mozilla roots.
+    pub fn new(url: &str, from: &str, extra_root_pem: Option<&[u8]>) -> Result<Self, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let parsed = reqwest::Url::parse(url).map_err(|e| format!("--smtp {url:?}: {e}"))?;
+        let host = parsed
+            .host_str()
+            .ok_or_else(|| "--smtp: the URL names no host".to_owned())?
+            .trim_matches(['[', ']'])
+            .to_owned();
+        let tls_query = parsed
+            .query_pairs()
+            .find(|(k, _)| k == "tls")
+            .map(|(_, v)| v.into_owned());
+        let mode = match (parsed.scheme(), tls_query.as_deref()) {
+            ("smtps", None) => "wrapper",
+            ("smtp", None | Some("required")) => "required",
+            ("smtp", Some("opportunistic")) => "opportunistic",
+            ("smtp", Some("none")) => "none",
+            (scheme, tls) => {
+                return Err(format!(
+                    "--smtp: scheme {scheme:?} with tls={tls:?}: use smtp:// (STARTTLS), smtps:// (TLS), or smtp://…?tls=opportunistic|none"
+                ));
+            }
+        };
+        // lettre reads the credentials, port and hello name; the TLS mode is set below.
+        let mut plain = parsed.clone();
+        plain.set_query(None);
+        let _ = plain.set_scheme("smtp");
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(plain.as_str())
+            .map_err(|e| format!("--smtp: {e}"))?;
+        if parsed.port().is_none() {
+            builder = builder.port(if mode == "wrapper" { 465 } else { 587 });
+        }
+        let params = || -> Result<TlsParameters, String> {
+            let mut b = TlsParameters::builder(host.clone());
+            if let Some(pem) = extra_root_pem {
+                let cert = Certificate::from_pem(pem).map_err(|e| format!("--smtp-ca: {e}"))?;
+                b = b.add_root_certificate(cert);
+            }
+            b.build_rustls().map_err(|e| format!("--smtp: {e}"))
+        };
+        builder = builder.tls(match mode {
+            "wrapper" => Tls::Wrapper(params()?),
+            "required" => Tls::Required(params()?),
+            "opportunistic" => Tls::Opportunistic(params()?),
+            _ => Tls::None,
+        });
+        let from: Mailbox = from
+            .parse()
+            .map_err(|e| format!("--smtp-from {from:?}: {e}"))?;
+        Ok(Self {
+            transport: builder.timeout(Some(Duration::from_secs(20))).build(),
+            from,
+        })
+    }
+
+    async fn send(&self, d: &Delivery) -> Result<(), String> {
+        let to: Mailbox = d
+            .target
+            .parse()
+            .map_err(|e| format!("address {:?}: {e}", d.target))?;
+        let payload: serde_json::Value =
+            serde_json::from_str(&d.payload).map_err(|e| format!("payload: {e}"))?;
+        let (subject, body) = email_text(&d.event, &payload);
+        // The idempotency key names the message, so a redelivery is the same message.
+        let domain = self.from.email.domain().to_owned();
+        let message = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(subject)
+            .message_id(Some(format!("<{}@{domain}>", d.idempotency_key)))
+            .header(ContentType::TEXT_PLAIN)
+            .body(body)
+            .map_err(|e| e.to_string())?;
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("SMTP: {e}"))
+    }
+}
+
+/// The subject and plain-text body of an alert e-mail. Every value is copied in as text:
+/// nothing from the payload is interpreted, and control characters cannot start a header.
+pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) {
+    let alert = &payload["alert"];
+    let field = |name: &str| match &alert[name] {
+        serde_json::Value::Null => None,
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    };
+    let headline = match event {
+        "alert.issue" => "High severity alert",
+        "alert.raise" => "New alert",
+        "alert.reopen" => "Alert reopened",
+        "alert.escalate" => "Deadline missed, escalated",
+        "alert.acknowledge" => "Alert acknowledged",
+        "alert.remediate" => "Alert remediated",
+        "alert.accept-risk" => "Risk accepted",
+        "alert.not-affected" => "Declared not affected",
+        "alert.add-evidence" => "New evidence for an alert",
+        _ => "Alert changed",
+    };
+    let subject_of = field("subject").unwrap_or_default();
+    let organisation = field("organisation").unwrap_or_default();
+    let one_line = |s: String| -> String {
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(200)
+            .collect()
+    };
+    let subject = one_line(format!("[Ward] {headline}: {subject_of} ({organisation})"));
+    let mut body = format!("{headline} for {organisation}\n\n");
+    let exposure = field("exposure").map(|e| match e.as_str() {
+        "affected" => "affected: your inventory has a vulnerable version".to_owned(),
+        "confirm-exposure" => {
+            "confirm exposure: your inventory says nothing about this product; please confirm whether you run it".to_owned()
+        }
+        _ => e,
+    });
+    for (label, value) in [
+        ("Subject", Some(subject_of.clone())),
+        ("Title", field("title")),
+        ("State", field("state")),
+        ("Exposure", exposure),
+        ("Priority", field("priority").or_else(|| field("level"))),
+        ("Acknowledge by", field("acknowledge_by")),
+        ("Remediate by", field("remediate_by")),
+        ("Findings or sightings", field("evidence")),
+        ("Justification", field("justification")),
+        ("Accepted until", field("accepted_until")),
+        ("Note", field("note")),
+    ] {
+        if let Some(v) = value {
+            body.push_str(&format!("{label}: {v}\n"));
+        }
+    }
+    body.push_str(&format!(
+        "\nAlert {} (audit entry {}). Acknowledge, remediate or answer it in Ward.\n",
+        field("id").unwrap_or_default(),
+        payload["audit_seq"]
+    ));
+    (subject, body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,6 +321,46 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
+    }
+
+    #[test]
+    fn email_text_copies_values_and_keeps_the_subject_one_line() {
+        let payload = serde_json::json!({
+            "event": "alert.issue",
+            "audit_seq": 7,
+            "alert": {"id": 3, "organisation": "trust-a", "subject": "CVE-2025-4427",
+                      "title": "{{7*7}} ${7*7}\r\nBcc: evil@example.org", "state": "open",
+                      "exposure": "confirm-exposure", "priority": "immediate",
+                      "acknowledge_by": "2025-05-21T10:00:00Z", "evidence": 0}
+        });
+        let (subject, body) = email_text("alert.issue", &payload);
+        assert_eq!(
+            subject,
+            "[Ward] High severity alert: CVE-2025-4427 (trust-a)"
+        );
+        assert!(body.contains("Title: {{7*7}} ${7*7}\r\nBcc"), "{body}");
+        assert!(body.contains("Exposure: confirm exposure"), "{body}");
+        assert!(body.contains("Acknowledge by: 2025-05-21T10:00:00Z"));
+        assert!(body.contains("Alert 3 (audit entry 7)"));
+        assert!(!body.contains("49"));
+    }
+
+    #[test]
+    fn mailer_urls() {
+        assert!(Mailer::new("smtp://relay.example.org", "ward@example.org", None).is_ok());
+        assert!(Mailer::new("smtps://u:p@relay.example.org", "ward@example.org", None).is_ok());
+        let e = Mailer::new("http://relay.example.org", "ward@example.org", None)
+            .err()
+            .unwrap();
+        assert!(e.contains("smtp://"), "{e}");
+        let e = Mailer::new("smtp://relay.example.org", "not an address", None)
+            .err()
+            .unwrap();
+        assert!(e.contains("--smtp-from"), "{e}");
+        let e = Mailer::new("smtp://relay.example.org", "w@example.org", Some(b"junk"))
+            .err()
+            .unwrap();
+        assert!(e.contains("--smtp-ca"), "{e}");
     }
 
     #[test]

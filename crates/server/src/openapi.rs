@@ -298,16 +298,16 @@ pub const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/v1/channels",
         operation_id: "addChannel",
-        summary: "Add a webhook (HMAC-SHA256 signed) or syslog (RFC 5424, udp:// or tcp://) channel",
+        summary: "Add a webhook (HMAC-SHA256 signed), syslog (RFC 5424, udp:// or tcp://) or e-mail (the server's SMTP relay) channel",
         access: Access::Roles(&["central-admin", "member-admin"]),
         query: &[],
         body: Body::Json(&[
-            ("kind", "string", true, "webhook or syslog"),
+            ("kind", "string", true, "webhook, syslog or email"),
             (
                 "target",
                 "string",
                 true,
-                "URL, or udp://host:port / tcp://host:port",
+                "URL, udp://host:port / tcp://host:port, or one e-mail address",
             ),
             (
                 "secret",

@@ -20,6 +20,28 @@ pub struct Channel {
     pub target: String,
     pub created_at: String,
     pub disabled_at: Option<String>,
+    /// Notifications waiting (not yet delivered, perhaps failing and being retried).
+    pub pending: i64,
+    pub delivered: i64,
+    /// Why the newest waiting notification failed, if it did: operators see why nothing
+    /// arrives (a relay certificate not trusted, a receiver answering 500, …).
+    pub last_error: Option<String>,
+}
+
+/// A channel and its delivery counts; the argument is the rest of the query.
+macro_rules! channel_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT c.id, o.slug, c.kind, c.target, c.created_at, c.disabled_at,
+                    (SELECT COUNT(*) FROM outbox x WHERE x.channel_id = c.id AND x.delivered_at IS NULL) AS pending,
+                    (SELECT COUNT(*) FROM outbox x WHERE x.channel_id = c.id AND x.delivered_at IS NOT NULL) AS delivered,
+                    (SELECT x.last_error FROM outbox x
+                      WHERE x.channel_id = c.id AND x.delivered_at IS NULL AND x.last_error IS NOT NULL
+                      ORDER BY x.id DESC LIMIT 1) AS last_error
+             FROM notification_channel c JOIN organisation o ON o.id = c.organisation_id ",
+            $rest
+        )
+    };
 }
 
 /// A notification claimed for delivery.
@@ -80,6 +102,23 @@ impl Change {
     }
 }
 
+/// One mailbox, `local@domain`, nothing that could add a header or a second recipient. The
+/// deliverer parses it again as an RFC 5321 address before sending.
+fn is_email_address(target: &str) -> bool {
+    let Some((local, domain)) = target.rsplit_once('@') else {
+        return false;
+    };
+    target.len() <= 254
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !target
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, ',' | ';' | '<' | '>'))
+        && !local.contains('@')
+}
+
 impl Store {
     pub async fn add_channel(
         &self,
@@ -92,6 +131,12 @@ impl Store {
         match kind {
             "webhook" if target.starts_with("https://") || target.starts_with("http://") => {}
             "syslog" if target.starts_with("udp://") || target.starts_with("tcp://") => {}
+            "email" if is_email_address(target) => {}
+            "email" => {
+                return Err(StoreError::Invalid(format!(
+                    "target {target:?}: e-mail needs one address (name@domain)"
+                )));
+            }
             "webhook" => {
                 return Err(StoreError::Invalid(format!(
                     "target {target:?}: a webhook needs an http(s):// URL"
@@ -104,7 +149,7 @@ impl Store {
             }
             other => {
                 return Err(StoreError::Invalid(format!(
-                    "kind {other:?}: webhook or syslog"
+                    "kind {other:?}: webhook, syslog or email"
                 )));
             }
         }
@@ -141,11 +186,9 @@ impl Store {
     }
 
     pub async fn channels(&self, organisation_id: Option<i64>) -> Result<Vec<Channel>> {
-        let rows = sqlx::query(
-            "SELECT c.id, o.slug, c.kind, c.target, c.created_at, c.disabled_at
-             FROM notification_channel c JOIN organisation o ON o.id = c.organisation_id
-             WHERE ($1 IS NULL OR c.organisation_id = $1) ORDER BY c.id",
-        )
+        let rows = sqlx::query(channel_select!(
+            "WHERE ($1 IS NULL OR c.organisation_id = $1) ORDER BY c.id"
+        ))
         .bind(organisation_id)
         .fetch_all(&self.pool)
         .await?;
@@ -239,18 +282,18 @@ fn channel(r: &sqlx::sqlite::SqliteRow) -> Channel {
         target: r.get("target"),
         created_at: r.get("created_at"),
         disabled_at: r.get("disabled_at"),
+        pending: r.get("pending"),
+        delivered: r.get("delivered"),
+        last_error: r.get("last_error"),
     }
 }
 
 async fn channel_by_id(change: &mut Change, id: i64) -> Result<Channel> {
     Ok(channel(
-        &sqlx::query(
-            "SELECT c.id, o.slug, c.kind, c.target, c.created_at, c.disabled_at
-             FROM notification_channel c JOIN organisation o ON o.id = c.organisation_id WHERE c.id = $1",
-        )
-        .bind(id)
-        .fetch_one(&mut *change.tx)
-        .await?,
+        &sqlx::query(channel_select!("WHERE c.id = $1"))
+            .bind(id)
+            .fetch_one(&mut *change.tx)
+            .await?,
     ))
 }
 

@@ -407,8 +407,12 @@ async fn federation(
         store.clone(),
         policy.clone(),
         listener,
-        std::time::Duration::from_secs(3600),
-        std::time::Duration::from_secs(30),
+        ward_server::ServeOptions {
+            tick: std::time::Duration::from_secs(3600),
+            delivery_hold: std::time::Duration::from_secs(30),
+            mailer: None,
+            tls: None,
+        },
     ));
     let load = worklist_load(&url, &member_token, load_seconds).await;
     serving.abort();

@@ -26,6 +26,23 @@ pub(crate) struct ServeArgs {
     /// delivered again after this (at least once).
     #[arg(long, default_value_t = 30)]
     pub(crate) delivery_hold: u64,
+    /// SMTP relay for e-mail channels: smtp://[user:password@]host[:port] (STARTTLS required,
+    /// port 587), smtps://… (TLS, port 465); ?tls=none only for a relay on this host.
+    #[arg(long, env = "WARD_SMTP_URL", hide_env_values = true)]
+    pub(crate) smtp: Option<String>,
+    /// The From address of alert e-mails.
+    #[arg(long, env = "WARD_SMTP_FROM", requires = "smtp")]
+    pub(crate) smtp_from: Option<String>,
+    /// A PEM file with a private CA that the SMTP relay's certificate is issued by (added to
+    /// the Mozilla roots).
+    #[arg(long, env = "WARD_SMTP_CA", requires = "smtp")]
+    pub(crate) smtp_ca: Option<std::path::PathBuf>,
+    /// Serve HTTPS: the PEM certificate chain (with --tls-key). HSTS is sent under TLS.
+    #[arg(long, env = "WARD_TLS_CERT", requires = "tls_key")]
+    pub(crate) tls_cert: Option<std::path::PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, env = "WARD_TLS_KEY", requires = "tls_cert")]
+    pub(crate) tls_key: Option<std::path::PathBuf>,
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
@@ -37,12 +54,49 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             "warning: no central team yet: run `ward admin init --slug … --name …` to create it and its first token"
         );
     }
+    let mailer = match &args.smtp {
+        None => None,
+        Some(url) => {
+            let from = args
+                .smtp_from
+                .as_deref()
+                .context("--smtp needs --smtp-from ADDRESS (the From of alert e-mails)")?;
+            let ca = match &args.smtp_ca {
+                Some(path) => Some(
+                    std::fs::read(path).with_context(|| format!("--smtp-ca {}", path.display()))?,
+                ),
+                None => None,
+            };
+            Some(
+                ward_server::notify::Mailer::new(url, from, ca.as_deref())
+                    .map_err(anyhow::Error::msg)?,
+            )
+        }
+    };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            Some(
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "TLS certificate {} or key {}",
+                            cert.display(),
+                            key.display()
+                        )
+                    })?,
+            )
+        }
+        _ => None,
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     // Scripts and tests read this line to find the server.
-    println!("listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    println!("listening on {scheme}://{addr}");
     eprintln!("database: {location}");
     use std::io::Write as _;
     std::io::stdout().flush()?;
@@ -50,8 +104,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
         store,
         policy,
         listener,
-        std::time::Duration::from_secs(args.tick.max(1)),
-        std::time::Duration::from_secs(args.delivery_hold.max(1)),
+        ward_server::ServeOptions {
+            tick: std::time::Duration::from_secs(args.tick.max(1)),
+            delivery_hold: std::time::Duration::from_secs(args.delivery_hold.max(1)),
+            mailer,
+            tls,
+        },
     )
     .await?;
     Ok(exit::OK)

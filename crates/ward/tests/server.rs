@@ -1743,3 +1743,388 @@ async fn the_openapi_document_is_valid_openapi_3_1() {
         assert_eq!(out.trim(), "valid");
     }
 }
+
+/// A CA made for the test and a certificate it issued for 127.0.0.1 and localhost.
+struct TestPki {
+    ca_pem: String,
+    cert_pem: String,
+    key_pem: String,
+}
+
+fn test_pki() -> TestPki {
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "Ward test CA");
+    ca.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let leaf = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    TestPki {
+        ca_pem: ca.pem(),
+        cert_pem: leaf.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
+
+/// One message as the SMTP server received it.
+#[derive(Debug, Clone)]
+struct Mail {
+    /// Whether the session had switched to TLS (STARTTLS) before MAIL FROM.
+    tls: bool,
+    from: String,
+    to: Vec<String>,
+    data: String,
+}
+
+/// A small SMTP server for the tests: it offers STARTTLS with the test CA's certificate,
+/// refuses MAIL before STARTTLS (as a relay that requires TLS does) and keeps every message.
+struct SmtpServer {
+    addr: std::net::SocketAddr,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<Mail>>>,
+    /// TLS handshakes that failed (a client that did not trust the certificate).
+    failed_handshakes: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+enum SmtpStep {
+    StartTls,
+    Closed,
+}
+
+impl SmtpServer {
+    async fn start(pki: &TestPki) -> Self {
+        use rustls::pki_types::pem::PemObject;
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let certs = vec![
+            rustls::pki_types::CertificateDer::from_pem_slice(pki.cert_pem.as_bytes()).unwrap(),
+        ];
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.key_pem.as_bytes()).unwrap();
+        let config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mails = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let failed_handshakes = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (sink, failures) = (mails.clone(), failed_handshakes.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let (acceptor, sink, failures) = (acceptor.clone(), sink.clone(), failures.clone());
+                tokio::spawn(async move {
+                    use tokio::io::AsyncWriteExt;
+                    if stream
+                        .write_all(b"220 localhost ESMTP ward-test\r\n")
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    let (read, write) = stream.split();
+                    let mut session = tokio::io::join(read, write);
+                    if let SmtpStep::StartTls = smtp_session(&mut session, false, &sink).await {
+                        match acceptor.accept(stream).await {
+                            Ok(mut tls) => {
+                                smtp_session(&mut tls, true, &sink).await;
+                            }
+                            Err(_) => {
+                                failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        Self {
+            addr,
+            mails,
+            failed_handshakes,
+        }
+    }
+
+    fn mails(&self) -> Vec<Mail> {
+        self.mails.lock().unwrap().clone()
+    }
+}
+
+/// Speaks SMTP (RFC 5321, the commands a client sends) until STARTTLS or the end.
+async fn smtp_session<S>(stream: &mut S, tls: bool, sink: &std::sync::Mutex<Vec<Mail>>) -> SmtpStep
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+    let mut reader = tokio::io::BufReader::new(stream);
+    let mut mail: Option<Mail> = None;
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line).await {
+            Ok(0) | Err(_) => return SmtpStep::Closed,
+            Ok(_) => {}
+        }
+        let command = line.trim_end().to_owned();
+        let verb = command
+            .split([' ', ':'])
+            .next()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "EHLO" if tls => b"250-localhost\r\n250 8BITMIME\r\n",
+            "EHLO" => b"250-localhost\r\n250-8BITMIME\r\n250 STARTTLS\r\n",
+            "HELO" | "NOOP" => b"250 OK\r\n",
+            "RSET" => {
+                mail = None;
+                b"250 OK\r\n"
+            }
+            "STARTTLS" if !tls => {
+                let _ = reader
+                    .get_mut()
+                    .write_all(b"220 2.0.0 Ready to start TLS\r\n")
+                    .await;
+                return SmtpStep::StartTls;
+            }
+            "MAIL" if !tls => b"530 5.7.0 Must issue a STARTTLS command first\r\n",
+            "MAIL" => {
+                let from = command[10..].trim().trim_matches(['<', '>']).to_owned();
+                mail = Some(Mail {
+                    tls,
+                    from,
+                    to: Vec::new(),
+                    data: String::new(),
+                });
+                b"250 OK\r\n"
+            }
+            "RCPT" => match mail.as_mut() {
+                Some(m) => {
+                    m.to.push(command[8..].trim().trim_matches(['<', '>']).to_owned());
+                    b"250 OK\r\n"
+                }
+                None => b"503 5.5.1 MAIL first\r\n",
+            },
+            "DATA" => match mail.take() {
+                Some(mut m) => {
+                    let _ = reader
+                        .get_mut()
+                        .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+                        .await;
+                    loop {
+                        let mut l = String::new();
+                        match reader.read_line(&mut l).await {
+                            Ok(0) | Err(_) => return SmtpStep::Closed,
+                            Ok(_) => {}
+                        }
+                        if l == ".\r\n" {
+                            break;
+                        }
+                        m.data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                    }
+                    sink.lock().unwrap().push(m);
+                    b"250 2.0.0 OK queued\r\n"
+                }
+                None => b"503 5.5.1 MAIL first\r\n",
+            },
+            "QUIT" => {
+                let _ = reader.get_mut().write_all(b"221 2.0.0 Bye\r\n").await;
+                return SmtpStep::Closed;
+            }
+            _ => b"502 5.5.2 Command not recognised\r\n",
+        };
+        if reader.get_mut().write_all(reply).await.is_err() {
+            return SmtpStep::Closed;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn alerts_are_e_mailed_over_starttls_and_an_untrusted_relay_gets_nothing() {
+    let f = federation();
+    assert!(
+        run(&f.db, &["db", "import", p(&demo_feeds())])
+            .status
+            .success()
+    );
+    let pki = test_pki();
+    let smtp = SmtpServer::start(&pki).await;
+    let ca = f.db.with_file_name("smtp-ca.pem");
+    std::fs::write(&ca, &pki.ca_pem).unwrap();
+    let relay = format!("smtp://{}", smtp.addr);
+    let from = "ward@nhs-england.example";
+
+    // Without the relay's CA the certificate is not trusted: nothing is sent in clear.
+    let server = Server::start_with(&f.db, &["--smtp", &relay, "--smtp-from", from]);
+    let url = server.url.clone();
+    for bad in [
+        json!({"kind": "email", "target": "security@rxa.example, evil@attacker.example"}),
+        json!({"kind": "email", "target": "security@rxa.example\r\nBcc: evil@attacker.example"}),
+        json!({"kind": "email", "target": "nobody"}),
+    ] {
+        let (status, answer) = post(
+            &format!("{url}/api/v1/channels"),
+            &f.rxa[0].1,
+            serde_json::to_vec(&bad).unwrap(),
+        )
+        .await;
+        assert_eq!(status, 422, "{bad}: {answer}");
+    }
+    let (status, answer) = post(
+        &format!("{url}/api/v1/channels"),
+        &f.rxa[0].1,
+        serde_json::to_vec(&json!({"kind": "email", "target": "security@rxa.example"})).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(issue_to_everyone(&url, &f.analyst).await, 4);
+    let started = std::time::Instant::now();
+    while smtp
+        .failed_handshakes
+        .load(std::sync::atomic::Ordering::SeqCst)
+        == 0
+    {
+        assert!(started.elapsed().as_secs() < 30, "no STARTTLS attempt");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (_, channels) = get(&format!("{url}/api/v1/channels"), &f.rxa[0].1).await;
+    let channel = &channels["channels"][0];
+    assert_eq!(channel["pending"], 2, "{channels}");
+    assert!(
+        channel["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("SMTP") && e.to_lowercase().contains("certificate")),
+        "{channels}"
+    );
+    assert!(smtp.mails().is_empty());
+    drop(server);
+
+    // With the CA: both of rxa's alerts arrive, over TLS, from and to the right addresses.
+    let ca_arg = p(&ca).to_owned();
+    let server = Server::start_with(
+        &f.db,
+        &["--smtp", &relay, "--smtp-from", from, "--smtp-ca", &ca_arg],
+    );
+    let started = std::time::Instant::now();
+    while smtp.mails().len() < 2 {
+        assert!(started.elapsed().as_secs() < 60, "only {:?}", smtp.mails());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let mails = smtp.mails();
+    let mut subjects = Vec::new();
+    for m in &mails {
+        assert!(m.tls, "sent before STARTTLS");
+        assert_eq!(m.from, from);
+        assert_eq!(m.to, ["security@rxa.example"]);
+        assert!(
+            m.data.contains("From: ward@nhs-england.example\r\n"),
+            "{}",
+            m.data
+        );
+        assert!(
+            m.data.contains("To: security@rxa.example\r\n"),
+            "{}",
+            m.data
+        );
+        assert!(m.data.contains("Message-ID: <"), "{}", m.data);
+        assert!(m.data.contains("@nhs-england.example>"), "{}", m.data);
+        assert!(
+            m.data.contains("please confirm whether you run it"),
+            "{}",
+            m.data
+        );
+        let subject = m
+            .data
+            .lines()
+            .find_map(|l| l.strip_prefix("Subject: "))
+            .unwrap()
+            .to_owned();
+        subjects.push(subject);
+    }
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        [
+            "[Ward] High severity alert: CVE-2025-4427 (rxa)",
+            "[Ward] High severity alert: CVE-2025-4428 (rxa)"
+        ]
+    );
+    let (_, channels) = get(
+        &format!("{server_url}/api/v1/channels", server_url = server.url),
+        &f.rxa[0].1,
+    )
+    .await;
+    assert_eq!(channels["channels"][0]["pending"], 0, "{channels}");
+    assert_eq!(channels["channels"][0]["delivered"], 2, "{channels}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_server_speaks_https_with_hsts_when_given_a_certificate() {
+    let f = federation();
+    let pki = test_pki();
+    let dir = f.db.parent().unwrap().to_owned();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, &pki.cert_pem).unwrap();
+    std::fs::write(&key, &pki.key_pem).unwrap();
+    let server = Server::start_with(&f.db, &["--tls-cert", p(&cert), "--tls-key", p(&key)]);
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let trusting = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(pki.ca_pem.as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let response = trusting
+        .get(format!("{}/api/v1/me", server.url))
+        .bearer_auth(&f.central)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["strict-transport-security"],
+        "max-age=31536000; includeSubDomains"
+    );
+    let me: Value = response.json().await.unwrap();
+    assert_eq!(me["organisation"]["slug"], "nhs-england", "{me}");
+    // A client that does not trust the CA refuses the connection; plain HTTP is not served.
+    let untrusting = reqwest::Client::new();
+    assert!(
+        untrusting
+            .get(format!("{}/api/v1/health", server.url))
+            .send()
+            .await
+            .is_err()
+    );
+    let plain = server.url.replacen("https://", "http://", 1);
+    let answer = untrusting
+        .get(format!("{plain}/api/v1/health"))
+        .send()
+        .await;
+    assert!(answer.is_err() || !answer.unwrap().status().is_success());
+    // A key that does not belong to the certificate is refused at start, with the file names.
+    let other = test_pki();
+    std::fs::write(&key, &other.key_pem).unwrap();
+    let o = run(
+        &f.db,
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            p(&cert),
+            "--tls-key",
+            p(&key),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("key.pem"), "{}", stderr(&o));
+}
