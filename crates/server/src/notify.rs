@@ -201,6 +201,10 @@ impl Mailer {
         let params = || -> Result<TlsParameters, String> {
             let mut b = TlsParameters::builder(host.clone());
             if let Some(pem) = extra_root_pem {
+                use rustls::pki_types::{CertificateDer, pem::PemObject};
+                if !CertificateDer::pem_slice_iter(pem).any(|c| c.is_ok()) {
+                    return Err("--smtp-ca: the file holds no PEM certificate".into());
+                }
                 let cert = Certificate::from_pem(pem).map_err(|e| format!("--smtp-ca: {e}"))?;
                 b = b.add_root_certificate(cert);
             }
@@ -345,8 +349,9 @@ mod tests {
         assert!(!body.contains("49"));
     }
 
-    #[test]
-    fn mailer_urls() {
+    // The relay's connection pool lives on the runtime.
+    #[tokio::test]
+    async fn mailer_urls() {
         assert!(Mailer::new("smtp://relay.example.org", "ward@example.org", None).is_ok());
         assert!(Mailer::new("smtps://u:p@relay.example.org", "ward@example.org", None).is_ok());
         let e = Mailer::new("http://relay.example.org", "ward@example.org", None)
