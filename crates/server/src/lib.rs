@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+pub mod import;
 pub mod notify;
 pub mod openapi;
 
@@ -23,6 +24,8 @@ use ward_store::{NewAsset, NewSighting, Principal, Role, Store, StoreError};
 
 /// Largest request body accepted (a sightings report, later an SBOM).
 pub const MAX_BODY: usize = 16 << 20;
+/// The largest feed file or archive a central admin may import over HTTP (streamed to disk).
+pub const MAX_IMPORT: u64 = 4 << 30;
 
 pub struct AppState {
     pub store: Store,
@@ -64,6 +67,10 @@ pub fn router(store: Store, policy: Policy) -> Router {
         .route("/api/v1/channels", get(channels).post(add_channel))
         .route("/api/v1/compliance/alerts", get(compliance_alerts))
         .route("/api/v1/compliance/members", get(compliance_members))
+        .route(
+            "/api/v1/knowledge/imports",
+            axum::routing::post(import_knowledge).layer(DefaultBodyLimit::disable()),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -307,6 +314,11 @@ impl ApiError {
     }
     fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
+    }
+    /// A fault of the server's own (disk, temporary files): logged, not shown.
+    fn internal(message: impl std::fmt::Display) -> Self {
+        tracing::error!("{message}");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (logged)")
     }
 }
 
@@ -1097,6 +1109,102 @@ async fn add_channel(
         )
         .await?;
     Ok((StatusCode::CREATED, Json(json!({"channel": channel}))))
+}
+
+#[derive(Deserialize)]
+struct ImportQuery {
+    /// The file's name: it says what the bytes are (`.json`, `.csv`, `.zip`, `.tar.gz`, …).
+    filename: String,
+    /// Stop at the first bad record and import nothing.
+    #[serde(default)]
+    strict: bool,
+}
+
+/// A feed file or archive, streamed to a private temporary folder and imported in one
+/// transaction exactly as `ward db import` would; continuous matching then takes the
+/// changed vulnerabilities to every affected member.
+async fn import_knowledge(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(query): Query<ImportQuery>,
+    body: axum::body::Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    use tokio::io::AsyncWriteExt;
+    if who.role != Role::CentralAdmin {
+        return Err(ApiError::forbidden("import into the knowledge base"));
+    }
+    // Only a plain file name: the name chooses the parser, never a place on disk.
+    let name = query.filename.as_str();
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.len() > 200
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(ApiError::bad_request(format!(
+            "filename {:?}: a file name of letters, digits, '.', '-' and '_' (e.g. known_exploited_vulnerabilities.json)",
+            query.filename
+        )));
+    }
+    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
+    let path = dir.path().join(name);
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("the upload broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > MAX_IMPORT {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "imports over HTTP are limited to {MAX_IMPORT} bytes: use `ward db import` on the server"
+                ),
+            ));
+        }
+        file.write_all(&chunk)
+            .await
+            .map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    drop(file);
+    if size == 0 {
+        return Err(ApiError::bad_request(format!(
+            "{name}: the upload is empty"
+        )));
+    }
+    // Messages name the uploaded file, not the temporary folder.
+    let prefix = format!("{}/", dir.path().display());
+    let mut warnings = Vec::new();
+    let summary = import::import_paths(
+        &state.store,
+        vec![path],
+        query.strict,
+        &|_| {},
+        &mut warnings,
+    )
+    .await
+    .map_err(|e| ApiError::bad_request(e.to_string().replace(&prefix, "")))?;
+    let mut summary = serde_json::to_value(&summary).expect("serialisable");
+    if let Some(errors) = summary["errors"].as_array_mut() {
+        for e in errors {
+            *e = Value::String(e.as_str().unwrap_or_default().replace(&prefix, ""));
+        }
+    }
+    summary["warning_messages"] = warnings
+        .iter()
+        .take(100)
+        .map(|w| Value::String(w.to_string().replace(&prefix, "")))
+        .collect();
+    state
+        .store
+        .audit(&who.actor(), "knowledge.import", name, &summary)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"import": summary}))))
 }
 
 #[derive(Deserialize)]

@@ -207,6 +207,25 @@ pub const ROUTES: &[Route] = &[
         status: 201,
     },
     Route {
+        method: "post",
+        path: "/api/v1/knowledge/imports",
+        operation_id: "importKnowledge",
+        summary: "Import a feed file or archive (CVE JSON 5, NVD 2.0, OSV, CSAF, KEV, EPSS, SSVC; .zip, .tar.gz, .gz, .xz) into the knowledge base in one transaction; continuous matching then reaches every affected member",
+        access: Access::Roles(&["central-admin"]),
+        query: &[
+            (
+                "filename",
+                "The file's name: tells the format (and the archive kind) and names the file in errors",
+            ),
+            (
+                "strict",
+                "true: stop at the first bad record and import nothing",
+            ),
+        ],
+        body: Body::File("The feed file or archive"),
+        status: 201,
+    },
+    Route {
         method: "get",
         path: "/api/v1/findings",
         operation_id: "worklist",

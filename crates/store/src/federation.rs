@@ -388,6 +388,19 @@ pub(crate) use alert_columns;
 
 impl Store {
     /// Starts a change made by `actor` (a token, or `cli:<user>` for `ward admin`).
+    /// Records an action that changes nothing else in the store (an import's summary, say).
+    pub async fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        target: &str,
+        after: &serde_json::Value,
+    ) -> Result<()> {
+        let mut change = self.begin_change(actor).await?;
+        change.log(None, action, target, None, Some(after)).await?;
+        change.commit().await
+    }
+
     pub async fn begin_change(&self, actor: &str) -> Result<Change> {
         let mut tx = self.pool.begin().await?;
         // A write first: it takes the database's write lock, so the head read here stays the

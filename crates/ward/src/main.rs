@@ -91,7 +91,15 @@ enum DbCommand {
     /// Import feed files, folders or archives (.zip, .tar.gz, .tar.xz, .gz, .xz).
     Import(import::ImportArgs),
     /// Show what the knowledge base holds.
-    Status(DbArgs),
+    Status(StatusArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct StatusArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[arg(long, value_enum, default_value = "text")]
+    format: TextOrJson,
 }
 
 /// Where the database is.
@@ -193,10 +201,27 @@ fn policy_check(file: &str) -> anyhow::Result<u8> {
     }
 }
 
-async fn status(args: DbArgs) -> anyhow::Result<u8> {
-    let location = args.location();
+async fn status(args: StatusArgs) -> anyhow::Result<u8> {
+    let location = args.db.location();
     let store = ward_store::Store::open(&location).await?;
     let c = store.counts().await?;
+    store.close().await;
+    if let TextOrJson::Json = args.format {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "database": location,
+                "vulnerabilities": c.vulnerabilities,
+                "rejected": c.rejected,
+                "views": c.views,
+                "views_by_source": c.views_by_source,
+                "kev": c.kev,
+                "epss": c.epss,
+                "imports": c.imports,
+            }))?
+        );
+        return Ok(exit::OK);
+    }
     println!("database: {location}");
     println!(
         "vulnerabilities: {} ({} rejected)",
@@ -211,6 +236,5 @@ async fn status(args: DbArgs) -> anyhow::Result<u8> {
     println!("KEV entries: {}", c.kev);
     println!("EPSS scores: {}", c.epss);
     println!("imports: {}", c.imports);
-    store.close().await;
     Ok(exit::OK)
 }
