@@ -120,7 +120,7 @@ pub async fn match_knowledge_changes(
     while let Some((seq, vulns)) = store.pending_knowledge_changes(5000).await? {
         run.vulnerabilities += vulns.len();
         let touched = store.assets_touched(&vulns).await?;
-        rematch(store, policy, &touched, &mut run).await?;
+        rematch(store, policy, &touched, Some(&vulns), &mut run).await?;
         store.advance_matching_cursor(seq).await?;
     }
     Ok(run)
@@ -134,18 +134,20 @@ pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64)
     let head = store.knowledge_change_head().await?;
     let ids: Vec<i64> = store.assets(None).await?.iter().map(|a| a.id).collect();
     let mut run = MatchRun::default();
-    let in_memory = rematch(store, policy, &ids, &mut run).await?;
+    let in_memory = rematch(store, policy, &ids, None, &mut run).await?;
     store.advance_matching_cursor(head).await?;
     Ok((run, in_memory))
 }
 
 /// Re-matches these assets: the knowledge all of them need is loaded once, each is matched in
-/// memory, and its findings and alerts are written (one transaction per asset). Returns the
-/// seconds spent matching in memory.
+/// memory, and its findings and alerts are written (one transaction per asset). With `only`
+/// (a knowledge change) just those vulnerabilities are loaded, matched and diffed: the
+/// asset's other findings are not touched. Returns the seconds spent matching in memory.
 async fn rematch(
     store: &Store,
     policy: &Policy,
     ids: &[i64],
+    only: Option<&[String]>,
     run: &mut MatchRun,
 ) -> Result<f64, StoreError> {
     let mut assets = Vec::with_capacity(ids.len());
@@ -158,10 +160,17 @@ async fn rematch(
         all.assets.push(asset.model(components.clone()));
         assets.push((asset, components));
     }
-    let slice = store
-        .load_for_products(&ward_matching::scan::inventory_keys(&all))
-        .await?;
+    let slice = match only {
+        Some(vulns) => store.load_vulnerabilities(vulns).await?,
+        None => {
+            store
+                .load_for_products(&ward_matching::scan::inventory_keys(&all))
+                .await?
+        }
+    };
     drop(all);
+    let scope: Option<std::collections::HashSet<String>> =
+        only.map(|v| v.iter().cloned().collect());
     let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
     let now = chrono::Utc::now();
     let mut in_memory = 0.0;
@@ -174,7 +183,12 @@ async fn rematch(
         let findings = ward_matching::scan(&knowledge, &inventory, &org_policy).findings;
         in_memory += started.elapsed().as_secs_f64();
         let outcome = store
-            .rematch_asset(&asset, &findings, policy.alert_threshold.as_str())
+            .rematch_asset(
+                &asset,
+                &findings,
+                scope.as_ref(),
+                policy.alert_threshold.as_str(),
+            )
             .await?;
         run.assets += 1;
         run.new += outcome.new.len();
@@ -1166,9 +1180,7 @@ async fn import_knowledge(
                 ),
             ));
         }
-        file.write_all(&chunk)
-            .await
-            .map_err(ApiError::internal)?;
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
     }
     file.flush().await.map_err(ApiError::internal)?;
     drop(file);

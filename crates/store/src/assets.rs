@@ -3,7 +3,7 @@
 //! Every read takes the organisation it is for (`None` only for the central team's views);
 //! an asset looked up by id outside the caller's organisation does not exist for them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -337,6 +337,7 @@ impl Store {
             asset.id,
             organisation_id,
             findings,
+            None,
             &at,
             &mut outcome,
         )
@@ -488,6 +489,7 @@ async fn apply_findings(
     asset_id: i64,
     organisation_id: i64,
     findings: &[Finding],
+    scope: Option<&HashSet<String>>,
     at: &str,
     outcome: &mut UploadOutcome,
 ) -> Result<()> {
@@ -497,9 +499,13 @@ async fn apply_findings(
         .bind(asset_id)
         .fetch_all(&mut *change.tx)
         .await?;
+    // Scoped (a knowledge change): findings of other vulnerabilities are left as they are.
     let mut open: HashMap<(String, String), String> = existing
         .iter()
         .map(|r| ((r.get("vuln_id"), r.get("component")), r.get("priority")))
+        .filter(|((vuln, _), _): &((String, String), String)| {
+            scope.is_none_or(|s| s.contains(vuln))
+        })
         .collect();
     for f in findings {
         let key = (f.vulnerability.clone(), component_key(f));
@@ -615,6 +621,7 @@ impl Store {
         &self,
         asset: &AssetRow,
         findings: &[Finding],
+        scope: Option<&HashSet<String>>,
         alert_threshold: &str,
     ) -> Result<UploadOutcome> {
         let organisation_id = asset.organisation_id;
@@ -627,12 +634,19 @@ impl Store {
             asset.id,
             organisation_id,
             findings,
+            scope,
             &at,
             &mut outcome,
         )
         .await?;
         if outcome.new.is_empty() && outcome.changed.is_empty() && outcome.resolved.is_empty() {
-            change.tx.rollback().await?;
+            // A knowledge change with the same priorities still refreshes the findings'
+            // explanations (a KEV listing, a new EPSS score); a full re-match changed nothing.
+            if scope.is_some() && outcome.unchanged > 0 {
+                change.commit().await?;
+            } else {
+                change.tx.rollback().await?;
+            }
             return Ok(outcome);
         }
         change

@@ -241,7 +241,13 @@ impl Store {
         );
         let mut ids: Vec<String> = ids.into_iter().collect();
         ids.sort();
+        drop(conn);
+        self.load_vulnerabilities(&ids).await
+    }
 
+    /// Loads every view of these vulnerabilities (sorted ids), with their KEV and EPSS entries.
+    pub async fn load_vulnerabilities(&self, ids: &[String]) -> Result<KnowledgeSlice> {
+        let mut conn = self.pool.acquire().await?;
         let mut slice = KnowledgeSlice::default();
         for chunk in ids.chunks(CHUNK) {
             let mut q = QueryBuilder::<Sqlite>::new(
@@ -263,7 +269,7 @@ impl Store {
         }
         // KEV and EPSS are keyed by CVE: also load them for the CVEs that views filed under
         // another id (an OSV record aliasing several CVEs) alias.
-        let mut exploit_ids: Vec<String> = ids.clone();
+        let mut exploit_ids: Vec<String> = ids.to_vec();
         exploit_ids.extend(
             slice
                 .advisories

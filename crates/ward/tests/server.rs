@@ -1234,6 +1234,42 @@ async fn an_import_reaches_the_affected_members_within_seconds() {
             .all(|f| f["priority"] == "immediate")
     );
 
+    // CISA's own KEV entry (with its due date; the CVE record's ADP container gave only the
+    // date added) changes no priority, already immediate, but reaches the findings all the same.
+    assert!(
+        findings["findings"][0]["finding"]["kev"]["due_date"].is_null(),
+        "{findings}"
+    );
+    let kev = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        demo_feeds().join("kev-subset.json"),
+        kev.path().join("kev.json"),
+    )
+    .unwrap();
+    assert!(
+        run(&f.db, &["db", "import", p(kev.path())])
+            .status
+            .success()
+    );
+    let started = std::time::Instant::now();
+    loop {
+        let (_, list) = get(&format!("{url}/api/v1/findings"), rxa).await;
+        let listed = list["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["finding"]["kev"]["due_date"].is_string())
+            .count();
+        if listed == 2 {
+            break;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "KEV not in the findings: {list}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
     // Records about products no member runs touch no asset.
     let other = tempfile::tempdir().unwrap();
     std::fs::copy(
