@@ -127,8 +127,8 @@ pub async fn match_knowledge_changes(
 }
 
 /// Re-matches every asset of the federation: the knowledge all their products need is loaded
-/// once, each asset is matched in memory, and its findings and alerts are written (one
-/// transaction per asset). Returns the run and the seconds spent matching in memory.
+/// once, each asset is matched in memory, and its findings and alerts are written (a
+/// transaction per batch of assets). Returns the run and the seconds spent matching in memory.
 pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64), StoreError> {
     // Everything known now is matched below: pending knowledge changes are covered.
     let head = store.knowledge_change_head().await?;
@@ -139,8 +139,11 @@ pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64)
     Ok((run, in_memory))
 }
 
+/// Assets whose findings are written in one transaction when the knowledge changes.
+const REMATCH_BATCH: usize = 50;
+
 /// Re-matches these assets: the knowledge all of them need is loaded once, each is matched in
-/// memory, and its findings and alerts are written (one transaction per asset). With `only`
+/// memory, and their findings and alerts are written (a transaction per batch of assets). With `only`
 /// (a knowledge change) just those vulnerabilities are loaded, matched and diffed: the
 /// asset's other findings are not touched. Returns the seconds spent matching in memory.
 async fn rematch(
@@ -174,27 +177,32 @@ async fn rematch(
     let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
     let now = chrono::Utc::now();
     let mut in_memory = 0.0;
-    for (asset, components) in assets {
+    // Written a batch of assets per transaction: a commit and the audit chain's head once per
+    // batch rather than per asset.
+    for chunk in assets.chunks(REMATCH_BATCH) {
         let started = std::time::Instant::now();
-        let inventory = ward_model::Inventory {
-            assets: vec![asset.model(components)],
-        };
-        let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
-        let findings = ward_matching::scan(&knowledge, &inventory, &org_policy).findings;
+        let mut batch = Vec::with_capacity(chunk.len());
+        for (asset, components) in chunk {
+            let inventory = ward_model::Inventory {
+                assets: vec![asset.model(components.clone())],
+            };
+            let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
+            batch.push((
+                asset,
+                ward_matching::scan(&knowledge, &inventory, &org_policy).findings,
+            ));
+        }
         in_memory += started.elapsed().as_secs_f64();
-        let outcome = store
-            .rematch_asset(
-                &asset,
-                &findings,
-                scope.as_ref(),
-                policy.alert_threshold.as_str(),
-            )
+        let outcomes = store
+            .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold.as_str())
             .await?;
-        run.assets += 1;
-        run.new += outcome.new.len();
-        run.changed += outcome.changed.len();
-        run.resolved += outcome.resolved.len();
-        run.alerts += outcome.alerts.len();
+        for outcome in outcomes {
+            run.assets += 1;
+            run.new += outcome.new.len();
+            run.changed += outcome.changed.len();
+            run.resolved += outcome.resolved.len();
+            run.alerts += outcome.alerts.len();
+        }
     }
     Ok(in_memory)
 }

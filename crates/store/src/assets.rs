@@ -615,62 +615,72 @@ impl Store {
         Ok(ids.into_iter().collect())
     }
 
-    /// Replaces an asset's findings after the knowledge base changed (its inventory did not),
-    /// and brings its organisation's alerts in line, in one audited transaction.
-    pub async fn rematch_asset(
+    /// Replaces these assets' findings after the knowledge base changed (their inventories did
+    /// not), and brings their organisations' alerts in line, in one audited transaction (a
+    /// batch: one commit for many assets). With `scope`, only findings of those
+    /// vulnerabilities are compared and written.
+    pub async fn rematch_assets(
         &self,
-        asset: &AssetRow,
-        findings: &[Finding],
+        batch: &[(&AssetRow, Vec<Finding>)],
         scope: Option<&HashSet<String>>,
         alert_threshold: &str,
-    ) -> Result<UploadOutcome> {
-        let organisation_id = asset.organisation_id;
+    ) -> Result<Vec<UploadOutcome>> {
         let mut change = self.begin_change("ward:matching").await?;
         let at = now();
-        let mut outcome =
-            UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
-        apply_findings(
-            &mut change,
-            asset.id,
-            organisation_id,
-            findings,
-            scope,
-            &at,
-            &mut outcome,
-        )
-        .await?;
-        if outcome.new.is_empty() && outcome.changed.is_empty() && outcome.resolved.is_empty() {
-            // A knowledge change with the same priorities still refreshes the findings'
-            // explanations (a KEV listing, a new EPSS score); a full re-match changed nothing.
-            if scope.is_some() && outcome.unchanged > 0 {
-                change.commit().await?;
-            } else {
-                change.tx.rollback().await?;
-            }
-            return Ok(outcome);
-        }
-        change
-            .log(
-                Some(organisation_id),
-                "findings.rematch",
-                &format!("asset:{}", asset.id),
-                None,
-                Some(&serde_json::json!({
-                    "new": outcome.new.len(),
-                    "changed": outcome.changed.len(),
-                    "resolved": outcome.resolved.len(),
-                })),
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut wrote = false;
+        for (asset, findings) in batch {
+            let organisation_id = asset.organisation_id;
+            let mut outcome =
+                UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
+            apply_findings(
+                &mut change,
+                asset.id,
+                organisation_id,
+                findings,
+                scope,
+                &at,
+                &mut outcome,
             )
             .await?;
-        outcome.alerts = crate::alerts::sync_alerts(
-            &mut change,
-            organisation_id,
-            alert_threshold,
-            &outcome.touched(),
-        )
-        .await?;
-        change.commit().await?;
-        Ok(outcome)
+            // A knowledge change with the same priorities still refreshes the findings'
+            // explanations (a KEV listing, a new EPSS score); a full re-match that changed
+            // nothing is not kept.
+            wrote |= scope.is_some() && outcome.unchanged > 0;
+            if !(outcome.new.is_empty()
+                && outcome.changed.is_empty()
+                && outcome.resolved.is_empty())
+            {
+                wrote = true;
+                change
+                    .log(
+                        Some(organisation_id),
+                        "findings.rematch",
+                        &format!("asset:{}", asset.id),
+                        None,
+                        Some(&serde_json::json!({
+                            "new": outcome.new.len(),
+                            "changed": outcome.changed.len(),
+                            "resolved": outcome.resolved.len(),
+                        })),
+                    )
+                    .await?;
+                outcome.alerts = crate::alerts::sync_alerts(
+                    &mut change,
+                    organisation_id,
+                    alert_threshold,
+                    &outcome.touched(),
+                )
+                .await?;
+            }
+            outcomes.push(outcome);
+        }
+        if wrote {
+            change.commit().await?;
+        } else {
+            change.tx.rollback().await?;
+        }
+        Ok(outcomes)
     }
 
     /// Marks knowledge changes up to `seq` as matched.
