@@ -10,6 +10,7 @@ use std::sync::Arc;
 pub mod import;
 pub mod notify;
 pub mod openapi;
+mod ui;
 
 use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
@@ -71,6 +72,7 @@ pub fn router(store: Store, policy: Policy) -> Router {
             "/api/v1/knowledge/imports",
             axum::routing::post(import_knowledge).layer(DefaultBodyLimit::disable()),
         )
+        .merge(ui::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
@@ -304,10 +306,11 @@ async fn security_headers(mut response: Response) -> Response {
         HeaderValue::from_static("nosniff"),
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // The API's answers load nothing; the UI's pages set their own policy.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     response
 }
 
@@ -431,6 +434,17 @@ impl FromRequestParts<Arc<AppState>> for Auth {
     }
 }
 
+/// The session cookie: HttpOnly (no script reads it), Secure, SameSite=Strict.
+fn session_cookie(secret: &str) -> String {
+    format!(
+        "{SESSION_COOKIE}={secret}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
+        ward_store::users::SESSION_HOURS * 3600
+    )
+}
+
+const CLEAR_SESSION_COOKIE: &str =
+    "ward_session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0";
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -462,14 +476,9 @@ async fn login(
                 "user": session.principal.credential,
             }))
             .into_response();
-            let cookie = format!(
-                "{SESSION_COOKIE}={}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={}",
-                session.secret,
-                ward_store::users::SESSION_HOURS * 3600
-            );
             r.headers_mut().insert(
                 header::SET_COOKIE,
-                HeaderValue::from_str(&cookie).expect("hex and ASCII"),
+                HeaderValue::from_str(&session_cookie(&session.secret)).expect("hex and ASCII"),
             );
             Ok(r)
         }
@@ -502,9 +511,7 @@ async fn logout(
     let mut r = StatusCode::NO_CONTENT.into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static(
-            "ward_session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
-        ),
+        HeaderValue::from_static(CLEAR_SESSION_COOKIE),
     );
     Ok(r)
 }
@@ -825,7 +832,22 @@ async fn upload_inventory(
     }
     let asset = scoped_asset(&state, &who, id).await?;
     let name = q.filename.unwrap_or_else(|| "upload".into());
-    let parsed = ward_inventory::parse_inventory(&name, &body)
+    let (outcome, warnings) = store_inventory(&state, &who, &asset, &name, &body).await?;
+    let mut answer = serde_json::to_value(outcome).expect("serialisable");
+    answer["warnings"] = json!(warnings);
+    Ok((StatusCode::CREATED, Json(answer)))
+}
+
+/// Parses an uploaded inventory with `ward scan`'s parsers, matches it and stores it as the
+/// asset's current inventory with its findings (a malformed file: 400, nothing changed).
+pub(crate) async fn store_inventory(
+    state: &AppState,
+    who: &Principal,
+    asset: &ward_store::AssetRow,
+    name: &str,
+    body: &[u8],
+) -> ApiResult<(ward_store::UploadOutcome, Vec<String>)> {
+    let parsed = ward_inventory::parse_inventory(name, body)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let components: Vec<ward_model::Component> = parsed
         .inventory
@@ -834,25 +856,23 @@ async fn upload_inventory(
         .flat_map(|a| a.components)
         .collect();
     let (keys, findings) =
-        match_asset(&state.store, &state.policy, &asset, components.clone()).await?;
+        match_asset(&state.store, &state.policy, asset, components.clone()).await?;
     let outcome = state
         .store
         .upload_inventory(
             &who.actor(),
-            &asset,
+            asset,
             parsed.format,
-            &name,
-            &body,
+            name,
+            body,
             &components,
             &keys,
             &findings,
             state.policy.alert_threshold.as_str(),
         )
         .await?;
-    let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
-    let mut answer = serde_json::to_value(outcome).expect("serialisable");
-    answer["warnings"] = json!(warnings);
-    Ok((StatusCode::CREATED, Json(answer)))
+    let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
+    Ok((outcome, warnings))
 }
 
 #[derive(Deserialize)]
@@ -863,6 +883,10 @@ struct FindingsQuery {
     /// Include resolved findings.
     #[serde(default)]
     resolved: bool,
+    /// Text in the vulnerability id, the asset's name or the component.
+    search: Option<String>,
+    /// Only this asset's findings.
+    asset: Option<i64>,
     /// Page size (default 100, at most 1000) and offset.
     limit: Option<i64>,
     #[serde(default)]
@@ -896,6 +920,8 @@ async fn findings(
             organisation_id: org,
             resolved: q.resolved,
             priority,
+            search: q.search,
+            asset_id: q.asset,
             limit,
             offset: q.offset,
         })
@@ -926,7 +952,29 @@ async fn issue_alerts(
     if !who.role.is_central() {
         return Err(ApiError::forbidden("issue alerts"));
     }
-    if body.vulnerabilities.is_empty() || body.vulnerabilities.len() > 100 {
+    let (targets, preview) = plan_issue(&state, &body.vulnerabilities).await?;
+    if body.dry_run {
+        return Ok((StatusCode::OK, Json(json!({"preview": preview}))));
+    }
+    let alerts = state
+        .store
+        .issue_alerts(&who.actor(), &targets, body.note.as_deref())
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"preview": preview, "alerts": alerts})),
+    ))
+}
+
+/// Who a high severity alert for these vulnerabilities reaches: every member with matching
+/// findings (`affected`), every member whose inventory says nothing about the products
+/// (`confirm-exposure`); members whose inventory has the products at unaffected versions are
+/// listed as not affected and get nothing.
+pub(crate) async fn plan_issue(
+    state: &AppState,
+    vulnerabilities: &[String],
+) -> ApiResult<(Vec<ward_store::IssueTarget>, Vec<Value>)> {
+    if vulnerabilities.is_empty() || vulnerabilities.len() > 100 {
         return Err(ApiError::bad_request(
             "vulnerabilities: name 1 to 100 vulnerabilities",
         ));
@@ -952,7 +1000,7 @@ async fn issue_alerts(
     let now = chrono::Utc::now();
     let mut targets = Vec::new();
     let mut preview = Vec::new();
-    for vuln in &body.vulnerabilities {
+    for vuln in vulnerabilities {
         let products = state.store.vulnerability_products(vuln).await?;
         if products.is_empty() {
             return Err(ApiError::new(
@@ -1011,17 +1059,42 @@ async fn issue_alerts(
             "not_affected": unaffected,
         }));
     }
-    if body.dry_run {
-        return Ok((StatusCode::OK, Json(json!({"preview": preview}))));
-    }
-    let alerts = state
-        .store
-        .issue_alerts(&who.actor(), &targets, body.note.as_deref())
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"preview": preview, "alerts": alerts})),
-    ))
+    Ok((targets, preview))
+}
+
+/// An alert action by name, with its justification and (risk acceptances) expiry.
+pub(crate) fn parse_transition(
+    action: &str,
+    justification: Option<String>,
+    until: Option<&str>,
+) -> ApiResult<ward_store::Transition> {
+    Ok(match action {
+        "acknowledge" => ward_store::Transition::Acknowledge,
+        "remediate" => ward_store::Transition::Remediate,
+        "accept-risk" => {
+            let until = until.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+                ApiError::bad_request("until: when does the acceptance expire (RFC 3339)?")
+            })?;
+            let until = chrono::DateTime::parse_from_rfc3339(until)
+                .map_err(|e| ApiError::bad_request(format!("until: {until:?}: {e}")))?
+                .with_timezone(&chrono::Utc);
+            ward_store::Transition::AcceptRisk {
+                justification: justification.unwrap_or_default(),
+                until,
+            }
+        }
+        "not-affected" => ward_store::Transition::NotAffected {
+            justification: justification.unwrap_or_default(),
+        },
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no alert action {other:?}: acknowledge, remediate, accept-risk, not-affected"
+                ),
+            ));
+        }
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -1047,33 +1120,7 @@ async fn alert_action(
     } else {
         serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("body: {e}")))?
     };
-    let transition = match action.as_str() {
-        "acknowledge" => ward_store::Transition::Acknowledge,
-        "remediate" => ward_store::Transition::Remediate,
-        "accept-risk" => {
-            let until = body.until.as_deref().ok_or_else(|| {
-                ApiError::bad_request("until: when does the acceptance expire (RFC 3339)?")
-            })?;
-            let until = chrono::DateTime::parse_from_rfc3339(until)
-                .map_err(|e| ApiError::bad_request(format!("until: {until:?}: {e}")))?
-                .with_timezone(&chrono::Utc);
-            ward_store::Transition::AcceptRisk {
-                justification: body.justification.unwrap_or_default(),
-                until,
-            }
-        }
-        "not-affected" => ward_store::Transition::NotAffected {
-            justification: body.justification.unwrap_or_default(),
-        },
-        other => {
-            return Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "no alert action {other:?}: acknowledge, remediate, accept-risk, not-affected"
-                ),
-            ));
-        }
-    };
+    let transition = parse_transition(&action, body.justification, body.until.as_deref())?;
     let org = if who.role.is_central() {
         None
     } else {

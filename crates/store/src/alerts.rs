@@ -696,6 +696,28 @@ pub struct MemberScore {
 
 impl Store {
     /// Compliance per vulnerability alert (`organisation_id`: one member's view; `None`: all).
+    /// Which of these vulnerabilities CISA lists as known exploited.
+    pub async fn kev_listed(
+        &self,
+        vulnerabilities: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut out = std::collections::HashSet::new();
+        for chunk in vulnerabilities.chunks(300) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT vuln_id FROM kev WHERE vuln_id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for v in chunk {
+                sep.push_bind(v);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await? {
+                out.insert(r.get::<String, _>(0));
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn alert_compliance(
         &self,
         organisation_id: Option<i64>,

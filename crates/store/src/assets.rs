@@ -394,16 +394,26 @@ impl Store {
     /// `resolved`; optionally one priority; most urgent first (priority, then the remediation
     /// deadline), one page at a time. Returns the page and the number of matching findings.
     pub async fn findings(&self, query: &FindingQuery) -> Result<(Vec<FindingRow>, i64)> {
+        let search = query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(like_pattern);
         // Two statements rather than `$1 IS NULL OR …`, so that a member's worklist uses its index.
         let (total, rows) = match query.organisation_id {
             Some(org) => {
                 let total: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM finding f
-                     WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)",
+                    "SELECT COUNT(*) AS n FROM finding f JOIN asset a ON a.id = f.asset_id
+                     WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
+                       AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR a.name LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\')
+                       AND ($5 IS NULL OR f.asset_id = $5)",
                 )
                 .bind(org)
                 .bind(query.resolved)
                 .bind(&query.priority)
+                .bind(&search)
+                .bind(query.asset_id)
                 .fetch_one(&self.pool)
                 .await?
                 .get("n");
@@ -412,12 +422,16 @@ impl Store {
                             f.first_seen, f.updated_at, f.resolved_at, f.payload
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
+                       AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR a.name LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\')
+                       AND ($5 IS NULL OR f.asset_id = $5)
                      ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
-                     LIMIT $4 OFFSET $5",
+                     LIMIT $6 OFFSET $7",
                 )
                 .bind(org)
                 .bind(query.resolved)
                 .bind(&query.priority)
+                .bind(&search)
+                .bind(query.asset_id)
                 .bind(query.limit)
                 .bind(query.offset)
                 .fetch_all(&self.pool)
@@ -426,11 +440,15 @@ impl Store {
             }
             None => {
                 let total: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM finding f
-                     WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)",
+                    "SELECT COUNT(*) AS n FROM finding f JOIN asset a ON a.id = f.asset_id
+                     WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
+                       AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR a.name LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\')
+                       AND ($4 IS NULL OR f.asset_id = $4)",
                 )
                 .bind(query.resolved)
                 .bind(&query.priority)
+                .bind(&search)
+                .bind(query.asset_id)
                 .fetch_one(&self.pool)
                 .await?
                 .get("n");
@@ -439,11 +457,15 @@ impl Store {
                             f.first_seen, f.updated_at, f.resolved_at, f.payload
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
+                       AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR a.name LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\')
+                       AND ($4 IS NULL OR f.asset_id = $4)
                      ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
-                     LIMIT $3 OFFSET $4",
+                     LIMIT $5 OFFSET $6",
                 )
                 .bind(query.resolved)
                 .bind(&query.priority)
+                .bind(&search)
+                .bind(query.asset_id)
                 .bind(query.limit)
                 .bind(query.offset)
                 .fetch_all(&self.pool)
@@ -451,35 +473,75 @@ impl Store {
                 (total, rows)
             }
         };
-        let rows = rows
-            .iter()
-            .map(|r| FindingRow {
-                id: r.get("id"),
-                organisation: r.get("slug"),
-                asset_id: r.get("asset_id"),
-                asset: r.get("asset"),
-                vulnerability: r.get("vuln_id"),
-                component: r.get("component"),
-                priority: r.get("priority"),
-                first_seen: r.get("first_seen"),
-                updated_at: r.get("updated_at"),
-                resolved_at: r.get("resolved_at"),
-                finding: serde_json::from_str(r.get::<&str, _>("payload"))
-                    .unwrap_or(serde_json::Value::Null),
-            })
-            .collect();
+        let rows = rows.iter().map(finding_row).collect();
         Ok((rows, total))
     }
 }
 
+impl Store {
+    /// One finding, if it is within the scope (`Some(org)`: that organisation's only).
+    pub async fn finding(
+        &self,
+        organisation_id: Option<i64>,
+        id: i64,
+    ) -> Result<Option<FindingRow>> {
+        let row = sqlx::query(
+            "SELECT f.id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
+                    f.first_seen, f.updated_at, f.resolved_at, f.payload
+             FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
+             WHERE f.id = $1 AND ($2 IS NULL OR f.organisation_id = $2)",
+        )
+        .bind(id)
+        .bind(organisation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(finding_row))
+    }
+}
+
+fn finding_row(r: &sqlx::sqlite::SqliteRow) -> FindingRow {
+    FindingRow {
+        id: r.get("id"),
+        organisation: r.get("slug"),
+        asset_id: r.get("asset_id"),
+        asset: r.get("asset"),
+        vulnerability: r.get("vuln_id"),
+        component: r.get("component"),
+        priority: r.get("priority"),
+        first_seen: r.get("first_seen"),
+        updated_at: r.get("updated_at"),
+        resolved_at: r.get("resolved_at"),
+        finding: serde_json::from_str(r.get::<&str, _>("payload"))
+            .unwrap_or(serde_json::Value::Null),
+    }
+}
+
 /// What the worklist asks for.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct FindingQuery {
     pub organisation_id: Option<i64>,
     pub resolved: bool,
     pub priority: Option<String>,
+    /// Text found in the vulnerability id, the asset's name or the component (as typed: `%`
+    /// and `_` are not wildcards).
+    pub search: Option<String>,
+    pub asset_id: Option<i64>,
     pub limit: i64,
     pub offset: i64,
+}
+
+/// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape).
+fn like_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 2);
+    p.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
 }
 
 /// Replaces an asset's open findings with `findings`: new ones added, changed ones updated,

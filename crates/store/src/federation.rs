@@ -792,6 +792,35 @@ impl Store {
         Ok(rows.iter().map(alert).collect())
     }
 
+    /// One alert, if it is within the scope (`Some(org)`: that organisation's only).
+    pub async fn alert(&self, organisation_id: Option<i64>, id: i64) -> Result<Option<AlertRow>> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+             WHERE a.id = $1 AND ($2 IS NULL OR a.organisation_id = $2)"
+        ))
+        .bind(id)
+        .bind(organisation_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(alert))
+    }
+
+    /// Every member's alert about one subject (a CVE): the central team's view of an issued alert.
+    pub async fn alerts_about(&self, subject: &str) -> Result<Vec<AlertRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+             WHERE a.subject = $1 ORDER BY o.slug"
+        ))
+        .bind(subject)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(alert).collect())
+    }
+
     /// Sightings of one organisation, or of all (`None`).
     pub async fn sightings(&self, organisation_id: Option<i64>) -> Result<Vec<SightingRow>> {
         let rows = sqlx::query(

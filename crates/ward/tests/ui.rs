@@ -1,0 +1,572 @@
+//! The web UI in a real headless Chromium (Debian's `chromium` and `chromedriver`), driven over
+//! WebDriver: the central team issues the EPMM alert, an affected member sees it and
+//! acknowledges it, and the central team's page shows it without a reload. Without
+//! chromedriver the browser tests say so and pass, unless `CI` is set (CI installs it).
+//!
+//! `WARD_SCREENSHOTS=docs/screenshots cargo test -p ward --test ui` saves the main pages.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{p, run, stderr};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `ward serve` on a free port; the URL uses `localhost`, which browsers treat as a secure
+/// context (the session cookie is `Secure`).
+fn serve(db: &Path) -> (Killed, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("WARD_DB", db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .replace("127.0.0.1", "localhost");
+    (Killed(child), url)
+}
+
+fn chromedriver() -> Option<PathBuf> {
+    let found = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the browser tests: install chromium and chromium-driver"
+        );
+        eprintln!(
+            "skipped: chromedriver is not installed (apt-get install chromium chromium-driver)"
+        );
+    }
+    found
+}
+
+/// chromedriver on a free port, and a way to open browsers (each its own profile: its own
+/// cookies).
+struct Driver {
+    _process: Killed,
+    url: String,
+}
+
+impl Driver {
+    fn start(binary: &Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(binary)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "chromedriver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self {
+            _process: Killed(process),
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn browser(&self, width: u32) -> Client {
+        let mut caps = serde_json::Map::new();
+        let mut options = json!({
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                     format!("--window-size={width},900")],
+        });
+        if Path::new("/usr/bin/chromium").exists() {
+            options["binary"] = json!("/usr/bin/chromium");
+        }
+        caps.insert("goog:chromeOptions".into(), options);
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+async fn sign_in(c: &Client, url: &str, email: &str) {
+    c.goto(&format!("{url}/login")).await.unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("header.top"))
+        .await
+        .unwrap();
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Every visible form control has a label (WCAG 1.3.1 / 4.1.2).
+async fn assert_labelled(c: &Client) {
+    let unlabelled = c
+        .execute(
+            "return Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+                .filter(e => e.labels.length === 0).map(e => e.name || e.id);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlabelled, json!([]), "controls without a label");
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("WARD_SCREENSHOTS") {
+        let dir = PathBuf::from(dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join(format!("{name}.png")),
+            c.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+}
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn admin(db: &Path, args: &[&str]) {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    let o = run(db, &all);
+    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
+}
+
+fn user(db: &Path, org: &str, email: &str, role: &str) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args([
+            "admin", "user", "create", "--org", org, "--email", email, "--role", role,
+        ])
+        .env("WARD_DB", db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A federation: the central team, rxa (runs EPMM 12.5.0.0, uploaded through the UI) and rxb
+/// (no inventory: asked to confirm), the demo feeds imported.
+fn federation(dir: &Path) -> PathBuf {
+    let db = dir.join("ward.db");
+    admin(
+        &db,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    admin(&db, &["org", "create", "rxa", "Royal Example Hospital"]);
+    admin(&db, &["org", "create", "rxb", "Borough General"]);
+    user(&db, "nhs-england", "analyst@nhs.example", "central-analyst");
+    user(&db, "nhs-england", "admin@nhs.example", "central-admin");
+    user(&db, "rxa", "lead@rxa.example", "member-admin");
+    let feeds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/feeds");
+    assert!(run(&db, &["db", "import", p(&feeds)]).status.success());
+    db
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_epmm_alert_in_the_browser() {
+    let Some(binary) = chromedriver() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = federation(dir.path());
+    let (_server, url) = serve(&db);
+    let driver = Driver::start(&binary);
+
+    // The member records its MDM server and uploads its inventory through the forms.
+    let member = driver.browser(1280).await;
+    sign_in(&member, &url, "lead@rxa.example").await;
+    assert!(
+        member
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/worklist")
+    );
+    member.goto(&format!("{url}/assets")).await.unwrap();
+    assert_labelled(&member).await;
+    member
+        .find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys("mdm-01")
+        .await
+        .unwrap();
+    member
+        .find(Locator::Css("#exposure option[value=open]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    member
+        .find(Locator::Css("#criticality option[value=very-high]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    member
+        .find(Locator::Css("form[action='/assets'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    member
+        .wait()
+        .for_element(Locator::Id("file"))
+        .await
+        .unwrap();
+    // A malformed file first: each error is shown and nothing changes.
+    let bad = dir.path().join("broken.csv");
+    std::fs::write(&bad, "asset,vendor,product,version\nmdm-01,ivanti\n").unwrap();
+    member
+        .find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(p(&bad))
+        .await
+        .unwrap();
+    member
+        .find(Locator::Css("form[enctype] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let errors = member
+        .wait()
+        .for_element(Locator::Id("upload-errors"))
+        .await
+        .unwrap();
+    let shown = errors.text().await.unwrap();
+    assert!(shown.contains("broken.csv"), "{shown}");
+    assert!(shown.to_lowercase().contains("line"), "{shown}");
+    let good = dir.path().join("mdm-01.csv");
+    std::fs::write(
+        &good,
+        "asset,vendor,product,version,cpe,purl,exposure,criticality\n\
+         mdm-01,ivanti,endpoint_manager_mobile,12.5.0.0,cpe:2.3:a:ivanti:endpoint_manager_mobile:12.5.0.0:*:*:*:*:*:*:*,,open,very-high\n",
+    )
+    .unwrap();
+    member
+        .find(Locator::Id("file"))
+        .await
+        .unwrap()
+        .send_keys(p(&good))
+        .await
+        .unwrap();
+    member
+        .find(Locator::Css("form[enctype] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let result = member
+        .wait()
+        .for_element(Locator::Id("upload-result"))
+        .await
+        .unwrap();
+    assert!(
+        result.text().await.unwrap().contains("2 new"),
+        "{}",
+        result.text().await.unwrap()
+    );
+
+    // The central analyst finds the CVE, previews who it reaches, and sends it.
+    let central = driver.browser(1280).await;
+    sign_in(&central, &url, "analyst@nhs.example").await;
+    assert_eq!(text(&central, "h1").await, "Federation dashboard");
+    screenshot(&central, "dashboard").await;
+    central.goto(&format!("{url}/alerts/issue")).await.unwrap();
+    assert_labelled(&central).await;
+    central
+        .find(Locator::Id("vulnerabilities"))
+        .await
+        .unwrap()
+        .send_keys("CVE-2025-4427")
+        .await
+        .unwrap();
+    central
+        .find(Locator::Id("note"))
+        .await
+        .unwrap()
+        .send_keys("Patch EPMM to 12.5.0.1 now; check for <script> webshells {{7*7}}")
+        .await
+        .unwrap();
+    central
+        .find(Locator::Id("preview"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    central
+        .wait()
+        .for_element(Locator::Id("send"))
+        .await
+        .unwrap();
+    assert_eq!(text(&central, "ul.affected").await, "rxa");
+    assert_eq!(text(&central, "ul.confirm").await, "rxb");
+    screenshot(&central, "issue-preview").await;
+    central
+        .find(Locator::Id("send"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    central
+        .wait()
+        .for_element(Locator::Id("members-table"))
+        .await
+        .unwrap();
+    assert!(
+        central
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/alerts/cve/CVE-2025-4427")
+    );
+    let state = |c: Client, member: &'static str| async move {
+        c.find(Locator::Css(&format!("tr[data-member={member}] .state")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    assert_eq!(state(central.clone(), "rxa").await, "open");
+    assert_eq!(state(central.clone(), "rxb").await, "open");
+
+    // The member sees it in its alerts, with the note as text, and acknowledges it.
+    member.goto(&format!("{url}/alerts")).await.unwrap();
+    member
+        .find(Locator::LinkText("CVE-2025-4427"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    member
+        .wait()
+        .for_element(Locator::Id("acknowledge"))
+        .await
+        .unwrap();
+    let page = member
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Patch EPMM to 12.5.0.1 now; check for <script> webshells {{7*7}}"),
+        "{page}"
+    );
+    assert_labelled(&member).await;
+    screenshot(&member, "member-alert").await;
+    member
+        .find(Locator::Id("acknowledge"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    member
+        .wait()
+        .for_element(Locator::Css("h1 .s-acknowledged"))
+        .await
+        .unwrap();
+
+    // The central page, left open, shows it within seconds (no reload).
+    let started = Instant::now();
+    loop {
+        if state(central.clone(), "rxa").await == "acknowledged" {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the central page did not update"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    screenshot(&central, "alert-members").await;
+    assert_eq!(state(central.clone(), "rxb").await, "open");
+
+    // The member's worklist and a finding's explanation.
+    member.goto(&format!("{url}/worklist")).await.unwrap();
+    assert_labelled(&member).await;
+    screenshot(&member, "worklist").await;
+    member
+        .find(Locator::LinkText("CVE-2025-4428"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    member
+        .wait()
+        .for_element(Locator::Id("why-h"))
+        .await
+        .unwrap();
+    let page = member
+        .find(Locator::Css("main"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Why this priority"), "{page}");
+    assert!(page.contains("SSVC deployer decision immediate"), "{page}");
+    assert!(page.contains("Where the sources disagree"), "{page}");
+    screenshot(&member, "finding").await;
+
+    // Keyboard: the first Tab reaches the skip link, which is visible when focused.
+    member.goto(&format!("{url}/worklist")).await.unwrap();
+    member
+        .find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .send_keys("\u{E004}")
+        .await
+        .unwrap();
+    let focused = member.active_element().await.unwrap();
+    assert_eq!(focused.text().await.unwrap(), "Skip to content");
+    let outline = member
+        .execute(
+            "return getComputedStyle(document.activeElement).outlineStyle;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(outline, json!("solid"), "focus must be visible");
+
+    // Tablet width: the page reflows without horizontal scrolling.
+    let tablet = driver.browser(768).await;
+    sign_in(&tablet, &url, "lead@rxa.example").await;
+    let overflow = tablet
+        .execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overflow, json!(false), "horizontal scrolling at 768 px");
+    screenshot(&tablet, "worklist-tablet").await;
+
+    for c in [member, central, tablet] {
+        c.close().await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_text_renders_as_text_in_the_browser() {
+    let Some(binary) = chromedriver() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = federation(dir.path());
+    let (_server, url) = serve(&db);
+    let driver = Driver::start(&binary);
+    let member = driver.browser(1280).await;
+    sign_in(&member, &url, "lead@rxa.example").await;
+    member.goto(&format!("{url}/assets")).await.unwrap();
+    let hostile =
+        "<img src=x onerror=alert(1)><script>alert(2)</script>${7*7}{{7*7}}#{7*7}' OR 1=1--";
+    member
+        .find(Locator::Id("name"))
+        .await
+        .unwrap()
+        .send_keys(hostile)
+        .await
+        .unwrap();
+    member
+        .find(Locator::Css("form[action='/assets'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    member
+        .wait()
+        .for_element(Locator::Css("dl.facts"))
+        .await
+        .unwrap();
+    assert_eq!(text(&member, "h1").await, hostile);
+    // No script ran and no element was made from the text.
+    let made = member
+        .execute(
+            "return document.querySelectorAll('main img, main script').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(made, json!(0));
+    assert!(member.get_alert_text().await.is_err(), "a dialog opened");
+    let listed = {
+        member.goto(&format!("{url}/assets")).await.unwrap();
+        text(&member, "main table").await
+    };
+    assert!(listed.contains(hostile), "{listed}");
+    member.close().await.unwrap();
+}
