@@ -570,3 +570,267 @@ async fn hostile_text_renders_as_text_in_the_browser() {
     assert!(listed.contains(hostile), "{listed}");
     member.close().await.unwrap();
 }
+
+/// A browser's view without a browser: a session cookie, the CSRF token from the page.
+struct Visitor {
+    http: reqwest::Client,
+    url: String,
+    cookie: String,
+}
+
+impl Visitor {
+    async fn sign_in(url: &str, email: &str) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!("{url}/login"))
+            .form(&[("email", email), ("password", PASSWORD)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303);
+        let cookie = r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned();
+        Self {
+            http,
+            url: url.to_owned(),
+            cookie,
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    /// The CSRF token the pages carry in their forms.
+    async fn csrf(&self) -> String {
+        let (_, page) = self.get("/assets").await;
+        let at = page.find("name=\"csrf\" value=\"").unwrap() + 19;
+        page[at..at + 64].to_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = federation(dir.path());
+    user(&db, "rxb", "lead@rxb.example", "member-admin");
+    let (_server, url) = serve(&db);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // Signed out: pages send you to sign in; the policy allows no inline script or style.
+    let r = http.get(format!("{url}/worklist")).send().await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.headers()["location"], "/login");
+    let r = http.get(format!("{url}/login")).send().await.unwrap();
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert_eq!(r.headers()["x-frame-options"], "DENY");
+    let page = r.text().await.unwrap();
+    assert!(
+        !page.contains("<script>") && !page.contains("style="),
+        "inline script or style"
+    );
+    let r = http
+        .post(format!("{url}/login"))
+        .form(&[
+            ("email", "lead@rxa.example"),
+            ("password", "wrong password!"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("Wrong email or password."));
+
+    // rxa's asset, finding and alert.
+    let rxa = Visitor::sign_in(&url, "lead@rxa.example").await;
+    let csrf = rxa.csrf().await;
+    // A form without the session's token changes nothing.
+    for token in [
+        "",
+        "0000000000000000000000000000000000000000000000000000000000000000",
+    ] {
+        let (status, page) = rxa
+            .post("/assets", &[("csrf", token), ("name", "sneaky")])
+            .await;
+        assert_eq!(status, 403, "{page}");
+    }
+    let (_, page) = rxa.get("/assets").await;
+    assert!(!page.contains("sneaky"));
+    let (status, _) = rxa
+        .post(
+            "/assets",
+            &[
+                ("csrf", &csrf),
+                ("name", "mdm-01"),
+                ("exposure", "open"),
+                ("criticality", "very-high"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let token = {
+        let o = run(
+            &db,
+            &[
+                "admin",
+                "token",
+                "create",
+                "--org",
+                "rxa",
+                "--role",
+                "member-admin",
+                "--name",
+                "t",
+            ],
+        );
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let r = http
+        .post(format!("{url}/api/v1/assets/1/inventory?filename=mdm.csv"))
+        .bearer_auth(&token)
+        .body(
+            "asset,vendor,product,version,cpe,purl,exposure,criticality\n\
+             mdm-01,ivanti,endpoint_manager_mobile,12.5.0.0,,,open,very-high\n",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let (_, alerts) = rxa.get("/alerts").await;
+    let alert_id: String = alerts
+        .split("href=\"/alerts/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let (_, worklist) = rxa.get("/worklist").await;
+    let finding_id: String = worklist
+        .split("href=\"/findings/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    for path in [
+        "/assets/1".to_owned(),
+        format!("/alerts/{alert_id}"),
+        format!("/findings/{finding_id}"),
+    ] {
+        let (status, page) = rxa.get(&path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            page.contains("mdm-01") || page.contains("CVE-2025-442"),
+            "{path}"
+        );
+    }
+
+    // rxb sees none of it: the pages do not exist for another member, and central pages refuse.
+    let rxb = Visitor::sign_in(&url, "lead@rxb.example").await;
+    for path in [
+        "/assets/1".to_owned(),
+        format!("/alerts/{alert_id}"),
+        format!("/findings/{finding_id}"),
+    ] {
+        let (status, page) = rxb.get(&path).await;
+        assert_eq!(status, 404, "{path}");
+        assert!(
+            !page.contains("mdm-01") && !page.contains("CVE-2025"),
+            "{path}: {page}"
+        );
+    }
+    for path in [
+        "/dashboard",
+        "/members",
+        "/audit",
+        "/alerts/issue",
+        "/alerts/cve/CVE-2025-4427",
+    ] {
+        let (status, page) = rxb.get(path).await;
+        assert_eq!(status, 403, "{path}");
+        assert!(!page.contains("rxa"), "{path}: {page}");
+    }
+    let rxb_csrf = rxb.csrf().await;
+    let (status, _) = rxb
+        .post(
+            &format!("/alerts/{alert_id}"),
+            &[("csrf", &rxb_csrf), ("action", "acknowledge")],
+        )
+        .await;
+    assert_eq!(status, 404);
+    for path in ["/worklist", "/alerts", "/assets"] {
+        let (_, page) = rxb.get(path).await;
+        assert!(
+            !page.contains("mdm-01") && !page.contains("CVE-2025"),
+            "{path}"
+        );
+    }
+    let (_, alert) = rxa.get(&format!("/alerts/{alert_id}")).await;
+    assert!(
+        alert.contains("s-open"),
+        "rxb's attempt changed rxa's alert"
+    );
+
+    // The analyst may look but not act on a member's alert; the audit log is for admins.
+    let analyst = Visitor::sign_in(&url, "analyst@nhs.example").await;
+    let (status, _) = analyst.get(&format!("/alerts/{alert_id}")).await;
+    assert_eq!(status, 200);
+    let (status, _) = analyst.get("/audit").await;
+    assert_eq!(status, 403);
+    let admin = Visitor::sign_in(&url, "admin@nhs.example").await;
+    let (status, page) = admin.get("/audit").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("The hash chain of all"), "{page}");
+    assert!(page.contains("asset.create"), "{page}");
+
+    // Signing out ends the session.
+    let csrf = rxa.csrf().await;
+    let (status, _) = rxa.post("/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(status, 303);
+    let (status, _) = rxa.get("/worklist").await;
+    assert_eq!(status, 303);
+}
