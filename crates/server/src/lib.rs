@@ -155,25 +155,21 @@ async fn rematch(
     only: Option<&[String]>,
     run: &mut MatchRun,
 ) -> Result<f64, StoreError> {
-    let mut assets = Vec::with_capacity(ids.len());
-    let mut all = ward_model::Inventory::default();
-    for &id in ids {
-        let Some(asset) = store.asset(None, id).await? else {
-            continue;
-        };
-        let components = store.current_components(id).await?;
-        all.assets.push(asset.model(components.clone()));
-        assets.push((asset, components));
-    }
+    let assets = store.assets_for_matching(ids).await?;
     let slice = match only {
         Some(vulns) => store.load_vulnerabilities(vulns).await?,
         None => {
+            let all = ward_model::Inventory {
+                assets: assets
+                    .iter()
+                    .map(|(asset, components)| asset.model(components.clone()))
+                    .collect(),
+            };
             store
                 .load_for_products(&ward_matching::scan::inventory_keys(&all))
                 .await?
         }
     };
-    drop(all);
     let scope: Option<std::collections::HashSet<String>> =
         only.map(|v| v.iter().cloned().collect());
     let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
@@ -195,7 +191,7 @@ async fn rematch(
             ));
         }
         in_memory += started.elapsed().as_secs_f64();
-        let outcomes = store
+        let (outcomes, alerts) = store
             .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold.as_str())
             .await?;
         for outcome in outcomes {
@@ -203,8 +199,8 @@ async fn rematch(
             run.new += outcome.new.len();
             run.changed += outcome.changed.len();
             run.resolved += outcome.resolved.len();
-            run.alerts += outcome.alerts.len();
         }
+        run.alerts += alerts.len();
     }
     Ok(in_memory)
 }

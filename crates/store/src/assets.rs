@@ -11,7 +11,7 @@ use sqlx::Row;
 use ward_model::{Component, Criticality, Exposure, Finding};
 
 use crate::federation::now;
-use crate::{Result, Store, StoreError};
+use crate::{AlertRow, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct AssetRow {
@@ -245,6 +245,44 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.as_ref().map(asset_row))
+    }
+
+    /// These assets with their current components, for matching (in a few statements, not
+    /// two per asset; `open_findings` is not counted here: 0).
+    pub async fn assets_for_matching(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<(AssetRow, Vec<Component>)>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT a.id, a.organisation_id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
+                        COALESCE(v.version, 0) AS inventory_version, COALESCE(v.components, 0) AS components,
+                        0 AS open_findings, v.payload
+                 FROM asset a JOIN organisation o ON o.id = a.organisation_id
+                 LEFT JOIN inventory_version v ON v.asset_id = a.id
+                      AND v.version = (SELECT MAX(w.version) FROM inventory_version w WHERE w.asset_id = a.id)
+                 WHERE a.id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for id in chunk {
+                sep.push_bind(id);
+            }
+            q.push(") ORDER BY a.id");
+            for r in q.build().fetch_all(&self.pool).await? {
+                let asset = asset_row(&r);
+                let components = match r.get::<Option<&str>, _>("payload") {
+                    None => Vec::new(),
+                    Some(p) => serde_json::from_str(p).map_err(|e| StoreError::Corrupt {
+                        vuln_id: format!("asset {}", asset.id),
+                        source_key: "inventory".into(),
+                        message: e.to_string(),
+                    })?,
+                };
+                out.push((asset, components));
+            }
+        }
+        Ok(out)
     }
 
     /// The components of an asset's current inventory.
@@ -555,12 +593,30 @@ async fn apply_findings(
     at: &str,
     outcome: &mut UploadOutcome,
 ) -> Result<()> {
-    let existing = sqlx::query(
-            "SELECT vuln_id, component, priority FROM finding WHERE asset_id = $1 AND resolved_at IS NULL",
-        )
-        .bind(asset_id)
-        .fetch_all(&mut *change.tx)
-        .await?;
+    let existing = match scope {
+        // A few changed vulnerabilities: only their rows are read (by the asset's unique key).
+        Some(vulns) if vulns.len() <= 100 => {
+            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                "SELECT vuln_id, component, priority FROM finding WHERE asset_id = ",
+            );
+            q.push_bind(asset_id)
+                .push(" AND resolved_at IS NULL AND vuln_id IN (");
+            let mut sep = q.separated(", ");
+            for v in vulns {
+                sep.push_bind(v);
+            }
+            q.push(")");
+            q.build().fetch_all(&mut *change.tx).await?
+        }
+        _ => {
+            sqlx::query(
+                "SELECT vuln_id, component, priority FROM finding WHERE asset_id = $1 AND resolved_at IS NULL",
+            )
+            .bind(asset_id)
+            .fetch_all(&mut *change.tx)
+            .await?
+        }
+    };
     // Scoped (a knowledge change): findings of other vulnerabilities are left as they are.
     let mut open: HashMap<(String, String), String> = existing
         .iter()
@@ -686,11 +742,15 @@ impl Store {
         batch: &[(&AssetRow, Vec<Finding>)],
         scope: Option<&HashSet<String>>,
         alert_threshold: &str,
-    ) -> Result<Vec<UploadOutcome>> {
+    ) -> Result<(Vec<UploadOutcome>, Vec<AlertRow>)> {
         let mut change = self.begin_change("ward:matching").await?;
         let at = now();
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut wrote = false;
+        // Alerts are brought in line once per organisation of the batch, for every
+        // vulnerability whose findings changed on any of its assets.
+        let mut touched: std::collections::BTreeMap<i64, std::collections::BTreeSet<String>> =
+            std::collections::BTreeMap::new();
         for (asset, findings) in batch {
             let organisation_id = asset.organisation_id;
             let mut outcome =
@@ -727,22 +787,27 @@ impl Store {
                         })),
                     )
                     .await?;
-                outcome.alerts = crate::alerts::sync_alerts(
-                    &mut change,
-                    organisation_id,
-                    alert_threshold,
-                    &outcome.touched(),
-                )
-                .await?;
+                touched
+                    .entry(organisation_id)
+                    .or_default()
+                    .extend(outcome.touched());
             }
             outcomes.push(outcome);
+        }
+        let mut alerts = Vec::new();
+        for (organisation_id, vulns) in touched {
+            let vulns: Vec<String> = vulns.into_iter().collect();
+            alerts.extend(
+                crate::alerts::sync_alerts(&mut change, organisation_id, alert_threshold, &vulns)
+                    .await?,
+            );
         }
         if wrote {
             change.commit().await?;
         } else {
             change.tx.rollback().await?;
         }
-        Ok(outcomes)
+        Ok((outcomes, alerts))
     }
 
     /// Marks knowledge changes up to `seq` as matched.
