@@ -235,7 +235,10 @@ pub const ROUTES: &[Route] = &[
             ORG,
             ("priority", "immediate, out-of-cycle, scheduled or defer"),
             ("resolved", "true to include resolved findings"),
-            ("search", "text in the vulnerability id, the asset's name or the component"),
+            (
+                "search",
+                "text in the vulnerability id, the asset's name or the component",
+            ),
             ("asset", "only this asset's findings (its id)"),
             ("limit", "page size, 1 to 1000 (100)"),
             ("offset", "findings to skip"),

@@ -1167,18 +1167,7 @@ async fn worklist(
             ])
         )
     };
-    let organisations = if session.who.role.is_central() {
-        state
-            .store
-            .organisations()
-            .await?
-            .into_iter()
-            .filter(|o| !o.central)
-            .map(|o| (o.slug, o.name))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let organisations = member_choices(&state, &session).await?;
     Ok(html(&WorklistPage {
         nav: session.nav("worklist"),
         findings: rows.iter().map(FindingView::new).collect(),
@@ -1214,11 +1203,14 @@ struct FindingPage {
     source: String,
     confidence: String,
     why_priority: String,
-    decision_points: Vec<(String, String, String)>,
-    sources: Vec<(String, String, String, String, String)>,
+    /// Name, value, where the value came from.
+    decision_points: Vec<Vec<String>>,
+    /// Source, verdict, basis, criterion, range.
+    sources: Vec<Vec<String>>,
     disagreements: Vec<String>,
     notes: Vec<String>,
-    cvss: Vec<(String, String, String, String)>,
+    /// Source, version, base score, vector.
+    cvss: Vec<Vec<String>>,
     kev_text: String,
     alert: Option<i64>,
 }
@@ -1229,6 +1221,17 @@ fn text(v: &Value) -> String {
         Value::String(s) => s.clone(),
         other => other.to_string(),
     }
+}
+
+/// The named fields of each object of a JSON array, as text.
+fn rows(v: &Value, fields: &[&str]) -> Vec<Vec<String>> {
+    v.as_array()
+        .map(|a| {
+            a.iter()
+                .map(|o| fields.iter().map(|f| text(&o[*f])).collect())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -1288,56 +1291,41 @@ async fn finding_page(
         source: text(&e["source"]),
         confidence: text(&p["confidence"]),
         why_priority: text(&e["priority"]),
-        decision_points: e["decision_points"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|d| {
-                        (
-                            text(&d["name"]).replace('_', " "),
-                            text(&d["value"]),
-                            text(&d["source"]),
-                        )
-                    })
-                    .collect()
+        decision_points: rows(&e["decision_points"], &["name", "value", "source"])
+            .into_iter()
+            .map(|mut r| {
+                r[0] = r[0].replace('_', " ");
+                r
             })
-            .unwrap_or_default(),
-        sources: e["sources"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|s| {
-                        (
-                            text(&s["source"]),
-                            text(&s["status"]),
-                            text(&s["basis"]),
-                            text(&s["criterion"]),
-                            text(&s["range"]),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+            .collect(),
+        sources: rows(
+            &e["sources"],
+            &["source", "status", "basis", "criterion", "range"],
+        ),
         disagreements: strings(&e["disagreements"]),
         notes: strings(&e["notes"]),
-        cvss: p["cvss"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .map(|c| {
-                        (
-                            text(&c["source"]),
-                            text(&c["version"]),
-                            text(&c["base_score"]),
-                            text(&c["vector"]),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default(),
+        cvss: rows(&p["cvss"], &["source", "version", "base_score", "vector"]),
         kev_text,
         alert,
     }))
+}
+
+/// The members a central user may choose between (slug, name); nobody else chooses.
+async fn member_choices(
+    state: &AppState,
+    session: &Session,
+) -> Result<Vec<(String, String)>, PageError> {
+    if !session.who.role.is_central() {
+        return Ok(Vec::new());
+    }
+    Ok(state
+        .store
+        .organisations()
+        .await?
+        .into_iter()
+        .filter(|o| !o.central)
+        .map(|o| (o.slug, o.name))
+        .collect())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1357,18 +1345,7 @@ async fn assets_view(
     session: &Session,
     error: String,
 ) -> Result<AssetsPage, PageError> {
-    let organisations = if session.who.role.is_central() {
-        state
-            .store
-            .organisations()
-            .await?
-            .into_iter()
-            .filter(|o| !o.central)
-            .map(|o| (o.slug, o.name))
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let organisations = member_choices(state, session).await?;
     Ok(AssetsPage {
         nav: session.nav("assets"),
         assets: state.store.assets(session.scope()).await?,

@@ -442,9 +442,10 @@ impl Store {
         let (total, rows) = match query.organisation_id {
             Some(org) => {
                 let total: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM finding f JOIN asset a ON a.id = f.asset_id
+                    "SELECT COUNT(*) AS n FROM finding f
                      WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
-                       AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR a.name LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\')
+                       AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\'
+                            OR f.asset_id IN (SELECT id FROM asset WHERE organisation_id = $1 AND name LIKE $4 ESCAPE '\\'))
                        AND ($5 IS NULL OR f.asset_id = $5)",
                 )
                 .bind(org)
@@ -478,9 +479,10 @@ impl Store {
             }
             None => {
                 let total: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM finding f JOIN asset a ON a.id = f.asset_id
+                    "SELECT COUNT(*) AS n FROM finding f
                      WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
-                       AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR a.name LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\')
+                       AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\'
+                            OR f.asset_id IN (SELECT id FROM asset WHERE name LIKE $3 ESCAPE '\\'))
                        AND ($4 IS NULL OR f.asset_id = $4)",
                 )
                 .bind(query.resolved)

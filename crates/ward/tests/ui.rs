@@ -118,26 +118,29 @@ impl Driver {
 
 async fn sign_in(c: &Client, url: &str, email: &str) {
     c.goto(&format!("{url}/login")).await.unwrap();
-    c.find(Locator::Id("email"))
-        .await
-        .unwrap()
-        .send_keys(email)
-        .await
-        .unwrap();
-    c.find(Locator::Id("password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
+    type_into(&c, "#email", email).await;
+    type_into(&c, "#password", PASSWORD).await;
+    click(&c, "button[type=submit]").await;
+    c.wait()
+        .for_element(Locator::Css("header.top"))
         .await
         .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    c.wait()
-        .for_element(Locator::Css("header.top"))
+}
+
+async fn type_into(c: &Client, css: &str, keys: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(keys)
         .await
         .unwrap();
 }
@@ -241,34 +244,10 @@ async fn the_epmm_alert_in_the_browser() {
     );
     member.goto(&format!("{url}/assets")).await.unwrap();
     assert_labelled(&member).await;
-    member
-        .find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys("mdm-01")
-        .await
-        .unwrap();
-    member
-        .find(Locator::Css("#exposure option[value=open]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    member
-        .find(Locator::Css("#criticality option[value=very-high]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    member
-        .find(Locator::Css("form[action='/assets'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&member, "#name", "mdm-01").await;
+    click(&member, "#exposure option[value=open]").await;
+    click(&member, "#criticality option[value=very-high]").await;
+    click(&member, "form[action='/assets'] button").await;
     member
         .wait()
         .for_element(Locator::Id("file"))
@@ -277,20 +256,8 @@ async fn the_epmm_alert_in_the_browser() {
     // A malformed file first: each error is shown and nothing changes.
     let bad = dir.path().join("broken.csv");
     std::fs::write(&bad, "asset,vendor,product,version\nmdm-01,ivanti\n").unwrap();
-    member
-        .find(Locator::Id("file"))
-        .await
-        .unwrap()
-        .send_keys(p(&bad))
-        .await
-        .unwrap();
-    member
-        .find(Locator::Css("form[enctype] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&member, "#file", p(&bad)).await;
+    click(&member, "form[enctype] button").await;
     let errors = member
         .wait()
         .for_element(Locator::Id("upload-errors"))
@@ -306,20 +273,8 @@ async fn the_epmm_alert_in_the_browser() {
          mdm-01,ivanti,endpoint_manager_mobile,12.5.0.0,cpe:2.3:a:ivanti:endpoint_manager_mobile:12.5.0.0:*:*:*:*:*:*:*,,open,very-high\n",
     )
     .unwrap();
-    member
-        .find(Locator::Id("file"))
-        .await
-        .unwrap()
-        .send_keys(p(&good))
-        .await
-        .unwrap();
-    member
-        .find(Locator::Css("form[enctype] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&member, "#file", p(&good)).await;
+    click(&member, "form[enctype] button").await;
     let result = member
         .wait()
         .for_element(Locator::Id("upload-result"))
@@ -338,13 +293,7 @@ async fn the_epmm_alert_in_the_browser() {
     screenshot(&central, "dashboard").await;
     central.goto(&format!("{url}/alerts/issue")).await.unwrap();
     assert_labelled(&central).await;
-    central
-        .find(Locator::Id("vulnerabilities"))
-        .await
-        .unwrap()
-        .send_keys("CVE-2025-4427")
-        .await
-        .unwrap();
+    type_into(&central, "#vulnerabilities", "CVE-2025-4427").await;
     central
         .find(Locator::Id("note"))
         .await
@@ -352,13 +301,7 @@ async fn the_epmm_alert_in_the_browser() {
         .send_keys("Patch EPMM to 12.5.0.1 now; check for <script> webshells {{7*7}}")
         .await
         .unwrap();
-    central
-        .find(Locator::Id("preview"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&central, "#preview").await;
     central
         .wait()
         .for_element(Locator::Id("send"))
@@ -367,13 +310,7 @@ async fn the_epmm_alert_in_the_browser() {
     assert_eq!(text(&central, "ul.affected").await, "rxa");
     assert_eq!(text(&central, "ul.confirm").await, "rxb");
     screenshot(&central, "issue-preview").await;
-    central
-        .find(Locator::Id("send"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&central, "#send").await;
     central
         .wait()
         .for_element(Locator::Id("members-table"))
@@ -425,13 +362,7 @@ async fn the_epmm_alert_in_the_browser() {
     );
     assert_labelled(&member).await;
     screenshot(&member, "member-alert").await;
-    member
-        .find(Locator::Id("acknowledge"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&member, "#acknowledge").await;
     member
         .wait()
         .for_element(Locator::Css("h1 .s-acknowledged"))
@@ -483,13 +414,7 @@ async fn the_epmm_alert_in_the_browser() {
 
     // Keyboard: the first Tab reaches the skip link, which is visible when focused.
     member.goto(&format!("{url}/worklist")).await.unwrap();
-    member
-        .find(Locator::Css("body"))
-        .await
-        .unwrap()
-        .send_keys("\u{E004}")
-        .await
-        .unwrap();
+    type_into(&member, "body", "\u{E004}").await;
     let focused = member.active_element().await.unwrap();
     assert_eq!(focused.text().await.unwrap(), "Skip to content");
     let outline = member
@@ -533,20 +458,8 @@ async fn hostile_text_renders_as_text_in_the_browser() {
     member.goto(&format!("{url}/assets")).await.unwrap();
     let hostile =
         "<img src=x onerror=alert(1)><script>alert(2)</script>${7*7}{{7*7}}#{7*7}' OR 1=1--";
-    member
-        .find(Locator::Id("name"))
-        .await
-        .unwrap()
-        .send_keys(hostile)
-        .await
-        .unwrap();
-    member
-        .find(Locator::Css("form[action='/assets'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&member, "#name", hostile).await;
+    click(&member, "form[action='/assets'] button").await;
     member
         .wait()
         .for_element(Locator::Css("dl.facts"))
@@ -768,6 +681,22 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
             "{path}"
         );
     }
+
+    // The worklist's search: a CVE, an asset's name, a component; `%` and `_` are literal.
+    let count = |page: &str| page.matches("href=\"/findings/").count();
+    for (search, expected) in [
+        ("4428", 1),
+        ("mdm-0", 2),
+        ("endpoint_manager", 2),
+        ("%", 0),
+        ("m_m", 0),
+    ] {
+        let (status, page) = rxa.get(&format!("/worklist?search={search}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(count(&page), expected, "search {search:?}");
+    }
+    let (_, page) = rxa.get("/worklist?priority=defer").await;
+    assert_eq!(count(&page), 0);
 
     // rxb sees none of it: the pages do not exist for another member, and central pages refuse.
     let rxb = Visitor::sign_in(&url, "lead@rxb.example").await;
