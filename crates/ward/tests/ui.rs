@@ -118,9 +118,9 @@ impl Driver {
 
 async fn sign_in(c: &Client, url: &str, email: &str) {
     c.goto(&format!("{url}/login")).await.unwrap();
-    type_into(&c, "#email", email).await;
-    type_into(&c, "#password", PASSWORD).await;
-    click(&c, "button[type=submit]").await;
+    type_into(c, "#email", email).await;
+    type_into(c, "#password", PASSWORD).await;
+    click(c, "button[type=submit]").await;
     c.wait()
         .for_element(Locator::Css("header.top"))
         .await
