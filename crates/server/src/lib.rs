@@ -982,17 +982,6 @@ pub(crate) async fn plan_issue(
         .into_iter()
         .filter(|o| !o.central)
         .collect();
-    // Each member's product keys, from its current inventories.
-    let mut member_keys = Vec::new();
-    for org in &members {
-        let mut keys = std::collections::HashSet::new();
-        for asset in state.store.assets(Some(org.id)).await? {
-            for c in state.store.current_components(asset.id).await? {
-                keys.extend(ward_matching::scan::index_keys(&c));
-            }
-        }
-        member_keys.push(keys);
-    }
     let now = chrono::Utc::now();
     let mut targets = Vec::new();
     let mut preview = Vec::new();
@@ -1006,8 +995,10 @@ pub(crate) async fn plan_issue(
                 ),
             ));
         }
+        // Members whose inventories name the products (from the keys stored with each upload).
+        let mentioning = state.store.organisations_mentioning(&products).await?;
         let (mut affected, mut confirm, mut unaffected) = (Vec::new(), Vec::new(), Vec::new());
-        for (org, keys) in members.iter().zip(&member_keys) {
+        for org in &members {
             let policy = state.policy.for_organisation(&org.slug);
             let window = policy.windows.get(&ward_model::Priority::Immediate);
             let after = |d: Option<chrono::Duration>| {
@@ -1028,12 +1019,7 @@ pub(crate) async fn plan_issue(
                 });
                 continue;
             }
-            let mentions = products.iter().any(|(vendor, product)| {
-                keys.iter().any(|(v, p)| {
-                    p == product && (vendor == "*" || v.as_deref().is_none_or(|v| v == vendor))
-                })
-            });
-            if mentions {
+            if mentioning.contains(&org.id) {
                 unaffected.push(org.slug.clone());
             } else {
                 confirm.push(org.slug.clone());

@@ -285,6 +285,27 @@ impl Store {
         Ok(out)
     }
 
+    /// The organisations whose current inventories name any of these (vendor, product) pairs
+    /// (a vendor of `*` matches any; a component without a vendor matches any vendor).
+    pub async fn organisations_mentioning(
+        &self,
+        products: &[(String, String)],
+    ) -> Result<HashSet<i64>> {
+        let mut out = HashSet::new();
+        for (vendor, product) in products {
+            let rows = sqlx::query(
+                "SELECT DISTINCT a.organisation_id FROM asset_product ap JOIN asset a ON a.id = ap.asset_id
+                 WHERE ap.product = $1 AND ($2 = '*' OR ap.vendor = '' OR ap.vendor = $2)",
+            )
+            .bind(product)
+            .bind(vendor)
+            .fetch_all(&self.pool)
+            .await?;
+            out.extend(rows.iter().map(|r| r.get::<i64, _>(0)));
+        }
+        Ok(out)
+    }
+
     /// The components of an asset's current inventory.
     pub async fn current_components(&self, asset_id: i64) -> Result<Vec<Component>> {
         let row = sqlx::query(
