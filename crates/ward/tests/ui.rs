@@ -167,6 +167,19 @@ async fn assert_labelled(c: &Client) {
     assert_eq!(unlabelled, json!([]), "controls without a label");
 }
 
+/// The page fits the window's width (tables may scroll inside their own box).
+async fn assert_fits(c: &Client) {
+    let overflow = c
+        .execute(
+            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let url = c.current_url().await.unwrap();
+    assert_eq!(overflow, json!(false), "{url} scrolls sideways");
+}
+
 async fn screenshot(c: &Client, name: &str) {
     if let Some(dir) = std::env::var_os("WARD_SCREENSHOTS") {
         let dir = PathBuf::from(dir);
@@ -426,18 +439,44 @@ async fn the_epmm_alert_in_the_browser() {
         .unwrap();
     assert_eq!(outline, json!("solid"), "focus must be visible");
 
-    // Tablet width: the page reflows without horizontal scrolling.
+    // Laptop and tablet widths: every page reflows without horizontal scrolling.
+    let alert_page = {
+        member.goto(&format!("{url}/alerts")).await.unwrap();
+        member
+            .find(Locator::LinkText("CVE-2025-4427"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap()
+    };
     let tablet = driver.browser(768).await;
     sign_in(&tablet, &url, "lead@rxa.example").await;
-    let overflow = tablet
-        .execute(
-            "return document.documentElement.scrollWidth > document.documentElement.clientWidth;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    assert_eq!(overflow, json!(false), "horizontal scrolling at 768 px");
+    for c in [&member, &tablet] {
+        for page in [
+            "/worklist",
+            "/alerts",
+            "/assets",
+            "/assets/1",
+            alert_page.as_str(),
+        ] {
+            c.goto(&format!("{url}{page}")).await.unwrap();
+            assert_fits(c).await;
+        }
+    }
+    tablet.goto(&format!("{url}/worklist")).await.unwrap();
     screenshot(&tablet, "worklist-tablet").await;
+    for page in [
+        "/dashboard",
+        "/alerts",
+        "/alerts/issue",
+        "/members",
+        "/alerts/cve/CVE-2025-4427",
+    ] {
+        central.goto(&format!("{url}{page}")).await.unwrap();
+        assert_fits(&central).await;
+    }
 
     for c in [member, central, tablet] {
         c.close().await.unwrap();
