@@ -337,13 +337,18 @@ async fn the_epmm_alert_in_the_browser() {
             .path()
             .ends_with("/alerts/cve/CVE-2025-4427")
     );
+    // Read in one script call: the page's own script replaces the table every few seconds, so
+    // an element found first and read later may be gone by then.
     let state = |c: Client, member: &'static str| async move {
-        c.find(Locator::Css(&format!("tr[data-member={member}] .state")))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        c.execute(
+            "return document.querySelector(`tr[data-member=${arguments[0]}] .state`).textContent.trim();",
+            vec![json!(member)],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
     };
     assert_eq!(state(central.clone(), "rxa").await, "open");
     assert_eq!(state(central.clone(), "rxb").await, "open");
