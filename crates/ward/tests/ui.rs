@@ -788,6 +788,62 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
         "rxb's attempt changed rxa's alert"
     );
 
+    // The other forms of the alert page: a refused action shows why, on the page, and changes
+    // nothing; accepting the risk needs a reason and an end; not affected needs a VEX reason.
+    let path = format!("/alerts/{alert_id}");
+    let (status, page) = rxa
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "accept-risk"),
+                ("justification", "compensating WAF rule"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400, "{page}");
+    assert!(
+        page.contains("until: when does the acceptance expire"),
+        "{page}"
+    );
+    assert!(page.contains("s-open"));
+    let (status, page) = rxa
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "not-affected"),
+                ("justification", "trust me"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(
+        page.contains("trust me"),
+        "the refusal names the value: {page}"
+    );
+    let (status, _) = rxa
+        .post(
+            &path,
+            &[
+                ("csrf", &csrf),
+                ("action", "accept-risk"),
+                ("justification", "<b>WAF</b> rule {{7*7}}"),
+                ("until", "2099-12-31"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = rxa.get(&path).await;
+    assert!(page.contains("s-risk-accepted"), "{page}");
+    // The justification is escaped (no element made) and never evaluated.
+    assert!(
+        page.contains("&#60;b&#62;WAF&#60;/b&#62; rule {{7*7}}"),
+        "{page}"
+    );
+    assert!(!page.contains("<b>WAF"), "{page}");
+    assert!(page.contains("2099-12-31 23:59 UTC"), "{page}");
+
     // The analyst may look but not act on a member's alert; the audit log is for admins.
     let analyst = Visitor::sign_in(&url, "analyst@nhs.example").await;
     let (status, _) = analyst.get(&format!("/alerts/{alert_id}")).await;
