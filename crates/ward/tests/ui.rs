@@ -145,6 +145,19 @@ async fn type_into(c: &Client, css: &str, keys: &str) {
         .unwrap();
 }
 
+async fn follow(c: &Client, link: &str) {
+    c.find(Locator::LinkText(link))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn wait_for(c: &Client, css: &str) {
+    c.wait().for_element(Locator::Css(css)).await.unwrap();
+}
+
 async fn text(c: &Client, css: &str) -> String {
     c.find(Locator::Css(css))
         .await
@@ -261,11 +274,7 @@ async fn the_epmm_alert_in_the_browser() {
     click(&member, "#exposure option[value=open]").await;
     click(&member, "#criticality option[value=very-high]").await;
     click(&member, "form[action='/assets'] button").await;
-    member
-        .wait()
-        .for_element(Locator::Id("file"))
-        .await
-        .unwrap();
+    wait_for(&member, "#file").await;
     // A malformed file first: each error is shown and nothing changes.
     let bad = dir.path().join("broken.csv");
     std::fs::write(&bad, "asset,vendor,product,version\nmdm-01,ivanti\n").unwrap();
@@ -315,20 +324,12 @@ async fn the_epmm_alert_in_the_browser() {
         .await
         .unwrap();
     click(&central, "#preview").await;
-    central
-        .wait()
-        .for_element(Locator::Id("send"))
-        .await
-        .unwrap();
+    wait_for(&central, "#send").await;
     assert_eq!(text(&central, "ul.affected").await, "rxa");
     assert_eq!(text(&central, "ul.confirm").await, "rxb");
     screenshot(&central, "issue-preview").await;
     click(&central, "#send").await;
-    central
-        .wait()
-        .for_element(Locator::Id("members-table"))
-        .await
-        .unwrap();
+    wait_for(&central, "#members-table").await;
     assert!(
         central
             .current_url()
@@ -355,25 +356,9 @@ async fn the_epmm_alert_in_the_browser() {
 
     // The member sees it in its alerts, with the note as text, and acknowledges it.
     member.goto(&format!("{url}/alerts")).await.unwrap();
-    member
-        .find(Locator::LinkText("CVE-2025-4427"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    member
-        .wait()
-        .for_element(Locator::Id("acknowledge"))
-        .await
-        .unwrap();
-    let page = member
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    follow(&member, "CVE-2025-4427").await;
+    wait_for(&member, "#acknowledge").await;
+    let page = text(&member, "main").await;
     assert!(
         page.contains("Patch EPMM to 12.5.0.1 now; check for <script> webshells {{7*7}}"),
         "{page}"
@@ -381,11 +366,7 @@ async fn the_epmm_alert_in_the_browser() {
     assert_labelled(&member).await;
     screenshot(&member, "member-alert").await;
     click(&member, "#acknowledge").await;
-    member
-        .wait()
-        .for_element(Locator::Css("h1 .s-acknowledged"))
-        .await
-        .unwrap();
+    wait_for(&member, "h1 .s-acknowledged").await;
 
     // The central page, left open, shows it within seconds (no reload).
     let started = Instant::now();
@@ -406,25 +387,9 @@ async fn the_epmm_alert_in_the_browser() {
     member.goto(&format!("{url}/worklist")).await.unwrap();
     assert_labelled(&member).await;
     screenshot(&member, "worklist").await;
-    member
-        .find(Locator::LinkText("CVE-2025-4428"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    member
-        .wait()
-        .for_element(Locator::Id("why-h"))
-        .await
-        .unwrap();
-    let page = member
-        .find(Locator::Css("main"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    follow(&member, "CVE-2025-4428").await;
+    wait_for(&member, "#why-h").await;
+    let page = text(&member, "main").await;
     assert!(page.contains("Why this priority"), "{page}");
     assert!(page.contains("SSVC deployer decision immediate"), "{page}");
     assert!(page.contains("Where the sources disagree"), "{page}");
@@ -504,11 +469,7 @@ async fn hostile_text_renders_as_text_in_the_browser() {
         "<img src=x onerror=alert(1)><script>alert(2)</script>${7*7}{{7*7}}#{7*7}' OR 1=1--";
     type_into(&member, "#name", hostile).await;
     click(&member, "form[action='/assets'] button").await;
-    member
-        .wait()
-        .for_element(Locator::Css("dl.facts"))
-        .await
-        .unwrap();
+    wait_for(&member, "dl.facts").await;
     assert_eq!(text(&member, "h1").await, hostile);
     // No script ran and no element was made from the text.
     let made = member
