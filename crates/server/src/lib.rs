@@ -883,6 +883,8 @@ struct FindingsQuery {
     search: Option<String>,
     /// Only this asset's findings.
     asset: Option<i64>,
+    /// Only this vulnerability's findings.
+    vulnerability: Option<String>,
     /// Page size (default 100, at most 1000) and offset.
     limit: Option<i64>,
     #[serde(default)]
@@ -918,6 +920,7 @@ async fn findings(
             priority,
             search: q.search,
             asset_id: q.asset,
+            vulnerability: q.vulnerability,
             limit,
             offset: q.offset,
         })

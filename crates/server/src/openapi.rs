@@ -240,6 +240,10 @@ pub const ROUTES: &[Route] = &[
                 "text in the vulnerability id, the asset's name or the component",
             ),
             ("asset", "only this asset's findings (its id)"),
+            (
+                "vulnerability",
+                "only this vulnerability's findings (exact id)",
+            ),
             ("limit", "page size, 1 to 1000 (100)"),
             ("offset", "findings to skip"),
         ],

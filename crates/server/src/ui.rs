@@ -715,8 +715,8 @@ async fn alert_view(
         .store
         .findings(&ward_store::FindingQuery {
             organisation_id: org,
-            search: Some(alert.subject.clone()),
-            limit: 200,
+            vulnerability: Some(alert.subject.clone()),
+            limit: 500,
             ..Default::default()
         })
         .await?;
@@ -724,11 +724,7 @@ async fn alert_view(
     Ok(AlertPage {
         nav: session.nav("alerts"),
         alert: AlertView::new(&alert, Utc::now()),
-        findings: findings
-            .iter()
-            .filter(|f| f.vulnerability == alert.subject)
-            .map(FindingView::new)
-            .collect(),
+        findings: findings.iter().map(FindingView::new).collect(),
         can_act: role.can_write() && role != Role::CentralAnalyst,
         justifications: &ward_store::VEX_JUSTIFICATIONS,
         error,

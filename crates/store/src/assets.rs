@@ -467,13 +467,14 @@ impl Store {
                      WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
                        AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\'
                             OR f.asset_id IN (SELECT id FROM asset WHERE organisation_id = $1 AND name LIKE $4 ESCAPE '\\'))
-                       AND ($5 IS NULL OR f.asset_id = $5)",
+                       AND ($5 IS NULL OR f.asset_id = $5) AND ($6 IS NULL OR f.vuln_id = $6)",
                 )
                 .bind(org)
                 .bind(query.resolved)
                 .bind(&query.priority)
                 .bind(&search)
                 .bind(query.asset_id)
+                .bind(&query.vulnerability)
                 .fetch_one(&self.pool)
                 .await?
                 .get("n");
@@ -483,15 +484,16 @@ impl Store {
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
                        AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR a.name LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\')
-                       AND ($5 IS NULL OR f.asset_id = $5)
+                       AND ($5 IS NULL OR f.asset_id = $5) AND ($6 IS NULL OR f.vuln_id = $6)
                      ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
-                     LIMIT $6 OFFSET $7",
+                     LIMIT $7 OFFSET $8",
                 )
                 .bind(org)
                 .bind(query.resolved)
                 .bind(&query.priority)
                 .bind(&search)
                 .bind(query.asset_id)
+                .bind(&query.vulnerability)
                 .bind(query.limit)
                 .bind(query.offset)
                 .fetch_all(&self.pool)
@@ -504,12 +506,13 @@ impl Store {
                      WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
                        AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\'
                             OR f.asset_id IN (SELECT id FROM asset WHERE name LIKE $3 ESCAPE '\\'))
-                       AND ($4 IS NULL OR f.asset_id = $4)",
+                       AND ($4 IS NULL OR f.asset_id = $4) AND ($5 IS NULL OR f.vuln_id = $5)",
                 )
                 .bind(query.resolved)
                 .bind(&query.priority)
                 .bind(&search)
                 .bind(query.asset_id)
+                .bind(&query.vulnerability)
                 .fetch_one(&self.pool)
                 .await?
                 .get("n");
@@ -519,14 +522,15 @@ impl Store {
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
                        AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR a.name LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\')
-                       AND ($4 IS NULL OR f.asset_id = $4)
+                       AND ($4 IS NULL OR f.asset_id = $4) AND ($5 IS NULL OR f.vuln_id = $5)
                      ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
-                     LIMIT $5 OFFSET $6",
+                     LIMIT $6 OFFSET $7",
                 )
                 .bind(query.resolved)
                 .bind(&query.priority)
                 .bind(&search)
                 .bind(query.asset_id)
+                .bind(&query.vulnerability)
                 .bind(query.limit)
                 .bind(query.offset)
                 .fetch_all(&self.pool)
@@ -587,6 +591,8 @@ pub struct FindingQuery {
     /// and `_` are not wildcards).
     pub search: Option<String>,
     pub asset_id: Option<i64>,
+    /// Only this vulnerability's findings (exactly).
+    pub vulnerability: Option<String>,
     pub limit: i64,
     pub offset: i64,
 }

@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{p, run, stderr};
+use common::{Server, p, run, stderr};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 
@@ -27,24 +26,10 @@ impl Drop for Killed {
 
 /// `ward serve` on a free port; the URL uses `localhost`, which browsers treat as a secure
 /// context (the session cookie is `Secure`).
-fn serve(db: &Path) -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("WARD_DB", db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .replace("127.0.0.1", "localhost");
-    (Killed(child), url)
+fn serve(db: &Path) -> (Server, String) {
+    let server = Server::start(db);
+    let url = server.url.replace("127.0.0.1", "localhost");
+    (server, url)
 }
 
 fn chromedriver() -> Option<PathBuf> {
@@ -62,6 +47,15 @@ fn chromedriver() -> Option<PathBuf> {
         );
     }
     found
+}
+
+/// The federation served, and chromedriver ready (`None`: not installed, outside CI).
+fn browsing() -> Option<(tempfile::TempDir, Server, String, Driver)> {
+    let binary = chromedriver()?;
+    let dir = tempfile::tempdir().unwrap();
+    let db = federation(dir.path());
+    let (server, url) = serve(&db);
+    Some((dir, server, url, Driver::start(&binary)))
 }
 
 /// chromedriver on a free port, and a way to open browsers (each its own profile: its own
@@ -249,13 +243,9 @@ fn federation(dir: &Path) -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_epmm_alert_in_the_browser() {
-    let Some(binary) = chromedriver() else {
+    let Some((dir, _server, url, driver)) = browsing() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = federation(dir.path());
-    let (_server, url) = serve(&db);
-    let driver = Driver::start(&binary);
 
     // The member records its MDM server and uploads its inventory through the forms.
     let member = driver.browser(1280).await;
@@ -455,13 +445,9 @@ async fn the_epmm_alert_in_the_browser() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_text_renders_as_text_in_the_browser() {
-    let Some(binary) = chromedriver() else {
+    let Some((_dir, _server, url, driver)) = browsing() else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let db = federation(dir.path());
-    let (_server, url) = serve(&db);
-    let driver = Driver::start(&binary);
     let member = driver.browser(1280).await;
     sign_in(&member, &url, "lead@rxa.example").await;
     member.goto(&format!("{url}/assets")).await.unwrap();
@@ -702,6 +688,9 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
     }
     let (_, page) = rxa.get("/worklist?priority=defer").await;
     assert_eq!(count(&page), 0);
+    // An alert's page lists the findings of exactly its vulnerability.
+    let (_, page) = rxa.get(&format!("/alerts/{alert_id}")).await;
+    assert_eq!(count(&page), 1, "{page}");
 
     // rxb sees none of it: the pages do not exist for another member, and central pages refuse.
     let rxb = Visitor::sign_in(&url, "lead@rxb.example").await;

@@ -2,6 +2,7 @@
 
 #![allow(dead_code, unreachable_pub)] // each test crate uses its own subset
 
+use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -35,4 +36,44 @@ pub fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 pub fn p(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// A running `ward serve` on a free port of 127.0.0.1, killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub url: String,
+}
+
+impl Server {
+    pub fn start(db: &Path) -> Self {
+        Self::start_with(db, &[])
+    }
+
+    pub fn start_with(db: &Path, extra: &[&str]) -> Self {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .env("WARD_DB", db)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Self { child, url }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
