@@ -451,19 +451,9 @@ impl Store {
         transition: &Transition,
     ) -> Result<AlertRow> {
         let mut change = self.begin_change(actor).await?;
-        let before = sqlx::query(concat!(
-            "SELECT ",
-            alert_columns!(),
-            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
-              WHERE a.id = $1 AND ($2 IS NULL OR a.organisation_id = $2)"
-        ))
-        .bind(id)
-        .bind(organisation_id)
-        .fetch_optional(&mut *change.tx)
-        .await?
-        .as_ref()
-        .map(alert)
-        .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
+        let before = crate::federation::scoped_alert(&mut change.tx, organisation_id, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
         if before.kind != "vulnerability"
             && !matches!(transition, Transition::Acknowledge | Transition::Remediate)
         {

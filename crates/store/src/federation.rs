@@ -206,6 +206,26 @@ pub struct AuditVerdict {
     pub problems: Vec<String>,
 }
 
+/// One alert within the scope (`Some(org)`: that organisation's only), on any connection (the
+/// pool's, or a change's transaction).
+pub(crate) async fn scoped_alert(
+    conn: &mut sqlx::SqliteConnection,
+    organisation_id: Option<i64>,
+    id: i64,
+) -> Result<Option<AlertRow>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+         WHERE a.id = $1 AND ($2 IS NULL OR a.organisation_id = $2)"
+    ))
+    .bind(id)
+    .bind(organisation_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.as_ref().map(alert))
+}
+
 pub(crate) fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
@@ -794,17 +814,7 @@ impl Store {
 
     /// One alert, if it is within the scope (`Some(org)`: that organisation's only).
     pub async fn alert(&self, organisation_id: Option<i64>, id: i64) -> Result<Option<AlertRow>> {
-        let row = sqlx::query(concat!(
-            "SELECT ",
-            alert_columns!(),
-            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
-             WHERE a.id = $1 AND ($2 IS NULL OR a.organisation_id = $2)"
-        ))
-        .bind(id)
-        .bind(organisation_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(alert))
+        scoped_alert(&mut *self.pool.acquire().await?, organisation_id, id).await
     }
 
     /// Every member's alert about one subject (a CVE): the central team's view of an issued alert.

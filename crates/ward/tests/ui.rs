@@ -201,11 +201,13 @@ async fn screenshot(c: &Client, name: &str) {
 
 const PASSWORD: &str = "correct horse battery staple";
 
-fn admin(db: &Path, args: &[&str]) {
+/// Runs `ward admin …`; its standard output (a token's secret, for `token create`).
+fn admin(db: &Path, args: &[&str]) -> String {
     let mut all = vec!["admin"];
     all.extend_from_slice(args);
     let o = run(db, &all);
     assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
 
 fn user(db: &Path, org: &str, email: &str, role: &str) {
@@ -616,23 +618,19 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
         )
         .await;
     assert_eq!(status, 303);
-    let token = {
-        let o = run(
-            &db,
-            &[
-                "admin",
-                "token",
-                "create",
-                "--org",
-                "rxa",
-                "--role",
-                "member-admin",
-                "--name",
-                "t",
-            ],
-        );
-        String::from_utf8(o.stdout).unwrap().trim().to_owned()
-    };
+    let token = admin(
+        &db,
+        &[
+            "token",
+            "create",
+            "--org",
+            "rxa",
+            "--role",
+            "member-admin",
+            "--name",
+            "t",
+        ],
+    );
     let r = http
         .post(format!("{url}/api/v1/assets/1/inventory?filename=mdm.csv"))
         .bearer_auth(&token)
