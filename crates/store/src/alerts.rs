@@ -106,7 +106,7 @@ fn millis(t: &str) -> String {
 
 /// Open findings per vulnerability, of every vulnerability or only of `only`.
 async fn open_findings(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     organisation_id: i64,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, OpenFindings>> {
@@ -122,7 +122,7 @@ async fn open_findings(
         Some(vulns) => {
             let mut rows = Vec::new();
             for chunk in vulns.chunks(300) {
-                let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+                let mut q = crate::sql::Sql::new(
                     "SELECT vuln_id, priority, payload FROM finding WHERE resolved_at IS NULL AND organisation_id = ",
                 );
                 q.push_bind(organisation_id).push(" AND vuln_id IN (");
@@ -693,7 +693,7 @@ impl Store {
     ) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
         for chunk in vulnerabilities.chunks(300) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut q = crate::sql::Sql::new(
                 "SELECT vuln_id FROM kev WHERE vuln_id IN (",
             );
             let mut sep = q.separated(", ");
@@ -715,16 +715,16 @@ impl Store {
         let rows = sqlx::query(
             "SELECT subject,
                     COUNT(*) AS members,
-                    SUM(exposure = 'affected') AS affected,
-                    SUM(exposure = 'confirm-exposure') AS confirm_exposure,
-                    SUM(acknowledged_at IS NOT NULL) AS acknowledged,
-                    SUM(acknowledged_at IS NOT NULL AND (acknowledge_by IS NULL OR acknowledged_at <= acknowledge_by)) AS acknowledged_on_time,
-                    SUM(state = 'remediated') AS remediated,
-                    SUM(state = 'remediated' AND (remediate_by IS NULL OR resolved_at <= remediate_by)) AS remediated_on_time,
-                    SUM(state = 'risk-accepted') AS risk_accepted,
-                    SUM(state = 'not-affected') AS not_affected,
-                    SUM(state IN ('open', 'acknowledged')) AS open,
-                    SUM(escalated_at IS NOT NULL) AS escalated
+                    COUNT(*) FILTER (WHERE exposure = 'affected') AS affected,
+                    COUNT(*) FILTER (WHERE exposure = 'confirm-exposure') AS confirm_exposure,
+                    COUNT(*) FILTER (WHERE acknowledged_at IS NOT NULL) AS acknowledged,
+                    COUNT(*) FILTER (WHERE acknowledged_at IS NOT NULL AND (acknowledge_by IS NULL OR acknowledged_at <= acknowledge_by)) AS acknowledged_on_time,
+                    COUNT(*) FILTER (WHERE state = 'remediated') AS remediated,
+                    COUNT(*) FILTER (WHERE state = 'remediated' AND (remediate_by IS NULL OR resolved_at <= remediate_by)) AS remediated_on_time,
+                    COUNT(*) FILTER (WHERE state = 'risk-accepted') AS risk_accepted,
+                    COUNT(*) FILTER (WHERE state = 'not-affected') AS not_affected,
+                    COUNT(*) FILTER (WHERE state IN ('open', 'acknowledged')) AS open,
+                    COUNT(*) FILTER (WHERE escalated_at IS NOT NULL) AS escalated
              FROM alert
              WHERE kind = 'vulnerability' AND ($1 IS NULL OR organisation_id = $1)
              GROUP BY subject ORDER BY subject",
@@ -760,12 +760,12 @@ impl Store {
         let rows = sqlx::query(
             "SELECT o.slug, substr(a.created_at, 1, 7) AS month,
                     COUNT(*) AS alerts,
-                    SUM(a.acknowledged_at IS NOT NULL AND (a.acknowledge_by IS NULL OR a.acknowledged_at <= a.acknowledge_by)) AS ack_on_time,
-                    SUM(a.state IN ('remediated', 'not-affected') AND (a.remediate_by IS NULL OR a.resolved_at <= a.remediate_by)) AS rem_on_time,
-                    SUM((a.state = 'remediated' AND a.remediate_by IS NOT NULL AND a.resolved_at > a.remediate_by)
+                    COUNT(*) FILTER (WHERE a.acknowledged_at IS NOT NULL AND (a.acknowledge_by IS NULL OR a.acknowledged_at <= a.acknowledge_by)) AS ack_on_time,
+                    COUNT(*) FILTER (WHERE a.state IN ('remediated', 'not-affected') AND (a.remediate_by IS NULL OR a.resolved_at <= a.remediate_by)) AS rem_on_time,
+                    COUNT(*) FILTER (WHERE (a.state = 'remediated' AND a.remediate_by IS NOT NULL AND a.resolved_at > a.remediate_by)
                         OR (a.state IN ('open', 'acknowledged') AND a.remediate_by IS NOT NULL AND a.remediate_by < $2)) AS late,
-                    SUM(a.escalated_at IS NOT NULL) AS escalated,
-                    SUM(a.state IN ('open', 'acknowledged')) AS still_open
+                    COUNT(*) FILTER (WHERE a.escalated_at IS NOT NULL) AS escalated,
+                    COUNT(*) FILTER (WHERE a.state IN ('open', 'acknowledged')) AS still_open
              FROM alert a JOIN organisation o ON o.id = a.organisation_id
              WHERE a.kind = 'vulnerability' AND ($1 IS NULL OR a.organisation_id = $1)
              GROUP BY o.slug, month ORDER BY o.slug, month",

@@ -140,7 +140,7 @@ pub fn component_key(f: &Finding) -> String {
     }
 }
 
-fn asset_row(r: &sqlx::sqlite::SqliteRow) -> AssetRow {
+fn asset_row(r: &sqlx::any::AnyRow) -> AssetRow {
     AssetRow {
         id: r.get("id"),
         organisation_id: r.get("organisation_id"),
@@ -255,7 +255,7 @@ impl Store {
     ) -> Result<Vec<(AssetRow, Vec<Component>)>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut q = crate::sql::Sql::new(
                 "SELECT a.id, a.organisation_id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
                         COALESCE(v.version, 0) AS inventory_version, COALESCE(v.components, 0) AS components,
                         0 AS open_findings, v.payload
@@ -406,14 +406,15 @@ impl Store {
             .execute(&mut *change.tx)
             .await?;
         for chunk in keys.chunks(300) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-                "INSERT OR IGNORE INTO asset_product (asset_id, vendor, product) ",
+            let mut q = crate::sql::Sql::new(
+                "INSERT INTO asset_product (asset_id, vendor, product) ",
             );
             q.push_values(chunk, |mut b, (vendor, product)| {
                 b.push_bind(asset.id)
                     .push_bind(vendor.clone().unwrap_or_default())
                     .push_bind(product);
             });
+            q.push(" ON CONFLICT DO NOTHING");
             q.build().execute(&mut *change.tx).await?;
         }
         change
@@ -465,8 +466,8 @@ impl Store {
                 let total: i64 = sqlx::query(
                     "SELECT COUNT(*) AS n FROM finding f
                      WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
-                       AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\'
-                            OR f.asset_id IN (SELECT id FROM asset WHERE organisation_id = $1 AND name LIKE $4 ESCAPE '\\'))
+                       AND ($4 IS NULL OR lower(f.vuln_id) LIKE $4 ESCAPE '\\' OR lower(f.component) LIKE $4 ESCAPE '\\'
+                            OR f.asset_id IN (SELECT id FROM asset WHERE organisation_id = $1 AND lower(name) LIKE $4 ESCAPE '\\'))
                        AND ($5 IS NULL OR f.asset_id = $5) AND ($6 IS NULL OR f.vuln_id = $6)",
                 )
                 .bind(org)
@@ -483,7 +484,7 @@ impl Store {
                             f.first_seen, f.updated_at, f.resolved_at, f.payload
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
-                       AND ($4 IS NULL OR f.vuln_id LIKE $4 ESCAPE '\\' OR a.name LIKE $4 ESCAPE '\\' OR f.component LIKE $4 ESCAPE '\\')
+                       AND ($4 IS NULL OR lower(f.vuln_id) LIKE $4 ESCAPE '\\' OR lower(a.name) LIKE $4 ESCAPE '\\' OR lower(f.component) LIKE $4 ESCAPE '\\')
                        AND ($5 IS NULL OR f.asset_id = $5) AND ($6 IS NULL OR f.vuln_id = $6)
                      ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
                      LIMIT $7 OFFSET $8",
@@ -504,8 +505,8 @@ impl Store {
                 let total: i64 = sqlx::query(
                     "SELECT COUNT(*) AS n FROM finding f
                      WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
-                       AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\'
-                            OR f.asset_id IN (SELECT id FROM asset WHERE name LIKE $3 ESCAPE '\\'))
+                       AND ($3 IS NULL OR lower(f.vuln_id) LIKE $3 ESCAPE '\\' OR lower(f.component) LIKE $3 ESCAPE '\\'
+                            OR f.asset_id IN (SELECT id FROM asset WHERE lower(name) LIKE $3 ESCAPE '\\'))
                        AND ($4 IS NULL OR f.asset_id = $4) AND ($5 IS NULL OR f.vuln_id = $5)",
                 )
                 .bind(query.resolved)
@@ -521,7 +522,7 @@ impl Store {
                             f.first_seen, f.updated_at, f.resolved_at, f.payload
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
-                       AND ($3 IS NULL OR f.vuln_id LIKE $3 ESCAPE '\\' OR a.name LIKE $3 ESCAPE '\\' OR f.component LIKE $3 ESCAPE '\\')
+                       AND ($3 IS NULL OR lower(f.vuln_id) LIKE $3 ESCAPE '\\' OR lower(a.name) LIKE $3 ESCAPE '\\' OR lower(f.component) LIKE $3 ESCAPE '\\')
                        AND ($4 IS NULL OR f.asset_id = $4) AND ($5 IS NULL OR f.vuln_id = $5)
                      ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
                      LIMIT $6 OFFSET $7",
@@ -564,7 +565,7 @@ impl Store {
     }
 }
 
-fn finding_row(r: &sqlx::sqlite::SqliteRow) -> FindingRow {
+fn finding_row(r: &sqlx::any::AnyRow) -> FindingRow {
     FindingRow {
         id: r.get("id"),
         organisation: r.get("slug"),
@@ -597,11 +598,12 @@ pub struct FindingQuery {
     pub offset: i64,
 }
 
-/// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape).
+/// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape), in lower case:
+/// the columns are compared as `lower(…)`, as case-insensitive on PostgreSQL as on SQLite.
 fn like_pattern(text: &str) -> String {
     let mut p = String::with_capacity(text.len() + 2);
     p.push('%');
-    for c in text.chars() {
+    for c in text.to_ascii_lowercase().chars() {
         if matches!(c, '%' | '_' | '\\') {
             p.push('\\');
         }
@@ -625,7 +627,7 @@ async fn apply_findings(
     let existing = match scope {
         // A few changed vulnerabilities: only their rows are read (by the asset's unique key).
         Some(vulns) if vulns.len() <= 100 => {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut q = crate::sql::Sql::new(
                 "SELECT vuln_id, component, priority FROM finding WHERE asset_id = ",
             );
             q.push_bind(asset_id)
@@ -741,7 +743,7 @@ impl Store {
     pub async fn assets_touched(&self, vulns: &[String]) -> Result<Vec<i64>> {
         let mut ids = std::collections::BTreeSet::new();
         for chunk in vulns.chunks(300) {
-            let mut q = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+            let mut q = crate::sql::Sql::new(
                 "SELECT DISTINCT ap.asset_id FROM asset_product ap JOIN advisory_product v ON v.product = ap.product
                  WHERE (v.vendor = ap.vendor OR v.vendor = '*' OR ap.vendor = '') AND v.vuln_id IN (",
             );

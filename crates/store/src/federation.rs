@@ -10,7 +10,7 @@ use std::str::FromStr;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Row, Sqlite, Transaction};
+use sqlx::{Any, Row, Transaction};
 
 use crate::{Result, Store, StoreError};
 
@@ -209,7 +209,7 @@ pub struct AuditVerdict {
 /// One alert within the scope (`Some(org)`: that organisation's only), on any connection (the
 /// pool's, or a change's transaction).
 pub(crate) async fn scoped_alert(
-    conn: &mut sqlx::SqliteConnection,
+    conn: &mut sqlx::AnyConnection,
     organisation_id: Option<i64>,
     id: i64,
 ) -> Result<Option<AlertRow>> {
@@ -274,7 +274,7 @@ fn entry_hash(
 /// A change in progress: a transaction that holds the audit chain's head, so that its audit
 /// entries and its state changes land together or not at all.
 pub struct Change {
-    pub(crate) tx: Transaction<'static, Sqlite>,
+    pub(crate) tx: Transaction<'static, Any>,
     seq: i64,
     hash: String,
     actor: String,
@@ -347,7 +347,7 @@ impl Change {
     }
 }
 
-pub(crate) fn organisation(row: &sqlx::sqlite::SqliteRow) -> Organisation {
+pub(crate) fn organisation(row: &sqlx::any::AnyRow) -> Organisation {
     Organisation {
         id: row.get("id"),
         slug: row.get("slug"),
@@ -357,7 +357,7 @@ pub(crate) fn organisation(row: &sqlx::sqlite::SqliteRow) -> Organisation {
     }
 }
 
-pub(crate) fn alert(row: &sqlx::sqlite::SqliteRow) -> AlertRow {
+pub(crate) fn alert(row: &sqlx::any::AnyRow) -> AlertRow {
     AlertRow {
         id: row.get("id"),
         organisation: row.get("slug"),

@@ -14,11 +14,14 @@ use std::str::FromStr;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row};
+use sql::Sql;
 use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
 pub mod alerts;
+mod sql;
 pub mod assets;
 pub use alerts::{
     AlertCompliance, IssueTarget, MemberScore, TickOutcome, Transition, VEX_JUSTIFICATIONS,
@@ -101,7 +104,33 @@ pub struct KnowledgeSlice {
 /// The database.
 #[derive(Clone)]
 pub struct Store {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
+    /// PostgreSQL: the schema Ward's tables live in (advisory lock keys are derived from it).
+    schema: String,
+}
+
+/// A location fit to print: a PostgreSQL URL's password is hidden.
+pub fn redact(location: &str) -> String {
+    if !is_postgres(location) {
+        return location.to_owned();
+    }
+    match (location.find("://"), location.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &location[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &location[..scheme + 3], &location[at..]),
+                None => location.to_owned(),
+            }
+        }
+        _ => location.to_owned(),
+    }
+}
+
+/// A stable 64-bit advisory lock key for `name` within `schema`.
+fn lock_key(schema: &str, name: &str) -> i64 {
+    let digest = Sha256::digest(format!("ward\0{schema}\0{name}").as_bytes());
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 /// Where the database lives when neither `--db` nor `WARD_DB` says: the user's data folder.
@@ -113,19 +142,119 @@ pub fn default_location() -> PathBuf {
     base.join("ward").join("ward.db")
 }
 
-impl Store {
-    /// Opens (creating if needed) the database at `location`: a file path or `sqlite:` URL.
-    /// Applies pending migrations.
-    pub async fn open(location: &str) -> Result<Self> {
-        if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-            return Err(StoreError::Unsupported(
-                "PostgreSQL is not supported by this build yet; use a SQLite file path".into(),
-            ));
+/// Which database engine a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default: one file, one machine.
+    Sqlite,
+    /// For a federation one machine cannot hold, and for several `ward serve` on one database.
+    Postgres,
+}
+
+impl Backend {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
         }
+    }
+}
+
+/// Whether `location` names a PostgreSQL database (a `postgres://` or `postgresql://` URL).
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Background work that one server at a time may do (PostgreSQL advisory locks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// Matching the knowledge base's changes against the inventories.
+    Matching,
+    /// Deadlines, escalations and expired risk acceptances.
+    Deadlines,
+}
+
+/// A job held by this server until dropped or released (see [`Store::try_job`]).
+pub struct JobLock {
+    conn: Option<sqlx::pool::PoolConnection<Any>>,
+    key: i64,
+}
+
+impl JobLock {
+    /// Lets the other servers take the job.
+    pub async fn release(mut self) -> Result<()> {
+        if let Some(mut conn) = self.conn.take() {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(self.key)
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for JobLock {
+    fn drop(&mut self) {
+        // Not released (an error or a panic on the way): closing the connection ends the
+        // session, and PostgreSQL frees its advisory locks with it.
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `location`: a file path, a `sqlite:` URL, or
+    /// a `postgres://` URL (whose `options[search_path]=…` picks a schema). Applies pending
+    /// migrations.
+    pub async fn open(location: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
         let open_err = |source| StoreError::Open {
-            location: location.to_owned(),
+            location: redact(location),
             source,
         };
+        if is_postgres(location) {
+            let options = AnyConnectOptions::from_str(location).map_err(open_err)?;
+            // One connection first: a server that is not there fails now, not after the pool's
+            // acquire timeout.
+            options
+                .connect()
+                .await
+                .map_err(open_err)?
+                .close()
+                .await
+                .map_err(open_err)?;
+            let pool = AnyPoolOptions::new()
+                .max_connections(16)
+                .connect_with(options)
+                .await
+                .map_err(open_err)?;
+            // Advisory locks are per database: a schema of its own (tests, several Wards in one
+            // database) gets keys of its own.
+            let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+                .fetch_one(&pool)
+                .await
+                .map_err(open_err)?;
+            // Two servers starting together must not both apply the same migration.
+            let mut conn = pool.acquire().await.map_err(open_err)?;
+            let key = lock_key(&schema, "migrate");
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+            let migrated = sqlx::migrate!("./migrations/postgres").run(&mut *conn).await;
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(key)
+                .execute(&mut *conn)
+                .await?;
+            migrated?;
+            drop(conn);
+            return Ok(Self {
+                pool,
+                backend: Backend::Postgres,
+                schema,
+            });
+        }
         let options = if location.starts_with("sqlite:") {
             SqliteConnectOptions::from_str(location).map_err(open_err)?
         } else {
@@ -135,19 +264,68 @@ impl Store {
             }
             SqliteConnectOptions::new().filename(path)
         };
-        let options = options
-            .create_if_missing(true)
+        let options = options.create_if_missing(true);
+        // The journal mode is the file's: set it once, on a connection of its own.
+        options
+            .clone()
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(std::time::Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
+            .connect()
+            .await
+            .map_err(open_err)?
+            .close()
+            .await
+            .map_err(open_err)?;
+        let any = AnyConnectOptions::from_url(&options.to_url_lossy()).map_err(open_err)?;
+        let pool = AnyPoolOptions::new()
             .max_connections(4)
-            .connect_with(options)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query(
+                        "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON",
+                    )
+                    .execute(conn)
+                    .await?;
+                    Ok(())
+                })
+            })
+            .connect_with(any)
             .await
             .map_err(open_err)?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            backend: Backend::Sqlite,
+            schema: String::new(),
+        })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Takes `job` for this server if no other server holds it (PostgreSQL: a session advisory
+    /// lock, freed when the holder releases it, or dies). `None`: another server is doing it.
+    /// On SQLite, one server owns the file and the job is always its own.
+    pub async fn try_job(&self, job: Job) -> Result<Option<JobLock>> {
+        if self.backend == Backend::Sqlite {
+            return Ok(Some(JobLock { conn: None, key: 0 }));
+        }
+        let key = lock_key(
+            &self.schema,
+            match job {
+                Job::Matching => "matching",
+                Job::Deadlines => "deadlines",
+            },
+        );
+        let mut conn = self.pool.acquire().await?;
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(key)
+            .fetch_one(&mut *conn)
+            .await?;
+        Ok(got.then(|| JobLock {
+            conn: Some(conn),
+            key,
+        }))
     }
 
     /// Starts an import: everything written through the returned transaction lands together
@@ -155,6 +333,8 @@ impl Store {
     pub async fn begin_import(&self) -> Result<ImportTx> {
         Ok(ImportTx {
             tx: self.pool.begin().await?,
+            change_log_lock: (self.backend == Backend::Postgres)
+                .then(|| lock_key(&self.schema, "knowledge_change")),
             started_at: Utc::now().to_rfc3339(),
             changed: HashSet::new(),
         })
@@ -166,15 +346,21 @@ impl Store {
                 .fetch_one(&self.pool)
                 .await
         };
-        let views_by_source = sqlx::query(
-            "SELECT CASE WHEN instr(source, ':') > 0 THEN substr(source, 1, instr(source, ':') - 1) ELSE source END AS kind, \
-             COUNT(*) AS n FROM advisory GROUP BY kind ORDER BY kind",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .into_iter()
-        .map(|r| (r.get::<String, _>("kind"), r.get::<i64, _>("n")))
-        .collect();
+        // A view's source is 'cna:<name>', 'adp:<name>', 'nvd', 'osv:<ecosystem>': counted by kind.
+        let mut views_by_source: Vec<(String, i64)> = Vec::new();
+        let rows = sqlx::query("SELECT source, COUNT(*) AS n FROM advisory GROUP BY source")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            let source: String = r.get("source");
+            let kind = source.split(':').next().unwrap_or_default().to_owned();
+            let n: i64 = r.get("n");
+            match views_by_source.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, count)) => *count += n,
+                None => views_by_source.push((kind, n)),
+            }
+        }
+        views_by_source.sort();
         Ok(Counts {
             vulnerabilities: one("SELECT COUNT(DISTINCT vuln_id) FROM advisory").await?,
             views: one("SELECT COUNT(*) FROM advisory").await?,
@@ -199,7 +385,7 @@ impl Store {
             .filter_map(|(v, p)| v.as_deref().map(|v| (v, p.as_str())))
             .collect();
         for chunk in pairs.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT DISTINCT vuln_id FROM advisory_product WHERE (vendor, product) IN (VALUES ",
             );
             let mut list = q.separated(", ");
@@ -222,7 +408,7 @@ impl Store {
             .map(|(_, p)| p.as_str())
             .collect();
         for chunk in products.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT DISTINCT vuln_id FROM advisory_product WHERE product IN (",
             );
             push_list(&mut q, chunk);
@@ -250,7 +436,7 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let mut slice = KnowledgeSlice::default();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT vuln_id, source, payload FROM advisory WHERE vuln_id IN (",
             );
             push_list(&mut q, chunk);
@@ -282,7 +468,7 @@ impl Store {
         exploit_ids.dedup();
         for chunk in exploit_ids.chunks(CHUNK) {
             let mut q =
-                QueryBuilder::<Sqlite>::new("SELECT vuln_id, payload FROM kev WHERE vuln_id IN (");
+                Sql::new("SELECT vuln_id, payload FROM kev WHERE vuln_id IN (");
             push_list(&mut q, chunk);
             for row in q.build().fetch_all(&mut *conn).await? {
                 let payload: &str = row.get("payload");
@@ -294,7 +480,7 @@ impl Store {
                     })?,
                 );
             }
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT vuln_id, score, percentile, model_version, score_date FROM epss WHERE vuln_id IN (",
             );
             push_list(&mut q, chunk);
@@ -347,7 +533,7 @@ fn hash(payload: &str) -> String {
 /// Rows per multi-row statement: well under SQLite's 32,766 bound parameters.
 const CHUNK: usize = 400;
 
-fn push_list(q: &mut QueryBuilder<Sqlite>, items: &[impl AsRef<str>]) {
+fn push_list(q: &mut Sql, items: &[impl AsRef<str>]) {
     let mut list = q.separated(", ");
     for item in items {
         list.push_bind(item.as_ref());
@@ -356,7 +542,7 @@ fn push_list(q: &mut QueryBuilder<Sqlite>, items: &[impl AsRef<str>]) {
 }
 
 /// Appends `(VALUES ($1, $2), …)` for the `(vuln_id, source)` keys of the views.
-fn push_view_keys<'a>(q: &mut QueryBuilder<Sqlite>, views: impl Iterator<Item = &'a Prepared<'a>>) {
+fn push_view_keys<'a>(q: &mut Sql, views: impl Iterator<Item = &'a Prepared<'a>>) {
     q.push("(VALUES ");
     let mut list = q.separated(", ");
     for p in views {
@@ -380,7 +566,9 @@ struct Prepared<'a> {
 /// One import, in one transaction. Writes go in batches (multi-row statements): one round trip
 /// per few hundred records, not several per record.
 pub struct ImportTx {
-    tx: sqlx::Transaction<'static, sqlx::Sqlite>,
+    tx: sqlx::Transaction<'static, Any>,
+    /// PostgreSQL: imports log their changes one at a time (see [`ImportTx::commit`]).
+    change_log_lock: Option<i64>,
     started_at: String,
     /// Vulnerabilities whose views, KEV entry or EPSS score this import changed: logged on
     /// commit for continuous matching.
@@ -431,7 +619,7 @@ impl ImportTx {
                     }
                 })
                 .collect();
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT vuln_id, source, updated, content_hash FROM advisory WHERE (vuln_id, source) IN ",
             );
             push_view_keys(&mut q, prepared.iter());
@@ -468,7 +656,7 @@ impl ImportTx {
                 continue;
             }
             let now = Utc::now().to_rfc3339();
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "INSERT INTO advisory (vuln_id, source, state, updated, content_hash, payload, imported_at) ",
             );
             q.push_values(&writes, |mut b, p| {
@@ -491,7 +679,7 @@ impl ImportTx {
             );
             q.build().execute(&mut *self.tx).await?;
 
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "DELETE FROM advisory_product WHERE (vuln_id, source) IN ",
             );
             push_view_keys(&mut q, writes.iter().copied());
@@ -510,7 +698,7 @@ impl ImportTx {
                 })
                 .collect();
             for rows in rows.chunks(CHUNK) {
-                let mut q = QueryBuilder::<Sqlite>::new(
+                let mut q = Sql::new(
                     "INSERT INTO advisory_product (vendor, product, vuln_id, source) ",
                 );
                 q.push_values(rows, |mut b, r| {
@@ -530,7 +718,7 @@ impl ImportTx {
                 .collect();
             if !rejected.is_empty() {
                 let mut q =
-                    QueryBuilder::<Sqlite>::new("DELETE FROM advisory_product WHERE vuln_id IN (");
+                    Sql::new("DELETE FROM advisory_product WHERE vuln_id IN (");
                 push_list(&mut q, &rejected);
                 q.build().execute(&mut *self.tx).await?;
             }
@@ -551,7 +739,7 @@ impl ImportTx {
                 })
                 .collect();
             let ids: Vec<&str> = chunk.iter().map(|k| k.cve_id.as_str()).collect();
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT vuln_id, content_hash FROM kev WHERE vuln_id IN (",
             );
             push_list(&mut q, &ids);
@@ -581,7 +769,7 @@ impl ImportTx {
             if writes.is_empty() {
                 continue;
             }
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) ",
             );
             q.push_values(&writes, |mut b, (k, payload, h)| {
@@ -610,7 +798,7 @@ impl ImportTx {
         let mut outcomes = Vec::with_capacity(batch.len());
         for chunk in batch.chunks(CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|e| e.cve_id.as_str()).collect();
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "SELECT vuln_id, score, percentile, score_date FROM epss WHERE vuln_id IN (",
             );
             push_list(&mut q, &ids);
@@ -650,7 +838,7 @@ impl ImportTx {
             if writes.is_empty() {
                 continue;
             }
-            let mut q = QueryBuilder::<Sqlite>::new(
+            let mut q = Sql::new(
                 "INSERT INTO epss (vuln_id, score, percentile, model_version, score_date) ",
             );
             q.push_values(&writes, |mut b, (e, date)| {
@@ -677,8 +865,18 @@ impl ImportTx {
     pub async fn commit(mut self, summary: &serde_json::Value) -> Result<()> {
         let mut changed: Vec<&String> = self.changed.iter().collect();
         changed.sort();
+        // The matcher reads the change log up to a cursor: a change must never commit below a
+        // sequence number it has already passed. On PostgreSQL, sequence numbers are handed
+        // out before commit, so two imports logging at once could commit out of order; this
+        // lock (held to commit) makes them take turns. SQLite has one writer at a time anyway.
+        if let Some(key) = self.change_log_lock {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         for chunk in changed.chunks(CHUNK) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO knowledge_change (vuln_id) ");
+            let mut q = Sql::new("INSERT INTO knowledge_change (vuln_id) ");
             q.push_values(chunk, |mut b, id| {
                 b.push_bind(*id);
             });

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::federation::{Change, now};
-use crate::{Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Channel {
@@ -201,14 +201,26 @@ impl Store {
         let now_ = Utc::now();
         let at = now_.to_rfc3339_opts(SecondsFormat::Millis, true);
         let until = (now_ + hold).to_rfc3339_opts(SecondsFormat::Millis, true);
-        let rows = sqlx::query(
-            "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
-             WHERE id IN (SELECT id FROM outbox
-                          WHERE delivered_at IS NULL AND next_attempt_at <= $2
-                            AND (claimed_until IS NULL OR claimed_until <= $2)
-                          ORDER BY id LIMIT $3)
-             RETURNING id, channel_id, event, payload, idempotency_key, attempts",
-        )
+        // SQLite has one writer at a time; on PostgreSQL, several servers claim side by side,
+        // each skipping the rows another is claiming.
+        let rows = sqlx::query(match self.backend {
+            Backend::Sqlite => {
+                "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
+                 WHERE id IN (SELECT id FROM outbox
+                              WHERE delivered_at IS NULL AND next_attempt_at <= $2
+                                AND (claimed_until IS NULL OR claimed_until <= $2)
+                              ORDER BY id LIMIT $3)
+                 RETURNING id, channel_id, event, payload, idempotency_key, attempts"
+            }
+            Backend::Postgres => {
+                "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
+                 WHERE id IN (SELECT id FROM outbox
+                              WHERE delivered_at IS NULL AND next_attempt_at <= $2
+                                AND (claimed_until IS NULL OR claimed_until <= $2)
+                              ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED)
+                 RETURNING id, channel_id, event, payload, idempotency_key, attempts"
+            }
+        })
         .bind(&until)
         .bind(&at)
         .bind(limit)
@@ -261,8 +273,9 @@ impl Store {
 
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
         let r = sqlx::query(
-            "SELECT SUM(delivered_at IS NULL) AS pending, SUM(delivered_at IS NOT NULL) AS delivered,
-                    SUM(delivered_at IS NULL AND last_error IS NOT NULL) AS failing FROM outbox",
+            "SELECT COUNT(*) FILTER (WHERE delivered_at IS NULL) AS pending,
+                    COUNT(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered,
+                    COUNT(*) FILTER (WHERE delivered_at IS NULL AND last_error IS NOT NULL) AS failing FROM outbox",
         )
         .fetch_one(&self.pool)
         .await?;
@@ -274,7 +287,7 @@ impl Store {
     }
 }
 
-fn channel(r: &sqlx::sqlite::SqliteRow) -> Channel {
+fn channel(r: &sqlx::any::AnyRow) -> Channel {
     Channel {
         id: r.get("id"),
         organisation: r.get("slug"),
@@ -301,10 +314,16 @@ impl Store {
     /// Notifications queued for alert events since `since` (RFC 3339), and the organisations
     /// they concern.
     pub async fn outbox_since(&self, since: &str) -> Result<(i64, i64)> {
-        let r = sqlx::query(
-            "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(payload, '$.alert.organisation')) AS orgs
-             FROM outbox WHERE created_at >= $1",
-        )
+        let r = sqlx::query(match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) AS n, COUNT(DISTINCT json_extract(payload, '$.alert.organisation')) AS orgs
+                 FROM outbox WHERE created_at >= $1"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) AS n, COUNT(DISTINCT payload::jsonb #>> '{alert,organisation}') AS orgs
+                 FROM outbox WHERE created_at >= $1"
+            }
+        })
         .bind(since)
         .fetch_one(&self.pool)
         .await?;

@@ -1,19 +1,16 @@
-//! Deadlines, escalation and expiring risk acceptances, on a real SQLite file, with the clock
+//! Deadlines, escalation and expiring risk acceptances, on a real SQLite file and PostgreSQL, with the clock
 //! passed in.
 
 use chrono::{DateTime, Duration, Utc};
 use ward_store::{IssueTarget, Store, Transition};
+use ward_testdata::TestDb;
 
 fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-#[tokio::test]
-async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path().join("ward.db").to_str().unwrap())
-        .await
-        .unwrap();
+async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: TestDb) {
+    let store = Store::open(db.location()).await.unwrap();
     store
         .create_organisation("test", "central", "Central", true)
         .await
@@ -149,3 +146,5 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen() {
     );
     assert!(store.verify_audit().await.unwrap().problems.is_empty());
 }
+
+ward_testdata::backend_tests!(missed_deadlines_escalate_once_each_and_expired_acceptances_reopen);

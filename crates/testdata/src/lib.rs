@@ -5,6 +5,11 @@
 //! - [`python`]: runs a Python reference tool (a schema validator, an independent scorer) over
 //!   standard input; `None` where its modules are not installed, except under CI (`$CI` set),
 //!   where `.ci/run` installs them and their absence fails the test.
+//! - [`TestDb`]: a database of its own for one test, on either backend: a SQLite file in a
+//!   temporary folder, or a fresh schema in the PostgreSQL at `$WARD_TEST_POSTGRES`
+//!   (default `postgres://postgres@127.0.0.1:5432/test`), dropped afterwards. Where no
+//!   PostgreSQL answers, PostgreSQL tests say so and skip, except under CI, where they fail.
+//! - [`backend_tests!`]: runs each listed test once per backend.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -60,4 +65,145 @@ pub fn python(modules: &[&str], script: &str, input: &[u8]) -> Option<(bool, Str
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     ))
+}
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database of one test's own; removed when dropped.
+pub struct TestDb {
+    location: String,
+    dir: tempfile::TempDir,
+    /// PostgreSQL: (server URL, schema name).
+    schema: Option<(String, String)>,
+}
+
+/// The PostgreSQL the tests use.
+pub fn postgres_url() -> String {
+    std::env::var("WARD_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// Runs a future to completion on a runtime of its own, on a thread of its own: callable from
+/// synchronous tests, async tests and `Drop` alike.
+fn block_on<T: Send + 'static>(
+    f: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a Tokio runtime")
+            .block_on(f)
+    })
+    .join()
+    .expect("the database helper thread")
+}
+
+async fn admin_sql(url: String, statement: String) -> Result<(), sqlx::Error> {
+    use sqlx::{Connection, Executor};
+    let mut conn = sqlx::PgConnection::connect(&url).await?;
+    conn.execute(sqlx::AssertSqlSafe(statement)).await?;
+    conn.close().await
+}
+
+impl TestDb {
+    /// A new, empty database; `None` (said on stderr) where PostgreSQL is wanted but absent
+    /// outside CI.
+    pub fn new(backend: Backend) -> Option<Self> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        match backend {
+            Backend::Sqlite => Some(Self {
+                location: dir.path().join("ward.db").to_str().expect("UTF-8 temp path").to_owned(),
+                dir,
+                schema: None,
+            }),
+            Backend::Postgres => {
+                use std::sync::atomic::{AtomicU32, Ordering};
+                static NEXT: AtomicU32 = AtomicU32::new(0);
+                let url = postgres_url();
+                let nanos = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos())
+                    .unwrap_or_default();
+                // Only digits and letters: the name is safe to put in a statement.
+                let schema = format!(
+                    "ward_test_{}_{}_{nanos}",
+                    std::process::id(),
+                    NEXT.fetch_add(1, Ordering::Relaxed)
+                );
+                if let Err(e) = block_on(admin_sql(url.clone(), format!("CREATE SCHEMA {schema}"))) {
+                    if std::env::var_os("CI").is_some() {
+                        panic!("PostgreSQL at {url}: {e} (CI needs it; set WARD_TEST_POSTGRES)");
+                    }
+                    eprintln!("skipping: no PostgreSQL at {url} ({e}); set WARD_TEST_POSTGRES");
+                    return None;
+                }
+                let sep = if url.contains('?') { '&' } else { '?' };
+                Some(Self {
+                    location: format!("{url}{sep}options[search_path]={schema}"),
+                    dir,
+                    schema: Some((url, schema)),
+                })
+            }
+        }
+    }
+
+    /// What `--db` / `WARD_DB` takes: a file path, or a PostgreSQL URL.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// A temporary folder of the test's own, for other files.
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    pub fn backend(&self) -> Backend {
+        if self.schema.is_some() {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = self.schema.take() {
+            let _ = block_on(admin_sql(url, format!("DROP SCHEMA {schema} CASCADE")));
+        }
+    }
+}
+
+/// Runs each listed test once per backend, as `sqlite::name` and `postgres::name`. Each is an
+/// `async fn name(db: TestDb)` in the calling module.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Sqlite) {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = $crate::TestDb::new($crate::Backend::Postgres) {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
 }

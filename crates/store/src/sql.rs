@@ -1,0 +1,156 @@
+//! Statements built at run time (lists of keys, multi-row inserts), in the SQL both backends
+//! read.
+//!
+//! Like sqlx's `QueryBuilder`, but its placeholders are `$1, $2, …`: SQLite and PostgreSQL
+//! both read those, whereas `QueryBuilder<Any>` writes `?`, which PostgreSQL does not. Only
+//! `&'static str` text can be pushed, so no value ever becomes SQL: values go in as bound
+//! arguments.
+
+use std::fmt::Write;
+
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Type};
+
+pub(crate) struct Sql {
+    text: String,
+    args: AnyArguments,
+    count: usize,
+}
+
+impl Sql {
+    pub(crate) fn new(init: &'static str) -> Self {
+        Self {
+            text: init.to_owned(),
+            args: AnyArguments::default(),
+            count: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, sql: &'static str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    pub(crate) fn push_bind<'t, T: Encode<'t, Any> + Type<Any> + 't>(
+        &mut self,
+        value: T,
+    ) -> &mut Self {
+        self.count += 1;
+        write!(self.text, "${}", self.count).expect("writing to a String");
+        // Any's encoders (integers, floats, text, NULL) only copy the value into the
+        // argument list: they cannot fail.
+        self.args
+            .add(value)
+            .expect("encoding an argument of a type Any supports");
+        self
+    }
+
+    /// A list whose items are separated by `separator`.
+    pub(crate) fn separated(&mut self, separator: &'static str) -> Separated<'_> {
+        Separated {
+            sql: self,
+            separator,
+            first: true,
+        }
+    }
+
+    /// ` VALUES (…), (…)`: one parenthesised row per item, written by `row`.
+    pub(crate) fn push_values<I, F>(&mut self, items: I, mut row: F) -> &mut Self
+    where
+        I: IntoIterator,
+        F: FnMut(Separated<'_>, I::Item),
+    {
+        self.push("VALUES ");
+        for (i, item) in items.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.push("(");
+            row(self.separated(", "), item);
+            self.push(")");
+        }
+        self
+    }
+
+    pub(crate) fn build(self) -> sqlx::query::Query<'static, Any, AnyArguments> {
+        sqlx::query_with(AssertSqlSafe(self.text), self.args)
+    }
+
+    pub(crate) fn build_query_scalar<O>(
+        self,
+    ) -> sqlx::query::QueryScalar<'static, Any, O, AnyArguments>
+    where
+        (O,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        sqlx::query_scalar_with(AssertSqlSafe(self.text), self.args)
+    }
+}
+
+pub(crate) struct Separated<'b> {
+    sql: &'b mut Sql,
+    separator: &'static str,
+    first: bool,
+}
+
+impl Separated<'_> {
+    fn separate(&mut self) {
+        if !self.first {
+            self.sql.push(self.separator);
+        }
+        self.first = false;
+    }
+
+    pub(crate) fn push(&mut self, sql: &'static str) -> &mut Self {
+        self.separate();
+        self.sql.push(sql);
+        self
+    }
+
+    pub(crate) fn push_unseparated(&mut self, sql: &'static str) -> &mut Self {
+        self.sql.push(sql);
+        self
+    }
+
+    pub(crate) fn push_bind<'t, T: Encode<'t, Any> + Type<Any> + 't>(
+        &mut self,
+        value: T,
+    ) -> &mut Self {
+        self.separate();
+        self.sql.push_bind(value);
+        self
+    }
+
+    pub(crate) fn push_bind_unseparated<'t, T: Encode<'t, Any> + Type<Any> + 't>(
+        &mut self,
+        value: T,
+    ) -> &mut Self {
+        self.sql.push_bind(value);
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_order() {
+        let mut q = Sql::new("SELECT 1 FROM t WHERE (a, b) IN (");
+        let mut list = q.separated(", ");
+        for (a, b) in [("x", 1i64), ("y", 2)] {
+            list.push("(").push_bind_unseparated(a).push_unseparated(", ");
+            list.push_bind_unseparated(b).push_unseparated(")");
+        }
+        q.push(") AND c = ").push_bind("z");
+        assert_eq!(
+            q.text,
+            "SELECT 1 FROM t WHERE (a, b) IN (($1, $2), ($3, $4)) AND c = $5"
+        );
+        assert_eq!(q.args.len(), 5);
+        let mut q = Sql::new("INSERT INTO t (a, b) ");
+        q.push_values([(1i64, "p"), (2, "q")], |mut b, (x, y)| {
+            b.push_bind(x).push_bind(y);
+        });
+        assert_eq!(q.text, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+    }
+}
