@@ -21,7 +21,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use ward_priority::Policy;
-use ward_store::{NewAsset, NewSighting, Principal, Role, Store, StoreError};
+use ward_store::{Job, NewAsset, NewSighting, Principal, Role, Store, StoreError};
 
 /// Largest request body accepted (a sightings report, later an SBOM).
 pub const MAX_BODY: usize = 16 << 20;
@@ -225,7 +225,20 @@ pub async fn serve(
         let mut interval = tokio::time::interval(std::time::Duration::from_secs(2));
         loop {
             interval.tick().await;
-            match match_knowledge_changes(&matcher.0, &matcher.1).await {
+            // Several servers on one PostgreSQL database: one matches at a time.
+            let job = match matcher.0.try_job(Job::Matching).await {
+                Ok(Some(job)) => job,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!("continuous matching: {e}");
+                    continue;
+                }
+            };
+            let result = match_knowledge_changes(&matcher.0, &matcher.1).await;
+            if let Err(e) = job.release().await {
+                tracing::error!("continuous matching: {e}");
+            }
+            match result {
                 Ok(run) if run.vulnerabilities > 0 => tracing::info!(
                     "matched {} changed vulnerabilities: {} assets, {} new, {} resolved findings, {} alerts",
                     run.vulnerabilities,
@@ -245,7 +258,19 @@ pub async fn serve(
         let mut interval = tokio::time::interval(tick);
         loop {
             interval.tick().await;
-            match ticker.tick(chrono::Utc::now()).await {
+            let job = match ticker.try_job(Job::Deadlines).await {
+                Ok(Some(job)) => job,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::error!("deadline check: {e}");
+                    continue;
+                }
+            };
+            let result = ticker.tick(chrono::Utc::now()).await;
+            if let Err(e) = job.release().await {
+                tracing::error!("deadline check: {e}");
+            }
+            match result {
                 Ok(t) if !t.escalated.is_empty() || !t.reopened.is_empty() => tracing::info!(
                     "deadlines: {} alerts escalated, {} risk acceptances expired",
                     t.escalated.len(),

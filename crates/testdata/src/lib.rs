@@ -163,6 +163,47 @@ impl TestDb {
         self.dir.path()
     }
 
+    /// Runs an SQL script (several statements) on a connection of its own, as an operator
+    /// (or an intruder) with direct access to the database would; the error as text.
+    pub fn execute(&self, script: &str) -> Result<(), String> {
+        let (location, postgres) = (self.location.clone(), self.schema.is_some());
+        let script = script.to_owned();
+        block_on(async move {
+            use sqlx::Connection;
+            let run = sqlx::raw_sql(sqlx::AssertSqlSafe(script));
+            if postgres {
+                let mut c = sqlx::PgConnection::connect(&location).await?;
+                run.execute(&mut c).await.map(drop)
+            } else {
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{location}")).await?;
+                run.execute(&mut c).await.map(drop)
+            }
+        })
+        .map_err(|e: sqlx::Error| e.to_string())
+    }
+
+    /// The first column of the first row `select` returns, as text.
+    pub fn scalar(&self, select: &str) -> String {
+        let (location, postgres) = (self.location.clone(), self.schema.is_some());
+        let owned = select.to_owned();
+        block_on(async move {
+            let select = owned;
+            use sqlx::Connection;
+            if postgres {
+                let mut c = sqlx::PgConnection::connect(&location).await?;
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(select))
+                    .fetch_one(&mut c)
+                    .await
+            } else {
+                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{location}")).await?;
+                sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(select))
+                    .fetch_one(&mut c)
+                    .await
+            }
+        })
+        .unwrap_or_else(|e: sqlx::Error| panic!("{select}: {e}"))
+    }
+
     pub fn backend(&self) -> Backend {
         if self.schema.is_some() {
             Backend::Postgres

@@ -105,7 +105,9 @@ pub(crate) struct StatusArgs {
 /// Where the database is.
 #[derive(Args, Clone)]
 pub(crate) struct DbArgs {
-    /// Database: a SQLite file path [default: $XDG_DATA_HOME/ward/ward.db].
+    /// Database: a SQLite file path, or a PostgreSQL URL (postgres://user@host:5432/db, with
+    /// `?options[search_path]=schema` for a schema of its own) [default:
+    /// $XDG_DATA_HOME/ward/ward.db].
     #[arg(long, env = "WARD_DB", global = true)]
     pub(crate) db: Option<String>,
 }
@@ -205,12 +207,15 @@ async fn status(args: StatusArgs) -> anyhow::Result<u8> {
     let location = args.db.location();
     let store = ward_store::Store::open(&location).await?;
     let c = store.counts().await?;
+    let backend = store.backend().as_str();
     store.close().await;
+    let location = ward_store::redact(&location);
     if let TextOrJson::Json = args.format {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "database": location,
+                "backend": backend,
                 "vulnerabilities": c.vulnerabilities,
                 "rejected": c.rejected,
                 "views": c.views,
@@ -222,7 +227,7 @@ async fn status(args: StatusArgs) -> anyhow::Result<u8> {
         );
         return Ok(exit::OK);
     }
-    println!("database: {location}");
+    println!("database: {location} ({backend})");
     println!(
         "vulnerabilities: {} ({} rejected)",
         c.vulnerabilities, c.rejected

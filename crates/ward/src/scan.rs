@@ -117,7 +117,7 @@ pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     if counts.views == 0 {
         eprintln!(
             "warning: the knowledge base at {} is empty: run `ward db import` first (or `ward demo`)",
-            args.db.location()
+            ward_store::redact(&args.db.location())
         );
     }
     let report = scan_inventory(&store, &inventory, &policy).await?;

@@ -1,7 +1,9 @@
-//! Helpers shared by the binary's test suites: run `ward` against a database file.
+//! Helpers shared by the binary's test suites: run `ward` against a database (a SQLite file
+//! or a PostgreSQL schema).
 
 #![allow(dead_code, unreachable_pub)] // each test crate uses its own subset
 
+use std::ffi::OsStr;
 use std::io::BufRead as _;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -9,13 +11,14 @@ use std::process::Output;
 use assert_cmd::Command;
 use serde_json::Value;
 
-pub fn ward(db: &Path) -> Command {
+/// `ward` with `WARD_DB` set to `db`: a SQLite file, or a PostgreSQL URL.
+pub fn ward(db: impl AsRef<OsStr>) -> Command {
     let mut c = Command::cargo_bin("ward").unwrap();
     c.env("WARD_DB", db).env_remove("XDG_DATA_HOME");
     c
 }
 
-pub fn run(db: &Path, args: &[&str]) -> Output {
+pub fn run(db: impl AsRef<OsStr>, args: &[&str]) -> Output {
     ward(db).args(args).output().unwrap()
 }
 
@@ -45,11 +48,11 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start(db: &Path) -> Self {
+    pub fn start(db: impl AsRef<OsStr>) -> Self {
         Self::start_with(db, &[])
     }
 
-    pub fn start_with(db: &Path, extra: &[&str]) -> Self {
+    pub fn start_with(db: impl AsRef<OsStr>, extra: &[&str]) -> Self {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
