@@ -693,9 +693,7 @@ impl Store {
     ) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
         for chunk in vulnerabilities.chunks(300) {
-            let mut q = crate::sql::Sql::new(
-                "SELECT vuln_id FROM kev WHERE vuln_id IN (",
-            );
+            let mut q = crate::sql::Sql::new("SELECT vuln_id FROM kev WHERE vuln_id IN (");
             let mut sep = q.separated(", ");
             for v in chunk {
                 sep.push_bind(v);

@@ -406,9 +406,8 @@ impl Store {
             .execute(&mut *change.tx)
             .await?;
         for chunk in keys.chunks(300) {
-            let mut q = crate::sql::Sql::new(
-                "INSERT INTO asset_product (asset_id, vendor, product) ",
-            );
+            let mut q =
+                crate::sql::Sql::new("INSERT INTO asset_product (asset_id, vendor, product) ");
             q.push_values(chunk, |mut b, (vendor, product)| {
                 b.push_bind(asset.id)
                     .push_bind(vendor.clone().unwrap_or_default())

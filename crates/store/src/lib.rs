@@ -14,15 +14,15 @@ use std::str::FromStr;
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
+use sql::Sql;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
 use sqlx::{Any, AnyPool, ConnectOptions, Connection, Row};
-use sql::Sql;
 use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
 pub mod alerts;
-mod sql;
 pub mod assets;
+mod sql;
 pub use alerts::{
     AlertCompliance, IssueTarget, MemberScore, TickOutcome, Transition, VEX_JUSTIFICATIONS,
 };
@@ -119,7 +119,9 @@ pub fn redact(location: &str) -> String {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &location[scheme + 3..at];
             match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &location[..scheme + 3], &location[at..]),
+                Some((user, _)) => {
+                    format!("{}{user}:***{}", &location[..scheme + 3], &location[at..])
+                }
                 None => location.to_owned(),
             }
         }
@@ -242,7 +244,9 @@ impl Store {
                 .bind(key)
                 .execute(&mut *conn)
                 .await?;
-            let migrated = sqlx::migrate!("./migrations/postgres").run(&mut *conn).await;
+            let migrated = sqlx::migrate!("./migrations/postgres")
+                .run(&mut *conn)
+                .await;
             sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(key)
                 .execute(&mut *conn)
@@ -408,9 +412,8 @@ impl Store {
             .map(|(_, p)| p.as_str())
             .collect();
         for chunk in products.chunks(CHUNK) {
-            let mut q = Sql::new(
-                "SELECT DISTINCT vuln_id FROM advisory_product WHERE product IN (",
-            );
+            let mut q =
+                Sql::new("SELECT DISTINCT vuln_id FROM advisory_product WHERE product IN (");
             push_list(&mut q, chunk);
             ids.extend(
                 q.build_query_scalar::<String>()
@@ -436,9 +439,8 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let mut slice = KnowledgeSlice::default();
         for chunk in ids.chunks(CHUNK) {
-            let mut q = Sql::new(
-                "SELECT vuln_id, source, payload FROM advisory WHERE vuln_id IN (",
-            );
+            let mut q =
+                Sql::new("SELECT vuln_id, source, payload FROM advisory WHERE vuln_id IN (");
             push_list(&mut q, chunk);
             for row in q.build().fetch_all(&mut *conn).await? {
                 let payload: &str = row.get("payload");
@@ -467,8 +469,7 @@ impl Store {
         exploit_ids.sort();
         exploit_ids.dedup();
         for chunk in exploit_ids.chunks(CHUNK) {
-            let mut q =
-                Sql::new("SELECT vuln_id, payload FROM kev WHERE vuln_id IN (");
+            let mut q = Sql::new("SELECT vuln_id, payload FROM kev WHERE vuln_id IN (");
             push_list(&mut q, chunk);
             for row in q.build().fetch_all(&mut *conn).await? {
                 let payload: &str = row.get("payload");
@@ -679,9 +680,7 @@ impl ImportTx {
             );
             q.build().execute(&mut *self.tx).await?;
 
-            let mut q = Sql::new(
-                "DELETE FROM advisory_product WHERE (vuln_id, source) IN ",
-            );
+            let mut q = Sql::new("DELETE FROM advisory_product WHERE (vuln_id, source) IN ");
             push_view_keys(&mut q, writes.iter().copied());
             q.build().execute(&mut *self.tx).await?;
 
@@ -698,9 +697,8 @@ impl ImportTx {
                 })
                 .collect();
             for rows in rows.chunks(CHUNK) {
-                let mut q = Sql::new(
-                    "INSERT INTO advisory_product (vendor, product, vuln_id, source) ",
-                );
+                let mut q =
+                    Sql::new("INSERT INTO advisory_product (vendor, product, vuln_id, source) ");
                 q.push_values(rows, |mut b, r| {
                     b.push_bind(&r.0)
                         .push_bind(&r.1)
@@ -717,8 +715,7 @@ impl ImportTx {
                 .map(|p| p.advisory.id.as_str())
                 .collect();
             if !rejected.is_empty() {
-                let mut q =
-                    Sql::new("DELETE FROM advisory_product WHERE vuln_id IN (");
+                let mut q = Sql::new("DELETE FROM advisory_product WHERE vuln_id IN (");
                 push_list(&mut q, &rejected);
                 q.build().execute(&mut *self.tx).await?;
             }
@@ -739,9 +736,7 @@ impl ImportTx {
                 })
                 .collect();
             let ids: Vec<&str> = chunk.iter().map(|k| k.cve_id.as_str()).collect();
-            let mut q = Sql::new(
-                "SELECT vuln_id, content_hash FROM kev WHERE vuln_id IN (",
-            );
+            let mut q = Sql::new("SELECT vuln_id, content_hash FROM kev WHERE vuln_id IN (");
             push_list(&mut q, &ids);
             let mut existing: HashMap<String, String> = q
                 .build()
@@ -769,9 +764,8 @@ impl ImportTx {
             if writes.is_empty() {
                 continue;
             }
-            let mut q = Sql::new(
-                "INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) ",
-            );
+            let mut q =
+                Sql::new("INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) ");
             q.push_values(&writes, |mut b, (k, payload, h)| {
                 b.push_bind(&k.cve_id)
                     .push_bind(k.date_added.map(|d| d.to_string()))

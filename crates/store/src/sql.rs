@@ -138,7 +138,9 @@ mod tests {
         let mut q = Sql::new("SELECT 1 FROM t WHERE (a, b) IN (");
         let mut list = q.separated(", ");
         for (a, b) in [("x", 1i64), ("y", 2)] {
-            list.push("(").push_bind_unseparated(a).push_unseparated(", ");
+            list.push("(")
+                .push_bind_unseparated(a)
+                .push_unseparated(", ");
             list.push_bind_unseparated(b).push_unseparated(")");
         }
         q.push(") AND c = ").push_bind("z");

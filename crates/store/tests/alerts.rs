@@ -2,7 +2,7 @@
 //! passed in.
 
 use chrono::{DateTime, Duration, Utc};
-use ward_store::{IssueTarget, Store, Transition};
+use ward_store::{IssueTarget, Job, Store, Transition};
 use ward_testdata::TestDb;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -147,4 +147,176 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
     assert!(store.verify_audit().await.unwrap().problems.is_empty());
 }
 
-ward_testdata::backend_tests!(missed_deadlines_escalate_once_each_and_expired_acceptances_reopen);
+/// Three servers (three stores on one database, each with several deliverers) claim from one
+/// outbox at once: no notification is claimed twice while its claim holds, and none is left.
+async fn concurrent_deliverers_never_claim_the_same_notification(db: TestDb) {
+    let first = Store::open(db.location()).await.unwrap();
+    first
+        .create_organisation("test", "central", "Central", true)
+        .await
+        .unwrap();
+    let org = first
+        .create_organisation("test", "m1", "Member", false)
+        .await
+        .unwrap();
+    first
+        .add_channel(
+            "test",
+            org.id,
+            "webhook",
+            "http://127.0.0.1:9/hook",
+            Some("whsec-0123456789abcdef"),
+        )
+        .await
+        .unwrap();
+    let targets: Vec<IssueTarget> = (0..400)
+        .map(|i| IssueTarget {
+            organisation_id: org.id,
+            vulnerability: format!("CVE-2025-{i:05}"),
+            title: "t".into(),
+            exposure: "confirm-exposure".into(),
+            priority: None,
+            acknowledge_by: None,
+            remediate_by: None,
+        })
+        .collect();
+    first.issue_alerts("test", &targets, None).await.unwrap();
+    let queued = first.outbox_counts().await.unwrap().pending;
+    assert_eq!(queued, 400);
+
+    // SQLite has one writer and one server; PostgreSQL is where several servers claim at once.
+    let servers = if db.backend() == ward_testdata::Backend::Postgres {
+        3
+    } else {
+        1
+    };
+    let mut stores = vec![first];
+    for _ in 1..servers {
+        stores.push(Store::open(db.location()).await.unwrap());
+    }
+    let mut deliverers = Vec::new();
+    for store in &stores {
+        for _ in 0..4 {
+            let store = store.clone();
+            deliverers.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let batch = store
+                        .claim_deliveries(3, Duration::minutes(10))
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        return mine;
+                    }
+                    for d in batch {
+                        store.delivered(d.id).await.unwrap();
+                        mine.push(d.id);
+                    }
+                }
+            }));
+        }
+    }
+    let mut claimed = Vec::new();
+    for d in deliverers {
+        claimed.extend(d.await.unwrap());
+    }
+    let total = claimed.len();
+    claimed.sort_unstable();
+    claimed.dedup();
+    assert_eq!(
+        claimed.len(),
+        total,
+        "{} notifications claimed twice",
+        total - claimed.len()
+    );
+    assert_eq!(total, 400);
+    assert_eq!(stores[0].outbox_counts().await.unwrap().pending, 0);
+}
+
+/// Deadline checks running at once (several servers, or a server and `ward` by hand) escalate
+/// each missed deadline once between them.
+async fn concurrent_deadline_checks_escalate_each_alert_once(db: TestDb) {
+    let store = Store::open(db.location()).await.unwrap();
+    store
+        .create_organisation("test", "central", "Central", true)
+        .await
+        .unwrap();
+    let org = store
+        .create_organisation("test", "m1", "Member", false)
+        .await
+        .unwrap();
+    let targets: Vec<IssueTarget> = (0..50)
+        .map(|i| IssueTarget {
+            organisation_id: org.id,
+            vulnerability: format!("CVE-2025-{i:05}"),
+            title: "t".into(),
+            exposure: "confirm-exposure".into(),
+            priority: None,
+            acknowledge_by: Some("2025-01-01T00:00:00.000Z".into()),
+            remediate_by: Some("2025-02-01T00:00:00.000Z".into()),
+        })
+        .collect();
+    store.issue_alerts("test", &targets, None).await.unwrap();
+    let mut checks = Vec::new();
+    for _ in 0..3 {
+        let other = Store::open(db.location()).await.unwrap();
+        checks.push(tokio::spawn(async move {
+            other
+                .tick(t("2025-01-15T00:00:00Z"))
+                .await
+                .unwrap()
+                .escalated
+                .len()
+        }));
+    }
+    let mut escalated = 0;
+    for c in checks {
+        escalated += c.await.unwrap();
+    }
+    assert_eq!(escalated, 50);
+}
+
+/// A background job is one server's at a time; a server that dies lets go of it.
+async fn a_job_is_one_servers_at_a_time(db: TestDb) {
+    let a = Store::open(db.location()).await.unwrap();
+    let b = Store::open(db.location()).await.unwrap();
+    let held = a
+        .try_job(Job::Matching)
+        .await
+        .unwrap()
+        .expect("free at first");
+    match db.backend() {
+        ward_testdata::Backend::Postgres => {
+            assert!(b.try_job(Job::Matching).await.unwrap().is_none());
+            // Another job is not held by it.
+            let other = b
+                .try_job(Job::Deadlines)
+                .await
+                .unwrap()
+                .expect("a different job");
+            other.release().await.unwrap();
+            held.release().await.unwrap();
+            let again = b.try_job(Job::Matching).await.unwrap().expect("released");
+            // Dropped unreleased (as when the holder fails): the lock goes with its session.
+            drop(again);
+            let mut waited = 0;
+            while a.try_job(Job::Matching).await.unwrap().is_none() {
+                waited += 1;
+                assert!(waited < 100, "a dropped job lock was never freed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+        // One server per SQLite file: its jobs are always its own.
+        ward_testdata::Backend::Sqlite => {
+            assert!(b.try_job(Job::Matching).await.unwrap().is_some());
+            held.release().await.unwrap();
+        }
+    }
+}
+
+ward_testdata::backend_tests!(
+    missed_deadlines_escalate_once_each_and_expired_acceptances_reopen,
+    concurrent_deliverers_never_claim_the_same_notification,
+    concurrent_deadline_checks_escalate_each_alert_once,
+    a_job_is_one_servers_at_a_time,
+);

@@ -162,7 +162,10 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
         .err()
         .unwrap()
         .to_string();
-    assert!(err.contains("postgres://ward:***@127.0.0.1:9/ward"), "{err}");
+    assert!(
+        err.contains("postgres://ward:***@127.0.0.1:9/ward"),
+        "{err}"
+    );
     assert!(!err.contains("s3cret"), "{err}");
 }
 

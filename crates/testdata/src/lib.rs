@@ -90,9 +90,7 @@ pub fn postgres_url() -> String {
 
 /// Runs a future to completion on a runtime of its own, on a thread of its own: callable from
 /// synchronous tests, async tests and `Drop` alike.
-fn block_on<T: Send + 'static>(
-    f: impl std::future::Future<Output = T> + Send + 'static,
-) -> T {
+fn block_on<T: Send + 'static>(f: impl std::future::Future<Output = T> + Send + 'static) -> T {
     std::thread::spawn(move || {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -118,7 +116,12 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("a temporary folder");
         match backend {
             Backend::Sqlite => Some(Self {
-                location: dir.path().join("ward.db").to_str().expect("UTF-8 temp path").to_owned(),
+                location: dir
+                    .path()
+                    .join("ward.db")
+                    .to_str()
+                    .expect("UTF-8 temp path")
+                    .to_owned(),
                 dir,
                 schema: None,
             }),
@@ -136,7 +139,8 @@ impl TestDb {
                     std::process::id(),
                     NEXT.fetch_add(1, Ordering::Relaxed)
                 );
-                if let Err(e) = block_on(admin_sql(url.clone(), format!("CREATE SCHEMA {schema}"))) {
+                if let Err(e) = block_on(admin_sql(url.clone(), format!("CREATE SCHEMA {schema}")))
+                {
                     if std::env::var_os("CI").is_some() {
                         panic!("PostgreSQL at {url}: {e} (CI needs it; set WARD_TEST_POSTGRES)");
                     }
@@ -175,7 +179,8 @@ impl TestDb {
                 let mut c = sqlx::PgConnection::connect(&location).await?;
                 run.execute(&mut c).await.map(drop)
             } else {
-                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{location}")).await?;
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{location}")).await?;
                 run.execute(&mut c).await.map(drop)
             }
         })
@@ -195,7 +200,8 @@ impl TestDb {
                     .fetch_one(&mut c)
                     .await
             } else {
-                let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{location}")).await?;
+                let mut c =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{location}")).await?;
                 sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(select))
                     .fetch_one(&mut c)
                     .await

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use common::{Server, p, run, stderr};
-use ward_testdata::{Backend, TestDb};
 use serde_json::{Value, json};
+use ward_testdata::{Backend, TestDb};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -455,7 +455,9 @@ async fn a_deleted_audit_entry_is_missed(db: TestDb) {
     };
     let f = federation(db);
     f.test_db
-        .execute(&format!("{drop_guard} DELETE FROM audit_log WHERE seq = 4;"))
+        .execute(&format!(
+            "{drop_guard} DELETE FROM audit_log WHERE seq = 4;"
+        ))
         .unwrap();
     let out = String::from_utf8_lossy(&run(&f.db, &["audit", "verify"]).stdout).into_owned();
     assert!(out.contains("entries 4 to 4 are missing"), "{out}");
@@ -2230,3 +2232,172 @@ ward_testdata::backend_tests!(
     alerts_are_e_mailed_over_starttls_and_an_untrusted_relay_gets_nothing,
     the_server_speaks_https_with_hsts_when_given_a_certificate,
 );
+
+/// Waits (up to a minute) until `done` says the value `probe` returned is final.
+async fn wait_until<F, Fut>(what: &str, mut probe: F, done: impl Fn(&Value) -> bool) -> Value
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Value>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        let v = probe().await;
+        if done(&v) {
+            return v;
+        }
+        assert!(started.elapsed().as_secs() < 60, "{what}: still {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}
+
+/// A national service runs several `ward serve` behind a load balancer, on one PostgreSQL
+/// database. Matching after an import, deadline checks and deliveries are each done once,
+/// whichever server takes them; when one server is killed in the middle of it, the others
+/// finish the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_on_one_postgres_alert_once_and_carry_on_when_one_is_killed() {
+    let Some(db) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let f = federation(db);
+    let mut members: Vec<(String, String)> = vec![
+        ("rxa".into(), f.rxa[0].1.clone()),
+        ("rxb".into(), f.rxb[0].1.clone()),
+    ];
+    for i in 1..=4 {
+        let slug = format!("m{i}");
+        admin(&f.db, &["org", "create", &slug, "Member"]);
+        let token = admin(
+            &f.db,
+            &[
+                "token",
+                "create",
+                "--org",
+                &slug,
+                "--role",
+                "member-admin",
+                "--name",
+                "admin",
+            ],
+        );
+        members.push((slug, token));
+    }
+    let mut servers: Vec<Server> = (0..3)
+        .map(|_| Server::start_with(&f.db, &["--delivery-hold", "20", "--tick", "1"]))
+        .collect();
+    let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
+
+    // The central team hears every member's alerts; each member's EPMM server is on record,
+    // each through a different server (a load balancer spreads them).
+    let receiver = Receiver::start(std::time::Duration::from_millis(20), 0);
+    let (status, body) = post(
+        &format!("{}/api/v1/channels", urls[0]),
+        &f.central,
+        serde_json::to_vec(&json!({"kind": "webhook", "target": receiver.url, "secret": SECRET}))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    for (i, (_, token)) in members.iter().enumerate() {
+        let url = &urls[i % 3];
+        let asset = create_asset(url, token, "mdm-01").await;
+        let (status, body) = post(
+            &format!("{url}/api/v1/assets/{asset}/inventory?filename=epmm.csv"),
+            token,
+            epmm_csv("12.5.0.0"),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let import = |cve: &str| {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("cve5-{cve}.json");
+        std::fs::copy(demo_feeds().join(&name), dir.path().join(&name)).unwrap();
+        let o = run(&f.db, &["db", "import", p(dir.path())]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    let alerts = |url: String| {
+        let central = f.central.clone();
+        move || {
+            let (url, central) = (url.clone(), central.clone());
+            async move { get(&format!("{url}/api/v1/alerts"), &central).await.1 }
+        }
+    };
+    let count = |v: &Value, cve: &str| {
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["subject"] == cve)
+            .count()
+    };
+    let channel = |url: String| {
+        let central = f.central.clone();
+        move || {
+            let (url, central) = (url.clone(), central.clone());
+            async move {
+                get(&format!("{url}/api/v1/channels"), &central).await.1["channels"][0].clone()
+            }
+        }
+    };
+
+    // All three servers up: the first CVE reaches all six members, once each.
+    import("CVE-2025-4427");
+    let list = wait_until("alerts for CVE-2025-4427", alerts(urls[1].clone()), |v| {
+        count(v, "CVE-2025-4427") >= 6
+    })
+    .await;
+    assert_eq!(count(&list, "CVE-2025-4427"), 6, "{list}");
+    let ch = wait_until("deliveries", channel(urls[2].clone()), |c| {
+        c["pending"] == 0 && c["delivered"].as_i64().unwrap_or(0) >= 6
+    })
+    .await;
+    let delivered = ch["delivered"].as_i64().unwrap() as usize;
+    let received: Vec<String> = receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.key.clone())
+        .collect();
+    assert_eq!(
+        received.len(),
+        delivered,
+        "each notification once: {received:?}"
+    );
+    assert_eq!(receiver.keys().len(), delivered, "{received:?}");
+
+    // The second CVE lands and a server is killed straight away, perhaps in the middle of
+    // matching it or of delivering: the other two finish.
+    import("CVE-2025-4428");
+    let killed = servers.remove(0);
+    drop(killed);
+    let list = wait_until("alerts for CVE-2025-4428", alerts(urls[2].clone()), |v| {
+        count(v, "CVE-2025-4428") >= 6
+    })
+    .await;
+    assert_eq!(count(&list, "CVE-2025-4428"), 6, "{list}");
+    assert_eq!(count(&list, "CVE-2025-4427"), 6, "{list}");
+    let ch = wait_until("deliveries after the kill", channel(urls[1].clone()), |c| {
+        c["pending"] == 0 && c["delivered"].as_i64().unwrap_or(0) >= 12
+    })
+    .await;
+    // Every notification arrived; one the killed server had sent but not recorded may come
+    // twice, with the same idempotency key for the receiver to drop.
+    let keys = receiver.keys();
+    assert_eq!(keys.len() as i64, ch["delivered"].as_i64().unwrap(), "{ch}");
+    assert_eq!(
+        f.test_db.scalar("SELECT COUNT(*)::text FROM outbox"),
+        keys.len().to_string()
+    );
+
+    // One alert per member and CVE, each created once in the audit chain, which is intact.
+    assert_eq!(f.test_db.scalar("SELECT COUNT(*)::text FROM alert"), "12");
+    assert_eq!(
+        f.test_db
+            .scalar("SELECT COUNT(*)::text FROM audit_log WHERE action = 'alert.raise'"),
+        "12"
+    );
+    assert_eq!(run(&f.db, &["audit", "verify"]).status.code(), Some(0));
+    drop(servers);
+}
