@@ -597,6 +597,10 @@ pub struct FindingQuery {
     pub offset: i64,
 }
 
+/// Findings per multi-row statement: 10 parameters each, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535.
+const FINDING_CHUNK: usize = 500;
+
 /// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape), in lower case:
 /// the columns are compared as `lower(…)`, as case-insensitive on PostgreSQL as on SQLite.
 fn like_pattern(text: &str) -> String {
@@ -655,30 +659,58 @@ async fn apply_findings(
             scope.is_none_or(|s| s.contains(vuln))
         })
         .collect();
+    // One row per (vulnerability, component): the last finding for a key is the one stored.
+    let mut rows: Vec<((String, String), String, &Finding)> = Vec::with_capacity(findings.len());
+    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(findings.len());
     for f in findings {
         let key = (f.vulnerability.clone(), component_key(f));
         let priority = f.priority.as_str().to_owned();
+        match index.get(&key) {
+            Some(&i) => rows[i] = (key, priority, f),
+            None => {
+                index.insert(key.clone(), rows.len());
+                rows.push((key, priority, f));
+            }
+        }
+    }
+    // Written many rows per statement (a round trip per few hundred findings, which matters
+    // on PostgreSQL over the network), in the change's transaction.
+    for chunk in rows.chunks(FINDING_CHUNK) {
+        let mut q = crate::sql::Sql::new(
+            "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
+                                  priority_rank, remediate_by) ",
+        );
+        q.push_values(chunk, |mut b, (key, priority, f)| {
+            b.push_bind(organisation_id)
+                .push_bind(asset_id)
+                .push_bind(key.0.as_str())
+                .push_bind(key.1.as_str())
+                .push_bind(priority.as_str())
+                .push_bind(serde_json::to_string(*f).expect("serialisable"))
+                .push_bind(at)
+                .push_bind(at)
+                .push_bind(
+                    crate::alerts::PRIORITIES
+                        .iter()
+                        .position(|p| p == priority)
+                        .unwrap_or(3) as i64,
+                )
+                .push_bind(
+                    f.deadlines
+                        .remediate_by
+                        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                );
+        });
+        q.push(
+            " ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
+                 priority = excluded.priority, payload = excluded.payload,
+                 updated_at = excluded.updated_at, resolved_at = NULL,
+                 priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by",
+        );
+        q.build().execute(&mut *change.tx).await?;
+    }
+    for (key, priority, _) in rows {
         let previous = open.remove(&key);
-        sqlx::query(
-                "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
-                                      priority_rank, remediate_by)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)
-                 ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
-                     priority = excluded.priority, payload = excluded.payload,
-                     updated_at = excluded.updated_at, resolved_at = NULL,
-                     priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by",
-            )
-            .bind(organisation_id)
-            .bind(asset_id)
-            .bind(&key.0)
-            .bind(&key.1)
-            .bind(&priority)
-            .bind(serde_json::to_string(f).expect("serialisable"))
-            .bind(at)
-            .bind(crate::alerts::PRIORITIES.iter().position(|p| *p == priority).unwrap_or(3) as i64)
-            .bind(f.deadlines.remediate_by.map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)))
-            .execute(&mut *change.tx)
-            .await?;
         let entry = FindingChange {
             vulnerability: key.0,
             component: key.1,
@@ -691,16 +723,25 @@ async fn apply_findings(
             Some(_) => outcome.unchanged += 1,
         }
     }
-    for ((vuln, component), priority) in open {
-        sqlx::query(
-                "UPDATE finding SET resolved_at = $1, updated_at = $1 WHERE asset_id = $2 AND vuln_id = $3 AND component = $4",
-            )
-            .bind(at)
-            .bind(asset_id)
-            .bind(&vuln)
-            .bind(&component)
-            .execute(&mut *change.tx)
-            .await?;
+    let mut gone: Vec<((String, String), String)> = open.into_iter().collect();
+    gone.sort();
+    for chunk in gone.chunks(FINDING_CHUNK) {
+        let mut q = crate::sql::Sql::new("UPDATE finding SET resolved_at = ");
+        q.push_bind(at).push(", updated_at = ").push_bind(at);
+        q.push(" WHERE asset_id = ").push_bind(asset_id);
+        q.push(" AND (vuln_id, component) IN (VALUES ");
+        let mut list = q.separated(", ");
+        for ((vuln, component), _) in chunk {
+            list.push("(")
+                .push_bind_unseparated(vuln.as_str())
+                .push_unseparated(", ");
+            list.push_bind_unseparated(component.as_str())
+                .push_unseparated(")");
+        }
+        q.push(")");
+        q.build().execute(&mut *change.tx).await?;
+    }
+    for ((vuln, component), priority) in gone {
         outcome.resolved.push(FindingChange {
             vulnerability: vuln,
             component,

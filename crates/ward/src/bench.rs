@@ -73,6 +73,10 @@ enum BenchCommand {
         /// Seconds of load on the worklist endpoint.
         #[arg(long, default_value_t = 10)]
         load_seconds: u64,
+        /// `ward serve` processes answering the worklist load side by side (one in this
+        /// process, the others started on the same database), as behind a load balancer.
+        #[arg(long, default_value_t = 1)]
+        servers: usize,
     },
     /// Hunt through a generated access log with Sigma rules and generated indicators.
     Hunt {
@@ -197,7 +201,18 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             assets,
             components,
             load_seconds,
-        } => federation(&db.location(), members, assets, components, load_seconds).await?,
+            servers,
+        } => {
+            federation(
+                &db.location(),
+                members,
+                assets,
+                components,
+                load_seconds,
+                servers,
+            )
+            .await?
+        }
         BenchCommand::Hunt {
             rules,
             indicators,
@@ -289,8 +304,10 @@ async fn federation(
     assets: usize,
     components: usize,
     load_seconds: u64,
+    servers: usize,
 ) -> anyhow::Result<serde_json::Value> {
     use ward_store::Role;
+    anyhow::ensure!((1..=16).contains(&servers), "--servers: 1 to 16");
     let store = Store::open(location).await?;
     let products = store.product_keys().await?;
     anyhow::ensure!(
@@ -414,7 +431,17 @@ async fn federation(
             tls: None,
         },
     ));
-    let load = worklist_load(&url, &member_token, load_seconds).await;
+    let mut urls = vec![url];
+    let mut others = Vec::new();
+    for _ in 1..servers {
+        let (child, url) = start_server(location).await?;
+        others.push(child);
+        urls.push(url);
+    }
+    let load = worklist_load(&urls, &member_token, load_seconds).await;
+    for mut child in others {
+        let _ = child.kill().await;
+    }
     serving.abort();
     let _ = central_token;
     Ok(json!({
@@ -430,19 +457,109 @@ async fn federation(
         "alerts": run.alerts,
         "notifications_queued": counts.pending,
         "kev": kev,
+        "backend": store.backend().as_str(),
+        "servers": servers,
         "worklist": load,
         "peak_rss_mib": peak_rss_mib(),
     }))
 }
 
-/// wrk against `GET /api/v1/findings` as a member: requests/s and latency percentiles.
-async fn worklist_load(url: &str, token: &str, seconds: u64) -> serde_json::Value {
+/// Another `ward serve` on the same database (this binary, a process of its own); killed
+/// when dropped.
+async fn start_server(location: &str) -> anyhow::Result<(tokio::process::Child, String)> {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tick",
+            "3600",
+            "--db",
+            location,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()?;
+    let stdout = child.stdout.take().expect("piped");
+    let mut line = String::new();
+    tokio::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .await?;
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or_else(|| anyhow::anyhow!("ward serve said {line:?}"))?
+        .to_owned();
+    Ok((child, url))
+}
+
+/// wrk against `GET /api/v1/findings` as a member, on each server at once (16 connections in
+/// all, shared out): requests/s summed, latency percentiles the worst server's.
+async fn worklist_load(urls: &[String], token: &str, seconds: u64) -> serde_json::Value {
+    let runs: Vec<_> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            let connections = 16 / urls.len() + usize::from(i < 16 % urls.len());
+            let (url, token) = (url.clone(), token.to_owned());
+            tokio::spawn(async move { wrk(&url, &token, seconds, connections).await })
+        })
+        .collect();
+    let mut results = Vec::with_capacity(runs.len());
+    for run in runs {
+        results.push(
+            run.await
+                .unwrap_or_else(|e| json!({"skipped": format!("wrk: {e}")})),
+        );
+    }
+    if let Some(skipped) = results.iter().find(|r| r.get("skipped").is_some()) {
+        return skipped.clone();
+    }
+    let rps: f64 = results
+        .iter()
+        .filter_map(|r| r["requests_per_second"].as_str()?.parse::<f64>().ok())
+        .sum();
+    let worst = |field: &str| {
+        results
+            .iter()
+            .filter_map(|r| r[field].as_str().map(str::to_owned))
+            .max_by(|a, b| latency_ms(a).total_cmp(&latency_ms(b)))
+    };
+    json!({
+        "tool": format!("wrk -t1, 16 connections over {} server(s)", urls.len()),
+        "requests_per_second": format!("{rps:.2}"),
+        "p50": worst("p50"),
+        "p99": worst("p99"),
+        "per_server": results,
+    })
+}
+
+/// wrk's latency ("312.45ms", "1.70s", "950.00us") in milliseconds.
+fn latency_ms(text: &str) -> f64 {
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix("m") {
+        (n, 60_000.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.parse::<f64>().unwrap_or(f64::INFINITY) * factor
+}
+
+async fn wrk(url: &str, token: &str, seconds: u64, connections: usize) -> serde_json::Value {
     let target = format!("{url}/api/v1/findings");
     let header = format!("Authorization: Bearer {token}");
     let duration = format!("{seconds}s");
+    let connections = format!("-c{connections}");
     let args = [
-        "-t2",
-        "-c16",
+        "-t1",
+        connections.as_str(),
         "-d",
         duration.as_str(),
         "--latency",
@@ -463,7 +580,6 @@ async fn worklist_load(url: &str, token: &str, seconds: u64) -> serde_json::Valu
             .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
     };
     json!({
-        "tool": "wrk -t2 -c16",
         "requests_per_second": field("Requests/sec:"),
         "p50": field("50%"),
         "p99": field("99%"),
