@@ -307,6 +307,29 @@ impl Store {
         self.backend
     }
 
+    /// Bytes the database takes: the SQLite file's pages, or the PostgreSQL schema's tables
+    /// with their indexes and TOAST.
+    pub async fn size_bytes(&self) -> Result<i64> {
+        Ok(match self.backend {
+            Backend::Sqlite => {
+                sqlx::query_scalar(
+                    "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+            Backend::Postgres => {
+                sqlx::query_scalar(
+                    "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE n.nspname = current_schema() AND c.relkind = 'r'",
+                )
+                .fetch_one(&self.pool)
+                .await?
+            }
+        })
+    }
+
     /// Takes `job` for this server if no other server holds it (PostgreSQL: a session advisory
     /// lock, freed when the holder releases it, or dies). `None`: another server is doing it.
     /// On SQLite, one server owns the file and the job is always its own.

@@ -73,8 +73,9 @@ enum BenchCommand {
         /// Seconds of load on the worklist endpoint.
         #[arg(long, default_value_t = 10)]
         load_seconds: u64,
-        /// `ward serve` processes answering the worklist load side by side (one in this
-        /// process, the others started on the same database), as behind a load balancer.
+        /// After the load on one server, the same load over this many `ward serve` side by
+        /// side (one in this process, the others started on the same database), as behind a
+        /// load balancer.
         #[arg(long, default_value_t = 1)]
         servers: usize,
     },
@@ -122,10 +123,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             bar.finish_and_clear();
             let summary = summary?;
             let seconds = started.elapsed().as_secs_f64();
+            let db_bytes = store.size_bytes().await?;
+            let backend = store.backend().as_str();
             store.close().await;
-            let db_bytes = std::fs::metadata(&location).map(|m| m.len()).unwrap_or(0);
             json!({
                 "bench": "import",
+                "backend": backend,
                 "documents": summary.documents,
                 "records": summary.records(),
                 "errors": summary.errors.len(),
@@ -431,14 +434,20 @@ async fn federation(
             tls: None,
         },
     ));
+    // One server, then (with --servers N) N side by side on the same database.
     let mut urls = vec![url];
+    let load = worklist_load(&urls, &member_token, load_seconds).await;
     let mut others = Vec::new();
     for _ in 1..servers {
         let (child, url) = start_server(location).await?;
         others.push(child);
         urls.push(url);
     }
-    let load = worklist_load(&urls, &member_token, load_seconds).await;
+    let load_n = if servers > 1 {
+        worklist_load(&urls, &member_token, load_seconds).await
+    } else {
+        json!(null)
+    };
     for mut child in others {
         let _ = child.kill().await;
     }
@@ -460,6 +469,7 @@ async fn federation(
         "backend": store.backend().as_str(),
         "servers": servers,
         "worklist": load,
+        "worklist_all_servers": load_n,
         "peak_rss_mib": peak_rss_mib(),
     }))
 }

@@ -1,4 +1,4 @@
-//! The `ward` binary run as a user runs it: real SQLite files, real feeds from
+//! The `ward` binary run as a user runs it: real SQLite files (and PostgreSQL), real feeds from
 //! `../shared/data` (or `$WARD_SHARED_DATA`; tests that need it say so and pass when it is
 //! absent), and fixtures written here.
 
@@ -7,9 +7,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use assert_cmd::Command;
 use common::{json, p, run, stderr, write};
 use serde_json::Value;
-use ward_testdata::shared;
+use ward_testdata::{Backend, TestDb, shared};
 
 /// `(asset, vulnerability)` pairs of a JSON scan.
 fn pairs(report: &Value) -> BTreeSet<(String, String)> {
@@ -754,4 +755,53 @@ fn demo_puts_the_epmm_pair_on_top() {
         table.contains("remediate by"),
         "deadlines are shown: {table}"
     );
+}
+
+/// Every command takes a PostgreSQL URL (`--db` or `WARD_DB`) as it takes a file: the same
+/// import and scan give the same findings on both backends.
+#[test]
+fn the_same_import_and_scan_on_sqlite_and_postgres() {
+    let Some(pg) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let sqlite = TestDb::new(Backend::Sqlite).unwrap();
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let mut reports = Vec::new();
+    for (db, backend) in [(&sqlite, "sqlite"), (&pg, "postgres")] {
+        // The flag, where the other suites use WARD_DB.
+        let o = Command::cargo_bin("ward")
+            .unwrap()
+            .env_remove("WARD_DB")
+            .args([
+                "db",
+                "import",
+                "--db",
+                db.location(),
+                p(&demo.join("feeds")),
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{backend}: {}", stderr(&o));
+        let status = json(&run(db.location(), &["db", "status", "--format", "json"]));
+        assert_eq!(status["backend"], backend, "{status}");
+        assert_eq!(status["kev"], 5, "{status}");
+        let o = run(
+            db.location(),
+            &[
+                "scan",
+                "--format",
+                "json",
+                p(&demo.join("st-elsewhere-trust.csv")),
+            ],
+        );
+        assert!(o.status.code().is_some_and(|c| c < 2), "{}", stderr(&o));
+        let mut findings = json(&o)["findings"].clone();
+        for f in findings.as_array_mut().unwrap() {
+            // Deadlines count from now: the two scans ran a moment apart.
+            f.as_object_mut().unwrap().remove("deadlines");
+        }
+        reports.push(findings);
+    }
+    assert!(reports[0].as_array().unwrap().len() >= 4, "{}", reports[0]);
+    assert_eq!(reports[0], reports[1]);
 }

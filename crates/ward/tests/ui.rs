@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use common::{Server, p, run, stderr};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+use ward_testdata::TestDb;
 
 struct Killed(Child);
 
@@ -26,7 +27,7 @@ impl Drop for Killed {
 
 /// `ward serve` on a free port; the URL uses `localhost`, which browsers treat as a secure
 /// context (the session cookie is `Secure`).
-fn serve(db: &Path) -> (Server, String) {
+fn serve(db: &str) -> (Server, String) {
     let server = Server::start(db);
     let url = server.url.replace("127.0.0.1", "localhost");
     (server, url)
@@ -50,12 +51,11 @@ fn chromedriver() -> Option<PathBuf> {
 }
 
 /// The federation served, and chromedriver ready (`None`: not installed, outside CI).
-fn browsing() -> Option<(tempfile::TempDir, Server, String, Driver)> {
+fn browsing(db: TestDb) -> Option<(TestDb, Server, String, Driver)> {
     let binary = chromedriver()?;
-    let dir = tempfile::tempdir().unwrap();
-    let db = federation(dir.path());
-    let (server, url) = serve(&db);
-    Some((dir, server, url, Driver::start(&binary)))
+    federation(&db);
+    let (server, url) = serve(db.location());
+    Some((db, server, url, Driver::start(&binary)))
 }
 
 /// chromedriver on a free port, and a way to open browsers (each its own profile: its own
@@ -202,7 +202,7 @@ async fn screenshot(c: &Client, name: &str) {
 const PASSWORD: &str = "correct horse battery staple";
 
 /// Runs `ward admin …`; its standard output (a token's secret, for `token create`).
-fn admin(db: &Path, args: &[&str]) -> String {
+fn admin(db: &str, args: &[&str]) -> String {
     let mut all = vec!["admin"];
     all.extend_from_slice(args);
     let o = run(db, &all);
@@ -210,7 +210,7 @@ fn admin(db: &Path, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
 
-fn user(db: &Path, org: &str, email: &str, role: &str) {
+fn user(db: &str, org: &str, email: &str, role: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
         .args([
             "admin", "user", "create", "--org", org, "--email", email, "--role", role,
@@ -227,25 +227,23 @@ fn user(db: &Path, org: &str, email: &str, role: &str) {
 
 /// A federation: the central team, rxa (runs EPMM 12.5.0.0, uploaded through the UI) and rxb
 /// (no inventory: asked to confirm), the demo feeds imported.
-fn federation(dir: &Path) -> PathBuf {
-    let db = dir.join("ward.db");
+fn federation(test_db: &TestDb) {
+    let db = test_db.location();
     admin(
-        &db,
+        db,
         &["init", "--slug", "nhs-england", "--name", "NHS England"],
     );
-    admin(&db, &["org", "create", "rxa", "Royal Example Hospital"]);
-    admin(&db, &["org", "create", "rxb", "Borough General"]);
-    user(&db, "nhs-england", "analyst@nhs.example", "central-analyst");
-    user(&db, "nhs-england", "admin@nhs.example", "central-admin");
-    user(&db, "rxa", "lead@rxa.example", "member-admin");
+    admin(db, &["org", "create", "rxa", "Royal Example Hospital"]);
+    admin(db, &["org", "create", "rxb", "Borough General"]);
+    user(db, "nhs-england", "analyst@nhs.example", "central-analyst");
+    user(db, "nhs-england", "admin@nhs.example", "central-admin");
+    user(db, "rxa", "lead@rxa.example", "member-admin");
     let feeds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/feeds");
-    assert!(run(&db, &["db", "import", p(&feeds)]).status.success());
-    db
+    assert!(run(db, &["db", "import", p(&feeds)]).status.success());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn the_epmm_alert_in_the_browser() {
-    let Some((dir, _server, url, driver)) = browsing() else {
+async fn the_epmm_alert_in_the_browser(db: TestDb) {
+    let Some((db, _server, url, driver)) = browsing(db) else {
         return;
     };
 
@@ -268,7 +266,7 @@ async fn the_epmm_alert_in_the_browser() {
     click(&member, "form[action='/assets'] button").await;
     wait_for(&member, "#file").await;
     // A malformed file first: each error is shown and nothing changes.
-    let bad = dir.path().join("broken.csv");
+    let bad = db.dir().join("broken.csv");
     std::fs::write(&bad, "asset,vendor,product,version\nmdm-01,ivanti\n").unwrap();
     type_into(&member, "#file", p(&bad)).await;
     click(&member, "form[enctype] button").await;
@@ -280,7 +278,7 @@ async fn the_epmm_alert_in_the_browser() {
     let shown = errors.text().await.unwrap();
     assert!(shown.contains("broken.csv"), "{shown}");
     assert!(shown.to_lowercase().contains("line"), "{shown}");
-    let good = dir.path().join("mdm-01.csv");
+    let good = db.dir().join("mdm-01.csv");
     std::fs::write(
         &good,
         "asset,vendor,product,version,cpe,purl,exposure,criticality\n\
@@ -445,9 +443,8 @@ async fn the_epmm_alert_in_the_browser() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn hostile_text_renders_as_text_in_the_browser() {
-    let Some((_dir, _server, url, driver)) = browsing() else {
+async fn hostile_text_renders_as_text_in_the_browser(db: TestDb) {
+    let Some((_db, _server, url, driver)) = browsing(db) else {
         return;
     };
     let member = driver.browser(1280).await;
@@ -543,12 +540,10 @@ impl Visitor {
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = federation(dir.path());
-    user(&db, "rxb", "lead@rxb.example", "member-admin");
-    let (_server, url) = serve(&db);
+async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb) {
+    federation(&db);
+    user(db.location(), "rxb", "lead@rxb.example", "member-admin");
+    let (_server, url) = serve(db.location());
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -619,7 +614,7 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
         .await;
     assert_eq!(status, 303);
     let token = admin(
-        &db,
+        db.location(),
         &[
             "token",
             "create",
@@ -811,3 +806,9 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script() {
     let (status, _) = rxa.get("/worklist").await;
     assert_eq!(status, 303);
 }
+
+ward_testdata::backend_tests!(
+    the_epmm_alert_in_the_browser,
+    hostile_text_renders_as_text_in_the_browser,
+    pages_keep_tenants_apart_need_csrf_and_forbid_inline_script,
+);
