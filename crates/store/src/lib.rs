@@ -3,8 +3,10 @@
 //! Callers never see SQL or a driver: they open a [`Store`], import through an [`ImportTx`]
 //! (one transaction: a failed or aborted import changes nothing), and load the slice of
 //! knowledge an inventory needs with [`Store::load_for_products`]. The embedded default is a
-//! SQLite file; the SQL is written in the dialect SQLite and PostgreSQL share (`$n`
-//! parameters, `ON CONFLICT`) so that a PostgreSQL backend can slot in behind the same type.
+//! SQLite file; a `postgres://` URL gives PostgreSQL, for big federations and several servers
+//! on one database. One pool type (sqlx's `Any`) and one set of statements serve both: the SQL
+//! is written in the dialect they share (`$n` parameters, `ON CONFLICT`, `RETURNING`,
+//! `FILTER`), and the few statements that must differ are picked by [`Backend`].
 //!
 //! Every statement is parameterised; no input is ever spliced into SQL text.
 
@@ -56,8 +58,6 @@ pub enum StoreError {
         source_key: String,
         message: String,
     },
-    #[error("{0}")]
-    Unsupported(String),
     /// Input that cannot be stored (a bad slug, a role for the wrong kind of organisation).
     #[error("{0}")]
     Invalid(String),
@@ -115,17 +115,47 @@ pub fn redact(location: &str) -> String {
     if !is_postgres(location) {
         return location.to_owned();
     }
-    match (location.find("://"), location.find('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &location[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => {
-                    format!("{}{user}:***{}", &location[..scheme + 3], &location[at..])
-                }
-                None => location.to_owned(),
-            }
-        }
-        _ => location.to_owned(),
+    let Some(scheme_end) = location.find("://").map(|i| i + 3) else {
+        return location.to_owned();
+    };
+    // The authority ends at the path or the query; its user information at its last '@'.
+    let rest = &location[scheme_end..];
+    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
+    match authority
+        .rfind('@')
+        .map(|at| (&authority[..at], &authority[at..]))
+    {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!(
+                "{}{user}:***{host}{}",
+                &location[..scheme_end],
+                &rest[authority.len()..]
+            ),
+            None => location.to_owned(),
+        },
+        None => location.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod redact_tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_never_print() {
+        assert_eq!(
+            redact("postgres://ward:s3cr@t@db:5432/ward?options[search_path]=w"),
+            "postgres://ward:***@db:5432/ward?options[search_path]=w"
+        );
+        assert_eq!(
+            redact("postgresql://ward@db/ward"),
+            "postgresql://ward@db/ward"
+        );
+        assert_eq!(
+            redact("postgres://db:5432/ward?application_name=a@b:c"),
+            "postgres://db:5432/ward?application_name=a@b:c"
+        );
+        assert_eq!(redact("/var/lib/ward/ward.db"), "/var/lib/ward/ward.db");
     }
 }
 
