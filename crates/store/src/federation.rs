@@ -660,11 +660,18 @@ impl Store {
             .parse()
             .map_err(StoreError::Invalid)?;
         let token_id: i64 = row.get("token_id");
-        sqlx::query("UPDATE api_token SET last_used_at = $1 WHERE id = $2")
-            .bind(now())
-            .bind(token_id)
-            .execute(&self.pool)
-            .await?;
+        // To the minute: a write per request would make every request of a busy token wait
+        // for the one before it (a row lock and, on PostgreSQL, a commit flushed to disk).
+        let at = Utc::now();
+        sqlx::query(
+            "UPDATE api_token SET last_used_at = $1
+             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(at.to_rfc3339_opts(SecondsFormat::Millis, true))
+        .bind(token_id)
+        .bind((at - chrono::Duration::minutes(1)).to_rfc3339_opts(SecondsFormat::Millis, true))
+        .execute(&self.pool)
+        .await?;
         Ok(Some(Principal {
             credential: format!("token:{token_id}"),
             organisation: organisation(&row),
