@@ -122,8 +122,7 @@ async fn open_findings(
         Some(vulns) => {
             let mut rows = Vec::new();
             for chunk in vulns.chunks(300) {
-                let mut q = crate::sql::Sql::new(
-                    "SELECT vuln_id, priority, payload FROM finding WHERE resolved_at IS NULL AND organisation_id = ",
+                let mut q = crate::sql::Sql::new(crate::Backend::of(conn), "SELECT vuln_id, priority, payload FROM finding WHERE resolved_at IS NULL AND organisation_id = ",
                 );
                 q.push_bind(organisation_id).push(" AND vuln_id IN (");
                 let mut sep = q.separated(", ");
@@ -693,7 +692,8 @@ impl Store {
     ) -> Result<std::collections::HashSet<String>> {
         let mut out = std::collections::HashSet::new();
         for chunk in vulnerabilities.chunks(300) {
-            let mut q = crate::sql::Sql::new("SELECT vuln_id FROM kev WHERE vuln_id IN (");
+            let mut q =
+                crate::sql::Sql::new(self.backend, "SELECT vuln_id FROM kev WHERE vuln_id IN (");
             let mut sep = q.separated(", ");
             for v in chunk {
                 sep.push_bind(v);

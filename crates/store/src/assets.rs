@@ -255,8 +255,7 @@ impl Store {
     ) -> Result<Vec<(AssetRow, Vec<Component>)>> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
-            let mut q = crate::sql::Sql::new(
-                "SELECT a.id, a.organisation_id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
+            let mut q = crate::sql::Sql::new(self.backend, "SELECT a.id, a.organisation_id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
                         COALESCE(v.version, 0) AS inventory_version, COALESCE(v.components, 0) AS components,
                         0 AS open_findings, v.payload
                  FROM asset a JOIN organisation o ON o.id = a.organisation_id
@@ -406,8 +405,10 @@ impl Store {
             .execute(&mut *change.tx)
             .await?;
         for chunk in keys.chunks(300) {
-            let mut q =
-                crate::sql::Sql::new("INSERT INTO asset_product (asset_id, vendor, product) ");
+            let mut q = crate::sql::Sql::new(
+                self.backend,
+                "INSERT INTO asset_product (asset_id, vendor, product) ",
+            );
             q.push_values(chunk, |mut b, (vendor, product)| {
                 b.push_bind(asset.id)
                     .push_bind(vendor.clone().unwrap_or_default())
@@ -630,8 +631,7 @@ async fn apply_findings(
     let existing = match scope {
         // A few changed vulnerabilities: only their rows are read (by the asset's unique key).
         Some(vulns) if vulns.len() <= 100 => {
-            let mut q = crate::sql::Sql::new(
-                "SELECT vuln_id, component, priority FROM finding WHERE asset_id = ",
+            let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "SELECT vuln_id, component, priority FROM finding WHERE asset_id = ",
             );
             q.push_bind(asset_id)
                 .push(" AND resolved_at IS NULL AND vuln_id IN (");
@@ -676,8 +676,7 @@ async fn apply_findings(
     // Written many rows per statement (a round trip per few hundred findings, which matters
     // on PostgreSQL over the network), in the change's transaction.
     for chunk in rows.chunks(FINDING_CHUNK) {
-        let mut q = crate::sql::Sql::new(
-            "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
+        let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
                                   priority_rank, remediate_by) ",
         );
         q.push_values(chunk, |mut b, (key, priority, f)| {
@@ -726,7 +725,10 @@ async fn apply_findings(
     let mut gone: Vec<((String, String), String)> = open.into_iter().collect();
     gone.sort();
     for chunk in gone.chunks(FINDING_CHUNK) {
-        let mut q = crate::sql::Sql::new("UPDATE finding SET resolved_at = ");
+        let mut q = crate::sql::Sql::new(
+            crate::Backend::of(&change.tx),
+            "UPDATE finding SET resolved_at = ",
+        );
         q.push_bind(at).push(", updated_at = ").push_bind(at);
         q.push(" WHERE asset_id = ").push_bind(asset_id);
         q.push(" AND (vuln_id, component) IN (VALUES ");
@@ -783,8 +785,7 @@ impl Store {
     pub async fn assets_touched(&self, vulns: &[String]) -> Result<Vec<i64>> {
         let mut ids = std::collections::BTreeSet::new();
         for chunk in vulns.chunks(300) {
-            let mut q = crate::sql::Sql::new(
-                "SELECT DISTINCT ap.asset_id FROM asset_product ap JOIN advisory_product v ON v.product = ap.product
+            let mut q = crate::sql::Sql::new(self.backend, "SELECT DISTINCT ap.asset_id FROM asset_product ap JOIN advisory_product v ON v.product = ap.product
                  WHERE (v.vendor = ap.vendor OR v.vendor = '*' OR ap.vendor = '') AND v.vuln_id IN (",
             );
             let mut sep = q.separated(", ");

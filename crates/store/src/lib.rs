@@ -184,6 +184,15 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// The backend a connection (or a transaction, by deref) talks to.
+    pub(crate) fn of(conn: &sqlx::AnyConnection) -> Self {
+        if conn.backend_name() == "PostgreSQL" {
+            Self::Postgres
+        } else {
+            Self::Sqlite
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Sqlite => "sqlite",
@@ -390,6 +399,7 @@ impl Store {
     pub async fn begin_import(&self) -> Result<ImportTx> {
         Ok(ImportTx {
             tx: self.pool.begin().await?,
+            backend: self.backend,
             change_log_lock: (self.backend == Backend::Postgres)
                 .then(|| lock_key(&self.schema, "knowledge_change")),
             started_at: Utc::now().to_rfc3339(),
@@ -443,6 +453,7 @@ impl Store {
             .collect();
         for chunk in pairs.chunks(CHUNK) {
             let mut q = Sql::new(
+                self.backend,
                 "SELECT DISTINCT vuln_id FROM advisory_product WHERE (vendor, product) IN (VALUES ",
             );
             let mut list = q.separated(", ");
@@ -465,8 +476,10 @@ impl Store {
             .map(|(_, p)| p.as_str())
             .collect();
         for chunk in products.chunks(CHUNK) {
-            let mut q =
-                Sql::new("SELECT DISTINCT vuln_id FROM advisory_product WHERE product IN (");
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT DISTINCT vuln_id FROM advisory_product WHERE product IN (",
+            );
             push_list(&mut q, chunk);
             ids.extend(
                 q.build_query_scalar::<String>()
@@ -492,8 +505,10 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let mut slice = KnowledgeSlice::default();
         for chunk in ids.chunks(CHUNK) {
-            let mut q =
-                Sql::new("SELECT vuln_id, source, payload FROM advisory WHERE vuln_id IN (");
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, source, payload FROM advisory WHERE vuln_id IN (",
+            );
             push_list(&mut q, chunk);
             for row in q.build().fetch_all(&mut *conn).await? {
                 let payload: &str = row.get("payload");
@@ -522,7 +537,10 @@ impl Store {
         exploit_ids.sort();
         exploit_ids.dedup();
         for chunk in exploit_ids.chunks(CHUNK) {
-            let mut q = Sql::new("SELECT vuln_id, payload FROM kev WHERE vuln_id IN (");
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, payload FROM kev WHERE vuln_id IN (",
+            );
             push_list(&mut q, chunk);
             for row in q.build().fetch_all(&mut *conn).await? {
                 let payload: &str = row.get("payload");
@@ -535,6 +553,7 @@ impl Store {
                 );
             }
             let mut q = Sql::new(
+                self.backend,
                 "SELECT vuln_id, score, percentile, model_version, score_date FROM epss WHERE vuln_id IN (",
             );
             push_list(&mut q, chunk);
@@ -621,6 +640,7 @@ struct Prepared<'a> {
 /// per few hundred records, not several per record.
 pub struct ImportTx {
     tx: sqlx::Transaction<'static, Any>,
+    backend: Backend,
     /// PostgreSQL: imports log their changes one at a time (see [`ImportTx::commit`]).
     change_log_lock: Option<i64>,
     started_at: String,
@@ -674,6 +694,7 @@ impl ImportTx {
                 })
                 .collect();
             let mut q = Sql::new(
+                self.backend,
                 "SELECT vuln_id, source, updated, content_hash FROM advisory WHERE (vuln_id, source) IN ",
             );
             push_view_keys(&mut q, prepared.iter());
@@ -711,6 +732,7 @@ impl ImportTx {
             }
             let now = Utc::now().to_rfc3339();
             let mut q = Sql::new(
+                self.backend,
                 "INSERT INTO advisory (vuln_id, source, state, updated, content_hash, payload, imported_at) ",
             );
             q.push_values(&writes, |mut b, p| {
@@ -733,7 +755,10 @@ impl ImportTx {
             );
             q.build().execute(&mut *self.tx).await?;
 
-            let mut q = Sql::new("DELETE FROM advisory_product WHERE (vuln_id, source) IN ");
+            let mut q = Sql::new(
+                self.backend,
+                "DELETE FROM advisory_product WHERE (vuln_id, source) IN ",
+            );
             push_view_keys(&mut q, writes.iter().copied());
             q.build().execute(&mut *self.tx).await?;
 
@@ -750,8 +775,10 @@ impl ImportTx {
                 })
                 .collect();
             for rows in rows.chunks(CHUNK) {
-                let mut q =
-                    Sql::new("INSERT INTO advisory_product (vendor, product, vuln_id, source) ");
+                let mut q = Sql::new(
+                    self.backend,
+                    "INSERT INTO advisory_product (vendor, product, vuln_id, source) ",
+                );
                 q.push_values(rows, |mut b, r| {
                     b.push_bind(&r.0)
                         .push_bind(&r.1)
@@ -768,7 +795,10 @@ impl ImportTx {
                 .map(|p| p.advisory.id.as_str())
                 .collect();
             if !rejected.is_empty() {
-                let mut q = Sql::new("DELETE FROM advisory_product WHERE vuln_id IN (");
+                let mut q = Sql::new(
+                    self.backend,
+                    "DELETE FROM advisory_product WHERE vuln_id IN (",
+                );
                 push_list(&mut q, &rejected);
                 q.build().execute(&mut *self.tx).await?;
             }
@@ -789,7 +819,10 @@ impl ImportTx {
                 })
                 .collect();
             let ids: Vec<&str> = chunk.iter().map(|k| k.cve_id.as_str()).collect();
-            let mut q = Sql::new("SELECT vuln_id, content_hash FROM kev WHERE vuln_id IN (");
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, content_hash FROM kev WHERE vuln_id IN (",
+            );
             push_list(&mut q, &ids);
             let mut existing: HashMap<String, String> = q
                 .build()
@@ -817,8 +850,10 @@ impl ImportTx {
             if writes.is_empty() {
                 continue;
             }
-            let mut q =
-                Sql::new("INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) ");
+            let mut q = Sql::new(
+                self.backend,
+                "INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) ",
+            );
             q.push_values(&writes, |mut b, (k, payload, h)| {
                 b.push_bind(&k.cve_id)
                     .push_bind(k.date_added.map(|d| d.to_string()))
@@ -846,6 +881,7 @@ impl ImportTx {
         for chunk in batch.chunks(CHUNK) {
             let ids: Vec<&str> = chunk.iter().map(|e| e.cve_id.as_str()).collect();
             let mut q = Sql::new(
+                self.backend,
                 "SELECT vuln_id, score, percentile, score_date FROM epss WHERE vuln_id IN (",
             );
             push_list(&mut q, &ids);
@@ -886,6 +922,7 @@ impl ImportTx {
                 continue;
             }
             let mut q = Sql::new(
+                self.backend,
                 "INSERT INTO epss (vuln_id, score, percentile, model_version, score_date) ",
             );
             q.push_values(&writes, |mut b, (e, date)| {
@@ -923,7 +960,7 @@ impl ImportTx {
                 .await?;
         }
         for chunk in changed.chunks(CHUNK) {
-            let mut q = Sql::new("INSERT INTO knowledge_change (vuln_id) ");
+            let mut q = Sql::new(self.backend, "INSERT INTO knowledge_change (vuln_id) ");
             q.push_values(chunk, |mut b, id| {
                 b.push_bind(*id);
             });

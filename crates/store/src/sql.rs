@@ -1,28 +1,34 @@
 //! Statements built at run time (lists of keys, multi-row inserts), in the SQL both backends
 //! read.
 //!
-//! Like sqlx's `QueryBuilder`, but its placeholders are `$1, $2, …`: SQLite and PostgreSQL
-//! both read those, whereas `QueryBuilder<Any>` writes `?`, which PostgreSQL does not. Only
-//! `&'static str` text can be pushed, so no value ever becomes SQL: values go in as bound
-//! arguments.
+//! Like sqlx's `QueryBuilder`, but its placeholders suit the backend: `$1, $2, …` for
+//! PostgreSQL (`QueryBuilder<Any>` writes `?`, which PostgreSQL refuses), and `?` for SQLite,
+//! where numbered parameters are looked up by name one at a time (`sqlite3_bind_parameter_name`
+//! scans a list: quadratic in a multi-row statement's thousands of parameters, which made
+//! imports 1.6× slower). Only `&'static str` text can be pushed, so no value ever becomes SQL:
+//! values go in as bound arguments.
 
 use std::fmt::Write;
 
 use sqlx::any::AnyArguments;
 use sqlx::{Any, Arguments, AssertSqlSafe, Encode, Type};
 
+use crate::Backend;
+
 pub(crate) struct Sql {
     text: String,
     args: AnyArguments,
     count: usize,
+    numbered: bool,
 }
 
 impl Sql {
-    pub(crate) fn new(init: &'static str) -> Self {
+    pub(crate) fn new(backend: Backend, init: &'static str) -> Self {
         Self {
             text: init.to_owned(),
             args: AnyArguments::default(),
             count: 0,
+            numbered: backend == Backend::Postgres,
         }
     }
 
@@ -36,7 +42,11 @@ impl Sql {
         value: T,
     ) -> &mut Self {
         self.count += 1;
-        write!(self.text, "${}", self.count).expect("writing to a String");
+        if self.numbered {
+            write!(self.text, "${}", self.count).expect("writing to a String");
+        } else {
+            self.text.push('?');
+        }
         // Any's encoders (integers, floats, text, NULL) only copy the value into the
         // argument list: they cannot fail.
         self.args
@@ -135,7 +145,7 @@ mod tests {
 
     #[test]
     fn placeholders_are_numbered_in_order() {
-        let mut q = Sql::new("SELECT 1 FROM t WHERE (a, b) IN (");
+        let mut q = Sql::new(Backend::Postgres, "SELECT 1 FROM t WHERE (a, b) IN (");
         let mut list = q.separated(", ");
         for (a, b) in [("x", 1i64), ("y", 2)] {
             list.push("(")
@@ -149,10 +159,14 @@ mod tests {
             "SELECT 1 FROM t WHERE (a, b) IN (($1, $2), ($3, $4)) AND c = $5"
         );
         assert_eq!(q.args.len(), 5);
-        let mut q = Sql::new("INSERT INTO t (a, b) ");
+        let mut q = Sql::new(Backend::Postgres, "INSERT INTO t (a, b) ");
         q.push_values([(1i64, "p"), (2, "q")], |mut b, (x, y)| {
             b.push_bind(x).push_bind(y);
         });
         assert_eq!(q.text, "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4)");
+        let mut q = Sql::new(Backend::Sqlite, "SELECT 1 FROM t WHERE a IN (");
+        q.separated(", ").push_bind("x").push_bind("y");
+        q.push(")");
+        assert_eq!(q.text, "SELECT 1 FROM t WHERE a IN (?, ?)");
     }
 }
