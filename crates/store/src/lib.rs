@@ -159,6 +159,15 @@ mod redact_tests {
     }
 }
 
+/// Connects once and closes: the database answers (and a SQLite file gets its settings).
+async fn connect_once<O>(options: &O) -> Result<(), sqlx::Error>
+where
+    O: ConnectOptions,
+    O::Connection: Sized,
+{
+    options.connect().await?.close().await
+}
+
 /// A stable 64-bit advisory lock key for `name` within `schema`.
 fn lock_key(schema: &str, name: &str) -> i64 {
     let digest = Sha256::digest(format!("ward\0{schema}\0{name}").as_bytes());
@@ -258,13 +267,7 @@ impl Store {
             let options = AnyConnectOptions::from_str(location).map_err(open_err)?;
             // One connection first: a server that is not there fails now, not after the pool's
             // acquire timeout.
-            options
-                .connect()
-                .await
-                .map_err(open_err)?
-                .close()
-                .await
-                .map_err(open_err)?;
+            connect_once(&options).await.map_err(open_err)?;
             let pool = AnyPoolOptions::new()
                 .max_connections(16)
                 .connect_with(options)
@@ -309,13 +312,7 @@ impl Store {
         };
         let options = options.create_if_missing(true);
         // The journal mode is the file's: set it once, on a connection of its own.
-        options
-            .clone()
-            .journal_mode(SqliteJournalMode::Wal)
-            .connect()
-            .await
-            .map_err(open_err)?
-            .close()
+        connect_once(&options.clone().journal_mode(SqliteJournalMode::Wal))
             .await
             .map_err(open_err)?;
         let any = AnyConnectOptions::from_url(&options.to_url_lossy()).map_err(open_err)?;

@@ -9,24 +9,47 @@ fn t(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
-async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: TestDb) {
+/// A store with a central team and one member.
+async fn one_member(db: &TestDb) -> (Store, ward_store::Organisation) {
     let store = Store::open(db.location()).await.unwrap();
     store
         .create_organisation("test", "central", "Central", true)
         .await
         .unwrap();
-    let org = store
+    let member = store
         .create_organisation("test", "m1", "Member", false)
         .await
         .unwrap();
-    let target = |vuln: &str| IssueTarget {
-        organisation_id: org.id,
+    (store, member)
+}
+
+/// The central team's alert about `vuln` for `org`, with these deadlines.
+fn issued(
+    org: i64,
+    vuln: &str,
+    acknowledge_by: Option<&str>,
+    remediate_by: Option<&str>,
+) -> IssueTarget {
+    IssueTarget {
+        organisation_id: org,
         vulnerability: vuln.into(),
         title: vuln.into(),
         exposure: "confirm-exposure".into(),
         priority: None,
-        acknowledge_by: Some("2025-01-01T00:00:00.000Z".into()),
-        remediate_by: Some("2025-01-10T00:00:00.000Z".into()),
+        acknowledge_by: acknowledge_by.map(Into::into),
+        remediate_by: remediate_by.map(Into::into),
+    }
+}
+
+async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: TestDb) {
+    let (store, org) = one_member(&db).await;
+    let target = |vuln: &str| {
+        issued(
+            org.id,
+            vuln,
+            Some("2025-01-01T00:00:00.000Z"),
+            Some("2025-01-10T00:00:00.000Z"),
+        )
     };
     let alerts = store
         .issue_alerts(
@@ -150,15 +173,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
 /// Three servers (three stores on one database, each with several deliverers) claim from one
 /// outbox at once: no notification is claimed twice while its claim holds, and none is left.
 async fn concurrent_deliverers_never_claim_the_same_notification(db: TestDb) {
-    let first = Store::open(db.location()).await.unwrap();
-    first
-        .create_organisation("test", "central", "Central", true)
-        .await
-        .unwrap();
-    let org = first
-        .create_organisation("test", "m1", "Member", false)
-        .await
-        .unwrap();
+    let (first, org) = one_member(&db).await;
     first
         .add_channel(
             "test",
@@ -170,15 +185,7 @@ async fn concurrent_deliverers_never_claim_the_same_notification(db: TestDb) {
         .await
         .unwrap();
     let targets: Vec<IssueTarget> = (0..400)
-        .map(|i| IssueTarget {
-            organisation_id: org.id,
-            vulnerability: format!("CVE-2025-{i:05}"),
-            title: "t".into(),
-            exposure: "confirm-exposure".into(),
-            priority: None,
-            acknowledge_by: None,
-            remediate_by: None,
-        })
+        .map(|i| issued(org.id, &format!("CVE-2025-{i:05}"), None, None))
         .collect();
     first.issue_alerts("test", &targets, None).await.unwrap();
     let queued = first.outbox_counts().await.unwrap().pending;
@@ -236,24 +243,15 @@ async fn concurrent_deliverers_never_claim_the_same_notification(db: TestDb) {
 /// Deadline checks running at once (several servers, or a server and `ward` by hand) escalate
 /// each missed deadline once between them.
 async fn concurrent_deadline_checks_escalate_each_alert_once(db: TestDb) {
-    let store = Store::open(db.location()).await.unwrap();
-    store
-        .create_organisation("test", "central", "Central", true)
-        .await
-        .unwrap();
-    let org = store
-        .create_organisation("test", "m1", "Member", false)
-        .await
-        .unwrap();
+    let (store, org) = one_member(&db).await;
     let targets: Vec<IssueTarget> = (0..50)
-        .map(|i| IssueTarget {
-            organisation_id: org.id,
-            vulnerability: format!("CVE-2025-{i:05}"),
-            title: "t".into(),
-            exposure: "confirm-exposure".into(),
-            priority: None,
-            acknowledge_by: Some("2025-01-01T00:00:00.000Z".into()),
-            remediate_by: Some("2025-02-01T00:00:00.000Z".into()),
+        .map(|i| {
+            issued(
+                org.id,
+                &format!("CVE-2025-{i:05}"),
+                Some("2025-01-01T00:00:00.000Z"),
+                Some("2025-02-01T00:00:00.000Z"),
+            )
         })
         .collect();
     store.issue_alerts("test", &targets, None).await.unwrap();
