@@ -319,7 +319,8 @@ async fn federation(
     );
     anyhow::ensure!(
         store.central().await?.is_none(),
-        "{location} holds a federation already: use a copy of a knowledge-only database"
+        "{} holds a federation already: use a copy of a knowledge-only database",
+        ward_store::redact(location)
     );
     let policy = ward_priority::Policy::load("ssvc-deployer")?;
     let actor = "bench";

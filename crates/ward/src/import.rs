@@ -68,7 +68,7 @@ pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<u8> {
     let summary = result?;
     match args.format {
         TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
-        TextOrJson::Text => print_summary(&summary, &location),
+        TextOrJson::Text => print_summary(&summary, &ward_store::redact(&location)),
     }
     for e in &summary.errors {
         eprintln!("error: {e}");

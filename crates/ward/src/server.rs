@@ -97,7 +97,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     // Scripts and tests read this line to find the server.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{addr}");
-    eprintln!("database: {location}");
+    eprintln!(
+        "database: {} ({})",
+        ward_store::redact(&location),
+        store.backend().as_str()
+    );
     use std::io::Write as _;
     std::io::stdout().flush()?;
     ward_server::serve(

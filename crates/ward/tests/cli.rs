@@ -766,27 +766,40 @@ fn the_same_import_and_scan_on_sqlite_and_postgres() {
     };
     let sqlite = TestDb::new(Backend::Sqlite).unwrap();
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo");
+    // A password in the URL (trust authentication ignores it) is never printed.
+    let secret = "s3cret-pw";
+    let pg_location = pg
+        .location()
+        .replacen("://postgres@", &format!("://postgres:{secret}@"), 1);
     let mut reports = Vec::new();
-    for (db, backend) in [(&sqlite, "sqlite"), (&pg, "postgres")] {
+    for (location, backend) in [
+        (sqlite.location(), "sqlite"),
+        (pg_location.as_str(), "postgres"),
+    ] {
         // The flag, where the other suites use WARD_DB.
         let o = Command::cargo_bin("ward")
             .unwrap()
             .env_remove("WARD_DB")
-            .args([
-                "db",
-                "import",
-                "--db",
-                db.location(),
-                p(&demo.join("feeds")),
-            ])
+            .args(["db", "import", "--db", location, p(&demo.join("feeds"))])
             .output()
             .unwrap();
         assert!(o.status.success(), "{backend}: {}", stderr(&o));
-        let status = json(&run(db.location(), &["db", "status", "--format", "json"]));
+        let said = format!("{}{}", String::from_utf8_lossy(&o.stdout), stderr(&o));
+        assert!(
+            said.contains("imported") && !said.contains(secret),
+            "{said}"
+        );
+        let o = run(location, &["db", "status"]);
+        let said = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(
+            said.contains(&format!("({backend})")) && !said.contains(secret),
+            "{said}"
+        );
+        let status = json(&run(location, &["db", "status", "--format", "json"]));
         assert_eq!(status["backend"], backend, "{status}");
         assert_eq!(status["kev"], 5, "{status}");
         let o = run(
-            db.location(),
+            location,
             &[
                 "scan",
                 "--format",
