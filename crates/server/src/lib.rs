@@ -226,18 +226,10 @@ pub async fn serve(
         loop {
             interval.tick().await;
             // Several servers on one PostgreSQL database: one matches at a time.
-            let job = match matcher.0.try_job(Job::Matching).await {
-                Ok(Some(job)) => job,
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::error!("continuous matching: {e}");
-                    continue;
-                }
+            let work = match_knowledge_changes(&matcher.0, &matcher.1);
+            let Some(result) = exclusively(&matcher.0, Job::Matching, work).await else {
+                continue;
             };
-            let result = match_knowledge_changes(&matcher.0, &matcher.1).await;
-            if let Err(e) = job.release().await {
-                tracing::error!("continuous matching: {e}");
-            }
             match result {
                 Ok(run) if run.vulnerabilities > 0 => tracing::info!(
                     "matched {} changed vulnerabilities: {} assets, {} new, {} resolved findings, {} alerts",
@@ -258,18 +250,10 @@ pub async fn serve(
         let mut interval = tokio::time::interval(tick);
         loop {
             interval.tick().await;
-            let job = match ticker.try_job(Job::Deadlines).await {
-                Ok(Some(job)) => job,
-                Ok(None) => continue,
-                Err(e) => {
-                    tracing::error!("deadline check: {e}");
-                    continue;
-                }
+            let work = ticker.tick(chrono::Utc::now());
+            let Some(result) = exclusively(&ticker, Job::Deadlines, work).await else {
+                continue;
             };
-            let result = ticker.tick(chrono::Utc::now()).await;
-            if let Err(e) = job.release().await {
-                tracing::error!("deadline check: {e}");
-            }
             match result {
                 Ok(t) if !t.escalated.is_empty() || !t.reopened.is_empty() => tracing::info!(
                     "deadlines: {} alerts escalated, {} risk acceptances expired",
@@ -306,6 +290,25 @@ pub async fn serve(
                 .await
         }
     }
+}
+
+/// Runs `work` if this server takes `job` (see [`Store::try_job`]); `None` when another server
+/// is doing it. The job is released afterwards, whatever `work` returned.
+async fn exclusively<T>(
+    store: &Store,
+    job: Job,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Option<Result<T, StoreError>> {
+    let lock = match store.try_job(job).await {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    let result = work.await;
+    if let Err(e) = lock.release().await {
+        tracing::error!("releasing {job:?}: {e}");
+    }
+    Some(result)
 }
 
 /// What `serve` runs besides the API.

@@ -279,22 +279,9 @@ impl Store {
                 .fetch_one(&pool)
                 .await
                 .map_err(open_err)?;
-            // Two servers starting together must not both apply the same migration.
-            let mut conn = pool.acquire().await.map_err(open_err)?;
-            let key = lock_key(&schema, "migrate");
-            sqlx::query("SELECT pg_advisory_lock($1)")
-                .bind(key)
-                .execute(&mut *conn)
-                .await?;
-            let migrated = sqlx::migrate!("./migrations/postgres")
-                .run(&mut *conn)
-                .await;
-            sqlx::query("SELECT pg_advisory_unlock($1)")
-                .bind(key)
-                .execute(&mut *conn)
-                .await?;
-            migrated?;
-            drop(conn);
+            // sqlx's migrator holds an advisory lock while it works: servers started together
+            // apply each step once.
+            sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             return Ok(Self {
                 pool,
                 backend: Backend::Postgres,

@@ -818,3 +818,30 @@ fn the_same_import_and_scan_on_sqlite_and_postgres() {
     assert!(reports[0].as_array().unwrap().len() >= 4, "{}", reports[0]);
     assert_eq!(reports[0], reports[1]);
 }
+
+/// `sslmode` in the URL is honoured: `require` talks TLS (and refuses plain text), and
+/// `verify-full` refuses a server whose certificate it cannot verify (here Debian's
+/// self-signed one), naming the problem.
+#[test]
+fn postgres_over_tls_when_the_url_asks() {
+    let Some(pg) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    if pg.scalar("SELECT current_setting('ssl')") != "on" {
+        eprintln!("skipping: this PostgreSQL does not offer TLS");
+        return;
+    }
+    let o = run(
+        format!("{}&sslmode=require", pg.location()),
+        &["db", "status", "--format", "json"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(json(&o)["backend"], "postgres");
+    let o = run(
+        format!("{}&sslmode=verify-full", pg.location()),
+        &["db", "status"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let e = stderr(&o);
+    assert!(e.to_lowercase().contains("certificate"), "{e}");
+}
