@@ -110,6 +110,8 @@ pub struct MatchRun {
     pub changed: usize,
     pub resolved: usize,
     pub alerts: usize,
+    /// Assets whose inventory was replaced while they were matched (matched again).
+    pub superseded: usize,
 }
 
 /// Continuous matching: takes the knowledge changes no pass has matched yet (imports log them),
@@ -155,6 +157,28 @@ async fn rematch(
     only: Option<&[String]>,
     run: &mut MatchRun,
 ) -> Result<f64, StoreError> {
+    let mut in_memory = 0.0;
+    let mut ids = ids.to_vec();
+    // An asset whose inventory was replaced while it was matched is matched again as it now
+    // is: the upload's own matching may have read the knowledge before this change committed.
+    while !ids.is_empty() {
+        let (seconds, superseded) = rematch_once(store, policy, &ids, only, run).await?;
+        in_memory += seconds;
+        run.superseded += superseded.len();
+        ids = superseded;
+    }
+    Ok(in_memory)
+}
+
+/// One pass of [`rematch`]: also returns the assets superseded by a newer inventory.
+async fn rematch_once(
+    store: &Store,
+    policy: &Policy,
+    ids: &[i64],
+    only: Option<&[String]>,
+    run: &mut MatchRun,
+) -> Result<(f64, Vec<i64>), StoreError> {
+    let mut superseded = Vec::new();
     let assets = store.assets_for_matching(ids).await?;
     let slice = match only {
         Some(vulns) => store.load_vulnerabilities(vulns).await?,
@@ -191,18 +215,19 @@ async fn rematch(
             ));
         }
         in_memory += started.elapsed().as_secs_f64();
-        let (outcomes, alerts) = store
+        let done = store
             .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold.as_str())
             .await?;
-        for outcome in outcomes {
+        for outcome in done.outcomes {
             run.assets += 1;
             run.new += outcome.new.len();
             run.changed += outcome.changed.len();
             run.resolved += outcome.resolved.len();
         }
-        run.alerts += alerts.len();
+        run.alerts += done.alerts.len();
+        superseded.extend(done.superseded);
     }
-    Ok(in_memory)
+    Ok((in_memory, superseded))
 }
 
 /// Serves the API on a bound listener until the process ends, with the background work beside
@@ -377,6 +402,9 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, m),
             StoreError::Conflict(m) => Self::new(StatusCode::CONFLICT, m),
             StoreError::NotFound(m) => Self::new(StatusCode::NOT_FOUND, format!("no such {m}")),
+            e @ StoreError::KnowledgeMoved => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, format!("{e}: try again"))
+            }
             other => {
                 tracing::error!("store: {other}");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (logged)")
@@ -862,6 +890,10 @@ async fn upload_inventory(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
+/// How many times an upload is matched before an import that keeps committing meanwhile
+/// makes it give up (503: try again).
+const UPLOAD_ATTEMPTS: usize = 5;
+
 /// Parses an uploaded inventory with `ward scan`'s parsers, matches it and stores it as the
 /// asset's current inventory with its findings (a malformed file: 400, nothing changed).
 pub(crate) async fn store_inventory(
@@ -879,22 +911,37 @@ pub(crate) async fn store_inventory(
         .into_iter()
         .flat_map(|a| a.components)
         .collect();
-    let (keys, findings) =
-        match_asset(&state.store, &state.policy, asset, components.clone()).await?;
-    let outcome = state
-        .store
-        .upload_inventory(
-            &who.actor(),
-            asset,
-            parsed.format,
-            name,
-            body,
-            &components,
-            &keys,
-            &findings,
-            state.policy.alert_threshold.as_str(),
-        )
-        .await?;
+    // An import that commits while the inventory is matched makes the store refuse the
+    // findings (they may predate it): matched again with the new knowledge, a few times.
+    let mut attempts = 0;
+    let outcome = loop {
+        attempts += 1;
+        let knowledge_mark = state.store.knowledge_mark().await?;
+        let (keys, findings) =
+            match_asset(&state.store, &state.policy, asset, components.clone()).await?;
+        let upload = ward_store::InventoryUpload {
+            format: parsed.format,
+            file_name: name,
+            bytes: body,
+            components: &components,
+            keys: &keys,
+            findings: &findings,
+            knowledge_mark,
+        };
+        match state
+            .store
+            .upload_inventory(
+                &who.actor(),
+                asset,
+                &upload,
+                state.policy.alert_threshold.as_str(),
+            )
+            .await
+        {
+            Err(StoreError::KnowledgeMoved) if attempts < UPLOAD_ATTEMPTS => continue,
+            result => break result?,
+        }
+    };
     let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
     Ok((outcome, warnings))
 }

@@ -52,6 +52,23 @@ pub struct NewAsset {
     pub tags: Vec<String>,
 }
 
+/// An inventory to store as an asset's current one, with what it was matched to.
+#[derive(Debug, Clone, Copy)]
+pub struct InventoryUpload<'a> {
+    /// The format it was read as (`cyclonedx-json`, `csv`, …) and the file's name.
+    pub format: &'a str,
+    pub file_name: &'a str,
+    /// The file as uploaded (its SHA-256 is kept).
+    pub bytes: &'a [u8],
+    pub components: &'a [Component],
+    /// The (vendor, product) keys continuous matching finds the asset by.
+    pub keys: &'a [(Option<String>, String)],
+    /// The findings of matching `components`.
+    pub findings: &'a [Finding],
+    /// [`Store::knowledge_mark`], read before the knowledge the findings were matched with.
+    pub knowledge_mark: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct InventoryVersion {
     pub version: i64,
@@ -350,21 +367,33 @@ impl Store {
     /// Stores a new inventory version for an asset and replaces its findings with `findings`
     /// (matched against that inventory): new ones are added, changed ones updated, missing ones
     /// resolved; all in one transaction with its audit entry.
-    #[allow(clippy::too_many_arguments)]
+    ///
+    /// Refused with [`StoreError::KnowledgeMoved`] (nothing stored) when an import committed
+    /// after `upload.knowledge_mark` was read: the findings may predate it, and continuous
+    /// matching may already have passed this asset by. The caller matches again and retries.
     pub async fn upload_inventory(
         &self,
         actor: &str,
         asset: &AssetRow,
-        format: &str,
-        file_name: &str,
-        bytes: &[u8],
-        components: &[Component],
-        keys: &[(Option<String>, String)],
-        findings: &[Finding],
+        upload: &InventoryUpload<'_>,
         alert_threshold: &str,
     ) -> Result<UploadOutcome> {
+        let InventoryUpload {
+            format,
+            file_name,
+            bytes,
+            components,
+            keys,
+            findings,
+            knowledge_mark,
+        } = *upload;
         let organisation_id = asset.organisation_id;
         let mut change = self.begin_change(actor).await?;
+        // Under the change's write lock: no re-match commits between this check and the commit.
+        if knowledge_mark_in(&mut change.tx).await? != knowledge_mark {
+            change.tx.rollback().await?;
+            return Err(StoreError::KnowledgeMoved);
+        }
         let at = now();
         let version: i64 = sqlx::query(
             "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM inventory_version WHERE asset_id = $1",
@@ -809,14 +838,36 @@ impl Store {
     /// not), and brings their organisations' alerts in line, in one audited transaction (a
     /// batch: one commit for many assets). With `scope`, only findings of those
     /// vulnerabilities are compared and written.
+    ///
+    /// An asset whose inventory changed since it was read for matching is left as it is and
+    /// reported `superseded`: its newer inventory's findings stand, and the caller matches
+    /// it again (an upload may have been matched just before this knowledge committed).
     pub async fn rematch_assets(
         &self,
         batch: &[(&AssetRow, Vec<Finding>)],
         scope: Option<&HashSet<String>>,
         alert_threshold: &str,
-    ) -> Result<(Vec<UploadOutcome>, Vec<AlertRow>)> {
+    ) -> Result<Rematch> {
         let mut change = self.begin_change("ward:matching").await?;
         let at = now();
+        // Read under the change's write lock, so no upload commits between this and the commit.
+        let mut current: HashMap<i64, i64> = HashMap::with_capacity(batch.len());
+        for chunk in batch.chunks(500) {
+            let mut q = crate::sql::Sql::new(
+                self.backend,
+                "SELECT a.id, COALESCE(MAX(v.version), 0) AS version FROM asset a
+                 LEFT JOIN inventory_version v ON v.asset_id = a.id WHERE a.id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for (asset, _) in chunk {
+                sep.push_bind(asset.id);
+            }
+            q.push(") GROUP BY a.id");
+            for r in q.build().fetch_all(&mut *change.tx).await? {
+                current.insert(r.get("id"), r.get("version"));
+            }
+        }
+        let mut superseded = Vec::new();
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut wrote = false;
         // Alerts are brought in line once per organisation of the batch, for every
@@ -824,6 +875,10 @@ impl Store {
         let mut touched: std::collections::BTreeMap<i64, std::collections::BTreeSet<String>> =
             std::collections::BTreeMap::new();
         for (asset, findings) in batch {
+            if current.get(&asset.id) != Some(&asset.inventory_version) {
+                superseded.push(asset.id);
+                continue;
+            }
             let organisation_id = asset.organisation_id;
             let mut outcome =
                 UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
@@ -879,7 +934,11 @@ impl Store {
         } else {
             change.tx.rollback().await?;
         }
-        Ok((outcomes, alerts))
+        Ok(Rematch {
+            outcomes,
+            alerts,
+            superseded,
+        })
     }
 
     /// Marks knowledge changes up to `seq` as matched.
@@ -898,7 +957,36 @@ impl Store {
     }
 }
 
+/// What re-matching a batch of assets did.
+#[derive(Debug)]
+pub struct Rematch {
+    /// One per asset re-matched, in the batch's order.
+    pub outcomes: Vec<UploadOutcome>,
+    /// Alerts raised, updated or remediated.
+    pub alerts: Vec<AlertRow>,
+    /// Assets left alone because a newer inventory was uploaded since they were read.
+    pub superseded: Vec<i64>,
+}
+
+/// The knowledge mark as the transaction sees it.
+async fn knowledge_mark_in(conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    Ok(sqlx::query(KNOWLEDGE_MARK).fetch_one(conn).await?.get("m"))
+}
+
+/// The newest knowledge change, matched (the cursor) or not: it moves whenever an import that
+/// changed something commits.
+const KNOWLEDGE_MARK: &str = "SELECT COALESCE(MAX(s), 0) AS m FROM (
+    SELECT seq AS s FROM matching_cursor WHERE id = 1
+    UNION ALL SELECT MAX(seq) AS s FROM knowledge_change) marks";
+
 impl Store {
+    /// Read before matching an inventory and handed to [`Store::upload_inventory`] with its
+    /// findings, which refuses them if an import has committed since.
+    pub async fn knowledge_mark(&self) -> Result<i64> {
+        let mut conn = self.pool.acquire().await?;
+        knowledge_mark_in(&mut conn).await
+    }
+
     /// The latest knowledge change (0 when none): a full re-match that starts after reading it
     /// covers every change up to it.
     pub async fn knowledge_change_head(&self) -> Result<i64> {

@@ -32,7 +32,8 @@ pub mod federation;
 pub mod outbox;
 pub mod users;
 pub use assets::{
-    AssetRow, FindingChange, FindingQuery, FindingRow, InventoryVersion, NewAsset, UploadOutcome,
+    AssetRow, FindingChange, FindingQuery, FindingRow, InventoryUpload, InventoryVersion, NewAsset,
+    Rematch, UploadOutcome,
 };
 pub use federation::{
     AlertRow, AuditEntry, AuditVerdict, Change, NewSighting, Organisation, Principal,
@@ -66,6 +67,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("no such {0}")]
     NotFound(String),
+    /// An import committed while an inventory was being matched: match it again.
+    #[error("the knowledge base changed while the inventory was matched; match it again")]
+    KnowledgeMoved,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

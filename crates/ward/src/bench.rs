@@ -366,18 +366,17 @@ async fn federation(
             let keys = ward_matching::scan::inventory_keys(&ward_model::Inventory {
                 assets: vec![a.clone()],
             });
+            let upload = ward_store::InventoryUpload {
+                format: "generated",
+                file_name: "bench.csv",
+                bytes: b"",
+                components: &a.components,
+                keys: &keys,
+                findings: &[],
+                knowledge_mark: store.knowledge_mark().await?,
+            };
             store
-                .upload_inventory(
-                    actor,
-                    &row,
-                    "generated",
-                    "bench.csv",
-                    b"",
-                    &a.components,
-                    &keys,
-                    &[],
-                    policy.alert_threshold.as_str(),
-                )
+                .upload_inventory(actor, &row, &upload, policy.alert_threshold.as_str())
                 .await?;
         }
     }

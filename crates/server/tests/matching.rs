@@ -1,0 +1,211 @@
+//! Continuous matching and inventory uploads racing each other, on a real SQLite file and a
+//! real PostgreSQL schema. Each test plays one interleaving step by step.
+
+use chrono::{TimeZone, Utc};
+use ward_model::advisory::{Affected, AffectedVersion, Status};
+use ward_model::{Advisory, Component, SourceId};
+use ward_priority::Policy;
+use ward_store::{AssetRow, FindingQuery, InventoryUpload, NewAsset, Store, StoreError};
+use ward_testdata::TestDb;
+
+/// CVE-2025-4427 as Ivanti's CNA record says: EPMM is affected except the fixed release.
+fn epmm_advisory(fixed: &str) -> Advisory {
+    let mut a = Advisory::new("CVE-2025-4427", SourceId::Cna("ivanti".into()));
+    a.updated = Some(Utc.with_ymd_and_hms(2025, 5, 13, 0, 0, 0).unwrap());
+    a.affected.push(Affected {
+        vendor: Some("Ivanti".into()),
+        product: Some("Endpoint Manager Mobile".into()),
+        package_name: None,
+        cpes: vec![],
+        default_status: Some(Status::Affected),
+        versions: vec![AffectedVersion {
+            version: fixed.into(),
+            status: Status::Unaffected,
+            less_than: None,
+            less_than_or_equal: None,
+            version_type: None,
+            changes: vec![],
+        }],
+    });
+    a
+}
+
+async fn import(store: &Store, advisory: &Advisory) {
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisory(advisory).await.unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+}
+
+fn epmm(version: &str) -> Vec<Component> {
+    let csv = format!(
+        "asset,cpe\nmdm-01,cpe:2.3:a:ivanti:endpoint_manager_mobile:{version}:*:*:*:*:*:*:*\n"
+    );
+    let parsed = ward_inventory::parse_inventory("epmm.csv", csv.as_bytes()).unwrap();
+    parsed
+        .inventory
+        .assets
+        .into_iter()
+        .flat_map(|a| a.components)
+        .collect()
+}
+
+/// A member with one internet-facing asset and no inventory yet.
+async fn member_asset(db: &TestDb) -> (Store, Policy, AssetRow) {
+    let store = Store::open(db.location()).await.unwrap();
+    store
+        .create_organisation("test", "central", "Central", true)
+        .await
+        .unwrap();
+    let org = store
+        .create_organisation("test", "rxa", "A trust", false)
+        .await
+        .unwrap();
+    let asset = store
+        .create_asset(
+            "test",
+            org.id,
+            &NewAsset {
+                name: "mdm-01".into(),
+                exposure: Some(ward_model::Exposure::Open),
+                criticality: Some(ward_model::Criticality::High),
+                tags: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    (store, Policy::load("nhs-hsa").unwrap(), asset)
+}
+
+/// An inventory matched as an upload matches it: the knowledge mark read first.
+struct Matched {
+    components: Vec<Component>,
+    keys: Vec<(Option<String>, String)>,
+    findings: Vec<ward_model::Finding>,
+    knowledge_mark: i64,
+}
+
+async fn matched(store: &Store, policy: &Policy, asset: &AssetRow, version: &str) -> Matched {
+    let knowledge_mark = store.knowledge_mark().await.unwrap();
+    let components = epmm(version);
+    let (keys, findings) = ward_server::match_asset(store, policy, asset, components.clone())
+        .await
+        .unwrap();
+    Matched {
+        components,
+        keys,
+        findings,
+        knowledge_mark,
+    }
+}
+
+/// Stores a matched inventory as the asset's current one.
+async fn store_it(
+    store: &Store,
+    policy: &Policy,
+    asset: &AssetRow,
+    m: &Matched,
+) -> Result<ward_store::UploadOutcome, StoreError> {
+    let upload = InventoryUpload {
+        format: "csv",
+        file_name: "epmm.csv",
+        bytes: b"",
+        components: &m.components,
+        keys: &m.keys,
+        findings: &m.findings,
+        knowledge_mark: m.knowledge_mark,
+    };
+    store
+        .upload_inventory("test", asset, &upload, policy.alert_threshold.as_str())
+        .await
+}
+
+/// Matches EPMM at `version` for the asset and stores it.
+async fn upload(
+    store: &Store,
+    policy: &Policy,
+    asset: &AssetRow,
+    version: &str,
+) -> ward_store::UploadOutcome {
+    let m = matched(store, policy, asset, version).await;
+    store_it(store, policy, asset, &m).await.unwrap()
+}
+
+/// (open, resolved) findings of the asset.
+async fn findings(store: &Store, asset: i64) -> (usize, usize) {
+    let query = |resolved| FindingQuery {
+        organisation_id: None,
+        resolved,
+        priority: None,
+        search: None,
+        asset_id: Some(asset),
+        vulnerability: None,
+        limit: 100,
+        offset: 0,
+    };
+    let open = store.findings(&query(false)).await.unwrap().0.len();
+    let all = store.findings(&query(true)).await.unwrap().0;
+    (open, all.iter().filter(|f| f.resolved_at.is_some()).count())
+}
+
+async fn a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    import(&store, &epmm_advisory("12.5.0.1")).await;
+    upload(&store, &policy, &asset, "12.5.0.0").await;
+    assert_eq!(findings(&store, asset.id).await, (1, 0));
+
+    // Continuous matching reads the asset as it is (version 1, vulnerable) and matches it…
+    let read = store.assets_for_matching(&[asset.id]).await.unwrap();
+    let (row, components) = &read[0];
+    assert_eq!(row.inventory_version, 1);
+    let (_, stale) = ward_server::match_asset(&store, &policy, row, components.clone())
+        .await
+        .unwrap();
+    assert_eq!(stale.len(), 1);
+    // …the member uploads the patched inventory before matching writes…
+    let now = store.asset(None, asset.id).await.unwrap().unwrap();
+    let outcome = upload(&store, &policy, &now, "12.5.0.1").await;
+    assert_eq!(outcome.resolved.len(), 1);
+    // …and matching's write must not reopen what the patch resolved.
+    let done = store
+        .rematch_assets(&[(row, stale)], None, policy.alert_threshold.as_str())
+        .await
+        .unwrap();
+    assert_eq!(done.superseded, [asset.id]);
+    assert!(done.outcomes.is_empty() && done.alerts.is_empty());
+    assert_eq!(findings(&store, asset.id).await, (0, 1));
+
+    // Matched again as it now is: nothing to do.
+    let (run, _) = ward_server::match_all(&store, &policy).await.unwrap();
+    assert_eq!((run.assets, run.new, run.superseded), (1, 0, 0));
+    assert_eq!(findings(&store, asset.id).await, (0, 1));
+}
+
+async fn an_upload_matched_before_an_import_committed_is_refused_whole(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    // The upload reads the knowledge (nothing on EPMM yet) and matches: no findings…
+    let before = matched(&store, &policy, &asset, "12.5.0.0").await;
+    assert!(before.findings.is_empty());
+    // …the CVE is imported and continuous matching runs before the upload commits (the asset
+    // has no inventory yet, so it finds nothing to re-match)…
+    import(&store, &epmm_advisory("12.5.0.1")).await;
+    let (run, _) = ward_server::match_all(&store, &policy).await.unwrap();
+    assert_eq!(run.new, 0);
+    assert!(store.knowledge_mark().await.unwrap() > before.knowledge_mark);
+    // …so the upload, whose findings predate the CVE, is refused and stores nothing…
+    let refused = store_it(&store, &policy, &asset, &before).await;
+    assert!(
+        matches!(refused, Err(StoreError::KnowledgeMoved)),
+        "{refused:?}"
+    );
+    assert!(store.inventory_history(asset.id).await.unwrap().is_empty());
+    // …and matched again with what is known now, it finds the CVE.
+    let outcome = upload(&store, &policy, &asset, "12.5.0.0").await;
+    assert_eq!(outcome.version, 1);
+    assert_eq!(outcome.new.len(), 1);
+    assert_eq!(findings(&store, asset.id).await, (1, 0));
+}
+
+ward_testdata::backend_tests!(
+    a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone,
+    an_upload_matched_before_an_import_committed_is_refused_whole,
+);
