@@ -24,6 +24,7 @@ use ward_model::{Advisory, Epss, KevEntry, RecordState};
 
 pub mod alerts;
 pub mod assets;
+pub mod copy;
 mod sql;
 pub use alerts::{
     AlertCompliance, IssueTarget, MemberScore, TickOutcome, Transition, VEX_JUSTIFICATIONS,
@@ -35,6 +36,7 @@ pub use assets::{
     AssetRow, FindingChange, FindingQuery, FindingRow, InventoryUpload, InventoryVersion, NewAsset,
     Rematch, UploadOutcome,
 };
+pub use copy::{CopyReport, TableCopy};
 pub use federation::{
     AlertRow, AuditEntry, AuditVerdict, Change, NewSighting, Organisation, Principal,
     ReportOutcome, Role, SightingRow, TokenInfo,

@@ -37,6 +37,26 @@ impl Sql {
         self
     }
 
+    /// A table or column name read from the database's own catalog: only lower-case letters,
+    /// digits and `_` (as every name in Ward's schema), written double-quoted.
+    pub(crate) fn push_identifier(&mut self, name: &str) -> crate::Result<&mut Self> {
+        let plain = !name.is_empty()
+            && name.len() <= 63
+            && !name.as_bytes()[0].is_ascii_digit()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !plain {
+            return Err(crate::StoreError::Invalid(format!(
+                "unexpected name {name:?} in the database's catalog"
+            )));
+        }
+        self.text.push('"');
+        self.text.push_str(name);
+        self.text.push('"');
+        Ok(self)
+    }
+
     pub(crate) fn push_bind<'t, T: Encode<'t, Any> + Type<Any> + 't>(
         &mut self,
         value: T,
@@ -168,5 +188,16 @@ mod tests {
         q.separated(", ").push_bind("x").push_bind("y");
         q.push(")");
         assert_eq!(q.text, "SELECT 1 FROM t WHERE a IN (?, ?)");
+    }
+
+    #[test]
+    fn only_plain_names_are_identifiers() {
+        let mut q = Sql::new(Backend::Sqlite, "SELECT ");
+        q.push_identifier("vuln_id").unwrap();
+        assert_eq!(q.text, "SELECT \"vuln_id\"");
+        for bad in ["", "a\"b", "x; DROP TABLE t", "Upper", "1st", "a b", "é"] {
+            assert!(q.push_identifier(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(q.text, "SELECT \"vuln_id\"");
     }
 }

@@ -169,7 +169,45 @@ async fn an_unreachable_postgres_is_named_without_its_password() {
     assert!(!err.contains("s3cret"), "{err}");
 }
 
+/// Every table of the schema is one the copy knows (a migration that adds a table without
+/// adding it to `copy::TABLES` fails here), and a copy into a new SQLite file reads back equal.
+async fn a_copy_knows_every_table_and_reads_back_equal(db: TestDb) {
+    let store = open(&db).await;
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisory(&epmm(13, "12.5.0.1")).await.unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+    store
+        .create_organisation("test", "central", "Central", true)
+        .await
+        .unwrap();
+    let target = Store::open(db.dir().join("copy.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    let report = store
+        .copy_to(&target, |table, _| seen.push(table.to_owned()))
+        .await
+        .unwrap();
+    let tables: Vec<&str> = report.tables.iter().map(|t| t.table).collect();
+    assert_eq!(tables, ward_store::copy::TABLES);
+    assert!(seen.iter().any(|t| t == "advisory"));
+    assert_eq!(report.audit_entries, 1);
+    let rows = |t: &str| report.tables.iter().find(|c| c.table == t).unwrap().rows;
+    assert_eq!(
+        (rows("advisory"), rows("organisation"), rows("audit_log")),
+        (1, 1, 1)
+    );
+    assert_eq!(
+        target.counts().await.unwrap(),
+        store.counts().await.unwrap()
+    );
+    // A second copy into it is refused: it is not new any more.
+    let again = store.copy_to(&target, |_, _| {}).await.unwrap_err();
+    assert!(again.to_string().contains("not new"), "{again}");
+}
+
 ward_testdata::backend_tests!(
+    a_copy_knows_every_table_and_reads_back_equal,
     newer_view_wins_and_reimport_is_idempotent,
     rolled_back_import_changes_nothing,
     rejected_record_withdraws_the_cve,

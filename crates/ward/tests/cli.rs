@@ -845,3 +845,143 @@ fn postgres_over_tls_when_the_url_asks() {
     let e = stderr(&o);
     assert!(e.to_lowercase().contains("certificate"), "{e}");
 }
+
+/// A federation outgrows its SQLite file: `ward db copy` moves everything (knowledge, members,
+/// people, findings, alerts, the outbox, the audit chain) to PostgreSQL and back, identical;
+/// it refuses a target that holds anything, and a copy that fails midway leaves the target empty.
+#[test]
+fn a_federation_moves_from_sqlite_to_postgres_and_back_intact() {
+    let Some(pg) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let sqlite = TestDb::new(Backend::Sqlite).unwrap();
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let o = run(sqlite.location(), &["db", "import", p(&demo.join("feeds"))]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Members, assets, findings, alerts and queued notifications, as the benchmark makes them.
+    let o = run(
+        sqlite.location(),
+        &[
+            "bench",
+            "federation",
+            "--members",
+            "3",
+            "--assets",
+            "8",
+            "--components",
+            "10",
+            "--load-seconds",
+            "0",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    // One of the generated members (trust-0000…) gets a person who signs in.
+    let user = common::ward(sqlite.location())
+        .args(["admin", "user", "create", "--org", "trust-0000", "--email"])
+        .args(["ciso@example.org", "--role", "member-admin"])
+        .write_stdin("correct horse battery staple\n")
+        .output()
+        .unwrap();
+    assert!(user.status.success(), "{}", stderr(&user));
+
+    let copy = |from: &str, to: &str| run(from, &["db", "copy", "--to", to, "--format", "json"]);
+    let o = copy(sqlite.location(), pg.location());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let there = json(&o);
+    assert_eq!(there["verified"], true);
+    assert_eq!(
+        (there["from_backend"].as_str(), there["to_backend"].as_str()),
+        (Some("sqlite"), Some("postgres"))
+    );
+    let rows = |report: &Value, table: &str| {
+        report["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["table"] == table)
+            .map(|t| t["rows"].as_u64().unwrap())
+            .unwrap()
+    };
+    for table in [
+        "advisory",
+        "organisation",
+        "user_account",
+        "asset",
+        "finding",
+        "alert",
+        "outbox",
+        "audit_log",
+    ] {
+        let n = sqlite.scalar(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"));
+        assert!(rows(&there, table) > 0, "{table}: {there}");
+        assert_eq!(rows(&there, table).to_string(), n, "{table}");
+        assert_eq!(
+            pg.scalar(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")),
+            n,
+            "{table}"
+        );
+    }
+    let o = run(pg.location(), &["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let status = |db: &str| {
+        let mut s = json(&run(db, &["db", "status", "--format", "json"]));
+        let s = s.as_object_mut().unwrap();
+        s.remove("database");
+        s.remove("backend");
+        s.clone()
+    };
+    assert_eq!(status(sqlite.location()), status(pg.location()));
+
+    // And back again, into a new SQLite file: every table reads the same as the first time.
+    let back = sqlite.dir().join("back.db");
+    let o = copy(pg.location(), p(&back));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let back_report = json(&o);
+    assert_eq!(back_report["tables"], there["tables"]);
+    assert_eq!(back_report["audit_entries"], there["audit_entries"]);
+
+    // A target that holds anything is refused, and keeps what it holds.
+    let entries = pg.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM audit_log");
+    let o = copy(sqlite.location(), pg.location());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("not new"), "{}", stderr(&o));
+    assert_eq!(
+        pg.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM audit_log"),
+        entries
+    );
+
+    // The copy goes on as the database of record: new rows get keys after the copied ones.
+    let o = run(
+        pg.location(),
+        &["admin", "org", "create", "rxz", "A new trust"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(pg.location(), &["audit", "verify"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // A value the target cannot hold, late in the copy (findings come after the knowledge
+    // base, the members and the audit log): it fails naming the table and column, and the
+    // target keeps nothing of what was written before.
+    sqlite
+        .execute(
+            "UPDATE finding SET priority_rank = 'urgent' WHERE id = (SELECT MIN(id) FROM finding)",
+        )
+        .unwrap();
+    let Some(empty) = TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let o = copy(sqlite.location(), empty.location());
+    assert_eq!(o.status.code(), Some(2));
+    let said = stderr(&o);
+    assert!(
+        said.contains("finding") && said.contains("priority_rank"),
+        "{said}"
+    );
+    for table in ["advisory", "organisation", "audit_log"] {
+        assert_eq!(
+            empty.scalar(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}")),
+            "0",
+            "{table}"
+        );
+    }
+}
