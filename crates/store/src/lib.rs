@@ -259,11 +259,26 @@ impl Drop for JobLock {
     }
 }
 
+/// How to open a store.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// The most connections the pool holds (several servers on one PostgreSQL share its
+    /// `max_connections`).
+    pub max_connections: Option<u32>,
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `location`: a file path, a `sqlite:` URL, or
     /// a `postgres://` URL (whose `options[search_path]=…` picks a schema). Applies pending
     /// migrations.
     pub async fn open(location: &str) -> Result<Self> {
+        Self::open_with(location, &OpenOptions::default()).await
+    }
+
+    /// [`Store::open`] with a pool of `options.max_connections` connections (default: 16 on
+    /// PostgreSQL, 4 on SQLite, whose one writer gains nothing from more).
+    pub async fn open_with(location: &str, options: &OpenOptions) -> Result<Self> {
+        let pool_size = options.max_connections;
         sqlx::any::install_default_drivers();
         let open_err = |source| StoreError::Open {
             location: redact(location),
@@ -275,7 +290,7 @@ impl Store {
             // acquire timeout.
             connect_once(&options).await.map_err(open_err)?;
             let pool = AnyPoolOptions::new()
-                .max_connections(16)
+                .max_connections(pool_size.unwrap_or(16).max(1))
                 .connect_with(options)
                 .await
                 .map_err(open_err)?;
@@ -310,7 +325,7 @@ impl Store {
             .map_err(open_err)?;
         let any = AnyConnectOptions::from_url(&options.to_url_lossy()).map_err(open_err)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(4)
+            .max_connections(pool_size.unwrap_or(4).max(1))
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::query(

@@ -43,12 +43,20 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "WARD_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<std::path::PathBuf>,
+    /// Database connections this server holds at most, 4 or more [default: 16 on PostgreSQL,
+    /// 4 on SQLite]. Several servers on one PostgreSQL share its max_connections (100 by
+    /// default); two of a server's connections may be holding its background jobs' locks.
+    #[arg(long, env = "WARD_DB_POOL", value_parser = clap::value_parser!(u32).range(4..=1000))]
+    pub(crate) db_pool: Option<u32>,
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let location = args.db.location();
     let policy = ward_priority::Policy::load(&args.policy)?;
-    let store = Store::open(&location).await?;
+    let options = ward_store::OpenOptions {
+        max_connections: args.db_pool,
+    };
+    let store = Store::open_with(&location, &options).await?;
     if store.central().await?.is_none() {
         eprintln!(
             "warning: no central team yet: run `ward admin init --slug … --name …` to create it and its first token"
