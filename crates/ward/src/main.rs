@@ -42,7 +42,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Manage the knowledge base (import feeds, show what it holds).
+    /// Manage the database (import feeds, show what it holds, copy it to another).
     Db {
         #[command(subcommand)]
         command: DbCommand,
@@ -92,9 +92,13 @@ enum DbCommand {
     Import(import::ImportArgs),
     /// Show what the knowledge base holds.
     Status(StatusArgs),
-    /// Copy everything in the database (--db) into a new one (--to): SQLite to PostgreSQL or
-    /// back, with alerts, their history and the audit chain. The target is written in one
-    /// transaction, read back and compared table by table, and its audit chain verified.
+    /// Copy everything into a new database: SQLite to PostgreSQL, or back, verified.
+    ///
+    /// Everything in --db (knowledge base, members, tokens, people, inventories, findings,
+    /// alerts with their history, queued notifications, the audit chain) is copied into --to,
+    /// which must hold nothing yet, keeping every key. The source is read in one snapshot; the
+    /// target is written in one transaction (a failed copy leaves it empty), then read back and
+    /// compared table by table, and its audit chain verified. Exit 0 when verified, 2 on error.
     Copy(CopyArgs),
 }
 
@@ -106,6 +110,7 @@ pub(crate) struct CopyArgs {
     /// if need be, and must hold nothing yet.
     #[arg(long, value_name = "DATABASE")]
     to: String,
+    /// Output format: a summary, or JSON with every table's rows and digest.
     #[arg(long, value_enum, default_value = "text")]
     format: TextOrJson,
 }
