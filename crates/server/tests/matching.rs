@@ -1,34 +1,10 @@
 //! Continuous matching and inventory uploads racing each other, on a real SQLite file and a
 //! real PostgreSQL schema. Each test plays one interleaving step by step.
 
-use chrono::{TimeZone, Utc};
-use ward_model::advisory::{Affected, AffectedVersion, Status};
-use ward_model::{Advisory, Component, SourceId};
+use ward_model::{Advisory, Component};
 use ward_priority::Policy;
 use ward_store::{AssetRow, FindingQuery, InventoryUpload, NewAsset, Store, StoreError};
-use ward_testdata::TestDb;
-
-/// CVE-2025-4427 as Ivanti's CNA record says: EPMM is affected except the fixed release.
-fn epmm_advisory(fixed: &str) -> Advisory {
-    let mut a = Advisory::new("CVE-2025-4427", SourceId::Cna("ivanti".into()));
-    a.updated = Some(Utc.with_ymd_and_hms(2025, 5, 13, 0, 0, 0).unwrap());
-    a.affected.push(Affected {
-        vendor: Some("Ivanti".into()),
-        product: Some("Endpoint Manager Mobile".into()),
-        package_name: None,
-        cpes: vec![],
-        default_status: Some(Status::Affected),
-        versions: vec![AffectedVersion {
-            version: fixed.into(),
-            status: Status::Unaffected,
-            less_than: None,
-            less_than_or_equal: None,
-            version_type: None,
-            changes: vec![],
-        }],
-    });
-    a
-}
+use ward_testdata::{TestDb, epmm_advisory};
 
 async fn import(store: &Store, advisory: &Advisory) {
     let mut tx = store.begin_import().await.unwrap();
@@ -149,7 +125,7 @@ async fn findings(store: &Store, asset: i64) -> (usize, usize) {
 
 async fn a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone(db: TestDb) {
     let (store, policy, asset) = member_asset(&db).await;
-    import(&store, &epmm_advisory("12.5.0.1")).await;
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
     upload(&store, &policy, &asset, "12.5.0.0").await;
     assert_eq!(findings(&store, asset.id).await, (1, 0));
 
@@ -187,7 +163,7 @@ async fn an_upload_matched_before_an_import_committed_is_refused_whole(db: TestD
     assert!(before.findings.is_empty());
     // …the CVE is imported and continuous matching runs before the upload commits (the asset
     // has no inventory yet, so it finds nothing to re-match)…
-    import(&store, &epmm_advisory("12.5.0.1")).await;
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
     let (run, _) = ward_server::match_all(&store, &policy).await.unwrap();
     assert_eq!(run.new, 0);
     assert!(store.knowledge_mark().await.unwrap() > before.knowledge_mark);

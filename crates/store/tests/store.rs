@@ -1,31 +1,11 @@
 //! The store on a real SQLite file and a real PostgreSQL schema.
 
 use chrono::{TimeZone, Utc};
-use ward_model::advisory::{Affected, AffectedVersion, Status};
 use ward_model::{Advisory, Epss, KevEntry, RecordState, SourceId};
 use ward_store::{Outcome, Store};
 use ward_testdata::{Backend, TestDb};
 
-fn epmm(updated_day: u32, fixed: &str) -> Advisory {
-    let mut a = Advisory::new("CVE-2025-4427", SourceId::Cna("ivanti".into()));
-    a.updated = Some(Utc.with_ymd_and_hms(2025, 5, updated_day, 0, 0, 0).unwrap());
-    a.affected.push(Affected {
-        vendor: Some("Ivanti".into()),
-        product: Some("Endpoint Manager Mobile".into()),
-        package_name: None,
-        cpes: vec![],
-        default_status: Some(Status::Affected),
-        versions: vec![AffectedVersion {
-            version: fixed.into(),
-            status: Status::Unaffected,
-            less_than: None,
-            less_than_or_equal: None,
-            version_type: None,
-            changes: vec![],
-        }],
-    });
-    a
-}
+use ward_testdata::epmm_advisory as epmm;
 
 async fn open(db: &TestDb) -> Store {
     // A SQLite file in a folder that does not exist yet: opening creates it.

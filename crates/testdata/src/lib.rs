@@ -10,10 +10,39 @@
 //!   (default `postgres://postgres@127.0.0.1:5432/test`), dropped afterwards. Where no
 //!   PostgreSQL answers, PostgreSQL tests say so and skip, except under CI, where they fail.
 //! - [`backend_tests!`]: runs each listed test once per backend.
+//! - [`epmm_advisory`]: Ivanti's CNA record of CVE-2025-4427, as the store holds it.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+/// CVE-2025-4427 as Ivanti's CNA record says (public facts): Endpoint Manager Mobile is
+/// affected except the `fixed` release; the record last updated on `updated_day` May 2025.
+pub fn epmm_advisory(updated_day: u32, fixed: &str) -> ward_model::Advisory {
+    use chrono::TimeZone as _;
+    use ward_model::advisory::{Affected, AffectedVersion, Status};
+    let mut a =
+        ward_model::Advisory::new("CVE-2025-4427", ward_model::SourceId::Cna("ivanti".into()));
+    a.updated = chrono::Utc
+        .with_ymd_and_hms(2025, 5, updated_day, 0, 0, 0)
+        .single();
+    a.affected.push(Affected {
+        vendor: Some("Ivanti".into()),
+        product: Some("Endpoint Manager Mobile".into()),
+        package_name: None,
+        cpes: vec![],
+        default_status: Some(Status::Affected),
+        versions: vec![AffectedVersion {
+            version: fixed.into(),
+            status: Status::Unaffected,
+            less_than: None,
+            less_than_or_equal: None,
+            version_type: None,
+            changes: vec![],
+        }],
+    });
+    a
+}
 
 /// A path inside the shared data, or `None` (reported on stderr) where it is absent.
 pub fn shared(rel: &str) -> Option<PathBuf> {
