@@ -51,9 +51,12 @@ pub const TABLES: &[&str] = &[
 /// cursor): the target's is replaced by the source's.
 const SEEDED: &[&str] = &["audit_head", "matching_cursor"];
 
-/// Rows per INSERT statement (Ward's widest table has 15 columns: 3,000 parameters, well
-/// under SQLite's 32,766 and PostgreSQL's 65,535).
-const ROWS_PER_INSERT: usize = 200;
+/// Parameters per INSERT statement: under SQLite's 32,766 (PostgreSQL's is 65,535). A table's
+/// rows go in as many per statement as fit, up to `MAX_ROWS_PER_INSERT`. Measured on a
+/// 515,000-row federation into PostgreSQL over loopback: at most 200 rows per statement 46 s,
+/// 1,000: 32 s, 2,000: 18 s, 8,000: 14.5 s (the other way, into SQLite, 13 → 11.5 s).
+const PARAMETERS_PER_INSERT: usize = 30_000;
+const MAX_ROWS_PER_INSERT: usize = 8_000;
 
 /// One table copied.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -351,12 +354,14 @@ impl Store {
                 q.push_identifier(table)?;
                 q.build().execute(&mut *tx).await?;
             }
-            let mut batch: Vec<Vec<Cell>> = Vec::with_capacity(ROWS_PER_INSERT);
+            let per_insert =
+                (PARAMETERS_PER_INSERT / columns.len().max(1)).min(MAX_ROWS_PER_INSERT);
+            let mut batch: Vec<Vec<Cell>> = Vec::with_capacity(per_insert);
             let mut rows = 0u64;
             let tx_ref = &mut tx;
             let digest = read_table(&mut source, self.backend, table, &columns, async |cells| {
                 batch.push(cells);
-                if batch.len() == ROWS_PER_INSERT {
+                if batch.len() == per_insert {
                     insert(target.backend, tx_ref, table, &columns, &batch).await?;
                     rows += batch.len() as u64;
                     batch.clear();
