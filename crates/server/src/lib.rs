@@ -135,7 +135,7 @@ pub async fn match_knowledge_changes(
 /// transaction per batch of assets). Returns the run and the seconds spent matching in memory.
 pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64), StoreError> {
     // Everything known now is matched below: pending knowledge changes are covered.
-    let head = store.knowledge_change_head().await?;
+    let head = store.knowledge_mark().await?;
     let ids: Vec<i64> = store.assets(None).await?.iter().map(|a| a.id).collect();
     let mut run = MatchRun::default();
     let in_memory = rematch(store, policy, &ids, None, &mut run).await?;

@@ -980,21 +980,14 @@ const KNOWLEDGE_MARK: &str = "SELECT COALESCE(MAX(s), 0) AS m FROM (
     UNION ALL SELECT MAX(seq) AS s FROM knowledge_change) marks";
 
 impl Store {
-    /// Read before matching an inventory and handed to [`Store::upload_inventory`] with its
-    /// findings, which refuses them if an import has committed since.
+    /// The newest knowledge change, matched or not (0 when none ever was). Read before
+    /// matching an inventory and handed to [`Store::upload_inventory`] with its findings, which
+    /// refuses them if an import has committed since; a full re-match that starts after reading
+    /// it covers every change up to it.
     pub async fn knowledge_mark(&self) -> Result<i64> {
-        let mut conn = self.pool.acquire().await?;
-        knowledge_mark_in(&mut conn).await
-    }
-
-    /// The latest knowledge change (0 when none): a full re-match that starts after reading it
-    /// covers every change up to it.
-    pub async fn knowledge_change_head(&self) -> Result<i64> {
-        Ok(
-            sqlx::query("SELECT COALESCE(MAX(seq), 0) AS s FROM knowledge_change")
-                .fetch_one(&self.pool)
-                .await?
-                .get("s"),
-        )
+        Ok(sqlx::query(KNOWLEDGE_MARK)
+            .fetch_one(&self.pool)
+            .await?
+            .get("m"))
     }
 }

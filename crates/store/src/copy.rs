@@ -106,19 +106,15 @@ impl Cell {
             return Ok(Self::Null);
         }
         let stored = raw.type_info().name().to_ascii_uppercase();
-        let cell = match stored.as_str() {
-            "BIGINT" | "INTEGER" | "SMALLINT" => Self::Int(row.try_get::<i64, _>(i)?),
-            "BOOLEAN" => Self::Int(i64::from(row.try_get::<bool, _>(i)?)),
-            "DOUBLE" | "REAL" => Self::Float(row.try_get::<f64, _>(i)?),
-            "TEXT" => Self::Text(row.try_get::<String, _>(i)?),
-            _ => Self::Null,
-        };
-        // SQLite keeps what it is given: an integer in a REAL column is read as the float.
-        match (cell, column.kind) {
-            (Self::Int(v), Kind::Float) => Ok(Self::Float(v as f64)),
-            (c @ Self::Int(_), Kind::Int)
-            | (c @ Self::Float(_), Kind::Float)
-            | (c @ Self::Text(_), Kind::Text) => Ok(c),
+        // SQLite keeps what it is given: an integer in a REAL column is read as the float, and
+        // anything else that does not fit the column is refused, named.
+        match (stored.as_str(), column.kind) {
+            ("BIGINT" | "INTEGER" | "SMALLINT", Kind::Int) => Ok(Self::Int(row.try_get(i)?)),
+            ("BIGINT" | "INTEGER" | "SMALLINT", Kind::Float) => {
+                Ok(Self::Float(row.try_get::<i64, _>(i)? as f64))
+            }
+            ("DOUBLE" | "REAL", Kind::Float) => Ok(Self::Float(row.try_get(i)?)),
+            ("TEXT", Kind::Text) => Ok(Self::Text(row.try_get(i)?)),
             _ => Err(StoreError::Invalid(format!(
                 "table {table}, column {}: a value stored as {stored} does not fit the column",
                 column.name
@@ -126,14 +122,14 @@ impl Cell {
         }
     }
 
-    fn bind(&self, kind: Kind, list: &mut crate::sql::Separated<'_>) {
+    fn bind(self, kind: Kind, list: &mut crate::sql::Separated<'_>) {
         match (self, kind) {
             (Self::Null, Kind::Int) => list.push_bind(None::<i64>),
             (Self::Null, Kind::Float) => list.push_bind(None::<f64>),
             (Self::Null, Kind::Text) => list.push_bind(None::<String>),
-            (Self::Int(v), _) => list.push_bind(*v),
-            (Self::Float(v), _) => list.push_bind(*v),
-            (Self::Text(v), _) => list.push_bind(v.clone()),
+            (Self::Int(v), _) => list.push_bind(v),
+            (Self::Float(v), _) => list.push_bind(v),
+            (Self::Text(v), _) => list.push_bind(v),
         };
     }
 
@@ -362,15 +358,21 @@ impl Store {
             let digest = read_table(&mut source, self.backend, table, &columns, async |cells| {
                 batch.push(cells);
                 if batch.len() == per_insert {
-                    insert(target.backend, tx_ref, table, &columns, &batch).await?;
                     rows += batch.len() as u64;
-                    batch.clear();
+                    insert(
+                        target.backend,
+                        tx_ref,
+                        table,
+                        &columns,
+                        std::mem::take(&mut batch),
+                    )
+                    .await?;
                     progress(table, rows);
                 }
                 Ok(())
             })
             .await?;
-            insert(target.backend, &mut tx, table, &columns, &batch).await?;
+            insert(target.backend, &mut tx, table, &columns, batch).await?;
             progress(table, digest.rows);
             copied.push((table, columns, digest));
         }
@@ -437,7 +439,7 @@ async fn insert(
     tx: &mut AnyConnection,
     table: &str,
     columns: &[Column],
-    rows: &[Vec<Cell>],
+    rows: Vec<Vec<Cell>>,
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -452,7 +454,7 @@ async fn insert(
     }
     q.push(") ");
     q.push_values(rows, |mut list, cells| {
-        for (cell, column) in cells.iter().zip(columns) {
+        for (cell, column) in cells.into_iter().zip(columns) {
             cell.bind(column.kind, &mut list);
         }
     });
