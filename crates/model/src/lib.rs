@@ -5,6 +5,7 @@
 //! `ward-inventory`), no database (`ward-store`) and no matching rules (`ward-matching`).
 
 pub mod advisory;
+pub mod alert;
 pub mod cpe;
 pub mod finding;
 pub mod inventory;
@@ -14,6 +15,10 @@ pub use advisory::{
     Advisory, Affected, AffectedVersion, Cvss, CvssVersion, Epss, KevEntry, Node, NvdConfiguration,
     NvdCpeMatch, Operator, PackageAffected, PackageRange, RangeEvent, RangeKind, RecordState,
     SourceId, Ssvc, Status, VersionChange,
+};
+pub use alert::{
+    AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, ChannelKind, Refusal,
+    transition,
 };
 pub use cpe::{Attr, Cpe, CpeError, Part};
 pub use finding::{

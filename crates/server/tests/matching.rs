@@ -3,7 +3,9 @@
 
 use ward_model::{Advisory, Component};
 use ward_priority::Policy;
-use ward_store::{AssetRow, FindingQuery, InventoryUpload, NewAsset, Store, StoreError};
+use ward_store::{
+    AssetId, AssetRow, FindingQuery, InventoryUpload, NewAsset, Scope, Store, StoreError,
+};
 use ward_testdata::{TestDb, epmm_advisory};
 
 async fn import(store: &Store, advisory: &Advisory) {
@@ -39,7 +41,7 @@ async fn member_asset(db: &TestDb) -> (Store, Policy, AssetRow) {
     let asset = store
         .create_asset(
             "test",
-            org.id,
+            Scope::operator().within(org.id).unwrap(),
             &NewAsset {
                 name: "mdm-01".into(),
                 exposure: Some(ward_model::Exposure::Open),
@@ -91,7 +93,7 @@ async fn store_it(
         knowledge_mark: m.knowledge_mark,
     };
     store
-        .upload_inventory("test", asset, &upload, policy.alert_threshold.as_str())
+        .upload_inventory("test", asset, &upload, policy.alert_threshold)
         .await
 }
 
@@ -107,9 +109,9 @@ async fn upload(
 }
 
 /// (open, resolved) findings of the asset.
-async fn findings(store: &Store, asset: i64) -> (usize, usize) {
+async fn findings(store: &Store, asset: AssetId) -> (usize, usize) {
     let query = |resolved| FindingQuery {
-        organisation_id: None,
+        scope: Scope::operator(),
         resolved,
         priority: None,
         search: None,
@@ -138,12 +140,16 @@ async fn a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone(d
         .unwrap();
     assert_eq!(stale.len(), 1);
     // …the member uploads the patched inventory before matching writes…
-    let now = store.asset(None, asset.id).await.unwrap().unwrap();
+    let now = store
+        .asset(Scope::operator(), asset.id)
+        .await
+        .unwrap()
+        .unwrap();
     let outcome = upload(&store, &policy, &now, "12.5.0.1").await;
     assert_eq!(outcome.resolved.len(), 1);
     // …and matching's write must not reopen what the patch resolved.
     let done = store
-        .rematch_assets(&[(row, stale)], None, policy.alert_threshold.as_str())
+        .rematch_assets(&[(row, stale)], None, policy.alert_threshold)
         .await
         .unwrap();
     assert_eq!(done.superseded, [asset.id]);
@@ -173,7 +179,13 @@ async fn an_upload_matched_before_an_import_committed_is_refused_whole(db: TestD
         matches!(refused, Err(StoreError::KnowledgeMoved)),
         "{refused:?}"
     );
-    assert!(store.inventory_history(asset.id).await.unwrap().is_empty());
+    assert!(
+        store
+            .inventory_history(Scope::operator(), asset.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // …and matched again with what is known now, it finds the CVE.
     let outcome = upload(&store, &policy, &asset, "12.5.0.0").await;
     assert_eq!(outcome.version, 1);

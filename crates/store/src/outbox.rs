@@ -9,14 +9,16 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::federation::{Change, now};
-use crate::{Backend, Result, Store, StoreError};
+use crate::audit::{Change, now};
+use crate::rows::parse;
+use crate::{Backend, ChannelId, OrgId, Result, Scope, Store, StoreError};
+use ward_model::ChannelKind;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Channel {
-    pub id: i64,
+    pub id: ChannelId,
     pub organisation: String,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub target: String,
     pub created_at: String,
     pub disabled_at: Option<String>,
@@ -48,7 +50,7 @@ macro_rules! channel_select {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: i64,
-    pub kind: String,
+    pub kind: ChannelKind,
     pub target: String,
     pub secret: Option<String>,
     pub event: String,
@@ -69,7 +71,7 @@ impl Change {
     /// Queues `event` for every channel of the organisation and of the central team.
     pub(crate) async fn enqueue(
         &mut self,
-        organisation_id: i64,
+        organisation_id: OrgId,
         event: &str,
         payload: &serde_json::Value,
         seq: i64,
@@ -120,40 +122,41 @@ fn is_email_address(target: &str) -> bool {
 }
 
 impl Store {
+    /// Adds a channel to the one organisation `scope` is narrowed to.
     pub async fn add_channel(
         &self,
         actor: &str,
-        organisation_id: i64,
-        kind: &str,
+        scope: Scope,
+        kind: ChannelKind,
         target: &str,
         secret: Option<&str>,
     ) -> Result<Channel> {
+        let organisation_id = scope.organisation().ok_or_else(|| {
+            StoreError::Invalid("organisation: name the organisation the channel is for".into())
+        })?;
         match kind {
-            "webhook" if target.starts_with("https://") || target.starts_with("http://") => {}
-            "syslog" if target.starts_with("udp://") || target.starts_with("tcp://") => {}
-            "email" if is_email_address(target) => {}
-            "email" => {
+            ChannelKind::Webhook
+                if target.starts_with("https://") || target.starts_with("http://") => {}
+            ChannelKind::Syslog if target.starts_with("udp://") || target.starts_with("tcp://") => {
+            }
+            ChannelKind::Email if is_email_address(target) => {}
+            ChannelKind::Email => {
                 return Err(StoreError::Invalid(format!(
                     "target {target:?}: e-mail needs one address (name@domain)"
                 )));
             }
-            "webhook" => {
+            ChannelKind::Webhook => {
                 return Err(StoreError::Invalid(format!(
                     "target {target:?}: a webhook needs an http(s):// URL"
                 )));
             }
-            "syslog" => {
+            ChannelKind::Syslog => {
                 return Err(StoreError::Invalid(format!(
                     "target {target:?}: syslog needs udp://host:port or tcp://host:port"
                 )));
             }
-            other => {
-                return Err(StoreError::Invalid(format!(
-                    "kind {other:?}: webhook, syslog or email"
-                )));
-            }
         }
-        if kind == "webhook" && secret.is_none_or(|s| s.len() < 16) {
+        if kind == ChannelKind::Webhook && secret.is_none_or(|s| s.len() < 16) {
             return Err(StoreError::Invalid(
                 "secret: a webhook needs a signing secret of at least 16 characters".into(),
             ));
@@ -164,13 +167,13 @@ impl Store {
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(organisation_id)
-        .bind(kind)
+        .bind(kind.as_str())
         .bind(target)
         .bind(secret)
         .bind(now())
         .fetch_one(&mut *change.tx)
         .await?;
-        let id: i64 = row.get("id");
+        let id: ChannelId = row.get("id");
         let channel = channel_by_id(&mut change, id).await?;
         change
             .log(
@@ -185,14 +188,15 @@ impl Store {
         Ok(channel)
     }
 
-    pub async fn channels(&self, organisation_id: Option<i64>) -> Result<Vec<Channel>> {
+    /// The channels within the scope.
+    pub async fn channels(&self, scope: Scope) -> Result<Vec<Channel>> {
         let rows = sqlx::query(channel_select!(
             "WHERE ($1 IS NULL OR c.organisation_id = $1) ORDER BY c.id"
         ))
-        .bind(organisation_id)
+        .bind(scope.organisation())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(channel).collect())
+        rows.iter().map(channel).collect()
     }
 
     /// Claims up to `limit` due notifications for `hold` (a deliverer that dies releases them
@@ -236,7 +240,7 @@ impl Store {
                     .await?;
             out.push(Delivery {
                 id: r.get("id"),
-                kind: c.get("kind"),
+                kind: parse(&c, "notification_channel", channel, "kind")?,
                 target: c.get("target"),
                 secret: c.get("secret"),
                 event: r.get("event"),
@@ -287,27 +291,28 @@ impl Store {
     }
 }
 
-fn channel(r: &sqlx::any::AnyRow) -> Channel {
-    Channel {
-        id: r.get("id"),
+fn channel(r: &sqlx::any::AnyRow) -> Result<Channel> {
+    let id: ChannelId = r.try_get("id")?;
+    Ok(Channel {
+        id,
         organisation: r.get("slug"),
-        kind: r.get("kind"),
+        kind: parse(r, "notification_channel", id, "kind")?,
         target: r.get("target"),
         created_at: r.get("created_at"),
         disabled_at: r.get("disabled_at"),
         pending: r.get("pending"),
         delivered: r.get("delivered"),
         last_error: r.get("last_error"),
-    }
+    })
 }
 
-async fn channel_by_id(change: &mut Change, id: i64) -> Result<Channel> {
-    Ok(channel(
+async fn channel_by_id(change: &mut Change, id: ChannelId) -> Result<Channel> {
+    channel(
         &sqlx::query(channel_select!("WHERE c.id = $1"))
             .bind(id)
             .fetch_one(&mut *change.tx)
             .await?,
-    ))
+    )
 }
 
 impl Store {

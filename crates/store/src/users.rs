@@ -8,7 +8,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
-use crate::federation::{now, organisation};
+use crate::audit::now;
+use crate::organisations::organisation;
 use crate::{Principal, Result, Role, Store, StoreError};
 
 /// Failed logins allowed per email and per client address within [`THROTTLE_WINDOW_MINUTES`].

@@ -2,7 +2,8 @@
 //! passed in.
 
 use chrono::{DateTime, Duration, Utc};
-use ward_store::{IssueTarget, Job, Store, Transition};
+use ward_model::{AlertExposure, AlertState, ChannelKind};
+use ward_store::{AlertId, IssueTarget, Job, OrgId, Organisation, Scope, Store, Transition};
 use ward_testdata::TestDb;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -23,9 +24,16 @@ async fn one_member(db: &TestDb) -> (Store, ward_store::Organisation) {
     (store, member)
 }
 
+/// The scope of one organisation, as its members have it.
+fn only(org: &Organisation) -> Scope {
+    Scope::operator()
+        .within(org.id)
+        .expect("the operator reaches every organisation")
+}
+
 /// The central team's alert about `vuln` for `org`, with these deadlines.
 fn issued(
-    org: i64,
+    org: OrgId,
     vuln: &str,
     acknowledge_by: Option<&str>,
     remediate_by: Option<&str>,
@@ -34,7 +42,7 @@ fn issued(
         organisation_id: org,
         vulnerability: vuln.into(),
         title: vuln.into(),
-        exposure: "confirm-exposure".into(),
+        exposure: AlertExposure::ConfirmExposure,
         priority: None,
         acknowledge_by: acknowledge_by.map(Into::into),
         remediate_by: remediate_by.map(Into::into),
@@ -62,14 +70,14 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
     let (a1, a2, a3) = (alerts[0].id, alerts[1].id, alerts[2].id);
     // CVE-2 acknowledged in time (by the clock of this test, acknowledgement is not late).
     store
-        .transition_alert("test", Some(org.id), a2, &Transition::Acknowledge)
+        .transition_alert("test", only(&org), a2, &Transition::Acknowledge)
         .await
         .unwrap();
     // CVE-3: not affected: no deadline applies any more.
     store
         .transition_alert(
             "test",
-            Some(org.id),
+            only(&org),
             a3,
             &Transition::NotAffected {
                 justification: "component_not_present".into(),
@@ -102,7 +110,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
     );
     // The remediation deadline passes: both open ones escalate (again, for CVE-1).
     let second = store.tick(t("2025-01-11T00:00:00Z")).await.unwrap();
-    let mut ids: Vec<i64> = second.escalated.iter().map(|a| a.id).collect();
+    let mut ids: Vec<AlertId> = second.escalated.iter().map(|a| a.id).collect();
     ids.sort();
     assert_eq!(ids, vec![a1, a2]);
     assert!(
@@ -119,7 +127,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
     let accepted = store
         .transition_alert(
             "test",
-            Some(org.id),
+            only(&org),
             a2,
             &Transition::AcceptRisk {
                 justification: "air-gapped".into(),
@@ -128,7 +136,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
         )
         .await
         .unwrap();
-    assert_eq!(accepted.state, "risk-accepted");
+    assert_eq!(accepted.state, AlertState::RiskAccepted);
     assert!(
         store
             .tick(until - Duration::seconds(1))
@@ -139,7 +147,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
     );
     let expired = store.tick(until + Duration::seconds(1)).await.unwrap();
     assert_eq!(expired.reopened.len(), 1);
-    assert_eq!(expired.reopened[0].state, "open");
+    assert_eq!(expired.reopened[0].state, AlertState::Open);
     assert_eq!(
         expired.reopened[0].justification.as_deref(),
         Some("air-gapped")
@@ -151,7 +159,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
         .await
         .unwrap();
     let err = store
-        .transition_alert("test", Some(other.id), a1, &Transition::Acknowledge)
+        .transition_alert("test", only(&other), a1, &Transition::Acknowledge)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no such alert"), "{err}");
@@ -177,8 +185,8 @@ async fn concurrent_deliverers_never_claim_the_same_notification(db: TestDb) {
     first
         .add_channel(
             "test",
-            org.id,
-            "webhook",
+            only(&org),
+            ChannelKind::Webhook,
             "http://127.0.0.1:9/hook",
             Some("whsec-0123456789abcdef"),
         )

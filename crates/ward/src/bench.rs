@@ -309,6 +309,8 @@ async fn federation(
     load_seconds: u64,
     servers: usize,
 ) -> anyhow::Result<serde_json::Value> {
+    // The bench is the operator's own tool: it holds the database.
+    let operator = ward_store::Scope::operator();
     use ward_store::Role;
     anyhow::ensure!((1..=16).contains(&servers), "--servers: 1 to 16");
     let store = Store::open(location).await?;
@@ -354,7 +356,9 @@ async fn federation(
             let row = store
                 .create_asset(
                     actor,
-                    org.id,
+                    operator
+                        .within(org.id)
+                        .expect("the operator reaches every member"),
                     &ward_store::NewAsset {
                         name: format!("asset-{i:03}"),
                         exposure: Some(ward_model::Exposure::Open),
@@ -376,17 +380,22 @@ async fn federation(
                 knowledge_mark: store.knowledge_mark().await?,
             };
             store
-                .upload_inventory(actor, &row, &upload, policy.alert_threshold.as_str())
+                .upload_inventory(actor, &row, &upload, policy.alert_threshold)
                 .await?;
         }
     }
     let setup = started.elapsed().as_secs_f64();
-    let central_id = store.central().await?.map(|c| c.id).unwrap_or_default();
+    let central = store
+        .central()
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the federation has no central team"))?;
     store
         .add_channel(
             actor,
-            central_id,
-            "webhook",
+            operator
+                .within(central.id)
+                .expect("the operator reaches every organisation"),
+            ward_model::ChannelKind::Webhook,
             "http://127.0.0.1:9/unreachable",
             Some("bench-secret-0123456789"),
         )

@@ -356,7 +356,7 @@ pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
             command: TokenCommand::Revoke { db, id },
         } => {
             let store = Store::open(&db.location()).await?;
-            let done = store.revoke_token(&cli_actor(), id).await?;
+            let done = store.revoke_token(&cli_actor(), id.into()).await?;
             store.close().await;
             if !done {
                 bail!("no unrevoked token {id}");

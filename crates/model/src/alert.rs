@@ -1,0 +1,279 @@
+//! The federation's fixed vocabularies — what an alert is, how far it has got, where it came
+//! from, how a notification travels — and the alert lifecycle as a pure function.
+//!
+//! Each word is stored and sent as its kebab-case spelling (`as_str`), parsed back with
+//! `FromStr` (an unknown word is an error naming the vocabulary), and serialised by serde the
+//! same way, so a JSON field, a database column and a form value all say the same thing.
+
+use serde::{Deserialize, Serialize};
+
+/// Declares a closed vocabulary: the enum, `ALL`, `as_str`, `Display` and `FromStr`.
+macro_rules! vocabulary {
+    (
+        $(#[$meta:meta])*
+        $name:ident ($what:literal) { $( $(#[$vmeta:meta])* $variant:ident = $word:literal, )+ }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $( $(#[$vmeta])* #[serde(rename = $word)] $variant, )+
+        }
+
+        impl $name {
+            /// Every word of the vocabulary, in its order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            /// The word as stored and sent.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $word,)+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == s)
+                    .ok_or_else(|| {
+                        let words: Vec<&str> = Self::ALL.iter().map(|v| v.as_str()).collect();
+                        format!("{} {s:?} is not one of {}", $what, words.join(", "))
+                    })
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What an alert is about.
+    AlertKind ("alert kind") {
+        /// A vulnerability in the member's inventory (or possibly in it: see [`AlertExposure`]).
+        Vulnerability = "vulnerability",
+        /// Something a member's hunt sighted in its own logs.
+        PossibleCompromise = "possible-compromise",
+    }
+}
+
+vocabulary! {
+    /// How far an alert has got.
+    AlertState ("alert state") {
+        Open = "open",
+        Acknowledged = "acknowledged",
+        Remediated = "remediated",
+        RiskAccepted = "risk-accepted",
+        NotAffected = "not-affected",
+    }
+}
+
+vocabulary! {
+    /// Where a vulnerability alert came from.
+    AlertOrigin ("alert origin") {
+        /// A finding reached the policy's alert threshold.
+        Automatic = "automatic",
+        /// A central analyst issued it.
+        Issued = "issued",
+    }
+}
+
+vocabulary! {
+    /// What Ward knows of a member's exposure to an alert's vulnerability.
+    AlertExposure ("alert exposure") {
+        /// The member's inventory has the vulnerable product at an affected version.
+        Affected = "affected",
+        /// The inventory says nothing about the product: the member is asked to confirm.
+        ConfirmExposure = "confirm-exposure",
+    }
+}
+
+vocabulary! {
+    /// How a notification channel delivers.
+    ChannelKind ("channel kind") {
+        /// HTTPS POST, signed with HMAC-SHA256.
+        Webhook = "webhook",
+        /// RFC 5424 over UDP or TCP.
+        Syslog = "syslog",
+        /// E-mail through the server's SMTP relay.
+        Email = "email",
+    }
+}
+
+vocabulary! {
+    /// What a member (or the central team for it) does with an alert.
+    AlertAction ("alert action") {
+        Acknowledge = "acknowledge",
+        Remediate = "remediate",
+        AcceptRisk = "accept-risk",
+        NotAffected = "not-affected",
+    }
+}
+
+impl AlertState {
+    /// Closed: nothing more is asked of the member (until the alert is reopened).
+    pub fn is_resolved(self) -> bool {
+        matches!(
+            self,
+            Self::Remediated | Self::RiskAccepted | Self::NotAffected
+        )
+    }
+}
+
+/// Why an action is refused in the alert's present state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The action does not apply to this kind of alert (risk or VEX on a sighting).
+    #[error("{action} applies to vulnerability alerts; this is a {kind} alert")]
+    WrongKind {
+        action: AlertAction,
+        kind: AlertKind,
+    },
+    /// The alert is already past the point the action belongs to.
+    #[error("the alert is {state}: it cannot be {}", past(*.action))]
+    WrongState {
+        action: AlertAction,
+        state: AlertState,
+    },
+}
+
+fn past(action: AlertAction) -> &'static str {
+    match action {
+        AlertAction::Acknowledge => "acknowledged",
+        AlertAction::Remediate => "remediated",
+        AlertAction::AcceptRisk => "risk-accepted",
+        AlertAction::NotAffected => "declared not affected",
+    }
+}
+
+/// The alert lifecycle: the state an alert of `kind` in `state` moves to when a member takes
+/// `action`, or why it may not.
+///
+/// ```text
+/// open ──acknowledge──> acknowledged
+///   │                        │
+///   └──────┬─────────────────┘
+///          ├─remediate────> remediated
+///          ├─accept-risk──> risk-accepted      (vulnerability alerts only)
+///          └─not-affected─> not-affected       (vulnerability alerts only)
+/// ```
+/// Ward itself moves alerts too (a finding that comes back reopens, an expired acceptance
+/// reopens, a patched inventory remediates); those moves are the store's, with their causes.
+pub fn transition(
+    kind: AlertKind,
+    state: AlertState,
+    action: AlertAction,
+) -> Result<AlertState, Refusal> {
+    use AlertAction as A;
+    use AlertState as S;
+    if kind != AlertKind::Vulnerability && matches!(action, A::AcceptRisk | A::NotAffected) {
+        return Err(Refusal::WrongKind { action, kind });
+    }
+    match (state, action) {
+        (S::Open, A::Acknowledge) => Ok(S::Acknowledged),
+        (S::Open | S::Acknowledged, A::Remediate) => Ok(S::Remediated),
+        (S::Open | S::Acknowledged, A::AcceptRisk) => Ok(S::RiskAccepted),
+        (S::Open | S::Acknowledged, A::NotAffected) => Ok(S::NotAffected),
+        (state, action) => Err(Refusal::WrongState { action, state }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every (kind, state, action): the lifecycle as a table.
+    #[test]
+    fn the_lifecycle_table() {
+        use AlertAction as A;
+        use AlertKind as K;
+        use AlertState as S;
+        let ok = |s| Ok::<_, ()>(s);
+        let no = Err::<AlertState, ()>(());
+        #[rustfmt::skip]
+        let table = [
+            // kind, state, action → outcome
+            (K::Vulnerability, S::Open, A::Acknowledge, ok(S::Acknowledged)),
+            (K::Vulnerability, S::Open, A::Remediate, ok(S::Remediated)),
+            (K::Vulnerability, S::Open, A::AcceptRisk, ok(S::RiskAccepted)),
+            (K::Vulnerability, S::Open, A::NotAffected, ok(S::NotAffected)),
+            (K::Vulnerability, S::Acknowledged, A::Acknowledge, no),
+            (K::Vulnerability, S::Acknowledged, A::Remediate, ok(S::Remediated)),
+            (K::Vulnerability, S::Acknowledged, A::AcceptRisk, ok(S::RiskAccepted)),
+            (K::Vulnerability, S::Acknowledged, A::NotAffected, ok(S::NotAffected)),
+            (K::PossibleCompromise, S::Open, A::Acknowledge, ok(S::Acknowledged)),
+            (K::PossibleCompromise, S::Open, A::Remediate, ok(S::Remediated)),
+            (K::PossibleCompromise, S::Open, A::AcceptRisk, no),
+            (K::PossibleCompromise, S::Open, A::NotAffected, no),
+            (K::PossibleCompromise, S::Acknowledged, A::Remediate, ok(S::Remediated)),
+            (K::PossibleCompromise, S::Acknowledged, A::AcceptRisk, no),
+        ];
+        for (kind, state, action, want) in table {
+            assert_eq!(
+                transition(kind, state, action).map_err(|_| ()),
+                want,
+                "{kind} alert, {state}, {action}"
+            );
+        }
+        // A resolved alert takes no action at all, whatever its kind.
+        for kind in AlertKind::ALL {
+            for state in AlertState::ALL.iter().filter(|s| s.is_resolved()) {
+                for action in AlertAction::ALL {
+                    assert!(transition(*kind, *state, *action).is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let e = transition(
+            AlertKind::Vulnerability,
+            AlertState::Remediated,
+            AlertAction::Acknowledge,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the alert is remediated: it cannot be acknowledged"
+        );
+        let e = transition(
+            AlertKind::PossibleCompromise,
+            AlertState::Open,
+            AlertAction::NotAffected,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "not-affected applies to vulnerability alerts; this is a possible-compromise alert"
+        );
+    }
+
+    #[test]
+    fn words_round_trip_through_text_and_json() {
+        for s in AlertState::ALL {
+            assert_eq!(s.as_str().parse::<AlertState>(), Ok(*s));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::String(s.as_str().into())
+            );
+        }
+        for k in ChannelKind::ALL {
+            assert_eq!(k.as_str().parse::<ChannelKind>(), Ok(*k));
+        }
+        assert_eq!(
+            "closed".parse::<AlertState>().unwrap_err(),
+            "alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected"
+        );
+        assert_eq!(
+            "confirm-exposure".parse::<AlertExposure>(),
+            Ok(AlertExposure::ConfirmExposure)
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Feed imports over HTTP (central admins).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use ward_store::Role;
+
+use crate::MAX_IMPORT;
+
+#[derive(Deserialize)]
+pub(crate) struct ImportQuery {
+    /// The file's name: it says what the bytes are (`.json`, `.csv`, `.zip`, `.tar.gz`, …).
+    filename: String,
+    /// Stop at the first bad record and import nothing.
+    #[serde(default)]
+    strict: bool,
+}
+
+/// A feed file or archive, streamed to a private temporary folder and imported in one
+/// transaction exactly as `ward db import` would; continuous matching then takes the
+/// changed vulnerabilities to every affected member.
+pub(crate) async fn import(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(query): Query<ImportQuery>,
+    body: axum::body::Body,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    use tokio::io::AsyncWriteExt;
+    if who.role != Role::CentralAdmin {
+        return Err(ApiError::forbidden("import into the knowledge base"));
+    }
+    // Only a plain file name: the name chooses the parser, never a place on disk.
+    let name = query.filename.as_str();
+    if name.is_empty()
+        || name.starts_with('.')
+        || name.len() > 200
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+    {
+        return Err(ApiError::bad_request(format!(
+            "filename {:?}: a file name of letters, digits, '.', '-' and '_' (e.g. known_exploited_vulnerabilities.json)",
+            query.filename
+        )));
+    }
+    let dir = tempfile::tempdir().map_err(ApiError::internal)?;
+    let path = dir.path().join(name);
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .map_err(ApiError::internal)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("the upload broke off: {e}")))?;
+        size += chunk.len() as u64;
+        if size > MAX_IMPORT {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "imports over HTTP are limited to {MAX_IMPORT} bytes: use `ward db import` on the server"
+                ),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(ApiError::internal)?;
+    }
+    file.flush().await.map_err(ApiError::internal)?;
+    drop(file);
+    if size == 0 {
+        return Err(ApiError::bad_request(format!(
+            "{name}: the upload is empty"
+        )));
+    }
+    // Messages name the uploaded file, not the temporary folder.
+    let prefix = format!("{}/", dir.path().display());
+    let mut warnings = Vec::new();
+    let summary = crate::import::import_paths(
+        &state.store,
+        vec![path],
+        query.strict,
+        &|_| {},
+        &mut warnings,
+    )
+    .await
+    .map_err(|e| ApiError::bad_request(e.to_string().replace(&prefix, "")))?;
+    let mut summary = serde_json::to_value(&summary).expect("serialisable");
+    if let Some(errors) = summary["errors"].as_array_mut() {
+        for e in errors {
+            *e = Value::String(e.as_str().unwrap_or_default().replace(&prefix, ""));
+        }
+    }
+    summary["warning_messages"] = warnings
+        .iter()
+        .take(100)
+        .map(|w| Value::String(w.to_string().replace(&prefix, "")))
+        .collect();
+    state
+        .store
+        .audit(&who.actor(), "knowledge.import", name, &summary)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"import": summary}))))
+}

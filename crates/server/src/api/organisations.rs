@@ -1,0 +1,106 @@
+//! Organisations and their notification channels.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::auth::{Auth, ScopeQuery, request_scope};
+use crate::error::{ApiError, ApiResult};
+use ward_model::ChannelKind;
+use ward_store::Role;
+
+pub(crate) async fn list(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+) -> ApiResult<Json<Value>> {
+    let all = state.store.organisations().await?;
+    let visible: Vec<_> = if who.role.is_central() {
+        all
+    } else {
+        all.into_iter()
+            .filter(|o| o.id == who.organisation.id)
+            .collect()
+    };
+    Ok(Json(json!({"organisations": visible})))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct NewOrganisation {
+    slug: String,
+    name: String,
+}
+
+pub(crate) async fn create(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Json(body): Json<NewOrganisation>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if who.role != Role::CentralAdmin {
+        return Err(ApiError::forbidden("create organisations"));
+    }
+    let org = state
+        .store
+        .create_organisation(&who.actor(), &body.slug, &body.name, false)
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"organisation": org}))))
+}
+
+pub(crate) async fn channels(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Query(q): Query<ScopeQuery>,
+) -> ApiResult<Json<Value>> {
+    let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
+    Ok(Json(
+        json!({"channels": state.store.channels(scope).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ChannelBody {
+    kind: String,
+    target: String,
+    secret: Option<String>,
+    /// The central admin may add a channel for a member (default: the caller's organisation).
+    organisation: Option<String>,
+}
+
+/// `POST /api/v1/channels`: where an organisation hears about its alerts (the central team's
+/// channels hear about every member's). Admins only; the secret is never returned.
+pub(crate) async fn add_channel(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+    Json(body): Json<ChannelBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    if !who.role.is_admin() {
+        return Err(ApiError::forbidden("add notification channels"));
+    }
+    let kind: ChannelKind = body
+        .kind
+        .parse()
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("kind: {e}")))?;
+    // The caller's own organisation unless it names one (the central admin, for a member).
+    let owner = match body.organisation.as_deref() {
+        Some(slug) => request_scope(&state, &who, Some(slug)).await?,
+        None => who
+            .scope()
+            .within(who.organisation.id)
+            .expect("a caller reaches its own organisation"),
+    };
+    let channel = state
+        .store
+        .add_channel(
+            &who.actor(),
+            owner,
+            kind,
+            &body.target,
+            body.secret.as_deref(),
+        )
+        .await?;
+    Ok((StatusCode::CREATED, Json(json!({"channel": channel}))))
+}

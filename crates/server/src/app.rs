@@ -1,0 +1,346 @@
+//! The application layer: each rule that the API and the UI share, written once — inventory
+//! upload with its retry, issue planning, alert transitions, asset creation, reports.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use ward_store::{AlertId, AssetId, NewSighting, Principal, StoreError};
+
+use crate::auth::request_scope;
+use ward_model::AlertExposure;
+
+use crate::AppState;
+use crate::error::{ApiError, ApiResult};
+use crate::jobs::match_asset;
+
+/// The sightings of a STIX bundle, checked field by field; an error names the object and field.
+pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
+    let bundle: Value = serde_json::from_slice(body).map_err(|e| format!("body: not JSON: {e}"))?;
+    if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
+        return Err("body: expected a STIX 2.1 bundle (\"type\": \"bundle\")".into());
+    }
+    let objects = bundle
+        .get("objects")
+        .and_then(Value::as_array)
+        .ok_or("body: the bundle has no \"objects\" array")?;
+    let names: std::collections::HashMap<&str, &str> = objects
+        .iter()
+        .filter(|o| o.get("type").and_then(Value::as_str) == Some("indicator"))
+        .filter_map(|o| Some((o.get("id")?.as_str()?, o.get("name")?.as_str()?)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        if o.get("type").and_then(Value::as_str) != Some("sighting") {
+            continue;
+        }
+        let field = |name: &str| -> Result<&str, String> {
+            o.get(name)
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("objects[{i}].{name}: missing or not a string"))
+        };
+        let id = field("id")?;
+        if !id.starts_with("sighting--") || id.len() > 100 {
+            return Err(format!("objects[{i}].id: {id:?} is not a sighting id"));
+        }
+        let of = field("sighting_of_ref")?;
+        if !of.contains("--") || of.len() > 200 {
+            return Err(format!(
+                "objects[{i}].sighting_of_ref: {of:?} is not a STIX id"
+            ));
+        }
+        let time = |name: &str| -> Result<String, String> {
+            let t = field(name)?;
+            ward_store::federation::normalise_time(t)
+                .ok_or_else(|| format!("objects[{i}].{name}: {t:?} is not an RFC 3339 time"))
+        };
+        let first_seen = time("first_seen")?;
+        let last_seen = time("last_seen")?;
+        let level = o
+            .get("x_ward_level")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        out.push(NewSighting {
+            stix_id: id.to_owned(),
+            sighting_of: of.to_owned(),
+            title: names
+                .get(of)
+                .map_or_else(|| of.to_owned(), |n| (*n).to_owned()),
+            level,
+            first_seen,
+            last_seen,
+            payload: o.clone(),
+        });
+    }
+    if out.is_empty() {
+        return Err("body: the bundle holds no sighting objects".into());
+    }
+    Ok(out)
+}
+
+/// How many times an upload is matched before an import that keeps committing meanwhile
+/// makes it give up (503: try again).
+pub(crate) const UPLOAD_ATTEMPTS: usize = 5;
+
+/// Parses an uploaded inventory with `ward scan`'s parsers, matches it and stores it as the
+/// asset's current inventory with its findings (a malformed file: 400, nothing changed).
+pub(crate) async fn store_inventory(
+    state: &AppState,
+    who: &Principal,
+    asset: &ward_store::AssetRow,
+    name: &str,
+    body: &[u8],
+) -> ApiResult<(ward_store::UploadOutcome, Vec<String>)> {
+    let parsed = ward_inventory::parse_inventory(name, body)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let components: Vec<ward_model::Component> = parsed
+        .inventory
+        .assets
+        .into_iter()
+        .flat_map(|a| a.components)
+        .collect();
+    // An import that commits while the inventory is matched makes the store refuse the
+    // findings (they may predate it): matched again with the new knowledge, a few times.
+    let mut attempts = 0;
+    let outcome = loop {
+        attempts += 1;
+        let knowledge_mark = state.store.knowledge_mark().await?;
+        let (keys, findings) =
+            match_asset(&state.store, &state.policy, asset, components.clone()).await?;
+        let upload = ward_store::InventoryUpload {
+            format: parsed.format,
+            file_name: name,
+            bytes: body,
+            components: &components,
+            keys: &keys,
+            findings: &findings,
+            knowledge_mark,
+        };
+        match state
+            .store
+            .upload_inventory(&who.actor(), asset, &upload, state.policy.alert_threshold)
+            .await
+        {
+            Err(StoreError::KnowledgeMoved) if attempts < UPLOAD_ATTEMPTS => continue,
+            result => break result?,
+        }
+    };
+    let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
+    Ok((outcome, warnings))
+}
+
+/// Who a high severity alert for these vulnerabilities reaches: every member with matching
+/// findings (`affected`), every member whose inventory says nothing about the products
+/// (`confirm-exposure`); members whose inventory has the products at unaffected versions are
+/// listed as not affected and get nothing.
+pub(crate) async fn plan_issue(
+    state: &AppState,
+    vulnerabilities: &[String],
+) -> ApiResult<(Vec<ward_store::IssueTarget>, Vec<Value>)> {
+    if vulnerabilities.is_empty() || vulnerabilities.len() > 100 {
+        return Err(ApiError::bad_request(
+            "vulnerabilities: name 1 to 100 vulnerabilities",
+        ));
+    }
+    let members: Vec<_> = state
+        .store
+        .organisations()
+        .await?
+        .into_iter()
+        .filter(|o| !o.central)
+        .collect();
+    let now = chrono::Utc::now();
+    let mut targets = Vec::new();
+    let mut preview = Vec::new();
+    for vuln in vulnerabilities {
+        let products = state.store.vulnerability_products(vuln).await?;
+        if products.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "vulnerabilities: {vuln:?} names no product in the knowledge base (import it first)"
+                ),
+            ));
+        }
+        // Members whose inventories name the products (from the keys stored with each upload).
+        let mentioning = state.store.organisations_mentioning(&products).await?;
+        let (mut affected, mut confirm, mut unaffected) = (Vec::new(), Vec::new(), Vec::new());
+        for org in &members {
+            let policy = state.policy.for_organisation(&org.slug);
+            let window = policy.windows.get(&ward_model::Priority::Immediate);
+            let after = |d: Option<chrono::Duration>| {
+                d.map(|d| (now + d).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            };
+            if let Some((_, priority, ack, rem)) =
+                state.store.open_findings_for(org.id, vuln).await?
+            {
+                affected.push(org.slug.clone());
+                targets.push(ward_store::IssueTarget {
+                    organisation_id: org.id,
+                    vulnerability: vuln.clone(),
+                    title: vuln.clone(),
+                    exposure: AlertExposure::Affected,
+                    priority: Some(priority),
+                    acknowledge_by: ack.or_else(|| after(window.and_then(|w| w.acknowledge))),
+                    remediate_by: rem.or_else(|| after(window.and_then(|w| w.remediate))),
+                });
+                continue;
+            }
+            if mentioning.contains(&org.id) {
+                unaffected.push(org.slug.clone());
+            } else {
+                confirm.push(org.slug.clone());
+                targets.push(ward_store::IssueTarget {
+                    organisation_id: org.id,
+                    vulnerability: vuln.clone(),
+                    title: vuln.clone(),
+                    exposure: AlertExposure::ConfirmExposure,
+                    priority: None,
+                    acknowledge_by: after(window.and_then(|w| w.acknowledge)),
+                    remediate_by: after(window.and_then(|w| w.remediate)),
+                });
+            }
+        }
+        preview.push(json!({
+            "vulnerability": vuln,
+            "affected": affected,
+            "confirm_exposure": confirm,
+            "not_affected": unaffected,
+        }));
+    }
+    Ok((targets, preview))
+}
+
+/// An alert action by name, with its justification and (risk acceptances) expiry.
+pub(crate) fn parse_transition(
+    action: &str,
+    justification: Option<String>,
+    until: Option<&str>,
+) -> ApiResult<ward_store::Transition> {
+    Ok(match action {
+        "acknowledge" => ward_store::Transition::Acknowledge,
+        "remediate" => ward_store::Transition::Remediate,
+        "accept-risk" => {
+            let until = until.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+                ApiError::bad_request("until: when does the acceptance expire (RFC 3339)?")
+            })?;
+            let until = chrono::DateTime::parse_from_rfc3339(until)
+                .map_err(|e| ApiError::bad_request(format!("until: {until:?}: {e}")))?
+                .with_timezone(&chrono::Utc);
+            ward_store::Transition::AcceptRisk {
+                justification: justification.unwrap_or_default(),
+                until,
+            }
+        }
+        "not-affected" => ward_store::Transition::NotAffected {
+            justification: justification.unwrap_or_default(),
+        },
+        other => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no alert action {other:?}: acknowledge, remediate, accept-risk, not-affected"
+                ),
+            ));
+        }
+    })
+}
+
+/// JSON `{key: rows}`, or the rows as CSV (a header line from the field names).
+pub(crate) fn report<T: serde::Serialize>(
+    key: &str,
+    rows: &[T],
+    format: Option<&str>,
+) -> ApiResult<Response> {
+    match format.unwrap_or("json") {
+        "json" => Ok(Json(json!({ key: rows })).into_response()),
+        "csv" => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            for row in rows {
+                w.serialize(row)
+                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            }
+            let bytes = w
+                .into_inner()
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+            let mut r = bytes.into_response();
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/csv; charset=utf-8"),
+            );
+            Ok(r)
+        }
+        other => Err(ApiError::bad_request(format!(
+            "format: {other:?}: json or csv"
+        ))),
+    }
+}
+
+/// An asset created by `who` for the organisation it names (or its own): members create
+/// assets in their own organisation; central roles create them for a member they name, never
+/// for the central team itself (the central team has no inventory of its own to match).
+pub(crate) async fn create_asset(
+    state: &AppState,
+    who: &Principal,
+    named: Option<&str>,
+    asset: &ward_store::NewAsset,
+) -> ApiResult<ward_store::AssetRow> {
+    if !who.role.can_write() {
+        return Err(ApiError::forbidden("create assets"));
+    }
+    let named = named.filter(|n| !n.is_empty());
+    if who.role.is_central() {
+        let Some(slug) = named else {
+            return Err(ApiError::bad_request(
+                "organisation: name the member the asset belongs to",
+            ));
+        };
+        if state
+            .store
+            .organisation_by_slug(slug)
+            .await?
+            .is_some_and(|o| o.central)
+        {
+            return Err(ApiError::bad_request(
+                "organisation: assets belong to members; name the member the asset belongs to",
+            ));
+        }
+    }
+    let owner = request_scope(state, who, named).await?;
+    Ok(state.store.create_asset(&who.actor(), owner, asset).await?)
+}
+
+/// An asset within the caller's scope; another organisation's asset does not exist for them.
+pub(crate) async fn scoped_asset(
+    state: &AppState,
+    who: &Principal,
+    id: AssetId,
+) -> ApiResult<ward_store::AssetRow> {
+    state
+        .store
+        .asset(who.scope(), id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no such asset {id}")))
+}
+
+/// A caller's action on an alert within its scope, by the action's name (`acknowledge`,
+/// `remediate`, `accept-risk`, `not-affected`), with its justification and (risk acceptances)
+/// expiry. Only roles that may speak for the member act: writers of the member, and the central
+/// admin on its behalf.
+pub(crate) async fn act_on_alert(
+    state: &AppState,
+    who: &Principal,
+    id: AlertId,
+    action: &str,
+    justification: Option<String>,
+    until: Option<&str>,
+) -> ApiResult<ward_store::AlertRow> {
+    if !who.role.can_act_on_alerts() {
+        return Err(ApiError::forbidden("act on alerts"));
+    }
+    let transition = parse_transition(action, justification, until)?;
+    Ok(state
+        .store
+        .transition_alert(&who.actor(), who.scope(), id, &transition)
+        .await?)
+}

@@ -1,0 +1,181 @@
+//! Ward's own work beside the API: matching one asset, continuous matching of knowledge
+//! changes, the full re-match, and running a job on one server at a time.
+
+use ward_priority::Policy;
+use ward_store::{AssetId, Job, Scope, Store, StoreError};
+
+/// Matches an asset's components against the knowledge base under the policy (with the
+/// organisation's overrides, as of now): the keys its inventory is looked up by, and the findings.
+pub async fn match_asset(
+    store: &Store,
+    policy: &Policy,
+    asset: &ward_store::AssetRow,
+    components: Vec<ward_model::Component>,
+) -> Result<(Vec<(Option<String>, String)>, Vec<ward_model::Finding>), StoreError> {
+    let inventory = ward_model::Inventory {
+        assets: vec![asset.model(components)],
+    };
+    let keys = ward_matching::scan::inventory_keys(&inventory);
+    let slice = store.load_for_products(&keys).await?;
+    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
+    let policy = policy
+        .for_organisation(&asset.organisation)
+        .with_as_of(chrono::Utc::now());
+    Ok((
+        keys,
+        ward_matching::scan(&knowledge, &inventory, &policy).findings,
+    ))
+}
+
+/// What one pass of continuous matching did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct MatchRun {
+    pub vulnerabilities: usize,
+    pub assets: usize,
+    pub new: usize,
+    pub changed: usize,
+    pub resolved: usize,
+    pub alerts: usize,
+    /// Assets whose inventory was replaced while they were matched (matched again).
+    pub superseded: usize,
+}
+
+/// Continuous matching: takes the knowledge changes no pass has matched yet (imports log them),
+/// re-matches only the assets they can touch, and moves the cursor.
+pub async fn match_knowledge_changes(
+    store: &Store,
+    policy: &Policy,
+) -> Result<MatchRun, StoreError> {
+    let mut run = MatchRun::default();
+    while let Some((seq, vulns)) = store.pending_knowledge_changes(5000).await? {
+        run.vulnerabilities += vulns.len();
+        let touched = store.assets_touched(&vulns).await?;
+        rematch(store, policy, &touched, Some(&vulns), &mut run).await?;
+        store.advance_matching_cursor(seq).await?;
+    }
+    Ok(run)
+}
+
+/// Re-matches every asset of the federation: the knowledge all their products need is loaded
+/// once, each asset is matched in memory, and its findings and alerts are written (a
+/// transaction per batch of assets). Returns the run and the seconds spent matching in memory.
+pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64), StoreError> {
+    // Everything known now is matched below: pending knowledge changes are covered.
+    let head = store.knowledge_mark().await?;
+    let ids: Vec<AssetId> = store
+        .assets(Scope::operator())
+        .await?
+        .iter()
+        .map(|a| a.id)
+        .collect();
+    let mut run = MatchRun::default();
+    let in_memory = rematch(store, policy, &ids, None, &mut run).await?;
+    store.advance_matching_cursor(head).await?;
+    Ok((run, in_memory))
+}
+
+/// Assets whose findings are written in one transaction when the knowledge changes.
+pub(crate) const REMATCH_BATCH: usize = 50;
+
+/// Re-matches these assets: the knowledge all of them need is loaded once, each is matched in
+/// memory, and their findings and alerts are written (a transaction per batch of assets). With `only`
+/// (a knowledge change) just those vulnerabilities are loaded, matched and diffed: the
+/// asset's other findings are not touched. Returns the seconds spent matching in memory.
+pub(crate) async fn rematch(
+    store: &Store,
+    policy: &Policy,
+    ids: &[AssetId],
+    only: Option<&[String]>,
+    run: &mut MatchRun,
+) -> Result<f64, StoreError> {
+    let mut in_memory = 0.0;
+    let mut ids = ids.to_vec();
+    // An asset whose inventory was replaced while it was matched is matched again as it now
+    // is: the upload's own matching may have read the knowledge before this change committed.
+    while !ids.is_empty() {
+        let (seconds, superseded) = rematch_once(store, policy, &ids, only, run).await?;
+        in_memory += seconds;
+        run.superseded += superseded.len();
+        ids = superseded;
+    }
+    Ok(in_memory)
+}
+
+/// One pass of [`rematch`]: also returns the assets superseded by a newer inventory.
+pub(crate) async fn rematch_once(
+    store: &Store,
+    policy: &Policy,
+    ids: &[AssetId],
+    only: Option<&[String]>,
+    run: &mut MatchRun,
+) -> Result<(f64, Vec<AssetId>), StoreError> {
+    let mut superseded = Vec::new();
+    let assets = store.assets_for_matching(ids).await?;
+    let slice = match only {
+        Some(vulns) => store.load_vulnerabilities(vulns).await?,
+        None => {
+            let all = ward_model::Inventory {
+                assets: assets
+                    .iter()
+                    .map(|(asset, components)| asset.model(components.clone()))
+                    .collect(),
+            };
+            store
+                .load_for_products(&ward_matching::scan::inventory_keys(&all))
+                .await?
+        }
+    };
+    let scope: Option<std::collections::HashSet<String>> =
+        only.map(|v| v.iter().cloned().collect());
+    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
+    let now = chrono::Utc::now();
+    let mut in_memory = 0.0;
+    // Written a batch of assets per transaction: a commit and the audit chain's head once per
+    // batch rather than per asset.
+    for chunk in assets.chunks(REMATCH_BATCH) {
+        let started = std::time::Instant::now();
+        let mut batch = Vec::with_capacity(chunk.len());
+        for (asset, components) in chunk {
+            let inventory = ward_model::Inventory {
+                assets: vec![asset.model(components.clone())],
+            };
+            let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
+            batch.push((
+                asset,
+                ward_matching::scan(&knowledge, &inventory, &org_policy).findings,
+            ));
+        }
+        in_memory += started.elapsed().as_secs_f64();
+        let done = store
+            .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)
+            .await?;
+        for outcome in done.outcomes {
+            run.assets += 1;
+            run.new += outcome.new.len();
+            run.changed += outcome.changed.len();
+            run.resolved += outcome.resolved.len();
+        }
+        run.alerts += done.alerts.len();
+        superseded.extend(done.superseded);
+    }
+    Ok((in_memory, superseded))
+}
+
+/// Runs `work` if this server takes `job` (see [`Store::try_job`]); `None` when another server
+/// is doing it. The job is released afterwards, whatever `work` returned.
+pub(crate) async fn exclusively<T>(
+    store: &Store,
+    job: Job,
+    work: impl std::future::Future<Output = Result<T, StoreError>>,
+) -> Option<Result<T, StoreError>> {
+    let lock = match store.try_job(job).await {
+        Ok(Some(lock)) => lock,
+        Ok(None) => return None,
+        Err(e) => return Some(Err(e)),
+    };
+    let result = work.await;
+    if let Err(e) = lock.release().await {
+        tracing::error!("releasing {job:?}: {e}");
+    }
+    Some(result)
+}

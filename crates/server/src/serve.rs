@@ -1,0 +1,123 @@
+//! `serve`: the API and the UI on a bound listener, with the background jobs beside them.
+
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use ward_priority::Policy;
+use ward_store::{Job, Store};
+
+use crate::jobs::{exclusively, match_knowledge_changes};
+use crate::{notify, router};
+
+/// Serves the API on a bound listener until the process ends, with the background work beside
+/// it: continuous matching, deadline checks and notification delivery.
+pub async fn serve(
+    store: Store,
+    policy: Policy,
+    listener: tokio::net::TcpListener,
+    options: ServeOptions,
+) -> std::io::Result<()> {
+    tokio::spawn(notify::deliver_forever(
+        store.clone(),
+        options.delivery_hold,
+        options.mailer,
+    ));
+    let matcher = (store.clone(), policy.clone());
+    tokio::spawn(async move {
+        // Knowledge changes are looked for every two seconds: an import into the server's
+        // database reaches every affected member's findings and alerts within seconds.
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(2));
+        loop {
+            interval.tick().await;
+            // Several servers on one PostgreSQL database: one matches at a time.
+            let work = match_knowledge_changes(&matcher.0, &matcher.1);
+            let Some(result) = exclusively(&matcher.0, Job::Matching, work).await else {
+                continue;
+            };
+            match result {
+                Ok(run) if run.vulnerabilities > 0 => tracing::info!(
+                    "matched {} changed vulnerabilities: {} assets, {} new, {} resolved findings, {} alerts",
+                    run.vulnerabilities,
+                    run.assets,
+                    run.new,
+                    run.resolved,
+                    run.alerts
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("continuous matching: {e}"),
+            }
+        }
+    });
+    let ticker = store.clone();
+    let tick = options.tick;
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(tick);
+        loop {
+            interval.tick().await;
+            let work = ticker.tick(chrono::Utc::now());
+            let Some(result) = exclusively(&ticker, Job::Deadlines, work).await else {
+                continue;
+            };
+            match result {
+                Ok(t) if !t.escalated.is_empty() || !t.reopened.is_empty() => tracing::info!(
+                    "deadlines: {} alerts escalated, {} risk acceptances expired",
+                    t.escalated.len(),
+                    t.reopened.len()
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::error!("deadline check: {e}"),
+            }
+        }
+    });
+    let app = router(store, policy);
+    match options.tls {
+        None => {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        }
+        Some(tls) => {
+            // Under TLS browsers are told to use nothing else for a year (HSTS).
+            let app = app.layer(axum::middleware::map_response(
+                |mut response: Response| async move {
+                    response.headers_mut().insert(
+                        header::STRICT_TRANSPORT_SECURITY,
+                        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+                    );
+                    response
+                },
+            ));
+            axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+                .serve(app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+                .await
+        }
+    }
+}
+
+/// What `serve` runs besides the API.
+pub struct ServeOptions {
+    /// Between deadline checks (escalations, expired risk acceptances).
+    pub tick: std::time::Duration,
+    /// How long a notification being delivered is held before it is due again.
+    pub delivery_hold: std::time::Duration,
+    /// The SMTP relay for e-mail channels; without one they wait (and say why).
+    pub mailer: Option<notify::Mailer>,
+    /// HTTPS with this certificate and key (and HSTS) instead of plain HTTP.
+    pub tls: Option<axum_server::tls_rustls::RustlsConfig>,
+}
+
+pub(crate) async fn security_headers(mut response: Response) -> Response {
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The API's answers load nothing; the UI's pages set their own policy.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
+    response
+}

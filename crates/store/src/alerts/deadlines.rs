@@ -1,0 +1,104 @@
+//! The deadline check: escalation of missed deadlines, expiry of risk acceptances.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use super::sync::{alert_by_id, audited, value};
+use super::{AlertRow, alert, alert_columns};
+use crate::audit::Change;
+use crate::{AlertId, OrgId, Result, Store};
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TickOutcome {
+    pub escalated: Vec<AlertRow>,
+    pub reopened: Vec<AlertRow>,
+}
+
+impl Store {
+    /// The deadline check (run periodically by the server): escalates alerts whose
+    /// acknowledgement or remediation deadline has passed, and reopens risk acceptances that
+    /// expired. `now` is a parameter so that it can be tested.
+    pub async fn tick(&self, now_: DateTime<Utc>) -> Result<TickOutcome> {
+        let at = now_.to_rfc3339_opts(SecondsFormat::Millis, true);
+        let mut change = self.begin_change("ward:deadlines").await?;
+        let mut outcome = TickOutcome::default();
+        let expired = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+              WHERE a.state = 'risk-accepted' AND a.accepted_until <= $1"
+        ))
+        .bind(&at)
+        .fetch_all(&mut *change.tx)
+        .await?;
+        for a in expired.iter().map(alert).collect::<Result<Vec<_>>>()? {
+            sqlx::query(
+                "UPDATE alert SET state = 'open', resolved_at = NULL, accepted_until = NULL, updated_at = $1 WHERE id = $2",
+            )
+            .bind(&at)
+            .bind(a.id)
+            .execute(&mut *change.tx)
+            .await?;
+            let org = org_of(&mut change, a.id).await?;
+            outcome
+                .reopened
+                .push(audited(&mut change, org, "alert.reopen", &a).await?);
+        }
+        // Missed acknowledgement (still open), or missed remediation (open or acknowledged);
+        // escalated once per missed deadline.
+        let late = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+              WHERE a.kind = 'vulnerability' AND (
+                    (a.state = 'open' AND a.acknowledge_by < $1 AND a.escalated_at IS NULL)
+                 OR (a.state IN ('open', 'acknowledged') AND a.remediate_by < $1
+                     AND (a.escalated_at IS NULL OR a.escalated_at < a.remediate_by)))"
+        ))
+        .bind(&at)
+        .fetch_all(&mut *change.tx)
+        .await?;
+        for a in late.iter().map(alert).collect::<Result<Vec<_>>>()? {
+            sqlx::query("UPDATE alert SET escalated_at = $1, updated_at = $1 WHERE id = $2")
+                .bind(&at)
+                .bind(a.id)
+                .execute(&mut *change.tx)
+                .await?;
+            let after = alert_by_id(&mut change, a.id).await?;
+            let org = org_of(&mut change, a.id).await?;
+            let missed = if a.remediate_by.as_deref().is_some_and(|r| r < at.as_str()) {
+                "remediation"
+            } else {
+                "acknowledgement"
+            };
+            change
+                .alert_changed(
+                    org,
+                    "alert.escalate",
+                    &format!("alert:{}", a.id),
+                    Some(&value(&a)),
+                    &serde_json::json!({"missed": missed, "alert": value(&after)}),
+                )
+                .await?;
+            outcome.escalated.push(after);
+        }
+        if outcome.escalated.is_empty() && outcome.reopened.is_empty() {
+            // Nothing changed: leave the chain's head alone.
+            change.tx.rollback().await?;
+            return Ok(outcome);
+        }
+        change.commit().await?;
+        Ok(outcome)
+    }
+}
+
+async fn org_of(change: &mut Change, alert_id: AlertId) -> Result<OrgId> {
+    Ok(
+        sqlx::query("SELECT organisation_id FROM alert WHERE id = $1")
+            .bind(alert_id)
+            .fetch_one(&mut *change.tx)
+            .await?
+            .get("organisation_id"),
+    )
+}

@@ -1,0 +1,419 @@
+//! Vulnerability alerts: one per (organisation, vulnerability), raised when a finding reaches
+//! the policy's threshold or issued by the central team, with deadlines, a lifecycle
+//! (open → acknowledged → remediated | risk-accepted | not-affected), reopening, and escalation
+//! of missed deadlines. Every change is audited in its own transaction.
+
+mod compliance;
+mod deadlines;
+pub(crate) mod sync;
+
+pub use compliance::{AlertCompliance, MemberScore};
+pub use deadlines::TickOutcome;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::now;
+use crate::rows::{parse, parse_optional};
+use crate::{AlertId, OrgId, Result, Scope, Store, StoreError};
+use sync::{alert_by_id, alert_by_subject, audited, open_findings, value};
+use ward_model::{AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, Priority};
+
+/// The CSAF 2.0 / OpenVEX justifications for "not affected".
+pub const VEX_JUSTIFICATIONS: [&str; 5] = [
+    "component_not_present",
+    "vulnerable_code_not_present",
+    "vulnerable_code_not_in_execute_path",
+    "vulnerable_code_cannot_be_controlled_by_adversary",
+    "inline_mitigations_already_exist",
+];
+
+/// What a member (or the central team for them) does with an alert.
+#[derive(Debug, Clone)]
+pub enum Transition {
+    Acknowledge,
+    Remediate,
+    AcceptRisk {
+        justification: String,
+        until: DateTime<Utc>,
+    },
+    NotAffected {
+        justification: String,
+    },
+}
+
+impl Transition {
+    /// The action, without its particulars.
+    pub fn action(&self) -> AlertAction {
+        match self {
+            Self::Acknowledge => AlertAction::Acknowledge,
+            Self::Remediate => AlertAction::Remediate,
+            Self::AcceptRisk { .. } => AlertAction::AcceptRisk,
+            Self::NotAffected { .. } => AlertAction::NotAffected,
+        }
+    }
+}
+
+/// One member to alert about one vulnerability, as the central team's plan says.
+#[derive(Debug, Clone)]
+pub struct IssueTarget {
+    pub organisation_id: OrgId,
+    pub vulnerability: String,
+    pub title: String,
+    pub exposure: AlertExposure,
+    pub priority: Option<Priority>,
+    pub acknowledge_by: Option<String>,
+    pub remediate_by: Option<String>,
+}
+
+/// What the periodic deadline check did.
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AlertRow {
+    pub id: AlertId,
+    /// The organisation's internal id (what the store's queries filter on).
+    #[serde(skip)]
+    pub organisation_id: OrgId,
+    pub organisation: String,
+    pub kind: AlertKind,
+    /// The CVE, or what was sighted.
+    pub subject: String,
+    pub title: String,
+    pub level: Option<String>,
+    pub state: AlertState,
+    /// Findings or sightings behind it.
+    pub evidence: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    /// Vulnerability alerts: whether the inventory has it or the member is asked to confirm.
+    pub exposure: Option<AlertExposure>,
+    /// Vulnerability alerts: raised by a finding at the policy's threshold, or issued.
+    pub origin: Option<AlertOrigin>,
+    pub priority: Option<Priority>,
+    pub acknowledge_by: Option<String>,
+    pub remediate_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+    pub resolved_at: Option<String>,
+    pub justification: Option<String>,
+    pub accepted_until: Option<String>,
+    /// When a missed deadline was escalated to the central team.
+    pub escalated_at: Option<String>,
+    pub note: Option<String>,
+}
+
+/// One alert within the scope (`Some(org)`: that organisation's only), on any connection (the
+/// pool's, or a change's transaction).
+pub(crate) async fn scoped_alert(
+    conn: &mut sqlx::AnyConnection,
+    scope: Scope,
+    id: AlertId,
+) -> Result<Option<AlertRow>> {
+    let row = sqlx::query(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+         WHERE a.id = $1 AND ($2 IS NULL OR a.organisation_id = $2)"
+    ))
+    .bind(id)
+    .bind(scope.organisation())
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(alert).transpose()
+}
+
+pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
+    let id: AlertId = row.try_get("id")?;
+    Ok(AlertRow {
+        id,
+        organisation_id: row.try_get("organisation_id")?,
+        organisation: row.get("slug"),
+        kind: parse(row, "alert", id, "kind")?,
+        subject: row.get("subject"),
+        title: row.get("title"),
+        level: row.get("level"),
+        state: parse(row, "alert", id, "state")?,
+        evidence: row.get("evidence"),
+        created_at: row.get("created_at"),
+        updated_at: row.get("updated_at"),
+        exposure: parse_optional(row, "alert", id, "exposure")?,
+        origin: parse_optional(row, "alert", id, "origin")?,
+        priority: parse_optional(row, "alert", id, "priority")?,
+        acknowledge_by: row.get("acknowledge_by"),
+        remediate_by: row.get("remediate_by"),
+        acknowledged_at: row.get("acknowledged_at"),
+        resolved_at: row.get("resolved_at"),
+        justification: row.get("justification"),
+        accepted_until: row.get("accepted_until"),
+        escalated_at: row.get("escalated_at"),
+        note: row.get("note"),
+    })
+}
+
+/// The columns `alert()` reads (a macro so that queries stay string literals: sqlx refuses
+/// SQL built at run time).
+macro_rules! alert_columns {
+    () => {
+        "a.id, a.organisation_id, o.slug, a.kind, a.subject, a.title, a.level, a.state, a.evidence, a.created_at, a.updated_at,
+         a.exposure, a.origin, a.priority, a.acknowledge_by, a.remediate_by, a.acknowledged_at, a.resolved_at,
+         a.justification, a.accepted_until, a.escalated_at, a.note"
+    };
+}
+pub(crate) use alert_columns;
+
+impl Store {
+    /// The alerts within the scope, latest change first.
+    pub async fn alerts(&self, scope: Scope) -> Result<Vec<AlertRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+             WHERE ($1 IS NULL OR a.organisation_id = $1) ORDER BY a.updated_at DESC, a.id DESC"
+        ))
+        .bind(scope.organisation())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert).collect()
+    }
+
+    /// One alert, if it is within the scope.
+    pub async fn alert(&self, scope: Scope, id: AlertId) -> Result<Option<AlertRow>> {
+        scoped_alert(&mut *self.pool.acquire().await?, scope, id).await
+    }
+
+    /// Every alert about one subject (a CVE) within the scope: the central team's view of an
+    /// issued alert.
+    pub async fn alerts_about(&self, scope: Scope, subject: &str) -> Result<Vec<AlertRow>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+             WHERE a.subject = $1 AND ($2 IS NULL OR a.organisation_id = $2) ORDER BY o.slug"
+        ))
+        .bind(subject)
+        .bind(scope.organisation())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(alert).collect()
+    }
+}
+
+impl Store {
+    /// Open findings per vulnerability for an organisation: how many, the most urgent priority
+    /// and the earliest deadlines.
+    pub async fn open_findings_for(
+        &self,
+        organisation_id: OrgId,
+        vulnerability: &str,
+    ) -> Result<Option<(i64, Priority, Option<String>, Option<String>)>> {
+        let mut conn = self.pool.acquire().await?;
+        let f = open_findings(
+            &mut conn,
+            organisation_id,
+            Some(&[vulnerability.to_owned()]),
+        )
+        .await?;
+        Ok(f.get(vulnerability).map(|f| {
+            (
+                f.count,
+                f.best_priority,
+                f.acknowledge_by.clone(),
+                f.remediate_by.clone(),
+            )
+        }))
+    }
+
+    /// The `(vendor, product)` keys a vulnerability's records name.
+    pub async fn vulnerability_products(
+        &self,
+        vulnerability: &str,
+    ) -> Result<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vuln_id = $1")
+                .bind(vulnerability)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("vendor"), r.get("product")))
+            .collect())
+    }
+
+    /// Issues the central team's alert to each target, in one transaction: new alerts are
+    /// created (`issued`); existing ones keep their state and gain the note.
+    pub async fn issue_alerts(
+        &self,
+        actor: &str,
+        targets: &[IssueTarget],
+        note: Option<&str>,
+    ) -> Result<Vec<AlertRow>> {
+        let mut change = self.begin_change(actor).await?;
+        let at = now();
+        let mut out = Vec::new();
+        for t in targets {
+            let existing =
+                alert_by_subject(&mut change, t.organisation_id, &t.vulnerability).await?;
+            let id = match existing {
+                Some(a) => {
+                    sqlx::query("UPDATE alert SET note = $1, origin = 'issued', updated_at = $2 WHERE id = $3")
+                        .bind(note)
+                        .bind(&at)
+                        .bind(a.id)
+                        .execute(&mut *change.tx)
+                        .await?;
+                    a.id
+                }
+                None => {
+                    let row = sqlx::query(
+                        "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
+                                            exposure, origin, priority, acknowledge_by, remediate_by, note)
+                         VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', 0, $4, $4, $5, 'issued', $6, $7, $8, $9)
+                         RETURNING id",
+                    )
+                    .bind(t.organisation_id)
+                    .bind(&t.vulnerability)
+                    .bind(&t.title)
+                    .bind(&at)
+                    .bind(t.exposure.as_str())
+                    .bind(t.priority.map(Priority::as_str))
+                    .bind(&t.acknowledge_by)
+                    .bind(&t.remediate_by)
+                    .bind(note)
+                    .fetch_one(&mut *change.tx)
+                    .await?;
+                    row.get("id")
+                }
+            };
+            let a = alert_by_id(&mut change, id).await?;
+            change
+                .alert_changed(
+                    t.organisation_id,
+                    "alert.issue",
+                    &format!("alert:{id}"),
+                    None,
+                    &value(&a),
+                )
+                .await?;
+            out.push(a);
+        }
+        change.commit().await?;
+        Ok(out)
+    }
+
+    /// A member's action on an alert within the scope (the lifecycle is
+    /// [`ward_model::transition`]'s; refusals are `Invalid` for the wrong kind of alert,
+    /// `Conflict` for the wrong state).
+    pub async fn transition_alert(
+        &self,
+        actor: &str,
+        scope: Scope,
+        id: AlertId,
+        transition: &Transition,
+    ) -> Result<AlertRow> {
+        let mut change = self.begin_change(actor).await?;
+        let before = scoped_alert(&mut change.tx, scope, id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
+        match ward_model::transition(before.kind, before.state, transition.action()) {
+            Ok(_) => {}
+            Err(e @ ward_model::Refusal::WrongKind { .. }) => {
+                return Err(StoreError::Invalid(format!("alert {id}: {e}")));
+            }
+            Err(e @ ward_model::Refusal::WrongState { .. }) => {
+                return Err(StoreError::Conflict(format!("alert {id}: {e}")));
+            }
+        }
+        let at = now();
+        let org_id: OrgId = sqlx::query("SELECT organisation_id FROM alert WHERE id = $1")
+            .bind(id)
+            .fetch_one(&mut *change.tx)
+            .await?
+            .get("organisation_id");
+        match transition {
+            Transition::Acknowledge => {
+                sqlx::query("UPDATE alert SET state = 'acknowledged', acknowledged_at = $1, updated_at = $1 WHERE id = $2")
+                    .bind(&at)
+                    .bind(id)
+                    .execute(&mut *change.tx)
+                    .await?;
+            }
+            Transition::Remediate => {
+                if before.kind == AlertKind::Vulnerability
+                    && before.exposure == Some(AlertExposure::Affected)
+                {
+                    let left = open_findings(
+                        &mut change.tx,
+                        org_id,
+                        Some(std::slice::from_ref(&before.subject)),
+                    )
+                    .await?;
+                    if let Some(f) = left.get(&before.subject) {
+                        return Err(StoreError::Conflict(format!(
+                            "{} finding(s) of {} are still in the inventory: upload the patched inventory (or declare not-affected)",
+                            f.count, before.subject
+                        )));
+                    }
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'remediated', resolved_at = $1, updated_at = $1,
+                         acknowledged_at = COALESCE(acknowledged_at, $1) WHERE id = $2",
+                )
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *change.tx)
+                .await?;
+            }
+            Transition::AcceptRisk {
+                justification,
+                until,
+            } => {
+                if justification.trim().is_empty() {
+                    return Err(StoreError::Invalid(
+                        "justification: say why the risk is accepted".into(),
+                    ));
+                }
+                if *until <= Utc::now() {
+                    return Err(StoreError::Invalid(
+                        "until: a risk acceptance must expire in the future".into(),
+                    ));
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'risk-accepted', justification = $1, accepted_until = $2, resolved_at = $3,
+                         updated_at = $3, acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $4",
+                )
+                .bind(justification)
+                .bind(until.to_rfc3339_opts(SecondsFormat::Millis, true))
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *change.tx)
+                .await?;
+            }
+            Transition::NotAffected { justification } => {
+                if !VEX_JUSTIFICATIONS.contains(&justification.as_str()) {
+                    return Err(StoreError::Invalid(format!(
+                        "justification: {justification:?} is not a VEX justification; use one of {}",
+                        VEX_JUSTIFICATIONS.join(", ")
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'not-affected', justification = $1, resolved_at = $2, updated_at = $2,
+                         acknowledged_at = COALESCE(acknowledged_at, $2) WHERE id = $3",
+                )
+                .bind(justification)
+                .bind(&at)
+                .bind(id)
+                .execute(&mut *change.tx)
+                .await?;
+            }
+        }
+        let after = audited(
+            &mut change,
+            org_id,
+            &format!("alert.{}", transition.action()),
+            &before,
+        )
+        .await?;
+        change.commit().await?;
+        Ok(after)
+    }
+}

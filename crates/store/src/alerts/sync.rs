@@ -1,0 +1,274 @@
+//! Vulnerability alerts kept in line with findings: raised at the policy's threshold,
+//! reopened when a finding comes back, remediated when the last one goes.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sqlx::Row;
+
+use super::{AlertRow, alert, alert_columns};
+use crate::audit::{Change, now};
+use crate::rows::parse;
+use crate::{AlertId, OrgId, Result};
+use ward_model::{AlertExposure, AlertState, Priority};
+
+/// The open findings of an organisation for one vulnerability: (priority, acknowledge_by,
+/// remediate_by, title).
+pub(crate) struct OpenFindings {
+    pub(crate) count: i64,
+    pub(crate) best_priority: Priority,
+    pub(crate) acknowledge_by: Option<String>,
+    pub(crate) remediate_by: Option<String>,
+    pub(crate) title: Option<String>,
+}
+
+fn min_time(a: Option<String>, b: Option<&str>) -> Option<String> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(if b < a.as_str() { b.to_owned() } else { a }),
+        (a, b) => a.or(b.map(str::to_owned)),
+    }
+}
+
+/// Times in findings are chrono's RFC 3339 (nanoseconds); alerts keep milliseconds, as every
+/// time Ward stores.
+fn millis(t: &str) -> String {
+    DateTime::parse_from_rfc3339(t).map_or_else(
+        |_| t.to_owned(),
+        |d| {
+            d.with_timezone(&Utc)
+                .to_rfc3339_opts(SecondsFormat::Millis, true)
+        },
+    )
+}
+
+/// Open findings per vulnerability, of every vulnerability or only of `only`.
+pub(crate) async fn open_findings(
+    conn: &mut sqlx::AnyConnection,
+    organisation_id: OrgId,
+    only: Option<&[String]>,
+) -> Result<BTreeMap<String, OpenFindings>> {
+    let rows = match only {
+        None => {
+            sqlx::query(
+                "SELECT vuln_id, priority, payload FROM finding WHERE organisation_id = $1 AND resolved_at IS NULL",
+            )
+            .bind(organisation_id)
+            .fetch_all(&mut *conn)
+            .await?
+        }
+        Some(vulns) => {
+            let mut rows = Vec::new();
+            for chunk in vulns.chunks(300) {
+                let mut q = crate::sql::Sql::new(crate::Backend::of(conn), "SELECT vuln_id, priority, payload FROM finding WHERE resolved_at IS NULL AND organisation_id = ",
+                );
+                q.push_bind(organisation_id).push(" AND vuln_id IN (");
+                let mut sep = q.separated(", ");
+                for v in chunk {
+                    sep.push_bind(v);
+                }
+                q.push(")");
+                rows.extend(q.build().fetch_all(&mut *conn).await?);
+            }
+            rows
+        }
+    };
+    let mut out: BTreeMap<String, OpenFindings> = BTreeMap::new();
+    for r in rows {
+        let vuln: String = r.get("vuln_id");
+        let priority: Priority = parse(&r, "finding", &vuln, "priority")?;
+        let payload: serde_json::Value =
+            serde_json::from_str(r.get::<&str, _>("payload")).unwrap_or_default();
+        let ack = payload["deadlines"]["acknowledge_by"].as_str().map(millis);
+        let rem = payload["deadlines"]["remediate_by"].as_str().map(millis);
+        let title = payload["title"].as_str().map(str::to_owned);
+        let e = out.entry(vuln).or_insert(OpenFindings {
+            count: 0,
+            best_priority: priority,
+            acknowledge_by: None,
+            remediate_by: None,
+            title: None,
+        });
+        e.count += 1;
+        e.best_priority = e.best_priority.min(priority);
+        e.acknowledge_by = min_time(e.acknowledge_by.take(), ack.as_deref());
+        e.remediate_by = min_time(e.remediate_by.take(), rem.as_deref());
+        if e.title.is_none() {
+            e.title = title;
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) async fn alert_by_subject(
+    change: &mut Change,
+    organisation_id: OrgId,
+    subject: &str,
+) -> Result<Option<AlertRow>> {
+    sqlx::query(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+          WHERE a.organisation_id = $1 AND a.kind = 'vulnerability' AND a.subject = $2"
+    ))
+    .bind(organisation_id)
+    .bind(subject)
+    .fetch_optional(&mut *change.tx)
+    .await?
+    .as_ref()
+    .map(alert)
+    .transpose()
+}
+
+pub(crate) async fn alert_by_id(change: &mut Change, id: AlertId) -> Result<AlertRow> {
+    alert(
+        &sqlx::query(concat!(
+            "SELECT ",
+            alert_columns!(),
+            " FROM alert a JOIN organisation o ON o.id = a.organisation_id WHERE a.id = $1"
+        ))
+        .bind(id)
+        .fetch_one(&mut *change.tx)
+        .await?,
+    )
+}
+
+pub(crate) fn value(a: &AlertRow) -> serde_json::Value {
+    serde_json::to_value(a).expect("serialisable")
+}
+
+/// Reads the alert as it now is and audits the change from `before`, in the same transaction
+/// (which also queues its notifications).
+pub(crate) async fn audited(
+    change: &mut Change,
+    organisation_id: OrgId,
+    action: &str,
+    before: &AlertRow,
+) -> Result<AlertRow> {
+    let after = alert_by_id(change, before.id).await?;
+    change
+        .alert_changed(
+            organisation_id,
+            action,
+            &format!("alert:{}", before.id),
+            Some(&value(before)),
+            &value(&after),
+        )
+        .await?;
+    Ok(after)
+}
+
+/// Brings an organisation's vulnerability alerts in line with its open findings, inside a
+/// change: raises alerts for findings at or above `threshold`, reopens remediated or
+/// not-affected ones whose finding is back, turns confirm-exposure into affected, and marks
+/// affected alerts remediated when no finding is left. Returns the alerts it touched.
+/// `only`: the vulnerabilities whose findings changed (alerts of others cannot have changed).
+pub(crate) async fn sync_alerts(
+    change: &mut Change,
+    organisation_id: OrgId,
+    threshold: Priority,
+    only: &[String],
+) -> Result<Vec<AlertRow>> {
+    if only.is_empty() {
+        return Ok(Vec::new());
+    }
+    let findings = open_findings(&mut change.tx, organisation_id, Some(only)).await?;
+    let at = now();
+    let mut touched = Vec::new();
+    for (vuln, f) in &findings {
+        let existing = alert_by_subject(change, organisation_id, vuln).await?;
+        let alerting = f.best_priority.reaches(threshold);
+        match existing {
+            None if alerting => {
+                let row = sqlx::query(
+                    "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
+                                        exposure, origin, priority, acknowledge_by, remediate_by)
+                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, 'affected', 'automatic', $6, $7, $8)
+                     RETURNING id",
+                )
+                .bind(organisation_id)
+                .bind(vuln)
+                .bind(f.title.clone().map_or_else(|| vuln.clone(), |t| format!("{vuln}: {t}")))
+                .bind(f.count)
+                .bind(&at)
+                .bind(f.best_priority.as_str())
+                .bind(&f.acknowledge_by)
+                .bind(&f.remediate_by)
+                .fetch_one(&mut *change.tx)
+                .await?;
+                let a = alert_by_id(change, row.get("id")).await?;
+                change
+                    .alert_changed(
+                        organisation_id,
+                        "alert.raise",
+                        &format!("alert:{}", a.id),
+                        None,
+                        &value(&a),
+                    )
+                    .await?;
+                touched.push(a);
+            }
+            None => {}
+            Some(a) => {
+                let reopen = matches!(a.state, AlertState::Remediated | AlertState::NotAffected);
+                let becomes_affected = a.exposure != Some(AlertExposure::Affected);
+                let changed_facts = a.evidence != f.count || a.priority != Some(f.best_priority);
+                if !(reopen || becomes_affected || changed_facts) {
+                    continue;
+                }
+                sqlx::query(
+                    "UPDATE alert SET evidence = $1, priority = $2, exposure = 'affected', updated_at = $3,
+                         state = CASE WHEN $4 THEN 'open' ELSE state END,
+                         resolved_at = CASE WHEN $4 THEN NULL ELSE resolved_at END,
+                         acknowledged_at = CASE WHEN $4 THEN NULL ELSE acknowledged_at END,
+                         justification = CASE WHEN $4 THEN NULL ELSE justification END,
+                         acknowledge_by = COALESCE(acknowledge_by, $5),
+                         remediate_by = COALESCE(remediate_by, $6)
+                     WHERE id = $7",
+                )
+                .bind(f.count)
+                .bind(f.best_priority.as_str())
+                .bind(&at)
+                .bind(reopen)
+                .bind(&f.acknowledge_by)
+                .bind(&f.remediate_by)
+                .bind(a.id)
+                .execute(&mut *change.tx)
+                .await?;
+                let action = if reopen {
+                    "alert.reopen"
+                } else if becomes_affected {
+                    "alert.affected"
+                } else {
+                    "alert.evidence"
+                };
+                touched.push(audited(change, organisation_id, action, &a).await?);
+            }
+        }
+    }
+    // Affected alerts whose findings are all gone: remediated by the new inventory.
+    let stale = sqlx::query(concat!(
+        "SELECT ",
+        alert_columns!(),
+        " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+          WHERE a.organisation_id = $1 AND a.kind = 'vulnerability' AND a.exposure = 'affected'
+            AND a.state IN ('open', 'acknowledged')"
+    ))
+    .bind(organisation_id)
+    .fetch_all(&mut *change.tx)
+    .await?;
+    for a in stale.iter().map(alert).collect::<Result<Vec<_>>>()? {
+        if findings.contains_key(&a.subject) || !only.contains(&a.subject) {
+            continue;
+        }
+        sqlx::query(
+            "UPDATE alert SET state = 'remediated', resolved_at = $1, updated_at = $1, evidence = 0,
+                 acknowledged_at = COALESCE(acknowledged_at, $1) WHERE id = $2",
+        )
+        .bind(&at)
+        .bind(a.id)
+        .execute(&mut *change.tx)
+        .await?;
+        touched.push(audited(change, organisation_id, "alert.remediate", &a).await?);
+    }
+    Ok(touched)
+}

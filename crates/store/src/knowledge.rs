@@ -1,0 +1,634 @@
+//! The knowledge base: imports (one transaction each, batched upserts, newest view per
+//! source wins) and the slices of it that matching needs.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::Utc;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, Row};
+use ward_model::{Advisory, Epss, KevEntry, RecordState};
+
+use crate::backend::lock_key;
+use crate::sql::Sql;
+use crate::{Backend, Result, Store, StoreError};
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    New,
+    Updated,
+    /// The same content was already stored.
+    Unchanged,
+    /// The stored view is newer (`dateUpdated`/`lastModified`/score date): kept.
+    Older,
+}
+
+/// Counts of what the knowledge base holds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub vulnerabilities: i64,
+    pub views: i64,
+    pub views_by_source: Vec<(String, i64)>,
+    pub rejected: i64,
+    pub kev: i64,
+    pub epss: i64,
+    pub imports: i64,
+}
+
+/// The part of the knowledge base an inventory needs.
+#[derive(Debug, Default)]
+pub struct KnowledgeSlice {
+    pub advisories: Vec<Advisory>,
+    pub kev: Vec<KevEntry>,
+    pub epss: Vec<Epss>,
+}
+
+impl Store {
+    /// Starts an import: everything written through the returned transaction lands together
+    /// on [`ImportTx::commit`], or not at all.
+    pub async fn begin_import(&self) -> Result<ImportTx> {
+        Ok(ImportTx {
+            tx: self.pool.begin().await?,
+            backend: self.backend,
+            change_log_lock: (self.backend == Backend::Postgres)
+                .then(|| lock_key(&self.schema, "knowledge_change")),
+            started_at: Utc::now().to_rfc3339(),
+            changed: HashSet::new(),
+        })
+    }
+
+    pub async fn counts(&self) -> Result<Counts> {
+        let one = |sql: &'static str| async move {
+            sqlx::query_scalar::<_, i64>(sql)
+                .fetch_one(&self.pool)
+                .await
+        };
+        // A view's source is 'cna:<name>', 'adp:<name>', 'nvd', 'osv:<ecosystem>': counted by kind.
+        let mut views_by_source: Vec<(String, i64)> = Vec::new();
+        let rows = sqlx::query("SELECT source, COUNT(*) AS n FROM advisory GROUP BY source")
+            .fetch_all(&self.pool)
+            .await?;
+        for r in rows {
+            let source: String = r.get("source");
+            let kind = source.split(':').next().unwrap_or_default().to_owned();
+            let n: i64 = r.get("n");
+            match views_by_source.iter_mut().find(|(k, _)| *k == kind) {
+                Some((_, count)) => *count += n,
+                None => views_by_source.push((kind, n)),
+            }
+        }
+        views_by_source.sort();
+        Ok(Counts {
+            vulnerabilities: one("SELECT COUNT(DISTINCT vuln_id) FROM advisory").await?,
+            views: one("SELECT COUNT(*) FROM advisory").await?,
+            views_by_source,
+            rejected: one("SELECT COUNT(*) FROM advisory WHERE state = 'rejected'").await?,
+            kev: one("SELECT COUNT(*) FROM kev").await?,
+            epss: one("SELECT COUNT(*) FROM epss").await?,
+            imports: one("SELECT COUNT(*) FROM import_run").await?,
+        })
+    }
+
+    /// Loads every view of every vulnerability indexed under the given products, with their
+    /// KEV and EPSS entries. A `None` vendor means any vendor of that product.
+    pub async fn load_for_products(
+        &self,
+        keys: &[(Option<String>, String)],
+    ) -> Result<KnowledgeSlice> {
+        let mut conn = self.pool.acquire().await?;
+        let mut ids: HashSet<String> = HashSet::new();
+        let pairs: Vec<(&str, &str)> = keys
+            .iter()
+            .filter_map(|(v, p)| v.as_deref().map(|v| (v, p.as_str())))
+            .collect();
+        for chunk in pairs.chunks(CHUNK) {
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT DISTINCT vuln_id FROM advisory_product WHERE (vendor, product) IN (VALUES ",
+            );
+            let mut list = q.separated(", ");
+            for (vendor, product) in chunk {
+                list.push("(")
+                    .push_bind_unseparated(*vendor)
+                    .push_unseparated(", ");
+                list.push_bind_unseparated(*product).push_unseparated(")");
+            }
+            q.push(")");
+            ids.extend(
+                q.build_query_scalar::<String>()
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
+        }
+        let products: Vec<&str> = keys
+            .iter()
+            .filter(|(v, _)| v.is_none())
+            .map(|(_, p)| p.as_str())
+            .collect();
+        for chunk in products.chunks(CHUNK) {
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT DISTINCT vuln_id FROM advisory_product WHERE product IN (",
+            );
+            push_list(&mut q, chunk);
+            ids.extend(
+                q.build_query_scalar::<String>()
+                    .fetch_all(&mut *conn)
+                    .await?,
+            );
+        }
+        ids.extend(
+            sqlx::query_scalar::<_, String>(
+                "SELECT DISTINCT vuln_id FROM advisory_product WHERE vendor = '*'",
+            )
+            .fetch_all(&mut *conn)
+            .await?,
+        );
+        let mut ids: Vec<String> = ids.into_iter().collect();
+        ids.sort();
+        drop(conn);
+        self.load_vulnerabilities(&ids).await
+    }
+
+    /// Loads every view of these vulnerabilities (sorted ids), with their KEV and EPSS entries.
+    pub async fn load_vulnerabilities(&self, ids: &[String]) -> Result<KnowledgeSlice> {
+        let mut conn = self.pool.acquire().await?;
+        let mut slice = KnowledgeSlice::default();
+        for chunk in ids.chunks(CHUNK) {
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, source, payload FROM advisory WHERE vuln_id IN (",
+            );
+            push_list(&mut q, chunk);
+            for row in q.build().fetch_all(&mut *conn).await? {
+                let payload: &str = row.get("payload");
+                slice
+                    .advisories
+                    .push(
+                        serde_json::from_str(payload).map_err(|e| StoreError::Corrupt {
+                            vuln_id: row.get("vuln_id"),
+                            source_key: row.get("source"),
+                            message: e.to_string(),
+                        })?,
+                    );
+            }
+        }
+        // KEV and EPSS are keyed by CVE: also load them for the CVEs that views filed under
+        // another id (an OSV record aliasing several CVEs) alias.
+        let mut exploit_ids: Vec<String> = ids.to_vec();
+        exploit_ids.extend(
+            slice
+                .advisories
+                .iter()
+                .flat_map(|a| &a.aliases)
+                .filter(|a| a.starts_with("CVE-"))
+                .cloned(),
+        );
+        exploit_ids.sort();
+        exploit_ids.dedup();
+        for chunk in exploit_ids.chunks(CHUNK) {
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, payload FROM kev WHERE vuln_id IN (",
+            );
+            push_list(&mut q, chunk);
+            for row in q.build().fetch_all(&mut *conn).await? {
+                let payload: &str = row.get("payload");
+                slice.kev.push(
+                    serde_json::from_str(payload).map_err(|e| StoreError::Corrupt {
+                        vuln_id: row.get("vuln_id"),
+                        source_key: "kev".into(),
+                        message: e.to_string(),
+                    })?,
+                );
+            }
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, score, percentile, model_version, score_date FROM epss WHERE vuln_id IN (",
+            );
+            push_list(&mut q, chunk);
+            for row in q.build().fetch_all(&mut *conn).await? {
+                slice.epss.push(Epss {
+                    cve_id: row.get("vuln_id"),
+                    score: row.get("score"),
+                    percentile: row.get("percentile"),
+                    model_version: row.get("model_version"),
+                    score_date: row
+                        .get::<Option<String>, _>("score_date")
+                        .and_then(|d| d.parse().ok()),
+                });
+            }
+        }
+        Ok(slice)
+    }
+
+    /// Every literal `(vendor, product)` the knowledge base can match, sorted.
+    pub async fn product_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vendor <> '*' AND vendor NOT LIKE 'pkg:%' ORDER BY vendor, product")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("vendor"), r.get("product")))
+            .collect())
+    }
+
+    /// Every OSV package the knowledge base can match, as `(pkg:<ecosystem>, name)`, sorted.
+    pub async fn package_keys(&self) -> Result<Vec<(String, String)>> {
+        let rows = sqlx::query("SELECT DISTINCT vendor, product FROM advisory_product WHERE vendor LIKE 'pkg:%' ORDER BY vendor, product")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (r.get("vendor"), r.get("product")))
+            .collect())
+    }
+}
+
+fn hash(payload: &str) -> String {
+    hex::encode(Sha256::digest(payload.as_bytes()))
+}
+
+/// Rows per multi-row statement: at most 7 parameters a row, 14,000 a statement, under
+/// SQLite's 32,766. Fewer, larger statements: the CVE 5 corpus imported into PostgreSQL in
+/// 8.9 s rather than 11.7 s with 400 (SQLite: the same either way).
+const CHUNK: usize = 2000;
+
+fn push_list(q: &mut Sql, items: &[impl AsRef<str>]) {
+    let mut list = q.separated(", ");
+    for item in items {
+        list.push_bind(item.as_ref());
+    }
+    list.push_unseparated(")");
+}
+
+/// Appends `(VALUES ($1, $2), …)` for the `(vuln_id, source)` keys of the views.
+fn push_view_keys<'a>(q: &mut Sql, views: impl Iterator<Item = &'a Prepared<'a>>) {
+    q.push("(VALUES ");
+    let mut list = q.separated(", ");
+    for p in views {
+        list.push("(")
+            .push_bind_unseparated(&p.advisory.id)
+            .push_unseparated(", ");
+        list.push_bind_unseparated(&p.source).push_unseparated(")");
+    }
+    q.push(")");
+}
+
+/// A view ready to write.
+struct Prepared<'a> {
+    advisory: &'a Advisory,
+    source: String,
+    updated: Option<String>,
+    hash: String,
+    payload: String,
+}
+
+/// One import, in one transaction. Writes go in batches (multi-row statements): one round trip
+/// per few hundred records, not several per record.
+pub struct ImportTx {
+    tx: sqlx::Transaction<'static, Any>,
+    backend: Backend,
+    /// PostgreSQL: imports log their changes one at a time (see [`ImportTx::commit`]).
+    change_log_lock: Option<i64>,
+    started_at: String,
+    /// Vulnerabilities whose views, KEV entry or EPSS score this import changed: logged on
+    /// commit for continuous matching.
+    changed: HashSet<String>,
+}
+
+impl ImportTx {
+    /// Stores one source's view of each vulnerability; the newer view wins, and identical
+    /// content is left alone. Returns one outcome per advisory, in order.
+    pub async fn upsert_advisories(&mut self, batch: &[Advisory]) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        // A key seen twice in one batch is written in order: split the batch there.
+        let mut start = 0;
+        let mut seen: HashSet<(&str, String)> = HashSet::new();
+        for (i, a) in batch.iter().enumerate() {
+            if !seen.insert((a.id.as_str(), a.source.key())) {
+                outcomes.extend(self.upsert_unique(&batch[start..i]).await?);
+                start = i;
+                seen.clear();
+                seen.insert((a.id.as_str(), a.source.key()));
+            }
+        }
+        outcomes.extend(self.upsert_unique(&batch[start..]).await?);
+        Ok(outcomes)
+    }
+
+    /// Convenience for one advisory.
+    pub async fn upsert_advisory(&mut self, advisory: &Advisory) -> Result<Outcome> {
+        Ok(self.upsert_unique(std::slice::from_ref(advisory)).await?[0])
+    }
+
+    async fn upsert_unique(&mut self, batch: &[Advisory]) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(CHUNK) {
+            let prepared: Vec<Prepared<'_>> = chunk
+                .iter()
+                .map(|a| {
+                    let payload = serde_json::to_string(a)
+                        .expect("Advisory serialises: it holds only strings, numbers and dates");
+                    Prepared {
+                        advisory: a,
+                        source: a.source.key(),
+                        updated: a
+                            .updated
+                            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                        hash: hash(&payload),
+                        payload,
+                    }
+                })
+                .collect();
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, source, updated, content_hash FROM advisory WHERE (vuln_id, source) IN ",
+            );
+            push_view_keys(&mut q, prepared.iter());
+            let existing: HashMap<(String, String), (Option<String>, String)> = q
+                .build()
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    (
+                        (r.get("vuln_id"), r.get("source")),
+                        (r.get("updated"), r.get("content_hash")),
+                    )
+                })
+                .collect();
+            let mut writes = Vec::new();
+            for p in &prepared {
+                let outcome = match existing.get(&(p.advisory.id.clone(), p.source.clone())) {
+                    None => Outcome::New,
+                    Some((_, old_hash)) if *old_hash == p.hash => Outcome::Unchanged,
+                    // RFC 3339 UTC strings with fixed precision order as text.
+                    Some((Some(old), _)) if p.updated.as_ref().is_some_and(|new| old > new) => {
+                        Outcome::Older
+                    }
+                    Some(_) => Outcome::Updated,
+                };
+                if matches!(outcome, Outcome::New | Outcome::Updated) {
+                    writes.push(p);
+                    self.changed.insert(p.advisory.id.clone());
+                }
+                outcomes.push(outcome);
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            let now = Utc::now().to_rfc3339();
+            let mut q = Sql::new(
+                self.backend,
+                "INSERT INTO advisory (vuln_id, source, state, updated, content_hash, payload, imported_at) ",
+            );
+            q.push_values(&writes, |mut b, p| {
+                let state = match p.advisory.state {
+                    RecordState::Published => "published",
+                    RecordState::Rejected => "rejected",
+                    RecordState::Withdrawn => "withdrawn",
+                };
+                b.push_bind(&p.advisory.id)
+                    .push_bind(&p.source)
+                    .push_bind(state)
+                    .push_bind(&p.updated)
+                    .push_bind(&p.hash)
+                    .push_bind(&p.payload)
+                    .push_bind(now.clone());
+            });
+            q.push(
+                " ON CONFLICT (vuln_id, source) DO UPDATE SET state = excluded.state, updated = excluded.updated, \
+                 content_hash = excluded.content_hash, payload = excluded.payload, imported_at = excluded.imported_at",
+            );
+            q.build().execute(&mut *self.tx).await?;
+
+            let mut q = Sql::new(
+                self.backend,
+                "DELETE FROM advisory_product WHERE (vuln_id, source) IN ",
+            );
+            push_view_keys(&mut q, writes.iter().copied());
+            q.build().execute(&mut *self.tx).await?;
+
+            let rows: Vec<(String, String, &str, &str)> = writes
+                .iter()
+                .filter(|p| p.advisory.state == RecordState::Published)
+                .flat_map(|p| {
+                    // CPE products and OSV packages (`pkg:<ecosystem>`, name) share the index.
+                    p.advisory
+                        .product_keys()
+                        .into_iter()
+                        .chain(p.advisory.package_keys())
+                        .map(|(v, pr)| (v, pr, p.advisory.id.as_str(), p.source.as_str()))
+                })
+                .collect();
+            for rows in rows.chunks(CHUNK) {
+                let mut q = Sql::new(
+                    self.backend,
+                    "INSERT INTO advisory_product (vendor, product, vuln_id, source) ",
+                );
+                q.push_values(rows, |mut b, r| {
+                    b.push_bind(&r.0)
+                        .push_bind(&r.1)
+                        .push_bind(r.2)
+                        .push_bind(r.3);
+                });
+                q.push(" ON CONFLICT DO NOTHING");
+                q.build().execute(&mut *self.tx).await?;
+            }
+            // A rejected CVE is withdrawn: no source's view of it matches any more.
+            let rejected: Vec<&str> = writes
+                .iter()
+                .filter(|p| p.advisory.state == RecordState::Rejected)
+                .map(|p| p.advisory.id.as_str())
+                .collect();
+            if !rejected.is_empty() {
+                let mut q = Sql::new(
+                    self.backend,
+                    "DELETE FROM advisory_product WHERE vuln_id IN (",
+                );
+                push_list(&mut q, &rejected);
+                q.build().execute(&mut *self.tx).await?;
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Stores KEV entries; the catalogue being imported is taken as current.
+    pub async fn upsert_kevs(&mut self, batch: &[KevEntry]) -> Result<Vec<Outcome>> {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(CHUNK) {
+            let prepared: Vec<(&KevEntry, String, String)> = chunk
+                .iter()
+                .map(|k| {
+                    let payload = serde_json::to_string(k).expect("KevEntry serialises");
+                    let h = hash(&payload);
+                    (k, payload, h)
+                })
+                .collect();
+            let ids: Vec<&str> = chunk.iter().map(|k| k.cve_id.as_str()).collect();
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, content_hash FROM kev WHERE vuln_id IN (",
+            );
+            push_list(&mut q, &ids);
+            let mut existing: HashMap<String, String> = q
+                .build()
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(|r| (r.get("vuln_id"), r.get("content_hash")))
+                .collect();
+            let mut writes = Vec::new();
+            for (k, payload, h) in &prepared {
+                let outcome = match existing.get(&k.cve_id) {
+                    Some(old) if old == h => Outcome::Unchanged,
+                    Some(_) => Outcome::Updated,
+                    None => Outcome::New,
+                };
+                if outcome != Outcome::Unchanged {
+                    // A later duplicate in the same chunk compares against this one.
+                    existing.insert(k.cve_id.clone(), h.clone());
+                    writes.retain(|(w, _, _): &(&KevEntry, &String, &String)| w.cve_id != k.cve_id);
+                    writes.push((*k, payload, h));
+                    self.changed.insert(k.cve_id.clone());
+                }
+                outcomes.push(outcome);
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            let mut q = Sql::new(
+                self.backend,
+                "INSERT INTO kev (vuln_id, date_added, due_date, content_hash, payload) ",
+            );
+            q.push_values(&writes, |mut b, (k, payload, h)| {
+                b.push_bind(&k.cve_id)
+                    .push_bind(k.date_added.map(|d| d.to_string()))
+                    .push_bind(k.due_date.map(|d| d.to_string()))
+                    .push_bind(*h)
+                    .push_bind(*payload);
+            });
+            q.push(
+                " ON CONFLICT (vuln_id) DO UPDATE SET date_added = excluded.date_added, due_date = excluded.due_date, \
+                 content_hash = excluded.content_hash, payload = excluded.payload",
+            );
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(outcomes)
+    }
+
+    pub async fn upsert_kev(&mut self, kev: &KevEntry) -> Result<Outcome> {
+        Ok(self.upsert_kevs(std::slice::from_ref(kev)).await?[0])
+    }
+
+    /// Stores EPSS scores, each unless a score from a later date is already stored.
+    pub async fn upsert_epss_batch(&mut self, batch: &[Epss]) -> Result<Vec<Outcome>> {
+        type Stored = (f64, f64, Option<String>);
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for chunk in batch.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(|e| e.cve_id.as_str()).collect();
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT vuln_id, score, percentile, score_date FROM epss WHERE vuln_id IN (",
+            );
+            push_list(&mut q, &ids);
+            let mut existing: HashMap<String, Stored> = q
+                .build()
+                .fetch_all(&mut *self.tx)
+                .await?
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.get("vuln_id"),
+                        (r.get("score"), r.get("percentile"), r.get("score_date")),
+                    )
+                })
+                .collect();
+            let mut writes: Vec<(&Epss, Option<String>)> = Vec::new();
+            for e in chunk {
+                let date = e.score_date.map(|d| d.to_string());
+                let outcome = match existing.get(&e.cve_id) {
+                    None => Outcome::New,
+                    Some((s, p, d)) if *s == e.score && *p == e.percentile && *d == date => {
+                        Outcome::Unchanged
+                    }
+                    Some((_, _, Some(old))) if date.as_ref().is_some_and(|new| old > new) => {
+                        Outcome::Older
+                    }
+                    Some(_) => Outcome::Updated,
+                };
+                if matches!(outcome, Outcome::New | Outcome::Updated) {
+                    existing.insert(e.cve_id.clone(), (e.score, e.percentile, date.clone()));
+                    writes.retain(|(w, _)| w.cve_id != e.cve_id);
+                    writes.push((e, date));
+                    self.changed.insert(e.cve_id.clone());
+                }
+                outcomes.push(outcome);
+            }
+            if writes.is_empty() {
+                continue;
+            }
+            let mut q = Sql::new(
+                self.backend,
+                "INSERT INTO epss (vuln_id, score, percentile, model_version, score_date) ",
+            );
+            q.push_values(&writes, |mut b, (e, date)| {
+                b.push_bind(&e.cve_id)
+                    .push_bind(e.score)
+                    .push_bind(e.percentile)
+                    .push_bind(&e.model_version)
+                    .push_bind(date);
+            });
+            q.push(
+                " ON CONFLICT (vuln_id) DO UPDATE SET score = excluded.score, percentile = excluded.percentile, \
+                 model_version = excluded.model_version, score_date = excluded.score_date",
+            );
+            q.build().execute(&mut *self.tx).await?;
+        }
+        Ok(outcomes)
+    }
+
+    pub async fn upsert_epss(&mut self, e: &Epss) -> Result<Outcome> {
+        Ok(self.upsert_epss_batch(std::slice::from_ref(e)).await?[0])
+    }
+
+    /// Commits, recording a summary of the run.
+    pub async fn commit(mut self, summary: &serde_json::Value) -> Result<()> {
+        let mut changed: Vec<&String> = self.changed.iter().collect();
+        changed.sort();
+        // The matcher reads the change log up to a cursor: a change must never commit below a
+        // sequence number it has already passed. On PostgreSQL, sequence numbers are handed
+        // out before commit, so two imports logging at once could commit out of order; this
+        // lock (held to commit) makes them take turns. SQLite has one writer at a time anyway.
+        if let Some(key) = self.change_log_lock {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(key)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        for chunk in changed.chunks(CHUNK) {
+            let mut q = Sql::new(self.backend, "INSERT INTO knowledge_change (vuln_id) ");
+            q.push_values(chunk, |mut b, id| {
+                b.push_bind(*id);
+            });
+            q.build().execute(&mut *self.tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO import_run (started_at, finished_at, summary) VALUES ($1, $2, $3)",
+        )
+        .bind(&self.started_at)
+        .bind(Utc::now().to_rfc3339())
+        .bind(summary.to_string())
+        .execute(&mut *self.tx)
+        .await?;
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// Abandons the import: the database is exactly as it was before it began.
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,366 @@
+//! Continuous matching's state: the knowledge changes imports log, the assets they touch,
+//! re-matched findings written a batch of assets per transaction, and the cursor.
+
+use std::collections::{HashMap, HashSet};
+
+use sqlx::Row;
+use ward_model::Finding;
+
+use crate::assets::{FindingChange, UploadOutcome, component_key};
+use crate::audit::now;
+use crate::{AlertRow, AssetId, AssetRow, OrgId, Result, Store};
+use ward_model::Priority;
+
+/// Findings per multi-row statement: 10 parameters each, well under SQLite's 32,766 and
+/// PostgreSQL's 65,535.
+const FINDING_CHUNK: usize = 500;
+/// Replaces an asset's open findings with `findings`: new ones added, changed ones updated,
+/// missing ones resolved (recorded in `outcome`).
+pub(crate) async fn apply_findings(
+    change: &mut crate::Change,
+    asset_id: AssetId,
+    organisation_id: OrgId,
+    findings: &[Finding],
+    scope: Option<&HashSet<String>>,
+    at: &str,
+    outcome: &mut UploadOutcome,
+) -> Result<()> {
+    let existing = match scope {
+        // A few changed vulnerabilities: only their rows are read (by the asset's unique key).
+        Some(vulns) if vulns.len() <= 100 => {
+            let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "SELECT vuln_id, component, priority FROM finding WHERE asset_id = ",
+            );
+            q.push_bind(asset_id)
+                .push(" AND resolved_at IS NULL AND vuln_id IN (");
+            let mut sep = q.separated(", ");
+            for v in vulns {
+                sep.push_bind(v);
+            }
+            q.push(")");
+            q.build().fetch_all(&mut *change.tx).await?
+        }
+        _ => {
+            sqlx::query(
+                "SELECT vuln_id, component, priority FROM finding WHERE asset_id = $1 AND resolved_at IS NULL",
+            )
+            .bind(asset_id)
+            .fetch_all(&mut *change.tx)
+            .await?
+        }
+    };
+    // Scoped (a knowledge change): findings of other vulnerabilities are left as they are.
+    let mut open: HashMap<(String, String), String> = existing
+        .iter()
+        .map(|r| ((r.get("vuln_id"), r.get("component")), r.get("priority")))
+        .filter(|((vuln, _), _): &((String, String), String)| {
+            scope.is_none_or(|s| s.contains(vuln))
+        })
+        .collect();
+    // One row per (vulnerability, component): the last finding for a key is the one stored.
+    let mut rows: Vec<((String, String), String, &Finding)> = Vec::with_capacity(findings.len());
+    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(findings.len());
+    for f in findings {
+        let key = (f.vulnerability.clone(), component_key(f));
+        let priority = f.priority.as_str().to_owned();
+        match index.get(&key) {
+            Some(&i) => rows[i] = (key, priority, f),
+            None => {
+                index.insert(key.clone(), rows.len());
+                rows.push((key, priority, f));
+            }
+        }
+    }
+    // Written many rows per statement (a round trip per few hundred findings, which matters
+    // on PostgreSQL over the network), in the change's transaction.
+    for chunk in rows.chunks(FINDING_CHUNK) {
+        let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
+                                  priority_rank, remediate_by) ",
+        );
+        q.push_values(chunk, |mut b, (key, priority, f)| {
+            b.push_bind(organisation_id)
+                .push_bind(asset_id)
+                .push_bind(key.0.as_str())
+                .push_bind(key.1.as_str())
+                .push_bind(priority.as_str())
+                .push_bind(serde_json::to_string(*f).expect("serialisable"))
+                .push_bind(at)
+                .push_bind(at)
+                .push_bind(
+                    ward_model::Priority::ALL
+                        .iter()
+                        .position(|p| *p == f.priority)
+                        .expect("every priority is listed") as i64,
+                )
+                .push_bind(
+                    f.deadlines
+                        .remediate_by
+                        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                );
+        });
+        q.push(
+            " ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
+                 priority = excluded.priority, payload = excluded.payload,
+                 updated_at = excluded.updated_at, resolved_at = NULL,
+                 priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by",
+        );
+        q.build().execute(&mut *change.tx).await?;
+    }
+    for (key, priority, _) in rows {
+        let previous = open.remove(&key);
+        let entry = FindingChange {
+            vulnerability: key.0,
+            component: key.1,
+            priority: priority.clone(),
+            previous_priority: previous.clone().filter(|p| *p != priority),
+        };
+        match previous {
+            None => outcome.new.push(entry),
+            Some(p) if p != priority => outcome.changed.push(entry),
+            Some(_) => outcome.unchanged += 1,
+        }
+    }
+    let mut gone: Vec<((String, String), String)> = open.into_iter().collect();
+    gone.sort();
+    for chunk in gone.chunks(FINDING_CHUNK) {
+        let mut q = crate::sql::Sql::new(
+            crate::Backend::of(&change.tx),
+            "UPDATE finding SET resolved_at = ",
+        );
+        q.push_bind(at).push(", updated_at = ").push_bind(at);
+        q.push(" WHERE asset_id = ").push_bind(asset_id);
+        q.push(" AND (vuln_id, component) IN (VALUES ");
+        let mut list = q.separated(", ");
+        for ((vuln, component), _) in chunk {
+            list.push("(")
+                .push_bind_unseparated(vuln.as_str())
+                .push_unseparated(", ");
+            list.push_bind_unseparated(component.as_str())
+                .push_unseparated(")");
+        }
+        q.push(")");
+        q.build().execute(&mut *change.tx).await?;
+    }
+    for ((vuln, component), priority) in gone {
+        outcome.resolved.push(FindingChange {
+            vulnerability: vuln,
+            component,
+            priority,
+            previous_priority: None,
+        });
+    }
+    outcome
+        .resolved
+        .sort_by(|a, b| (&a.vulnerability, &a.component).cmp(&(&b.vulnerability, &b.component)));
+    Ok(())
+}
+
+impl Store {
+    /// Knowledge changes not yet matched: the last sequence number and the vulnerabilities
+    /// (at most `limit` changes).
+    pub async fn pending_knowledge_changes(
+        &self,
+        limit: i64,
+    ) -> Result<Option<(i64, Vec<String>)>> {
+        let rows = sqlx::query(
+            "SELECT seq, vuln_id FROM knowledge_change
+             WHERE seq > (SELECT seq FROM matching_cursor WHERE id = 1) ORDER BY seq LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let Some(last) = rows.last().map(|r| r.get::<i64, _>("seq")) else {
+            return Ok(None);
+        };
+        let mut vulns: Vec<String> = rows.iter().map(|r| r.get("vuln_id")).collect();
+        vulns.sort();
+        vulns.dedup();
+        Ok(Some((last, vulns)))
+    }
+
+    /// Assets a change to these vulnerabilities can touch: those whose inventory names a
+    /// product the vulnerabilities' records name, and those with open findings of them.
+    pub async fn assets_touched(&self, vulns: &[String]) -> Result<Vec<AssetId>> {
+        let mut ids = std::collections::BTreeSet::new();
+        for chunk in vulns.chunks(300) {
+            let mut q = crate::sql::Sql::new(self.backend, "SELECT DISTINCT ap.asset_id FROM asset_product ap JOIN advisory_product v ON v.product = ap.product
+                 WHERE (v.vendor = ap.vendor OR v.vendor = '*' OR ap.vendor = '') AND v.vuln_id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for v in chunk {
+                sep.push_bind(v);
+            }
+            q.push(") UNION SELECT DISTINCT asset_id FROM finding WHERE resolved_at IS NULL AND vuln_id IN (");
+            let mut sep = q.separated(", ");
+            for v in chunk {
+                sep.push_bind(v);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await? {
+                ids.insert(r.get::<AssetId, _>(0));
+            }
+        }
+        Ok(ids.into_iter().collect())
+    }
+
+    /// Replaces these assets' findings after the knowledge base changed (their inventories did
+    /// not), and brings their organisations' alerts in line, in one audited transaction (a
+    /// batch: one commit for many assets). With `scope`, only findings of those
+    /// vulnerabilities are compared and written.
+    ///
+    /// An asset whose inventory changed since it was read for matching is left as it is and
+    /// reported `superseded`: its newer inventory's findings stand, and the caller matches
+    /// it again (an upload may have been matched just before this knowledge committed).
+    pub async fn rematch_assets(
+        &self,
+        batch: &[(&AssetRow, Vec<Finding>)],
+        scope: Option<&HashSet<String>>,
+        alert_threshold: Priority,
+    ) -> Result<Rematch> {
+        let mut change = self.begin_change("ward:matching").await?;
+        let at = now();
+        // Read under the change's write lock, so no upload commits between this and the commit.
+        let mut current: HashMap<AssetId, i64> = HashMap::with_capacity(batch.len());
+        for chunk in batch.chunks(500) {
+            let mut q = crate::sql::Sql::new(
+                self.backend,
+                "SELECT a.id, COALESCE(MAX(v.version), 0) AS version FROM asset a
+                 LEFT JOIN inventory_version v ON v.asset_id = a.id WHERE a.id IN (",
+            );
+            let mut sep = q.separated(", ");
+            for (asset, _) in chunk {
+                sep.push_bind(asset.id);
+            }
+            q.push(") GROUP BY a.id");
+            for r in q.build().fetch_all(&mut *change.tx).await? {
+                current.insert(r.get("id"), r.get("version"));
+            }
+        }
+        let mut superseded = Vec::new();
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut wrote = false;
+        // Alerts are brought in line once per organisation of the batch, for every
+        // vulnerability whose findings changed on any of its assets.
+        let mut touched: std::collections::BTreeMap<OrgId, std::collections::BTreeSet<String>> =
+            std::collections::BTreeMap::new();
+        for (asset, findings) in batch {
+            if current.get(&asset.id) != Some(&asset.inventory_version) {
+                superseded.push(asset.id);
+                continue;
+            }
+            let organisation_id = asset.organisation_id;
+            let mut outcome =
+                UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
+            apply_findings(
+                &mut change,
+                asset.id,
+                organisation_id,
+                findings,
+                scope,
+                &at,
+                &mut outcome,
+            )
+            .await?;
+            // A knowledge change with the same priorities still refreshes the findings'
+            // explanations (a KEV listing, a new EPSS score); a full re-match that changed
+            // nothing is not kept.
+            wrote |= scope.is_some() && outcome.unchanged > 0;
+            if !(outcome.new.is_empty()
+                && outcome.changed.is_empty()
+                && outcome.resolved.is_empty())
+            {
+                wrote = true;
+                change
+                    .log(
+                        Some(organisation_id),
+                        "findings.rematch",
+                        &format!("asset:{}", asset.id),
+                        None,
+                        Some(&serde_json::json!({
+                            "new": outcome.new.len(),
+                            "changed": outcome.changed.len(),
+                            "resolved": outcome.resolved.len(),
+                        })),
+                    )
+                    .await?;
+                touched
+                    .entry(organisation_id)
+                    .or_default()
+                    .extend(outcome.touched());
+            }
+            outcomes.push(outcome);
+        }
+        let mut alerts = Vec::new();
+        for (organisation_id, vulns) in touched {
+            let vulns: Vec<String> = vulns.into_iter().collect();
+            alerts.extend(
+                crate::alerts::sync::sync_alerts(
+                    &mut change,
+                    organisation_id,
+                    alert_threshold,
+                    &vulns,
+                )
+                .await?,
+            );
+        }
+        if wrote {
+            change.commit().await?;
+        } else {
+            change.tx.rollback().await?;
+        }
+        Ok(Rematch {
+            outcomes,
+            alerts,
+            superseded,
+        })
+    }
+
+    /// Marks knowledge changes up to `seq` as matched.
+    pub async fn advance_matching_cursor(&self, seq: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE matching_cursor SET seq = $1 WHERE id = 1 AND seq < $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM knowledge_change WHERE seq <= $1")
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// What re-matching a batch of assets did.
+#[derive(Debug)]
+pub struct Rematch {
+    /// One per asset re-matched, in the batch's order.
+    pub outcomes: Vec<UploadOutcome>,
+    /// Alerts raised, updated or remediated.
+    pub alerts: Vec<AlertRow>,
+    /// Assets left alone because a newer inventory was uploaded since they were read.
+    pub superseded: Vec<AssetId>,
+}
+
+/// The knowledge mark as the transaction sees it.
+pub(crate) async fn knowledge_mark_in(conn: &mut sqlx::AnyConnection) -> Result<i64> {
+    Ok(sqlx::query(KNOWLEDGE_MARK).fetch_one(conn).await?.get("m"))
+}
+
+/// The newest knowledge change, matched (the cursor) or not: it moves whenever an import that
+/// changed something commits.
+const KNOWLEDGE_MARK: &str = "SELECT COALESCE(MAX(s), 0) AS m FROM (
+    SELECT seq AS s FROM matching_cursor WHERE id = 1
+    UNION ALL SELECT MAX(seq) AS s FROM knowledge_change) marks";
+
+impl Store {
+    /// The newest knowledge change, matched or not (0 when none ever was). Read before
+    /// matching an inventory and handed to [`Store::upload_inventory`] with its findings, which
+    /// refuses them if an import has committed since; a full re-match that starts after reading
+    /// it covers every change up to it.
+    pub async fn knowledge_mark(&self) -> Result<i64> {
+        Ok(sqlx::query(KNOWLEDGE_MARK)
+            .fetch_one(&self.pool)
+            .await?
+            .get("m"))
+    }
+}
