@@ -8,7 +8,7 @@ use ward_model::advisory::{
 };
 use ward_model::{Advisory, Cpe, RecordState, SourceId};
 
-use crate::detect::{Format, Parsed, Record, from_slice_with_path};
+use crate::document::{Format, Parsed, Record, from_slice_with_path};
 use crate::time::{date, datetime};
 
 #[derive(Deserialize)]

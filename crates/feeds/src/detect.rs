@@ -1,128 +1,10 @@
-//! Format detection and the common record/error types.
-
-use std::fmt;
+//! Format detection: which parser a document goes to.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use ward_model::{Advisory, Epss, KevEntry};
 
+use crate::document::{Parsed, RecordError, document_error};
 use crate::{cve5, kev_epss, nvd, osv};
-
-/// The document formats Ward imports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Format {
-    Cve5,
-    Nvd,
-    KevJson,
-    KevCsv,
-    EpssCsv,
-    Osv,
-    OsvYaml,
-}
-
-impl Format {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Cve5 => "CVE JSON 5",
-            Self::Nvd => "NVD API 2.0",
-            Self::KevJson => "CISA KEV (JSON)",
-            Self::KevCsv => "CISA KEV (CSV)",
-            Self::EpssCsv => "EPSS (CSV)",
-            Self::Osv => "OSV (JSON)",
-            Self::OsvYaml => "OSV (YAML)",
-        }
-    }
-}
-
-impl fmt::Display for Format {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One imported record.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Record {
-    /// One source's view of a vulnerability (a CVE 5 container, an NVD record).
-    Advisory(Box<Advisory>),
-    Kev(KevEntry),
-    Epss(Epss),
-}
-
-/// A record Ward could not read: which file, which record, which field, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordError {
-    pub file: String,
-    /// The record's id where it could be read, else its index (`#12`), or `-` for the document.
-    pub record: String,
-    /// The path of the bad field (`containers.cna.affected[0].versions[2].status`), or empty.
-    pub field: String,
-    pub message: String,
-}
-
-impl fmt::Display for RecordError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: record {}", self.file, self.record)?;
-        if !self.field.is_empty() {
-            write!(f, ": field `{}`", self.field)?;
-        }
-        write!(f, ": {}", self.message)
-    }
-}
-
-impl std::error::Error for RecordError {}
-
-/// Something in a record that Ward ignored while importing the rest of it (e.g. a CPE string
-/// that is not a CPE name). Same shape as an error; the record is kept.
-pub type Warning = RecordError;
-
-/// What one document held.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    pub format: Option<Format>,
-    pub records: Vec<Record>,
-    pub errors: Vec<RecordError>,
-    pub warnings: Vec<Warning>,
-}
-
-impl Parsed {
-    pub(crate) fn new(format: Format) -> Self {
-        Self {
-            format: Some(format),
-            ..Self::default()
-        }
-    }
-
-    pub(crate) fn error(
-        &mut self,
-        file: &str,
-        record: impl Into<String>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        self.errors.push(RecordError {
-            file: file.into(),
-            record: record.into(),
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-
-    pub(crate) fn warn(
-        &mut self,
-        file: &str,
-        record: impl Into<String>,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        self.warnings.push(RecordError {
-            file: file.into(),
-            record: record.into(),
-            field: field.into(),
-            message: message.into(),
-        });
-    }
-}
 
 /// The top-level keys that tell JSON formats apart; every value is skipped unread.
 #[derive(Deserialize)]
@@ -143,16 +25,6 @@ struct Probe {
     affected: Option<IgnoredAny>,
     #[serde(rename = "schema_version")]
     schema_version: Option<IgnoredAny>,
-}
-
-/// A document-level failure: the whole document was not read.
-pub(crate) fn document_error(file: &str, message: impl Into<String>) -> RecordError {
-    RecordError {
-        file: file.into(),
-        record: "-".into(),
-        field: String::new(),
-        message: message.into(),
-    }
 }
 
 /// Detects the format of one document and parses every record in it.
@@ -216,16 +88,4 @@ fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
         name,
         "unknown JSON format: expected a CVE JSON 5 record (`cveMetadata`), an NVD API 2.0 CVE object or page (`vulnerabilities`, `resultsPerPage`), the CISA KEV catalogue (`catalogVersion`), or an OSV record (`id`, `modified`, `affected`)",
     ))
-}
-
-/// Deserialises with the path of the failing field.
-pub(crate) fn from_slice_with_path<'a, T: Deserialize<'a>>(
-    bytes: &'a [u8],
-) -> Result<T, (String, String)> {
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        (path, e.into_inner().to_string())
-    })
 }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use ward_model::{Epss, KevEntry};
 
-use crate::detect::{Format, Parsed, Record, RecordError, document_error, from_slice_with_path};
+use crate::document::{Format, Parsed, Record, RecordError, document_error, from_slice_with_path};
 use crate::time::date;
 
 #[derive(Deserialize)]

@@ -10,11 +10,13 @@
 
 pub mod cve5;
 pub mod detect;
+pub mod document;
 pub mod ingest;
 pub mod kev_epss;
 pub mod nvd;
 pub mod osv;
 mod time;
 
-pub use detect::{Format, Parsed, Record, RecordError, Warning, parse_document};
+pub use detect::parse_document;
+pub use document::{Format, Parsed, Record, RecordError, Warning};
 pub use ingest::{IngestError, walk};

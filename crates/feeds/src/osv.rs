@@ -17,7 +17,7 @@ use ward_model::advisory::{PackageAffected, PackageRange, RangeEvent, RangeKind}
 use ward_model::{Advisory, Cvss, CvssVersion, RecordState, SourceId};
 
 use crate::Format;
-use crate::detect::{Parsed, Record, from_slice_with_path};
+use crate::document::{Parsed, Record, from_slice_with_path};
 use crate::time::datetime;
 
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>

@@ -10,6 +10,7 @@ pub mod cpe;
 pub mod finding;
 pub mod inventory;
 pub mod purl;
+pub mod sightings;
 
 pub use advisory::{
     Advisory, Affected, AffectedVersion, Cvss, CvssVersion, Epss, KevEntry, Node, NvdConfiguration,
@@ -27,3 +28,4 @@ pub use finding::{
 };
 pub use inventory::{Asset, Component, Criticality, Exposure, Inventory};
 pub use purl::{Package, Purl, PurlError};
+pub use sightings::{SightingsBundle, StixObject};

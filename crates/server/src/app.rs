@@ -8,68 +8,69 @@ use serde_json::{Value, json};
 use ward_store::{AlertId, AssetId, NewSighting, Principal, StoreError};
 
 use crate::auth::request_scope;
-use ward_model::AlertExposure;
+use ward_model::{AlertExposure, SightingsBundle, StixObject};
 
 use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::match_asset;
 
-/// The sightings of a STIX bundle, checked field by field; an error names the object and field.
+/// The sightings of a STIX bundle (`ward hunt --report`'s [`SightingsBundle`]), checked field
+/// by field; an error names the object and field.
 pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
-    let bundle: Value = serde_json::from_slice(body).map_err(|e| format!("body: not JSON: {e}"))?;
-    if bundle.get("type").and_then(Value::as_str) != Some("bundle") {
+    let value: Value = serde_json::from_slice(body).map_err(|e| format!("body: not JSON: {e}"))?;
+    if value.get("type").and_then(Value::as_str) != Some(SightingsBundle::KIND) {
         return Err("body: expected a STIX 2.1 bundle (\"type\": \"bundle\")".into());
     }
-    let objects = bundle
-        .get("objects")
-        .and_then(Value::as_array)
-        .ok_or("body: the bundle has no \"objects\" array")?;
-    let names: std::collections::HashMap<&str, &str> = objects
+    if !value.get("objects").is_some_and(Value::is_array) {
+        return Err("body: the bundle has no \"objects\" array".into());
+    }
+    let objects = value["objects"].as_array().expect("checked above");
+    // A field of the wrong type is named by its path (`objects[2].count: invalid type …`).
+    let bundle: SightingsBundle = serde_path_to_error::deserialize(value.clone())
+        .map_err(|e| format!("{}: {}", e.path(), e.inner()))?;
+    let names: std::collections::HashMap<&str, &str> = bundle
+        .objects
         .iter()
-        .filter(|o| o.get("type").and_then(Value::as_str) == Some("indicator"))
-        .filter_map(|o| Some((o.get("id")?.as_str()?, o.get("name")?.as_str()?)))
+        .filter(|o| o.kind == StixObject::INDICATOR)
+        .filter_map(|o| Some((o.id.as_deref()?, o.name.as_deref()?)))
         .collect();
     let mut out = Vec::new();
-    for (i, o) in objects.iter().enumerate() {
-        if o.get("type").and_then(Value::as_str) != Some("sighting") {
+    for (i, o) in bundle.objects.iter().enumerate() {
+        if o.kind != StixObject::SIGHTING {
             continue;
         }
-        let field = |name: &str| -> Result<&str, String> {
-            o.get(name)
-                .and_then(Value::as_str)
+        let field = |name: &str, v: &Option<String>| -> Result<String, String> {
+            v.clone()
                 .ok_or_else(|| format!("objects[{i}].{name}: missing or not a string"))
         };
-        let id = field("id")?;
+        let id = field("id", &o.id)?;
         if !id.starts_with("sighting--") || id.len() > 100 {
             return Err(format!("objects[{i}].id: {id:?} is not a sighting id"));
         }
-        let of = field("sighting_of_ref")?;
+        let of = field("sighting_of_ref", &o.sighting_of_ref)?;
         if !of.contains("--") || of.len() > 200 {
             return Err(format!(
                 "objects[{i}].sighting_of_ref: {of:?} is not a STIX id"
             ));
         }
-        let time = |name: &str| -> Result<String, String> {
-            let t = field(name)?;
-            ward_store::federation::normalise_time(t)
+        let time = |name: &str, v: &Option<String>| -> Result<String, String> {
+            let t = field(name, v)?;
+            ward_store::normalise_time(&t)
                 .ok_or_else(|| format!("objects[{i}].{name}: {t:?} is not an RFC 3339 time"))
         };
-        let first_seen = time("first_seen")?;
-        let last_seen = time("last_seen")?;
-        let level = o
-            .get("x_ward_level")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
+        let first_seen = time("first_seen", &o.first_seen)?;
+        let last_seen = time("last_seen", &o.last_seen)?;
         out.push(NewSighting {
-            stix_id: id.to_owned(),
-            sighting_of: of.to_owned(),
             title: names
-                .get(of)
-                .map_or_else(|| of.to_owned(), |n| (*n).to_owned()),
-            level,
+                .get(of.as_str())
+                .map_or_else(|| of.clone(), |n| (*n).to_owned()),
+            stix_id: id,
+            sighting_of: of,
+            level: o.x_ward_level.clone(),
             first_seen,
             last_seen,
-            payload: o.clone(),
+            // The object as the member sent it (every field, in its own order).
+            payload: objects[i].clone(),
         });
     }
     if out.is_empty() {

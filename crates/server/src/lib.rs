@@ -11,7 +11,6 @@ mod api;
 mod app;
 mod auth;
 mod error;
-pub mod import;
 mod jobs;
 pub mod notify;
 pub mod openapi;

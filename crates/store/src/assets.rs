@@ -12,6 +12,7 @@ use ward_model::{Component, Criticality, Exposure, Finding, Priority};
 
 use crate::audit::now;
 use crate::rematch::{apply_findings, knowledge_mark_in};
+use crate::rows::parse_optional;
 use crate::{AssetId, OrgId, Result, Scope, Store, StoreError};
 
 #[derive(Debug, Clone, Serialize)]
@@ -22,8 +23,8 @@ pub struct AssetRow {
     pub organisation_id: OrgId,
     pub organisation: String,
     pub name: String,
-    pub exposure: Option<String>,
-    pub criticality: Option<String>,
+    pub exposure: Option<Exposure>,
+    pub criticality: Option<Criticality>,
     pub tags: Vec<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -38,8 +39,8 @@ impl AssetRow {
     pub fn model(&self, components: Vec<Component>) -> ward_model::Asset {
         ward_model::Asset {
             name: self.name.clone(),
-            exposure: self.exposure.as_deref().and_then(|e| e.parse().ok()),
-            criticality: self.criticality.as_deref().and_then(|c| c.parse().ok()),
+            exposure: self.exposure,
+            criticality: self.criticality,
             components,
         }
     }
@@ -142,21 +143,29 @@ pub fn component_key(f: &Finding) -> String {
     }
 }
 
-fn asset_row(r: &sqlx::any::AnyRow) -> AssetRow {
-    AssetRow {
-        id: r.get("id"),
+fn asset_row(r: &sqlx::any::AnyRow) -> Result<AssetRow> {
+    let id: AssetId = r.try_get("id")?;
+    Ok(AssetRow {
+        id,
         organisation_id: r.get("organisation_id"),
         organisation: r.get("slug"),
         name: r.get("name"),
-        exposure: r.get("exposure"),
-        criticality: r.get("criticality"),
-        tags: serde_json::from_str(r.get::<&str, _>("tags")).unwrap_or_default(),
+        exposure: parse_optional(r, "asset", id, "exposure")?,
+        criticality: parse_optional(r, "asset", id, "criticality")?,
+        tags: serde_json::from_str(r.get::<&str, _>("tags")).map_err(|e| {
+            StoreError::Unreadable {
+                table: "asset",
+                row: id.to_string(),
+                column: "tags",
+                message: e.to_string(),
+            }
+        })?,
         created_at: r.get("created_at"),
         updated_at: r.get("updated_at"),
         inventory_version: r.get("inventory_version"),
         components: r.get("components"),
         open_findings: r.get("open_findings"),
-    }
+    })
 }
 
 /// The asset columns `asset_row()` reads (a macro: sqlx takes only literal SQL).
@@ -213,7 +222,7 @@ impl Store {
             .bind(id)
             .fetch_one(&mut *change.tx)
             .await?;
-        let created = asset_row(&created);
+        let created = asset_row(&created)?;
         change
             .log(
                 Some(organisation_id),
@@ -236,7 +245,7 @@ impl Store {
         .bind(scope.organisation())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(asset_row).collect())
+        rows.iter().map(asset_row).collect()
     }
 
     /// One asset, if it exists within the scope (`None`: any organisation).
@@ -249,7 +258,7 @@ impl Store {
         .bind(scope.organisation())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(asset_row))
+        row.as_ref().map(asset_row).transpose()
     }
 
     /// These assets with their current components, for matching (in a few statements, not
@@ -274,7 +283,7 @@ impl Store {
             }
             q.push(") ORDER BY a.id");
             for r in q.build().fetch_all(&self.pool).await? {
-                let asset = asset_row(&r);
+                let asset = asset_row(&r)?;
                 let components = match r.get::<Option<&str>, _>("payload") {
                     None => Vec::new(),
                     Some(p) => serde_json::from_str(p).map_err(|e| StoreError::Corrupt {

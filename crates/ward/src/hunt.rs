@@ -10,6 +10,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use ward_hunt::{Hunter, IndicatorSet, Input, LogFormat, Report, RuleSet};
+use ward_model::{SightingsBundle, StixObject};
 
 use crate::exit;
 
@@ -385,10 +386,7 @@ fn stix_id(kind: &str, name: &str) -> String {
 /// are the record's time, count 1) referring to the STIX indicator it is of, or, for a Sigma
 /// rule, to an `indicator` with `pattern_type: sigma` standing for the rule (by its id, not its
 /// text). The matched fields ride along as `x_ward_matched`; no other log content is included.
-pub(crate) fn stix_bundle(
-    report: &Report,
-    now: chrono::DateTime<chrono::Utc>,
-) -> serde_json::Value {
+pub(crate) fn stix_bundle(report: &Report, now: chrono::DateTime<chrono::Utc>) -> SightingsBundle {
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut objects = Vec::new();
     let mut rules_done = std::collections::HashSet::new();
@@ -408,17 +406,18 @@ pub(crate) fn stix_bundle(
                             ),
                         ),
                     };
-                    objects.push(json!({
-                        "type": "indicator",
-                        "spec_version": "2.1",
-                        "id": id,
-                        "created": stamp,
-                        "modified": stamp,
-                        "name": s.title,
-                        "pattern_type": pattern_type,
-                        "pattern": pattern,
-                        "valid_from": stamp,
-                    }));
+                    objects.push(StixObject {
+                        kind: StixObject::INDICATOR.into(),
+                        spec_version: Some("2.1".into()),
+                        id: Some(id.clone()),
+                        created: Some(stamp.clone()),
+                        modified: Some(stamp.clone()),
+                        name: Some(s.title.clone()),
+                        pattern_type: Some(pattern_type.into()),
+                        pattern: Some(pattern),
+                        valid_from: Some(stamp.clone()),
+                        ..StixObject::default()
+                    });
                 }
                 id
             }
@@ -427,27 +426,31 @@ pub(crate) fn stix_bundle(
             .timestamp
             .unwrap_or(now)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        objects.push(json!({
-            "type": "sighting",
-            "spec_version": "2.1",
-            "id": stix_id("sighting", &format!("{}:{}:{}", s.id, s.file, s.line)),
-            "created": stamp,
-            "modified": stamp,
-            "first_seen": seen,
-            "last_seen": seen,
-            "count": 1,
-            "sighting_of_ref": of,
-            "x_ward_level": s.level,
-            "x_ward_file": s.file,
-            "x_ward_line": s.line,
-            "x_ward_matched": s.matched,
-        }));
+        objects.push(StixObject {
+            kind: StixObject::SIGHTING.into(),
+            spec_version: Some("2.1".into()),
+            id: Some(stix_id(
+                "sighting",
+                &format!("{}:{}:{}", s.id, s.file, s.line),
+            )),
+            created: Some(stamp.clone()),
+            modified: Some(stamp.clone()),
+            first_seen: Some(seen.clone()),
+            last_seen: Some(seen),
+            count: Some(1),
+            sighting_of_ref: Some(of),
+            x_ward_level: s.level.clone(),
+            x_ward_file: Some(s.file.clone()),
+            x_ward_line: Some(s.line),
+            x_ward_matched: Some(serde_json::to_value(&s.matched).expect("strings serialise")),
+            ..StixObject::default()
+        });
     }
-    json!({
-        "type": "bundle",
-        "id": stix_id("bundle", &stamp),
-        "objects": objects,
-    })
+    SightingsBundle {
+        kind: SightingsBundle::KIND.into(),
+        id: Some(stix_id("bundle", &stamp)),
+        objects,
+    }
 }
 
 fn table(report: &Report) {
@@ -483,229 +486,4 @@ fn table(report: &Report) {
         ]);
     }
     println!("{t}");
-}
-
-/// `ward bench hunt`: a generated access log (ordinary traffic with a few exploit requests and
-/// indicator hits), the given rules and `n_indicators` generated STIX indicators.
-pub(crate) fn bench(
-    rules: &[PathBuf],
-    n_indicators: usize,
-    size_mb: u64,
-    files: usize,
-    threads: Option<usize>,
-    keep: Option<PathBuf>,
-) -> anyhow::Result<serde_json::Value> {
-    let temp = tempfile::tempdir()?;
-    let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
-    std::fs::create_dir_all(&dir)?;
-    let started = Instant::now();
-    let rss_start = crate::bench::peak_rss_mib();
-    let bundle = generated_bundle(n_indicators);
-    let bundle_path = dir.join("indicators.json");
-    std::fs::write(&bundle_path, &bundle)?;
-    let loaded = load(rules, &[bundle_path])?;
-    let load_seconds = started.elapsed().as_secs_f64();
-    let rss_loaded = crate::bench::peak_rss_mib();
-
-    let per_file = size_mb * 1_000_000 / files as u64;
-    let mut logs = Vec::new();
-    let generating = Instant::now();
-    for i in 0..files {
-        let path = dir.join(format!("access-{size_mb}mb.log.{i}"));
-        let fresh = std::fs::metadata(&path)
-            .map(|m| m.len() >= per_file)
-            .unwrap_or(false);
-        if !fresh {
-            generate_log(&path, per_file, i as u64, n_indicators)?;
-        }
-        logs.push(Input::Path(path));
-    }
-    let generate_seconds = generating.elapsed().as_secs_f64();
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let hunter = Hunter {
-        rules: &loaded.rules,
-        indicators: &loaded.indicators,
-        format: None,
-        threads,
-        now: chrono::Utc::now(),
-    };
-    let hunting = Instant::now();
-    let report = hunter.run(&logs, &|_| {});
-    let seconds = hunting.elapsed().as_secs_f64();
-    let bytes: u64 = report.files.iter().map(|f| f.bytes).sum();
-    let lines: u64 = report.files.iter().map(|f| f.lines).sum();
-    let sigma = report
-        .sightings
-        .iter()
-        .filter(|s| s.kind == ward_hunt::SightingKind::Sigma)
-        .count();
-    Ok(json!({
-        "bench": "hunt",
-        "rules_loaded": loaded.rules.loaded,
-        "web_rules": loaded.rules.web_rules,
-        "indicators": loaded.indicators.len(),
-        "load_seconds": load_seconds,
-        "peak_rss_mib_before_loading": rss_start,
-        "peak_rss_mib_after_loading": rss_loaded,
-        "files": files,
-        "threads": threads,
-        "bytes": bytes,
-        "lines": lines,
-        "generate_seconds": generate_seconds,
-        "hunt_seconds": seconds,
-        "mb_per_second": bytes as f64 / 1e6 / seconds,
-        "lines_per_second": lines as f64 / seconds,
-        "sightings": report.sightings.len(),
-        "sigma_sightings": sigma,
-        "indicator_sightings": report.sightings.len() - sigma,
-        "unreadable_lines": report.files.iter().map(|f| f.unreadable).sum::<u64>(),
-        "peak_rss_mib": crate::bench::peak_rss_mib(),
-    }))
-}
-
-/// A small deterministic generator (xorshift64*): the bench needs repeatable data, not
-/// randomness, and no dependency for it.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
-fn indicator_ip(i: usize) -> String {
-    format!("100.64.{}.{}", (i / 250) % 250, i % 250 + 1)
-}
-
-fn generated_bundle(n: usize) -> String {
-    let mut objects = Vec::with_capacity(n);
-    for i in 0..n {
-        let pattern = match i % 100 {
-            0..40 => format!("[ipv4-addr:value = '{}']", indicator_ip(i)),
-            40..60 => format!(
-                "[ipv4-addr:value ISSUBSET '100.{}.{}.0/24']",
-                80 + (i / 250) % 20,
-                i % 250
-            ),
-            60..80 => format!("[domain-name:value = 'bad{i}.example']"),
-            80..90 => format!("[url:value = 'http://bad{i}.example/x{i}.exe']"),
-            90..99 => format!(
-                "[file:hashes.MD5 = '{:032x}']",
-                i as u128 * 0x9e37_79b9_7f4a_7c15
-            ),
-            _ if i % 200 == 99 => format!(
-                "[network-traffic:extensions.'http-request-ext'.request_value LIKE '%/wp-admin{i}/%']"
-            ),
-            _ => format!(
-                "[network-traffic:extensions.'http-request-ext'.request_value MATCHES '^/cgi-bin/x{i}\\\\.']"
-            ),
-        };
-        objects.push(json!({
-            "type": "indicator",
-            "spec_version": "2.1",
-            "id": format!("indicator--00000000-0000-4000-8000-{i:012}"),
-            "created": "2025-05-20T00:00:00Z",
-            "modified": "2025-05-20T00:00:00Z",
-            "pattern": pattern,
-            "pattern_type": "stix",
-            "valid_from": "2025-01-01T00:00:00Z",
-        }));
-    }
-    json!({"type": "bundle", "id": "bundle--00000000-0000-4000-8000-000000000000", "objects": objects})
-        .to_string()
-}
-
-fn generate_log(path: &Path, size: u64, seed: u64, n_indicators: usize) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    const PATHS: [&str; 16] = [
-        "/",
-        "/index.html",
-        "/login",
-        "/api/v1/patients/search",
-        "/static/js/app.4f3c2.js",
-        "/static/css/site.css",
-        "/images/logo.png",
-        "/favicon.ico",
-        "/mifs/rs/api/v2/featureusage",
-        "/owa/auth/logon.aspx",
-        "/wp-login.php",
-        "/robots.txt",
-        "/api/v1/appointments",
-        "/health",
-        "/downloads/report.pdf",
-        "/search",
-    ];
-    const AGENTS: [&str; 6] = [
-        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/138.0.0.0 Safari/537.36",
-        "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
-        "Mozilla/5.0 (X11; Linux x86_64; rv:138.0) Gecko/20100101 Firefox/138.0",
-        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148",
-        "kube-probe/1.31",
-        "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17830; Pro)",
-    ];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let mut g = Gen(0x9e37_79b9_7f4a_7c15 ^ (seed + 1));
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut written = 0u64;
-    let mut line = String::with_capacity(512);
-    let mut n = 0u64;
-    while written < size {
-        line.clear();
-        n += 1;
-        let ip = if n.is_multiple_of(1000) && n_indicators > 0 {
-            indicator_ip((g.below(n_indicators as u64 * 4 / 10)) as usize)
-        } else {
-            format!(
-                "{}.{}.{}.{}",
-                10 + g.below(200),
-                g.below(256),
-                g.below(256),
-                1 + g.below(254)
-            )
-        };
-        let secs = seed * 86_400 + n / 50;
-        let (day, h, m, s) = (
-            1 + (secs / 86_400) % 28,
-            (secs / 3600) % 24,
-            (secs / 60) % 60,
-            secs % 60,
-        );
-        let month = MONTHS[(4 + secs / (86_400 * 28)) as usize % 12];
-        let request = if n.is_multiple_of(100_000) {
-            "GET /mifs/rs/api/v2/featureusage?format=%24%7b7*7%7d HTTP/1.1".to_owned()
-        } else {
-            let p = PATHS[g.below(PATHS.len() as u64) as usize];
-            let method = if g.below(10) == 0 { "POST" } else { "GET" };
-            if g.below(3) == 0 {
-                format!(
-                    "{method} {p}?id={}&page={} HTTP/1.1",
-                    g.below(1_000_000),
-                    g.below(50)
-                )
-            } else {
-                format!("{method} {p} HTTP/1.1")
-            }
-        };
-        let status = [200, 200, 200, 200, 304, 302, 404, 500][g.below(8) as usize];
-        let agent = AGENTS[g.below(AGENTS.len() as u64) as usize];
-        use std::fmt::Write as _;
-        let _ = writeln!(
-            line,
-            "{ip} - - [{day:02}/{month}/2025:{h:02}:{m:02}:{s:02} +0000] \"{request}\" {status} {} \"https://portal.example/\" \"{agent}\"",
-            g.below(200_000)
-        );
-        out.write_all(line.as_bytes())?;
-        written += line.len() as u64;
-    }
-    out.flush()?;
-    Ok(())
 }

@@ -1,12 +1,12 @@
 //! `ward db import`: feeds → knowledge base, in one transaction (the pipeline is
-//! `ward_server::import`, shared with the server's import endpoint).
+//! `ward_import`, shared with the server's import endpoint).
 
 use std::path::PathBuf;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ward_feeds::RecordError;
-pub(crate) use ward_server::import::Summary;
+pub(crate) use ward_import::Summary;
 use ward_store::Store;
 
 use crate::{DbArgs, TextOrJson, exit};
@@ -37,13 +37,13 @@ pub(crate) async fn import_paths(
     bar: &ProgressBar,
     warnings_out: &mut Vec<RecordError>,
 ) -> anyhow::Result<Summary> {
-    let progress = |p: ward_server::import::Progress<'_>| {
+    let progress = |p: ward_import::Progress<'_>| {
         bar.inc(1);
         if p.documents.is_multiple_of(256) {
             bar.set_message(format!("{} records · {}", p.records, p.name));
         }
     };
-    ward_server::import::import_paths(store, paths, strict, &progress, warnings_out).await
+    Ok(ward_import::import_paths(store, paths, strict, &progress, warnings_out).await?)
 }
 
 pub(crate) fn progress_bar(label: &str) -> ProgressBar {

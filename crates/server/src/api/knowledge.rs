@@ -82,7 +82,7 @@ pub(crate) async fn import(
     // Messages name the uploaded file, not the temporary folder.
     let prefix = format!("{}/", dir.path().display());
     let mut warnings = Vec::new();
-    let summary = crate::import::import_paths(
+    let summary = ward_import::import_paths(
         &state.store,
         vec![path],
         query.strict,

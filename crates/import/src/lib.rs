@@ -1,5 +1,7 @@
 //! Importing feeds into the knowledge base, in one transaction: `ward db import`, `ward demo`,
-//! the benchmarks and the server's import endpoint share this.
+//! the benchmarks and the server's import endpoint share this pipeline. It owns the step from
+//! files to the store: `ward-feeds` parses (and knows no database), `ward-store` writes (and
+//! knows no file format).
 //!
 //! Reading and parsing run on a blocking thread and hand parsed documents over a bounded
 //! channel to the writer, so parsing and database writes overlap on two cores.
@@ -9,7 +11,23 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use ward_feeds::{Format, Parsed, Record, RecordError, parse_document, walk};
-use ward_store::{ImportTx, Outcome, Store};
+use ward_store::{ImportTx, Outcome, Store, StoreError};
+
+/// Why an import committed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// `--strict`: the first bad record or document stops it.
+    #[error("--strict: {0}\nnothing was imported: the database is unchanged")]
+    Strict(String),
+    /// A file, folder or archive could not be read.
+    #[error("{0}\nnothing was imported: the database is unchanged")]
+    Unreadable(String),
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    /// The reading thread died (a panic in a parser: a bug).
+    #[error("the reader stopped: {0}")]
+    Reader(#[from] tokio::task::JoinError),
+}
 
 /// Where an import is, after each document.
 #[derive(Debug, Clone, Copy)]
@@ -63,7 +81,7 @@ pub async fn import_paths(
     strict: bool,
     progress: &(dyn Fn(Progress<'_>) + Sync),
     warnings_out: &mut Vec<RecordError>,
-) -> anyhow::Result<Summary> {
+) -> Result<Summary, ImportError> {
     let started = std::time::Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);
     let reader = tokio::task::spawn_blocking(move || -> Result<(), String> {
@@ -135,15 +153,16 @@ pub async fn import_paths(
     }
     if let Some(message) = fatal {
         db.rollback().await?;
-        anyhow::bail!("--strict: {message}\nnothing was imported: the database is unchanged");
+        return Err(ImportError::Strict(message));
     }
     if let Err(message) = walked {
         db.rollback().await?;
-        anyhow::bail!("{message}\nnothing was imported: the database is unchanged");
+        return Err(ImportError::Unreadable(message));
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.committed = true;
-    db.commit(&serde_json::to_value(&summary.formats)?).await?;
+    db.commit(&serde_json::to_value(&summary.formats).expect("counts serialise"))
+        .await?;
     Ok(summary)
 }
 
@@ -155,7 +174,7 @@ async fn flush(
     db: &mut ImportTx,
     pending: &mut Vec<(String, Record)>,
     summary: &mut Summary,
-) -> anyhow::Result<()> {
+) -> Result<(), ImportError> {
     let mut advisories = Vec::new();
     let mut kev = Vec::new();
     let mut epss = Vec::new();

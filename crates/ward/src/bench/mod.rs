@@ -8,6 +8,8 @@
 //! - `ward bench hunt --rules PATH`: hunt through a generated access log (1 GB by default, in
 //!   rotated files with --files) with the rules and 10,000 generated indicators; MB/s and peak RSS.
 
+mod hunt;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -223,7 +225,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             files,
             threads,
             keep,
-        } => crate::hunt::bench(&rules, indicators, size_mb, files.max(1), threads, keep)?,
+        } => hunt::bench(&rules, indicators, size_mb, files.max(1), threads, keep)?,
     };
     match args.format {
         TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&report)?),
