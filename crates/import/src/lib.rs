@@ -39,7 +39,7 @@ pub struct Progress<'a> {
 }
 
 /// Counts for one format.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, Serialize, schemars::JsonSchema)]
 pub struct FormatCounts {
     pub documents: usize,
     pub records: usize,
@@ -51,7 +51,7 @@ pub struct FormatCounts {
     pub errors: usize,
 }
 
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, schemars::JsonSchema)]
 pub struct Summary {
     pub formats: BTreeMap<String, FormatCounts>,
     pub documents: usize,

@@ -14,7 +14,10 @@ macro_rules! vocabulary {
         $name:ident ($what:literal) { $( $(#[$vmeta:meta])* $variant:ident = $word:literal, )+ }
     ) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+            schemars::JsonSchema,
+        )]
         pub enum $name {
             $( $(#[$vmeta])* #[serde(rename = $word)] $variant, )+
         }

@@ -447,6 +447,21 @@ impl fmt::Display for Cpe {
     }
 }
 
+/// In JSON a CPE is its formatted string (`cpe:2.3:a:ivanti:…`).
+impl schemars::JsonSchema for Cpe {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Cpe".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "description": "A CPE 2.3 name in its formatted-string binding",
+            "pattern": "^cpe:2\\.3:[aho*-]:",
+        })
+    }
+}
+
 impl Serialize for Cpe {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)

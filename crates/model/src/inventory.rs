@@ -5,7 +5,19 @@ use serde::{Deserialize, Serialize};
 use crate::cpe::Cpe;
 
 /// How exposed an asset is (SSVC System Exposure: small, controlled, open).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Exposure {
     Small,
@@ -39,7 +51,19 @@ impl std::str::FromStr for Exposure {
 }
 
 /// How much harm a compromise of the asset does (SSVC Human Impact: low … very-high).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Criticality {
     Low,
@@ -76,7 +100,7 @@ impl std::str::FromStr for Criticality {
 }
 
 /// A piece of software or hardware on an asset.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Component {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use ward_store::{AlertId, AssetId, NewSighting, Principal, StoreError};
 
 use crate::auth::request_scope;
@@ -130,6 +130,18 @@ pub(crate) async fn store_inventory(
     Ok((outcome, warnings))
 }
 
+/// Who an issued alert about one vulnerability reaches, by member slug.
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct IssuePreview {
+    pub(crate) vulnerability: String,
+    /// Members with open findings: alerted as affected.
+    pub(crate) affected: Vec<String>,
+    /// Members whose inventory says nothing of the products: asked to confirm.
+    pub(crate) confirm_exposure: Vec<String>,
+    /// Members whose inventory has the products at versions not affected: not alerted.
+    pub(crate) not_affected: Vec<String>,
+}
+
 /// Who a high severity alert for these vulnerabilities reaches: every member with matching
 /// findings (`affected`), every member whose inventory says nothing about the products
 /// (`confirm-exposure`); members whose inventory has the products at unaffected versions are
@@ -137,7 +149,7 @@ pub(crate) async fn store_inventory(
 pub(crate) async fn plan_issue(
     state: &AppState,
     vulnerabilities: &[String],
-) -> ApiResult<(Vec<ward_store::IssueTarget>, Vec<Value>)> {
+) -> ApiResult<(Vec<ward_store::IssueTarget>, Vec<IssuePreview>)> {
     if vulnerabilities.is_empty() || vulnerabilities.len() > 100 {
         return Err(ApiError::bad_request(
             "vulnerabilities: name 1 to 100 vulnerabilities",
@@ -202,12 +214,12 @@ pub(crate) async fn plan_issue(
                 });
             }
         }
-        preview.push(json!({
-            "vulnerability": vuln,
-            "affected": affected,
-            "confirm_exposure": confirm,
-            "not_affected": unaffected,
-        }));
+        preview.push(IssuePreview {
+            vulnerability: vuln.clone(),
+            affected,
+            confirm_exposure: confirm,
+            not_affected: unaffected,
+        });
     }
     Ok((targets, preview))
 }
@@ -247,34 +259,32 @@ pub(crate) fn parse_transition(
     })
 }
 
-/// JSON `{key: rows}`, or the rows as CSV (a header line from the field names).
-pub(crate) fn report<T: serde::Serialize>(
-    key: &str,
-    rows: &[T],
-    format: Option<&str>,
-) -> ApiResult<Response> {
+/// A report's JSON answer (`format` absent or `json`; anything else but `csv` is refused).
+pub(crate) fn json<T: serde::Serialize>(body: T, format: Option<&str>) -> ApiResult<Response> {
     match format.unwrap_or("json") {
-        "json" => Ok(Json(json!({ key: rows })).into_response()),
-        "csv" => {
-            let mut w = csv::Writer::from_writer(Vec::new());
-            for row in rows {
-                w.serialize(row)
-                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            }
-            let bytes = w
-                .into_inner()
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-            let mut r = bytes.into_response();
-            r.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            Ok(r)
-        }
+        "json" => Ok(Json(body).into_response()),
         other => Err(ApiError::bad_request(format!(
             "format: {other:?}: json or csv"
         ))),
     }
+}
+
+/// A report's rows as CSV (a header line from the field names).
+pub(crate) fn csv<T: serde::Serialize>(rows: &[T]) -> ApiResult<Response> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.serialize(row)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    }
+    let bytes = w
+        .into_inner()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut r = bytes.into_response();
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    Ok(r)
 }
 
 /// An asset created by `who` for the organisation it names (or its own): members create

@@ -23,9 +23,8 @@ pub use error::ApiError;
 pub use jobs::{MatchRun, match_all, match_asset, match_knowledge_changes};
 pub use serve::{ServeOptions, serve};
 
+use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
-use axum::{Json, Router};
 use ward_priority::Policy;
 use ward_store::Store;
 
@@ -42,51 +41,13 @@ pub struct AppState {
 
 /// The API.
 pub fn router(store: Store, policy: Policy) -> Router {
-    use api::{alerts, assets, knowledge, organisations, reports, session};
-    use axum::routing::post;
     let state = Arc::new(AppState { store, policy });
-    Router::new()
-        .route("/api/v1/health", get(session::health))
-        .route(
-            "/api/v1/openapi.json",
-            get(|| async { Json(openapi::document()) }),
-        )
-        .route("/api/v1/me", get(session::me))
-        .route("/api/v1/login", post(session::login))
-        .route("/api/v1/logout", post(session::logout))
-        .route(
-            "/api/v1/organisations",
-            get(organisations::list).post(organisations::create),
-        )
-        .route(
-            "/api/v1/sightings",
-            get(alerts::sightings).post(alerts::report_sightings),
-        )
-        .route("/api/v1/alerts", get(alerts::list))
-        .route("/api/v1/alerts/issue", post(alerts::issue))
-        .route("/api/v1/alerts/{id}/{action}", post(alerts::act))
-        .route("/api/v1/audit", get(alerts::audit))
-        .route("/api/v1/assets", get(assets::list).post(assets::create))
-        .route("/api/v1/assets/{id}", get(assets::one))
-        .route(
-            "/api/v1/assets/{id}/inventory",
-            get(assets::inventory_history).post(assets::upload_inventory),
-        )
-        .route("/api/v1/findings", get(assets::findings))
-        .route(
-            "/api/v1/channels",
-            get(organisations::channels).post(organisations::add_channel),
-        )
-        .route("/api/v1/compliance/alerts", get(reports::compliance_alerts))
-        .route(
-            "/api/v1/compliance/members",
-            get(reports::compliance_members),
-        )
-        .route(
-            "/api/v1/knowledge/imports",
-            post(knowledge::import).layer(DefaultBodyLimit::disable()),
-        )
-        .merge(ui::routes())
+    // Every operation from the one table (the OpenAPI document is made from it too); a path's
+    // methods are merged by axum.
+    let api = openapi::ROUTES.iter().fold(Router::new(), |router, r| {
+        router.route(r.path, (r.handler)())
+    });
+    api.merge(ui::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(serve::security_headers))
         .with_state(state)

@@ -1,8 +1,16 @@
-//! The OpenAPI 3.1 document (`GET /api/v1/openapi.json`), generated from [`ROUTES`]: the one
-//! table of every operation the router serves. A test sends a request for every entry through
-//! the router (none may be unrouted) and validates the document with `openapi-spec-validator`.
+//! The one table of every operation the API serves ([`ROUTES`]): the router is built from it,
+//! and so is the OpenAPI 3.1 document (`GET /api/v1/openapi.json`), whose response bodies are
+//! the JSON Schemas of the handlers' own response types (schemars, from their serde
+//! derives). A test validates the document with `openapi-spec-validator`; a snapshot pins it.
 
+use std::sync::Arc;
+
+use axum::routing::MethodRouter;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::api::{alerts, assets, knowledge, organisations, reports, session};
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy)]
@@ -24,7 +32,7 @@ pub enum Body {
     File(&'static str),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Route {
     pub method: &'static str,
     pub path: &'static str,
@@ -35,6 +43,32 @@ pub struct Route {
     pub body: Body,
     /// The success status.
     pub status: u16,
+    /// What a success answers with.
+    pub response: Answer,
+    /// The handler, as the router mounts it.
+    pub handler: fn() -> MethodRouter<Arc<AppState>>,
+}
+
+/// A success's body.
+#[derive(Clone, Copy)]
+pub enum Answer {
+    /// No body (204).
+    Empty,
+    /// JSON of this schema.
+    Json(fn(&mut SchemaGenerator) -> Schema),
+    /// JSON of this schema, or (`?format=csv`) its rows as CSV.
+    JsonOrCsv(fn(&mut SchemaGenerator) -> Schema),
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
+}
+
+/// A schema by reference: `T` lands once in `components.schemas`.
+fn schema<T: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    generator.subschema_for::<T>()
 }
 
 const CENTRAL: &[&str] = &["central-admin", "central-analyst"];
@@ -60,6 +94,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<session::Health>),
+        handler: || axum::routing::get(session::health),
     },
     Route {
         method: "get",
@@ -70,6 +106,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<Value>),
+        handler: || axum::routing::get(|| async { axum::Json(document()) }),
     },
     Route {
         method: "post",
@@ -83,6 +121,8 @@ pub const ROUTES: &[Route] = &[
             ("password", "string", true, "The password"),
         ]),
         status: 200,
+        response: Answer::Json(schema::<session::LoginAnswer>),
+        handler: || axum::routing::post(session::login),
     },
     Route {
         method: "post",
@@ -93,6 +133,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 204,
+        response: Answer::Empty,
+        handler: || axum::routing::post(session::logout),
     },
     Route {
         method: "get",
@@ -103,6 +145,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<session::Me>),
+        handler: || axum::routing::get(session::me),
     },
     Route {
         method: "get",
@@ -113,6 +157,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<organisations::OrganisationList>),
+        handler: || axum::routing::get(organisations::list),
     },
     Route {
         method: "post",
@@ -131,6 +177,8 @@ pub const ROUTES: &[Route] = &[
             ("name", "string", true, "Full name"),
         ]),
         status: 201,
+        response: Answer::Json(schema::<organisations::OrganisationAnswer>),
+        handler: || axum::routing::post(organisations::create),
     },
     Route {
         method: "get",
@@ -141,6 +189,8 @@ pub const ROUTES: &[Route] = &[
         query: &[ORG],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<assets::AssetList>),
+        handler: || axum::routing::get(assets::list),
     },
     Route {
         method: "post",
@@ -172,6 +222,8 @@ pub const ROUTES: &[Route] = &[
             ),
         ]),
         status: 201,
+        response: Answer::Json(schema::<assets::AssetAnswer>),
+        handler: || axum::routing::post(assets::create),
     },
     Route {
         method: "get",
@@ -182,6 +234,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<assets::AssetWithComponents>),
+        handler: || axum::routing::get(assets::one),
     },
     Route {
         method: "get",
@@ -192,6 +246,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<assets::InventoryHistory>),
+        handler: || axum::routing::get(assets::inventory_history),
     },
     Route {
         method: "post",
@@ -205,6 +261,8 @@ pub const ROUTES: &[Route] = &[
         )],
         body: Body::File("The inventory file"),
         status: 201,
+        response: Answer::Json(schema::<assets::UploadAnswer>),
+        handler: || axum::routing::post(assets::upload_inventory),
     },
     Route {
         method: "post",
@@ -224,6 +282,11 @@ pub const ROUTES: &[Route] = &[
         ],
         body: Body::File("The feed file or archive"),
         status: 201,
+        response: Answer::Json(schema::<knowledge::ImportAnswer>),
+        handler: || {
+            // Streamed to disk with its own limit (`MAX_IMPORT`), not the body limit.
+            axum::routing::post(knowledge::import).layer(axum::extract::DefaultBodyLimit::disable())
+        },
     },
     Route {
         method: "get",
@@ -249,6 +312,8 @@ pub const ROUTES: &[Route] = &[
         ],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<assets::Worklist>),
+        handler: || axum::routing::get(assets::findings),
     },
     Route {
         method: "get",
@@ -259,6 +324,8 @@ pub const ROUTES: &[Route] = &[
         query: &[ORG],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<alerts::AlertList>),
+        handler: || axum::routing::get(alerts::list),
     },
     Route {
         method: "post",
@@ -273,6 +340,8 @@ pub const ROUTES: &[Route] = &[
             ("dry_run", "boolean", false, "Preview only"),
         ]),
         status: 201,
+        response: Answer::Json(schema::<alerts::IssueAnswer>),
+        handler: || axum::routing::post(alerts::issue),
     },
     Route {
         method: "post",
@@ -291,6 +360,8 @@ pub const ROUTES: &[Route] = &[
             ("until", "string", false, "accept-risk: expiry, RFC 3339"),
         ]),
         status: 200,
+        response: Answer::Json(schema::<alerts::AlertAnswer>),
+        handler: || axum::routing::post(alerts::act),
     },
     Route {
         method: "get",
@@ -301,6 +372,8 @@ pub const ROUTES: &[Route] = &[
         query: &[ORG],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<alerts::SightingList>),
+        handler: || axum::routing::get(alerts::sightings),
     },
     Route {
         method: "post",
@@ -311,6 +384,8 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::File("A STIX 2.1 bundle of sighting objects"),
         status: 201,
+        response: Answer::Json(schema::<ward_store::ReportOutcome>),
+        handler: || axum::routing::post(alerts::report_sightings),
     },
     Route {
         method: "get",
@@ -321,6 +396,8 @@ pub const ROUTES: &[Route] = &[
         query: &[ORG],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<organisations::ChannelList>),
+        handler: || axum::routing::get(organisations::channels),
     },
     Route {
         method: "post",
@@ -351,6 +428,8 @@ pub const ROUTES: &[Route] = &[
             ),
         ]),
         status: 201,
+        response: Answer::Json(schema::<organisations::ChannelAnswer>),
+        handler: || axum::routing::post(organisations::add_channel),
     },
     Route {
         method: "get",
@@ -361,6 +440,8 @@ pub const ROUTES: &[Route] = &[
         query: &[ORG, ("format", "json or csv")],
         body: Body::None,
         status: 200,
+        response: Answer::JsonOrCsv(schema::<reports::AlertComplianceReport>),
+        handler: || axum::routing::get(reports::compliance_alerts),
     },
     Route {
         method: "get",
@@ -371,6 +452,8 @@ pub const ROUTES: &[Route] = &[
         query: &[ORG, ("format", "json or csv")],
         body: Body::None,
         status: 200,
+        response: Answer::JsonOrCsv(schema::<reports::MemberReport>),
+        handler: || axum::routing::get(reports::compliance_members),
     },
     Route {
         method: "get",
@@ -381,8 +464,29 @@ pub const ROUTES: &[Route] = &[
         query: &[],
         body: Body::None,
         status: 200,
+        response: Answer::Json(schema::<alerts::AuditEntries>),
+        handler: || axum::routing::get(alerts::audit),
     },
 ];
+
+/// A success's response object.
+fn success(answer: Answer, generator: &mut SchemaGenerator) -> Value {
+    let json_of = |schema: Schema| json!({"schema": schema});
+    match answer {
+        Answer::Empty => json!({"description": "Success, no body"}),
+        Answer::Json(schema) => json!({
+            "description": "Success",
+            "content": {"application/json": json_of(schema(generator))}
+        }),
+        Answer::JsonOrCsv(schema) => json!({
+            "description": "Success: JSON, or with `format=csv` the rows as CSV (a header line of field names)",
+            "content": {
+                "application/json": json_of(schema(generator)),
+                "text/csv": {"schema": {"type": "string"}}
+            }
+        }),
+    }
+}
 
 fn error_response(description: &str) -> Value {
     json!({
@@ -393,6 +497,10 @@ fn error_response(description: &str) -> Value {
 
 /// The document.
 pub fn document() -> Value {
+    // Schemas of JSON Schema 2020-12 (OpenAPI 3.1's dialect), shared ones in components.
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.definitions_path = "/components/schemas".into())
+        .into_generator();
     let mut paths = Map::new();
     for r in ROUTES {
         let mut parameters: Vec<Value> = r
@@ -414,7 +522,7 @@ pub fn document() -> Value {
             "summary": r.summary,
             "parameters": parameters,
             "responses": {
-                r.status.to_string(): {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                r.status.to_string(): success(r.response, &mut generator),
                 "400": error_response("Malformed request: the message names the field"),
             },
         });
@@ -475,6 +583,11 @@ pub fn document() -> Value {
             .expect("object")
             .insert(r.method.to_owned(), op);
     }
+    let mut schemas = generator.take_definitions(true);
+    schemas.insert(
+        "Error".into(),
+        json!({"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}),
+    );
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -490,9 +603,7 @@ pub fn document() -> Value {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "An API token (`ward admin token create`)"},
                 "session": {"type": "apiKey", "in": "cookie", "name": "ward_session", "description": "A browser session; unsafe requests also need the X-CSRF-Token header"}
             },
-            "schemas": {
-                "Error": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-            }
+            "schemas": schemas,
         }
     })
 }

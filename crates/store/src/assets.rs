@@ -15,7 +15,7 @@ use crate::rematch::{apply_findings, knowledge_mark_in};
 use crate::rows::parse_optional;
 use crate::{AssetId, OrgId, Result, Scope, Store, StoreError};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AssetRow {
     pub id: AssetId,
     /// The organisation's internal id (what the store's queries filter on).
@@ -71,7 +71,7 @@ pub struct InventoryUpload<'a> {
     pub knowledge_mark: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct InventoryVersion {
     pub version: i64,
     pub format: String,
@@ -83,7 +83,7 @@ pub struct InventoryVersion {
 }
 
 /// What an upload changed.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct UploadOutcome {
     pub asset: AssetId,
     pub version: i64,
@@ -96,7 +96,7 @@ pub struct UploadOutcome {
     pub alerts: Vec<crate::AlertRow>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FindingChange {
     pub vulnerability: String,
     pub component: String,

@@ -8,7 +8,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::{OrgId, Result, Store};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub seq: i64,
     pub at: String,

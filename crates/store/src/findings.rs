@@ -8,7 +8,7 @@ use ward_model::Priority;
 use crate::{AssetId, FindingId, OrgId, Result, Scope, Store};
 
 /// A finding as stored, with its history.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FindingRow {
     pub id: FindingId,
     /// The organisation's internal id (what the store's queries filter on).

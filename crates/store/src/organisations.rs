@@ -10,7 +10,9 @@ use crate::audit::now;
 use crate::{OrgId, Result, Store, StoreError};
 
 /// What a token (and later a user) may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Role {
     CentralAdmin,
@@ -70,7 +72,7 @@ impl FromStr for Role {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Organisation {
     pub id: OrgId,
     pub slug: String,

@@ -14,7 +14,7 @@ use crate::rows::parse;
 use crate::{Backend, ChannelId, OrgId, Result, Scope, Store, StoreError};
 use ward_model::ChannelKind;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Channel {
     pub id: ChannelId,
     pub organisation: String,

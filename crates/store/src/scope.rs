@@ -18,7 +18,7 @@ macro_rules! id {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
-            sqlx::Type,
+            sqlx::Type, schemars::JsonSchema,
         )]
         #[serde(transparent)]
         #[sqlx(transparent)]

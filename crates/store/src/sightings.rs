@@ -20,7 +20,7 @@ pub struct NewSighting {
     pub payload: serde_json::Value,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SightingRow {
     pub id: i64,
     pub organisation: String,
@@ -35,7 +35,7 @@ pub struct SightingRow {
 }
 
 /// What recording a report did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct ReportOutcome {
     /// Sightings stored now.
     pub recorded: usize,

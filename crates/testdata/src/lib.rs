@@ -5,12 +5,20 @@
 //! - [`python`]: runs a Python reference tool (a schema validator, an independent scorer) over
 //!   standard input; `None` where its modules are not installed, except under CI (`$CI` set),
 //!   where `.ci/run` installs them and their absence fails the test.
+//! - [`federation::Federation`]: the central team and two members with a token for every
+//!   role, made through the store.
+//! - [`pki::test_pki`] and [`smtp::SmtpServer`]: a CA made for the test, and an SMTP relay that
+//!   requires STARTTLS with its certificate and keeps what it receives.
 //! - [`TestDb`]: a database of its own for one test, on either backend: a SQLite file in a
 //!   temporary folder, or a fresh schema in the PostgreSQL at `$WARD_TEST_POSTGRES`
 //!   (default `postgres://postgres@127.0.0.1:5432/test`), dropped afterwards. Where no
 //!   PostgreSQL answers, PostgreSQL tests say so and skip, except under CI, where they fail.
 //! - [`backend_tests!`]: runs each listed test once per backend.
 //! - [`epmm_advisory`]: Ivanti's CNA record of CVE-2025-4427, as the store holds it.
+
+pub mod federation;
+pub mod pki;
+pub mod smtp;
 
 use std::io::Write;
 use std::path::PathBuf;

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ward_store::{AlertRow, AuditEntry, ReportOutcome, SightingRow};
 
 use crate::AppState;
 use crate::auth::{Auth, ScopeQuery, request_scope};
@@ -24,46 +25,47 @@ pub(crate) async fn report_sightings(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ReportOutcome>)> {
     if !who.role.can_write() {
         return Err(ApiError::forbidden("report sightings"));
     }
     let sightings = parse_sightings(&body).map_err(ApiError::bad_request)?;
     let outcome = state.store.record_sightings(&who, &sightings).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::to_value(outcome).expect("serialisable")),
-    ))
+    Ok((StatusCode::CREATED, Json(outcome)))
 }
 
 pub(crate) async fn sightings(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SightingList>> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
-    Ok(Json(
-        json!({"sightings": state.store.sightings(scope).await?}),
-    ))
+    Ok(Json(SightingList {
+        sightings: state.store.sightings(scope).await?,
+    }))
 }
 
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlertList>> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
-    Ok(Json(json!({"alerts": state.store.alerts(scope).await?})))
+    Ok(Json(AlertList {
+        alerts: state.store.alerts(scope).await?,
+    }))
 }
 
 pub(crate) async fn audit(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditEntries>> {
     if who.role != Role::CentralAdmin {
         return Err(ApiError::forbidden("read the audit log"));
     }
-    Ok(Json(json!({"entries": state.store.audit_log().await?})))
+    Ok(Json(AuditEntries {
+        entries: state.store.audit_log().await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -83,13 +85,17 @@ pub(crate) async fn issue(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Json(body): Json<IssueBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<IssueAnswer>)> {
     if !who.role.is_central() {
         return Err(ApiError::forbidden("issue alerts"));
     }
     let (targets, preview) = plan_issue(&state, &body.vulnerabilities).await?;
     if body.dry_run {
-        return Ok((StatusCode::OK, Json(json!({"preview": preview}))));
+        let preview = IssueAnswer {
+            preview,
+            alerts: None,
+        };
+        return Ok((StatusCode::OK, Json(preview)));
     }
     let alerts = state
         .store
@@ -97,7 +103,10 @@ pub(crate) async fn issue(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"preview": preview, "alerts": alerts})),
+        Json(IssueAnswer {
+            preview,
+            alerts: Some(alerts),
+        }),
     ))
 }
 
@@ -114,7 +123,7 @@ pub(crate) async fn act(
     Auth(who): Auth,
     Path((id, action)): Path<(AlertId, String)>,
     body: axum::body::Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AlertAnswer>> {
     // The body is optional (acknowledge and remediate need none).
     let body: ActionBody = if body.iter().all(u8::is_ascii_whitespace) {
         ActionBody::default()
@@ -130,5 +139,37 @@ pub(crate) async fn act(
         body.until.as_deref(),
     )
     .await?;
-    Ok(Json(json!({"alert": alert})))
+    Ok(Json(AlertAnswer { alert }))
+}
+
+/// `GET /api/v1/sightings`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct SightingList {
+    sightings: Vec<SightingRow>,
+}
+
+/// `GET /api/v1/alerts`: latest change first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AlertList {
+    alerts: Vec<AlertRow>,
+}
+
+/// `GET /api/v1/audit`: the whole chain, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AuditEntries {
+    entries: Vec<AuditEntry>,
+}
+
+/// `POST /api/v1/alerts/{id}/{action}`: the alert as it now is.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AlertAnswer {
+    alert: AlertRow,
+}
+
+/// `POST /api/v1/alerts/issue`: who it reaches, and (unless `dry_run`) the alerts issued.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct IssueAnswer {
+    preview: Vec<crate::app::IssuePreview>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alerts: Option<Vec<AlertRow>>,
 }

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ward_model::Component;
+use ward_store::{AssetRow, FindingRow, InventoryVersion, UploadOutcome};
 
 use crate::AppState;
 use crate::auth::{Auth, ScopeQuery, request_scope};
@@ -19,9 +21,11 @@ pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AssetList>> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
-    Ok(Json(json!({"assets": state.store.assets(scope).await?})))
+    Ok(Json(AssetList {
+        assets: state.store.assets(scope).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -39,7 +43,7 @@ pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Json(body): Json<AssetBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<AssetAnswer>)> {
     let exposure = body
         .exposure
         .as_deref()
@@ -64,31 +68,32 @@ pub(crate) async fn create(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({"asset": asset}))))
+    Ok((StatusCode::CREATED, Json(AssetAnswer { asset })))
 }
 
 pub(crate) async fn one(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Path(id): Path<AssetId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AssetWithComponents>> {
     let asset = scoped_asset(&state, &who, id).await?;
     let components = state
         .store
         .current_components(who.scope(), asset.id)
         .await?;
-    Ok(Json(json!({"asset": asset, "components": components})))
+    Ok(Json(AssetWithComponents { asset, components }))
 }
 
 pub(crate) async fn inventory_history(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Path(id): Path<AssetId>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InventoryHistory>> {
     let asset = scoped_asset(&state, &who, id).await?;
-    Ok(Json(
-        json!({"asset": asset.id, "versions": state.store.inventory_history(who.scope(), asset.id).await?}),
-    ))
+    Ok(Json(InventoryHistory {
+        asset: asset.id,
+        versions: state.store.inventory_history(who.scope(), asset.id).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -107,16 +112,17 @@ pub(crate) async fn upload_inventory(
     Path(id): Path<AssetId>,
     Query(q): Query<UploadQuery>,
     body: axum::body::Bytes,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<UploadAnswer>)> {
     if !who.role.can_write() {
         return Err(ApiError::forbidden("upload inventories"));
     }
     let asset = scoped_asset(&state, &who, id).await?;
     let name = q.filename.unwrap_or_else(|| "upload".into());
     let (outcome, warnings) = store_inventory(&state, &who, &asset, &name, &body).await?;
-    let mut answer = serde_json::to_value(outcome).expect("serialisable");
-    answer["warnings"] = json!(warnings);
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((
+        StatusCode::CREATED,
+        Json(UploadAnswer { outcome, warnings }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -145,7 +151,7 @@ pub(crate) async fn findings(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Query(q): Query<FindingsQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Worklist>> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
     let priority = q
         .priority
@@ -170,7 +176,55 @@ pub(crate) async fn findings(
             offset: q.offset,
         })
         .await?;
-    Ok(Json(
-        json!({"findings": rows, "total": total, "limit": limit, "offset": q.offset}),
-    ))
+    Ok(Json(Worklist {
+        findings: rows,
+        total,
+        limit,
+        offset: q.offset,
+    }))
+}
+
+/// `GET /api/v1/assets`: with their current inventory version and open findings.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AssetList {
+    assets: Vec<AssetRow>,
+}
+
+/// `POST /api/v1/assets`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AssetAnswer {
+    asset: AssetRow,
+}
+
+/// `GET /api/v1/assets/{id}`: the asset and its current inventory's components.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AssetWithComponents {
+    asset: AssetRow,
+    components: Vec<Component>,
+}
+
+/// `GET /api/v1/assets/{id}/inventory`: every inventory uploaded, oldest first.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct InventoryHistory {
+    asset: AssetId,
+    versions: Vec<InventoryVersion>,
+}
+
+/// `POST /api/v1/assets/{id}/inventory`: what the upload changed, and what the parser ignored.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct UploadAnswer {
+    #[serde(flatten)]
+    outcome: UploadOutcome,
+    /// Parts of the file that were passed over (a bad CPE, say), each naming file, record, field.
+    warnings: Vec<String>,
+}
+
+/// `GET /api/v1/findings`: one page of the worklist.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Worklist {
+    findings: Vec<FindingRow>,
+    /// Findings matching the query, on every page.
+    total: i64,
+    limit: i64,
+    offset: i64,
 }

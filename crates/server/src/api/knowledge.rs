@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ward_import::Summary;
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -32,7 +33,7 @@ pub(crate) async fn import(
     Auth(who): Auth,
     Query(query): Query<ImportQuery>,
     body: axum::body::Body,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ImportAnswer>)> {
     use tokio::io::AsyncWriteExt;
     if who.role != Role::CentralAdmin {
         return Err(ApiError::forbidden("import into the knowledge base"));
@@ -91,20 +92,40 @@ pub(crate) async fn import(
     )
     .await
     .map_err(|e| ApiError::bad_request(e.to_string().replace(&prefix, "")))?;
-    let mut summary = serde_json::to_value(&summary).expect("serialisable");
-    if let Some(errors) = summary["errors"].as_array_mut() {
-        for e in errors {
-            *e = Value::String(e.as_str().unwrap_or_default().replace(&prefix, ""));
-        }
+    let mut summary = summary;
+    for e in &mut summary.errors {
+        *e = e.replace(&prefix, "");
     }
-    summary["warning_messages"] = warnings
-        .iter()
-        .take(100)
-        .map(|w| Value::String(w.to_string().replace(&prefix, "")))
-        .collect();
+    let report = ImportReport {
+        summary,
+        warning_messages: warnings
+            .iter()
+            .take(100)
+            .map(|w| w.to_string().replace(&prefix, ""))
+            .collect(),
+    };
     state
         .store
-        .audit(&who.actor(), "knowledge.import", name, &summary)
+        .audit(
+            &who.actor(),
+            "knowledge.import",
+            name,
+            &serde_json::to_value(&report).expect("serialisable"),
+        )
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"import": summary}))))
+    Ok((StatusCode::CREATED, Json(ImportAnswer { import: report })))
+}
+
+/// `POST /api/v1/knowledge/imports`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ImportAnswer {
+    import: ImportReport,
+}
+
+/// What the import did, as `ward db import --format json` says it, with the first 100 warnings.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ImportReport {
+    #[serde(flatten)]
+    summary: Summary,
+    warning_messages: Vec<String>,
 }

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ward_store::{Channel, Organisation};
 
 use crate::AppState;
 use crate::auth::{Auth, ScopeQuery, request_scope};
@@ -17,7 +18,7 @@ use ward_store::Role;
 pub(crate) async fn list(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<OrganisationList>> {
     let all = state.store.organisations().await?;
     let visible: Vec<_> = if who.role.is_central() {
         all
@@ -26,7 +27,9 @@ pub(crate) async fn list(
             .filter(|o| o.id == who.organisation.id)
             .collect()
     };
-    Ok(Json(json!({"organisations": visible})))
+    Ok(Json(OrganisationList {
+        organisations: visible,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -39,7 +42,7 @@ pub(crate) async fn create(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Json(body): Json<NewOrganisation>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<OrganisationAnswer>)> {
     if who.role != Role::CentralAdmin {
         return Err(ApiError::forbidden("create organisations"));
     }
@@ -47,18 +50,21 @@ pub(crate) async fn create(
         .store
         .create_organisation(&who.actor(), &body.slug, &body.name, false)
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"organisation": org}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(OrganisationAnswer { organisation: org }),
+    ))
 }
 
 pub(crate) async fn channels(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Query(q): Query<ScopeQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ChannelList>> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
-    Ok(Json(
-        json!({"channels": state.store.channels(scope).await?}),
-    ))
+    Ok(Json(ChannelList {
+        channels: state.store.channels(scope).await?,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -76,7 +82,7 @@ pub(crate) async fn add_channel(
     State(state): State<Arc<AppState>>,
     Auth(who): Auth,
     Json(body): Json<ChannelBody>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<ChannelAnswer>)> {
     if !who.role.is_admin() {
         return Err(ApiError::forbidden("add notification channels"));
     }
@@ -102,5 +108,29 @@ pub(crate) async fn add_channel(
             body.secret.as_deref(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(json!({"channel": channel}))))
+    Ok((StatusCode::CREATED, Json(ChannelAnswer { channel })))
+}
+
+/// `GET /api/v1/organisations`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OrganisationList {
+    organisations: Vec<Organisation>,
+}
+
+/// `POST /api/v1/organisations`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct OrganisationAnswer {
+    organisation: Organisation,
+}
+
+/// `GET /api/v1/channels`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChannelList {
+    channels: Vec<Channel>,
+}
+
+/// `POST /api/v1/channels` (the secret is never returned).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct ChannelAnswer {
+    channel: Channel,
 }

@@ -10,7 +10,10 @@ use crate::AppState;
 use crate::auth::{Auth, request_scope};
 use crate::error::ApiResult;
 
-use crate::app::report;
+use crate::app::{csv, json};
+use schemars::JsonSchema;
+use serde::Serialize;
+use ward_store::{AlertCompliance, MemberScore};
 
 #[derive(Deserialize)]
 pub(crate) struct ReportQuery {
@@ -27,11 +30,11 @@ pub(crate) async fn compliance_alerts(
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
-    report(
-        "alerts",
-        &state.store.alert_compliance(scope).await?,
-        q.format.as_deref(),
-    )
+    let alerts = state.store.alert_compliance(scope).await?;
+    match q.format.as_deref() {
+        Some("csv") => csv(&alerts),
+        _ => json(AlertComplianceReport { alerts }, q.format.as_deref()),
+    }
 }
 
 /// `GET /api/v1/compliance/members`: each member's scorecard by month.
@@ -41,9 +44,21 @@ pub(crate) async fn compliance_members(
     Query(q): Query<ReportQuery>,
 ) -> ApiResult<Response> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
-    report(
-        "members",
-        &state.store.member_scorecards(scope).await?,
-        q.format.as_deref(),
-    )
+    let members = state.store.member_scorecards(scope).await?;
+    match q.format.as_deref() {
+        Some("csv") => csv(&members),
+        _ => json(MemberReport { members }, q.format.as_deref()),
+    }
+}
+
+/// `GET /api/v1/compliance/alerts`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct AlertComplianceReport {
+    alerts: Vec<AlertCompliance>,
+}
+
+/// `GET /api/v1/compliance/members`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct MemberReport {
+    members: Vec<MemberScore>,
 }

@@ -6,8 +6,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use ward_store::{Organisation, Role};
 
 use crate::AppState;
 use crate::auth::Auth;
@@ -34,12 +35,12 @@ pub(crate) async fn login(
         .await?
     {
         ward_store::Login::Ok(session) => {
-            let mut r = Json(json!({
-                "csrf_token": session.csrf_token,
-                "organisation": session.principal.organisation,
-                "role": session.principal.role,
-                "user": session.principal.credential,
-            }))
+            let mut r = Json(LoginAnswer {
+                csrf_token: session.csrf_token,
+                organisation: session.principal.organisation,
+                role: session.principal.role,
+                user: session.principal.credential,
+            })
             .into_response();
             r.headers_mut().insert(
                 header::SET_COOKIE,
@@ -81,14 +82,46 @@ pub(crate) async fn logout(
     Ok(r)
 }
 
-pub(crate) async fn health() -> Json<Value> {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+/// `GET /api/v1/health`.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Health {
+    /// `ok`.
+    status: &'static str,
+    /// Ward's version.
+    version: &'static str,
 }
 
-pub(crate) async fn me(Auth(who): Auth) -> Json<Value> {
-    Json(json!({
-        "organisation": who.organisation,
-        "role": who.role,
-        "credential": who.credential,
-    }))
+pub(crate) async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// `GET /api/v1/me`: who the caller is.
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Me {
+    organisation: Organisation,
+    role: Role,
+    /// `token:<id>` or `user:<email>`.
+    credential: String,
+}
+
+pub(crate) async fn me(Auth(who): Auth) -> Json<Me> {
+    Json(Me {
+        organisation: who.organisation,
+        role: who.role,
+        credential: who.credential,
+    })
+}
+
+/// `POST /api/v1/login`: the session's CSRF token (the session itself is the cookie).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct LoginAnswer {
+    /// Send it as `X-CSRF-Token` with every unsafe request of the session.
+    csrf_token: String,
+    organisation: Organisation,
+    role: Role,
+    /// `user:<email>`.
+    user: String,
 }

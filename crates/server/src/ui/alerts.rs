@@ -243,23 +243,14 @@ pub(super) fn cve_list(text: &str) -> Vec<String> {
     out
 }
 
-pub(super) fn preview_rows(preview: &[Value]) -> Vec<PreviewRow> {
-    let list = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+pub(super) fn preview_rows(preview: Vec<crate::app::IssuePreview>) -> Vec<PreviewRow> {
     preview
-        .iter()
+        .into_iter()
         .map(|p| PreviewRow {
-            vulnerability: p["vulnerability"].as_str().unwrap_or_default().to_owned(),
-            affected: list(&p["affected"]),
-            confirm: list(&p["confirm_exposure"]),
-            not_affected: list(&p["not_affected"]),
+            vulnerability: p.vulnerability,
+            affected: p.affected,
+            confirm: p.confirm_exposure,
+            not_affected: p.not_affected,
         })
         .collect()
 }
@@ -278,7 +269,7 @@ pub(super) async fn issue_form(
         (Vec::new(), String::new())
     } else {
         match crate::app::plan_issue(&state, &vulns).await {
-            Ok((_, preview)) => (preview_rows(&preview), String::new()),
+            Ok((_, preview)) => (preview_rows(preview), String::new()),
             Err(e) => (Vec::new(), e.message),
         }
     };

@@ -7,7 +7,7 @@ use crate::audit::now;
 use crate::{Result, Scope, Store};
 
 /// Per vulnerability: how the members alerted about it did against their deadlines.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AlertCompliance {
     pub vulnerability: String,
     pub members: i64,
@@ -24,7 +24,7 @@ pub struct AlertCompliance {
 }
 
 /// Per member and month (of the alert's creation): a scorecard.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct MemberScore {
     pub organisation: String,
     pub month: String,

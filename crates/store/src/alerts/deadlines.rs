@@ -9,6 +9,7 @@ use super::{AlertRow, alert, alert_columns};
 use crate::audit::Change;
 use crate::{AlertId, OrgId, Result, Store};
 
+/// What the periodic deadline check did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TickOutcome {
     pub escalated: Vec<AlertRow>,

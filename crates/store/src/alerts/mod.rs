@@ -67,9 +67,9 @@ pub struct IssueTarget {
     pub remediate_by: Option<String>,
 }
 
-/// What the periodic deadline check did.
-
-#[derive(Debug, Clone, Serialize)]
+/// An alert to one organisation, as stored: what it is about, how far it has got, its
+/// deadlines and who was told what.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AlertRow {
     pub id: AlertId,
     /// The organisation's internal id (what the store's queries filter on).

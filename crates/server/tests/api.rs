@@ -1,0 +1,401 @@
+//! The API in process: requests go through `ward_server::router` with tower's `oneshot`, on a
+//! real SQLite file and a real PostgreSQL schema. Authorisation is checked for every operation
+//! of the one table the router is built from, so a new operation is covered the day it is added.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::Request;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use ward_model::{SightingsBundle, StixObject};
+use ward_priority::Policy;
+use ward_server::openapi::{Access, ROUTES};
+use ward_store::Role;
+use ward_testdata::federation::Federation;
+use ward_testdata::{TestDb, epmm_advisory};
+
+/// The federation behind the router.
+struct App {
+    router: Router,
+    f: Federation,
+}
+
+impl App {
+    async fn new(db: &TestDb) -> Self {
+        let f = Federation::create(db.location()).await;
+        let mut tx = f.store.begin_import().await.unwrap();
+        tx.upsert_advisory(&epmm_advisory(20, "12.5.0.1"))
+            .await
+            .unwrap();
+        tx.commit(&json!({})).await.unwrap();
+        let router = ward_server::router(f.store.clone(), Policy::load("nhs-hsa").unwrap());
+        Self { router, f }
+    }
+
+    /// One request as a client on loopback sends it: the status and the JSON body (`null`
+    /// when the body is not JSON).
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [127, 0, 0, 1],
+                40000,
+            ))));
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body.to_vec())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str, token: &str) -> (u16, Value) {
+        self.call("GET", path, Some(token), b"").await
+    }
+
+    async fn post(&self, path: &str, token: &str, body: &[u8]) -> (u16, Value) {
+        self.call("POST", path, Some(token), body).await
+    }
+}
+
+/// A body a permitted caller could send to the operation: every documented field with a
+/// plausible value (so that only the role decides, not a malformed body).
+fn plausible_body(route: &ward_server::openapi::Route) -> Vec<u8> {
+    match route.body {
+        ward_server::openapi::Body::None => Vec::new(),
+        ward_server::openapi::Body::File(_) => b"not a real file".to_vec(),
+        ward_server::openapi::Body::Json(fields) => {
+            let mut body = serde_json::Map::new();
+            for (name, _, _, _) in fields {
+                let value = match *name {
+                    "organisation" => continue,
+                    "exposure" => json!("open"),
+                    "criticality" => json!("high"),
+                    "tags" => json!([]),
+                    "kind" => json!("webhook"),
+                    "target" => json!("https://receiver.example/hook"),
+                    "secret" => json!("0123456789abcdef0123"),
+                    "vulnerabilities" => json!(["CVE-2025-4427"]),
+                    "dry_run" => json!(true),
+                    "justification" => json!("component_not_present"),
+                    "until" => json!("2099-01-01T00:00:00Z"),
+                    _ => json!("x"),
+                };
+                body.insert((*name).to_owned(), value);
+            }
+            Value::Object(body).to_string().into_bytes()
+        }
+    }
+}
+
+/// The operation's path with its parameters filled (an id that exists nowhere) and the query
+/// parameters it cannot do without.
+fn plausible_path(route: &ward_server::openapi::Route) -> String {
+    let path = route
+        .path
+        .replace("{id}", "999999")
+        .replace("{action}", "acknowledge");
+    match route.operation_id {
+        "importKnowledge" => format!("{path}?filename=known_exploited_vulnerabilities.json"),
+        "uploadInventory" => format!("{path}?filename=inventory.csv"),
+        _ => path,
+    }
+}
+
+/// Every operation of the table: no token is 401 (unless public); a role the operation does
+/// not name is 403 and changes nothing; a role it names is never refused for its role.
+async fn every_operation_refuses_anonymous_callers_and_roles_it_does_not_name(db: TestDb) {
+    let app = App::new(&db).await;
+    let callers: Vec<(Role, &str, &str)> = Role::ALL
+        .into_iter()
+        .map(|role| {
+            let org = if role.is_central() {
+                "nhs-england"
+            } else {
+                "rxa"
+            };
+            (role, org, app.f.token(org, role))
+        })
+        .collect();
+    for route in ROUTES {
+        let method = route.method.to_uppercase();
+        let path = plausible_path(route);
+        let body = plausible_body(route);
+        if matches!(route.access, Access::Public) {
+            continue;
+        }
+        let (status, answer) = app.call(&method, &path, None, &body).await;
+        assert_eq!(status, 401, "{method} {path} without a token: {answer}");
+        for (role, org, token) in &callers {
+            let allowed = match route.access {
+                Access::Roles(roles) => roles.contains(&role.as_str()),
+                Access::Any | Access::Public => true,
+            };
+            let audit_before = app.f.store.verify_audit().await.unwrap().entries;
+            let (status, answer) = app.call(&method, &path, Some(token), &body).await;
+            if allowed {
+                assert!(
+                    status != 401 && status != 403,
+                    "{method} {path} as {role} of {org}: {status} {answer}"
+                );
+            } else {
+                assert_eq!(status, 403, "{method} {path} as {role} of {org}: {answer}");
+                assert!(
+                    answer["error"]
+                        .as_str()
+                        .unwrap()
+                        .contains("your role may not"),
+                    "{answer}"
+                );
+                let audit_after = app.f.store.verify_audit().await.unwrap().entries;
+                assert_eq!(
+                    audit_before, audit_after,
+                    "a refused {method} {path} changed something"
+                );
+            }
+        }
+    }
+}
+
+/// The EPMM test bench's inventory as Ward CSV.
+fn epmm_csv(version: &str) -> Vec<u8> {
+    format!("asset,cpe\nmdm-01,cpe:2.3:a:ivanti:endpoint_manager_mobile:{version}:*:*:*:*:*:*:*\n")
+        .into_bytes()
+}
+
+/// What `ward hunt --report` sends for one exploit request.
+fn sightings_bundle() -> Vec<u8> {
+    let bundle = SightingsBundle {
+        kind: SightingsBundle::KIND.into(),
+        id: Some("bundle--6c0b4b8e-8f0a-4c9b-9d3e-000000000001".into()),
+        objects: vec![
+            StixObject {
+                kind: StixObject::INDICATOR.into(),
+                id: Some("indicator--6c0b4b8e-8f0a-4c9b-9d3e-000000000002".into()),
+                name: Some("Ivanti EPMM exploitation (CVE-2025-4427)".into()),
+                pattern_type: Some("sigma".into()),
+                pattern: Some("id: epmm".into()),
+                ..StixObject::default()
+            },
+            StixObject {
+                kind: StixObject::SIGHTING.into(),
+                id: Some("sighting--6c0b4b8e-8f0a-4c9b-9d3e-000000000003".into()),
+                sighting_of_ref: Some("indicator--6c0b4b8e-8f0a-4c9b-9d3e-000000000002".into()),
+                first_seen: Some("2025-05-15T21:20:05Z".into()),
+                last_seen: Some("2025-05-15T21:20:05Z".into()),
+                count: Some(1),
+                x_ward_level: Some("high".into()),
+                ..StixObject::default()
+            },
+        ],
+    };
+    serde_json::to_vec(&bundle).unwrap()
+}
+
+/// Another member's data does not exist for a member: not in any list, 403 when asked for
+/// by name, 404 by id, and nothing of it can be changed.
+async fn another_member_never_sees_a_members_data(db: TestDb) {
+    let app = App::new(&db).await;
+    let rxa_admin = app.f.token("rxa", Role::MemberAdmin);
+    // rxa: a possible compromise, and an EPMM server at an affected version.
+    let (status, report) = app
+        .post(
+            "/api/v1/sightings",
+            app.f.token("rxa", Role::MemberAnalyst),
+            &sightings_bundle(),
+        )
+        .await;
+    assert_eq!(status, 201, "{report}");
+    let compromise = report["alerts"][0]["id"].as_i64().unwrap();
+    let (status, asset) = app
+        .post(
+            "/api/v1/assets",
+            rxa_admin,
+            br#"{"name":"mdm-01","exposure":"open","criticality":"high"}"#,
+        )
+        .await;
+    assert_eq!(status, 201, "{asset}");
+    let asset = asset["asset"]["id"].as_i64().unwrap();
+    let (status, upload) = app
+        .post(
+            &format!("/api/v1/assets/{asset}/inventory?filename=epmm.csv"),
+            rxa_admin,
+            &epmm_csv("12.5.0.0"),
+        )
+        .await;
+    assert_eq!(status, 201, "{upload}");
+    assert_eq!(
+        upload["new"][0]["vulnerability"], "CVE-2025-4427",
+        "{upload}"
+    );
+    // The central team issues the EPMM alert: rxa is affected (rxb is asked to confirm).
+    let (status, issued) = app
+        .post(
+            "/api/v1/alerts/issue",
+            app.f.token("nhs-england", Role::CentralAnalyst),
+            br#"{"vulnerabilities":["CVE-2025-4427"],"note":"Patch EPMM to 12.5.0.1"}"#,
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    assert_eq!(issued["preview"][0]["affected"], json!(["rxa"]), "{issued}");
+    let (_, alerts) = app.get("/api/v1/alerts", rxa_admin).await;
+    assert_eq!(alerts["alerts"].as_array().unwrap().len(), 2, "{alerts}");
+    let vulnerability_alert = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "vulnerability")
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+
+    for (role, token) in app.f.member_tokens("rxb") {
+        for path in [
+            "/api/v1/me",
+            "/api/v1/organisations",
+            "/api/v1/sightings",
+            "/api/v1/alerts",
+            "/api/v1/assets",
+            "/api/v1/findings",
+            "/api/v1/findings?search=mdm",
+            "/api/v1/channels",
+            "/api/v1/compliance/alerts",
+            "/api/v1/compliance/members",
+        ] {
+            let (status, body) = app.get(path, token).await;
+            assert_eq!(status, 200, "{role} {path}: {body}");
+            let text = body.to_string();
+            for theirs in [
+                "\"rxa\"",
+                "Royal Example",
+                "mdm-01",
+                "endpoint_manager_mobile",
+                "indicator--6c0b4b8e",
+            ] {
+                assert!(
+                    !text.contains(theirs),
+                    "{role} of rxb saw {theirs} at {path}: {text}"
+                );
+            }
+        }
+        for path in [
+            "/api/v1/sightings?organisation=rxa",
+            "/api/v1/alerts?organisation=rxa",
+            "/api/v1/assets?organisation=rxa",
+            "/api/v1/findings?organisation=rxa",
+            "/api/v1/channels?organisation=rxa",
+            "/api/v1/compliance/alerts?organisation=rxa",
+            "/api/v1/audit",
+        ] {
+            let (status, body) = app.get(path, token).await;
+            assert_eq!(status, 403, "{role} {path}: {body}");
+        }
+        for path in [
+            format!("/api/v1/assets/{asset}"),
+            format!("/api/v1/assets/{asset}/inventory"),
+        ] {
+            let (status, body) = app.get(&path, token).await;
+            assert_eq!(status, 404, "{role} {path}: {body}");
+            assert!(!body.to_string().contains("mdm-01"));
+        }
+        // Writes: the read-only role is refused for its role; writers find nothing to change.
+        let refused = if role == Role::ReadOnly { 403 } else { 404 };
+        let (status, _) = app
+            .post(
+                &format!("/api/v1/assets/{asset}/inventory?filename=epmm.csv"),
+                token,
+                &epmm_csv("12.5.0.1"),
+            )
+            .await;
+        assert_eq!(status, refused, "{role} uploaded to rxa's asset");
+        for alert in [compromise, vulnerability_alert] {
+            let (status, _) = app
+                .post(&format!("/api/v1/alerts/{alert}/acknowledge"), token, b"")
+                .await;
+            assert_eq!(status, refused, "{role} acknowledged rxa's alert {alert}");
+        }
+        // A report always lands in the caller's own organisation.
+        let (status, _) = app
+            .post(
+                "/api/v1/organisations",
+                token,
+                br#"{"slug":"x","name":"x"}"#,
+            )
+            .await;
+        assert_eq!(status, 403, "{role} created an organisation");
+    }
+    // rxa's alerts are as they were; its own analyst still sees both, open.
+    let (_, alerts) = app
+        .get("/api/v1/alerts", app.f.token("rxa", Role::ReadOnly))
+        .await;
+    let states: Vec<&str> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["open", "open"], "{alerts}");
+    // The central team sees rxa by name.
+    let (status, body) = app
+        .get(
+            "/api/v1/findings?organisation=rxa",
+            app.f.token("nhs-england", Role::CentralAnalyst),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["total"], 1, "{body}");
+}
+
+/// The document the server serves is valid OpenAPI 3.1 (checked by `openapi-spec-validator`)
+/// and documents the operations members and hunts rely on.
+async fn the_openapi_document_is_valid_openapi_3_1(db: TestDb) {
+    let app = App::new(&db).await;
+    let (status, doc) = app.call("GET", "/api/v1/openapi.json", None, b"").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    for (path, method) in [
+        ("/api/v1/assets/{id}/inventory", "post"),
+        ("/api/v1/alerts/issue", "post"),
+        ("/api/v1/sightings", "post"),
+        ("/api/v1/findings", "get"),
+    ] {
+        assert!(
+            doc["paths"][path][method].is_object(),
+            "{method} {path} undocumented"
+        );
+    }
+    let script = "import sys, json\nfrom openapi_spec_validator import validate\nvalidate(json.load(sys.stdin))\nprint('valid')";
+    if let Some((ok, out, err)) = ward_testdata::python(
+        &["openapi_spec_validator"],
+        script,
+        doc.to_string().as_bytes(),
+    ) {
+        assert!(ok, "{err}");
+        assert_eq!(out.trim(), "valid");
+    }
+}
+
+ward_testdata::backend_tests!(
+    every_operation_refuses_anonymous_callers_and_roles_it_does_not_name,
+    another_member_never_sees_a_members_data,
+    the_openapi_document_is_valid_openapi_3_1,
+);
