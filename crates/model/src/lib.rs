@@ -11,6 +11,7 @@ pub mod finding;
 pub mod inventory;
 pub mod purl;
 pub mod sightings;
+pub mod timestamp;
 
 pub use advisory::{
     Advisory, Affected, AffectedVersion, Cvss, CvssVersion, Epss, KevEntry, Node, NvdConfiguration,

@@ -43,3 +43,38 @@ pub(crate) fn parse_optional<T: FromStr<Err = String>>(
     })
     .transpose()
 }
+
+/// The column's time (RFC 3339, as Ward writes it).
+pub(crate) fn time(
+    row: &AnyRow,
+    table: &'static str,
+    id: impl Display,
+    column: &'static str,
+) -> Result<chrono::DateTime<chrono::Utc>> {
+    let text: String = row.try_get(column)?;
+    ward_model::timestamp::parse(&text).map_err(|message| StoreError::Unreadable {
+        table,
+        row: id.to_string(),
+        column,
+        message,
+    })
+}
+
+/// The column's time, if not NULL.
+pub(crate) fn time_optional(
+    row: &AnyRow,
+    table: &'static str,
+    id: impl Display,
+    column: &'static str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| {
+        ward_model::timestamp::parse(&t).map_err(|message| StoreError::Unreadable {
+            table,
+            row: id.to_string(),
+            column,
+            message,
+        })
+    })
+    .transpose()
+}

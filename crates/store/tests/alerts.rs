@@ -96,8 +96,8 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
         vec![a1]
     );
     assert_eq!(
-        first.escalated[0].escalated_at.as_deref(),
-        Some("2025-01-02T00:00:00.000Z")
+        first.escalated[0].escalated_at,
+        Some(t("2025-01-02T00:00:00.000Z"))
     );
     // Once per missed deadline.
     assert!(

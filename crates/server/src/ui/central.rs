@@ -44,13 +44,8 @@ pub(super) fn trend(alerts: &[AlertRow], now: DateTime<Utc>) -> Chart {
             let open = alerts
                 .iter()
                 .filter(|a| a.kind == AlertKind::Vulnerability)
-                .filter(|a| parse_time(&a.created_at).is_some_and(|c| c <= end))
-                .filter(|a| {
-                    a.resolved_at
-                        .as_deref()
-                        .and_then(parse_time)
-                        .is_none_or(|r| r > end)
-                })
+                .filter(|a| a.created_at <= end)
+                .filter(|a| a.resolved_at.is_none_or(|r| r > end))
                 .count();
             (end.format("%d %b").to_string(), open)
         })

@@ -253,17 +253,22 @@ fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-/// `2025-05-21 10:00 UTC`.
+/// `2025-05-21 10:00 UTC` (a time as text: a finding's deadline in its payload).
 fn when(s: Option<&str>) -> String {
-    s.and_then(parse_time).map_or_else(
+    when_at(s.and_then(parse_time))
+}
+
+/// `2025-05-21 10:00 UTC`.
+fn when_at(t: Option<DateTime<Utc>>) -> String {
+    t.map_or_else(
         || "—".to_owned(),
         |d| d.format("%Y-%m-%d %H:%M UTC").to_string(),
     )
 }
 
 /// "in 1 d 4 h" or "3 h overdue" (or "" when there is no deadline).
-fn timer(deadline: Option<&str>, done: bool, now: DateTime<Utc>) -> (String, bool) {
-    let Some(d) = deadline.and_then(parse_time) else {
+fn timer(deadline: Option<DateTime<Utc>>, done: bool, now: DateTime<Utc>) -> (String, bool) {
+    let Some(d) = deadline else {
         return (String::new(), false);
     };
     if done {
@@ -316,11 +321,11 @@ impl AlertView {
     fn new(a: &AlertRow, now: DateTime<Utc>) -> Self {
         let resolved = a.resolved_at.is_some();
         let (acknowledge_timer, acknowledge_late) = timer(
-            a.acknowledge_by.as_deref(),
+            a.acknowledge_by,
             a.acknowledged_at.is_some() || resolved,
             now,
         );
-        let (remediate_timer, remediate_late) = timer(a.remediate_by.as_deref(), resolved, now);
+        let (remediate_timer, remediate_late) = timer(a.remediate_by, resolved, now);
         Self {
             id: a.id,
             organisation: a.organisation.clone(),
@@ -337,20 +342,20 @@ impl AlertView {
                 .map(|p| p.as_str().to_owned())
                 .or_else(|| a.level.clone())
                 .unwrap_or_else(|| "unknown".into()),
-            acknowledge_by: when(a.acknowledge_by.as_deref()),
+            acknowledge_by: when_at(a.acknowledge_by),
             acknowledge_timer,
             acknowledge_late,
-            remediate_by: when(a.remediate_by.as_deref()),
+            remediate_by: when_at(a.remediate_by),
             remediate_timer,
             remediate_late,
-            acknowledged_at: when(a.acknowledged_at.as_deref()),
-            resolved_at: when(a.resolved_at.as_deref()),
+            acknowledged_at: when_at(a.acknowledged_at),
+            resolved_at: when_at(a.resolved_at),
             escalated: a.escalated_at.is_some(),
             justification: a.justification.clone().unwrap_or_default(),
-            accepted_until: when(a.accepted_until.as_deref()),
+            accepted_until: when_at(a.accepted_until),
             note: a.note.clone().unwrap_or_default(),
             evidence: a.evidence,
-            created_at: when(Some(&a.created_at)),
+            created_at: when_at(Some(a.created_at)),
         }
     }
 

@@ -68,7 +68,7 @@ impl Store {
                 .await?;
             let after = alert_by_id(&mut change, a.id).await?;
             let org = org_of(&mut change, a.id).await?;
-            let missed = if a.remediate_by.as_deref().is_some_and(|r| r < at.as_str()) {
+            let missed = if a.remediate_by.is_some_and(|r| r < now_) {
                 "remediation"
             } else {
                 "acknowledgement"

@@ -15,7 +15,7 @@ use serde::Serialize;
 use sqlx::Row;
 
 use crate::audit::now;
-use crate::rows::{parse, parse_optional};
+use crate::rows::{parse, parse_optional, time, time_optional};
 use crate::{AlertId, OrgId, Result, Scope, Store, StoreError};
 use sync::{alert_by_id, alert_by_subject, audited, open_findings, value};
 use ward_model::{AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, Priority};
@@ -84,21 +84,37 @@ pub struct AlertRow {
     pub state: AlertState,
     /// Findings or sightings behind it.
     pub evidence: i64,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "ward_model::timestamp::millis")]
+    #[schemars(with = "String")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ward_model::timestamp::millis")]
+    #[schemars(with = "String")]
+    pub updated_at: DateTime<Utc>,
     /// Vulnerability alerts: whether the inventory has it or the member is asked to confirm.
     pub exposure: Option<AlertExposure>,
     /// Vulnerability alerts: raised by a finding at the policy's threshold, or issued.
     pub origin: Option<AlertOrigin>,
     pub priority: Option<Priority>,
-    pub acknowledge_by: Option<String>,
-    pub remediate_by: Option<String>,
-    pub acknowledged_at: Option<String>,
-    pub resolved_at: Option<String>,
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub acknowledge_by: Option<DateTime<Utc>>,
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub remediate_by: Option<DateTime<Utc>>,
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub resolved_at: Option<DateTime<Utc>>,
     pub justification: Option<String>,
-    pub accepted_until: Option<String>,
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub accepted_until: Option<DateTime<Utc>>,
     /// When a missed deadline was escalated to the central team.
-    pub escalated_at: Option<String>,
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub escalated_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
 }
 
@@ -134,18 +150,18 @@ pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
         level: row.get("level"),
         state: parse(row, "alert", id, "state")?,
         evidence: row.get("evidence"),
-        created_at: row.get("created_at"),
-        updated_at: row.get("updated_at"),
+        created_at: time(row, "alert", id, "created_at")?,
+        updated_at: time(row, "alert", id, "updated_at")?,
         exposure: parse_optional(row, "alert", id, "exposure")?,
         origin: parse_optional(row, "alert", id, "origin")?,
         priority: parse_optional(row, "alert", id, "priority")?,
-        acknowledge_by: row.get("acknowledge_by"),
-        remediate_by: row.get("remediate_by"),
-        acknowledged_at: row.get("acknowledged_at"),
-        resolved_at: row.get("resolved_at"),
+        acknowledge_by: time_optional(row, "alert", id, "acknowledge_by")?,
+        remediate_by: time_optional(row, "alert", id, "remediate_by")?,
+        acknowledged_at: time_optional(row, "alert", id, "acknowledged_at")?,
+        resolved_at: time_optional(row, "alert", id, "resolved_at")?,
         justification: row.get("justification"),
-        accepted_until: row.get("accepted_until"),
-        escalated_at: row.get("escalated_at"),
+        accepted_until: time_optional(row, "alert", id, "accepted_until")?,
+        escalated_at: time_optional(row, "alert", id, "escalated_at")?,
         note: row.get("note"),
     })
 }
