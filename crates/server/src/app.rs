@@ -184,34 +184,31 @@ pub(crate) async fn plan_issue(
             let after = |d: Option<chrono::Duration>| {
                 d.map(|d| (now + d).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
             };
+            // The findings' own deadlines where there are findings, else the policy's window
+            // for immediate action, counted from now.
+            let target = |exposure, priority, ack: Option<String>, rem: Option<String>| {
+                ward_store::IssueTarget {
+                    organisation_id: org.id,
+                    vulnerability: vuln.clone(),
+                    title: vuln.clone(),
+                    exposure,
+                    priority,
+                    acknowledge_by: ack.or_else(|| after(window.and_then(|w| w.acknowledge))),
+                    remediate_by: rem.or_else(|| after(window.and_then(|w| w.remediate))),
+                }
+            };
             if let Some((_, priority, ack, rem)) =
                 state.store.open_findings_for(org.id, vuln).await?
             {
                 affected.push(org.slug.clone());
-                targets.push(ward_store::IssueTarget {
-                    organisation_id: org.id,
-                    vulnerability: vuln.clone(),
-                    title: vuln.clone(),
-                    exposure: AlertExposure::Affected,
-                    priority: Some(priority),
-                    acknowledge_by: ack.or_else(|| after(window.and_then(|w| w.acknowledge))),
-                    remediate_by: rem.or_else(|| after(window.and_then(|w| w.remediate))),
-                });
+                targets.push(target(AlertExposure::Affected, Some(priority), ack, rem));
                 continue;
             }
             if mentioning.contains(&org.id) {
                 unaffected.push(org.slug.clone());
             } else {
                 confirm.push(org.slug.clone());
-                targets.push(ward_store::IssueTarget {
-                    organisation_id: org.id,
-                    vulnerability: vuln.clone(),
-                    title: vuln.clone(),
-                    exposure: AlertExposure::ConfirmExposure,
-                    priority: None,
-                    acknowledge_by: after(window.and_then(|w| w.acknowledge)),
-                    remediate_by: after(window.and_then(|w| w.remediate)),
-                });
+                targets.push(target(AlertExposure::ConfirmExposure, None, None, None));
             }
         }
         preview.push(IssuePreview {

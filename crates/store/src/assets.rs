@@ -224,12 +224,11 @@ impl Store {
             .await?;
         let created = asset_row(&created)?;
         change
-            .log(
+            .created(
                 Some(organisation_id),
                 "asset.create",
                 &format!("asset:{id}"),
-                None,
-                Some(&serde_json::to_value(&created).expect("serialisable")),
+                &created,
             )
             .await?;
         change.commit().await?;

@@ -130,6 +130,19 @@ impl Change {
         Ok(())
     }
 
+    /// Appends the entry of a record created (`record` as the API shows it).
+    pub async fn created(
+        &mut self,
+        organisation_id: Option<OrgId>,
+        action: &str,
+        target: &str,
+        record: &impl Serialize,
+    ) -> Result<()> {
+        let after = serde_json::to_value(record).expect("records serialise");
+        self.log(organisation_id, action, target, None, Some(&after))
+            .await
+    }
+
     /// Appends the audit entry of an alert's change and queues its notification to the
     /// organisation's channels (and the central team's), in the same transaction: an alert
     /// never changes without both. `after` is what the notification carries as `alert`.

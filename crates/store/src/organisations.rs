@@ -175,12 +175,11 @@ impl Store {
         .await?;
         let org = organisation(&row);
         change
-            .log(
+            .created(
                 Some(org.id),
                 "organisation.create",
                 &format!("organisation:{slug}"),
-                None,
-                Some(&serde_json::to_value(&org).expect("serialisable")),
+                &org,
             )
             .await?;
         change.commit().await?;

@@ -176,12 +176,11 @@ impl Store {
         let id: ChannelId = row.get("id");
         let channel = channel_by_id(&mut change, id).await?;
         change
-            .log(
+            .created(
                 Some(organisation_id),
                 "channel.add",
                 &format!("channel:{id}"),
-                None,
-                Some(&serde_json::to_value(&channel).expect("serialisable")),
+                &channel,
             )
             .await?;
         change.commit().await?;

@@ -86,12 +86,11 @@ impl Store {
             last_used_at: None,
         };
         change
-            .log(
+            .created(
                 Some(org.id),
                 "token.create",
                 &format!("token:{}", info.id),
-                None,
-                Some(&serde_json::to_value(&info).expect("serialisable")),
+                &info,
             )
             .await?;
         change.commit().await?;

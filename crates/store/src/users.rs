@@ -131,12 +131,11 @@ impl Store {
             created_at: created,
         };
         change
-            .log(
+            .created(
                 Some(org.id),
                 "user.create",
                 &format!("user:{}", user.id),
-                None,
-                Some(&serde_json::to_value(&user).expect("serialisable")),
+                &user,
             )
             .await?;
         change.commit().await?;
