@@ -21,14 +21,21 @@ struct App {
 }
 
 impl App {
+    /// The federation, with the EPMM advisory in its knowledge base.
     async fn new(db: &TestDb) -> Self {
-        let f = Federation::create(db.location()).await;
-        let mut tx = f.store.begin_import().await.unwrap();
+        let app = Self::without_knowledge(db).await;
+        let mut tx = app.f.store.begin_import().await.unwrap();
         tx.upsert_advisory(&epmm_advisory(20, "12.5.0.1"))
             .await
             .unwrap();
         tx.commit(&json!({})).await.unwrap();
-        let router = ward_server::router(f.store.clone(), Policy::load("nhs-hsa").unwrap());
+        app
+    }
+
+    /// The federation with an empty knowledge base.
+    async fn without_knowledge(db: &TestDb) -> Self {
+        let f = Federation::create(db.location()).await;
+        let router = ward_server::router(f.store.clone(), policy());
         Self { router, f }
     }
 
@@ -75,6 +82,16 @@ impl App {
     async fn post(&self, path: &str, token: &str, body: &[u8]) -> (u16, Value) {
         self.call("POST", path, Some(token), body).await
     }
+}
+
+fn policy() -> Policy {
+    Policy::load("nhs-hsa").unwrap()
+}
+
+/// The demo's feed files (public records, `crates/ward/demo/README.md`).
+fn demo_feed(name: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ward/demo/feeds");
+    std::fs::read(dir.join(name)).unwrap()
 }
 
 /// A body a permitted caller could send to the operation: every documented field with a
@@ -394,7 +411,124 @@ async fn the_openapi_document_is_valid_openapi_3_1(db: TestDb) {
     }
 }
 
+/// Central admins import feeds over HTTP: other roles are refused, the name chooses a parser
+/// and never a place on disk, a broken file is refused naming it and imports nothing, and the
+/// records imported reach the affected member's findings when continuous matching runs.
+async fn a_central_admin_imports_feeds_over_http_and_a_bad_one_changes_nothing(db: TestDb) {
+    let app = App::without_knowledge(&db).await;
+    let central = app.f.token("nhs-england", Role::CentralAdmin);
+    let rxa = app.f.token("rxa", Role::MemberAdmin);
+    let (_, asset) = app
+        .post("/api/v1/assets", rxa, br#"{"name":"mdm-01"}"#)
+        .await;
+    let a = asset["asset"]["id"].as_i64().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/assets/{a}/inventory?filename=epmm.csv"),
+            rxa,
+            &epmm_csv("12.5.0.0"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let record = demo_feed("cve5-CVE-2025-4427.json");
+    let imports = "/api/v1/knowledge/imports";
+
+    // Only central admins import.
+    for token in [
+        app.f.token("nhs-england", Role::CentralAnalyst),
+        rxa,
+        app.f.token("rxa", Role::MemberAnalyst),
+    ] {
+        let (status, body) = app
+            .post(&format!("{imports}?filename=cve.json"), token, &record)
+            .await;
+        assert_eq!(status, 403, "{body}");
+    }
+    // The name chooses a parser, never a place on disk.
+    for name in ["../../etc/passwd.json", ".hidden.json", "a%20b.json", ""] {
+        let (status, body) = app
+            .post(&format!("{imports}?filename={name}"), central, &record)
+            .await;
+        assert_eq!(status, 400, "{name}: {body}");
+    }
+    // A broken document: 400 naming the file, and nothing imported.
+    let (_, audit_before) = app.get("/api/v1/audit", central).await;
+    let (status, body) = app
+        .post(
+            &format!("{imports}?filename=CVE-2025-4427.json&strict=true"),
+            central,
+            &record[..record.len() / 2],
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"].as_str().unwrap();
+    assert!(message.contains("CVE-2025-4427.json"), "{message}");
+    assert!(message.contains("nothing was imported"), "{message}");
+    assert!(
+        !message.contains("/tmp"),
+        "the temporary folder leaks: {message}"
+    );
+    let (_, audit_after) = app.get("/api/v1/audit", central).await;
+    assert_eq!(audit_before["entries"], audit_after["entries"]);
+    assert_eq!(app.f.store.counts().await.unwrap().vulnerabilities, 0);
+
+    // The records, one request each: imported and audited.
+    for name in [
+        "cve5-CVE-2025-4427.json",
+        "cve5-CVE-2025-4428.json",
+        "kev-subset.json",
+    ] {
+        let (status, body) = app
+            .post(
+                &format!("{imports}?filename={name}"),
+                central,
+                &demo_feed(name),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["import"]["committed"], true, "{body}");
+        assert!(
+            body["import"]["errors"].as_array().unwrap().is_empty(),
+            "{body}"
+        );
+    }
+    let (_, audit) = app.get("/api/v1/audit", central).await;
+    let imported: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "knowledge.import")
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        imported,
+        [
+            "cve5-CVE-2025-4427.json",
+            "cve5-CVE-2025-4428.json",
+            "kev-subset.json"
+        ]
+    );
+    // Continuous matching (what `ward serve` runs every two seconds) takes them to rxa.
+    let (_, before) = app.get("/api/v1/findings", rxa).await;
+    assert_eq!(before["total"], 0, "{before}");
+    let run = ward_server::match_knowledge_changes(&app.f.store, &policy())
+        .await
+        .unwrap();
+    assert_eq!((run.assets, run.new), (1, 2), "{run:?}");
+    let (_, after) = app.get("/api/v1/findings", rxa).await;
+    assert_eq!(after["total"], 2, "{after}");
+    let (_, alerts) = app.get("/api/v1/alerts?organisation=rxa", central).await;
+    let epmm = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["subject"] == "CVE-2025-4427")
+        .unwrap_or_else(|| panic!("no CVE-2025-4427 alert for rxa: {alerts}"));
+    assert_eq!(epmm["state"], "open", "{epmm}");
+}
+
 ward_testdata::backend_tests!(
+    a_central_admin_imports_feeds_over_http_and_a_bad_one_changes_nothing,
     every_operation_refuses_anonymous_callers_and_roles_it_does_not_name,
     another_member_never_sees_a_members_data,
     the_openapi_document_is_valid_openapi_3_1,
