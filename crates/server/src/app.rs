@@ -148,6 +148,7 @@ pub(crate) struct IssuePreview {
 /// listed as not affected and get nothing.
 pub(crate) async fn plan_issue(
     state: &AppState,
+    who: &Principal,
     vulnerabilities: &[String],
 ) -> ApiResult<(Vec<ward_store::IssueTarget>, Vec<IssuePreview>)> {
     if vulnerabilities.is_empty() || vulnerabilities.len() > 100 {
@@ -197,8 +198,10 @@ pub(crate) async fn plan_issue(
                     remediate_by: rem.or_else(|| after(window.and_then(|w| w.remediate))),
                 }
             };
-            if let Some((_, priority, ack, rem)) =
-                state.store.open_findings_for(org.id, vuln).await?
+            if let Some((_, priority, ack, rem)) = state
+                .store
+                .open_findings_for(who.scope(), org.id, vuln)
+                .await?
             {
                 affected.push(org.slug.clone());
                 targets.push(target(AlertExposure::Affected, Some(priority), ack, rem));

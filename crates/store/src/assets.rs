@@ -12,8 +12,9 @@ use ward_model::{Component, Criticality, Exposure, Finding, Priority};
 
 use crate::audit::now;
 use crate::rematch::{apply_findings, knowledge_mark_in};
-use crate::rows::parse_optional;
+use crate::rows::{parse_optional, time};
 use crate::{AssetId, OrgId, Result, Scope, Store, StoreError};
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AssetRow {
@@ -26,8 +27,12 @@ pub struct AssetRow {
     pub exposure: Option<Exposure>,
     pub criticality: Option<Criticality>,
     pub tags: Vec<String>,
-    pub created_at: String,
-    pub updated_at: String,
+    #[serde(with = "ward_model::timestamp::millis")]
+    #[schemars(with = "String")]
+    pub created_at: DateTime<Utc>,
+    #[serde(with = "ward_model::timestamp::millis")]
+    #[schemars(with = "String")]
+    pub updated_at: DateTime<Utc>,
     /// The current inventory's version (0: none uploaded yet).
     pub inventory_version: i64,
     pub components: i64,
@@ -160,8 +165,8 @@ fn asset_row(r: &sqlx::any::AnyRow) -> Result<AssetRow> {
                 message: e.to_string(),
             }
         })?,
-        created_at: r.get("created_at"),
-        updated_at: r.get("updated_at"),
+        created_at: time(r, "asset", id, "created_at")?,
+        updated_at: time(r, "asset", id, "updated_at")?,
         inventory_version: r.get("inventory_version"),
         components: r.get("components"),
         open_findings: r.get("open_findings"),

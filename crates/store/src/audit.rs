@@ -6,7 +6,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::{Any, Row, Transaction};
 
-use crate::{OrgId, Result, Store};
+use crate::{OrgId, Result, Scope, Store};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
@@ -208,10 +208,14 @@ impl Store {
         })
     }
 
-    pub async fn audit_log(&self) -> Result<Vec<AuditEntry>> {
+    /// The audit log's entries within the scope (an organisation's own entries; every entry,
+    /// federation-wide ones included, for a scope that reaches every organisation), oldest first.
+    pub async fn audit_log(&self, scope: Scope) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
-            "SELECT seq, at, actor, organisation_id, action, target, before, after, prev_hash, hash FROM audit_log ORDER BY seq",
+            "SELECT seq, at, actor, organisation_id, action, target, before, after, prev_hash, hash FROM audit_log
+             WHERE ($1 IS NULL OR organisation_id = $1) ORDER BY seq",
         )
+        .bind(scope.organisation())
         .fetch_all(&self.pool)
         .await?;
         Ok(rows
@@ -234,7 +238,7 @@ impl Store {
     /// Walks the audit chain: each entry must follow the previous one (no gap), name the
     /// previous entry's hash, and hash to what it says; the last must be the recorded head.
     pub async fn verify_audit(&self) -> Result<AuditVerdict> {
-        let entries = self.audit_log().await?;
+        let entries = self.audit_log(Scope::operator()).await?;
         let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
             .fetch_one(&self.pool)
             .await?;

@@ -5,7 +5,10 @@ use sqlx::Row;
 
 use ward_model::Priority;
 
-use crate::{AssetId, FindingId, OrgId, Result, Scope, Store};
+use chrono::{DateTime, Utc};
+
+use crate::rows::{parse, time, time_optional};
+use crate::{AssetId, FindingId, OrgId, Result, Scope, Store, StoreError};
 
 /// A finding as stored, with its history.
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -19,10 +22,16 @@ pub struct FindingRow {
     pub asset: String,
     pub vulnerability: String,
     pub component: String,
-    pub priority: String,
-    pub first_seen: String,
-    pub updated_at: String,
-    pub resolved_at: Option<String>,
+    pub priority: Priority,
+    #[serde(with = "ward_model::timestamp::millis")]
+    #[schemars(with = "String")]
+    pub first_seen: DateTime<Utc>,
+    #[serde(with = "ward_model::timestamp::millis")]
+    #[schemars(with = "String")]
+    pub updated_at: DateTime<Utc>,
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub resolved_at: Option<DateTime<Utc>>,
     pub finding: serde_json::Value,
 }
 
@@ -116,7 +125,7 @@ impl Store {
                 (total, rows)
             }
         };
-        let rows = rows.iter().map(finding_row).collect();
+        let rows = rows.iter().map(finding_row).collect::<Result<_>>()?;
         Ok((rows, total))
     }
 }
@@ -134,26 +143,33 @@ impl Store {
         .bind(scope.organisation())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(finding_row))
+        row.as_ref().map(finding_row).transpose()
     }
 }
 
-fn finding_row(r: &sqlx::any::AnyRow) -> FindingRow {
-    FindingRow {
-        id: r.get("id"),
+fn finding_row(r: &sqlx::any::AnyRow) -> Result<FindingRow> {
+    let id: FindingId = r.try_get("id")?;
+    Ok(FindingRow {
+        id,
         organisation_id: r.get("organisation_id"),
         organisation: r.get("slug"),
         asset_id: r.get("asset_id"),
         asset: r.get("asset"),
         vulnerability: r.get("vuln_id"),
         component: r.get("component"),
-        priority: r.get("priority"),
-        first_seen: r.get("first_seen"),
-        updated_at: r.get("updated_at"),
-        resolved_at: r.get("resolved_at"),
-        finding: serde_json::from_str(r.get::<&str, _>("payload"))
-            .unwrap_or(serde_json::Value::Null),
-    }
+        priority: parse(r, "finding", id, "priority")?,
+        first_seen: time(r, "finding", id, "first_seen")?,
+        updated_at: time(r, "finding", id, "updated_at")?,
+        resolved_at: time_optional(r, "finding", id, "resolved_at")?,
+        finding: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| {
+            StoreError::Unreadable {
+                table: "finding",
+                row: id.to_string(),
+                column: "payload",
+                message: e.to_string(),
+            }
+        })?,
+    })
 }
 
 impl FindingQuery {

@@ -3,7 +3,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use ward_model::{AlertExposure, AlertState, ChannelKind};
-use ward_store::{AlertId, IssueTarget, Job, OrgId, Organisation, Scope, Store, Transition};
+use ward_store::{
+    AlertId, IssueTarget, Job, OrgId, Organisation, Scope, Store, StoreError, Transition,
+};
 use ward_testdata::TestDb;
 
 fn t(s: &str) -> DateTime<Utc> {
@@ -62,6 +64,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
     let alerts = store
         .issue_alerts(
             "test",
+            Scope::operator(),
             &[target("CVE-1"), target("CVE-2"), target("CVE-3")],
             Some("note"),
         )
@@ -164,7 +167,7 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
         .unwrap_err();
     assert!(err.to_string().contains("no such alert"), "{err}");
 
-    let audit = store.audit_log().await.unwrap();
+    let audit = store.audit_log(Scope::operator()).await.unwrap();
     let escalations = audit
         .iter()
         .filter(|e| e.action == "alert.escalate")
@@ -195,7 +198,10 @@ async fn concurrent_deliverers_never_claim_the_same_notification(db: TestDb) {
     let targets: Vec<IssueTarget> = (0..400)
         .map(|i| issued(org.id, &format!("CVE-2025-{i:05}"), None, None))
         .collect();
-    first.issue_alerts("test", &targets, None).await.unwrap();
+    first
+        .issue_alerts("test", Scope::operator(), &targets, None)
+        .await
+        .unwrap();
     let queued = first.outbox_counts().await.unwrap().pending;
     assert_eq!(queued, 400);
 
@@ -262,7 +268,10 @@ async fn concurrent_deadline_checks_escalate_each_alert_once(db: TestDb) {
             )
         })
         .collect();
-    store.issue_alerts("test", &targets, None).await.unwrap();
+    store
+        .issue_alerts("test", Scope::operator(), &targets, None)
+        .await
+        .unwrap();
     let mut checks = Vec::new();
     for _ in 0..3 {
         let other = Store::open(db.location()).await.unwrap();
@@ -320,7 +329,115 @@ async fn a_job_is_one_servers_at_a_time(db: TestDb) {
     }
 }
 
+/// A member's scope reaches its own records only: alerts, one alert by id, the audit log, and
+/// nothing can be issued or planned for another organisation through it.
+async fn a_member_scope_reaches_only_its_own_records(db: TestDb) {
+    let (store, org) = one_member(&db).await;
+    let other = store
+        .create_organisation("test", "m2", "Other", false)
+        .await
+        .unwrap();
+    let alerts = store
+        .issue_alerts(
+            "test",
+            Scope::operator(),
+            &[
+                issued(org.id, "CVE-2025-0001", None, None),
+                issued(other.id, "CVE-2025-0002", None, None),
+            ],
+            None,
+        )
+        .await
+        .unwrap();
+    let mine = store.alerts(only(&org)).await.unwrap();
+    assert_eq!(
+        mine.iter().map(|a| a.subject.as_str()).collect::<Vec<_>>(),
+        ["CVE-2025-0001"]
+    );
+    assert!(
+        store
+            .alert(only(&org), alerts[1].id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .alert(only(&other), alerts[1].id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let before = store.audit_log(Scope::operator()).await.unwrap().len();
+    let refused = store
+        .issue_alerts(
+            "test",
+            only(&org),
+            &[issued(other.id, "CVE-2025-0003", None, None)],
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(refused, StoreError::NotFound(_)), "{refused}");
+    assert_eq!(
+        store.audit_log(Scope::operator()).await.unwrap().len(),
+        before
+    );
+    let own = store.audit_log(only(&org)).await.unwrap();
+    assert!(!own.is_empty());
+    assert!(
+        own.iter().all(|e| e.organisation_id == Some(org.id.get())),
+        "{own:?}"
+    );
+    assert!(
+        store
+            .open_findings_for(only(&org), other.id, "CVE-2025-0002")
+            .await
+            .is_err()
+    );
+}
+
+/// A stored word outside its vocabulary is an error that names the table, the row and the
+/// column (it used to vanish as `None` or pass as text).
+async fn an_unreadable_stored_value_names_table_row_and_column(db: TestDb) {
+    let (store, org) = one_member(&db).await;
+    let alerts = store
+        .issue_alerts(
+            "test",
+            Scope::operator(),
+            &[issued(org.id, "CVE-2025-0001", None, None)],
+            None,
+        )
+        .await
+        .unwrap();
+    db.execute("UPDATE alert SET state = 'closed'").unwrap();
+    let err = store.alerts(only(&org)).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "stored alert {}: column state is unreadable: alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected",
+            alerts[0].id
+        )
+    );
+    db.execute("UPDATE alert SET state = 'open', created_at = 'yesterday'")
+        .unwrap();
+    let err = store.alert(only(&org), alerts[0].id).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            StoreError::Unreadable {
+                table: "alert",
+                column: "created_at",
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
 ward_testdata::backend_tests!(
+    an_unreadable_stored_value_names_table_row_and_column,
+    a_member_scope_reaches_only_its_own_records,
     missed_deadlines_escalate_once_each_and_expired_acceptances_reopen,
     concurrent_deliverers_never_claim_the_same_notification,
     concurrent_deadline_checks_escalate_each_alert_once,

@@ -64,7 +64,7 @@ pub(crate) async fn audit(
         return Err(ApiError::forbidden("read the audit log"));
     }
     Ok(Json(AuditEntries {
-        entries: state.store.audit_log().await?,
+        entries: state.store.audit_log(who.scope()).await?,
     }))
 }
 
@@ -89,7 +89,7 @@ pub(crate) async fn issue(
     if !who.role.is_central() {
         return Err(ApiError::forbidden("issue alerts"));
     }
-    let (targets, preview) = plan_issue(&state, &body.vulnerabilities).await?;
+    let (targets, preview) = plan_issue(&state, &who, &body.vulnerabilities).await?;
     if body.dry_run {
         let preview = IssueAnswer {
             preview,
@@ -99,7 +99,7 @@ pub(crate) async fn issue(
     }
     let alerts = state
         .store
-        .issue_alerts(&who.actor(), &targets, body.note.as_deref())
+        .issue_alerts(&who.actor(), who.scope(), &targets, body.note.as_deref())
         .await?;
     Ok((
         StatusCode::CREATED,

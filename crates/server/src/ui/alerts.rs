@@ -268,7 +268,7 @@ pub(super) async fn issue_form(
     let (preview, error) = if vulns.is_empty() {
         (Vec::new(), String::new())
     } else {
-        match crate::app::plan_issue(&state, &vulns).await {
+        match crate::app::plan_issue(&state, &session.who, &vulns).await {
             Ok((_, preview)) => (preview_rows(preview), String::new()),
             Err(e) => (Vec::new(), e.message),
         }
@@ -312,11 +312,11 @@ pub(super) async fn issue(
             "vulnerabilities: name 1 to 100 vulnerabilities",
         )));
     }
-    let (targets, _) = crate::app::plan_issue(&state, &vulns).await?;
+    let (targets, _) = crate::app::plan_issue(&state, &session.who, &vulns).await?;
     let note = Some(form.note.trim()).filter(|n| !n.is_empty());
     state
         .store
-        .issue_alerts(&session.who.actor(), &targets, note)
+        .issue_alerts(&session.who.actor(), session.scope(), &targets, note)
         .await?;
     Ok(see_other(&format!(
         "/alerts/cve/{}",

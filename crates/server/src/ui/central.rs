@@ -209,7 +209,7 @@ pub(super) async fn audit(State(state): State<Arc<AppState>>, session: Session) 
     if session.who.role != Role::CentralAdmin {
         return Err(forbidden("read the audit log"));
     }
-    let mut entries = state.store.audit_log().await?;
+    let mut entries = state.store.audit_log(session.scope()).await?;
     let verdict = state.store.verify_audit().await?;
     let total = entries.len();
     entries.reverse();

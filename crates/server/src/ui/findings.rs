@@ -193,7 +193,7 @@ pub(super) async fn finding_page(
     Ok(html(&FindingPage {
         nav: session.nav("worklist"),
         f: FindingView::new(&row),
-        first_seen: when(Some(&row.first_seen)),
+        first_seen: when_at(Some(row.first_seen)),
         acknowledge_by: when(p["deadlines"]["acknowledge_by"].as_str()),
         why_matched: format!(
             "{} matches {} ({})",

@@ -399,7 +399,7 @@ impl FindingView {
             vulnerability: f.vulnerability.clone(),
             title: p["title"].as_str().unwrap_or_default().to_owned(),
             component: f.component.clone(),
-            priority: f.priority.clone(),
+            priority: f.priority.as_str().to_owned(),
             remediate_by: when(p["deadlines"]["remediate_by"].as_str()),
             kev: !p["kev"].is_null(),
             epss: p["epss"]["score"]

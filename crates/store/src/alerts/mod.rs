@@ -219,9 +219,15 @@ impl Store {
     /// and the earliest deadlines.
     pub async fn open_findings_for(
         &self,
+        scope: Scope,
         organisation_id: OrgId,
         vulnerability: &str,
     ) -> Result<Option<(i64, Priority, Option<String>, Option<String>)>> {
+        if !scope.reaches(organisation_id) {
+            return Err(StoreError::NotFound(format!(
+                "organisation {organisation_id}"
+            )));
+        }
         let mut conn = self.pool.acquire().await?;
         let f = open_findings(
             &mut conn,
@@ -260,9 +266,16 @@ impl Store {
     pub async fn issue_alerts(
         &self,
         actor: &str,
+        scope: Scope,
         targets: &[IssueTarget],
         note: Option<&str>,
     ) -> Result<Vec<AlertRow>> {
+        if let Some(t) = targets.iter().find(|t| !scope.reaches(t.organisation_id)) {
+            return Err(StoreError::NotFound(format!(
+                "organisation {}",
+                t.organisation_id
+            )));
+        }
         let mut change = self.begin_change(actor).await?;
         let at = now();
         let mut out = Vec::new();
