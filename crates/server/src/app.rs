@@ -14,6 +14,9 @@ use crate::AppState;
 use crate::error::{ApiError, ApiResult};
 use crate::jobs::match_asset;
 
+/// Sigma's rule levels, the only words a sighting's `x_ward_level` may hold.
+const SIGMA_LEVELS: [&str; 5] = ["informational", "low", "medium", "high", "critical"];
+
 /// The sightings of a STIX bundle (`ward hunt --report`'s [`SightingsBundle`]), checked field
 /// by field; an error names the object and field.
 pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
@@ -58,6 +61,15 @@ pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
             ward_store::normalise_time(&t)
                 .ok_or_else(|| format!("objects[{i}].{name}: {t:?} is not an RFC 3339 time"))
         };
+        // A level is one of Sigma's words: never free text that could reach an e-mail header.
+        if let Some(level) = o.x_ward_level.as_deref()
+            && !SIGMA_LEVELS.contains(&level)
+        {
+            return Err(format!(
+                "objects[{i}].x_ward_level: {level:?} is not a Sigma level ({})",
+                SIGMA_LEVELS.join(", ")
+            ));
+        }
         let first_seen = time("first_seen", &o.first_seen)?;
         let last_seen = time("last_seen", &o.last_seen)?;
         out.push(NewSighting {

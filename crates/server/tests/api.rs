@@ -569,7 +569,100 @@ async fn compliance_csv_cells_never_run_as_formulas(db: TestDb) {
     assert_eq!(cells, [format!("'{hostile}")]);
 }
 
+/// An address or password longer than any account's is refused before any work and leaves
+/// nothing in the failure log (an anonymous caller cannot fill the disk through it); ordinary
+/// failures are still counted, and the right password still signs in.
+async fn oversized_logins_are_refused_before_any_work_and_leave_nothing(db: TestDb) {
+    let app = App::new(&db).await;
+    app.f
+        .store
+        .create_user(
+            "cli:test",
+            "rxa",
+            "lead@rxa.example",
+            "correct horse battery staple",
+            Role::MemberAdmin,
+        )
+        .await
+        .unwrap();
+    let failures = || db.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM login_failure");
+    let long_email = format!("{}@rxa.example", "a".repeat(300));
+    let long_password = "p".repeat(2000);
+    for (email, password) in [
+        (long_email.as_str(), "correct horse battery staple"),
+        ("lead@rxa.example", long_password.as_str()),
+    ] {
+        let body = json!({"email": email, "password": password}).to_string();
+        let (status, answer) = app
+            .call("POST", "/api/v1/login", None, body.as_bytes())
+            .await;
+        assert_eq!(status, 401, "{answer}");
+        assert_eq!(failures(), "0");
+    }
+    let wrong = json!({"email": "lead@rxa.example", "password": "wrong password!"}).to_string();
+    let (status, _) = app
+        .call("POST", "/api/v1/login", None, wrong.as_bytes())
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(failures(), "2", "one per email, one per address");
+    let right = json!({"email": "lead@rxa.example", "password": "correct horse battery staple"})
+        .to_string();
+    let (status, answer) = app
+        .call("POST", "/api/v1/login", None, right.as_bytes())
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    // Nor can an account be made with a password no one could sign in with.
+    let refused = app
+        .f
+        .store
+        .create_user(
+            "cli:test",
+            "rxa",
+            "other@rxa.example",
+            &long_password,
+            Role::ReadOnly,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("at most 1024 bytes"),
+        "{refused}"
+    );
+}
+
+/// A sighting's level is one of Sigma's words; anything else (a line break and a header for
+/// the alert e-mail, say) is refused naming the object and field, and nothing is recorded.
+async fn sighting_levels_are_sigma_words(db: TestDb) {
+    let app = App::new(&db).await;
+    let token = app.f.token("rxa", Role::MemberAnalyst);
+    let mut bundle: Value = serde_json::from_slice(&sightings_bundle()).unwrap();
+    bundle["objects"][1]["x_ward_level"] = json!("high\r\nBcc: victim@example.org");
+    let (status, answer) = app
+        .post("/api/v1/sightings", token, bundle.to_string().as_bytes())
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("objects[1].x_ward_level: "),
+        "{answer}"
+    );
+    let (_, listed) = app.get("/api/v1/sightings", token).await;
+    assert_eq!(listed["sightings"], json!([]));
+    let (_, alerts) = app.get("/api/v1/alerts", token).await;
+    assert_eq!(alerts["alerts"], json!([]));
+    // Sigma's own words pass.
+    bundle["objects"][1]["x_ward_level"] = json!("critical");
+    let (status, answer) = app
+        .post("/api/v1/sightings", token, bundle.to_string().as_bytes())
+        .await;
+    assert_eq!(status, 201, "{answer}");
+}
+
 ward_testdata::backend_tests!(
+    oversized_logins_are_refused_before_any_work_and_leave_nothing,
+    sighting_levels_are_sigma_words,
     compliance_csv_cells_never_run_as_formulas,
     a_central_admin_imports_feeds_over_http_and_a_bad_one_changes_nothing,
     every_operation_refuses_anonymous_callers_and_roles_it_does_not_name,

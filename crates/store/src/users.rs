@@ -17,6 +17,10 @@ pub const MAX_FAILURES: i64 = 5;
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
 /// How long a browser session lasts.
 pub const SESSION_HOURS: i64 = 12;
+/// The longest e-mail address (RFC 5321's limit on a path) and password Ward reads: longer
+/// input is refused before any work (no hashing, no look-up, nothing stored).
+pub const MAX_EMAIL: usize = 254;
+pub const MAX_PASSWORD: usize = 1024;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct UserInfo {
@@ -77,7 +81,7 @@ impl Store {
         role: Role,
     ) -> Result<UserInfo> {
         let email = email.trim().to_lowercase();
-        if !email.contains('@') || email.len() > 254 {
+        if !email.contains('@') || email.len() > MAX_EMAIL {
             return Err(StoreError::Invalid(format!(
                 "email {email:?} is not an address"
             )));
@@ -86,6 +90,11 @@ impl Store {
             return Err(StoreError::Invalid(
                 "password: use at least 12 characters".into(),
             ));
+        }
+        if password.len() > MAX_PASSWORD {
+            return Err(StoreError::Invalid(format!(
+                "password: at most {MAX_PASSWORD} bytes"
+            )));
         }
         let org = self
             .organisation_by_slug(org_slug)
@@ -145,6 +154,11 @@ impl Store {
     /// Checks a password and opens a session; failures are counted per email and per client
     /// address, and too many lately refuse even a right password.
     pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<Login> {
+        // No account has an address or a password this long: refused before any work, and not
+        // recorded (an anonymous caller cannot fill the database through the failure log).
+        if email.len() > MAX_EMAIL || password.len() > MAX_PASSWORD {
+            return Ok(Login::Refused);
+        }
         let email = email.trim().to_lowercase();
         let since = (Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES))
             .to_rfc3339_opts(SecondsFormat::Millis, true);
