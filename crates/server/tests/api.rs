@@ -630,6 +630,53 @@ async fn oversized_logins_are_refused_before_any_work_and_leave_nothing(db: Test
     );
 }
 
+/// A login prunes what no longer counts: failures older than the throttling window and
+/// expired sessions (neither grows without end), and leaves recent ones alone.
+async fn logins_prune_old_failures_and_expired_sessions(db: TestDb) {
+    let app = App::new(&db).await;
+    app.f
+        .store
+        .create_user(
+            "cli:test",
+            "rxa",
+            "lead@rxa.example",
+            "correct horse battery staple",
+            Role::MemberAdmin,
+        )
+        .await
+        .unwrap();
+    let user = db.scalar("SELECT CAST(id AS TEXT) FROM user_account");
+    db.execute(&format!(
+        "INSERT INTO login_failure (key, at) VALUES ('email:old@rxa.example', '2020-01-01T00:00:00.000Z');
+         INSERT INTO session (id_hash, user_id, csrf_token, created_at, expires_at)
+             VALUES ('expired', {user}, 'x', '2020-01-01T00:00:00.000Z', '2020-01-01T12:00:00.000Z');
+         INSERT INTO session (id_hash, user_id, csrf_token, created_at, expires_at)
+             VALUES ('current', {user}, 'x', '2020-01-01T00:00:00.000Z', '2999-01-01T00:00:00.000Z');"
+    ))
+    .unwrap();
+    let wrong = json!({"email": "lead@rxa.example", "password": "wrong password!"}).to_string();
+    let (status, _) = app
+        .call("POST", "/api/v1/login", None, wrong.as_bytes())
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        db.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM login_failure WHERE at < '2021'"),
+        "0"
+    );
+    assert_eq!(
+        db.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM login_failure"),
+        "2",
+        "this attempt's failures stay"
+    );
+    let sessions = |id: &str| {
+        db.scalar(&format!(
+            "SELECT CAST(COUNT(*) AS TEXT) FROM session WHERE id_hash = '{id}'"
+        ))
+    };
+    assert_eq!(sessions("expired"), "0");
+    assert_eq!(sessions("current"), "1");
+}
+
 /// A sighting's level is one of Sigma's words; anything else (a line break and a header for
 /// the alert e-mail, say) is refused naming the object and field, and nothing is recorded.
 async fn sighting_levels_are_sigma_words(db: TestDb) {
@@ -663,6 +710,7 @@ async fn sighting_levels_are_sigma_words(db: TestDb) {
 ward_testdata::backend_tests!(
     oversized_logins_are_refused_before_any_work_and_leave_nothing,
     sighting_levels_are_sigma_words,
+    logins_prune_old_failures_and_expired_sessions,
     compliance_csv_cells_never_run_as_formulas,
     a_central_admin_imports_feeds_over_http_and_a_bad_one_changes_nothing,
     every_operation_refuses_anonymous_callers_and_roles_it_does_not_name,

@@ -162,6 +162,16 @@ impl Store {
         let email = email.trim().to_lowercase();
         let since = (Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES))
             .to_rfc3339_opts(SecondsFormat::Millis, true);
+        // What no longer counts is kept no longer: failures older than the window, and
+        // sessions that have expired.
+        sqlx::query("DELETE FROM login_failure WHERE at <= $1")
+            .bind(&since)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM session WHERE expires_at <= $1")
+            .bind(now())
+            .execute(&self.pool)
+            .await?;
         let keys = [format!("email:{email}"), format!("ip:{client}")];
         for key in &keys {
             let n: i64 =
