@@ -67,6 +67,22 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// How a notification channel's deliveries go, coarsely (what every member role may see).
+    DeliveryState ("delivery state") {
+        /// Nothing was ever queued for the channel.
+        Idle = "idle",
+        /// Everything queued was delivered.
+        Delivered = "delivered",
+        /// Notifications wait for their first attempt.
+        Pending = "pending",
+        /// The newest waiting notification failed and is being retried.
+        Failing = "failing",
+        /// The destination is one Ward may not connect to (`ward serve --allow-targets`).
+        Refused = "refused",
+    }
+}
+
+vocabulary! {
     /// How far an alert has got.
     AlertState ("alert state") {
         Open = "open",

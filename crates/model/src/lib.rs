@@ -19,8 +19,8 @@ pub use advisory::{
     SourceId, Ssvc, Status, VersionChange,
 };
 pub use alert::{
-    AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, ChannelKind, Refusal,
-    transition,
+    AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, ChannelKind, DeliveryState,
+    Refusal, transition,
 };
 pub use cpe::{Attr, Cpe, CpeError, Part};
 pub use finding::{

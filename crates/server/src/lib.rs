@@ -14,6 +14,7 @@ mod error;
 mod jobs;
 pub mod notify;
 pub mod openapi;
+pub mod outbound;
 mod serve;
 mod ui;
 
@@ -37,11 +38,22 @@ pub struct AppState {
     pub store: Store,
     /// Prioritises findings (per organisation, as of the request's time).
     pub policy: Policy,
+    /// Where notification channels may point (`ward serve --allow-targets`).
+    pub targets: outbound::Targets,
 }
 
-/// The API.
+/// The API, with no internal destination allowed for channels.
 pub fn router(store: Store, policy: Policy) -> Router {
-    let state = Arc::new(AppState { store, policy });
+    router_with(store, policy, outbound::Targets::default())
+}
+
+/// The API, channels allowed to reach `targets` besides the public internet.
+pub fn router_with(store: Store, policy: Policy, targets: outbound::Targets) -> Router {
+    let state = Arc::new(AppState {
+        store,
+        policy,
+        targets,
+    });
     // Every operation from the one table (the OpenAPI document is made from it too); a path's
     // methods are merged by axum.
     let api = openapi::ROUTES.iter().fold(Router::new(), |router, r| {

@@ -12,18 +12,52 @@ use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sha2::Sha256;
 use tokio::io::AsyncWriteExt;
-use ward_store::{Delivery, Store};
+use ward_model::ChannelKind;
+use ward_store::{Delivery, Failure, Store};
+
+use crate::outbound::{Refused, Targets, is_refusal};
+
+/// The HTTP clients deliveries use: every connection's addresses checked against the
+/// destination policy, no redirects followed, no proxy from the environment.
+pub struct Clients {
+    /// For https:// webhooks: public destinations and allowed ranges.
+    https: reqwest::Client,
+    /// For http:// webhooks: allowed ranges only.
+    http: reqwest::Client,
+    targets: Targets,
+}
+
+impl Clients {
+    pub fn new(targets: Targets) -> Result<Self, String> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let build = |allowed_only: bool| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION")))
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .dns_resolver(targets.resolver(allowed_only))
+                .build()
+                .map_err(|e| e.to_string())
+        };
+        Ok(Self {
+            https: build(false)?,
+            http: build(true)?,
+            targets,
+        })
+    }
+}
 
 /// Delivers due notifications until the process ends. A claimed notification is held for
 /// `hold` before another deliverer (or this one, restarted) may take it again.
-pub async fn deliver_forever(store: Store, hold: Duration, mailer: Option<Mailer>) {
+pub async fn deliver_forever(
+    store: Store,
+    hold: Duration,
+    mailer: Option<Mailer>,
+    targets: Targets,
+) {
     let hold = chrono::Duration::from_std(hold).unwrap_or(chrono::Duration::seconds(30));
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION")))
-        .build()
-    {
+    let clients = match Clients::new(targets) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("notifications disabled: {e}");
@@ -34,12 +68,18 @@ pub async fn deliver_forever(store: Store, hold: Duration, mailer: Option<Mailer
         match store.claim_deliveries(20, hold).await {
             Ok(batch) if !batch.is_empty() => {
                 for d in batch {
-                    let result = deliver(&client, mailer.as_ref(), &d).await;
+                    let result = deliver(&clients, mailer.as_ref(), &d).await;
                     let recorded = match result {
                         Ok(()) => store.delivered(d.id).await,
-                        Err(e) => {
-                            tracing::warn!("notification {} to {}: {e}", d.id, d.target);
-                            store.delivery_failed(d.id, d.attempts, &e).await
+                        Err((failure, e)) => {
+                            tracing::warn!(
+                                notification = d.id,
+                                kind = %d.kind,
+                                target = %d.target,
+                                refused = failure == Failure::Refused,
+                                "delivery failed: {e}"
+                            );
+                            store.delivery_failed(d.id, d.attempts, failure, &e).await
                         }
                     };
                     if let Err(e) = recorded {
@@ -64,17 +104,44 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
-async fn deliver(
-    client: &reqwest::Client,
+/// Delivers one notification; a failure says whether the destination was refused.
+pub async fn deliver(
+    clients: &Clients,
     mailer: Option<&Mailer>,
     d: &Delivery,
-) -> Result<(), String> {
-    match d.kind.as_str() {
-        "webhook" => {
+) -> Result<(), (Failure, String)> {
+    let failed = |e: String| (Failure::Failed, e);
+    match d.kind {
+        ChannelKind::Webhook => {
+            let url = reqwest::Url::parse(&d.target).map_err(|e| failed(e.to_string()))?;
+            let host = url
+                .host()
+                .ok_or_else(|| failed("the URL names no host".into()))?;
+            // An address literal is not resolved, so it is checked here; a name is checked by
+            // the clients' resolver on every connection.
+            let refused = |r: Refused| (Failure::Refused, r.0);
+            clients.targets.check_literal(&host).map_err(refused)?;
+            let client = match url.scheme() {
+                "https" => &clients.https,
+                "http" => {
+                    let literal = match host {
+                        url::Host::Ipv4(ip) => Some(std::net::IpAddr::V4(ip)),
+                        url::Host::Ipv6(ip) => Some(std::net::IpAddr::V6(ip)),
+                        url::Host::Domain(_) => None,
+                    };
+                    if let Some(ip) = literal.filter(|ip| !clients.targets.allows(*ip)) {
+                        return Err(refused(Refused(format!(
+                            "plain http to {ip} is refused: webhooks use https unless the destination is in --allow-targets"
+                        ))));
+                    }
+                    &clients.http
+                }
+                other => return Err(failed(format!("scheme {other} is not http(s)"))),
+            };
             let body = d.payload.as_bytes().to_vec();
             let secret = d.secret.as_deref().unwrap_or_default();
             let response = client
-                .post(&d.target)
+                .post(url)
                 .header("content-type", "application/json")
                 .header("x-ward-event", &d.event)
                 .header("x-ward-signature", signature(secret, &body))
@@ -82,22 +149,51 @@ async fn deliver(
                 .body(body)
                 .send()
                 .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| {
+                    let class = if is_refusal(&e) {
+                        Failure::Refused
+                    } else {
+                        Failure::Failed
+                    };
+                    (class, error_chain(&e))
+                })?;
             if response.status().is_success() {
                 Ok(())
+            } else if response.status().is_redirection() {
+                Err(failed(format!(
+                    "the receiver answered {} (redirects are not followed)",
+                    response.status()
+                )))
             } else {
-                Err(format!("the receiver answered {}", response.status()))
+                Err(failed(format!(
+                    "the receiver answered {}",
+                    response.status()
+                )))
             }
         }
-        "syslog" => syslog(d).await,
-        "email" => match mailer {
-            Some(m) => m.send(d).await,
-            None => Err(
+        ChannelKind::Syslog => syslog(&clients.targets, d).await,
+        ChannelKind::Email => match mailer {
+            Some(m) => m.send(d).await.map_err(failed),
+            None => Err(failed(
                 "no SMTP relay is configured (ward serve --smtp URL --smtp-from ADDRESS)".into(),
-            ),
+            )),
         },
-        other => Err(format!("unknown channel kind {other}")),
     }
+}
+
+/// An error and its causes, as one line.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// One RFC 5424 message: facility local0, severity by event; the payload as the message.
@@ -119,38 +215,60 @@ pub fn syslog_message(event: &str, idempotency_key: &str, payload: &str) -> Stri
     )
 }
 
-async fn syslog(d: &Delivery) -> Result<(), String> {
+async fn syslog(targets: &Targets, d: &Delivery) -> Result<(), (Failure, String)> {
+    let failed = |e: String| (Failure::Failed, e);
     let message = syslog_message(&d.event, &d.idempotency_key, &d.payload);
-    if let Some(addr) = d.target.strip_prefix("udp://") {
-        let socket = tokio::net::UdpSocket::bind("0.0.0.0:0")
+    let (scheme, rest) = d.target.split_once("://").ok_or_else(|| {
+        failed(format!(
+            "syslog target {} is not udp:// or tcp://",
+            d.target
+        ))
+    })?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+        .ok_or_else(|| failed(format!("syslog target {} names no host:port", d.target)))?;
+    // Resolved and checked now; the connection goes to the checked addresses only.
+    let addrs = targets
+        .resolve(host, port)
+        .await
+        .map_err(|e| (Failure::Refused, e))?;
+    if scheme == "udp" {
+        let addr = addrs[0];
+        let bind = if addr.is_ipv4() {
+            "0.0.0.0:0"
+        } else {
+            "[::]:0"
+        };
+        let socket = tokio::net::UdpSocket::bind(bind)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(e.to_string()))?;
         socket
             .send_to(message.as_bytes(), addr)
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| failed(e.to_string()))?;
         Ok(())
-    } else if let Some(addr) = d.target.strip_prefix("tcp://") {
+    } else if scheme == "tcp" {
         let mut stream = tokio::time::timeout(
             Duration::from_secs(10),
-            tokio::net::TcpStream::connect(addr),
+            tokio::net::TcpStream::connect(&addrs[..]),
         )
         .await
-        .map_err(|_| "connection timed out".to_owned())?
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| failed("connection timed out".to_owned()))?
+        .map_err(|e| failed(e.to_string()))?;
         // RFC 6587 octet counting.
         let framed = format!("{} {message}", message.len());
         stream
             .write_all(framed.as_bytes())
             .await
-            .map_err(|e| e.to_string())?;
-        stream.flush().await.map_err(|e| e.to_string())?;
+            .map_err(|e| failed(e.to_string()))?;
+        stream.flush().await.map_err(|e| failed(e.to_string()))?;
         Ok(())
     } else {
-        Err(format!(
+        Err(failed(format!(
             "syslog target {} is not udp:// or tcp://",
             d.target
-        ))
+        )))
     }
 }
 

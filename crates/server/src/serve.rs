@@ -6,7 +6,7 @@ use ward_priority::Policy;
 use ward_store::{Job, Store};
 
 use crate::jobs::{exclusively, match_knowledge_changes};
-use crate::{notify, router};
+use crate::notify;
 
 /// Serves the API on a bound listener until the process ends, with the background work beside
 /// it: continuous matching, deadline checks and notification delivery.
@@ -20,6 +20,7 @@ pub async fn serve(
         store.clone(),
         options.delivery_hold,
         options.mailer,
+        options.targets.clone(),
     ));
     let matcher = (store.clone(), policy.clone());
     tokio::spawn(async move {
@@ -68,7 +69,7 @@ pub async fn serve(
             }
         }
     });
-    let app = router(store, policy);
+    let app = crate::router_with(store, policy, options.targets);
     match options.tls {
         None => {
             axum::serve(
@@ -103,6 +104,8 @@ pub struct ServeOptions {
     pub delivery_hold: std::time::Duration,
     /// The SMTP relay for e-mail channels; without one they wait (and say why).
     pub mailer: Option<notify::Mailer>,
+    /// Internal ranges that notification channels may reach besides the public internet.
+    pub targets: crate::outbound::Targets,
     /// HTTPS with this certificate and key (and HSTS) instead of plain HTTP.
     pub tls: Option<axum_server::tls_rustls::RustlsConfig>,
 }

@@ -707,7 +707,91 @@ async fn sighting_levels_are_sigma_words(db: TestDb) {
     assert_eq!(status, 201, "{answer}");
 }
 
+/// A member admin cannot point a channel at the central network by address, and never reads
+/// the network's words for why a delivery failed (only a coarse state).
+async fn channel_targets_are_checked_and_members_see_only_a_delivery_state(db: TestDb) {
+    let app = App::new(&db).await;
+    let admin = app.f.token("rxa", Role::MemberAdmin);
+    let secret = "sixteen-characters-at-least";
+    for (kind, target, why) in [
+        ("webhook", "https://127.0.0.1:8443/hook", "loopback"),
+        ("webhook", "http://0x7f000001:8080/hook", "loopback"),
+        ("webhook", "https://169.254.169.254/latest", "link-local"),
+        ("webhook", "https://[::ffff:10.0.0.1]/hook", "private"),
+        ("webhook", "https://[fd00::1]/hook", "unique-local"),
+        ("webhook", "http://receiver.example.org/hook", "https"),
+        (
+            "webhook",
+            "https://user:pw@receiver.example.org/hook",
+            "credentials",
+        ),
+        ("syslog", "tcp://127.0.0.1:5432", "loopback"),
+        ("syslog", "udp://192.168.0.10:514", "private"),
+    ] {
+        let body = json!({"kind": kind, "target": target, "secret": secret});
+        let (status, answer) = app
+            .post("/api/v1/channels", admin, body.to_string().as_bytes())
+            .await;
+        assert_eq!(status, 422, "{target}: {answer}");
+        let error = answer["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("target: ") && error.contains(why),
+            "{target}: {error}"
+        );
+    }
+    let (_, listed) = app.get("/api/v1/channels", admin).await;
+    assert_eq!(
+        listed["channels"],
+        json!([]),
+        "a refused channel was stored"
+    );
+
+    // A name passes at creation (it is checked whenever Ward connects).
+    let body =
+        json!({"kind": "webhook", "target": "https://hooks.rxa.example/ward", "secret": secret});
+    let (status, answer) = app
+        .post("/api/v1/channels", admin, body.to_string().as_bytes())
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["channel"]["delivery"], "idle");
+    let analyst = app.f.token("rxa", Role::MemberAnalyst);
+    let (status, _) = app
+        .post("/api/v1/sightings", analyst, &sightings_bundle())
+        .await;
+    assert_eq!(status, 201);
+    let claimed = app
+        .f
+        .store
+        .claim_deliveries(10, chrono::Duration::seconds(30))
+        .await
+        .unwrap();
+    let ours = claimed
+        .iter()
+        .find(|d| d.target == "https://hooks.rxa.example/ward")
+        .expect("the sighting's alert was queued for the member's channel");
+    let detail = "destination 10.1.2.3 is private (RFC 1918), which Ward does not connect to";
+    app.f
+        .store
+        .delivery_failed(ours.id, ours.attempts, ward_store::Failure::Refused, detail)
+        .await
+        .unwrap();
+    for role in [Role::MemberAdmin, Role::MemberAnalyst, Role::ReadOnly] {
+        let (_, listed) = app.get("/api/v1/channels", app.f.token("rxa", role)).await;
+        let channel = &listed["channels"][0];
+        assert_eq!(channel["delivery"], "refused", "{role}: {listed}");
+        assert!(channel.get("last_error").is_none(), "{role}: {listed}");
+        assert!(!listed.to_string().contains("10.1.2.3"), "{role}: {listed}");
+    }
+    let central = app.f.token("nhs-england", Role::CentralAdmin);
+    let (_, listed) = app.get("/api/v1/channels?organisation=rxa", central).await;
+    assert_eq!(listed["channels"][0]["last_error"], detail, "{listed}");
+    // The channel's creation is in the audit log the central team reads.
+    let (_, audit) = app.get("/api/v1/audit", central).await;
+    assert!(audit.to_string().contains("channel.add"), "{audit}");
+}
+
 ward_testdata::backend_tests!(
+    channel_targets_are_checked_and_members_see_only_a_delivery_state,
     oversized_logins_are_refused_before_any_work_and_leave_nothing,
     sighting_levels_are_sigma_words,
     logins_prune_old_failures_and_expired_sessions,

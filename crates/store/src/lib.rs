@@ -42,7 +42,7 @@ pub use copy::{CopyReport, TableCopy};
 pub use findings::{FindingQuery, FindingRow};
 pub use knowledge::{Counts, ImportTx, KnowledgeSlice, Outcome};
 pub use organisations::{Organisation, Principal, Role};
-pub use outbox::{Channel, Delivery, OutboxCounts};
+pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
 pub use rematch::Rematch;
 pub use scope::{AlertId, AssetId, ChannelId, FindingId, OrgId, Scope, TokenId};
 pub use sightings::{NewSighting, ReportOutcome, SightingRow};

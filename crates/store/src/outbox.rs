@@ -12,7 +12,7 @@ use sqlx::Row;
 use crate::audit::{Change, now};
 use crate::rows::parse;
 use crate::{Backend, ChannelId, OrgId, Result, Scope, Store, StoreError};
-use ward_model::ChannelKind;
+use ward_model::{ChannelKind, DeliveryState};
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Channel {
@@ -25,9 +25,30 @@ pub struct Channel {
     /// Notifications waiting (not yet delivered, perhaps failing and being retried).
     pub pending: i64,
     pub delivered: i64,
-    /// Why the newest waiting notification failed, if it did: operators see why nothing
-    /// arrives (a relay certificate not trusted, a receiver answering 500, …).
+    /// How delivery goes, coarsely: what every role of the organisation may see.
+    pub delivery: DeliveryState,
+    /// Why the newest waiting notification failed, if it did: the central team sees why
+    /// nothing arrives (a relay certificate not trusted, a receiver answering 500, …); members
+    /// never see it (it would make the server a port scanner of the central network).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// The destination is not one Ward may connect to.
+    Refused,
+    /// The receiver or the network failed.
+    Failed,
+}
+
+impl Channel {
+    /// The channel as a member sees it: the delivery state without the error's text.
+    pub fn for_member(mut self) -> Self {
+        self.last_error = None;
+        self
+    }
 }
 
 /// A channel and its delivery counts; the argument is the rest of the query.
@@ -39,7 +60,10 @@ macro_rules! channel_select {
                     (SELECT COUNT(*) FROM outbox x WHERE x.channel_id = c.id AND x.delivered_at IS NOT NULL) AS delivered,
                     (SELECT x.last_error FROM outbox x
                       WHERE x.channel_id = c.id AND x.delivered_at IS NULL AND x.last_error IS NOT NULL
-                      ORDER BY x.id DESC LIMIT 1) AS last_error
+                      ORDER BY x.id DESC LIMIT 1) AS last_error,
+                    (SELECT x.failure FROM outbox x
+                      WHERE x.channel_id = c.id AND x.delivered_at IS NULL AND x.failure IS NOT NULL
+                      ORDER BY x.id DESC LIMIT 1) AS failure
              FROM notification_channel c JOIN organisation o ON o.id = c.organisation_id ",
             $rest
         )
@@ -253,7 +277,7 @@ impl Store {
     }
 
     pub async fn delivered(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE outbox SET delivered_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2")
+        sqlx::query("UPDATE outbox SET delivered_at = $1, claimed_until = NULL, last_error = NULL, failure = NULL WHERE id = $2")
             .bind(now())
             .bind(id)
             .execute(&self.pool)
@@ -262,12 +286,22 @@ impl Store {
     }
 
     /// Records a failed attempt; the next one waits 2^attempts seconds (at most an hour).
-    pub async fn delivery_failed(&self, id: i64, attempts: i64, error: &str) -> Result<()> {
+    pub async fn delivery_failed(
+        &self,
+        id: i64,
+        attempts: i64,
+        failure: Failure,
+        error: &str,
+    ) -> Result<()> {
         let wait = Duration::seconds(1i64 << attempts.clamp(0, 12)).min(Duration::hours(1));
         let next = (Utc::now() + wait).to_rfc3339_opts(SecondsFormat::Millis, true);
-        sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2 WHERE id = $3")
+        sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2, failure = $3 WHERE id = $4")
             .bind(next)
             .bind(error.chars().take(500).collect::<String>())
+            .bind(match failure {
+                Failure::Refused => "refused",
+                Failure::Failed => "failed",
+            })
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -292,15 +326,26 @@ impl Store {
 
 fn channel(r: &sqlx::any::AnyRow) -> Result<Channel> {
     let id: ChannelId = r.try_get("id")?;
+    let pending: i64 = r.get("pending");
+    let delivered: i64 = r.get("delivered");
+    let failure: Option<String> = r.get("failure");
+    let delivery = match failure.as_deref() {
+        Some("refused") => DeliveryState::Refused,
+        Some(_) => DeliveryState::Failing,
+        None if pending > 0 => DeliveryState::Pending,
+        None if delivered > 0 => DeliveryState::Delivered,
+        None => DeliveryState::Idle,
+    };
     Ok(Channel {
+        delivery,
         id,
         organisation: r.get("slug"),
         kind: parse(r, "notification_channel", id, "kind")?,
         target: r.get("target"),
         created_at: r.get("created_at"),
         disabled_at: r.get("disabled_at"),
-        pending: r.get("pending"),
-        delivered: r.get("delivered"),
+        pending,
+        delivered,
         last_error: r.get("last_error"),
     })
 }

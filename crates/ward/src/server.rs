@@ -43,6 +43,12 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "WARD_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<std::path::PathBuf>,
+    /// Internal ranges notification channels may reach (CIDRs or addresses, comma-separated,
+    /// e.g. 10.20.0.0/16,127.0.0.1). Without it webhooks and syslog reach only public
+    /// addresses, and plain-http webhooks none: loopback, private, link-local (cloud
+    /// metadata), unique-local and other reserved ranges are refused when Ward connects.
+    #[arg(long, env = "WARD_ALLOW_TARGETS", value_name = "CIDR,…")]
+    pub(crate) allow_targets: Option<String>,
     /// Database connections this server holds at most, 4 or more [default: 16 on PostgreSQL,
     /// 4 on SQLite]. Several servers on one PostgreSQL share its max_connections (100 by
     /// default); two of a server's connections may be holding its background jobs' locks.
@@ -81,6 +87,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             )
         }
     };
+    let targets =
+        ward_server::outbound::Targets::parse(args.allow_targets.as_deref().unwrap_or(""))
+            .map_err(anyhow::Error::msg)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -120,6 +129,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             tick: std::time::Duration::from_secs(args.tick.max(1)),
             delivery_hold: std::time::Duration::from_secs(args.delivery_hold.max(1)),
             mailer,
+            targets,
             tls,
         },
     )

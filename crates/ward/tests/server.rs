@@ -1223,6 +1223,9 @@ struct Received {
     body: Vec<u8>,
 }
 
+/// The tests' receivers listen on loopback, which a server reaches only when allowed.
+const LOOPBACK: &str = "127.0.0.0/8";
+
 struct Receiver {
     url: String,
     got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
@@ -1330,7 +1333,7 @@ async fn webhooks_are_signed_retried_and_syslog_speaks_rfc_5424(db: TestDb) {
             .status
             .success()
     );
-    let server = Server::start(&f.db);
+    let server = Server::start_with(&f.db, &["--allow-targets", LOOPBACK]);
     let url = server.url.clone();
     // The first request fails: it is retried (backoff) and delivered.
     let receiver = Receiver::start(std::time::Duration::ZERO, 1);
@@ -1440,7 +1443,10 @@ async fn no_notification_is_lost_when_the_server_is_killed_mid_delivery(db: Test
         );
     }
     let receiver = Receiver::start(std::time::Duration::from_millis(150), 0);
-    let mut server = Server::start_with(&f.db, &["--delivery-hold", "2"]);
+    let mut server = Server::start_with(
+        &f.db,
+        &["--delivery-hold", "2", "--allow-targets", LOOPBACK],
+    );
     let url = server.url.clone();
     let body = json!({"kind": "webhook", "target": receiver.url, "secret": SECRET});
     assert_eq!(
@@ -1470,7 +1476,10 @@ async fn no_notification_is_lost_when_the_server_is_killed_mid_delivery(db: Test
         "everything was delivered before the kill ({at_kill})"
     );
 
-    let _restarted = Server::start_with(&f.db, &["--delivery-hold", "2"]);
+    let _restarted = Server::start_with(
+        &f.db,
+        &["--delivery-hold", "2", "--allow-targets", LOOPBACK],
+    );
     let started = std::time::Instant::now();
     while receiver.keys().len() < issued {
         assert!(
@@ -1884,7 +1893,19 @@ async fn three_servers_on_one_postgres_alert_once_and_carry_on_when_one_is_kille
         members.push((slug, token));
     }
     let mut servers: Vec<Server> = (0..3)
-        .map(|_| Server::start_with(&f.db, &["--delivery-hold", "20", "--tick", "1"]))
+        .map(|_| {
+            Server::start_with(
+                &f.db,
+                &[
+                    "--delivery-hold",
+                    "20",
+                    "--tick",
+                    "1",
+                    "--allow-targets",
+                    LOOPBACK,
+                ],
+            )
+        })
         .collect();
     let urls: Vec<String> = servers.iter().map(|s| s.url.clone()).collect();
 

@@ -62,9 +62,12 @@ pub(crate) async fn channels(
     Query(q): Query<ScopeQuery>,
 ) -> ApiResult<Json<ChannelList>> {
     let scope = request_scope(&state, &who, q.organisation.as_deref()).await?;
-    Ok(Json(ChannelList {
-        channels: state.store.channels(scope).await?,
-    }))
+    let mut channels = state.store.channels(scope).await?;
+    if !who.role.is_central() {
+        // Members see how delivery goes, never the network's words for it.
+        channels = channels.into_iter().map(Channel::for_member).collect();
+    }
+    Ok(Json(ChannelList { channels }))
 }
 
 #[derive(Deserialize)]
@@ -90,6 +93,12 @@ pub(crate) async fn add_channel(
         .kind
         .parse()
         .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("kind: {e}")))?;
+    // A target whose host is an address literal is checked now; a name, whenever Ward
+    // connects.
+    state
+        .targets
+        .check_target(kind, &body.target)
+        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("target: {e}")))?;
     // The caller's own organisation unless it names one (the central admin, for a member).
     let owner = match body.organisation.as_deref() {
         Some(slug) => request_scope(&state, &who, Some(slug)).await?,

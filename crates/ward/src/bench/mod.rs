@@ -442,6 +442,7 @@ async fn federation(
             tick: std::time::Duration::from_secs(3600),
             delivery_hold: std::time::Duration::from_secs(30),
             mailer: None,
+            targets: ward_server::outbound::Targets::default(),
             tls: None,
         },
     ));
