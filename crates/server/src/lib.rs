@@ -15,6 +15,7 @@ mod jobs;
 pub mod notify;
 pub mod openapi;
 pub mod outbound;
+mod requests;
 mod serve;
 mod ui;
 
@@ -62,6 +63,7 @@ pub fn router_with(store: Store, policy: Policy, targets: outbound::Targets) -> 
     api.merge(ui::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .layer(axum::middleware::map_response(serve::security_headers))
+        .layer(axum::middleware::from_fn(requests::trace))
         .with_state(state)
 }
 

@@ -74,8 +74,8 @@ pub async fn deliver_forever(
                         Err((failure, e)) => {
                             tracing::warn!(
                                 notification = d.id,
+                                channel = %d.channel,
                                 kind = %d.kind,
-                                target = %d.target,
                                 refused = failure == Failure::Refused,
                                 "delivery failed: {e}"
                             );
@@ -155,7 +155,8 @@ pub async fn deliver(
                     } else {
                         Failure::Failed
                     };
-                    (class, error_chain(&e))
+                    // Without the URL: a webhook URL may hold a secret in its path.
+                    (class, error_chain(&e.without_url()))
                 })?;
             if response.status().is_success() {
                 Ok(())

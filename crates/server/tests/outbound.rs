@@ -53,6 +53,7 @@ impl Listener {
 fn delivery(kind: ChannelKind, target: String) -> Delivery {
     Delivery {
         id: 1,
+        channel: ward_store::ChannelId::from(1),
         kind,
         target,
         secret: Some("a-secret-of-sixteen+".into()),

@@ -74,6 +74,9 @@ macro_rules! channel_select {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub id: i64,
+    /// The channel it goes to (logs name the channel, never the target: a webhook URL may
+    /// hold a secret in its path).
+    pub channel: ChannelId,
     pub kind: ChannelKind,
     pub target: String,
     pub secret: Option<String>,
@@ -263,6 +266,7 @@ impl Store {
                     .await?;
             out.push(Delivery {
                 id: r.get("id"),
+                channel: ChannelId::from(channel),
                 kind: parse(&c, "notification_channel", channel, "kind")?,
                 target: c.get("target"),
                 secret: c.get("secret"),

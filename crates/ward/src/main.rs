@@ -40,6 +40,36 @@ struct Cli {
     command: Command,
 }
 
+/// How log lines are written to stderr.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// One line of text an event, for people.
+    Text,
+    /// One JSON object a line, for log collectors.
+    Json,
+}
+
+/// Installs the log subscriber: stderr, filtered by WARD_LOG (or RUST_LOG), as text or JSON.
+fn init_logging(format: LogFormat, default: &str) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("WARD_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .or_else(|| EnvFilter::try_from_default_env().ok())
+        .unwrap_or_else(|| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(false).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .try_init(),
+    };
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Manage the database (import feeds, show what it holds, copy it to another).
@@ -154,6 +184,10 @@ pub(crate) fn parse_priority(s: &str) -> Result<Priority, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Serve(args) => init_logging(args.log_format, "info"),
+        _ => init_logging(LogFormat::Text, "warn"),
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -43,6 +43,11 @@ pub(crate) struct ServeArgs {
     /// The PEM private key of --tls-cert.
     #[arg(long, env = "WARD_TLS_KEY", requires = "tls_cert")]
     pub(crate) tls_key: Option<std::path::PathBuf>,
+    /// How log lines are written to stderr: `text`, or `json` (one object a line, for log
+    /// collectors). Which lines: WARD_LOG or RUST_LOG, an env filter such as
+    /// `info,ward_server=debug` (default `info`: every request, 5xx and background failure).
+    #[arg(long, value_enum, default_value = "text", env = "WARD_LOG_FORMAT")]
+    pub(crate) log_format: crate::LogFormat,
     /// Internal ranges notification channels may reach (CIDRs or addresses, comma-separated,
     /// e.g. 10.20.0.0/16,127.0.0.1). Without it webhooks and syslog reach only public
     /// addresses, and plain-http webhooks none: loopback, private, link-local (cloud
@@ -64,8 +69,8 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     };
     let store = Store::open_with(&location, &options).await?;
     if store.central().await?.is_none() {
-        eprintln!(
-            "warning: no central team yet: run `ward admin init --slug … --name …` to create it and its first token"
+        tracing::warn!(
+            "no central team yet: run `ward admin init --slug … --name …` to create it and its first token"
         );
     }
     let mailer = match &args.smtp {
@@ -114,10 +119,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     // Scripts and tests read this line to find the server.
     let scheme = if tls.is_some() { "https" } else { "http" };
     println!("listening on {scheme}://{addr}");
-    eprintln!(
-        "database: {} ({})",
-        ward_store::redact(&location),
-        store.backend().as_str()
+    tracing::info!(
+        database = %ward_store::redact(&location),
+        backend = store.backend().as_str(),
+        %addr,
+        "serving"
     );
     use std::io::Write as _;
     std::io::stdout().flush()?;

@@ -1828,7 +1828,152 @@ async fn the_server_speaks_https_with_hsts_when_given_a_certificate(db: TestDb) 
     assert!(stderr(&o).contains("key.pem"), "{}", stderr(&o));
 }
 
+/// The server's log: JSON lines, one access line per request carrying its id (echoed in
+/// `X-Request-Id`), a refused delivery logged with its channel — and no password, token or
+/// webhook secret anywhere in it, even at the most verbose level.
+async fn the_log_has_request_ids_and_never_a_secret(db: TestDb) {
+    let f = federation(db);
+    let password = "correct horse battery staple 42";
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args([
+            "admin",
+            "user",
+            "create",
+            "--org",
+            "rxa",
+            "--email",
+            "ann@rxa.example",
+            "--role",
+            "member-admin",
+        ])
+        .env("WARD_DB", &f.db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    }
+    assert!(child.wait().unwrap().success());
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("ward.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    // Everything at trace level but the HTTP client's internals: the most a curious operator
+    // could turn on.
+    let server = Server::start_logging(
+        &f.db,
+        &["--log-format", "json"],
+        "trace,hyper=info,hyper_util=info,h2=info,rustls=info",
+        log,
+    );
+    let url = server.url.clone();
+    let hook_secret = "hook-secret-0123456789abcdef";
+    let client = client();
+    // A request id the caller chose is echoed and logged; one is made for a request without.
+    let r = client
+        .get(format!("{url}/api/v1/me"))
+        .bearer_auth(&f.central)
+        .header("x-request-id", "trace-me-4711")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-request-id"], "trace-me-4711");
+    let r = client
+        .get(format!("{url}/api/v1/health"))
+        .send()
+        .await
+        .unwrap();
+    let made = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(made.len(), 32, "{made}");
+    // A forged id with a line break is replaced.
+    let r = client
+        .get(format!("{url}/api/v1/health"))
+        .header("x-request-id", "a\tb")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.headers()["x-request-id"], "a\tb");
+    // Logins, wrong and right; tokens; a channel with a secret whose delivery is refused.
+    for attempt in ["wrong password 1", password] {
+        let r = client
+            .post(format!("{url}/api/v1/login"))
+            .json(&json!({"email": "ann@rxa.example", "password": attempt}))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            r.status().is_success() || r.status() == 401,
+            "{}",
+            r.status()
+        );
+    }
+    let admin_token = &f.rxa[0].1;
+    let (status, answer) = post(
+        &format!("{url}/api/v1/channels"),
+        admin_token,
+        serde_json::to_vec(
+            &json!({"kind": "webhook", "target": "https://localhost/hook/s3cr3t-path", "secret": hook_secret}),
+        )
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    assert!(
+        run(&f.db, &["db", "import", p(&demo_feeds())])
+            .status
+            .success()
+    );
+    issue_to_everyone(&url, &f.analyst).await;
+    // The refused delivery reaches the log.
+    let started = std::time::Instant::now();
+    let text = loop {
+        let text = std::fs::read_to_string(&log_path).unwrap();
+        if text.contains("delivery failed") {
+            break text;
+        }
+        assert!(
+            started.elapsed().as_secs() < 20,
+            "no delivery failure logged:\n{text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    drop(server);
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    let access = lines
+        .iter()
+        .find(|l| l["message"] == "request" && l["span"]["id"] == "trace-me-4711")
+        .unwrap_or_else(|| panic!("no access line for the chosen id:\n{text}"));
+    assert_eq!(access["span"]["path"], "/api/v1/me");
+    assert_eq!(access["status"], 200);
+    let refused = lines
+        .iter()
+        .find(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("delivery failed"))
+        })
+        .unwrap();
+    assert_eq!(refused["refused"], true, "{refused}");
+    for secret in [
+        password,
+        "wrong password 1",
+        hook_secret,
+        "s3cr3t-path",
+        f.central.as_str(),
+        f.analyst.as_str(),
+        admin_token.as_str(),
+    ] {
+        assert!(!text.contains(secret), "the log holds {secret:?}");
+    }
+}
+
 ward_testdata::backend_tests!(
+    the_log_has_request_ids_and_never_a_secret,
     the_audit_chain_shows_a_changed_or_deleted_entry,
     a_deleted_audit_entry_is_missed,
     a_members_hunt_reaches_the_central_team_as_a_possible_compromise_alert,

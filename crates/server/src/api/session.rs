@@ -85,15 +85,20 @@ pub(crate) async fn logout(
 /// `GET /api/v1/health`.
 #[derive(Serialize, JsonSchema)]
 pub(crate) struct Health {
-    /// `ok`.
+    /// `ok`, or `degraded` when the server cannot store what it is sent.
     status: &'static str,
+    /// Why the server is degraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
     /// Ward's version.
     version: &'static str,
 }
 
 pub(crate) async fn health() -> Json<Health> {
+    let reason = crate::error::degraded();
     Json(Health {
-        status: "ok",
+        status: if reason.is_some() { "degraded" } else { "ok" },
+        reason,
         version: env!("CARGO_PKG_VERSION"),
     })
 }

@@ -53,12 +53,24 @@ impl Server {
     }
 
     pub fn start_with(db: impl AsRef<OsStr>, extra: &[&str]) -> Self {
+        Self::start_logging(db, extra, "info", std::process::Stdio::null())
+    }
+
+    /// A server whose log (stderr), filtered by `filter` (WARD_LOG), goes to `log`.
+    pub fn start_logging(
+        db: impl AsRef<OsStr>,
+        extra: &[&str],
+        filter: &str,
+        log: impl Into<std::process::Stdio>,
+    ) -> Self {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra)
             .env("WARD_DB", db)
+            .env_remove("RUST_LOG")
+            .env("WARD_LOG", filter)
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(log)
             .spawn()
             .unwrap();
         let mut line = String::new();
