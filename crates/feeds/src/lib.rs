@@ -19,4 +19,4 @@ mod time;
 
 pub use detect::parse_document;
 pub use document::{Format, Parsed, Record, RecordError, Warning};
-pub use ingest::{IngestError, walk};
+pub use ingest::{IngestError, Limits, human, parse_size, walk, walk_limited};

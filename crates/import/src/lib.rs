@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
-use ward_feeds::{Format, Parsed, Record, RecordError, parse_document, walk};
+use ward_feeds::{Format, Parsed, Record, RecordError, parse_document, walk_limited};
 use ward_store::{ImportTx, Outcome, Store, StoreError};
 
 /// Why an import committed nothing.
@@ -74,11 +74,22 @@ enum Message {
     Skipped(usize),
 }
 
+pub use ward_feeds::Limits;
+
+/// How an import goes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Stop at the first bad record and commit nothing.
+    pub strict: bool,
+    /// How much a document and an archive may expand.
+    pub limits: ward_feeds::Limits,
+}
+
 /// Imports `paths` into `store`. `Err` means nothing was committed.
 pub async fn import_paths(
     store: &Store,
     paths: Vec<PathBuf>,
-    strict: bool,
+    options: Options,
     progress: &(dyn Fn(Progress<'_>) + Sync),
     warnings_out: &mut Vec<RecordError>,
 ) -> Result<Summary, ImportError> {
@@ -86,7 +97,7 @@ pub async fn import_paths(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);
     let reader = tokio::task::spawn_blocking(move || -> Result<(), String> {
         for path in paths {
-            let stats = walk(&path, &mut |name, bytes| {
+            let stats = walk_limited(&path, options.limits, &mut |name, bytes| {
                 let parsed = parse_document(name, bytes);
                 tx.blocking_send(Message::Document(name.to_owned(), parsed))
                     .map_err(|_| "import stopped".to_owned())
@@ -119,7 +130,7 @@ pub async fn import_paths(
             Ok(p) => p,
             Err(e) => {
                 summary.errors.push(e.to_string());
-                if strict {
+                if options.strict {
                     fatal = Some(e.to_string());
                     break;
                 }
@@ -135,7 +146,7 @@ pub async fn import_paths(
             .extend(parsed.errors.iter().map(ToString::to_string));
         summary.warnings += parsed.warnings.len();
         warnings_out.extend(parsed.warnings);
-        if strict && !parsed.errors.is_empty() {
+        if options.strict && !parsed.errors.is_empty() {
             fatal = Some(parsed.errors[0].to_string());
             break;
         }

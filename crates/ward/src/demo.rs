@@ -89,7 +89,17 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let store = Store::open(&location).await?;
     let bar = progress_bar("importing demo feeds");
     let mut warnings = Vec::new();
-    let summary = import_paths(&store, vec![feeds], true, &bar, &mut warnings).await;
+    let summary = import_paths(
+        &store,
+        vec![feeds],
+        ward_import::Options {
+            strict: true,
+            ..Default::default()
+        },
+        &bar,
+        &mut warnings,
+    )
+    .await;
     bar.finish_and_clear();
     let summary = summary?;
     let human = args.format == ScanFormat::Table;

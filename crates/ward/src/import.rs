@@ -24,6 +24,13 @@ pub(crate) struct ImportArgs {
     /// Print every warning, not only the first ten.
     #[arg(long)]
     pub(crate) show_warnings: bool,
+    /// The most one document may hold once decompressed (e.g. 256MiB, 1GiB); a bigger one
+    /// stops the import, naming it.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = ward_feeds::parse_size)]
+    pub(crate) max_document: u64,
+    /// The most one archive or compressed file may expand to in all (e.g. 16GiB).
+    #[arg(long, value_name = "SIZE", default_value = "16GiB", value_parser = ward_feeds::parse_size)]
+    pub(crate) max_archive: u64,
     /// Files, folders or archives to import.
     #[arg(required = true)]
     pub(crate) paths: Vec<PathBuf>,
@@ -33,7 +40,7 @@ pub(crate) struct ImportArgs {
 pub(crate) async fn import_paths(
     store: &Store,
     paths: Vec<PathBuf>,
-    strict: bool,
+    options: ward_import::Options,
     bar: &ProgressBar,
     warnings_out: &mut Vec<RecordError>,
 ) -> anyhow::Result<Summary> {
@@ -43,7 +50,7 @@ pub(crate) async fn import_paths(
             bar.set_message(format!("{} records · {}", p.records, p.name));
         }
     };
-    Ok(ward_import::import_paths(store, paths, strict, &progress, warnings_out).await?)
+    Ok(ward_import::import_paths(store, paths, options, &progress, warnings_out).await?)
 }
 
 pub(crate) fn progress_bar(label: &str) -> ProgressBar {
@@ -62,7 +69,14 @@ pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<u8> {
     let store = Store::open(&location).await?;
     let bar = progress_bar("importing");
     let mut warnings = Vec::new();
-    let result = import_paths(&store, args.paths, args.strict, &bar, &mut warnings).await;
+    let options = ward_import::Options {
+        strict: args.strict,
+        limits: ward_import::Limits {
+            document: args.max_document,
+            archive: args.max_archive,
+        },
+    };
+    let result = import_paths(&store, args.paths, options, &bar, &mut warnings).await;
     bar.finish_and_clear();
     store.close().await;
     let summary = result?;

@@ -583,6 +583,54 @@ fn damaged_archives_and_unknown_formats_are_clear_errors() {
     );
 }
 
+/// A file that decompresses beyond the limit stops the import, naming the file and the limit,
+/// and the database keeps what it held.
+#[test]
+fn a_decompression_bomb_stops_at_the_limit_and_changes_nothing() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let good = write(dir.path(), "good.json", GOOD_CVE5);
+    assert!(run(&db, &["db", "import", p(&good)]).status.success());
+    let before = String::from_utf8(run(&db, &["db", "status"]).stdout).unwrap();
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir(&feeds).unwrap();
+    std::fs::write(
+        feeds.join("a.json"),
+        GOOD_CVE5.replace("2099-0001", "2099-0002"),
+    )
+    .unwrap();
+    let bomb = feeds.join("b.json.gz");
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(&bomb).unwrap(),
+        flate2::Compression::best(),
+    );
+    e.write_all(&vec![b' '; 3 << 20]).unwrap();
+    e.finish().unwrap();
+    assert!(std::fs::metadata(&bomb).unwrap().len() < 20_000);
+    let o = run(&db, &["db", "import", "--max-document", "1MiB", p(&feeds)]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o)
+            .contains("b.json.gz: expands beyond the per-document limit of 1 MiB (--max-document)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("database is unchanged"),
+        "{}",
+        stderr(&o)
+    );
+    let after = String::from_utf8(run(&db, &["db", "status"]).stdout).unwrap();
+    assert_eq!(before, after, "the folder's good document was committed");
+    // The default limit is far above a real document: the same folder imports.
+    let o = run(&db, &["db", "import", p(&feeds)]);
+    assert_ne!(o.status.code(), Some(2), "{}", stderr(&o));
+    let o = run(&db, &["db", "import", "--max-document", "lots", p(&feeds)]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--max-document"), "{}", stderr(&o));
+}
+
 /// A tar.gz written with the system `tar` (no extra dev-dependency for one fixture).
 fn tar_gz_with_system_tar(path: &Path, files: &[(&str, &[u8])]) -> PathBuf {
     let src = tempfile::tempdir().unwrap();

@@ -81,12 +81,16 @@ pub(crate) async fn import(
         )));
     }
     // Messages name the uploaded file, not the temporary folder.
+
     let prefix = format!("{}/", dir.path().display());
     let mut warnings = Vec::new();
     let summary = ward_import::import_paths(
         &state.store,
         vec![path],
-        query.strict,
+        ward_import::Options {
+            strict: query.strict,
+            limits: ward_import::Limits::DEFAULT,
+        },
         &|_| {},
         &mut warnings,
     )

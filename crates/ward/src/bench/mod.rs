@@ -8,6 +8,7 @@
 //! - `ward bench hunt --rules PATH`: hunt through a generated access log (1 GB by default, in
 //!   rotated files with --files) with the rules and 10,000 generated indicators; MB/s and peak RSS.
 
+mod bombs;
 mod hunt;
 
 use std::path::PathBuf;
@@ -102,6 +103,25 @@ enum BenchCommand {
         #[arg(long)]
         keep: Option<PathBuf>,
     },
+    /// Decompression bombs (.gz, .xz, .zip, .tar.gz) imported within the default limits, each
+    /// in its own process: the error and the peak RSS of each.
+    Bombs {
+        /// What each bomb expands to (e.g. 2GiB).
+        #[arg(long, default_value = "2GiB", value_parser = ward_feeds::parse_size)]
+        expand: u64,
+        /// Also import each with the limits lifted (as Ward did before them), for the ratio.
+        #[arg(long)]
+        unbounded: bool,
+    },
+    /// One import for `bombs` (its own process, so its peak RSS is its own).
+    #[command(hide = true)]
+    BombOne {
+        #[arg(long)]
+        db: String,
+        path: PathBuf,
+        #[arg(long)]
+        unbounded: bool,
+    },
 }
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`); `None` elsewhere.
@@ -121,7 +141,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             let bar = progress_bar("importing");
             let mut warnings = Vec::new();
             let started = Instant::now();
-            let summary = import_paths(&store, paths, false, &bar, &mut warnings).await;
+            let summary =
+                import_paths(&store, paths, Default::default(), &bar, &mut warnings).await;
             bar.finish_and_clear();
             let summary = summary?;
             let seconds = started.elapsed().as_secs_f64();
@@ -226,6 +247,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             threads,
             keep,
         } => hunt::bench(&rules, indicators, size_mb, files.max(1), threads, keep)?,
+        BenchCommand::Bombs { expand, unbounded } => {
+            tokio::task::spawn_blocking(move || bombs::bench(expand, unbounded)).await??
+        }
+        BenchCommand::BombOne {
+            db,
+            path,
+            unbounded,
+        } => bombs::one(&db, path, unbounded).await?,
     };
     match args.format {
         TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&report)?),
