@@ -120,8 +120,14 @@ struct XmlComponent {
     index: usize,
 }
 
+/// How deep XML elements may nest (CycloneDX's own nesting — bom, components, component,
+/// supplier, name — with nested components stays far below).
+pub const MAX_XML_DEPTH: usize = 128;
+
 /// CycloneDX XML, read with a streaming reader: an element stack tells which component a text
-/// node belongs to.
+/// node belongs to. Linear in the document: every event does a constant amount of work (how
+/// many `<metadata>` elements are open is counted, not searched for), and nesting is limited
+/// to [`MAX_XML_DEPTH`].
 pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, InventoryError> {
     let mut out = ParsedInventory {
         format: "CycloneDX (XML)",
@@ -130,6 +136,8 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
     let mut reader = quick_xml::Reader::from_reader(bytes);
     reader.config_mut().trim_text(true);
     let mut stack: Vec<String> = Vec::new();
+    // `<metadata>` elements open on the stack.
+    let mut in_metadata: usize = 0;
     let mut open: Vec<XmlComponent> = Vec::new();
     let mut asset = Asset::default();
     let mut meta_name: Option<(String, Option<String>)> = None;
@@ -174,6 +182,15 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
                 if local == "property" {
                     property_name = attribute(&e, "name");
                 }
+                if stack.len() == MAX_XML_DEPTH {
+                    return Err(err_at(
+                        &reader,
+                        &format!("elements nest deeper than {MAX_XML_DEPTH}"),
+                    ));
+                }
+                if local == "metadata" {
+                    in_metadata += 1;
+                }
                 stack.push(local);
                 text.clear();
             }
@@ -206,14 +223,26 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
             Event::End(_) => {
                 let value = std::mem::take(&mut text).trim().to_owned();
                 if !value.is_empty() {
-                    leaf_text(&stack, &value, &property_name, &mut open, &mut asset, file)?;
+                    let in_metadata = in_metadata > 0;
+                    leaf_text(
+                        &stack,
+                        in_metadata,
+                        &value,
+                        &property_name,
+                        &mut open,
+                        &mut asset,
+                        file,
+                    )?;
                 }
                 let Some(local) = stack.pop() else { continue };
+                if local == "metadata" {
+                    in_metadata -= 1;
+                }
                 if local == "component" {
                     let c = open
                         .pop()
                         .expect("a component end matches a component start");
-                    let in_metadata = stack.iter().any(|s| s == "metadata") && open.is_empty();
+                    let in_metadata = in_metadata > 0 && open.is_empty();
                     let Some(name) = non_empty(c.name.as_deref()) else {
                         return Err(InventoryError {
                             file: file.into(),
@@ -290,6 +319,7 @@ fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String
 /// Files a text value under the element it closes.
 fn leaf_text(
     stack: &[String],
+    in_metadata: bool,
     text: &str,
     property_name: &Option<String>,
     open: &mut [XmlComponent],
@@ -301,7 +331,7 @@ fn leaf_text(
         return Ok(());
     };
     let parent = n.checked_sub(2).map(|i| stack[i].as_str());
-    if leaf == "property" && stack.iter().any(|s| s == "metadata") && open.is_empty() {
+    if leaf == "property" && in_metadata && open.is_empty() {
         if let Some(pname) = property_name {
             apply_property(asset, file, "metadata", pname, text)?;
         }
@@ -390,6 +420,31 @@ mod tests {
         let e = parse_inventory("bad.json", bad).unwrap_err();
         assert_eq!(e.field, "ward:exposure");
         assert!(e.message.contains("small, controlled, open"), "{e}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_at_the_limit() {
+        let depth = super::MAX_XML_DEPTH;
+        let deep = |n: usize| format!("<bom>{}{}</bom>", "<x>".repeat(n - 1), "</x>".repeat(n - 1));
+        assert!(parse_inventory("ok.xml", deep(depth).as_bytes()).is_ok());
+        let e = parse_inventory("deep.xml", deep(depth + 1).as_bytes()).unwrap_err();
+        assert!(
+            e.to_string().contains("elements nest deeper than 128"),
+            "{e}"
+        );
+    }
+
+    /// Properties deep inside metadata still describe the asset (the count of open
+    /// `<metadata>` elements replaces the search of the stack).
+    #[test]
+    fn metadata_properties_inside_nesting() {
+        let xml = format!(
+            "<bom><metadata>{}<properties><property name=\"ward:exposure\">open</property></properties>{}</metadata><components/></bom>",
+            "<x>".repeat(50),
+            "</x>".repeat(50)
+        );
+        let inv = parse_inventory("m.xml", xml.as_bytes()).unwrap();
+        assert_eq!(inv.inventory.assets[0].exposure, Some(Exposure::Open));
     }
 
     #[test]
