@@ -122,7 +122,7 @@ struct XmlComponent {
 
 /// How deep XML elements may nest (CycloneDX's own nesting — bom, components, component,
 /// supplier, name — with nested components stays far below).
-pub const MAX_XML_DEPTH: usize = 128;
+pub(crate) const MAX_XML_DEPTH: usize = 128;
 
 /// CycloneDX XML, read with a streaming reader: an element stack tells which component a text
 /// node belongs to. Linear in the document: every event does a constant amount of work (how

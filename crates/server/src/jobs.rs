@@ -17,14 +17,17 @@ pub async fn match_asset(
     };
     let keys = ward_matching::scan::inventory_keys(&inventory);
     let slice = store.load_for_products(&keys).await?;
-    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
     let policy = policy
         .for_organisation(&asset.organisation)
         .with_as_of(chrono::Utc::now());
-    Ok((
-        keys,
-        ward_matching::scan(&knowledge, &inventory, &policy).findings,
-    ))
+    // Indexing the slice and matching are CPU work: off the async workers.
+    let findings = crate::cpu::run(move || {
+        let knowledge =
+            ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
+        ward_matching::scan(&knowledge, &inventory, &policy).findings
+    })
+    .await;
+    Ok((keys, findings))
 }
 
 /// What one pass of continuous matching did.
@@ -127,24 +130,40 @@ pub(crate) async fn rematch_once(
     };
     let scope: Option<std::collections::HashSet<String>> =
         only.map(|v| v.iter().cloned().collect());
-    let knowledge = ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
+    let knowledge = std::sync::Arc::new(
+        crate::cpu::run(move || {
+            ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss)
+        })
+        .await,
+    );
     let now = chrono::Utc::now();
     let mut in_memory = 0.0;
     // Written a batch of assets per transaction: a commit and the audit chain's head once per
     // batch rather than per asset.
     for chunk in assets.chunks(REMATCH_BATCH) {
         let started = std::time::Instant::now();
-        let mut batch = Vec::with_capacity(chunk.len());
-        for (asset, components) in chunk {
-            let inventory = ward_model::Inventory {
-                assets: vec![asset.model(components.clone())],
-            };
-            let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
-            batch.push((
-                asset,
-                ward_matching::scan(&knowledge, &inventory, &org_policy).findings,
-            ));
-        }
+        // Matching is CPU work: off the async workers, a batch at a time.
+        let work: Vec<_> = chunk
+            .iter()
+            .map(|(asset, components)| {
+                (
+                    ward_model::Inventory {
+                        assets: vec![asset.model(components.clone())],
+                    },
+                    policy.for_organisation(&asset.organisation).with_as_of(now),
+                )
+            })
+            .collect();
+        let shared = knowledge.clone();
+        let findings = crate::cpu::run(move || {
+            work.iter()
+                .map(|(inventory, org_policy)| {
+                    ward_matching::scan(&shared, inventory, org_policy).findings
+                })
+                .collect::<Vec<_>>()
+        })
+        .await;
+        let batch: Vec<_> = chunk.iter().map(|(asset, _)| asset).zip(findings).collect();
         in_memory += started.elapsed().as_secs_f64();
         let done = store
             .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)

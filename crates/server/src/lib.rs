@@ -10,6 +10,7 @@ use std::sync::Arc;
 mod api;
 mod app;
 mod auth;
+mod cpu;
 mod error;
 mod jobs;
 pub mod notify;

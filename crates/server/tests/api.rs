@@ -48,13 +48,25 @@ impl App {
         token: Option<&str>,
         body: &[u8],
     ) -> (u16, Value) {
+        self.call_from([127, 0, 0, 1], method, path, token, body)
+            .await
+    }
+
+    /// A request from the client address `from`.
+    async fn call_from(
+        &self,
+        from: [u8; 4],
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> (u16, Value) {
         let mut request = Request::builder()
             .method(method)
             .uri(path)
             .header("content-type", "application/json")
             .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
-                [127, 0, 0, 1],
-                40000,
+                from, 40000,
             ))));
         if let Some(token) = token {
             request = request.header("authorization", format!("Bearer {token}"));
@@ -604,7 +616,11 @@ async fn oversized_logins_are_refused_before_any_work_and_leave_nothing(db: Test
         .call("POST", "/api/v1/login", None, wrong.as_bytes())
         .await;
     assert_eq!(status, 401);
-    assert_eq!(failures(), "2", "one per email, one per address");
+    assert_eq!(
+        failures(),
+        "3",
+        "one per (email, address), per email and per address"
+    );
     let right = json!({"email": "lead@rxa.example", "password": "correct horse battery staple"})
         .to_string();
     let (status, answer) = app
@@ -665,7 +681,7 @@ async fn logins_prune_old_failures_and_expired_sessions(db: TestDb) {
     );
     assert_eq!(
         db.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM login_failure"),
-        "2",
+        "3",
         "this attempt's failures stay"
     );
     let sessions = |id: &str| {
@@ -790,7 +806,110 @@ async fn channel_targets_are_checked_and_members_see_only_a_delivery_state(db: T
     assert!(audit.to_string().contains("channel.add"), "{audit}");
 }
 
+/// A burst of concurrent guesses: each attempt is reserved before its password is checked, so
+/// at most five are evaluated and the right password sent after them is refused too — from
+/// that address. The owner, elsewhere, still signs in (strangers cannot lock them out).
+async fn concurrent_guesses_cannot_race_the_throttle(db: TestDb) {
+    let app = App::new(&db).await;
+    let password = "correct horse battery staple";
+    app.f
+        .store
+        .create_user(
+            "cli:test",
+            "rxa",
+            "lead@rxa.example",
+            password,
+            Role::MemberAdmin,
+        )
+        .await
+        .unwrap();
+    let guesses: Vec<_> = (0..40)
+        .map(|i| {
+            let body =
+                json!({"email": "lead@rxa.example", "password": format!("guess number {i}")})
+                    .to_string();
+            let app = &app;
+            async move {
+                app.call_from(
+                    [203, 0, 113, 7],
+                    "POST",
+                    "/api/v1/login",
+                    None,
+                    body.as_bytes(),
+                )
+                .await
+                .0
+            }
+        })
+        .collect();
+    let statuses = futures_util::future::join_all(guesses).await;
+    let evaluated = statuses.iter().filter(|s| **s == 401).count();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(evaluated, 5, "{statuses:?}");
+    assert_eq!(throttled, 35, "{statuses:?}");
+    let right = json!({"email": "lead@rxa.example", "password": password}).to_string();
+    let (status, _) = app
+        .call_from(
+            [203, 0, 113, 7],
+            "POST",
+            "/api/v1/login",
+            None,
+            right.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 429, "the guesser's address is locked out");
+    let (status, answer) = app
+        .call_from(
+            [198, 51, 100, 20],
+            "POST",
+            "/api/v1/login",
+            None,
+            right.as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200, "the owner elsewhere is not: {answer}");
+}
+
+/// Passwords anyone would guess are refused when an account is made.
+async fn guessable_passwords_are_refused(db: TestDb) {
+    let app = App::new(&db).await;
+    for (password, why) in [
+        ("            ", "too easy to guess"),
+        ("password1234", "too easy to guess"),
+        ("qwertyuiop123", "too easy to guess"),
+        ("lead@rxa.example", "too easy to guess"),
+        ("short", "at least 12 characters"),
+    ] {
+        let e = app
+            .f
+            .store
+            .create_user(
+                "cli:test",
+                "rxa",
+                "lead@rxa.example",
+                password,
+                Role::ReadOnly,
+            )
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(why), "{password:?}: {e}");
+    }
+    app.f
+        .store
+        .create_user(
+            "cli:test",
+            "rxa",
+            "lead@rxa.example",
+            "violet tugboat marmalade quorum",
+            Role::ReadOnly,
+        )
+        .await
+        .unwrap();
+}
+
 ward_testdata::backend_tests!(
+    concurrent_guesses_cannot_race_the_throttle,
+    guessable_passwords_are_refused,
     channel_targets_are_checked_and_members_see_only_a_delivery_state,
     oversized_logins_are_refused_before_any_work_and_leave_nothing,
     sighting_levels_are_sigma_words,

@@ -12,9 +12,19 @@ use crate::audit::now;
 use crate::organisations::organisation;
 use crate::{Principal, Result, Role, Store, StoreError};
 
-/// Failed logins allowed per email and per client address within [`THROTTLE_WINDOW_MINUTES`].
+/// Failed logins allowed per (email, client address) within [`THROTTLE_WINDOW_MINUTES`]: the
+/// lockout a guesser meets.
 pub const MAX_FAILURES: i64 = 5;
+/// Failed logins allowed per email from every address together: a slower limit, so that
+/// strangers elsewhere cannot lock the owner out with a handful of guesses, yet a guesser
+/// spread over many addresses is still stopped.
+pub const MAX_FAILURES_PER_EMAIL: i64 = 50;
+/// Failed logins allowed per client address over every email (one address trying many
+/// accounts).
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 30;
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
+/// The PostgreSQL advisory lock that makes reserving a login attempt atomic across servers.
+const LOGIN_LOCK: i64 = 0x5741_5244_4c4f_4749; // "WARDLOGI"
 /// How long a browser session lasts.
 pub const SESSION_HOURS: i64 = 12;
 /// The longest e-mail address (RFC 5321's limit on a path) and password Ward reads: longer
@@ -47,6 +57,48 @@ pub enum Login {
     Refused,
     /// Too many failures lately: try again later.
     Throttled,
+}
+
+/// Argon2 takes tens of milliseconds of CPU and 19 MiB a run: runs happen on blocking threads,
+/// at most one per core at a time, never on the async workers.
+static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+    tokio::sync::Semaphore::new(
+        std::thread::available_parallelism()
+            .map(usize::from)
+            .unwrap_or(2),
+    )
+});
+
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    let _permit = HASHING.acquire().await.expect("never closed");
+    match tokio::task::spawn_blocking(work).await {
+        Ok(v) => v,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    }
+}
+
+/// Why a password is refused: fewer than 12 characters, or guessable (zxcvbn's estimate
+/// below 3 of 4: common passwords, keyboard walks, repeats, words with digits, the address
+/// itself).
+pub fn password_problem(password: &str, email: &str) -> Option<String> {
+    if password.chars().count() < 12 {
+        return Some("use at least 12 characters".into());
+    }
+    if password.len() > MAX_PASSWORD {
+        return Some(format!("at most {MAX_PASSWORD} bytes"));
+    }
+    let local = email.split('@').next().unwrap_or_default();
+    let estimate = zxcvbn::zxcvbn(password, &[email, local]);
+    if u8::from(estimate.score()) < 3 {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .unwrap_or_else(|| "it is too easy to guess".into());
+        return Some(format!(
+            "too easy to guess ({hint}); a few uncommon words together are stronger"
+        ));
+    }
+    None
 }
 
 fn random_hex() -> Result<String> {
@@ -86,15 +138,8 @@ impl Store {
                 "email {email:?} is not an address"
             )));
         }
-        if password.chars().count() < 12 {
-            return Err(StoreError::Invalid(
-                "password: use at least 12 characters".into(),
-            ));
-        }
-        if password.len() > MAX_PASSWORD {
-            return Err(StoreError::Invalid(format!(
-                "password: at most {MAX_PASSWORD} bytes"
-            )));
+        if let Some(problem) = password_problem(password, &email) {
+            return Err(StoreError::Invalid(format!("password: {problem}")));
         }
         let org = self
             .organisation_by_slug(org_slug)
@@ -105,10 +150,14 @@ impl Store {
                 "role {role} does not fit organisation {org_slug:?}"
             )));
         }
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes())
-            .map_err(|e| StoreError::Invalid(format!("password: {e}")))?
-            .to_string();
+        let owned = password.to_owned();
+        let hash = off_runtime(move || {
+            Argon2::default()
+                .hash_password(owned.as_bytes())
+                .map(|h| h.to_string())
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("password: {e}")))?;
         let mut change = self.begin_change(actor).await?;
         if sqlx::query("SELECT 1 FROM user_account WHERE email = $1")
             .bind(&email)
@@ -172,19 +221,47 @@ impl Store {
             .bind(now())
             .execute(&self.pool)
             .await?;
-        let keys = [format!("email:{email}"), format!("ip:{client}")];
-        for key in &keys {
+        let keys = [
+            (format!("pair:{email} {client}"), MAX_FAILURES),
+            (format!("email:{email}"), MAX_FAILURES_PER_EMAIL),
+            (format!("ip:{client}"), MAX_FAILURES_PER_ADDRESS),
+        ];
+        // The attempt is reserved before the password is checked: recorded as a failure, in a
+        // transaction that sees every other attempt's reservation (PostgreSQL: an advisory
+        // lock shared by every server; SQLite: the first statement writes, so the transaction
+        // holds the one write lock), so a burst of concurrent guesses cannot all be evaluated.
+        let mut tx = self.pool.begin().await?;
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(LOGIN_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let at = now();
+        let attempt = random_hex()?;
+        for (key, _) in &keys {
+            sqlx::query("INSERT INTO login_failure (key, at, attempt) VALUES ($1, $2, $3)")
+                .bind(key)
+                .bind(&at)
+                .bind(&attempt)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (key, limit) in &keys {
             let n: i64 =
                 sqlx::query("SELECT COUNT(*) AS n FROM login_failure WHERE key = $1 AND at > $2")
                     .bind(key)
                     .bind(&since)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await?
                     .get("n");
-            if n >= MAX_FAILURES {
+            // This attempt's own reservation is counted too.
+            if n > *limit {
+                tx.rollback().await?;
                 return Ok(Login::Throttled);
             }
         }
+        tx.commit().await?;
         let row = sqlx::query(
             "SELECT u.id AS user_id, u.password_hash, u.role, o.id, o.slug, o.name, o.central, o.created_at
              FROM user_account u JOIN organisation o ON o.id = u.organisation_id
@@ -193,25 +270,28 @@ impl Store {
         .bind(&email)
         .fetch_optional(&self.pool)
         .await?;
-        let stored = row
+        let stored: String = row
             .as_ref()
             .map_or_else(|| dummy_hash().to_owned(), |r| r.get("password_hash"));
-        let verified = PasswordHash::new(&stored).ok().is_some_and(|h| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &h)
-                .is_ok()
-        });
+        let guess = password.to_owned();
+        let verified = off_runtime(move || {
+            PasswordHash::new(&stored).ok().is_some_and(|h| {
+                Argon2::default()
+                    .verify_password(guess.as_bytes(), &h)
+                    .is_ok()
+            })
+        })
+        .await;
+        // A failure keeps its reservation; a success takes it back, with the pair's earlier
+        // failures (the owner got in from there).
         let (Some(row), true) = (row, verified) else {
-            let at = now();
-            for key in &keys {
-                sqlx::query("INSERT INTO login_failure (key, at) VALUES ($1, $2)")
-                    .bind(key)
-                    .bind(&at)
-                    .execute(&self.pool)
-                    .await?;
-            }
             return Ok(Login::Refused);
         };
+        sqlx::query("DELETE FROM login_failure WHERE attempt = $1 OR key = $2")
+            .bind(&attempt)
+            .bind(&keys[0].0)
+            .execute(&self.pool)
+            .await?;
         let role: Role = row
             .get::<String, _>("role")
             .parse()

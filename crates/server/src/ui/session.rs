@@ -22,11 +22,46 @@ pub(super) struct LoginForm {
     password: String,
 }
 
+/// Whether a form post comes from another site: its `Origin` names another host than the one
+/// it was sent to, or (without an `Origin`) the browser says `Sec-Fetch-Site: cross-site`.
+/// A client that sends neither (curl, a script) is not a browser another site can drive.
+pub(super) fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or_default();
+    match headers
+        .get(header::ORIGIN)
+        .map(|o| o.to_str().unwrap_or("?"))
+    {
+        Some(origin) => {
+            let authority = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"));
+            authority != Some(host) || host.is_empty()
+        }
+        None => headers
+            .get("sec-fetch-site")
+            .is_some_and(|v| v.as_bytes() == b"cross-site"),
+    }
+}
+
 pub(super) async fn login(
     State(state): State<Arc<AppState>>,
     axum::extract::ConnectInfo(addr): axum::extract::ConnectInfo<std::net::SocketAddr>,
+    headers: axum::http::HeaderMap,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> PageResult {
+    // Login CSRF: another site must not sign a victim's browser in to the attacker's account.
+    if cross_site(&headers) {
+        let mut r = html(&LoginPage {
+            email: String::new(),
+            error: "This sign-in form was sent from another site; open Ward's own page to sign in."
+                .to_owned(),
+        });
+        *r.status_mut() = StatusCode::FORBIDDEN;
+        return Ok(r);
+    }
     let refused = |status: StatusCode, error: &str| {
         let mut r = html(&LoginPage {
             email: form.email.clone(),
@@ -56,6 +91,53 @@ pub(super) async fn login(
             StatusCode::TOO_MANY_REQUESTS,
             "Too many failed sign-ins: try again in 15 minutes.",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_str(v).unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn cross_site_posts_are_told_apart() {
+        let cross = |p: &[(&str, &str)]| super::cross_site(&headers(p));
+        assert!(!cross(&[
+            ("host", "ward.example"),
+            ("origin", "https://ward.example")
+        ]));
+        assert!(!cross(&[
+            ("host", "127.0.0.1:8080"),
+            ("origin", "http://127.0.0.1:8080")
+        ]));
+        assert!(cross(&[
+            ("host", "ward.example"),
+            ("origin", "https://evil.example")
+        ]));
+        assert!(cross(&[
+            ("host", "ward.example"),
+            ("origin", "https://ward.example.evil")
+        ]));
+        assert!(cross(&[("host", "ward.example"), ("origin", "null")]));
+        assert!(cross(&[
+            ("host", "ward.example"),
+            ("sec-fetch-site", "cross-site")
+        ]));
+        assert!(!cross(&[
+            ("host", "ward.example"),
+            ("sec-fetch-site", "same-origin")
+        ]));
+        assert!(!cross(&[("host", "ward.example")]));
     }
 }
 
