@@ -48,6 +48,24 @@ pub async fn serve(
             }
         }
     });
+    if let Some(key) = options.audit_key {
+        // The chain's head signed every tick when it moved (the key never enters the database).
+        let signer = store.clone();
+        let every = options.tick;
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(every);
+            loop {
+                interval.tick().await;
+                match signer.sign_checkpoint(&key).await {
+                    Ok(Some(c)) => {
+                        tracing::info!(seq = c.seq, key = %c.key_id, "audit checkpoint signed")
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::error!("audit checkpoint: {e}"),
+                }
+            }
+        });
+    }
     let ticker = store.clone();
     let tick = options.tick;
     tokio::spawn(async move {
@@ -104,6 +122,8 @@ pub struct ServeOptions {
     pub delivery_hold: std::time::Duration,
     /// The SMTP relay for e-mail channels; without one they wait (and say why).
     pub mailer: Option<notify::Mailer>,
+    /// Signs the audit chain's head every tick (`ward serve --audit-key`).
+    pub audit_key: Option<ward_store::checkpoint::SigningKey>,
     /// Internal ranges that notification channels may reach besides the public internet.
     pub targets: crate::outbound::Targets,
     /// HTTPS with this certificate and key (and HSTS) instead of plain HTTP.

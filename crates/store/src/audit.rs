@@ -72,6 +72,21 @@ fn entry_hash(
     hex::encode(h.finalize())
 }
 
+/// The hash an entry should have, by the chain's (public) formula.
+pub fn entry_hash_of(e: &AuditEntry) -> String {
+    entry_hash(
+        e.seq,
+        &e.at,
+        &e.actor,
+        e.organisation_id,
+        &e.action,
+        &e.target,
+        e.before.as_deref(),
+        e.after.as_deref(),
+        &e.prev_hash,
+    )
+}
+
 /// A change in progress: a transaction that holds the audit chain's head, so that its audit
 /// entries and its state changes land together or not at all.
 pub struct Change {
@@ -160,7 +175,10 @@ impl Change {
             "event": action,
             "at": self.at,
             "alert": after,
+            // The chain's head after this change: every receiver keeps a copy of it, so a
+            // rewritten chain disagrees with what was sent.
             "audit_seq": self.seq,
+            "audit_hash": self.hash,
         });
         self.enqueue(organisation_id, action, &payload, self.seq)
             .await
@@ -299,4 +317,172 @@ pub fn normalise_time(s: &str) -> Option<String> {
         t.with_timezone(&Utc)
             .to_rfc3339_opts(SecondsFormat::Millis, true)
     })
+}
+
+/// The key that signs checkpoints of the audit chain (Ed25519, PKCS#8 PEM in a file outside the
+/// database), or the public half that verifies them (SPKI PEM, or the private file itself).
+pub mod checkpoint {
+    use ed25519_dalek::pkcs8::{
+        DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey,
+    };
+    use ed25519_dalek::{Signature, Signer, Verifier};
+    pub use ed25519_dalek::{SigningKey, VerifyingKey};
+    use sha2::{Digest, Sha256};
+
+    /// What a checkpoint signs: the chain's head and when.
+    pub(crate) fn message(seq: i64, hash: &str, signed_at: &str) -> Vec<u8> {
+        format!("ward-audit-checkpoint-v1\n{seq}\n{hash}\n{signed_at}\n").into_bytes()
+    }
+
+    /// A short name of a public key: the first 16 hex digits of its SHA-256.
+    pub fn key_id(key: &VerifyingKey) -> String {
+        hex::encode(Sha256::digest(key.as_bytes()))[..16].to_owned()
+    }
+
+    /// A new signing key as PKCS#8 PEM, and its public key as SPKI PEM.
+    pub fn generate() -> Result<(String, String), String> {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).map_err(|e| format!("no randomness: {e}"))?;
+        let key = SigningKey::from_bytes(&seed);
+        let private = key
+            .to_pkcs8_pem(Default::default())
+            .map_err(|e| e.to_string())?
+            .to_string();
+        let public = key
+            .verifying_key()
+            .to_public_key_pem(Default::default())
+            .map_err(|e| e.to_string())?;
+        Ok((private, public))
+    }
+
+    /// A signing key from PKCS#8 PEM.
+    pub fn signing_key(pem: &str) -> Result<SigningKey, String> {
+        SigningKey::from_pkcs8_pem(pem)
+            .map_err(|e| format!("not an Ed25519 private key (PKCS#8 PEM): {e}"))
+    }
+
+    /// A verifying key from SPKI PEM, or from the private key's PKCS#8 PEM.
+    pub fn verifying_key(pem: &str) -> Result<VerifyingKey, String> {
+        VerifyingKey::from_public_key_pem(pem)
+            .or_else(|_| SigningKey::from_pkcs8_pem(pem).map(|k| k.verifying_key()))
+            .map_err(|e| format!("not an Ed25519 public or private key in PEM: {e}"))
+    }
+
+    pub(crate) fn sign(key: &SigningKey, message: &[u8]) -> String {
+        hex::encode(key.sign(message).to_bytes())
+    }
+
+    pub(crate) fn verify(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
+        let Ok(bytes) = hex::decode(signature) else {
+            return false;
+        };
+        let Ok(sig) = Signature::from_slice(&bytes) else {
+            return false;
+        };
+        key.verify(message, &sig).is_ok()
+    }
+}
+
+/// One signed checkpoint.
+#[derive(Debug, Clone, Serialize)]
+pub struct Checkpoint {
+    pub seq: i64,
+    pub hash: String,
+    pub signed_at: String,
+    pub key_id: String,
+}
+
+impl Store {
+    /// Signs the chain's head with `key` unless it is signed already; the checkpoint made (or
+    /// `None` when the head was signed or the log is empty).
+    pub async fn sign_checkpoint(
+        &self,
+        key: &ed25519_dalek::SigningKey,
+    ) -> Result<Option<Checkpoint>> {
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let (seq, hash): (i64, String) = (head.get("seq"), head.get("hash"));
+        if seq == 0 {
+            return Ok(None);
+        }
+        let signed_at = now();
+        let key_id = checkpoint::key_id(&key.verifying_key());
+        let signature = checkpoint::sign(key, &checkpoint::message(seq, &hash, &signed_at));
+        let done = sqlx::query(
+            "INSERT INTO audit_checkpoint (seq, hash, signed_at, key_id, signature)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (seq) DO NOTHING",
+        )
+        .bind(seq)
+        .bind(&hash)
+        .bind(&signed_at)
+        .bind(&key_id)
+        .bind(&signature)
+        .execute(&self.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then_some(Checkpoint {
+            seq,
+            hash,
+            signed_at,
+            key_id,
+        }))
+    }
+
+    /// [`Store::verify_audit`], and every checkpoint signed by `key`: its signature holds and
+    /// the entry it names still has the hash it signed. A chain rewritten and recomputed by
+    /// someone without the key fails here; so does a log with no checkpoint of this key.
+    pub async fn verify_audit_signed(
+        &self,
+        key: &ed25519_dalek::VerifyingKey,
+    ) -> Result<(AuditVerdict, Vec<Checkpoint>)> {
+        let mut verdict = self.verify_audit().await?;
+        let id = checkpoint::key_id(key);
+        let rows = sqlx::query(
+            "SELECT c.seq, c.hash, c.signed_at, c.key_id, c.signature, a.hash AS entry_hash
+             FROM audit_checkpoint c LEFT JOIN audit_log a ON a.seq = c.seq ORDER BY c.seq",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut good = Vec::new();
+        for r in rows {
+            let c = Checkpoint {
+                seq: r.get("seq"),
+                hash: r.get("hash"),
+                signed_at: r.get("signed_at"),
+                key_id: r.get("key_id"),
+            };
+            if c.key_id != id {
+                continue;
+            }
+            let signature: String = r.get("signature");
+            if !checkpoint::verify(
+                key,
+                &checkpoint::message(c.seq, &c.hash, &c.signed_at),
+                &signature,
+            ) {
+                verdict.problems.push(format!(
+                    "checkpoint at entry {} has a signature this key did not make (forged or altered)",
+                    c.seq
+                ));
+                continue;
+            }
+            match r.get::<Option<String>, _>("entry_hash") {
+                None => verdict.problems.push(format!(
+                    "entry {} signed at {} is gone (deleted)",
+                    c.seq, c.signed_at
+                )),
+                Some(h) if h != c.hash => verdict.problems.push(format!(
+                    "entry {} no longer has the hash signed at {}: the chain up to it was rewritten",
+                    c.seq, c.signed_at
+                )),
+                Some(_) => good.push(c),
+            }
+        }
+        if good.is_empty() && verdict.problems.is_empty() && verdict.head_seq > 0 {
+            verdict.problems.push(format!(
+                "no checkpoint signed by key {id}: nothing vouches for the chain (sign with ward audit checkpoint --key or ward serve --audit-key)"
+            ));
+        }
+        Ok((verdict, good))
+    }
 }

@@ -36,6 +36,7 @@ pub const TABLES: &[&str] = &[
     "alert",
     "audit_log",
     "audit_head",
+    "audit_checkpoint",
     "asset",
     "inventory_version",
     "finding",

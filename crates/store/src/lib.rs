@@ -36,7 +36,9 @@ pub use alerts::{
 pub use assets::{
     AssetRow, FindingChange, InventoryUpload, InventoryVersion, NewAsset, UploadOutcome,
 };
-pub use audit::{AuditEntry, AuditVerdict, Change, normalise_time};
+pub use audit::{
+    AuditEntry, AuditVerdict, Change, Checkpoint, checkpoint, entry_hash_of, normalise_time,
+};
 pub use backend::{Backend, Job, JobLock, OpenOptions, default_location, is_postgres, redact};
 pub use copy::{CopyReport, TableCopy};
 pub use findings::{FindingQuery, FindingRow};

@@ -48,6 +48,11 @@ pub(crate) struct ServeArgs {
     /// `info,ward_server=debug` (default `info`: every request, 5xx and background failure).
     #[arg(long, value_enum, default_value = "text", env = "WARD_LOG_FORMAT")]
     pub(crate) log_format: crate::LogFormat,
+    /// An Ed25519 private key (PKCS#8 PEM, from `ward audit keygen`) kept outside the database:
+    /// the audit chain's head is signed with it every --tick, so `ward audit verify --key`
+    /// catches a chain rewritten by someone who can write the database.
+    #[arg(long, env = "WARD_AUDIT_KEY", value_name = "FILE")]
+    pub(crate) audit_key: Option<std::path::PathBuf>,
     /// Internal ranges notification channels may reach (CIDRs or addresses, comma-separated,
     /// e.g. 10.20.0.0/16,127.0.0.1). Without it webhooks and syslog reach only public
     /// addresses, and plain-http webhooks none: loopback, private, link-local (cloud
@@ -91,6 +96,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
                     .map_err(anyhow::Error::msg)?,
             )
         }
+    };
+    let audit_key = match &args.audit_key {
+        Some(path) => Some(read_signing_key(path)?),
+        None => None,
     };
     let targets =
         ward_server::outbound::Targets::parse(args.allow_targets.as_deref().unwrap_or(""))
@@ -136,6 +145,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             delivery_hold: std::time::Duration::from_secs(args.delivery_hold.max(1)),
             mailer,
             targets,
+            audit_key,
             tls,
         },
     )
@@ -386,28 +396,118 @@ pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
 #[derive(Subcommand)]
 pub(crate) enum AuditCommand {
     /// Check the audit log's hash chain: exit 0 when intact, 1 when an entry was changed or
-    /// deleted (each problem is printed).
+    /// deleted (each problem is printed). With --key, also every checkpoint that key signed:
+    /// a chain rewritten and recomputed by someone who could write the database is caught.
     Verify {
         #[command(flatten)]
         db: DbArgs,
         #[arg(long, value_enum, default_value = "text")]
         format: TextOrJson,
+        /// The checkpoint key: its public half (SPKI PEM) or the private key file.
+        #[arg(long, value_name = "FILE")]
+        key: Option<std::path::PathBuf>,
+    },
+    /// Make a checkpoint key: the private key (PKCS#8 PEM, mode 0600) to FILE, its public half
+    /// to FILE.pub. Keep the private key off the database's machine's backups.
+    Keygen {
+        /// Where to write the private key (refused if it exists).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
+    /// Sign the chain's head now with the private key (as `ward serve --audit-key` does every
+    /// tick).
+    Checkpoint {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, value_name = "FILE")]
+        key: std::path::PathBuf,
     },
 }
 
+fn read_signing_key(path: &std::path::Path) -> anyhow::Result<ward_store::checkpoint::SigningKey> {
+    let pem = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
+    ward_store::checkpoint::signing_key(&pem)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 pub(crate) async fn audit(command: AuditCommand) -> anyhow::Result<u8> {
-    let AuditCommand::Verify { db, format } = command;
+    let (db, format, key) = match command {
+        AuditCommand::Keygen { out } => {
+            let (private, public) =
+                ward_store::checkpoint::generate().map_err(anyhow::Error::msg)?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(&out)
+                .with_context(|| format!("{} (it must not exist yet)", out.display()))?;
+            std::io::Write::write_all(&mut file, private.as_bytes())?;
+            let public_path = std::path::PathBuf::from(format!("{}.pub", out.display()));
+            std::fs::write(&public_path, &public)?;
+            let key = ward_store::checkpoint::verifying_key(&public).map_err(anyhow::Error::msg)?;
+            println!(
+                "key {} written: private {}, public {}",
+                ward_store::checkpoint::key_id(&key),
+                out.display(),
+                public_path.display()
+            );
+            return Ok(exit::OK);
+        }
+        AuditCommand::Checkpoint { db, key } => {
+            let key = read_signing_key(&key)?;
+            let store = Store::open(&db.location()).await?;
+            let made = store.sign_checkpoint(&key).await?;
+            store.close().await;
+            match made {
+                Some(c) => println!("checkpoint signed: entry {} ({})", c.seq, c.hash),
+                None => println!("the chain's head is signed already (or the log is empty)"),
+            }
+            return Ok(exit::OK);
+        }
+        AuditCommand::Verify { db, format, key } => (db, format, key),
+    };
+    let key = match key {
+        Some(path) => {
+            let pem =
+                std::fs::read_to_string(&path).with_context(|| format!("{}", path.display()))?;
+            Some(
+                ward_store::checkpoint::verifying_key(&pem)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            )
+        }
+        None => None,
+    };
     let store = Store::open(&db.location()).await?;
-    let verdict = store.verify_audit().await?;
+    let (verdict, checkpoints) = match &key {
+        Some(key) => store.verify_audit_signed(key).await?,
+        None => (store.verify_audit().await?, Vec::new()),
+    };
     store.close().await;
     match format {
-        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&verdict)?),
+        TextOrJson::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "entries": verdict.entries,
+                "head_seq": verdict.head_seq,
+                "problems": verdict.problems,
+                "checkpoints": checkpoints,
+            }))?
+        ),
         TextOrJson::Text => {
             if verdict.problems.is_empty() {
                 println!(
                     "audit log intact: {} entries, chain head {}",
                     verdict.entries, verdict.head_seq
                 );
+                if let Some(last) = checkpoints.last() {
+                    println!(
+                        "{} signed checkpoints hold; the newest vouches for entries up to {} (signed {})",
+                        checkpoints.len(),
+                        last.seq,
+                        last.signed_at
+                    );
+                }
             } else {
                 for p in &verdict.problems {
                     println!("tampered: {p}");

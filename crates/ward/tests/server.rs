@@ -400,6 +400,111 @@ async fn the_audit_chain_shows_a_changed_or_deleted_entry(db: TestDb) {
     );
 }
 
+/// Someone who can write the database drops the guards, edits an entry and recomputes every
+/// hash and the head: the chain alone says "intact", the checkpoint signed with a key kept
+/// outside the database does not — nor does a checkpoint altered to match.
+async fn a_rewritten_chain_is_caught_by_its_signed_checkpoint(db: TestDb) {
+    let postgres = db.backend() == Backend::Postgres;
+    let f = federation(db);
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("audit-key.pem");
+    let public = dir.path().join("audit-key.pem.pub");
+    let o = run(&f.db, &["audit", "keygen", "--out", p(&key)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&f.db, &["audit", "keygen", "--out", p(&key)]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "an existing key is never overwritten"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    // Before any checkpoint, the key vouches for nothing.
+    let o = run(&f.db, &["audit", "verify", "--key", p(&public)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no checkpoint signed"));
+    let o = run(&f.db, &["audit", "checkpoint", "--key", p(&key)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&f.db, &["audit", "verify", "--key", p(&public)]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 signed checkpoints hold"));
+
+    // The rewrite, as an attacker with the database and Ward's source would do it.
+    let store = ward_store::Store::open(&f.db).await.unwrap();
+    let mut entries = store
+        .audit_log(ward_store::Scope::operator())
+        .await
+        .unwrap();
+    store.close().await;
+    let drop_guards = if postgres {
+        "ALTER TABLE audit_log DISABLE TRIGGER USER;"
+    } else {
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+    };
+    let mut script = drop_guards.to_owned();
+    let mut prev = String::new();
+    for e in entries.iter_mut() {
+        if e.seq == 6 {
+            e.after = e
+                .after
+                .as_ref()
+                .map(|a| a.replace("member-admin", "central-admin"));
+        }
+        if e.seq >= 6 {
+            e.prev_hash.clone_from(&prev);
+            e.hash = ward_store::entry_hash_of(e);
+            script.push_str(&format!(
+                "UPDATE audit_log SET after = '{}', prev_hash = '{}', hash = '{}' WHERE seq = {};",
+                e.after.clone().unwrap_or_default().replace('\'', "''"),
+                e.prev_hash,
+                e.hash,
+                e.seq
+            ));
+        }
+        prev.clone_from(&e.hash);
+    }
+    let last = entries.last().unwrap();
+    script.push_str(&format!(
+        "UPDATE audit_head SET hash = '{}' WHERE id = 1;",
+        last.hash
+    ));
+    f.test_db.execute(&script).unwrap();
+    let o = run(&f.db, &["audit", "verify"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "the recomputed chain is consistent on its own: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = run(&f.db, &["audit", "verify", "--key", p(&public)]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        out.contains(&format!("entry {} no longer has the hash signed", last.seq)),
+        "{out}"
+    );
+    // Altering the checkpoint to match breaks its signature.
+    f.test_db
+        .execute(&format!(
+            "UPDATE audit_checkpoint SET hash = '{}' WHERE seq = {};",
+            last.hash, last.seq
+        ))
+        .unwrap();
+    let o = run(&f.db, &["audit", "verify", "--key", p(&key)]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("signature this key did not make"), "{out}");
+}
+
 async fn a_deleted_audit_entry_is_missed(db: TestDb) {
     let drop_guard = match db.backend() {
         Backend::Postgres => "ALTER TABLE audit_log DISABLE TRIGGER USER;",
@@ -1973,6 +2078,7 @@ async fn the_log_has_request_ids_and_never_a_secret(db: TestDb) {
 }
 
 ward_testdata::backend_tests!(
+    a_rewritten_chain_is_caught_by_its_signed_checkpoint,
     the_log_has_request_ids_and_never_a_secret,
     the_audit_chain_shows_a_changed_or_deleted_entry,
     a_deleted_audit_entry_is_missed,

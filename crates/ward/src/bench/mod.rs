@@ -472,6 +472,7 @@ async fn federation(
             delivery_hold: std::time::Duration::from_secs(30),
             mailer: None,
             targets: ward_server::outbound::Targets::default(),
+            audit_key: None,
             tls: None,
         },
     ));
