@@ -97,6 +97,8 @@ struct PolicyFile {
     #[serde(default)]
     kev_due_date: bool,
     alert_threshold: Option<Spanned<String>>,
+    /// The longest a member may accept a risk for (`"180d"`, the default).
+    max_risk_acceptance: Option<Spanned<String>>,
     #[serde(default)]
     defaults: DefaultsFile,
     #[serde(default)]
@@ -132,6 +134,9 @@ pub struct Policy {
     pub kev_due_date: bool,
     /// Findings at least this urgent raise alerts (used by the server).
     pub alert_threshold: Priority,
+    /// The longest a risk acceptance may run (`max_risk_acceptance`, default 180 days): the
+    /// central team extends it in its policy file.
+    pub max_risk_acceptance: Duration,
     pub defaults: Defaults,
     pub windows: BTreeMap<Priority, Window>,
     overrides: BTreeMap<String, (Defaults, BTreeMap<Priority, Window>)>,
@@ -204,6 +209,10 @@ impl Policy {
             None => Priority::OutOfCycle,
             Some(t) => t.get_ref().parse().map_err(|m| err(t.span().start, m))?,
         };
+        let max_risk_acceptance = match &raw.max_risk_acceptance {
+            None => Duration::days(180),
+            Some(d) => duration(d.get_ref()).map_err(|m| err(d.span().start, m))?,
+        };
         Ok(Self {
             name: raw.name,
             description: raw.description,
@@ -211,6 +220,7 @@ impl Policy {
             clock: raw.clock,
             kev_due_date: raw.kev_due_date,
             alert_threshold,
+            max_risk_acceptance,
             defaults,
             windows,
             overrides,

@@ -393,6 +393,18 @@ pub(crate) async fn act_on_alert(
         return Err(ApiError::forbidden("act on alerts"));
     }
     let transition = parse_transition(action, justification, until)?;
+    if let ward_store::Transition::AcceptRisk { until, .. } = &transition {
+        let max = state.policy.max_risk_acceptance;
+        if *until > chrono::Utc::now() + max {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!(
+                    "until: a risk may be accepted for {} days at most (the policy's max_risk_acceptance); accept it again when that runs out",
+                    max.num_days()
+                ),
+            ));
+        }
+    }
     Ok(state
         .store
         .transition_alert(&who.actor(), who.scope(), id, &transition)

@@ -374,10 +374,19 @@ impl Mailer {
 /// nothing from the payload is interpreted, and control characters cannot start a header.
 pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) {
     let alert = &payload["alert"];
-    let field = |name: &str| match &alert[name] {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+    // Every value on one line: control characters (CR, LF, tab, …) become spaces, so no value
+    // can start a line of its own ("Bcc: …", a forged "Remediate by: …").
+    let field = |name: &str| {
+        let text = match &alert[name] {
+            serde_json::Value::Null => return None,
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        Some(
+            text.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>(),
+        )
     };
     let headline = match event {
         "alert.issue" => "High severity alert",
@@ -461,7 +470,11 @@ mod tests {
             subject,
             "[Ward] High severity alert: CVE-2025-4427 (trust-a)"
         );
-        assert!(body.contains("Title: {{7*7}} ${7*7}\r\nBcc"), "{body}");
+        assert!(
+            body.contains("Title: {{7*7}} ${7*7}  Bcc: evil@example.org\n"),
+            "{body}"
+        );
+        assert!(!body.lines().any(|l| l.starts_with("Bcc")), "{body}");
         assert!(body.contains("Exposure: confirm exposure"), "{body}");
         assert!(body.contains("Acknowledge by: 2025-05-21T10:00:00Z"));
         assert!(body.contains("Alert 3 (audit entry 7)"));

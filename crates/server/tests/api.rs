@@ -907,7 +907,72 @@ async fn guessable_passwords_are_refused(db: TestDb) {
         .unwrap();
 }
 
+/// A risk is accepted for the policy's maximum (180 days by default) at most: "until
+/// 9999-12-31" is refused and changes nothing.
+async fn risk_acceptance_is_capped_by_policy(db: TestDb) {
+    let app = App::new(&db).await;
+    let admin = app.f.token("rxa", Role::MemberAdmin);
+    let (_, asset) = app
+        .post(
+            "/api/v1/assets",
+            admin,
+            br#"{"name":"mdm-01","exposure":"open","criticality":"high"}"#,
+        )
+        .await;
+    let asset = asset["asset"]["id"].as_i64().unwrap();
+    let (status, _) = app
+        .post(
+            &format!("/api/v1/assets/{asset}/inventory?filename=epmm.csv"),
+            admin,
+            &epmm_csv("12.5.0.0"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, issued) = app
+        .post(
+            "/api/v1/alerts/issue",
+            app.f.token("nhs-england", Role::CentralAnalyst),
+            br#"{"vulnerabilities":["CVE-2025-4427"]}"#,
+        )
+        .await;
+    assert_eq!(status, 201, "{issued}");
+    let (_, alerts) = app.get("/api/v1/alerts", admin).await;
+    let alert = alerts["alerts"][0]["id"]
+        .as_i64()
+        .expect("an alert was issued");
+    let forever = json!({"justification": "isolated network", "until": "9999-12-31T00:00:00Z"});
+    let (status, answer) = app
+        .post(
+            &format!("/api/v1/alerts/{alert}/accept-risk"),
+            admin,
+            forever.to_string().as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("180 days at most"),
+        "{answer}"
+    );
+    let (_, after) = app.get("/api/v1/alerts", admin).await;
+    assert_eq!(after["alerts"][0]["state"], "open", "{after}");
+    let month = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let (status, answer) = app
+        .post(
+            &format!("/api/v1/alerts/{alert}/accept-risk"),
+            admin,
+            json!({"justification": "isolated network", "until": month})
+                .to_string()
+                .as_bytes(),
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+}
+
 ward_testdata::backend_tests!(
+    risk_acceptance_is_capped_by_policy,
     concurrent_guesses_cannot_race_the_throttle,
     guessable_passwords_are_refused,
     channel_targets_are_checked_and_members_see_only_a_delivery_state,
