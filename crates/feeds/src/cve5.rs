@@ -155,7 +155,7 @@ pub(crate) fn parse(file: &str, bytes: &[u8]) -> Parsed {
     };
     let meta = &record.cve_metadata;
     let id = meta.cve_id.trim().to_owned();
-    if !id.starts_with("CVE-") {
+    if !crate::document::is_cve_id(&id) {
         out.error(
             file,
             id.clone(),

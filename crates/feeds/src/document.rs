@@ -144,3 +144,66 @@ pub(crate) fn from_slice_with_path<'a, T: Deserialize<'a>>(
         (path, e.into_inner().to_string())
     })
 }
+
+/// A CVE id as the CVE program writes it: `CVE-`, a four-digit year, `-`, four or more digits.
+/// Ids reach members' exports, pages and e-mails, so a record whose id is anything else (a
+/// spreadsheet formula, markup) is refused.
+pub fn is_cve_id(id: &str) -> bool {
+    let Some(rest) = id.strip_prefix("CVE-") else {
+        return false;
+    };
+    let Some((year, number)) = rest.split_once('-') else {
+        return false;
+    };
+    year.len() == 4
+        && (4..=19).contains(&number.len())
+        && year.bytes().all(|b| b.is_ascii_digit())
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An advisory id of any database (`GHSA-…`, `PYSEC-…`, `GO-…`, `RUSTSEC-…`, `RHSA-2024:1234`):
+/// 1–128 characters, letters, digits, `-`, `_`, `.`, `:`, starting with a letter or digit, as
+/// the OSV schema's `<DB>-<ENTRYID>` ids are.
+pub fn is_advisory_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id.as_bytes()[0].is_ascii_alphanumeric()
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_checked_by_their_form() {
+        assert!(is_cve_id("CVE-2025-4427"));
+        assert!(is_cve_id("CVE-2021-44228"));
+        assert!(!is_cve_id("CVE-2025-442"));
+        assert!(!is_cve_id("CVE-25-4427"));
+        assert!(!is_cve_id("CVE-2025-4427=1+1"));
+        assert!(!is_cve_id("=HYPERLINK(\"http://x\")"));
+        for ok in [
+            "GHSA-vw63-824v-qf2j",
+            "PYSEC-2021-1",
+            "RHSA-2024:1234",
+            "GO-2024-2916",
+            "RUSTSEC-2019-0033",
+        ] {
+            assert!(is_advisory_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "=HYPERLINK(\"x\")",
+            "-1",
+            "@SUM(A1)",
+            "a b",
+            "x\r\ny",
+            "<script>",
+        ] {
+            assert!(!is_advisory_id(bad), "{bad}");
+        }
+        assert!(!is_advisory_id(&"A".repeat(129)));
+    }
+}

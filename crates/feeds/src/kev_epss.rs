@@ -31,7 +31,7 @@ struct KevJson {
 
 fn kev_entry(out: &mut Parsed, file: &str, record: &str, field_prefix: &str, k: KevJson) {
     let id = k.cve_id.trim().to_owned();
-    if !id.starts_with("CVE-") {
+    if !crate::document::is_cve_id(&id) {
         out.error(
             file,
             record,
@@ -196,7 +196,7 @@ fn parse_epss(file: &str, comment: Option<&str>, body: &str) -> Parsed {
         let record = format!("line {}", i + line_offset);
         match row {
             Ok(r) => {
-                if !r.cve.starts_with("CVE-") {
+                if !crate::document::is_cve_id(&r.cve) {
                     out.error(file, record, "cve", format!("`{}` is not a CVE id", r.cve));
                 } else if !(0.0..=1.0).contains(&r.epss) || !(0.0..=1.0).contains(&r.percentile) {
                     out.error(

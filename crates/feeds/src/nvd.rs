@@ -177,6 +177,15 @@ fn operator(s: Option<&str>) -> Operator {
 
 fn convert(out: &mut Parsed, file: &str, at: &str, cve: NvdCve) {
     let id = cve.id.trim().to_owned();
+    if !crate::document::is_cve_id(&id) {
+        out.error(
+            file,
+            id.clone(),
+            "cve.id",
+            format!("`{id}` is not a CVE id"),
+        );
+        return;
+    }
     let mut a = Advisory::new(&id, SourceId::Nvd);
     a.updated = cve.last_modified.as_deref().and_then(datetime);
     a.published = cve.published.as_deref().and_then(datetime);

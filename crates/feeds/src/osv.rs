@@ -163,9 +163,11 @@ pub fn canonical_id(id: &str, aliases: &[String]) -> String {
     if id.starts_with("CVE-") {
         return id.to_owned();
     }
-    let mut cves = aliases.iter().filter(|a| a.starts_with("CVE-"));
+    let mut cves = aliases
+        .iter()
+        .filter(|a| crate::document::is_cve_id(a.trim()));
     match (cves.next(), cves.next()) {
-        (Some(cve), None) => cve.clone(),
+        (Some(cve), None) => cve.trim().to_owned(),
         _ => id.to_owned(),
     }
 }
@@ -174,6 +176,17 @@ fn convert(file: &str, r: OsvRecord, out: &mut Parsed) {
     let id = r.id.trim().to_owned();
     if id.is_empty() {
         out.error(file, "-", "id", "an OSV record needs a non-empty `id`");
+        return;
+    }
+    if !crate::document::is_advisory_id(&id)
+        || (id.starts_with("CVE-") && !crate::document::is_cve_id(&id))
+    {
+        out.error(
+            file,
+            "-",
+            "id",
+            format!("{id:?} is not an advisory id (letters, digits, - _ . : and at most 128)"),
+        );
         return;
     }
     let canonical = canonical_id(&id, &r.aliases);
@@ -193,10 +206,21 @@ fn convert(file: &str, r: OsvRecord, out: &mut Parsed) {
         );
     }
     a.published = r.published.as_deref().and_then(datetime);
+    for alias in &r.aliases {
+        if !crate::document::is_advisory_id(alias.trim()) {
+            out.warn(
+                file,
+                &id,
+                "aliases",
+                format!("{alias:?} is not an advisory id: left out"),
+            );
+        }
+    }
     let mut aliases: Vec<String> = r
         .aliases
         .iter()
         .map(|s| s.trim().to_owned())
+        .filter(|s| crate::document::is_advisory_id(s))
         .chain(std::iter::once(id.clone()))
         .filter(|s| !s.is_empty() && *s != canonical)
         .collect();
@@ -373,6 +397,31 @@ mod tests {
       "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:H/UI:N/S:U/C:H/I:H/A:H"}],
       "database_specific": {"review_status": "UNREVIEWED"}
     }"#;
+
+    /// An id that would run as a spreadsheet formula (or carry markup) is refused with the field
+    /// named; such an alias is left out with a warning and never becomes the filing id.
+    #[test]
+    fn ids_that_are_not_advisory_ids_are_refused() {
+        let formula = GO.replace("GO-2024-2916", "=HYPERLINK(\\\"http://evil.example\\\")");
+        let p = parse_json("f.json", formula.as_bytes());
+        assert!(p.records.is_empty());
+        assert_eq!(p.errors[0].field, "id", "{:?}", p.errors);
+        assert!(
+            p.errors[0].message.contains("is not an advisory id"),
+            "{:?}",
+            p.errors
+        );
+        let alias = GO.replace("CVE-2024-22261", "CVE-2024-22261=1+1");
+        let p = parse_json("a.json", alias.as_bytes());
+        let a = advisory(&p);
+        assert_eq!(a.id, "GO-2024-2916", "a bad alias is not the filing id");
+        assert!(
+            !a.aliases.iter().any(|x| x.contains('=')),
+            "{:?}",
+            a.aliases
+        );
+        assert_eq!(p.warnings[0].field, "aliases", "{:?}", p.warnings);
+    }
 
     fn advisory(p: &Parsed) -> &Advisory {
         match &p.records[0] {

@@ -1038,22 +1038,28 @@ async fn the_epmm_story_end_to_end(db: TestDb) {
         .as_i64()
         .unwrap();
     let accept_url = format!("{url}/api/v1/alerts/{other}/accept-risk");
-    let accept = |b: &'static [u8]| post(&accept_url, rxb, b.to_vec());
-    assert_eq!(accept(br#"{"justification":"isolated"}"#).await.0, 400);
+    let accept = |b: Vec<u8>| post(&accept_url, rxb, b);
     assert_eq!(
-        accept(br#"{"justification":"isolated","until":"2020-01-01T00:00:00Z"}"#)
+        accept(br#"{"justification":"isolated"}"#.to_vec()).await.0,
+        400
+    );
+    assert_eq!(
+        accept(br#"{"justification":"isolated","until":"2020-01-01T00:00:00Z"}"#.to_vec())
             .await
             .0,
         422
     );
     assert_eq!(
-        accept(br#"{"justification":"","until":"2099-01-01T00:00:00Z"}"#)
+        accept(br#"{"justification":"","until":"2099-01-01T00:00:00Z"}"#.to_vec())
             .await
             .0,
         422
     );
     let (status, body) = accept(
-        br#"{"justification":"isolated network, replaced in Q1","until":"2099-01-01T00:00:00Z"}"#,
+        json!({"justification": "isolated network, replaced in Q1",
+               "until": (chrono::Utc::now() + chrono::Duration::days(90)).to_rfc3339()})
+        .to_string()
+        .into_bytes(),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -1732,8 +1738,24 @@ async fn people_sign_in_with_a_password_sessions_need_csrf_and_guessing_is_throt
         .unwrap();
     assert_eq!(me.status().as_u16(), 401);
 
-    // Guessing: after five failures even the right password is refused for a while.
-    for _ in 0..4 {
+    // Login CSRF: a sign-in form posted from another site is refused (and counts nothing).
+    let r = client()
+        .post(format!("{url}/login"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .form(&[
+            ("email", "lead@rxa.example"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+
+    // Guessing: after five failures even the right password is refused for a while (the
+    // sign-in above cleared this address's earlier failure).
+    for _ in 0..5 {
         assert_eq!(
             login("lead@rxa.example", "guess guess guess")
                 .await
@@ -1797,9 +1819,18 @@ async fn alerts_are_e_mailed_over_starttls_and_an_untrusted_relay_gets_nothing(d
         assert!(started.elapsed().as_secs() < 30, "no STARTTLS attempt");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // The member sees how delivery goes; the central team also sees why.
     let (_, channels) = get(&format!("{url}/api/v1/channels"), &f.rxa[0].1).await;
     let channel = &channels["channels"][0];
     assert_eq!(channel["pending"], 2, "{channels}");
+    assert_eq!(channel["delivery"], "failing", "{channels}");
+    assert!(channel.get("last_error").is_none(), "{channels}");
+    let (_, channels) = get(
+        &format!("{url}/api/v1/channels?organisation=rxa"),
+        &f.central,
+    )
+    .await;
+    let channel = &channels["channels"][0];
     assert!(
         channel["last_error"]
             .as_str()

@@ -22,10 +22,16 @@ pub(super) struct LoginForm {
     password: String,
 }
 
-/// Whether a form post comes from another site: its `Origin` names another host than the one
-/// it was sent to, or (without an `Origin`) the browser says `Sec-Fetch-Site: cross-site`.
-/// A client that sends neither (curl, a script) is not a browser another site can drive.
+/// Whether a form post comes from another site. Browsers say where a request comes from in
+/// `Sec-Fetch-Site` (only `same-origin` and `none`, typed or bookmarked, pass); an older one
+/// only in `Origin`, which must name the host the post was sent to (Ward's pages send no
+/// referrer, so a browser may send `Origin: null` for its own form: then only
+/// `Sec-Fetch-Site` can vouch). A client that sends neither (curl, a script) is not a browser
+/// another site can drive.
 pub(super) fn cross_site(headers: &axum::http::HeaderMap) -> bool {
+    if let Some(site) = headers.get("sec-fetch-site") {
+        return !matches!(site.as_bytes(), b"same-origin" | b"none");
+    }
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
@@ -40,9 +46,7 @@ pub(super) fn cross_site(headers: &axum::http::HeaderMap) -> bool {
                 .or_else(|| origin.strip_prefix("http://"));
             authority != Some(host) || host.is_empty()
         }
-        None => headers
-            .get("sec-fetch-site")
-            .is_some_and(|v| v.as_bytes() == b"cross-site"),
+        None => false,
     }
 }
 
