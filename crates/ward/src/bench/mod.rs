@@ -9,6 +9,7 @@
 //!   rotated files with --files) with the rules and 10,000 generated indicators; MB/s and peak RSS.
 
 mod bombs;
+mod hostile;
 mod hunt;
 
 use std::path::PathBuf;
@@ -112,6 +113,22 @@ enum BenchCommand {
         /// Also import each with the limits lifted (as Ward did before them), for the ratio.
         #[arg(long)]
         unbounded: bool,
+    },
+    /// `/api/v1/health` latency while member analysts upload crafted CycloneDX XML and strangers
+    /// burst wrong logins.
+    Hostile {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Concurrent uploaders of the crafted XML.
+        #[arg(long, default_value_t = 2)]
+        uploaders: usize,
+        /// Size of the crafted XML in MB (10^6 bytes; uploads are capped at 16 MiB).
+        #[arg(long, default_value_t = 5.4)]
+        xml_mb: f64,
+        /// Concurrent login guessers.
+        #[arg(long, default_value_t = 50)]
+        guessers: usize,
     },
     /// One import for `bombs` (its own process, so its peak RSS is its own).
     #[command(hide = true)]
@@ -250,6 +267,12 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
         BenchCommand::Bombs { expand, unbounded } => {
             tokio::task::spawn_blocking(move || bombs::bench(expand, unbounded)).await??
         }
+        BenchCommand::Hostile {
+            seconds,
+            uploaders,
+            xml_mb,
+            guessers,
+        } => hostile::bench(seconds, uploaders, xml_mb, guessers).await?,
         BenchCommand::BombOne {
             db,
             path,
