@@ -66,6 +66,17 @@ pub async fn serve(
             }
         });
     }
+    let recorder = store.clone();
+    tokio::spawn(async move {
+        // Tokens' last use, recorded off the request path every five seconds.
+        let mut interval = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            interval.tick().await;
+            if let Err(e) = recorder.flush_token_uses().await {
+                tracing::warn!("recording tokens' last use: {e}");
+            }
+        }
+    });
     let ticker = store.clone();
     let tick = options.tick;
     tokio::spawn(async move {

@@ -200,6 +200,7 @@ impl Store {
             sqlx::migrate!("./migrations/postgres").run(&pool).await?;
             return Ok(Self {
                 pool,
+                token_uses: Default::default(),
                 backend: Backend::Postgres,
                 schema,
             });
@@ -237,6 +238,7 @@ impl Store {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         Ok(Self {
             pool,
+            token_uses: Default::default(),
             backend: Backend::Sqlite,
             schema: String::new(),
         })
@@ -295,6 +297,9 @@ impl Store {
     }
 
     pub async fn close(self) {
+        if let Err(e) = self.flush_token_uses().await {
+            tracing::warn!("recording tokens' last use: {e}");
+        }
         self.pool.close().await;
     }
 }

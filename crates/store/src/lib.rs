@@ -100,6 +100,9 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub struct Store {
     pool: AnyPool,
+    /// Tokens used since the last flush, and when: a request never writes to record its
+    /// token's use (`flush_token_uses` does, off the request path).
+    token_uses: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<i64, String>>>,
     backend: Backend,
     /// PostgreSQL: the schema Ward's tables live in (advisory lock keys are derived from it).
     schema: String,

@@ -168,22 +168,46 @@ impl Store {
             .parse()
             .map_err(StoreError::Invalid)?;
         let token_id: i64 = row.get("token_id");
-        // To the minute: a write per request would make every request of a busy token wait
-        // for the one before it (a row lock and, on PostgreSQL, a commit flushed to disk).
-        let at = Utc::now();
-        sqlx::query(
-            "UPDATE api_token SET last_used_at = $1
-             WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
-        )
-        .bind(at.to_rfc3339_opts(SecondsFormat::Millis, true))
-        .bind(token_id)
-        .bind((at - chrono::Duration::minutes(1)).to_rfc3339_opts(SecondsFormat::Millis, true))
-        .execute(&self.pool)
-        .await?;
+        // Noted in memory: a read never waits for a write (an import holding SQLite's write
+        // lock, say); `flush_token_uses` records the uses every few seconds.
+        self.token_uses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(
+                token_id,
+                Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+            );
         Ok(Some(Principal {
             credential: format!("token:{token_id}"),
             organisation: organisation(&row),
             role,
         }))
+    }
+
+    /// Records when each token noted since the last flush was last used (the server calls
+    /// this every few seconds, and `close` once more); the number recorded.
+    pub async fn flush_token_uses(&self) -> Result<usize> {
+        let uses = std::mem::take(
+            &mut *self
+                .token_uses
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if uses.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await?;
+        for (id, at) in &uses {
+            sqlx::query(
+                "UPDATE api_token SET last_used_at = $1
+                 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $1)",
+            )
+            .bind(at)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(uses.len())
     }
 }

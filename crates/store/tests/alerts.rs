@@ -435,7 +435,26 @@ async fn an_unreadable_stored_value_names_table_row_and_column(db: TestDb) {
     );
 }
 
+/// Authenticating reads only: a token's use is noted in memory and recorded by
+/// `flush_token_uses`, so a request never waits for the database's write lock.
+async fn a_tokens_use_is_recorded_off_the_request_path(db: TestDb) {
+    let (store, member) = one_member(&db).await;
+    let (_, secret) = store
+        .create_token("test", &member.slug, "reader", ward_store::Role::ReadOnly)
+        .await
+        .unwrap();
+    let last_used = || db.scalar("SELECT COALESCE(last_used_at, 'never') FROM api_token");
+    let principal = store.authenticate(&secret).await.unwrap().unwrap();
+    assert_eq!(principal.organisation.slug, "m1");
+    assert_eq!(last_used(), "never", "authentication wrote");
+    assert_eq!(store.flush_token_uses().await.unwrap(), 1);
+    let recorded = last_used();
+    assert!(recorded.starts_with("20"), "{recorded}");
+    assert_eq!(store.flush_token_uses().await.unwrap(), 0, "nothing new");
+}
+
 ward_testdata::backend_tests!(
+    a_tokens_use_is_recorded_off_the_request_path,
     an_unreadable_stored_value_names_table_row_and_column,
     a_member_scope_reaches_only_its_own_records,
     missed_deadlines_escalate_once_each_and_expired_acceptances_reopen,
