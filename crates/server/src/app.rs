@@ -105,7 +105,7 @@ pub(crate) async fn store_inventory(
     body: &[u8],
 ) -> ApiResult<(ward_store::UploadOutcome, Vec<String>)> {
     let (file, bytes) = (name.to_owned(), body.to_vec());
-    let parsed = crate::cpu::run(move || ward_inventory::parse_inventory(&file, &bytes))
+    let parsed = ward_store::cpu::run(move || ward_inventory::parse_inventory(&file, &bytes))
         .await
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let components: Vec<ward_model::Component> = parsed

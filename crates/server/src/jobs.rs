@@ -21,7 +21,7 @@ pub async fn match_asset(
         .for_organisation(&asset.organisation)
         .with_as_of(chrono::Utc::now());
     // Indexing the slice and matching are CPU work: off the async workers.
-    let findings = crate::cpu::run(move || {
+    let findings = ward_store::cpu::run(move || {
         let knowledge =
             ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
         ward_matching::scan(&knowledge, &inventory, &policy).findings
@@ -131,7 +131,7 @@ pub(crate) async fn rematch_once(
     let scope: Option<std::collections::HashSet<String>> =
         only.map(|v| v.iter().cloned().collect());
     let knowledge = std::sync::Arc::new(
-        crate::cpu::run(move || {
+        ward_store::cpu::run(move || {
             ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss)
         })
         .await,
@@ -155,7 +155,7 @@ pub(crate) async fn rematch_once(
             })
             .collect();
         let shared = knowledge.clone();
-        let findings = crate::cpu::run(move || {
+        let findings = ward_store::cpu::run(move || {
             work.iter()
                 .map(|(inventory, org_policy)| {
                     ward_matching::scan(&shared, inventory, org_policy).findings

@@ -10,7 +10,6 @@ use std::sync::Arc;
 mod api;
 mod app;
 mod auth;
-mod cpu;
 mod error;
 mod jobs;
 pub mod notify;

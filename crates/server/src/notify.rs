@@ -124,11 +124,7 @@ pub async fn deliver(
             let client = match url.scheme() {
                 "https" => &clients.https,
                 "http" => {
-                    let literal = match host {
-                        url::Host::Ipv4(ip) => Some(std::net::IpAddr::V4(ip)),
-                        url::Host::Ipv6(ip) => Some(std::net::IpAddr::V6(ip)),
-                        url::Host::Domain(_) => None,
-                    };
+                    let literal = crate::outbound::literal_ip(&host);
                     if let Some(ip) = literal.filter(|ip| !clients.targets.allows(*ip)) {
                         return Err(refused(Refused(format!(
                             "plain http to {ip} is refused: webhooks use https unless the destination is in --allow-targets"
@@ -219,16 +215,7 @@ pub fn syslog_message(event: &str, idempotency_key: &str, payload: &str) -> Stri
 async fn syslog(targets: &Targets, d: &Delivery) -> Result<(), (Failure, String)> {
     let failed = |e: String| (Failure::Failed, e);
     let message = syslog_message(&d.event, &d.idempotency_key, &d.payload);
-    let (scheme, rest) = d.target.split_once("://").ok_or_else(|| {
-        failed(format!(
-            "syslog target {} is not udp:// or tcp://",
-            d.target
-        ))
-    })?;
-    let (host, port) = rest
-        .rsplit_once(':')
-        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
-        .ok_or_else(|| failed(format!("syslog target {} names no host:port", d.target)))?;
+    let (scheme, host, port) = crate::outbound::syslog_target(&d.target).map_err(failed)?;
     // Resolved and checked now; the connection goes to the checked addresses only.
     let addrs = targets
         .resolve(host, port)
@@ -249,7 +236,8 @@ async fn syslog(targets: &Targets, d: &Delivery) -> Result<(), (Failure, String)
             .await
             .map_err(|e| failed(e.to_string()))?;
         Ok(())
-    } else if scheme == "tcp" {
+    } else {
+        // tcp (syslog_target accepts nothing else)
         let mut stream = tokio::time::timeout(
             Duration::from_secs(10),
             tokio::net::TcpStream::connect(&addrs[..]),
@@ -265,11 +253,6 @@ async fn syslog(targets: &Targets, d: &Delivery) -> Result<(), (Failure, String)
             .map_err(|e| failed(e.to_string()))?;
         stream.flush().await.map_err(|e| failed(e.to_string()))?;
         Ok(())
-    } else {
-        Err(failed(format!(
-            "syslog target {} is not udp:// or tcp://",
-            d.target
-        )))
     }
 }
 

@@ -56,10 +56,10 @@ impl Targets {
 
     /// Whether the central admin allowed a range holding `ip`.
     pub fn allows(&self, ip: IpAddr) -> bool {
-        let ip = canonical(ip);
+        let embedded = canonical(ip);
         self.allowed
             .iter()
-            .any(|net| net.contains(&ip) || net.contains(&ip.to_canonical()))
+            .any(|net| net.contains(&ip) || net.contains(&embedded))
     }
 
     /// Whether Ward may connect to `ip`: a public address, or one in an allowed range.
@@ -116,13 +116,10 @@ impl Targets {
                     .ok_or_else(|| format!("{target:?} names no host"))?;
                 self.check_literal(&host).map_err(|r| r.0)?;
                 if url.scheme() == "http" {
-                    let allowed = match host {
-                        url::Host::Ipv4(ip) => self.allows(IpAddr::V4(ip)),
-                        url::Host::Ipv6(ip) => self.allows(IpAddr::V6(ip)),
-                        // Checked on every connection: the name must resolve to allowed ranges,
-                        // so without any it never could.
-                        url::Host::Domain(_) => !self.allowed.is_empty(),
-                    };
+                    // A name is checked on every connection and must resolve to allowed
+                    // ranges, so without any it never could.
+                    let allowed =
+                        literal_ip(&host).map_or(!self.allowed.is_empty(), |ip| self.allows(ip));
                     if !allowed {
                         return Err(format!(
                             "{target:?}: webhooks use https unless the destination is in --allow-targets"
@@ -137,18 +134,8 @@ impl Targets {
                 Ok(())
             }
             ChannelKind::Syslog => {
-                let (_, rest) = target.split_once("://").unwrap_or(("", target));
-                let (host, port) = rest
-                    .rsplit_once(':')
-                    .ok_or_else(|| format!("{target:?}: name host:port"))?;
-                port.parse::<u16>().map_err(|_| {
-                    format!("{target:?}: port {port:?} is not a number up to 65535")
-                })?;
-                match host
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                {
+                let (_, host, _) = syslog_target(target)?;
+                match host.parse::<IpAddr>() {
                     Ok(ip) => self.check(ip).map_err(|r| r.0),
                     Err(_) => Ok(()),
                 }
@@ -160,12 +147,37 @@ impl Targets {
     /// The check for a target whose host is an address literal, at channel creation (names
     /// are checked when Ward connects).
     pub fn check_literal(&self, host: &url::Host<&str>) -> Result<(), Refused> {
-        match host {
-            url::Host::Ipv4(ip) => self.check(IpAddr::V4(*ip)),
-            url::Host::Ipv6(ip) => self.check(IpAddr::V6(*ip)),
-            url::Host::Domain(_) => Ok(()),
-        }
+        literal_ip(host).map_or(Ok(()), |ip| self.check(ip))
     }
+}
+
+/// The address a URL's host is, when it is an address literal.
+pub fn literal_ip(host: &url::Host<&str>) -> Option<IpAddr> {
+    match host {
+        url::Host::Ipv4(ip) => Some(IpAddr::V4(*ip)),
+        url::Host::Ipv6(ip) => Some(IpAddr::V6(*ip)),
+        url::Host::Domain(_) => None,
+    }
+}
+
+/// A syslog target `udp://host:port` or `tcp://host:port`: scheme, host (without brackets)
+/// and port.
+pub fn syslog_target(target: &str) -> Result<(&str, &str, u16), String> {
+    let (scheme, rest) = target
+        .split_once("://")
+        .filter(|(s, _)| matches!(*s, "udp" | "tcp"))
+        .ok_or_else(|| format!("syslog target {target:?} is not udp:// or tcp://"))?;
+    let (host, port) = rest
+        .rsplit_once(':')
+        .ok_or_else(|| format!("syslog target {target:?} names no host:port"))?;
+    let port = port
+        .parse::<u16>()
+        .map_err(|_| format!("{target:?}: port {port:?} is not a number up to 65535"))?;
+    Ok((
+        scheme,
+        host.trim_start_matches('[').trim_end_matches(']'),
+        port,
+    ))
 }
 
 /// The address an IPv6 form of an IPv4 address stands for (mapped `::ffff:a.b.c.d`, compatible

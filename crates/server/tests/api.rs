@@ -87,6 +87,19 @@ impl App {
         )
     }
 
+    /// `email` made a user of rxa with `password` and `role`.
+    async fn user(
+        &self,
+        email: &str,
+        password: &str,
+        role: Role,
+    ) -> Result<ward_store::UserInfo, ward_store::StoreError> {
+        self.f
+            .store
+            .create_user("cli:test", "rxa", email, password, role)
+            .await
+    }
+
     async fn get(&self, path: &str, token: &str) -> (u16, Value) {
         self.call("GET", path, Some(token), b"").await
     }
@@ -586,17 +599,13 @@ async fn compliance_csv_cells_never_run_as_formulas(db: TestDb) {
 /// failures are still counted, and the right password still signs in.
 async fn oversized_logins_are_refused_before_any_work_and_leave_nothing(db: TestDb) {
     let app = App::new(&db).await;
-    app.f
-        .store
-        .create_user(
-            "cli:test",
-            "rxa",
-            "lead@rxa.example",
-            "correct horse battery staple",
-            Role::MemberAdmin,
-        )
-        .await
-        .unwrap();
+    app.user(
+        "lead@rxa.example",
+        "correct horse battery staple",
+        Role::MemberAdmin,
+    )
+    .await
+    .unwrap();
     let failures = || db.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM login_failure");
     let long_email = format!("{}@rxa.example", "a".repeat(300));
     let long_password = "p".repeat(2000);
@@ -629,15 +638,7 @@ async fn oversized_logins_are_refused_before_any_work_and_leave_nothing(db: Test
     assert_eq!(status, 200, "{answer}");
     // Nor can an account be made with a password no one could sign in with.
     let refused = app
-        .f
-        .store
-        .create_user(
-            "cli:test",
-            "rxa",
-            "other@rxa.example",
-            &long_password,
-            Role::ReadOnly,
-        )
+        .user("other@rxa.example", &long_password, Role::ReadOnly)
         .await
         .unwrap_err();
     assert!(
@@ -650,17 +651,13 @@ async fn oversized_logins_are_refused_before_any_work_and_leave_nothing(db: Test
 /// expired sessions (neither grows without end), and leaves recent ones alone.
 async fn logins_prune_old_failures_and_expired_sessions(db: TestDb) {
     let app = App::new(&db).await;
-    app.f
-        .store
-        .create_user(
-            "cli:test",
-            "rxa",
-            "lead@rxa.example",
-            "correct horse battery staple",
-            Role::MemberAdmin,
-        )
-        .await
-        .unwrap();
+    app.user(
+        "lead@rxa.example",
+        "correct horse battery staple",
+        Role::MemberAdmin,
+    )
+    .await
+    .unwrap();
     let user = db.scalar("SELECT CAST(id AS TEXT) FROM user_account");
     db.execute(&format!(
         "INSERT INTO login_failure (key, at) VALUES ('email:old@rxa.example', '2020-01-01T00:00:00.000Z');
@@ -812,15 +809,7 @@ async fn channel_targets_are_checked_and_members_see_only_a_delivery_state(db: T
 async fn concurrent_guesses_cannot_race_the_throttle(db: TestDb) {
     let app = App::new(&db).await;
     let password = "correct horse battery staple";
-    app.f
-        .store
-        .create_user(
-            "cli:test",
-            "rxa",
-            "lead@rxa.example",
-            password,
-            Role::MemberAdmin,
-        )
+    app.user("lead@rxa.example", password, Role::MemberAdmin)
         .await
         .unwrap();
     let guesses: Vec<_> = (0..40)
@@ -881,30 +870,18 @@ async fn guessable_passwords_are_refused(db: TestDb) {
         ("short", "at least 12 characters"),
     ] {
         let e = app
-            .f
-            .store
-            .create_user(
-                "cli:test",
-                "rxa",
-                "lead@rxa.example",
-                password,
-                Role::ReadOnly,
-            )
+            .user("lead@rxa.example", password, Role::ReadOnly)
             .await
             .unwrap_err();
         assert!(e.to_string().contains(why), "{password:?}: {e}");
     }
-    app.f
-        .store
-        .create_user(
-            "cli:test",
-            "rxa",
-            "lead@rxa.example",
-            "violet tugboat marmalade quorum",
-            Role::ReadOnly,
-        )
-        .await
-        .unwrap();
+    app.user(
+        "lead@rxa.example",
+        "violet tugboat marmalade quorum",
+        Role::ReadOnly,
+    )
+    .await
+    .unwrap();
 }
 
 /// A risk is accepted for the policy's maximum (180 days by default) at most: "until

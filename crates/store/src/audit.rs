@@ -278,18 +278,7 @@ impl Store {
                     e.seq
                 ));
             }
-            let expected = entry_hash(
-                e.seq,
-                &e.at,
-                &e.actor,
-                e.organisation_id,
-                &e.action,
-                &e.target,
-                e.before.as_deref(),
-                e.after.as_deref(),
-                &e.prev_hash,
-            );
-            if expected != e.hash {
+            if entry_hash_of(e) != e.hash {
                 problems.push(format!(
                     "entry {} ({} {}) was changed: its content does not match its hash",
                     e.seq, e.action, e.target

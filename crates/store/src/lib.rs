@@ -17,6 +17,7 @@ pub mod assets;
 pub mod audit;
 mod backend;
 pub mod copy;
+pub mod cpu;
 pub mod findings;
 mod knowledge;
 pub mod organisations;

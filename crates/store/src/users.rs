@@ -59,24 +59,6 @@ pub enum Login {
     Throttled,
 }
 
-/// Argon2 takes tens of milliseconds of CPU and 19 MiB a run: runs happen on blocking threads,
-/// at most one per core at a time, never on the async workers.
-static HASHING: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
-    tokio::sync::Semaphore::new(
-        std::thread::available_parallelism()
-            .map(usize::from)
-            .unwrap_or(2),
-    )
-});
-
-async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
-    let _permit = HASHING.acquire().await.expect("never closed");
-    match tokio::task::spawn_blocking(work).await {
-        Ok(v) => v,
-        Err(e) => std::panic::resume_unwind(e.into_panic()),
-    }
-}
-
 /// Why a password is refused: fewer than 12 characters, or guessable (zxcvbn's estimate
 /// below 3 of 4: common passwords, keyboard walks, repeats, words with digits, the address
 /// itself).
@@ -151,7 +133,7 @@ impl Store {
             )));
         }
         let owned = password.to_owned();
-        let hash = off_runtime(move || {
+        let hash = crate::cpu::run(move || {
             Argon2::default()
                 .hash_password(owned.as_bytes())
                 .map(|h| h.to_string())
@@ -274,7 +256,7 @@ impl Store {
             .as_ref()
             .map_or_else(|| dummy_hash().to_owned(), |r| r.get("password_hash"));
         let guess = password.to_owned();
-        let verified = off_runtime(move || {
+        let verified = crate::cpu::run(move || {
             PasswordHash::new(&stored).ok().is_some_and(|h| {
                 Argon2::default()
                     .verify_password(guess.as_bytes(), &h)

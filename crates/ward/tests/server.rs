@@ -1608,36 +1608,39 @@ async fn no_notification_is_lost_when_the_server_is_killed_mid_delivery(db: Test
     assert_eq!(receiver.keys().len(), issued);
 }
 
+/// `ward admin user create` of a member admin of rxa, the password on stdin.
+fn create_user(db: &str, email: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+        .args([
+            "admin",
+            "user",
+            "create",
+            "--org",
+            "rxa",
+            "--email",
+            email,
+            "--role",
+            "member-admin",
+        ])
+        .env("WARD_DB", db)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{password}\n").as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 async fn people_sign_in_with_a_password_sessions_need_csrf_and_guessing_is_throttled(db: TestDb) {
     let f = federation(db);
-    let create = |email: &str, password: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-            .args([
-                "admin",
-                "user",
-                "create",
-                "--org",
-                "rxa",
-                "--email",
-                email,
-                "--role",
-                "member-admin",
-            ])
-            .env("WARD_DB", &f.db)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
-    };
+    let create = |email: &str, password: &str| create_user(&f.db, email, password);
     let o = create("lead@rxa.example", "short");
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("at least 12 characters"));
@@ -1970,28 +1973,8 @@ async fn the_server_speaks_https_with_hsts_when_given_a_certificate(db: TestDb) 
 async fn the_log_has_request_ids_and_never_a_secret(db: TestDb) {
     let f = federation(db);
     let password = "correct horse battery staple 42";
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args([
-            "admin",
-            "user",
-            "create",
-            "--org",
-            "rxa",
-            "--email",
-            "ann@rxa.example",
-            "--role",
-            "member-admin",
-        ])
-        .env("WARD_DB", &f.db)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write as _;
-        writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
-    }
-    assert!(child.wait().unwrap().success());
+    let o = create_user(&f.db, "ann@rxa.example", password);
+    assert!(o.status.success(), "{}", stderr(&o));
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("ward.log");
     let log = std::fs::File::create(&log_path).unwrap();

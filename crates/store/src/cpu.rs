@@ -1,6 +1,8 @@
-//! CPU-heavy work (parsing an inventory, matching it, scoring findings) runs on tokio's
-//! blocking threads, at most one job per core at a time, so the async workers that answer
-//! `/api/v1/health`, page loads and logins are never the ones doing it.
+//! CPU-heavy work (Argon2, parsing an inventory, matching it) runs on tokio's blocking threads,
+//! at most one job per core at a time across the whole process, so the async workers that
+//! answer `/api/v1/health`, page loads and logins are never the ones doing it. It lives in the
+//! store, the lowest crate with a runtime, because the store hashes passwords and the server
+//! parses and matches: one pool for both.
 
 use std::sync::LazyLock;
 
@@ -15,7 +17,7 @@ static PERMITS: LazyLock<Semaphore> = LazyLock::new(|| {
 });
 
 /// Runs `work` off the async runtime once a core is free; a panic in it is resumed here.
-pub(crate) async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+pub async fn run<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
     let _permit = PERMITS
         .acquire()
         .await
