@@ -4,7 +4,11 @@
 //! knows no file format).
 //!
 //! Reading and parsing run on a blocking thread and hand parsed documents over a bounded
-//! channel to the writer, so parsing and database writes overlap on two cores.
+//! channel to the writer. The write transaction is opened late: parsed records are held until
+//! the files are all read or [`Options::buffer`] bytes of documents were parsed, then written
+//! in one go, so on SQLite — one writer at a time — the database's write lock is held for the
+//! writing only, not for reading and decompressing the corpus (members' uploads and sign-ins
+//! wait seconds, not the whole import). Readers never wait on either database.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -70,7 +74,7 @@ impl Summary {
 }
 
 enum Message {
-    Document(String, Result<Parsed, RecordError>),
+    Document(String, Result<Parsed, RecordError>, usize),
     Skipped(usize),
 }
 
@@ -83,7 +87,14 @@ pub struct Options {
     pub strict: bool,
     /// How much a document and an archive may expand.
     pub limits: ward_feeds::Limits,
+    /// Bytes of parsed documents held before the write transaction opens
+    /// ([`DEFAULT_BUFFER`] when 0); past it, the rest is written as it is parsed.
+    pub buffer: u64,
 }
+
+/// Documents parsed before the write transaction opens, by default: the CVE 5 corpus (44,130
+/// records) fits, with peak RSS well under 1 GiB.
+pub const DEFAULT_BUFFER: u64 = 512 << 20;
 
 /// Imports `paths` into `store`. `Err` means nothing was committed.
 pub async fn import_paths(
@@ -99,7 +110,7 @@ pub async fn import_paths(
         for path in paths {
             let stats = walk_limited(&path, options.limits, &mut |name, bytes| {
                 let parsed = parse_document(name, bytes);
-                tx.blocking_send(Message::Document(name.to_owned(), parsed))
+                tx.blocking_send(Message::Document(name.to_owned(), parsed, bytes.len()))
                     .map_err(|_| "import stopped".to_owned())
             })
             .map_err(|e| e.to_string())?;
@@ -109,17 +120,25 @@ pub async fn import_paths(
     });
 
     let mut summary = Summary::default();
-    let mut db = store.begin_import().await?;
+    let buffer = if options.buffer == 0 {
+        DEFAULT_BUFFER
+    } else {
+        options.buffer
+    };
+    let mut buffered = 0u64;
+    // Opened when the buffer is full or everything is read.
+    let mut db: Option<ImportTx> = None;
     let mut fatal: Option<String> = None;
     let mut pending: Vec<(String, Record)> = Vec::with_capacity(BATCH);
     while let Some(message) = rx.recv().await {
-        let (name, parsed) = match message {
+        let (name, parsed, size) = match message {
             Message::Skipped(n) => {
                 summary.skipped_files += n;
                 continue;
             }
-            Message::Document(name, parsed) => (name, parsed),
+            Message::Document(name, parsed, size) => (name, parsed, size),
         };
+        buffered += size as u64;
         summary.documents += 1;
         progress(Progress {
             documents: summary.documents,
@@ -153,22 +172,36 @@ pub async fn import_paths(
         for record in parsed.records {
             pending.push((format_name.clone(), record));
         }
-        if pending.len() >= BATCH {
-            flush(&mut db, &mut pending, &mut summary).await?;
+        if db.is_none() && buffered >= buffer {
+            db = Some(store.begin_import().await?);
+        }
+        if let Some(db) = db.as_mut()
+            && pending.len() >= BATCH
+        {
+            flush(db, &mut pending, &mut summary).await?;
         }
     }
     drop(rx);
     let walked = reader.await?;
-    if fatal.is_none() && walked.is_ok() {
-        flush(&mut db, &mut pending, &mut summary).await?;
-    }
     if let Some(message) = fatal {
-        db.rollback().await?;
+        if let Some(db) = db {
+            db.rollback().await?;
+        }
         return Err(ImportError::Strict(message));
     }
     if let Err(message) = walked {
-        db.rollback().await?;
+        if let Some(db) = db {
+            db.rollback().await?;
+        }
         return Err(ImportError::Unreadable(message));
+    }
+    let mut db = match db {
+        Some(db) => db,
+        None => store.begin_import().await?,
+    };
+    while !pending.is_empty() {
+        let mut batch: Vec<_> = pending.drain(..pending.len().min(BATCH)).collect();
+        flush(&mut db, &mut batch, &mut summary).await?;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.committed = true;

@@ -99,6 +99,8 @@ struct PolicyFile {
     alert_threshold: Option<Spanned<String>>,
     /// The longest a member may accept a risk for (`"180d"`, the default).
     max_risk_acceptance: Option<Spanned<String>>,
+    /// How many of an asset's newest inventory versions keep their components (10).
+    inventory_versions: Option<Spanned<i64>>,
     #[serde(default)]
     defaults: DefaultsFile,
     #[serde(default)]
@@ -137,6 +139,10 @@ pub struct Policy {
     /// The longest a risk acceptance may run (`max_risk_acceptance`, default 180 days): the
     /// central team extends it in its policy file.
     pub max_risk_acceptance: Duration,
+    /// How many of an asset's newest inventory versions keep their components
+    /// (`inventory_versions`, default 10); older versions keep only their history row (who
+    /// uploaded what file when, its SHA-256 and its component count).
+    pub inventory_versions: usize,
     pub defaults: Defaults,
     pub windows: BTreeMap<Priority, Window>,
     overrides: BTreeMap<String, (Defaults, BTreeMap<Priority, Window>)>,
@@ -167,6 +173,9 @@ fn duration(s: &str) -> Result<Duration, String> {
         _ => Err(format!("`{s}`: the unit must be m, h, d or w")),
     }
 }
+
+/// Inventory versions that keep their components when the policy does not say.
+pub const DEFAULT_INVENTORY_VERSIONS: usize = 10;
 
 const EXPLOITATION: [&str; 3] = ["none", "public-poc", "active"];
 const EXPOSURE: [&str; 3] = ["small", "controlled", "open"];
@@ -213,6 +222,21 @@ impl Policy {
             None => Duration::days(180),
             Some(d) => duration(d.get_ref()).map_err(|m| err(d.span().start, m))?,
         };
+        let inventory_versions = match &raw.inventory_versions {
+            None => DEFAULT_INVENTORY_VERSIONS,
+            Some(n) => match usize::try_from(*n.get_ref()) {
+                Ok(n) if (1..=10_000).contains(&n) => n,
+                _ => {
+                    return Err(err(
+                        n.span().start,
+                        format!(
+                            "inventory_versions must be from 1 to 10000, not {}",
+                            n.get_ref()
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(Self {
             name: raw.name,
             description: raw.description,
@@ -221,6 +245,7 @@ impl Policy {
             kev_due_date: raw.kev_due_date,
             alert_threshold,
             max_risk_acceptance,
+            inventory_versions,
             defaults,
             windows,
             overrides,

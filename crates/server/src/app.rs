@@ -130,6 +130,7 @@ pub(crate) async fn store_inventory(
             keys: &keys,
             findings: &findings,
             knowledge_mark,
+            keep_versions: state.policy.inventory_versions,
         };
         match state
             .store

@@ -68,12 +68,16 @@ pub async fn serve(
     }
     let recorder = store.clone();
     tokio::spawn(async move {
-        // Tokens' last use, recorded off the request path every five seconds.
+        // Off the request path every five seconds: tokens' last use recorded, and stale login
+        // failures and expired sessions deleted.
         let mut interval = tokio::time::interval(std::time::Duration::from_secs(5));
         loop {
             interval.tick().await;
             if let Err(e) = recorder.flush_token_uses().await {
                 tracing::warn!("recording tokens' last use: {e}");
+            }
+            if let Err(e) = recorder.prune_logins().await {
+                tracing::warn!("pruning login failures and sessions: {e}");
             }
         }
     });

@@ -91,6 +91,7 @@ async fn store_it(
         keys: &m.keys,
         findings: &m.findings,
         knowledge_mark: m.knowledge_mark,
+        keep_versions: ward_priority::policy::DEFAULT_INVENTORY_VERSIONS,
     };
     store
         .upload_inventory("test", asset, &upload, policy.alert_threshold)
@@ -193,7 +194,152 @@ async fn an_upload_matched_before_an_import_committed_is_refused_whole(db: TestD
     assert_eq!(findings(&store, asset.id).await, (1, 0));
 }
 
+/// An asset's newest `keep_versions` inventory versions keep their components, compressed;
+/// older ones keep their history row only; a version stored as plain JSON (before Ward
+/// compressed them) still reads back.
+async fn inventory_history_is_compact_and_kept_by_policy(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    // A large inventory: 2,000 components, as a CSV upload gives them.
+    let mut csv = String::from("asset,cpe\n");
+    for i in 0..2_000 {
+        csv.push_str(&format!(
+            "mdm-01,cpe:2.3:a:vendor{}:product{i}:1.{i}.0:*:*:*:*:*:*:*\n",
+            i % 7
+        ));
+    }
+    let parsed = ward_inventory::parse_inventory("big.csv", csv.as_bytes()).unwrap();
+    let components: Vec<Component> = parsed
+        .inventory
+        .assets
+        .into_iter()
+        .flat_map(|a| a.components)
+        .collect();
+    let json = serde_json::to_string(&components).unwrap();
+    for _ in 0..4 {
+        let upload = InventoryUpload {
+            format: "csv",
+            file_name: "big.csv",
+            bytes: csv.as_bytes(),
+            components: &components,
+            keys: &[],
+            findings: &[],
+            knowledge_mark: store.knowledge_mark().await.unwrap(),
+            keep_versions: 2,
+        };
+        store
+            .upload_inventory("test", &asset, &upload, policy.alert_threshold)
+            .await
+            .unwrap();
+    }
+    let history = store
+        .inventory_history(Scope::operator(), asset.id)
+        .await
+        .unwrap();
+    let kept: Vec<(i64, bool, i64)> = history
+        .iter()
+        .map(|v| (v.version, v.components_kept, v.components))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (1, false, 2_000),
+            (2, false, 2_000),
+            (3, true, 2_000),
+            (4, true, 2_000)
+        ]
+    );
+    let current = store
+        .current_components(Scope::operator(), asset.id)
+        .await
+        .unwrap();
+    assert_eq!(serde_json::to_string(&current).unwrap(), json);
+    let stored: usize = db
+        .scalar("SELECT CAST(SUM(LENGTH(payload)) AS TEXT) FROM inventory_version")
+        .parse()
+        .unwrap();
+    // Generated names compress less than a real SBOM's; still, two versions stored take less
+    // than one did as JSON.
+    assert!(
+        stored < json.len(),
+        "two versions take {stored} bytes; one as JSON is {}",
+        json.len()
+    );
+    // A version written as plain JSON before compression is read as it was.
+    db.execute(&format!(
+        "UPDATE inventory_version SET payload = '{}', payload_encoding = 'json' WHERE version = 4",
+        json.replace('\'', "''")
+    ))
+    .unwrap();
+    let current = store
+        .current_components(Scope::operator(), asset.id)
+        .await
+        .unwrap();
+    assert_eq!(current.len(), 2_000);
+}
+
+/// Ids of what members own are neither sequential nor small: a member who creates two assets
+/// cannot tell from their ids how many others were made between them, and every id is exact
+/// in JavaScript (below 2^53).
+async fn ids_of_members_records_are_opaque(db: TestDb) {
+    let (store, policy, first) = member_asset(&db).await;
+    let org = Scope::operator().within(first.organisation_id).unwrap();
+    let mut ids = vec![first.id.get()];
+    for i in 0..30 {
+        let asset = store
+            .create_asset(
+                "test",
+                org,
+                &NewAsset {
+                    name: format!("host-{i}"),
+                    exposure: None,
+                    criticality: None,
+                    tags: vec![],
+                },
+            )
+            .await
+            .unwrap();
+        ids.push(asset.id.get());
+    }
+    let ascending = ids.windows(2).filter(|w| w[1] > w[0]).count();
+    assert!(ascending < 27, "{ascending} of 30 steps ascending: {ids:?}");
+    assert!(ids.iter().all(|id| *id > 0 && *id <= 1 << 52), "{ids:?}");
+    assert!(
+        ids.iter().filter(|id| **id < 1 << 32).count() <= 1,
+        "small ids: {ids:?}"
+    );
+    let distinct: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len());
+    // Findings and alerts too.
+    import(&store, &epmm_advisory(20, "12.5.0.1")).await;
+    let m = matched(&store, &policy, &first, "12.5.0.0").await;
+    let upload = InventoryUpload {
+        format: "csv",
+        file_name: "epmm.csv",
+        bytes: b"",
+        components: &m.components,
+        keys: &m.keys,
+        findings: &m.findings,
+        knowledge_mark: m.knowledge_mark,
+        keep_versions: 1,
+    };
+    // Every finding alerts.
+    store
+        .upload_inventory("test", &first, &upload, ward_model::Priority::Defer)
+        .await
+        .unwrap();
+    let alerts = store.alerts(Scope::operator()).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert!(alerts[0].id.get() > 1 << 32, "alert id {}", alerts[0].id);
+    let finding = db.scalar("SELECT CAST(id AS TEXT) FROM finding");
+    assert!(
+        finding.parse::<i64>().unwrap() > 1 << 32,
+        "finding id {finding}"
+    );
+}
+
 ward_testdata::backend_tests!(
     a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone,
     an_upload_matched_before_an_import_committed_is_refused_whole,
+    inventory_history_is_compact_and_kept_by_policy,
+    ids_of_members_records_are_opaque,
 );

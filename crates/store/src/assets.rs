@@ -74,6 +74,9 @@ pub struct InventoryUpload<'a> {
     pub findings: &'a [Finding],
     /// [`Store::knowledge_mark`], read before the knowledge the findings were matched with.
     pub knowledge_mark: i64,
+    /// How many of the asset's newest versions keep their components (the policy's
+    /// `inventory_versions`); older ones keep only their history row. At least 1.
+    pub keep_versions: usize,
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -85,6 +88,9 @@ pub struct InventoryVersion {
     pub content_hash: String,
     pub uploaded_at: String,
     pub uploaded_by: String,
+    /// Whether the version's components are still stored (older versions than the policy's
+    /// `inventory_versions` newest keep only this row).
+    pub components_kept: bool,
 }
 
 /// What an upload changed.
@@ -210,9 +216,10 @@ impl Store {
             )));
         }
         let at = now();
+        let new_id = change.new_id(crate::ids::Kind::Asset).await?;
         let row = sqlx::query(
-            "INSERT INTO asset (organisation_id, name, exposure, criticality, tags, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO asset (organisation_id, name, exposure, criticality, tags, created_at, updated_at, id)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
         )
         .bind(organisation_id)
         .bind(name)
@@ -220,6 +227,7 @@ impl Store {
         .bind(asset.criticality.map(Criticality::as_str))
         .bind(serde_json::to_string(&asset.tags).expect("strings"))
         .bind(&at)
+        .bind(new_id)
         .fetch_one(&mut *change.tx)
         .await?;
         let id: AssetId = row.get("id");
@@ -275,7 +283,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let mut q = crate::sql::Sql::new(self.backend, "SELECT a.id, a.organisation_id, o.slug, a.name, a.exposure, a.criticality, a.tags, a.created_at, a.updated_at,
                         COALESCE(v.version, 0) AS inventory_version, COALESCE(v.components, 0) AS components,
-                        0 AS open_findings, v.payload
+                        0 AS open_findings, v.payload, v.payload_encoding
                  FROM asset a JOIN organisation o ON o.id = a.organisation_id
                  LEFT JOIN inventory_version v ON v.asset_id = a.id
                       AND v.version = (SELECT MAX(w.version) FROM inventory_version w WHERE w.asset_id = a.id)
@@ -286,18 +294,34 @@ impl Store {
                 sep.push_bind(id);
             }
             q.push(") ORDER BY a.id");
+            let mut stored = Vec::new();
             for r in q.build().fetch_all(&self.pool).await? {
                 let asset = asset_row(&r)?;
-                let components = match r.get::<Option<&str>, _>("payload") {
-                    None => Vec::new(),
-                    Some(p) => serde_json::from_str(p).map_err(|e| StoreError::Corrupt {
-                        vuln_id: format!("asset {}", asset.id),
-                        source_key: "inventory".into(),
-                        message: e.to_string(),
-                    })?,
-                };
-                out.push((asset, components));
+                let payload: Option<String> = r.try_get("payload")?;
+                let encoding: Option<String> = r.try_get("payload_encoding")?;
+                stored.push((asset, payload.zip(encoding)));
             }
+            // Decompressed and parsed off the async workers.
+            let decoded = crate::cpu::run(move || {
+                stored
+                    .into_iter()
+                    .map(|(asset, payload)| {
+                        let components = match payload {
+                            None => Vec::new(),
+                            Some((payload, encoding)) => decode_payload(&encoding, &payload)
+                                .map_err(|message| StoreError::Unreadable {
+                                    table: "inventory_version",
+                                    row: format!("asset {}", asset.id),
+                                    column: "payload",
+                                    message,
+                                })?,
+                        };
+                        Ok((asset, components))
+                    })
+                    .collect::<Result<Vec<_>>>()
+            })
+            .await?;
+            out.extend(decoded);
         }
         Ok(out)
     }
@@ -330,7 +354,7 @@ impl Store {
         asset_id: AssetId,
     ) -> Result<Vec<Component>> {
         let row = sqlx::query(
-            "SELECT v.payload FROM inventory_version v JOIN asset a ON a.id = v.asset_id
+            "SELECT v.payload, v.payload_encoding FROM inventory_version v JOIN asset a ON a.id = v.asset_id
              WHERE v.asset_id = $1 AND ($2 IS NULL OR a.organisation_id = $2)
              ORDER BY v.version DESC LIMIT 1",
         )
@@ -340,14 +364,18 @@ impl Store {
         .await?;
         match row {
             None => Ok(Vec::new()),
-            Some(r) => serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| {
-                StoreError::Unreadable {
-                    table: "inventory_version",
-                    row: format!("asset {asset_id}"),
-                    column: "payload",
-                    message: e.to_string(),
-                }
-            }),
+            Some(r) => {
+                let encoding: String = r.try_get("payload_encoding")?;
+                let payload: String = r.try_get("payload")?;
+                crate::cpu::run(move || decode_payload(&encoding, &payload))
+                    .await
+                    .map_err(|message| StoreError::Unreadable {
+                        table: "inventory_version",
+                        row: format!("asset {asset_id}"),
+                        column: "payload",
+                        message,
+                    })
+            }
         }
     }
 
@@ -357,7 +385,8 @@ impl Store {
         asset_id: AssetId,
     ) -> Result<Vec<InventoryVersion>> {
         let rows = sqlx::query(
-            "SELECT v.version, v.format, v.file_name, v.components, v.content_hash, v.uploaded_at, v.uploaded_by
+            "SELECT v.version, v.format, v.file_name, v.components, v.content_hash, v.uploaded_at, v.uploaded_by,
+                    v.payload_encoding
              FROM inventory_version v JOIN asset a ON a.id = v.asset_id
              WHERE v.asset_id = $1 AND ($2 IS NULL OR a.organisation_id = $2) ORDER BY v.version",
         )
@@ -375,6 +404,7 @@ impl Store {
                 content_hash: r.get("content_hash"),
                 uploaded_at: r.get("uploaded_at"),
                 uploaded_by: r.get("uploaded_by"),
+                components_kept: r.get::<&str, _>("payload_encoding") != "pruned",
             })
             .collect())
     }
@@ -401,8 +431,14 @@ impl Store {
             keys,
             findings,
             knowledge_mark,
+            keep_versions,
         } = *upload;
         let organisation_id = asset.organisation_id;
+        // Compressed before the write lock is taken, off the async workers.
+        let payload = {
+            let components = components.to_vec();
+            crate::cpu::run(move || encode_payload(&components)).await
+        };
         let mut change = self.begin_change(actor).await?;
         // Under the change's write lock: no re-match commits between this check and the commit.
         if knowledge_mark_in(&mut change.tx).await? != knowledge_mark {
@@ -418,8 +454,9 @@ impl Store {
         .await?
         .get("v");
         sqlx::query(
-            "INSERT INTO inventory_version (asset_id, version, format, file_name, components, content_hash, payload, uploaded_at, uploaded_by)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO inventory_version (asset_id, version, format, file_name, components, content_hash, payload, uploaded_at, uploaded_by,
+                                            payload_encoding)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'deflate')",
         )
         .bind(asset.id)
         .bind(version)
@@ -427,9 +464,18 @@ impl Store {
         .bind(file_name)
         .bind(components.len() as i64)
         .bind(hex::encode(Sha256::digest(bytes)))
-        .bind(serde_json::to_string(components).expect("serialisable"))
+        .bind(payload)
         .bind(&at)
         .bind(actor)
+        .execute(&mut *change.tx)
+        .await?;
+        // Retention: the newest `keep_versions` keep their components.
+        sqlx::query(
+            "UPDATE inventory_version SET payload = '', payload_encoding = 'pruned'
+             WHERE asset_id = $1 AND version <= $2 AND payload_encoding <> 'pruned'",
+        )
+        .bind(asset.id)
+        .bind(version - keep_versions.max(1) as i64)
         .execute(&mut *change.tx)
         .await?;
 
@@ -492,5 +538,37 @@ impl Store {
         .await?;
         change.commit().await?;
         Ok(outcome)
+    }
+}
+
+/// A version's components as stored: JSON, DEFLATE-compressed (a CSV's components repeat the
+/// same field names and values; they shrink about tenfold), base64 so that the column stays
+/// text on both databases and in `ward db copy`.
+fn encode_payload(components: &[Component]) -> String {
+    use base64::Engine as _;
+    use std::io::Write as _;
+    let json = serde_json::to_vec(components).expect("serialisable");
+    let mut z = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 8),
+        flate2::Compression::fast(),
+    );
+    z.write_all(&json).expect("writing to memory");
+    base64::engine::general_purpose::STANDARD.encode(z.finish().expect("writing to memory"))
+}
+
+/// Reads a stored payload back; the error says what is wrong with it.
+fn decode_payload(encoding: &str, payload: &str) -> std::result::Result<Vec<Component>, String> {
+    use base64::Engine as _;
+    match encoding {
+        "json" => serde_json::from_str(payload).map_err(|e| e.to_string()),
+        "deflate" => {
+            let z = base64::engine::general_purpose::STANDARD
+                .decode(payload)
+                .map_err(|e| format!("not base64: {e}"))?;
+            serde_json::from_reader(flate2::read::DeflateDecoder::new(z.as_slice()))
+                .map_err(|e| format!("not DEFLATE-compressed JSON: {e}"))
+        }
+        "pruned" => Ok(Vec::new()),
+        other => Err(format!("unknown payload encoding {other:?}")),
     }
 }

@@ -46,11 +46,12 @@ pub const TABLES: &[&str] = &[
     "user_account",
     "session",
     "login_failure",
+    "opaque_id",
 ];
 
-/// Tables the migrations fill with their one row (the audit chain's head, the matching
-/// cursor): the target's is replaced by the source's.
-const SEEDED: &[&str] = &["audit_head", "matching_cursor"];
+/// Tables the migrations fill (the audit chain's head, the matching cursor, the opaque ids'
+/// sequences and keys): the target's is replaced by the source's.
+const SEEDED: &[&str] = &["audit_head", "matching_cursor", "opaque_id"];
 
 /// Parameters per INSERT statement: under SQLite's 32,766 (PostgreSQL's is 65,535). A table's
 /// rows go in as many per statement as fit, up to `MAX_ROWS_PER_INSERT`. Measured on a

@@ -47,8 +47,15 @@ impl Store {
     /// Starts an import: everything written through the returned transaction lands together
     /// on [`ImportTx::commit`], or not at all.
     pub async fn begin_import(&self) -> Result<ImportTx> {
+        // SQLite: the write lock taken now (BEGIN IMMEDIATE). A deferred transaction that
+        // reads first fails with SQLITE_BUSY_SNAPSHOT (517) when another writer commits before
+        // its first write, which busy_timeout does not retry.
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
         Ok(ImportTx {
-            tx: self.pool.begin().await?,
+            tx,
             backend: self.backend,
             change_log_lock: (self.backend == Backend::Postgres)
                 .then(|| lock_key(&self.schema, "knowledge_change")),

@@ -19,6 +19,7 @@ mod backend;
 pub mod copy;
 pub mod cpu;
 pub mod findings;
+mod ids;
 mod knowledge;
 pub mod organisations;
 pub mod outbox;

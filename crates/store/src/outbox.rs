@@ -189,15 +189,17 @@ impl Store {
             ));
         }
         let mut change = self.begin_change(actor).await?;
+        let new_id = change.new_id(crate::ids::Kind::Channel).await?;
         let row = sqlx::query(
-            "INSERT INTO notification_channel (organisation_id, kind, target, secret, created_at)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO notification_channel (organisation_id, kind, target, secret, created_at, id)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(organisation_id)
         .bind(kind.as_str())
         .bind(target)
         .bind(secret)
         .bind(now())
+        .bind(new_id)
         .fetch_one(&mut *change.tx)
         .await?;
         let id: ChannelId = row.get("id");

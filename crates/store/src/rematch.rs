@@ -73,11 +73,15 @@ pub(crate) async fn apply_findings(
     // Written many rows per statement (a round trip per few hundred findings, which matters
     // on PostgreSQL over the network), in the change's transaction.
     for chunk in rows.chunks(FINDING_CHUNK) {
-        let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
+        let ids = change
+            .new_ids(crate::ids::Kind::Finding, chunk.len())
+            .await?;
+        let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
                                   priority_rank, remediate_by) ",
         );
-        q.push_values(chunk, |mut b, (key, priority, f)| {
-            b.push_bind(organisation_id)
+        q.push_values(chunk.iter().zip(ids), |mut b, ((key, priority, f), id)| {
+            b.push_bind(id)
+                .push_bind(organisation_id)
                 .push_bind(asset_id)
                 .push_bind(key.0.as_str())
                 .push_bind(key.1.as_str())

@@ -133,8 +133,9 @@ impl Store {
             .map(alert)
             .transpose()?;
             let level = level.unwrap_or_else(|| "high".into());
-            let row = sqlx::query("INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at)
-                 VALUES ($1, 'possible-compromise', $2, $3, $4, 'open', $5, $6, $6)
+            let new_id = change.new_id(crate::ids::Kind::Alert).await?;
+            let row = sqlx::query("INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at, id)
+                 VALUES ($1, 'possible-compromise', $2, $3, $4, 'open', $5, $6, $6, $7)
                  ON CONFLICT (organisation_id, kind, subject) DO UPDATE SET
                      evidence = alert.evidence + excluded.evidence,
                      state = 'open',
@@ -146,6 +147,7 @@ impl Store {
             .bind(&level)
             .bind(count)
             .bind(&at)
+            .bind(new_id)
             .fetch_one(&mut *change.tx)
             .await?;
             let id: AlertId = row.get("id");

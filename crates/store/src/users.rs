@@ -182,6 +182,25 @@ impl Store {
         Ok(user)
     }
 
+    /// Deletes what no longer counts: login failures older than the throttle window, and
+    /// expired sessions (neither is read after that). `ward serve` calls it every few seconds,
+    /// off the login path, so a sign-in writes only its own attempt. Returns the rows deleted.
+    pub async fn prune_logins(&self) -> Result<u64> {
+        let since = (Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES))
+            .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let failures = sqlx::query("DELETE FROM login_failure WHERE at <= $1")
+            .bind(&since)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        let sessions = sqlx::query("DELETE FROM session WHERE expires_at <= $1")
+            .bind(now())
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(failures + sessions)
+    }
+
     /// Checks a password and opens a session; failures are counted per email and per client
     /// address, and too many lately refuse even a right password.
     pub async fn login(&self, email: &str, password: &str, client: &str) -> Result<Login> {
@@ -193,16 +212,6 @@ impl Store {
         let email = email.trim().to_lowercase();
         let since = (Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES))
             .to_rfc3339_opts(SecondsFormat::Millis, true);
-        // What no longer counts is kept no longer: failures older than the window, and
-        // sessions that have expired.
-        sqlx::query("DELETE FROM login_failure WHERE at <= $1")
-            .bind(&since)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query("DELETE FROM session WHERE expires_at <= $1")
-            .bind(now())
-            .execute(&self.pool)
-            .await?;
         let keys = [
             (format!("pair:{email} {client}"), MAX_FAILURES),
             (format!("email:{email}"), MAX_FAILURES_PER_EMAIL),

@@ -411,6 +411,17 @@ async fn the_epmm_alert_in_the_browser(db: TestDb) {
             .unwrap()
             .unwrap()
     };
+    let asset_page = {
+        member.goto(&format!("{url}/assets")).await.unwrap();
+        member
+            .find(Locator::LinkText("mdm-01"))
+            .await
+            .unwrap()
+            .attr("href")
+            .await
+            .unwrap()
+            .unwrap()
+    };
     let tablet = driver.browser(768).await;
     sign_in(&tablet, &url, "lead@rxa.example").await;
     for c in [&member, &tablet] {
@@ -418,7 +429,7 @@ async fn the_epmm_alert_in_the_browser(db: TestDb) {
             "/worklist",
             "/alerts",
             "/assets",
-            "/assets/1",
+            asset_page.as_str(),
             alert_page.as_str(),
         ] {
             c.goto(&format!("{url}{page}")).await.unwrap();
@@ -629,8 +640,22 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
             "t",
         ],
     );
+    // Ids are opaque: the asset's is read from its link.
+    let (_, assets) = rxa.get("/assets").await;
+    let asset_page = format!(
+        "/assets/{}",
+        assets
+            .split("href=\"/assets/")
+            .nth(1)
+            .unwrap()
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+    );
     let r = http
-        .post(format!("{url}/api/v1/assets/1/inventory?filename=mdm.csv"))
+        .post(format!(
+            "{url}/api/v1{asset_page}/inventory?filename=mdm.csv"
+        ))
         .bearer_auth(&token)
         .body(
             "asset,vendor,product,version,cpe,purl,exposure,criticality\n\
@@ -657,7 +682,7 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
         .take_while(char::is_ascii_digit)
         .collect();
     for path in [
-        "/assets/1".to_owned(),
+        asset_page.clone(),
         format!("/alerts/{alert_id}"),
         format!("/findings/{finding_id}"),
     ] {
@@ -691,7 +716,7 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
     // rxb sees none of it: the pages do not exist for another member, and central pages refuse.
     let rxb = Visitor::sign_in(&url, "lead@rxb.example").await;
     for path in [
-        "/assets/1".to_owned(),
+        asset_page.clone(),
         format!("/alerts/{alert_id}"),
         format!("/findings/{finding_id}"),
     ] {

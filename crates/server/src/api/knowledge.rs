@@ -90,6 +90,7 @@ pub(crate) async fn import(
         ward_import::Options {
             strict: query.strict,
             limits: ward_import::Limits::DEFAULT,
+            ..Default::default()
         },
         &|_| {},
         &mut warnings,

@@ -293,10 +293,11 @@ impl Store {
                     a.id
                 }
                 None => {
+                    let new_id = change.new_id(crate::ids::Kind::Alert).await?;
                     let row = sqlx::query(
                         "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
-                                            exposure, origin, priority, acknowledge_by, remediate_by, note)
-                         VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', 0, $4, $4, $5, 'issued', $6, $7, $8, $9)
+                                            exposure, origin, priority, acknowledge_by, remediate_by, note, id)
+                         VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', 0, $4, $4, $5, 'issued', $6, $7, $8, $9, $10)
                          RETURNING id",
                     )
                     .bind(t.organisation_id)
@@ -308,6 +309,7 @@ impl Store {
                     .bind(&t.acknowledge_by)
                     .bind(&t.remediate_by)
                     .bind(note)
+                    .bind(new_id)
                     .fetch_one(&mut *change.tx)
                     .await?;
                     row.get("id")

@@ -179,10 +179,11 @@ pub(crate) async fn sync_alerts(
         let alerting = f.best_priority.reaches(threshold);
         match existing {
             None if alerting => {
+                let new_id = change.new_id(crate::ids::Kind::Alert).await?;
                 let row = sqlx::query(
                     "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
-                                        exposure, origin, priority, acknowledge_by, remediate_by)
-                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, 'affected', 'automatic', $6, $7, $8)
+                                        exposure, origin, priority, acknowledge_by, remediate_by, id)
+                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, 'affected', 'automatic', $6, $7, $8, $9)
                      RETURNING id",
                 )
                 .bind(organisation_id)
@@ -193,6 +194,7 @@ pub(crate) async fn sync_alerts(
                 .bind(f.best_priority.as_str())
                 .bind(&f.acknowledge_by)
                 .bind(&f.remediate_by)
+                .bind(new_id)
                 .fetch_one(&mut *change.tx)
                 .await?;
                 let a = alert_by_id(change, row.get("id")).await?;

@@ -109,6 +109,7 @@ pub(crate) async fn one(db: &str, path: PathBuf, unbounded: bool) -> anyhow::Res
         ward_import::Options {
             strict: false,
             limits,
+            ..Default::default()
         },
         &|_| {},
         &mut warnings,

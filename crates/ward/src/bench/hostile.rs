@@ -83,7 +83,9 @@ pub(crate) async fn bench(
         .await?
         .json()
         .await?;
-    let asset = asset["asset"]["id"].as_i64().unwrap_or(1);
+    let asset = asset["asset"]["id"]
+        .as_i64()
+        .ok_or_else(|| anyhow::anyhow!("no asset id in {asset}"))?;
     let xml = crafted_xml((xml_mb * 1e6) as usize);
     let xml_bytes = xml.len();
     let until = Instant::now() + Duration::from_secs(seconds);

@@ -5,10 +5,13 @@
 //! - `ward bench import PATH…`: import into a fresh database; records/s and peak RSS.
 //! - `ward bench scan --components N`: scan a generated N-component inventory (real product
 //!   names drawn from the database) after the database is open; milliseconds and peak RSS.
+//! - `ward bench busy PATH…`: a member's worklist, upload and sign-in latency while PATH is
+//!   imported into the server's database.
 //! - `ward bench hunt --rules PATH`: hunt through a generated access log (1 GB by default, in
 //!   rotated files with --files) with the rules and 10,000 generated indicators; MB/s and peak RSS.
 
 mod bombs;
+mod busy;
 mod hostile;
 mod hunt;
 
@@ -129,6 +132,16 @@ enum BenchCommand {
         /// Concurrent login guessers.
         #[arg(long, default_value_t = 50)]
         guessers: usize,
+    },
+    /// A member's worklist, uploads and sign-ins (p50/p99/max) before and while a feed
+    /// corpus is imported into the server's database, and the import's duration.
+    Busy {
+        /// Database (default: a fresh temporary SQLite file).
+        #[arg(long)]
+        db: Option<String>,
+        /// What to import during the traffic (e.g. the CVE 5 corpus).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
     /// One import for `bombs` (its own process, so its peak RSS is its own).
     #[command(hide = true)]
@@ -273,6 +286,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             xml_mb,
             guessers,
         } => hostile::bench(seconds, uploaders, xml_mb, guessers).await?,
+        BenchCommand::Busy { db, paths } => busy::bench(db, paths).await?,
         BenchCommand::BombOne {
             db,
             path,
@@ -432,6 +446,7 @@ async fn federation(
                 keys: &keys,
                 findings: &[],
                 knowledge_mark: store.knowledge_mark().await?,
+                keep_versions: ward_priority::policy::DEFAULT_INVENTORY_VERSIONS,
             };
             store
                 .upload_inventory(actor, &row, &upload, policy.alert_threshold)
