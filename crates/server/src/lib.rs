@@ -41,6 +41,8 @@ pub struct AppState {
     pub policy: Policy,
     /// Where notification channels may point (`ward serve --allow-targets`).
     pub targets: outbound::Targets,
+    /// How far a feed imported over HTTP may expand (`ward serve --max-document/--max-archive`).
+    pub import_limits: ward_import::Limits,
 }
 
 /// The API, with no internal destination allowed for channels.
@@ -50,11 +52,17 @@ pub fn router(store: Store, policy: Policy) -> Router {
 
 /// The API, channels allowed to reach `targets` besides the public internet.
 pub fn router_with(store: Store, policy: Policy, targets: outbound::Targets) -> Router {
-    let state = Arc::new(AppState {
+    router_for(AppState {
         store,
         policy,
         targets,
-    });
+        import_limits: ward_import::Limits::DEFAULT,
+    })
+}
+
+/// The API over `state`.
+pub fn router_for(state: AppState) -> Router {
+    let state = Arc::new(state);
     // Every operation from the one table (the OpenAPI document is made from it too); a path's
     // methods are merged by axum.
     let api = openapi::ROUTES.iter().fold(Router::new(), |router, r| {

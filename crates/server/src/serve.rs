@@ -102,7 +102,12 @@ pub async fn serve(
             }
         }
     });
-    let app = crate::router_with(store, policy, options.targets);
+    let app = crate::router_for(crate::AppState {
+        store,
+        policy,
+        targets: options.targets,
+        import_limits: options.import_limits,
+    });
     match options.tls {
         None => {
             axum::serve(
@@ -143,6 +148,8 @@ pub struct ServeOptions {
     pub targets: crate::outbound::Targets,
     /// HTTPS with this certificate and key (and HSTS) instead of plain HTTP.
     pub tls: Option<axum_server::tls_rustls::RustlsConfig>,
+    /// How far a feed imported over HTTP may expand, per document and per archive.
+    pub import_limits: ward_import::Limits,
 }
 
 pub(crate) async fn security_headers(mut response: Response) -> Response {

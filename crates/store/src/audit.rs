@@ -91,6 +91,8 @@ pub fn entry_hash_of(e: &AuditEntry) -> String {
 /// entries and its state changes land together or not at all.
 pub struct Change {
     pub(crate) tx: Transaction<'static, Any>,
+    /// SQLite: this process's turn to write, held until the change ends.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     seq: i64,
     hash: String,
     actor: String,
@@ -211,6 +213,7 @@ impl Store {
     }
 
     pub async fn begin_change(&self, actor: &str) -> Result<Change> {
+        let turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         // A write first: it takes the database's write lock, so the head read here stays the
         // head until this change commits.
@@ -219,6 +222,7 @@ impl Store {
             .await?;
         Ok(Change {
             tx,
+            _turn: turn,
             seq: row.get("seq"),
             hash: row.get("hash"),
             actor: actor.to_owned(),
@@ -396,6 +400,7 @@ impl Store {
             return Ok(None);
         }
         let signed_at = now();
+        let _turn = self.write_turn().await;
         let key_id = checkpoint::key_id(&key.verifying_key());
         let signature = checkpoint::sign(key, &checkpoint::message(seq, &hash, &signed_at));
         let done = sqlx::query(

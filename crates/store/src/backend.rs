@@ -203,6 +203,7 @@ impl Store {
                 token_uses: Default::default(),
                 backend: Backend::Postgres,
                 schema,
+                writer: Default::default(),
             });
         }
         let options = if location.starts_with("sqlite:") {
@@ -241,11 +242,27 @@ impl Store {
             token_uses: Default::default(),
             backend: Backend::Sqlite,
             schema: String::new(),
+            writer: Default::default(),
         })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// On SQLite, waits for this process's turn to write and holds it until dropped; `None`
+    /// on PostgreSQL, whose writers lock rows, not the database.
+    ///
+    /// SQLite has one writer at a time. A writer that waited for the lock inside SQLite
+    /// (busy_timeout) would hold a pooled connection all the while: behind an import's few
+    /// seconds of writing, a handful of waiting uploads, sign-ins and background jobs took every
+    /// connection and members' reads waited with them (`ward bench busy`: 3.5 s). Writers wait
+    /// here instead, holding nothing, and the pool stays free for readers.
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match self.backend {
+            Backend::Sqlite => Some(self.writer.clone().lock_owned().await),
+            Backend::Postgres => None,
+        }
     }
 
     /// Bytes the database takes: the SQLite file's pages, or the PostgreSQL schema's tables

@@ -50,12 +50,14 @@ impl Store {
         // SQLite: the write lock taken now (BEGIN IMMEDIATE). A deferred transaction that
         // reads first fails with SQLITE_BUSY_SNAPSHOT (517) when another writer commits before
         // its first write, which busy_timeout does not retry.
+        let turn = self.write_turn().await;
         let tx = match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Backend::Postgres => self.pool.begin().await?,
         };
         Ok(ImportTx {
             tx,
+            _turn: turn,
             backend: self.backend,
             change_log_lock: (self.backend == Backend::Postgres)
                 .then(|| lock_key(&self.schema, "knowledge_change")),
@@ -295,6 +297,8 @@ struct Prepared<'a> {
 /// per few hundred records, not several per record.
 pub struct ImportTx {
     tx: sqlx::Transaction<'static, Any>,
+    /// SQLite: this process's turn to write, held until the import ends.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     backend: Backend,
     /// PostgreSQL: imports log their changes one at a time (see [`ImportTx::commit`]).
     change_log_lock: Option<i64>,

@@ -108,4 +108,6 @@ pub struct Store {
     backend: Backend,
     /// PostgreSQL: the schema Ward's tables live in (advisory lock keys are derived from it).
     schema: String,
+    /// SQLite: whose turn it is to write ([`Store::write_turn`]).
+    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
 }

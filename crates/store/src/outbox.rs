@@ -235,6 +235,7 @@ impl Store {
         let until = (now_ + hold).to_rfc3339_opts(SecondsFormat::Millis, true);
         // SQLite has one writer at a time; on PostgreSQL, several servers claim side by side,
         // each skipping the rows another is claiming.
+        let turn = self.write_turn().await;
         let rows = sqlx::query(match self.backend {
             Backend::Sqlite => {
                 "UPDATE outbox SET claimed_until = $1, attempts = attempts + 1
@@ -258,6 +259,7 @@ impl Store {
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
+        drop(turn);
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let channel: i64 = r.get("channel_id");
@@ -283,6 +285,7 @@ impl Store {
     }
 
     pub async fn delivered(&self, id: i64) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE outbox SET delivered_at = $1, claimed_until = NULL, last_error = NULL, failure = NULL WHERE id = $2")
             .bind(now())
             .bind(id)
@@ -301,6 +304,7 @@ impl Store {
     ) -> Result<()> {
         let wait = Duration::seconds(1i64 << attempts.clamp(0, 12)).min(Duration::hours(1));
         let next = (Utc::now() + wait).to_rfc3339_opts(SecondsFormat::Millis, true);
+        let _turn = self.write_turn().await;
         sqlx::query("UPDATE outbox SET next_attempt_at = $1, claimed_until = NULL, last_error = $2, failure = $3 WHERE id = $4")
             .bind(next)
             .bind(error.chars().take(500).collect::<String>())

@@ -320,6 +320,7 @@ impl Store {
 
     /// Marks knowledge changes up to `seq` as matched.
     pub async fn advance_matching_cursor(&self, seq: i64) -> Result<()> {
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE matching_cursor SET seq = $1 WHERE id = 1 AND seq < $1")
             .bind(seq)

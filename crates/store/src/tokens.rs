@@ -196,6 +196,7 @@ impl Store {
         if uses.is_empty() {
             return Ok(0);
         }
+        let _turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         for (id, at) in &uses {
             sqlx::query(

@@ -188,6 +188,7 @@ impl Store {
     pub async fn prune_logins(&self) -> Result<u64> {
         let since = (Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES))
             .to_rfc3339_opts(SecondsFormat::Millis, true);
+        let _turn = self.write_turn().await;
         let failures = sqlx::query("DELETE FROM login_failure WHERE at <= $1")
             .bind(&since)
             .execute(&self.pool)
@@ -221,6 +222,7 @@ impl Store {
         // transaction that sees every other attempt's reservation (PostgreSQL: an advisory
         // lock shared by every server; SQLite: the first statement writes, so the transaction
         // holds the one write lock), so a burst of concurrent guesses cannot all be evaluated.
+        let turn = self.write_turn().await;
         let mut tx = self.pool.begin().await?;
         if self.backend == crate::Backend::Postgres {
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -253,6 +255,7 @@ impl Store {
             }
         }
         tx.commit().await?;
+        drop(turn);
         let row = sqlx::query(
             "SELECT u.id AS user_id, u.password_hash, u.role, o.id, o.slug, o.name, o.central, o.created_at
              FROM user_account u JOIN organisation o ON o.id = u.organisation_id
@@ -278,11 +281,6 @@ impl Store {
         let (Some(row), true) = (row, verified) else {
             return Ok(Login::Refused);
         };
-        sqlx::query("DELETE FROM login_failure WHERE attempt = $1 OR key = $2")
-            .bind(&attempt)
-            .bind(&keys[0].0)
-            .execute(&self.pool)
-            .await?;
         let role: Role = row
             .get::<String, _>("role")
             .parse()
@@ -297,6 +295,11 @@ impl Store {
         let expires = (Utc::now() + Duration::hours(SESSION_HOURS))
             .to_rfc3339_opts(SecondsFormat::Millis, true);
         let mut change = self.begin_change(&principal.actor()).await?;
+        sqlx::query("DELETE FROM login_failure WHERE attempt = $1 OR key = $2")
+            .bind(&attempt)
+            .bind(&keys[0].0)
+            .execute(&mut *change.tx)
+            .await?;
         sqlx::query("INSERT INTO session (id_hash, user_id, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(sha256(&secret))
             .bind(row.get::<i64, _>("user_id"))
@@ -352,6 +355,7 @@ impl Store {
     }
 
     pub async fn logout(&self, secret: &str) -> Result<()> {
+        let _turn = self.write_turn().await;
         sqlx::query("DELETE FROM session WHERE id_hash = $1")
             .bind(sha256(secret))
             .execute(&self.pool)

@@ -115,7 +115,9 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
     let second = store.tick(t("2025-01-11T00:00:00Z")).await.unwrap();
     let mut ids: Vec<AlertId> = second.escalated.iter().map(|a| a.id).collect();
     ids.sort();
-    assert_eq!(ids, vec![a1, a2]);
+    let mut both = vec![a1, a2];
+    both.sort();
+    assert_eq!(ids, both);
     assert!(
         store
             .tick(t("2025-01-12T00:00:00Z"))

@@ -186,8 +186,62 @@ async fn a_copy_knows_every_table_and_reads_back_equal(db: TestDb) {
     assert!(again.to_string().contains("not new"), "{again}");
 }
 
+/// Writers queued behind an import (on SQLite, one writer at a time) wait without holding the
+/// readers' connections: a read answers while more writers than the pool has connections are
+/// waiting, and every writer goes through once the import ends.
+async fn reads_do_not_wait_behind_writers_queued_for_an_import(db: TestDb) {
+    let store = open(&db).await;
+    store
+        .create_organisation("test", "central", "Central", true)
+        .await
+        .unwrap();
+    let org = store
+        .create_organisation("test", "rxa", "A trust", false)
+        .await
+        .unwrap();
+    let import = store.begin_import().await.unwrap();
+    let mut writers = Vec::new();
+    for i in 0..8 {
+        let store = store.clone();
+        let scope = ward_store::Scope::operator().within(org.id).unwrap();
+        writers.push(tokio::spawn(async move {
+            store
+                .create_asset(
+                    "test",
+                    scope,
+                    &ward_store::NewAsset {
+                        name: format!("host-{i}"),
+                        exposure: None,
+                        criticality: None,
+                        tags: vec![],
+                    },
+                )
+                .await
+        }));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Before the writers queued in memory, the eight took the pool's four SQLite connections
+    // waiting for the lock, and this read waited for the import to end.
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        store.alerts(ward_store::Scope::operator()),
+    )
+    .await;
+    assert!(
+        read.is_ok(),
+        "a read waited behind writers queued for the import"
+    );
+    import.rollback().await.unwrap();
+    for w in writers {
+        w.await.unwrap().unwrap();
+    }
+    let assets = store.assets(ward_store::Scope::operator()).await.unwrap();
+    assert_eq!(assets.len(), 8);
+}
+
 ward_testdata::backend_tests!(
     a_copy_knows_every_table_and_reads_back_equal,
+    reads_do_not_wait_behind_writers_queued_for_an_import,
     newer_view_wins_and_reimport_is_idempotent,
     rolled_back_import_changes_nothing,
     rejected_record_withdraws_the_cve,

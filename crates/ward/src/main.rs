@@ -183,6 +183,8 @@ pub(crate) fn parse_priority(s: &str) -> Result<Priority, String> {
 }
 
 fn main() -> ExitCode {
+    // One TLS provider (ring) for every client and server in the process, before any is made.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     match &cli.command {
         Command::Serve(args) => init_logging(args.log_format, "info"),

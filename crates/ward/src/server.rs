@@ -64,6 +64,13 @@ pub(crate) struct ServeArgs {
     /// default); two of a server's connections may be holding its background jobs' locks.
     #[arg(long, env = "WARD_DB_POOL", value_parser = clap::value_parser!(u32).range(4..=1000))]
     pub(crate) db_pool: Option<u32>,
+    /// Feeds imported over HTTP (`POST /api/v1/knowledge/imports`): the most one document may
+    /// hold once decompressed; a bigger one stops the import, naming it.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = ward_feeds::parse_size)]
+    pub(crate) max_document: u64,
+    /// Feeds imported over HTTP: the most one archive or compressed file may expand to in all.
+    #[arg(long, value_name = "SIZE", default_value = "16GiB", value_parser = ward_feeds::parse_size)]
+    pub(crate) max_archive: u64,
 }
 
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
@@ -147,6 +154,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
             targets,
             audit_key,
             tls,
+            import_limits: ward_import::Limits {
+                document: args.max_document,
+                archive: args.max_archive,
+            },
         },
     )
     .await?;

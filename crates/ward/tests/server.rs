@@ -2091,7 +2091,36 @@ async fn the_log_has_request_ids_and_never_a_secret(db: TestDb) {
     }
 }
 
+/// Feeds imported over HTTP are bounded by the server's own limits (`ward serve
+/// --max-document/--max-archive`): past them the import is refused naming the file, the limit
+/// and the flag, and nothing is stored; within them it imports.
+async fn http_imports_keep_to_the_servers_limits(db: TestDb) {
+    let f = federation(db);
+    let name = "cve5-CVE-2025-4427.json";
+    let feed = std::fs::read(demo_feeds().join(name)).unwrap();
+    assert!(feed.len() > 2048);
+    let imports = |url: &str| format!("{url}/api/v1/knowledge/imports?filename={name}");
+    let strict = Server::start_with(&f.db, &["--max-document", "2KiB"]);
+    let (status, body) = post(&imports(&strict.url), &f.central, feed.clone()).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"].as_str().unwrap_or_default();
+    for word in [name, "2 KiB", "--max-document"] {
+        assert!(message.contains(word), "{word:?} not in {message:?}");
+    }
+    let (_, audit) = get(&format!("{}/api/v1/audit", strict.url), &f.central).await;
+    assert!(
+        !audit.to_string().contains("knowledge.import"),
+        "a refused import is not recorded as one: {audit}"
+    );
+    drop(strict);
+    let roomy = Server::start_with(&f.db, &["--max-document", "1MiB"]);
+    let (status, body) = post(&imports(&roomy.url), &f.central, feed).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["import"]["committed"], true, "{body}");
+}
+
 ward_testdata::backend_tests!(
+    http_imports_keep_to_the_servers_limits,
     a_rewritten_chain_is_caught_by_its_signed_checkpoint,
     the_log_has_request_ids_and_never_a_secret,
     the_audit_chain_shows_a_changed_or_deleted_entry,

@@ -89,7 +89,7 @@ pub(crate) async fn import(
         vec![path],
         ward_import::Options {
             strict: query.strict,
-            limits: ward_import::Limits::DEFAULT,
+            limits: state.import_limits,
             ..Default::default()
         },
         &|_| {},

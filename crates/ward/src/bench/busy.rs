@@ -49,7 +49,11 @@ async fn keep_asking(
     (ms, failed)
 }
 
-pub(crate) async fn bench(db: Option<String>, paths: Vec<PathBuf>) -> anyhow::Result<Value> {
+pub(crate) async fn bench(
+    db: Option<String>,
+    paths: Vec<PathBuf>,
+    buffer: u64,
+) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
     let location = db.unwrap_or_else(|| dir.path().join("busy.db").display().to_string());
     let store = Store::open(&location).await?;
@@ -86,6 +90,7 @@ pub(crate) async fn bench(db: Option<String>, paths: Vec<PathBuf>) -> anyhow::Re
             targets: ward_server::outbound::Targets::default(),
             audit_key: None,
             tls: None,
+            import_limits: ward_import::Limits::DEFAULT,
         },
     ));
     let client = reqwest::Client::new();
@@ -167,7 +172,10 @@ pub(crate) async fn bench(db: Option<String>, paths: Vec<PathBuf>) -> anyhow::Re
     let imported = ward_import::import_paths(
         &store,
         paths,
-        ward_import::Options::default(),
+        ward_import::Options {
+            buffer,
+            ..Default::default()
+        },
         &|_| {},
         &mut warnings,
     )
@@ -180,6 +188,7 @@ pub(crate) async fn bench(db: Option<String>, paths: Vec<PathBuf>) -> anyhow::Re
     Ok(json!({
         "bench": "busy",
         "backend": if location.starts_with("postgres") { "postgres" } else { "sqlite" },
+        "buffer": buffer,
         "import": {"seconds": import_seconds, "records": imported.records(), "documents": imported.documents},
         "idle": idle,
         "during_import": during,

@@ -72,6 +72,7 @@ pub(crate) async fn bench(
             targets: ward_server::outbound::Targets::default(),
             audit_key: None,
             tls: None,
+            import_limits: ward_import::Limits::DEFAULT,
         },
     ));
     let client = reqwest::Client::new();

@@ -142,6 +142,10 @@ enum BenchCommand {
         /// What to import during the traffic (e.g. the CVE 5 corpus).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
+        /// Documents parsed before the import takes the write lock (`1` takes it at once, as
+        /// Ward did before the buffer: the figure to compare with).
+        #[arg(long, default_value = "512MiB", value_parser = ward_feeds::parse_size)]
+        buffer: u64,
     },
     /// One import for `bombs` (its own process, so its peak RSS is its own).
     #[command(hide = true)]
@@ -286,7 +290,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             xml_mb,
             guessers,
         } => hostile::bench(seconds, uploaders, xml_mb, guessers).await?,
-        BenchCommand::Busy { db, paths } => busy::bench(db, paths).await?,
+        BenchCommand::Busy { db, paths, buffer } => busy::bench(db, paths, buffer).await?,
         BenchCommand::BombOne {
             db,
             path,
@@ -512,6 +516,7 @@ async fn federation(
             targets: ward_server::outbound::Targets::default(),
             audit_key: None,
             tls: None,
+            import_limits: ward_import::Limits::DEFAULT,
         },
     ));
     // One server, then (with --servers N) N side by side on the same database.
