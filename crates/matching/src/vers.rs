@@ -47,14 +47,20 @@ pub struct Vers {
     pub constraints: Vec<Constraint>,
 }
 
-/// Percent-encodes what has a meaning in vers: `%`, `|`, spaces and the comparator characters
-/// (a version `=1` must not read back as the comparator `=` and `1`).
+/// Percent-encodes what has a meaning in vers: `%`, `|`, the comparator characters (a version
+/// `=1` must not read back as the comparator `=` and `1`), and every whitespace and control
+/// character, which parsing drops (found by fuzzing: `%0C` decoded to a form feed, printed
+/// bare, and read back without it). Each UTF-8 byte of such a character is encoded.
 fn encode(v: &str) -> String {
     let mut out = String::with_capacity(v.len());
     for c in v.chars() {
-        match c {
-            '%' | '|' | ' ' | '<' | '>' | '=' | '!' => out.push_str(&format!("%{:02X}", c as u32)),
-            c => out.push(c),
+        if matches!(c, '%' | '|' | '<' | '>' | '=' | '!') || c.is_whitespace() || c.is_control() {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            out.push(c);
         }
     }
     out
@@ -342,6 +348,25 @@ mod tests {
         assert_eq!(
             Vers::from_osv(Scheme::Npm, &open).to_string(),
             "vers:npm/>=3.0"
+        );
+    }
+
+    /// Found by fuzzing: a version holding a form feed (or any whitespace) after decoding
+    /// printed it bare, and parsing the print dropped it.
+    #[test]
+    fn whitespace_in_a_version_survives_a_round_trip() {
+        for range in ["vers:gem/|||99|9|00%0C", "vers:npm/1.0%C2%A0x|2%09"] {
+            let v = Vers::parse(range).unwrap();
+            let printed = v.to_string();
+            assert_eq!(
+                Vers::parse(&printed).unwrap(),
+                v,
+                "{range} printed {printed}"
+            );
+        }
+        assert_eq!(
+            Vers::parse("vers:gem/00%0C").unwrap().to_string(),
+            "vers:gem/00%0C"
         );
     }
 

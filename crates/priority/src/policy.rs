@@ -523,13 +523,28 @@ impl Prioritiser for Policy {
         if self.clock == Clock::FixRelease && f.published.is_none() {
             notes.push("the fix's release date is unknown: remediation counts from now".into());
         }
+        // A remediation clock that started long before the alert (an old CVE under a policy
+        // counting from the fix's release, a KEV due date gone by) would put remediation before
+        // acknowledgement, and the member would be escalated the moment it is told. Remediation
+        // is due no earlier than acknowledgement.
+        let acknowledge_by = window.acknowledge.map(|d| self.as_of + d);
+        if let (Some(ack), Some(rem)) = (acknowledge_by, remediate_by)
+            && rem < ack
+        {
+            notes.push(format!(
+                "the remediation deadline ({}) came before the acknowledgement deadline: remediate by {}",
+                rem.date_naive(),
+                ack.date_naive()
+            ));
+            remediate_by = Some(ack);
+        }
         let cvss = checked_cvss(f, &mut notes);
         Assessment {
             cvss,
             priority: decision,
             reason,
             deadlines: Deadlines {
-                acknowledge_by: window.acknowledge.map(|d| self.as_of + d),
+                acknowledge_by,
                 remediate_by,
             },
             decision_points: points,
@@ -715,6 +730,50 @@ mod tests {
                 .starts_with("CISA KEV (added 2025-05-19)")
         );
         assert!(a.decision_points[2].source.contains("SSVC"));
+    }
+
+    /// Under every preset, for a CVE published years before the alert (and a KEV due date long
+    /// gone) as for one published yesterday, remediation is never due before acknowledgement.
+    #[test]
+    fn remediation_is_never_due_before_acknowledgement() {
+        for (name, _) in PRESETS {
+            let p = Policy::load(name).unwrap().with_as_of(as_of());
+            for published in [
+                Utc.with_ymd_and_hms(2019, 3, 1, 0, 0, 0).unwrap(),
+                as_of() - Duration::days(1),
+            ] {
+                let mut f = epmm_finding();
+                f.published = Some(published);
+                if let Some(k) = f.kev.as_mut() {
+                    k.due_date = Some(published.date_naive() + Duration::days(21));
+                }
+                for exposure in [Exposure::Open, Exposure::Controlled, Exposure::Small] {
+                    let a = p.prioritise(&f, &asset(exposure, Criticality::High));
+                    if let (Some(ack), Some(rem)) =
+                        (a.deadlines.acknowledge_by, a.deadlines.remediate_by)
+                    {
+                        assert!(
+                            rem >= ack,
+                            "{name}, published {published}, {exposure:?}: remediate by {rem} before acknowledging by {ack}"
+                        );
+                    }
+                }
+            }
+        }
+        // The old one under nhs-hsa (14 days from the fix's release): due with acknowledgement,
+        // and the note says why.
+        let p = Policy::load("nhs-hsa").unwrap().with_as_of(as_of());
+        let mut f = epmm_finding();
+        f.published = Some(Utc.with_ymd_and_hms(2019, 3, 1, 0, 0, 0).unwrap());
+        let a = p.prioritise(&f, &asset(Exposure::Open, Criticality::High));
+        assert_eq!(a.deadlines.remediate_by, a.deadlines.acknowledge_by);
+        assert!(
+            a.notes
+                .iter()
+                .any(|n| n.contains("came before the acknowledgement")),
+            "{:?}",
+            a.notes
+        );
     }
 
     #[test]

@@ -393,6 +393,10 @@ pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) 
     };
     let subject = one_line(format!("[Ward] {headline}: {subject_of} ({organisation})"));
     let mut body = format!("{headline} for {organisation}\n\n");
+    if let Some(missed) = payload["missed"].as_str() {
+        body.push_str(&one_line(format!("Missed: the {missed} deadline")));
+        body.push_str("\n\n");
+    }
     let exposure = field("exposure").map(|e| match e.as_str() {
         "affected" => "affected: your inventory has a vulnerable version".to_owned(),
         "confirm-exposure" => {
@@ -462,6 +466,32 @@ mod tests {
         assert!(body.contains("Acknowledge by: 2025-05-21T10:00:00Z"));
         assert!(body.contains("Alert 3 (audit entry 7)"));
         assert!(!body.contains("49"));
+    }
+
+    #[test]
+    fn an_escalation_email_names_the_alert_and_the_missed_deadline() {
+        let payload = serde_json::json!({
+            "event": "alert.escalate",
+            "audit_seq": 9,
+            "missed": "remediation\r\nBcc: evil@example.org",
+            "alert": {"id": 3, "organisation": "trust-a", "subject": "CVE-2025-4427",
+                      "state": "acknowledged", "remediate_by": "2025-06-01T00:00:00Z"}
+        });
+        let (subject, body) = email_text("alert.escalate", &payload);
+        assert_eq!(
+            subject,
+            "[Ward] Deadline missed, escalated: CVE-2025-4427 (trust-a)"
+        );
+        assert!(
+            body.contains("Missed: the remediation  Bcc: evil@example.org deadline\n"),
+            "{body}"
+        );
+        assert!(!body.lines().any(|l| l.starts_with("Bcc")), "{body}");
+        assert!(
+            body.contains("Remediate by: 2025-06-01T00:00:00Z"),
+            "{body}"
+        );
+        assert!(body.contains("State: acknowledged"), "{body}");
     }
 
     // The relay's connection pool lives on the runtime.

@@ -92,11 +92,18 @@ pub async fn serve(
                 continue;
             };
             match result {
-                Ok(t) if !t.escalated.is_empty() || !t.reopened.is_empty() => tracing::info!(
-                    "deadlines: {} alerts escalated, {} risk acceptances expired",
-                    t.escalated.len(),
-                    t.reopened.len()
-                ),
+                Ok(t)
+                    if !t.escalated.is_empty()
+                        || !t.reopened.is_empty()
+                        || !t.remediated.is_empty() =>
+                {
+                    tracing::info!(
+                        "deadlines: {} alerts escalated, {} risk acceptances expired and reopened, {} expired with nothing left open (remediated)",
+                        t.escalated.len(),
+                        t.reopened.len(),
+                        t.remediated.len()
+                    )
+                }
                 Ok(_) => {}
                 Err(e) => tracing::error!("deadline check: {e}"),
             }

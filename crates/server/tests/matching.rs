@@ -337,9 +337,86 @@ async fn ids_of_members_records_are_opaque(db: TestDb) {
     );
 }
 
+/// A risk acceptance that runs out after the member upgraded (its findings all resolved
+/// meanwhile) closes the alert as remediated; it is neither reopened nor escalated. One whose
+/// findings are still open reopens.
+async fn an_expired_acceptance_reopens_only_what_is_still_affected(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    import(&store, &epmm_advisory(20, "12.5.0.1")).await;
+    let org = Scope::operator().within(asset.organisation_id).unwrap();
+    let alert_after_upload = |version: &'static str| {
+        let (store, policy, asset) = (&store, &policy, &asset);
+        async move {
+            let m = matched(store, policy, asset, version).await;
+            let upload = InventoryUpload {
+                format: "csv",
+                file_name: "epmm.csv",
+                bytes: b"",
+                components: &m.components,
+                keys: &m.keys,
+                findings: &m.findings,
+                knowledge_mark: m.knowledge_mark,
+                keep_versions: 10,
+            };
+            store
+                .upload_inventory("test", asset, &upload, ward_model::Priority::Defer)
+                .await
+                .unwrap();
+            store.alerts(Scope::operator()).await.unwrap()
+        }
+    };
+    let alerts = alert_after_upload("12.5.0.0").await;
+    assert_eq!(alerts.len(), 1);
+    let id = alerts[0].id;
+    let until = chrono::Utc::now() + chrono::Duration::days(30);
+    store
+        .transition_alert(
+            "test",
+            org,
+            id,
+            &ward_store::Transition::AcceptRisk {
+                justification: "behind the VPN until the upgrade".into(),
+                until,
+            },
+        )
+        .await
+        .unwrap();
+    // The member upgrades while the risk is accepted: its findings resolve.
+    alert_after_upload("12.5.0.1").await;
+    assert_eq!(findings(&store, asset.id).await.0, 0);
+    let tick = store.tick(until + chrono::Duration::days(1)).await.unwrap();
+    assert!(tick.reopened.is_empty(), "{:?}", tick.reopened);
+    assert!(tick.escalated.is_empty(), "{:?}", tick.escalated);
+    assert_eq!(tick.remediated.len(), 1);
+    let alert = store.alert(org, id).await.unwrap().unwrap();
+    assert_eq!(alert.state, ward_model::AlertState::Remediated);
+
+    // Back on the vulnerable version: the alert reopens with its findings; accepted again, and
+    // the acceptance runs out while they are open: it reopens.
+    alert_after_upload("12.5.0.0").await;
+    let alert = store.alert(org, id).await.unwrap().unwrap();
+    assert_eq!(alert.state, ward_model::AlertState::Open);
+    store
+        .transition_alert(
+            "test",
+            org,
+            id,
+            &ward_store::Transition::AcceptRisk {
+                justification: "again".into(),
+                until,
+            },
+        )
+        .await
+        .unwrap();
+    let tick = store.tick(until + chrono::Duration::days(2)).await.unwrap();
+    assert_eq!(tick.reopened.len(), 1);
+    assert!(tick.remediated.is_empty());
+}
+
 ward_testdata::backend_tests!(
     a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone,
     an_upload_matched_before_an_import_committed_is_refused_whole,
     inventory_history_is_compact_and_kept_by_policy,
     ids_of_members_records_are_opaque,
+    an_expired_acceptance_reopens_only_what_is_still_affected,
 );

@@ -171,9 +171,24 @@ impl Change {
         before: Option<&serde_json::Value>,
         after: &serde_json::Value,
     ) -> Result<()> {
+        self.alert_changed_with(organisation_id, action, target, before, after, &[])
+            .await
+    }
+
+    /// [`Change::alert_changed`] with more top-level fields in the notification (an
+    /// escalation's `missed` deadline), beside `alert` as in every other event.
+    pub(crate) async fn alert_changed_with(
+        &mut self,
+        organisation_id: OrgId,
+        action: &str,
+        target: &str,
+        before: Option<&serde_json::Value>,
+        after: &serde_json::Value,
+        extra: &[(&str, serde_json::Value)],
+    ) -> Result<()> {
         self.log(Some(organisation_id), action, target, before, Some(after))
             .await?;
-        let payload = serde_json::json!({
+        let mut payload = serde_json::json!({
             "event": action,
             "at": self.at,
             "alert": after,
@@ -182,6 +197,9 @@ impl Change {
             "audit_seq": self.seq,
             "audit_hash": self.hash,
         });
+        for (key, value) in extra {
+            payload[*key] = value.clone();
+        }
         self.enqueue(organisation_id, action, &payload, self.seq)
             .await
     }

@@ -53,6 +53,16 @@ fn issued(
 
 async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: TestDb) {
     let (store, org) = one_member(&db).await;
+    store
+        .add_channel(
+            "test",
+            only(&org),
+            ChannelKind::Webhook,
+            "https://hooks.example/ward",
+            Some("whsec-0123456789abcdef"),
+        )
+        .await
+        .unwrap();
     let target = |vuln: &str| {
         issued(
             org.id,
@@ -175,6 +185,34 @@ async fn missed_deadlines_escalate_once_each_and_expired_acceptances_reopen(db: 
         .filter(|e| e.action == "alert.escalate")
         .count();
     assert_eq!(escalations, 3);
+    // Each escalation's notification carries the alert as every event does, and which
+    // deadline was missed beside it.
+    let sent = store
+        .claim_deliveries(100, Duration::seconds(60))
+        .await
+        .unwrap();
+    let mut missed: Vec<(String, String)> = sent
+        .iter()
+        .filter(|d| d.event == "alert.escalate")
+        .map(|d| {
+            let p: serde_json::Value = serde_json::from_str(&d.payload).unwrap();
+            assert!(p["alert"].get("alert").is_none(), "nested: {p}");
+            assert!(p["alert"]["escalated_at"].is_string(), "{p}");
+            (
+                p["alert"]["subject"].as_str().unwrap().to_owned(),
+                p["missed"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    missed.sort();
+    assert_eq!(
+        missed,
+        [
+            ("CVE-1".to_owned(), "acknowledgement".to_owned()),
+            ("CVE-1".to_owned(), "remediation".to_owned()),
+            ("CVE-2".to_owned(), "remediation".to_owned()),
+        ]
+    );
     assert!(
         audit
             .iter()

@@ -31,10 +31,10 @@ pub(crate) struct ImportArgs {
     /// The most one archive or compressed file may expand to in all (e.g. 16GiB).
     #[arg(long, value_name = "SIZE", default_value = "16GiB", value_parser = ward_feeds::parse_size)]
     pub(crate) max_archive: u64,
-    /// Documents parsed before the database's write lock is taken (e.g. 512MiB): up to this
+    /// Documents parsed before the database's write lock is taken (e.g. 384MiB): up to this
     /// much, the import holds the lock only while writing, so a server on the same SQLite
     /// file keeps taking uploads and sign-ins; more is written as it is parsed.
-    #[arg(long, value_name = "SIZE", default_value = "512MiB", value_parser = ward_feeds::parse_size)]
+    #[arg(long, value_name = "SIZE", default_value = "384MiB", value_parser = ward_feeds::parse_size)]
     pub(crate) buffer: u64,
     /// Files, folders or archives to import.
     #[arg(required = true)]

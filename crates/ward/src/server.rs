@@ -260,10 +260,16 @@ pub(crate) enum TokenCommand {
     },
 }
 
-/// How the audit log names a command-line administrator.
-fn cli_actor() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    format!("cli:{user}")
+/// How the audit log names a command-line administrator: `cli:<os user>@<host>`, the account
+/// from the operating system (not the `USER` variable, which a service manager may not set
+/// and anyone can set), the host it ran on.
+pub(crate) fn cli_actor() -> String {
+    let user = whoami::username()
+        .ok()
+        .or_else(|| std::env::var("USER").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let host = whoami::hostname().unwrap_or_else(|_| "unknown-host".into());
+    format!("cli:{user}@{host}")
 }
 
 pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {

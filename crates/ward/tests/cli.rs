@@ -466,9 +466,29 @@ fn malformed_records_are_named_and_strict_changes_nothing() {
         before.stdout,
         "strict import left nothing behind"
     );
+    // The same when the write transaction opens before the first document is parsed (a
+    // buffer of one byte: what a corpus larger than the buffer does).
+    let o = run(
+        &db,
+        &["db", "import", "--strict", "--buffer", "1", p(&feeds)],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert_eq!(run(&db, &["db", "status"]).stdout, before.stdout);
 
-    // Without --strict the bad record is skipped and reported; the good one lands.
-    let o = run(&db, &["db", "import", "--format", "json", p(&feeds)]);
+    // Without --strict the bad record is skipped and reported; the good one lands (written
+    // as it is parsed, the buffer being one byte).
+    let o = run(
+        &db,
+        &[
+            "db",
+            "import",
+            "--format",
+            "json",
+            "--buffer",
+            "1",
+            p(&feeds),
+        ],
+    );
     assert_eq!(o.status.code(), Some(1));
     let summary = json(&o);
     assert_eq!(summary["formats"]["CVE JSON 5"]["new"], 1);

@@ -8,12 +8,16 @@ use super::sync::{alert_by_id, audited, value};
 use super::{AlertRow, alert, alert_columns};
 use crate::audit::Change;
 use crate::{AlertId, OrgId, Result, Store};
+use ward_model::{AlertExposure, AlertKind};
 
 /// What the periodic deadline check did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct TickOutcome {
     pub escalated: Vec<AlertRow>,
     pub reopened: Vec<AlertRow>,
+    /// Expired risk acceptances of alerts whose findings had all gone meanwhile (the member
+    /// upgraded while the risk was accepted): closed as remediated, not reopened.
+    pub remediated: Vec<AlertRow>,
 }
 
 impl Store {
@@ -34,6 +38,33 @@ impl Store {
         .fetch_all(&mut *change.tx)
         .await?;
         for a in expired.iter().map(alert).collect::<Result<Vec<_>>>()? {
+            // An alert about the member's own findings reopens only if some are still open.
+            if a.kind == AlertKind::Vulnerability && a.exposure == Some(AlertExposure::Affected) {
+                let open: i64 = sqlx::query(
+                    "SELECT COUNT(*) AS n FROM finding
+                     WHERE organisation_id = $1 AND vuln_id = $2 AND resolved_at IS NULL",
+                )
+                .bind(a.organisation_id)
+                .bind(&a.subject)
+                .fetch_one(&mut *change.tx)
+                .await?
+                .get("n");
+                if open == 0 {
+                    sqlx::query(
+                        "UPDATE alert SET state = 'remediated', resolved_at = $1, accepted_until = NULL,
+                             evidence = 0, updated_at = $1, acknowledged_at = COALESCE(acknowledged_at, $1)
+                         WHERE id = $2",
+                    )
+                    .bind(&at)
+                    .bind(a.id)
+                    .execute(&mut *change.tx)
+                    .await?;
+                    outcome.remediated.push(
+                        audited(&mut change, a.organisation_id, "alert.remediate", &a).await?,
+                    );
+                    continue;
+                }
+            }
             sqlx::query(
                 "UPDATE alert SET state = 'open', resolved_at = NULL, accepted_until = NULL, updated_at = $1 WHERE id = $2",
             )
@@ -73,18 +104,24 @@ impl Store {
             } else {
                 "acknowledgement"
             };
+            // The alert where every event has it (it was nested one level deeper, so e-mails of
+            // escalations said nothing of the alert); which deadline was missed beside it.
             change
-                .alert_changed(
+                .alert_changed_with(
                     org,
                     "alert.escalate",
                     &format!("alert:{}", a.id),
                     Some(&value(&a)),
-                    &serde_json::json!({"missed": missed, "alert": value(&after)}),
+                    &value(&after),
+                    &[("missed", serde_json::json!(missed))],
                 )
                 .await?;
             outcome.escalated.push(after);
         }
-        if outcome.escalated.is_empty() && outcome.reopened.is_empty() {
+        if outcome.escalated.is_empty()
+            && outcome.reopened.is_empty()
+            && outcome.remediated.is_empty()
+        {
             // Nothing changed: leave the chain's head alone.
             change.tx.rollback().await?;
             return Ok(outcome);

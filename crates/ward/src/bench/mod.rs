@@ -144,7 +144,7 @@ enum BenchCommand {
         paths: Vec<PathBuf>,
         /// Documents parsed before the import takes the write lock (`1` takes it at once, as
         /// Ward did before the buffer: the figure to compare with).
-        #[arg(long, default_value = "512MiB", value_parser = ward_feeds::parse_size)]
+        #[arg(long, default_value = "384MiB", value_parser = ward_feeds::parse_size)]
         buffer: u64,
     },
     /// One import for `bombs` (its own process, so its peak RSS is its own).
