@@ -39,6 +39,9 @@ pub struct UserInfo {
     pub email: String,
     pub role: Role,
     pub created_at: String,
+    /// When the account was disabled (it signs in no more); absent while it is active.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
 }
 
 /// A new session: the secret for the cookie (shown once), and the CSRF token forms must echo.
@@ -169,6 +172,7 @@ impl Store {
             email,
             role,
             created_at: created,
+            disabled_at: None,
         };
         change
             .created(
@@ -180,6 +184,103 @@ impl Store {
             .await?;
         change.commit().await?;
         Ok(user)
+    }
+
+    /// The people of the organisations in `scope`, by organisation and address.
+    pub async fn users(&self, scope: crate::Scope) -> Result<Vec<UserInfo>> {
+        let rows = sqlx::query(
+            "SELECT u.id, o.slug, u.email, u.role, u.created_at, u.disabled_at
+             FROM user_account u JOIN organisation o ON o.id = u.organisation_id
+             WHERE ($1 IS NULL OR u.organisation_id = $1) ORDER BY o.slug, u.email",
+        )
+        .bind(scope.organisation())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(user_info).collect()
+    }
+
+    /// Disables a user in `scope`: their sessions end now and they sign in no more. Audited
+    /// (`user.disable`). Disabling a disabled user changes nothing.
+    pub async fn disable_user(
+        &self,
+        actor: &str,
+        scope: crate::Scope,
+        email: &str,
+    ) -> Result<UserInfo> {
+        let email = email.trim().to_lowercase();
+        let mut change = self.begin_change(actor).await?;
+        let (before, org) = user_in(&mut change, scope, &email).await?;
+        if before.disabled_at.is_some() {
+            return Ok(before);
+        }
+        sqlx::query("UPDATE user_account SET disabled_at = $1 WHERE id = $2")
+            .bind(now())
+            .bind(before.id)
+            .execute(&mut *change.tx)
+            .await?;
+        sqlx::query("DELETE FROM session WHERE user_id = $1")
+            .bind(before.id)
+            .execute(&mut *change.tx)
+            .await?;
+        let (after, _) = user_in(&mut change, scope, &email).await?;
+        change
+            .log(
+                Some(org),
+                "user.disable",
+                &format!("user:{}", before.id),
+                Some(&serde_json::to_value(&before).expect("serialisable")),
+                Some(&serde_json::to_value(&after).expect("serialisable")),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(after)
+    }
+
+    /// Sets a new password for a user in `scope` (the same rules as a new account's), ends
+    /// their sessions and lets a disabled account sign in again. Audited
+    /// (`user.reset-password`; the hash is never in the log).
+    pub async fn reset_password(
+        &self,
+        actor: &str,
+        scope: crate::Scope,
+        email: &str,
+        password: &str,
+    ) -> Result<UserInfo> {
+        let email = email.trim().to_lowercase();
+        if let Some(problem) = password_problem(password, &email) {
+            return Err(StoreError::Invalid(format!("password: {problem}")));
+        }
+        let owned = password.to_owned();
+        let hash = crate::cpu::run(move || {
+            Argon2::default()
+                .hash_password(owned.as_bytes())
+                .map(|h| h.to_string())
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("password: {e}")))?;
+        let mut change = self.begin_change(actor).await?;
+        let (before, org) = user_in(&mut change, scope, &email).await?;
+        sqlx::query("UPDATE user_account SET password_hash = $1, disabled_at = NULL WHERE id = $2")
+            .bind(&hash)
+            .bind(before.id)
+            .execute(&mut *change.tx)
+            .await?;
+        sqlx::query("DELETE FROM session WHERE user_id = $1")
+            .bind(before.id)
+            .execute(&mut *change.tx)
+            .await?;
+        let (after, _) = user_in(&mut change, scope, &email).await?;
+        change
+            .log(
+                Some(org),
+                "user.reset-password",
+                &format!("user:{}", before.id),
+                Some(&serde_json::to_value(&before).expect("serialisable")),
+                Some(&serde_json::to_value(&after).expect("serialisable")),
+            )
+            .await?;
+        change.commit().await?;
+        Ok(after)
     }
 
     /// Deletes what no longer counts: login failures older than the throttle window, and
@@ -362,4 +463,38 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+fn user_info(r: &sqlx::any::AnyRow) -> Result<UserInfo> {
+    Ok(UserInfo {
+        id: r.try_get("id")?,
+        organisation: r.try_get("slug")?,
+        email: r.try_get("email")?,
+        role: r
+            .try_get::<String, _>("role")?
+            .parse()
+            .map_err(StoreError::Invalid)?,
+        created_at: r.try_get("created_at")?,
+        disabled_at: r.try_get("disabled_at")?,
+    })
+}
+
+/// The user with this address in `scope`, with their organisation; not found otherwise (a
+/// member's admin cannot reach another organisation's people).
+async fn user_in(
+    change: &mut crate::audit::Change,
+    scope: crate::Scope,
+    email: &str,
+) -> Result<(UserInfo, crate::OrgId)> {
+    let row = sqlx::query(
+        "SELECT u.id, o.slug, u.email, u.role, u.created_at, u.disabled_at, u.organisation_id
+         FROM user_account u JOIN organisation o ON o.id = u.organisation_id
+         WHERE u.email = $1 AND ($2 IS NULL OR u.organisation_id = $2)",
+    )
+    .bind(email)
+    .bind(scope.organisation())
+    .fetch_optional(&mut *change.tx)
+    .await?
+    .ok_or_else(|| StoreError::NotFound(format!("user {email:?}")))?;
+    Ok((user_info(&row)?, row.try_get("organisation_id")?))
 }

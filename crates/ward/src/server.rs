@@ -208,6 +208,31 @@ pub(crate) enum UserCommand {
         #[arg(long)]
         role: Role,
     },
+    /// List people: address, organisation, role, created, disabled.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this organisation's (by slug).
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long, value_enum, default_value = "text")]
+        format: TextOrJson,
+    },
+    /// Disable a user: their sessions end now and they cannot sign in (audited).
+    Disable {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a new password (the first line of standard input, same rules as `create`); ends the
+    /// user's sessions and enables a disabled account (audited; the hash is never logged).
+    ResetPassword {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -392,6 +417,83 @@ pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
             store.close().await;
             println!(
                 "created user {} ({}) in {}",
+                user.email, user.role, user.organisation
+            );
+        }
+        AdminCommand::User {
+            command: UserCommand::List { db, org, format },
+        } => {
+            let store = Store::open(&db.location()).await?;
+            let scope = match &org {
+                None => ward_store::Scope::operator(),
+                Some(slug) => {
+                    let o = store
+                        .organisation_by_slug(slug)
+                        .await?
+                        .with_context(|| format!("no organisation {slug:?}"))?;
+                    ward_store::Scope::operator()
+                        .within(o.id)
+                        .context("the operator reaches every organisation")?
+                }
+            };
+            let users = store.users(scope).await?;
+            store.close().await;
+            match format {
+                TextOrJson::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&json!({"users": users}))?
+                ),
+                TextOrJson::Text => {
+                    for u in users {
+                        println!(
+                            "{}\t{}\t{}\t{}{}",
+                            u.email,
+                            u.organisation,
+                            u.role,
+                            u.created_at,
+                            u.disabled_at
+                                .map(|d| format!("\tdisabled {d}"))
+                                .unwrap_or_default()
+                        );
+                    }
+                }
+            }
+        }
+        AdminCommand::User {
+            command: UserCommand::Disable { db, email },
+        } => {
+            let store = Store::open(&db.location()).await?;
+            let user = store
+                .disable_user(&cli_actor(), ward_store::Scope::operator(), &email)
+                .await;
+            store.close().await;
+            let user = user?;
+            println!(
+                "disabled user {} ({}) in {}",
+                user.email, user.role, user.organisation
+            );
+        }
+        AdminCommand::User {
+            command: UserCommand::ResetPassword { db, email },
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("reading the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let store = Store::open(&db.location()).await?;
+            let user = store
+                .reset_password(
+                    &cli_actor(),
+                    ward_store::Scope::operator(),
+                    &email,
+                    password,
+                )
+                .await;
+            store.close().await;
+            let user = user?;
+            println!(
+                "new password set for {} ({}) in {}; their sessions ended",
                 user.email, user.role, user.organisation
             );
         }

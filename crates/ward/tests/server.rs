@@ -2136,8 +2136,152 @@ async fn http_imports_keep_to_the_servers_limits(db: TestDb) {
     assert_eq!(body["import"]["committed"], true, "{body}");
 }
 
+/// `ward admin user list|disable|reset-password`: a disabled user's session ends and they
+/// cannot sign in; a new password replaces the old one, ends sessions and enables the account
+/// again; each is in the audit log under the operator's name, without the hash.
+async fn people_are_listed_disabled_and_given_new_passwords(db: TestDb) {
+    let f = federation(db);
+    assert!(
+        create_user(&f.db, "lead@rxa.example", "correct horse battery staple")
+            .status
+            .success()
+    );
+    let listed = run(
+        &f.db,
+        &["admin", "user", "list", "--org", "rxa", "--format", "json"],
+    );
+    assert!(listed.status.success(), "{}", stderr(&listed));
+    let users: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(users["users"][0]["email"], "lead@rxa.example", "{users}");
+    assert!(users["users"][0].get("disabled_at").is_none(), "{users}");
+    let none = run(&f.db, &["admin", "user", "list", "--org", "rxb"]);
+    assert!(none.status.success() && none.stdout.is_empty());
+
+    let server = Server::start(&f.db);
+    let url = server.url.clone();
+    let login = |password: &'static str| {
+        let url = url.clone();
+        async move {
+            client()
+                .post(format!("{url}/api/v1/login"))
+                .json(&json!({"email": "lead@rxa.example", "password": password}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let me = |cookie: String| {
+        let url = url.clone();
+        async move {
+            client()
+                .get(format!("{url}/api/v1/me"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let cookie = |r: &reqwest::Response| {
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let r = login("correct horse battery staple").await;
+    assert_eq!(r.status().as_u16(), 200);
+    let session = cookie(&r);
+    assert_eq!(me(session.clone()).await, 200);
+
+    let o = run(
+        &f.db,
+        &["admin", "user", "disable", "--email", "lead@rxa.example"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(me(session).await, 401, "the session ended");
+    assert_eq!(
+        login("correct horse battery staple")
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    let listed = run(&f.db, &["admin", "user", "list", "--format", "json"]);
+    let users: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert!(users["users"][0]["disabled_at"].is_string(), "{users}");
+
+    let reset = |password: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
+            .args([
+                "admin",
+                "user",
+                "reset-password",
+                "--email",
+                "lead@rxa.example",
+            ])
+            .env("WARD_DB", &f.db)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{password}\n").as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let o = reset("password1234");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("too easy to guess"), "{}", stderr(&o));
+    let o = reset("violet tugboat marmalade quorum");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        login("correct horse battery staple")
+            .await
+            .status()
+            .as_u16(),
+        401
+    );
+    let r = login("violet tugboat marmalade quorum").await;
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "enabled again with the new password"
+    );
+
+    let o = run(
+        &f.db,
+        &["admin", "user", "disable", "--email", "nobody@rxa.example"],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("nobody@rxa.example"), "{}", stderr(&o));
+
+    let (_, audit) = get(&format!("{url}/api/v1/audit"), &f.central).await;
+    let entries = audit["entries"].as_array().unwrap();
+    for action in ["user.disable", "user.reset-password"] {
+        let e = entries
+            .iter()
+            .find(|e| e["action"] == action)
+            .unwrap_or_else(|| panic!("no {action} in {audit}"));
+        assert!(e["actor"].as_str().unwrap().starts_with("cli:"), "{e}");
+    }
+    assert!(
+        !audit.to_string().contains("argon2"),
+        "a hash in the audit log"
+    );
+}
+
 ward_testdata::backend_tests!(
     http_imports_keep_to_the_servers_limits,
+    people_are_listed_disabled_and_given_new_passwords,
     a_rewritten_chain_is_caught_by_its_signed_checkpoint,
     the_log_has_request_ids_and_never_a_secret,
     the_audit_chain_shows_a_changed_or_deleted_entry,
