@@ -820,6 +820,18 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
 
     // The analyst may look but not act on a member's alert; the audit log is for admins.
     let analyst = Visitor::sign_in(&url, "analyst@nhs.example").await;
+    // Accepting a risk does not take the member off the KEV card: it still runs the version.
+    let (_, dashboard) = analyst.get("/dashboard").await;
+    let kev_card = dashboard
+        .split("id=\"kev-h\"")
+        .nth(1)
+        .and_then(|card| card.split("</section>").next())
+        .unwrap_or_default();
+    assert!(
+        kev_card.contains("rxa</a>: CVE-2025-4427, CVE-2025-4428")
+            || kev_card.contains("rxa</a>: CVE-2025-4428, CVE-2025-4427"),
+        "{kev_card}"
+    );
     let (status, _) = analyst.get(&format!("/alerts/{alert_id}")).await;
     assert_eq!(status, 200);
     let (status, _) = analyst.get("/audit").await;

@@ -95,17 +95,30 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
         .chain(by_priority.iter().filter(|(p, _)| p.is_none()))
         .map(|(p, n)| (p.map_or("unconfirmed", Priority::as_str).to_owned(), *n))
         .collect();
-    let subjects: Vec<String> = open
+    // Exposure is a fact about inventories, not about the state of an alert: a member that
+    // accepted the risk still runs the vulnerable version (before, accepting made it vanish
+    // from this card while its KEV-listed findings stayed open).
+    let exposed: Vec<&AlertRow> = alerts
         .iter()
-        .filter(|a| a.exposure == Some(AlertExposure::Affected))
+        .filter(|a| {
+            a.kind == AlertKind::Vulnerability
+                && a.exposure == Some(AlertExposure::Affected)
+                && matches!(
+                    a.state,
+                    AlertState::Open | AlertState::Acknowledged | AlertState::RiskAccepted
+                )
+        })
+        .collect();
+    let subjects: Vec<String> = exposed
+        .iter()
         .map(|a| a.subject.clone())
         .collect::<HashSet<_>>()
         .into_iter()
         .collect();
     let listed = state.store.kev_listed(&subjects).await?;
     let mut kev_members: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for a in &open {
-        if a.exposure == Some(AlertExposure::Affected) && listed.contains(&a.subject) {
+    for a in &exposed {
+        if listed.contains(&a.subject) {
             kev_members
                 .entry(a.organisation.clone())
                 .or_default()
