@@ -1146,14 +1146,24 @@ async fn the_epmm_story_end_to_end(db: TestDb) {
         csv.starts_with("organisation,month,alerts,acknowledged_on_time,remediated_on_time,"),
         "{csv}"
     );
-    // rxa: 2 alerts, both acknowledged on time, both closed in time now that remediation is
-    // not due before acknowledgement (the scorecard still counts the not-affected answer as
-    // remediated: issue #17 item 4).
     assert!(
         csv.lines()
-            .any(|l| l.starts_with("rxa,") && l.ends_with(",2,2,2,0,0,0")),
+            .next()
+            .unwrap()
+            .ends_with(",still_open,not_affected,risk_accepted"),
         "{csv}"
     );
+    // rxa: 2 alerts, both acknowledged and remediated on time (remediation is not due before
+    // acknowledgement). rxb: 2 alerts acknowledged on time, one answered not affected and one
+    // risk accepted — neither is a remediation (the not-affected answer counted as "remediated
+    // on time" before), each is counted in its own column.
+    for (member, ends) in [("rxa,", ",2,2,2,0,0,0,0,0"), ("rxb,", ",2,2,0,0,0,0,1,1")] {
+        assert!(
+            csv.lines()
+                .any(|l| l.starts_with(member) && l.ends_with(ends)),
+            "{member} {ends}: {csv}"
+        );
+    }
     // A member sees its own scorecard only.
     let (_, mine) = get(&format!("{url}/api/v1/compliance/members"), rxb).await;
     assert!(

@@ -30,10 +30,14 @@ pub struct MemberScore {
     pub month: String,
     pub alerts: i64,
     pub acknowledged_on_time: i64,
+    /// Remediated (by an inventory change or the member's statement) by the deadline; a
+    /// not-affected answer or an accepted risk is not a remediation and is counted apart.
     pub remediated_on_time: i64,
     pub late_or_open_past_deadline: i64,
     pub escalated: i64,
     pub still_open: i64,
+    pub not_affected: i64,
+    pub risk_accepted: i64,
 }
 
 impl Store {
@@ -106,11 +110,13 @@ impl Store {
             "SELECT o.slug, substr(a.created_at, 1, 7) AS month,
                     COUNT(*) AS alerts,
                     COUNT(*) FILTER (WHERE a.acknowledged_at IS NOT NULL AND (a.acknowledge_by IS NULL OR a.acknowledged_at <= a.acknowledge_by)) AS ack_on_time,
-                    COUNT(*) FILTER (WHERE a.state IN ('remediated', 'not-affected') AND (a.remediate_by IS NULL OR a.resolved_at <= a.remediate_by)) AS rem_on_time,
+                    COUNT(*) FILTER (WHERE a.state = 'remediated' AND (a.remediate_by IS NULL OR a.resolved_at <= a.remediate_by)) AS rem_on_time,
                     COUNT(*) FILTER (WHERE (a.state = 'remediated' AND a.remediate_by IS NOT NULL AND a.resolved_at > a.remediate_by)
                         OR (a.state IN ('open', 'acknowledged') AND a.remediate_by IS NOT NULL AND a.remediate_by < $2)) AS late,
                     COUNT(*) FILTER (WHERE a.escalated_at IS NOT NULL) AS escalated,
-                    COUNT(*) FILTER (WHERE a.state IN ('open', 'acknowledged')) AS still_open
+                    COUNT(*) FILTER (WHERE a.state IN ('open', 'acknowledged')) AS still_open,
+                    COUNT(*) FILTER (WHERE a.state = 'not-affected') AS not_affected,
+                    COUNT(*) FILTER (WHERE a.state = 'risk-accepted') AS risk_accepted
              FROM alert a JOIN organisation o ON o.id = a.organisation_id
              WHERE a.kind = 'vulnerability' AND ($1 IS NULL OR a.organisation_id = $1)
              GROUP BY o.slug, month ORDER BY o.slug, month",
@@ -130,6 +136,8 @@ impl Store {
                 late_or_open_past_deadline: r.get("late"),
                 escalated: r.get("escalated"),
                 still_open: r.get("still_open"),
+                not_affected: r.get("not_affected"),
+                risk_accepted: r.get("risk_accepted"),
             })
             .collect())
     }
