@@ -218,22 +218,7 @@ impl Store {
             .bind(before.id)
             .execute(&mut *change.tx)
             .await?;
-        sqlx::query("DELETE FROM session WHERE user_id = $1")
-            .bind(before.id)
-            .execute(&mut *change.tx)
-            .await?;
-        let (after, _) = user_in(&mut change, scope, &email).await?;
-        change
-            .log(
-                Some(org),
-                "user.disable",
-                &format!("user:{}", before.id),
-                Some(&serde_json::to_value(&before).expect("serialisable")),
-                Some(&serde_json::to_value(&after).expect("serialisable")),
-            )
-            .await?;
-        change.commit().await?;
-        Ok(after)
+        end_sessions_and_log(change, scope, &email, before, org, "user.disable").await
     }
 
     /// Sets a new password for a user in `scope` (the same rules as a new account's), ends
@@ -265,22 +250,7 @@ impl Store {
             .bind(before.id)
             .execute(&mut *change.tx)
             .await?;
-        sqlx::query("DELETE FROM session WHERE user_id = $1")
-            .bind(before.id)
-            .execute(&mut *change.tx)
-            .await?;
-        let (after, _) = user_in(&mut change, scope, &email).await?;
-        change
-            .log(
-                Some(org),
-                "user.reset-password",
-                &format!("user:{}", before.id),
-                Some(&serde_json::to_value(&before).expect("serialisable")),
-                Some(&serde_json::to_value(&after).expect("serialisable")),
-            )
-            .await?;
-        change.commit().await?;
-        Ok(after)
+        end_sessions_and_log(change, scope, &email, before, org, "user.reset-password").await
     }
 
     /// Deletes what no longer counts: login failures older than the throttle window, and
@@ -477,6 +447,34 @@ fn user_info(r: &sqlx::any::AnyRow) -> Result<UserInfo> {
         created_at: r.try_get("created_at")?,
         disabled_at: r.try_get("disabled_at")?,
     })
+}
+
+/// The end of a change to an account: its sessions end, the entry records it before and
+/// after, and the change commits.
+async fn end_sessions_and_log(
+    mut change: crate::audit::Change,
+    scope: crate::Scope,
+    email: &str,
+    before: UserInfo,
+    org: crate::OrgId,
+    action: &str,
+) -> Result<UserInfo> {
+    sqlx::query("DELETE FROM session WHERE user_id = $1")
+        .bind(before.id)
+        .execute(&mut *change.tx)
+        .await?;
+    let (after, _) = user_in(&mut change, scope, email).await?;
+    change
+        .log(
+            Some(org),
+            action,
+            &format!("user:{}", before.id),
+            Some(&serde_json::to_value(&before).expect("serialisable")),
+            Some(&serde_json::to_value(&after).expect("serialisable")),
+        )
+        .await?;
+    change.commit().await?;
+    Ok(after)
 }
 
 /// The user with this address in `scope`, with their organisation; not found otherwise (a

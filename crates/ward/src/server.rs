@@ -285,6 +285,16 @@ pub(crate) enum TokenCommand {
     },
 }
 
+/// A password from the first line of standard input (never an argument: it would show in
+/// the process list and the shell's history).
+fn read_password() -> anyhow::Result<String> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    Ok(password.trim_end_matches(['\r', '\n']).to_owned())
+}
+
 /// How the audit log names a command-line administrator: `cli:<os user>@<host>`, the account
 /// from the operating system (not the `USER` variable, which a service manager may not set
 /// and anyone can set), the host it ran on.
@@ -405,11 +415,8 @@ pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
                     role,
                 },
         } => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_line(&mut password)
-                .context("reading the password from standard input")?;
-            let password = password.trim_end_matches(['\r', '\n']);
+            let password = read_password()?;
+            let password = password.as_str();
             let store = Store::open(&db.location()).await?;
             let user = store
                 .create_user(&cli_actor(), &org, &email, password, role)
@@ -476,11 +483,8 @@ pub(crate) async fn admin(command: AdminCommand) -> anyhow::Result<u8> {
         AdminCommand::User {
             command: UserCommand::ResetPassword { db, email },
         } => {
-            let mut password = String::new();
-            std::io::stdin()
-                .read_line(&mut password)
-                .context("reading the password from standard input")?;
-            let password = password.trim_end_matches(['\r', '\n']);
+            let password = read_password()?;
+            let password = password.as_str();
             let store = Store::open(&db.location()).await?;
             let user = store
                 .reset_password(

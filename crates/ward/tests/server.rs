@@ -1635,20 +1635,10 @@ async fn no_notification_is_lost_when_the_server_is_killed_mid_delivery(db: Test
     assert_eq!(receiver.keys().len(), issued);
 }
 
-/// `ward admin user create` of a member admin of rxa, the password on stdin.
-fn create_user(db: &str, email: &str, password: &str) -> std::process::Output {
+/// `ward ARGS` with `stdin` as its standard input (a password).
+fn run_with_stdin(db: &str, args: &[&str], stdin: &str) -> std::process::Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-        .args([
-            "admin",
-            "user",
-            "create",
-            "--org",
-            "rxa",
-            "--email",
-            email,
-            "--role",
-            "member-admin",
-        ])
+        .args(args)
         .env("WARD_DB", db)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -1660,9 +1650,28 @@ fn create_user(db: &str, email: &str, password: &str) -> std::process::Output {
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
+        .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// `ward admin user create` of a member admin of rxa, the password on stdin.
+fn create_user(db: &str, email: &str, password: &str) -> std::process::Output {
+    run_with_stdin(
+        db,
+        &[
+            "admin",
+            "user",
+            "create",
+            "--org",
+            "rxa",
+            "--email",
+            email,
+            "--role",
+            "member-admin",
+        ],
+        &format!("{password}\n"),
+    )
 }
 
 async fn people_sign_in_with_a_password_sessions_need_csrf_and_guessing_is_throttled(db: TestDb) {
@@ -2225,28 +2234,17 @@ async fn people_are_listed_disabled_and_given_new_passwords(db: TestDb) {
     assert!(users["users"][0]["disabled_at"].is_string(), "{users}");
 
     let reset = |password: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
-            .args([
+        run_with_stdin(
+            &f.db,
+            &[
                 "admin",
                 "user",
                 "reset-password",
                 "--email",
                 "lead@rxa.example",
-            ])
-            .env("WARD_DB", &f.db)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+            ],
+            &format!("{password}\n"),
+        )
     };
     let o = reset("password1234");
     assert_eq!(o.status.code(), Some(2));
