@@ -83,13 +83,40 @@ vocabulary! {
 }
 
 vocabulary! {
-    /// How far an alert has got.
+    /// How far an alert has got. `withdrawn`: Ward no longer believes the member affected
+    /// because the knowledge changed (no source now calls its components affected); not a
+    /// remediation, nothing was patched.
     AlertState ("alert state") {
         Open = "open",
         Acknowledged = "acknowledged",
         Remediated = "remediated",
         RiskAccepted = "risk-accepted",
         NotAffected = "not-affected",
+        Withdrawn = "withdrawn",
+    }
+}
+
+vocabulary! {
+    /// How a resolved alert ended: a fact with a cause. Only [`Resolution::Inventory`] and
+    /// [`Resolution::Statement`] are remediations.
+    Resolution ("resolution") {
+        /// An uploaded inventory no longer has the vulnerable component (patched or removed).
+        Inventory = "inventory",
+        /// The member said it is remediated (an alert with no findings to go by).
+        Statement = "statement",
+        /// The member declared it not affected, with a VEX justification.
+        NotAffected = "not-affected",
+        /// The member accepted the risk until a date.
+        RiskAccepted = "risk-accepted",
+        /// The knowledge changed and no longer calls the member's components affected.
+        Withdrawn = "withdrawn",
+    }
+}
+
+impl Resolution {
+    /// Whether this ending counts as remediated (in compliance and scorecards).
+    pub fn is_remediation(self) -> bool {
+        matches!(self, Self::Inventory | Self::Statement)
     }
 }
 
@@ -140,7 +167,7 @@ impl AlertState {
     pub fn is_resolved(self) -> bool {
         matches!(
             self,
-            Self::Remediated | Self::RiskAccepted | Self::NotAffected
+            Self::Remediated | Self::RiskAccepted | Self::NotAffected | Self::Withdrawn
         )
     }
 }
@@ -288,7 +315,7 @@ mod tests {
         }
         assert_eq!(
             "closed".parse::<AlertState>().unwrap_err(),
-            "alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected"
+            "alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected, withdrawn"
         );
         assert_eq!(
             "confirm-exposure".parse::<AlertExposure>(),

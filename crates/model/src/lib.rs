@@ -20,7 +20,7 @@ pub use advisory::{
 };
 pub use alert::{
     AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, ChannelKind, DeliveryState,
-    Refusal, transition,
+    Refusal, Resolution, transition,
 };
 pub use cpe::{Attr, Cpe, CpeError, Part};
 pub use finding::{

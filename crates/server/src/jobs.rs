@@ -158,12 +158,29 @@ pub(crate) async fn rematch_once(
         let findings = ward_store::cpu::run(move || {
             work.iter()
                 .map(|(inventory, org_policy)| {
-                    ward_matching::scan(&shared, inventory, org_policy).findings
+                    let report = ward_matching::scan(&shared, inventory, org_policy);
+                    // What a more precise source overruled: why a finding the knowledge
+                    // took away went.
+                    let overruled = report
+                        .suppressed
+                        .into_iter()
+                        .map(|s| ward_store::Overruled {
+                            vulnerability: s.vulnerability,
+                            component: s.component,
+                            reason: s.reason,
+                        })
+                        .collect::<Vec<_>>();
+                    (report.findings, overruled)
                 })
                 .collect::<Vec<_>>()
         })
         .await;
-        let batch: Vec<_> = chunk.iter().map(|(asset, _)| asset).zip(findings).collect();
+        let batch: Vec<_> = chunk
+            .iter()
+            .map(|(asset, _)| asset)
+            .zip(findings)
+            .map(|(asset, (findings, overruled))| (asset, findings, overruled))
+            .collect();
         in_memory += started.elapsed().as_secs_f64();
         let done = store
             .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)

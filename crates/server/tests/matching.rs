@@ -150,7 +150,7 @@ async fn a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone(d
     assert_eq!(outcome.resolved.len(), 1);
     // …and matching's write must not reopen what the patch resolved.
     let done = store
-        .rematch_assets(&[(row, stale)], None, policy.alert_threshold)
+        .rematch_assets(&[(row, stale, Vec::new())], None, policy.alert_threshold)
         .await
         .unwrap();
     assert_eq!(done.superseded, [asset.id]);
@@ -413,7 +413,145 @@ async fn an_expired_acceptance_reopens_only_what_is_still_affected(db: TestDb) {
     assert!(tick.remediated.is_empty());
 }
 
+/// NVD's view of CVE-2025-4427: EPMM from 12.5.0.0 up to (not including) 12.5.0.1.
+fn nvd_epmm() -> Advisory {
+    use ward_model::advisory::{Node, NvdConfiguration, NvdCpeMatch};
+    let mut a = Advisory::new("CVE-2025-4427", ward_model::SourceId::Nvd);
+    a.configurations.push(NvdConfiguration {
+        operator: Default::default(),
+        negate: false,
+        nodes: vec![Node {
+            operator: Default::default(),
+            negate: false,
+            cpe_match: vec![NvdCpeMatch {
+                vulnerable: true,
+                criteria: "cpe:2.3:a:ivanti:endpoint_manager_mobile:*:*:*:*:*:*:*:*"
+                    .parse()
+                    .unwrap(),
+                start_including: Some("12.5.0.0".into()),
+                start_excluding: None,
+                end_including: None,
+                end_excluding: Some("12.5.0.1".into()),
+            }],
+        }],
+    });
+    a
+}
+
+/// The storyline of #17: a CNA-only import flags 11.12.0.5 (every release but the fix is
+/// "affected" by the CNA's default status), the trust is alerted and acknowledges; NVD's
+/// record, more precise, then clears 11.12.0.5. The alert is withdrawn — not remediated,
+/// nothing was patched — with the reason (who said what before and after), the finding
+/// says why it went, the member is told, and compliance counts no remediation. When the
+/// knowledge widens again the alert reopens, saying why.
+async fn a_knowledge_change_withdraws_an_alert_with_its_reason(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    let org = Scope::operator().within(asset.organisation_id).unwrap();
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
+    let m = matched(&store, &policy, &asset, "11.12.0.5").await;
+    assert_eq!(
+        m.findings.len(),
+        1,
+        "the CNA's default status flags 11.12.0.5"
+    );
+    let upload = InventoryUpload {
+        format: "csv",
+        file_name: "epmm.csv",
+        bytes: b"",
+        components: &m.components,
+        keys: &m.keys,
+        findings: &m.findings,
+        knowledge_mark: m.knowledge_mark,
+        keep_versions: 10,
+    };
+    store
+        .upload_inventory("test", &asset, &upload, ward_model::Priority::Defer)
+        .await
+        .unwrap();
+    let alerts = store.alerts(org).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    let id = alerts[0].id;
+    store
+        .transition_alert("member", org, id, &ward_store::Transition::Acknowledge)
+        .await
+        .unwrap();
+
+    // NVD's record arrives; continuous matching takes the finding away.
+    import(&store, &nvd_epmm()).await;
+    let mut lenient = policy.clone();
+    lenient.alert_threshold = ward_model::Priority::Defer;
+    let run = ward_server::match_knowledge_changes(&store, &lenient)
+        .await
+        .unwrap();
+    assert_eq!(run.resolved, 1, "{run:?}");
+    let alert = store.alert(org, id).await.unwrap().unwrap();
+    assert_eq!(alert.state, ward_model::AlertState::Withdrawn);
+    assert_eq!(alert.resolution, Some(ward_model::Resolution::Withdrawn));
+    let reason = alert.resolution_reason.clone().unwrap();
+    assert!(
+        reason.contains("mdm-01")
+            && reason.contains("cna:ivanti says affected")
+            && reason.contains("nvd"),
+        "{reason}"
+    );
+    // The finding says why it went.
+    let (rows, _) = store
+        .findings(&FindingQuery {
+            resolved: true,
+            ..FindingQuery::new(org)
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].resolution.as_deref(), Some("knowledge"));
+    assert!(
+        rows[0]
+            .resolution_reason
+            .as_deref()
+            .unwrap()
+            .contains("before, cna:ivanti says affected"),
+        "{:?}",
+        rows[0].resolution_reason
+    );
+    let audit = store.audit_log(org).await.unwrap();
+    let withdraw = audit
+        .iter()
+        .find(|e| e.action == "alert.withdraw")
+        .expect("the withdrawal is audited");
+    assert_eq!(withdraw.actor, "ward:matching");
+    assert!(withdraw.after.as_deref().unwrap().contains(&reason));
+    // Compliance: nothing remediated, one withdrawn; card, table and CSV share these counts.
+    let c = &store.alert_compliance(org).await.unwrap()[0];
+    assert_eq!((c.remediated, c.remediated_on_time, c.withdrawn), (0, 0, 1));
+    let s = &store.member_scorecards(org).await.unwrap()[0];
+    assert_eq!((s.remediated_on_time, s.withdrawn, s.still_open), (0, 1, 0));
+
+    // The CNA widens again (a newer record, no NVD range can override an exact listing):
+    // the alert reopens and the notification says why.
+    let mut wider = epmm_advisory(20, "12.5.0.1");
+    wider.affected[0]
+        .versions
+        .push(ward_model::advisory::AffectedVersion {
+            version: "11.12.0.5".into(),
+            status: ward_model::advisory::Status::Affected,
+            less_than: None,
+            less_than_or_equal: None,
+            version_type: None,
+            changes: vec![],
+        });
+    import(&store, &wider).await;
+    ward_server::match_knowledge_changes(&store, &lenient)
+        .await
+        .unwrap();
+    let alert = store.alert(org, id).await.unwrap().unwrap();
+    assert_eq!(alert.state, ward_model::AlertState::Open, "{alert:?}");
+    assert_eq!(alert.resolution, None);
+    let audit = store.audit_log(org).await.unwrap();
+    assert!(audit.iter().any(|e| e.action == "alert.reopen"));
+}
+
 ward_testdata::backend_tests!(
+    a_knowledge_change_withdraws_an_alert_with_its_reason,
     a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone,
     an_upload_matched_before_an_import_committed_is_refused_whole,
     inventory_history_is_compact_and_kept_by_policy,

@@ -62,7 +62,8 @@ fn every_json_response_has_a_typed_schema() {
             "acknowledged",
             "remediated",
             "risk-accepted",
-            "not-affected"
+            "not-affected",
+            "withdrawn"
         ])
     );
 }

@@ -114,6 +114,10 @@ pub struct FindingChange {
     pub priority: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_priority: Option<String>,
+    /// Why it came or went when the knowledge changed (which source says what, before and
+    /// after); an upload's own changes need no reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl UploadOutcome {
@@ -147,10 +151,15 @@ impl UploadOutcome {
 
 /// How a finding's component is named in the store (the key of a finding with its vulnerability).
 pub fn component_key(f: &Finding) -> String {
-    match (&f.component.purl, &f.component.version) {
+    component_ref_key(&f.component)
+}
+
+/// [`component_key`] of a component as a finding names it.
+pub fn component_ref_key(c: &ward_model::ComponentRef) -> String {
+    match (&c.purl, &c.version) {
         (Some(purl), _) => purl.clone(),
-        (None, Some(v)) => format!("{}@{v}", f.component.name),
-        (None, None) => f.component.name.clone(),
+        (None, Some(v)) => format!("{}@{v}", c.name),
+        (None, None) => c.name.clone(),
     }
 }
 
@@ -480,12 +489,18 @@ impl Store {
         .await?;
 
         let mut outcome = UploadOutcome::empty(asset.id, version, components.len());
+        let upload = format!(
+            "version {version} of the inventory of {} ({file_name}, uploaded by {actor})",
+            asset.name
+        );
+        let cause = crate::rematch::Cause::Inventory(upload.clone());
         apply_findings(
             &mut change,
             asset.id,
             organisation_id,
             findings,
             None,
+            &cause,
             &at,
             &mut outcome,
         )
@@ -534,6 +549,7 @@ impl Store {
             organisation_id,
             alert_threshold,
             &outcome.touched(),
+            &crate::alerts::sync::Why::inventory(upload),
         )
         .await?;
         change.commit().await?;

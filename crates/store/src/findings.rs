@@ -32,6 +32,11 @@ pub struct FindingRow {
     #[serde(with = "ward_model::timestamp::millis_option")]
     #[schemars(with = "Option<String>")]
     pub resolved_at: Option<DateTime<Utc>>,
+    /// Why it was resolved: `inventory` (an upload no longer has the component at an affected
+    /// version) or `knowledge` (no source now calls it affected); `null` while open.
+    pub resolution: Option<String>,
+    /// The reason in words: which upload, or which source said what before and after.
+    pub resolution_reason: Option<String>,
     pub finding: serde_json::Value,
 }
 
@@ -67,7 +72,7 @@ impl Store {
                 .get("n");
                 let rows = sqlx::query(
                     "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
-                            f.first_seen, f.updated_at, f.resolved_at, f.payload
+                            f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
                        AND ($4 IS NULL OR lower(f.vuln_id) LIKE $4 ESCAPE '\\' OR lower(a.name) LIKE $4 ESCAPE '\\' OR lower(f.component) LIKE $4 ESCAPE '\\')
@@ -105,7 +110,7 @@ impl Store {
                 .get("n");
                 let rows = sqlx::query(
                     "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
-                            f.first_seen, f.updated_at, f.resolved_at, f.payload
+                            f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload
                      FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
                      WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
                        AND ($3 IS NULL OR lower(f.vuln_id) LIKE $3 ESCAPE '\\' OR lower(a.name) LIKE $3 ESCAPE '\\' OR lower(f.component) LIKE $3 ESCAPE '\\')
@@ -135,7 +140,7 @@ impl Store {
     pub async fn finding(&self, scope: Scope, id: FindingId) -> Result<Option<FindingRow>> {
         let row = sqlx::query(
             "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
-                    f.first_seen, f.updated_at, f.resolved_at, f.payload
+                    f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload
              FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
              WHERE f.id = $1 AND ($2 IS NULL OR f.organisation_id = $2)",
         )
@@ -161,6 +166,8 @@ fn finding_row(r: &sqlx::any::AnyRow) -> Result<FindingRow> {
         first_seen: time(r, "finding", id, "first_seen")?,
         updated_at: time(r, "finding", id, "updated_at")?,
         resolved_at: time_optional(r, "finding", id, "resolved_at")?,
+        resolution: r.get("resolution"),
+        resolution_reason: r.get("resolution_reason"),
         finding: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| {
             StoreError::Unreadable {
                 table: "finding",

@@ -32,7 +32,7 @@ pub mod tokens;
 pub mod users;
 
 pub use alerts::{
-    AlertCompliance, AlertRow, IssueTarget, MemberScore, TickOutcome, Transition,
+    AlertCompliance, AlertCounts, AlertRow, IssueTarget, MemberScore, TickOutcome, Transition,
     VEX_JUSTIFICATIONS,
 };
 pub use assets::{
@@ -47,7 +47,7 @@ pub use findings::{FindingQuery, FindingRow};
 pub use knowledge::{Counts, ImportTx, KnowledgeSlice, Outcome};
 pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
-pub use rematch::Rematch;
+pub use rematch::{Overruled, Rematch};
 pub use scope::{AlertId, AssetId, ChannelId, FindingId, OrgId, Scope, TokenId};
 pub use sightings::{NewSighting, ReportOutcome, SightingRow};
 pub use tokens::TokenInfo;

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use sqlx::Row;
 use ward_model::Finding;
 
-use crate::assets::{FindingChange, UploadOutcome, component_key};
+use crate::assets::{FindingChange, UploadOutcome, component_key, component_ref_key};
 use crate::audit::now;
 use crate::{AlertRow, AssetId, AssetRow, OrgId, Result, Store};
 use ward_model::Priority;
@@ -14,6 +14,28 @@ use ward_model::Priority;
 /// Findings per multi-row statement: 10 parameters each, well under SQLite's 32,766 and
 /// PostgreSQL's 65,535.
 const FINDING_CHUNK: usize = 500;
+
+/// Why an asset's findings are replaced: what resolved findings, and the alerts they close,
+/// record as their cause.
+pub(crate) enum Cause<'a> {
+    /// An upload, named ("version 3 of the inventory of epmm-1 (epmm.csv, uploaded by …)").
+    Inventory(String),
+    /// The knowledge changed. For components a more precise source now calls not affected,
+    /// its word, by (vulnerability, component key).
+    Knowledge(&'a HashMap<(String, String), String>),
+}
+
+/// A source's verdict on a finding in words: "nvd says affected (range: >= 12.3.0.0, < 12.3.0.2)".
+fn verdict(e: &ward_model::Explanation) -> String {
+    let basis = e.sources.first().map_or("", |s| s.basis.as_str());
+    let how = match (basis, e.range.as_str()) {
+        ("", "") => String::new(),
+        ("", one) | (one, "") => format!(" ({one})"),
+        (basis, range) => format!(" ({basis}: {range})"),
+    };
+    format!("{} says affected{how}", e.source)
+}
+
 /// Replaces an asset's open findings with `findings`: new ones added, changed ones updated,
 /// missing ones resolved (recorded in `outcome`).
 pub(crate) async fn apply_findings(
@@ -22,6 +44,7 @@ pub(crate) async fn apply_findings(
     organisation_id: OrgId,
     findings: &[Finding],
     scope: Option<&HashSet<String>>,
+    cause: &Cause<'_>,
     at: &str,
     outcome: &mut UploadOutcome,
 ) -> Result<()> {
@@ -105,13 +128,22 @@ pub(crate) async fn apply_findings(
             " ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
                  priority = excluded.priority, payload = excluded.payload,
                  updated_at = excluded.updated_at, resolved_at = NULL,
+                 resolution = NULL, resolution_reason = NULL,
                  priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by",
         );
         q.build().execute(&mut *change.tx).await?;
     }
-    for (key, priority, _) in rows {
+    for (key, priority, f) in rows {
         let previous = open.remove(&key);
         let entry = FindingChange {
+            reason: match (cause, &previous) {
+                (Cause::Knowledge(_), None) => Some(format!(
+                    "the knowledge changed: {} of {}",
+                    verdict(&f.explanation),
+                    key.1
+                )),
+                _ => None,
+            },
             vulnerability: key.0,
             component: key.1,
             priority: priority.clone(),
@@ -125,31 +157,79 @@ pub(crate) async fn apply_findings(
     }
     let mut gone: Vec<((String, String), String)> = open.into_iter().collect();
     gone.sort();
-    for chunk in gone.chunks(FINDING_CHUNK) {
-        let mut q = crate::sql::Sql::new(
-            crate::Backend::of(&change.tx),
-            "UPDATE finding SET resolved_at = ",
-        );
-        q.push_bind(at).push(", updated_at = ").push_bind(at);
-        q.push(" WHERE asset_id = ").push_bind(asset_id);
-        q.push(" AND (vuln_id, component) IN (VALUES ");
-        let mut list = q.separated(", ");
-        for ((vuln, component), _) in chunk {
-            list.push("(")
-                .push_bind_unseparated(vuln.as_str())
-                .push_unseparated(", ");
-            list.push_bind_unseparated(component.as_str())
-                .push_unseparated(")");
+    let mut reasons: Vec<String> = Vec::with_capacity(gone.len());
+    match cause {
+        Cause::Inventory(sentence) => {
+            for chunk in gone.chunks(FINDING_CHUNK) {
+                let mut q = crate::sql::Sql::new(
+                    crate::Backend::of(&change.tx),
+                    "UPDATE finding SET resolution = 'inventory', resolution_reason = ",
+                );
+                q.push_bind(format!("{sentence} no longer has it"));
+                q.push(", resolved_at = ").push_bind(at);
+                q.push(", updated_at = ").push_bind(at);
+                q.push(" WHERE asset_id = ").push_bind(asset_id);
+                q.push(" AND (vuln_id, component) IN (VALUES ");
+                let mut list = q.separated(", ");
+                for ((vuln, component), _) in chunk {
+                    list.push("(")
+                        .push_bind_unseparated(vuln.as_str())
+                        .push_unseparated(", ");
+                    list.push_bind_unseparated(component.as_str())
+                        .push_unseparated(")");
+                }
+                q.push(")");
+                q.build().execute(&mut *change.tx).await?;
+                reasons.extend(chunk.iter().map(|_| String::new()));
+            }
         }
-        q.push(")");
-        q.build().execute(&mut *change.tx).await?;
+        // Each finding the knowledge took away says what was said of it before and after.
+        Cause::Knowledge(overruled) => {
+            for (key, _) in &gone {
+                let before: Option<String> = sqlx::query(
+                    "SELECT payload FROM finding WHERE asset_id = $1 AND vuln_id = $2 AND component = $3",
+                )
+                .bind(asset_id)
+                .bind(&key.0)
+                .bind(&key.1)
+                .fetch_optional(&mut *change.tx)
+                .await?
+                .and_then(|r| {
+                    serde_json::from_str::<Finding>(r.get::<&str, _>("payload"))
+                        .ok()
+                        .map(|f| verdict(&f.explanation))
+                });
+                let after = overruled
+                    .get(key)
+                    .cloned()
+                    .unwrap_or_else(|| "no source says it is affected".to_owned());
+                let reason = format!(
+                    "the knowledge changed for {}: before, {}; now {after}",
+                    key.1,
+                    before.as_deref().unwrap_or("a source said affected")
+                );
+                sqlx::query(
+                    "UPDATE finding SET resolution = 'knowledge', resolution_reason = $1, resolved_at = $2, updated_at = $2
+                     WHERE asset_id = $3 AND vuln_id = $4 AND component = $5",
+                )
+                .bind(&reason)
+                .bind(at)
+                .bind(asset_id)
+                .bind(&key.0)
+                .bind(&key.1)
+                .execute(&mut *change.tx)
+                .await?;
+                reasons.push(reason);
+            }
+        }
     }
-    for ((vuln, component), priority) in gone {
+    for (((vuln, component), priority), reason) in gone.into_iter().zip(reasons) {
         outcome.resolved.push(FindingChange {
             vulnerability: vuln,
             component,
             priority,
             previous_priority: None,
+            reason: Some(reason).filter(|r| !r.is_empty()),
         });
     }
     outcome
@@ -216,7 +296,7 @@ impl Store {
     /// it again (an upload may have been matched just before this knowledge committed).
     pub async fn rematch_assets(
         &self,
-        batch: &[(&AssetRow, Vec<Finding>)],
+        batch: &[(&AssetRow, Vec<Finding>, Vec<Overruled>)],
         scope: Option<&HashSet<String>>,
         alert_threshold: Priority,
     ) -> Result<Rematch> {
@@ -231,7 +311,7 @@ impl Store {
                  LEFT JOIN inventory_version v ON v.asset_id = a.id WHERE a.id IN (",
             );
             let mut sep = q.separated(", ");
-            for (asset, _) in chunk {
+            for (asset, _, _) in chunk {
                 sep.push_bind(asset.id);
             }
             q.push(") GROUP BY a.id");
@@ -246,7 +326,9 @@ impl Store {
         // vulnerability whose findings changed on any of its assets.
         let mut touched: std::collections::BTreeMap<OrgId, std::collections::BTreeSet<String>> =
             std::collections::BTreeMap::new();
-        for (asset, findings) in batch {
+        let mut why: std::collections::BTreeMap<OrgId, crate::alerts::sync::Why> =
+            std::collections::BTreeMap::new();
+        for (asset, findings, overruled) in batch {
             if current.get(&asset.id) != Some(&asset.inventory_version) {
                 superseded.push(asset.id);
                 continue;
@@ -254,12 +336,22 @@ impl Store {
             let organisation_id = asset.organisation_id;
             let mut outcome =
                 UploadOutcome::empty(asset.id, asset.inventory_version, asset.components as usize);
+            let overruled: HashMap<(String, String), String> = overruled
+                .iter()
+                .map(|o| {
+                    (
+                        (o.vulnerability.clone(), component_ref_key(&o.component)),
+                        o.reason.clone(),
+                    )
+                })
+                .collect();
             apply_findings(
                 &mut change,
                 asset.id,
                 organisation_id,
                 findings,
                 scope,
+                &Cause::Knowledge(&overruled),
                 &at,
                 &mut outcome,
             )
@@ -290,6 +382,9 @@ impl Store {
                     .entry(organisation_id)
                     .or_default()
                     .extend(outcome.touched());
+                why.entry(organisation_id)
+                    .or_insert_with(crate::alerts::sync::Why::knowledge)
+                    .add(Some(&asset.name), &outcome);
             }
             outcomes.push(outcome);
         }
@@ -302,6 +397,8 @@ impl Store {
                     organisation_id,
                     alert_threshold,
                     &vulns,
+                    &why.remove(&organisation_id)
+                        .unwrap_or_else(crate::alerts::sync::Why::knowledge),
                 )
                 .await?,
             );
@@ -333,6 +430,15 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// A component that a less precise source calls affected and a more precise one now does not
+/// (matching's `Suppressed`): why a finding the knowledge took away went.
+#[derive(Debug, Clone)]
+pub struct Overruled {
+    pub vulnerability: String,
+    pub component: ward_model::ComponentRef,
+    pub reason: String,
 }
 
 /// What re-matching a batch of assets did.

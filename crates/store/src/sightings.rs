@@ -138,7 +138,7 @@ impl Store {
                  VALUES ($1, 'possible-compromise', $2, $3, $4, 'open', $5, $6, $6, $7)
                  ON CONFLICT (organisation_id, kind, subject) DO UPDATE SET
                      evidence = alert.evidence + excluded.evidence,
-                     state = 'open',
+                     state = 'open', resolution = NULL, resolution_reason = NULL, resolved_at = NULL,
                      updated_at = excluded.updated_at
                  RETURNING id")
             .bind(org.id)

@@ -455,7 +455,7 @@ async fn an_unreadable_stored_value_names_table_row_and_column(db: TestDb) {
     assert_eq!(
         err.to_string(),
         format!(
-            "stored alert {}: column state is unreadable: alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected",
+            "stored alert {}: column state is unreadable: alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected, withdrawn",
             alerts[0].id
         )
     );

@@ -156,8 +156,8 @@ pub(super) struct MembersPage {
 pub(super) struct MemberView {
     slug: String,
     name: String,
-    open: usize,
-    late: usize,
+    open: i64,
+    late: i64,
     months: Vec<ward_store::MemberScore>,
 }
 
@@ -165,14 +165,8 @@ pub(super) async fn members(State(state): State<Arc<AppState>>, session: Session
     if !session.who.role.is_central() {
         return Err(forbidden("see the members' scorecards"));
     }
-    let now = Utc::now();
-    let alerts: Vec<AlertView> = state
-        .store
-        .alerts(session.scope())
-        .await?
-        .iter()
-        .map(|a| AlertView::new(a, now))
-        .collect();
+    // The card and the table count with the same definitions (`ward_store::AlertCounts`):
+    // the card is the sum of the member's months, as the CSV's rows are.
     let scores = state.store.member_scorecards(session.scope()).await?;
     let members = state
         .store
@@ -180,26 +174,22 @@ pub(super) async fn members(State(state): State<Arc<AppState>>, session: Session
         .await?
         .into_iter()
         .filter(|o| !o.central)
-        .map(|o| MemberView {
-            open: alerts
-                .iter()
-                .filter(|a| a.organisation == o.slug && a.is_open())
-                .count(),
-            late: alerts
-                .iter()
-                .filter(|a| {
-                    a.organisation == o.slug
-                        && a.is_open()
-                        && (a.acknowledge_late || a.remediate_late)
-                })
-                .count(),
-            months: scores
+        .map(|o| {
+            let months: Vec<ward_store::MemberScore> = scores
                 .iter()
                 .filter(|s| s.organisation == o.slug)
                 .cloned()
-                .collect(),
-            slug: o.slug,
-            name: o.name,
+                .collect();
+            let total = ward_store::AlertCounts::sum(
+                &months.iter().map(|m| m.counts()).collect::<Vec<_>>(),
+            );
+            MemberView {
+                open: total.still_open,
+                late: total.late,
+                months,
+                slug: o.slug,
+                name: o.name,
+            }
         })
         .collect();
     Ok(html(&MembersPage {

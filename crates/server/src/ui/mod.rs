@@ -315,6 +315,9 @@ struct AlertView {
     note: String,
     evidence: i64,
     created_at: String,
+    /// How it ended, in words ("" while open).
+    resolution: String,
+    resolution_reason: String,
 }
 
 impl AlertView {
@@ -356,6 +359,12 @@ impl AlertView {
             note: a.note.clone().unwrap_or_default(),
             evidence: a.evidence,
             created_at: when_at(Some(a.created_at)),
+            resolution: a
+                .resolution
+                .map(resolution_words)
+                .unwrap_or_default()
+                .to_owned(),
+            resolution_reason: a.resolution_reason.clone().unwrap_or_default(),
         }
     }
 
@@ -369,6 +378,18 @@ impl AlertView {
             "confirm-exposure" => "asked to confirm",
             _ => "",
         }
+    }
+}
+
+/// How an alert ended, for people.
+fn resolution_words(r: ward_model::Resolution) -> &'static str {
+    use ward_model::Resolution as R;
+    match r {
+        R::Inventory => "Remediated: an uploaded inventory no longer has it",
+        R::Statement => "Remediated: the member said so",
+        R::NotAffected => "Not affected: the member declared it (VEX)",
+        R::RiskAccepted => "Risk accepted by the member",
+        R::Withdrawn => "Withdrawn: the knowledge changed (nothing was patched)",
     }
 }
 

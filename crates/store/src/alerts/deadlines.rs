@@ -51,7 +51,9 @@ impl Store {
                 .get("n");
                 if open == 0 {
                     sqlx::query(
-                        "UPDATE alert SET state = 'remediated', resolved_at = $1, accepted_until = NULL,
+                        "UPDATE alert SET state = 'remediated', resolution = 'inventory',
+                             resolution_reason = 'the risk acceptance ran out after the inventory stopped having it',
+                             justification = NULL, resolved_at = $1, accepted_until = NULL,
                              evidence = 0, updated_at = $1, acknowledged_at = COALESCE(acknowledged_at, $1)
                          WHERE id = $2",
                     )
@@ -66,7 +68,8 @@ impl Store {
                 }
             }
             sqlx::query(
-                "UPDATE alert SET state = 'open', resolved_at = NULL, accepted_until = NULL, updated_at = $1 WHERE id = $2",
+                "UPDATE alert SET state = 'open', resolved_at = NULL, accepted_until = NULL, resolution = NULL,
+                     resolution_reason = NULL, updated_at = $1 WHERE id = $2",
             )
             .bind(&at)
             .bind(a.id)

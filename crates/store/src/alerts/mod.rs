@@ -7,7 +7,7 @@ mod compliance;
 mod deadlines;
 pub(crate) mod sync;
 
-pub use compliance::{AlertCompliance, MemberScore};
+pub use compliance::{AlertCompliance, AlertCounts, MemberScore};
 pub use deadlines::TickOutcome;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -18,7 +18,9 @@ use crate::audit::now;
 use crate::rows::{parse, parse_optional, time, time_optional};
 use crate::{AlertId, OrgId, Result, Scope, Store, StoreError};
 use sync::{alert_by_id, alert_by_subject, audited, open_findings, value};
-use ward_model::{AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, Priority};
+use ward_model::{
+    AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, Priority, Resolution,
+};
 
 /// The CSAF 2.0 / OpenVEX justifications for "not affected".
 pub const VEX_JUSTIFICATIONS: [&str; 5] = [
@@ -108,6 +110,12 @@ pub struct AlertRow {
     #[schemars(with = "Option<String>")]
     pub resolved_at: Option<DateTime<Utc>>,
     pub justification: Option<String>,
+    /// How a resolved alert ended: `inventory` and `statement` are remediations;
+    /// `not-affected`, `risk-accepted` and `withdrawn` (the knowledge changed) are not.
+    /// `null` while open (and on alerts remediated before Ward recorded causes).
+    pub resolution: Option<Resolution>,
+    /// Why, in words: which upload no longer has it, which source changed what.
+    pub resolution_reason: Option<String>,
     #[serde(with = "ward_model::timestamp::millis_option")]
     #[schemars(with = "Option<String>")]
     pub accepted_until: Option<DateTime<Utc>>,
@@ -160,6 +168,8 @@ pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
         acknowledged_at: time_optional(row, "alert", id, "acknowledged_at")?,
         resolved_at: time_optional(row, "alert", id, "resolved_at")?,
         justification: row.get("justification"),
+        resolution: parse_optional(row, "alert", id, "resolution")?,
+        resolution_reason: row.get("resolution_reason"),
         accepted_until: time_optional(row, "alert", id, "accepted_until")?,
         escalated_at: time_optional(row, "alert", id, "escalated_at")?,
         note: row.get("note"),
@@ -172,7 +182,7 @@ macro_rules! alert_columns {
     () => {
         "a.id, a.organisation_id, o.slug, a.kind, a.subject, a.title, a.level, a.state, a.evidence, a.created_at, a.updated_at,
          a.exposure, a.origin, a.priority, a.acknowledge_by, a.remediate_by, a.acknowledged_at, a.resolved_at,
-         a.justification, a.accepted_until, a.escalated_at, a.note"
+         a.justification, a.accepted_until, a.escalated_at, a.note, a.resolution, a.resolution_reason"
     };
 }
 pub(crate) use alert_columns;
@@ -386,11 +396,12 @@ impl Store {
                     }
                 }
                 sqlx::query(
-                    "UPDATE alert SET state = 'remediated', resolved_at = $1, updated_at = $1,
-                         acknowledged_at = COALESCE(acknowledged_at, $1) WHERE id = $2",
+                    "UPDATE alert SET state = 'remediated', resolution = 'statement', resolution_reason = $3,
+                         resolved_at = $1, updated_at = $1, acknowledged_at = COALESCE(acknowledged_at, $1) WHERE id = $2",
                 )
                 .bind(&at)
                 .bind(id)
+                .bind(format!("{actor} said it is remediated"))
                 .execute(&mut *change.tx)
                 .await?;
             }
@@ -409,7 +420,8 @@ impl Store {
                     ));
                 }
                 sqlx::query(
-                    "UPDATE alert SET state = 'risk-accepted', justification = $1, accepted_until = $2, resolved_at = $3,
+                    "UPDATE alert SET state = 'risk-accepted', resolution = 'risk-accepted', resolution_reason = $1,
+                         justification = $1, accepted_until = $2, resolved_at = $3,
                          updated_at = $3, acknowledged_at = COALESCE(acknowledged_at, $3) WHERE id = $4",
                 )
                 .bind(justification)
@@ -427,7 +439,8 @@ impl Store {
                     )));
                 }
                 sqlx::query(
-                    "UPDATE alert SET state = 'not-affected', justification = $1, resolved_at = $2, updated_at = $2,
+                    "UPDATE alert SET state = 'not-affected', resolution = 'not-affected', resolution_reason = $1,
+                         justification = $1, resolved_at = $2, updated_at = $2,
                          acknowledged_at = COALESCE(acknowledged_at, $2) WHERE id = $3",
                 )
                 .bind(justification)

@@ -41,6 +41,79 @@ fn millis(t: &str) -> String {
     )
 }
 
+/// Why a sync moves alerts: what closed findings (an upload, or the knowledge) and, per
+/// vulnerability, the reasons its findings came or went when the knowledge changed.
+pub(crate) struct Why {
+    /// The upload ("version 3 of the inventory of …"); `None`: the knowledge changed.
+    upload: Option<String>,
+    gone: BTreeMap<String, Vec<String>>,
+    came: BTreeMap<String, Vec<String>>,
+}
+
+impl Why {
+    pub(crate) fn inventory(upload: String) -> Self {
+        Self {
+            upload: Some(upload),
+            gone: BTreeMap::new(),
+            came: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn knowledge() -> Self {
+        Self {
+            upload: None,
+            gone: BTreeMap::new(),
+            came: BTreeMap::new(),
+        }
+    }
+
+    /// Takes the reasons of one asset's changed findings.
+    pub(crate) fn add(&mut self, asset: Option<&str>, outcome: &crate::UploadOutcome) {
+        let said = |r: &str| asset.map_or_else(|| r.to_owned(), |a| format!("on {a}, {r}"));
+        for f in &outcome.resolved {
+            if let Some(r) = &f.reason {
+                self.gone
+                    .entry(f.vulnerability.clone())
+                    .or_default()
+                    .push(said(r));
+            }
+        }
+        for f in &outcome.new {
+            if let Some(r) = &f.reason {
+                self.came
+                    .entry(f.vulnerability.clone())
+                    .or_default()
+                    .push(said(r));
+            }
+        }
+    }
+
+    /// Why the alert about `vuln` closes now that no finding of it is left.
+    fn closed(&self, vuln: &str) -> String {
+        match &self.upload {
+            Some(upload) => format!("{upload} no longer has it"),
+            None => self.gone.get(vuln).map_or_else(
+                || {
+                    "the knowledge changed: no source now says the member's components are affected"
+                        .to_owned()
+                },
+                |r| r.join("; "),
+            ),
+        }
+    }
+
+    /// Why the alert about `vuln` opens again.
+    fn reopened(&self, vuln: &str) -> String {
+        match &self.upload {
+            Some(upload) => format!("{upload} has it again"),
+            None => self.came.get(vuln).map_or_else(
+                || "the knowledge changed: a source says the member's components are affected again".to_owned(),
+                |r| r.join("; "),
+            ),
+        }
+    }
+}
+
 /// Open findings per vulnerability, of every vulnerability or only of `only`.
 pub(crate) async fn open_findings(
     conn: &mut sqlx::AnyConnection,
@@ -144,14 +217,26 @@ pub(crate) async fn audited(
     action: &str,
     before: &AlertRow,
 ) -> Result<AlertRow> {
+    audited_with(change, organisation_id, action, before, &[]).await
+}
+
+/// [`audited`], with more top-level fields in the notification (a reopening's `reason`).
+pub(crate) async fn audited_with(
+    change: &mut Change,
+    organisation_id: OrgId,
+    action: &str,
+    before: &AlertRow,
+    extra: &[(&str, serde_json::Value)],
+) -> Result<AlertRow> {
     let after = alert_by_id(change, before.id).await?;
     change
-        .alert_changed(
+        .alert_changed_with(
             organisation_id,
             action,
             &format!("alert:{}", before.id),
             Some(&value(before)),
             &value(&after),
+            extra,
         )
         .await?;
     Ok(after)
@@ -167,6 +252,7 @@ pub(crate) async fn sync_alerts(
     organisation_id: OrgId,
     threshold: Priority,
     only: &[String],
+    why: &Why,
 ) -> Result<Vec<AlertRow>> {
     if only.is_empty() {
         return Ok(Vec::new());
@@ -211,7 +297,10 @@ pub(crate) async fn sync_alerts(
             }
             None => {}
             Some(a) => {
-                let reopen = matches!(a.state, AlertState::Remediated | AlertState::NotAffected);
+                let reopen = matches!(
+                    a.state,
+                    AlertState::Remediated | AlertState::NotAffected | AlertState::Withdrawn
+                );
                 let becomes_affected = a.exposure != Some(AlertExposure::Affected);
                 let changed_facts = a.evidence != f.count || a.priority != Some(f.best_priority);
                 if !(reopen || becomes_affected || changed_facts) {
@@ -223,6 +312,8 @@ pub(crate) async fn sync_alerts(
                          resolved_at = CASE WHEN $4 THEN NULL ELSE resolved_at END,
                          acknowledged_at = CASE WHEN $4 THEN NULL ELSE acknowledged_at END,
                          justification = CASE WHEN $4 THEN NULL ELSE justification END,
+                         resolution = CASE WHEN $4 THEN NULL ELSE resolution END,
+                         resolution_reason = CASE WHEN $4 THEN NULL ELSE resolution_reason END,
                          acknowledge_by = COALESCE(acknowledge_by, $5),
                          remediate_by = COALESCE(remediate_by, $6)
                      WHERE id = $7",
@@ -243,17 +334,23 @@ pub(crate) async fn sync_alerts(
                 } else {
                     "alert.evidence"
                 };
-                touched.push(audited(change, organisation_id, action, &a).await?);
+                let reason = reopen.then(|| ("reason", why.reopened(vuln).into()));
+                touched.push(
+                    audited_with(change, organisation_id, action, &a, reason.as_slice()).await?,
+                );
             }
         }
     }
-    // Affected alerts whose findings are all gone: remediated by the new inventory.
+    // Affected alerts whose findings are all gone: remediated by the new inventory, or
+    // withdrawn because the knowledge changed (nothing was patched: not a remediation). A
+    // risk the member accepted about findings the knowledge no longer has is withdrawn too;
+    // one whose findings an upload removed runs to its expiry (see `tick`).
     let stale = sqlx::query(concat!(
         "SELECT ",
         alert_columns!(),
         " FROM alert a JOIN organisation o ON o.id = a.organisation_id
           WHERE a.organisation_id = $1 AND a.kind = 'vulnerability' AND a.exposure = 'affected'
-            AND a.state IN ('open', 'acknowledged')"
+            AND a.state IN ('open', 'acknowledged', 'risk-accepted')"
     ))
     .bind(organisation_id)
     .fetch_all(&mut *change.tx)
@@ -262,15 +359,41 @@ pub(crate) async fn sync_alerts(
         if findings.contains_key(&a.subject) || !only.contains(&a.subject) {
             continue;
         }
+        let withdrawn = why.upload.is_none();
+        if a.state == AlertState::RiskAccepted && !withdrawn {
+            continue;
+        }
+        let (state, action) = if withdrawn {
+            ("withdrawn", "alert.withdraw")
+        } else {
+            ("remediated", "alert.remediate")
+        };
+        let resolution = if withdrawn { "withdrawn" } else { "inventory" };
+        let reason = why.closed(&a.subject);
         sqlx::query(
-            "UPDATE alert SET state = 'remediated', resolved_at = $1, updated_at = $1, evidence = 0,
-                 acknowledged_at = COALESCE(acknowledged_at, $1) WHERE id = $2",
+            "UPDATE alert SET state = $1, resolution = $2, resolution_reason = $3, resolved_at = $4, updated_at = $4,
+                 evidence = 0, justification = NULL, accepted_until = NULL,
+                 acknowledged_at = CASE WHEN $5 THEN acknowledged_at ELSE COALESCE(acknowledged_at, $4) END
+             WHERE id = $6",
         )
+        .bind(state)
+        .bind(resolution)
+        .bind(&reason)
         .bind(&at)
+        .bind(withdrawn)
         .bind(a.id)
         .execute(&mut *change.tx)
         .await?;
-        touched.push(audited(change, organisation_id, "alert.remediate", &a).await?);
+        touched.push(
+            audited_with(
+                change,
+                organisation_id,
+                action,
+                &a,
+                &[("reason", reason.into())],
+            )
+            .await?,
+        );
     }
     Ok(touched)
 }
