@@ -239,6 +239,30 @@ pub struct Cvss {
     pub published_score: Option<f64>,
 }
 
+/// CVSS v3's and v4's qualitative severity of a base score: `critical`, `high`, `medium`,
+/// `low` or `none`.
+pub fn severity_rating(score: f64) -> &'static str {
+    match score {
+        s if s >= 9.0 => "critical",
+        s if s >= 7.0 => "high",
+        s if s >= 4.0 => "medium",
+        s if s > 0.0 => "low",
+        _ => "none",
+    }
+}
+
+/// The score that speaks for a set: the newest CVSS version present, its highest base score.
+pub fn headline_score<'a>(scores: impl IntoIterator<Item = &'a Cvss>) -> Option<&'a Cvss> {
+    scores
+        .into_iter()
+        .filter(|c| c.base_score.is_finite())
+        .max_by(|a, b| {
+            (a.version, a.base_score)
+                .partial_cmp(&(b.version, b.base_score))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        })
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum CvssVersion {
     #[serde(rename = "2.0")]

@@ -191,6 +191,23 @@ pub(crate) async fn plan_issue(
                 ),
             ));
         }
+        // What the alert says of itself: the vulnerability's title and severity.
+        let summary = crate::summary::load(&state.store, vuln).await?;
+        let title = summary
+            .as_ref()
+            .and_then(|s| {
+                s.title.clone().or_else(|| {
+                    s.description.as_ref().map(|d| {
+                        let first = d.split(". ").next().unwrap_or(d);
+                        first.chars().take(160).collect()
+                    })
+                })
+            })
+            .map_or_else(|| vuln.clone(), |t| format!("{vuln}: {t}"));
+        let severity = summary
+            .as_ref()
+            .and_then(|s| s.severity.as_ref())
+            .map(|s| s.rating.to_owned());
         // Members whose inventories name the products (from the keys stored with each upload).
         let mentioning = state.store.organisations_mentioning(&products).await?;
         let (mut affected, mut confirm, mut unaffected) = (Vec::new(), Vec::new(), Vec::new());
@@ -206,7 +223,8 @@ pub(crate) async fn plan_issue(
                 ward_store::IssueTarget {
                     organisation_id: org.id,
                     vulnerability: vuln.clone(),
-                    title: vuln.clone(),
+                    title: title.clone(),
+                    severity: severity.clone(),
                     exposure,
                     priority,
                     acknowledge_by: ack.or_else(|| after(window.and_then(|w| w.acknowledge))),
@@ -247,6 +265,10 @@ pub(crate) fn parse_transition(
 ) -> ApiResult<ward_store::Transition> {
     Ok(match action {
         "acknowledge" => ward_store::Transition::Acknowledge,
+        // A confirm-exposure alert's "we run it": the version in `justification`.
+        "running" => ward_store::Transition::Running {
+            version: justification.unwrap_or_default(),
+        },
         "remediate" => ward_store::Transition::Remediate,
         "accept-risk" => {
             let until = until.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
@@ -267,7 +289,7 @@ pub(crate) fn parse_transition(
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no alert action {other:?}: acknowledge, remediate, accept-risk, not-affected"
+                    "no alert action {other:?}: acknowledge, running, remediate, accept-risk, not-affected"
                 ),
             ));
         }

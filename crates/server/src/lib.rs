@@ -17,6 +17,7 @@ pub mod openapi;
 pub mod outbound;
 mod requests;
 mod serve;
+pub mod summary;
 mod ui;
 
 pub use app::parse_sightings;

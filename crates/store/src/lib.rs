@@ -32,8 +32,8 @@ pub mod tokens;
 pub mod users;
 
 pub use alerts::{
-    AlertCompliance, AlertCounts, AlertRow, IssueTarget, MemberScore, TickOutcome, Transition,
-    VEX_JUSTIFICATIONS,
+    AlertCompliance, AlertCounts, AlertRow, Attention, IssueTarget, MemberScore, TickOutcome,
+    Transition, VEX_JUSTIFICATIONS,
 };
 pub use assets::{
     AssetRow, FindingChange, InventoryUpload, InventoryVersion, NewAsset, UploadOutcome,

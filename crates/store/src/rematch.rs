@@ -36,6 +36,7 @@ fn verdict(e: &ward_model::Explanation) -> String {
     format!("{} says affected{how}", e.source)
 }
 
+#[allow(clippy::too_many_arguments)] // one change's context: splitting it would only rename it
 /// Replaces an asset's open findings with `findings`: new ones added, changed ones updated,
 /// missing ones resolved (recorded in `outcome`).
 pub(crate) async fn apply_findings(

@@ -311,6 +311,7 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
+        let mut email_failures = 0;
         for (key, limit) in &keys {
             let n: i64 =
                 sqlx::query("SELECT COUNT(*) AS n FROM login_failure WHERE key = $1 AND at > $2")
@@ -319,9 +320,19 @@ impl Store {
                     .fetch_one(&mut *tx)
                     .await?
                     .get("n");
+            if key.starts_with("email:") {
+                email_failures = n;
+            }
             // This attempt's own reservation is counted too.
             if n > *limit {
                 tx.rollback().await?;
+                drop(turn);
+                // The first refusal of a window is audited (bounded: once per account and
+                // window, whatever the rate of guesses).
+                if key.starts_with("email:") && n == *limit + 1 {
+                    self.audit_failed_login(&email, client, "session.login-throttled")
+                        .await?;
+                }
                 return Ok(Login::Throttled);
             }
         }
@@ -349,7 +360,15 @@ impl Store {
         .await;
         // A failure keeps its reservation; a success takes it back, with the pair's earlier
         // failures (the owner got in from there).
+        let known = row.is_some();
         let (Some(row), true) = (row, verified) else {
+            // A wrong password for an account is audited on the window's first failure (the
+            // rest are counted, and throttled, not each logged); unknown addresses are not
+            // (they name no one, and would let anyone fill the chain).
+            if known && email_failures == 1 {
+                self.audit_failed_login(&email, client, "session.login-failed")
+                    .await?;
+            }
             return Ok(Login::Refused);
         };
         let role: Role = row
@@ -394,6 +413,32 @@ impl Store {
             csrf_token,
             principal,
         }))
+    }
+
+    /// Audits a refused sign-in to an existing account (`action`: failed or throttled).
+    async fn audit_failed_login(&self, email: &str, client: &str, action: &str) -> Result<()> {
+        let Some(org) = sqlx::query("SELECT organisation_id FROM user_account WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?
+            .map(|r| r.get::<crate::OrgId, _>("organisation_id"))
+        else {
+            return Ok(());
+        };
+        let mut change = self.begin_change(&format!("user:{email}")).await?;
+        change
+            .log(
+                Some(org),
+                action,
+                &format!("user:{email}"),
+                None,
+                Some(&serde_json::json!({
+                    "client": client,
+                    "window_minutes": THROTTLE_WINDOW_MINUTES,
+                })),
+            )
+            .await?;
+        change.commit().await
     }
 
     /// The principal and CSRF token of a live session.

@@ -48,6 +48,7 @@ fn issued(
         priority: None,
         acknowledge_by: acknowledge_by.map(Into::into),
         remediate_by: remediate_by.map(Into::into),
+        severity: None,
     }
 }
 

@@ -250,13 +250,10 @@ async fn the_epmm_alert_in_the_browser(db: TestDb) {
     // The member records its MDM server and uploads its inventory through the forms.
     let member = driver.browser(1280).await;
     sign_in(&member, &url, "lead@rxa.example").await;
-    assert!(
-        member
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/worklist")
+    assert_eq!(member.current_url().await.unwrap().path(), "/");
+    assert_eq!(
+        text(&member, "h1").await,
+        "What is asked of Royal Example Hospital"
     );
     member.goto(&format!("{url}/assets")).await.unwrap();
     assert_labelled(&member).await;
@@ -343,6 +340,31 @@ async fn the_epmm_alert_in_the_browser(db: TestDb) {
     };
     assert_eq!(state(central.clone(), "rxa").await, "open");
     assert_eq!(state(central.clone(), "rxb").await, "open");
+
+    // rxb, which has no inventory: its first page asks it to acknowledge, with the note, and
+    // the alert asks whether it runs the product, naming it and its versions.
+    user(db.location(), "rxb", "lead@rxb.example", "member-admin");
+    let asked = driver.browser(1280).await;
+    sign_in(&asked, &url, "lead@rxb.example").await;
+    wait_for(&asked, "#awaiting-acknowledgement").await;
+    let first = text(&asked, "#awaiting-acknowledgement").await;
+    assert!(
+        first.contains("From the central team: Patch EPMM"),
+        "{first}"
+    );
+    assert!(first.contains("CVE-2025-4427"), "{first}");
+    assert_labelled(&asked).await;
+    screenshot(&asked, "member-home").await;
+    follow(&asked, "CVE-2025-4427: Authentication Bypass").await;
+    wait_for(&asked, "#we-run-it").await;
+    assert_eq!(
+        text(&asked, "#q-h").await,
+        "Do you run Ivanti Endpoint Manager Mobile?"
+    );
+    assert_labelled(&asked).await;
+    assert_fits(&asked).await;
+    screenshot(&asked, "confirm-exposure").await;
+    asked.close().await.unwrap();
 
     // The member sees it in its alerts, with the note as text, and acknowledges it.
     member.goto(&format!("{url}/alerts")).await.unwrap();
@@ -599,6 +621,16 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
         .unwrap();
     assert_eq!(r.status(), 401);
     assert!(r.text().await.unwrap().contains("Wrong email or password."));
+    // Two more guesses, and one at an address no one has.
+    for email in ["lead@rxa.example", "lead@rxa.example", "nobody@rxa.example"] {
+        let r = http
+            .post(format!("{url}/login"))
+            .form(&[("email", email), ("password", "wrong password!")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
 
     // rxa's asset, finding and alert.
     let rxa = Visitor::sign_in(&url, "lead@rxa.example").await;
@@ -841,6 +873,10 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
     assert_eq!(status, 200);
     assert!(page.contains("The hash chain of all"), "{page}");
     assert!(page.contains("asset.create"), "{page}");
+    // Failed sign-ins to an account are audited, once per throttle window (not per guess);
+    // guesses at unknown addresses are not.
+    assert_eq!(page.matches("session.login-failed").count(), 1, "{page}");
+    assert!(!page.contains("nobody@rxa.example"), "{page}");
 
     // Signing out ends the session.
     let csrf = rxa.csrf().await;
@@ -850,7 +886,222 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
     assert_eq!(status, 303);
 }
 
+/// The cells of one class in a page's HTML (`<td class="late">3</td>` → 3), summed.
+fn sum_cells(html: &str, class: &str) -> i64 {
+    let marker = format!("<td class=\"{class}\">");
+    html.split(&marker)
+        .skip(1)
+        .map(|rest| {
+            rest[..rest.find('<').unwrap()]
+                .trim()
+                .parse::<i64>()
+                .unwrap()
+        })
+        .sum()
+}
+
+/// A member asked about the EPMM CVEs: its first page says what is asked of it (the overdue
+/// alert first, with the central team's note and a countdown) and the navigation counts it;
+/// the confirm-exposure alert names the product, its affected and fixed versions and
+/// severity, and takes the answers "we run version …" and "we do not run it". The central
+/// team's members page, the scorecard table and the CSV count the missed acknowledgement
+/// the same way (the card said "1 past a deadline" while the table said 0).
+async fn a_member_sees_what_is_asked_and_the_numbers_agree(db: TestDb) {
+    federation(&db);
+    user(db.location(), "rxb", "lead@rxb.example", "member-admin");
+    let (_server, url) = serve(db.location());
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let token = |org: &str, role: &str| {
+        admin(
+            db.location(),
+            &[
+                "token", "create", "--org", org, "--role", role, "--name", "t",
+            ],
+        )
+    };
+    let (central, rxa) = (
+        token("nhs-england", "central-analyst"),
+        token("rxa", "member-admin"),
+    );
+    let asset: serde_json::Value = http
+        .post(format!("{url}/api/v1/assets"))
+        .bearer_auth(&rxa)
+        .json(&json!({"name": "mdm-01", "exposure": "open", "criticality": "high"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!(
+            "{url}/api/v1/assets/{}/inventory?filename=mdm.csv",
+            asset["asset"]["id"]
+        ))
+        .bearer_auth(&rxa)
+        .body("asset,cpe\nmdm-01,cpe:2.3:a:ivanti:endpoint_manager_mobile:12.5.0.0:*:*:*:*:*:*:*\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let r = http
+        .post(format!("{url}/api/v1/alerts/issue"))
+        .bearer_auth(&central)
+        .json(
+            &json!({"vulnerabilities": ["CVE-2025-4427", "CVE-2025-4428"],
+                      "note": "Patch EPMM to 12.5.0.1 today"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // rxb missed the acknowledgement of CVE-2025-4428 (its deadline moved into the past).
+    db.execute(
+        "UPDATE alert SET acknowledge_by = '2020-01-01T00:00:00.000Z'
+         WHERE subject = 'CVE-2025-4428' AND organisation_id = (SELECT id FROM organisation WHERE slug = 'rxb')",
+    )
+    .unwrap();
+
+    // rxb's first page: what is asked of it, the overdue alert first.
+    let rxb = Visitor::sign_in(&url, "lead@rxb.example").await;
+    let (status, home) = rxb.get("/").await;
+    assert_eq!(status, 200, "{home}");
+    assert!(home.contains("What is asked of Borough General"), "{home}");
+    let asked = &home[home.find("id=\"awaiting-acknowledgement\"").expect(&home)..];
+    let first = asked.find("CVE-2025-4428").unwrap();
+    let second = asked.find("CVE-2025-4427").unwrap();
+    assert!(first < second, "the overdue alert comes first: {asked}");
+    assert!(asked.contains("From the central team:</strong> Patch EPMM to 12.5.0.1 today"));
+    assert!(asked.contains("overdue"), "{asked}");
+    assert!(home.contains("1 past a deadline"), "{home}");
+    // The navigation counts what is asked (2 alerts, one late) and the open findings (none).
+    let nav = &home[home.find("id=\"nav-home\"").unwrap()..];
+    assert!(
+        nav[..nav.find("</a>").unwrap()].contains(">2</span>"),
+        "{nav}"
+    );
+    assert!(home.contains("Worklist <span class=\"count\" title=\"open findings\">0</span>"));
+
+    // The confirm-exposure alert names the product and asks a clear question.
+    let href = {
+        let at = asked[second - 200..].find("href=\"/alerts/").unwrap() + second - 200;
+        let rest = &asked[at + 6..];
+        rest[..rest.find('"').unwrap()].to_owned()
+    };
+    let (_, page) = rxb.get(&href).await;
+    assert!(
+        page.contains("Do you run Ivanti Endpoint Manager Mobile?"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"products\""), "{page}");
+    assert!(page.contains("12.5.0.1"), "the fixed version: {page}");
+    assert!(page.contains("id=\"severity\""), "{page}");
+    assert!(
+        page.contains("The product is not present: we do not run it"),
+        "VEX in words"
+    );
+    let csrf = rxb.csrf().await;
+    let (status, _) = rxb
+        .post(
+            &href,
+            &[
+                ("csrf", &csrf),
+                ("action", "running"),
+                ("justification", "12.5.0.0"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, page) = rxb.get(&href).await;
+    assert!(page.contains("runs version 12.5.0.0"), "{page}");
+    assert!(page.contains("s-acknowledged"), "{page}");
+
+    // The central team's numbers: the card, the table and the CSV agree.
+    let analyst = Visitor::sign_in(&url, "analyst@nhs.example").await;
+    let (_, members) = analyst.get("/members").await;
+    let card = &members[members.find("id=\"m-rxb\"").unwrap()..];
+    let card = &card[..card.find("</section>").unwrap()];
+    assert!(card.contains("1 past a deadline"), "{card}");
+    assert_eq!(sum_cells(card, "late"), 1, "{card}");
+    assert_eq!(sum_cells(card, "still-open"), 2, "{card}");
+    let csv = http
+        .get(format!("{url}/api/v1/compliance/members?format=csv"))
+        .bearer_auth(&central)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let column = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let rxb_late: i64 = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|cells| cells[0] == "rxb")
+        .map(|cells| cells[column("late")].parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(rxb_late, 1, "{csv}");
+    assert!(header.contains(&"acknowledgement_missed") && header.contains(&"withdrawn"));
+
+    // Account administration in the UI: a member admin sees its own people and tokens only,
+    // cannot touch another member's token, and revokes its own.
+    let tokens: serde_json::Value = serde_json::from_str(&admin(
+        db.location(),
+        &["token", "list", "--format", "json"],
+    ))
+    .unwrap();
+    let rxa_token = tokens["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["organisation"] == "rxa")
+        .unwrap()["id"]
+        .to_string();
+    let (status, people) = rxb.get("/people").await;
+    assert_eq!(status, 200);
+    assert!(people.contains("lead@rxb.example") && !people.contains("lead@rxa.example"));
+    let csrf = rxb.csrf().await;
+    let (status, _) = rxb
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("action", "revoke-token"),
+                ("token", &rxa_token),
+            ],
+        )
+        .await;
+    assert_eq!(status, 404);
+    let lead = Visitor::sign_in(&url, "lead@rxa.example").await;
+    let csrf = lead.csrf().await;
+    let (status, page) = lead
+        .post(
+            "/people",
+            &[
+                ("csrf", &csrf),
+                ("action", "revoke-token"),
+                ("token", &rxa_token),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("is revoked"), "{page}");
+    let r = http
+        .get(format!("{url}/api/v1/assets"))
+        .bearer_auth(&rxa)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a revoked token stops working");
+    // An analyst may not administer accounts.
+    let (status, _) = analyst.get("/people").await;
+    assert_eq!(status, 403);
+}
+
 ward_testdata::backend_tests!(
+    a_member_sees_what_is_asked_and_the_numbers_agree,
     the_epmm_alert_in_the_browser,
     hostile_text_renders_as_text_in_the_browser,
     pages_keep_tenants_apart_need_csrf_and_forbid_inline_script,

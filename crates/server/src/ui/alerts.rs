@@ -52,7 +52,7 @@ pub(super) async fn alerts(State(state): State<Arc<AppState>>, session: Session)
         subjects.sort_by_key(|s| std::cmp::Reverse(s.open + s.acknowledged));
     }
     Ok(html(&AlertsPage {
-        nav: session.nav("alerts"),
+        nav: session.nav(&state, "alerts").await?,
         subjects,
         alerts: if session.who.role.is_central() {
             Vec::new()
@@ -94,7 +94,7 @@ pub(super) async fn alert_subject(
         return Err(not_found("alert"));
     }
     Ok(html(&AlertSubjectPage {
-        nav: session.nav("alerts"),
+        nav: session.nav(&state, "alerts").await?,
         title: alerts[0].title.clone(),
         acknowledged: alerts.iter().filter(|a| a.state != "open").count(),
         remediated: alerts.iter().filter(|a| a.state == "remediated").count(),
@@ -110,8 +110,11 @@ pub(super) struct AlertPage {
     alert: AlertView,
     findings: Vec<FindingView>,
     can_act: bool,
-    justifications: &'static [&'static str],
+    /// VEX justifications: (code, words).
+    justifications: Vec<(&'static str, &'static str)>,
     error: String,
+    /// What the knowledge base says of the vulnerability (vulnerability alerts).
+    summary: Option<crate::summary::VulnerabilitySummary>,
 }
 
 pub(super) async fn alert_view(
@@ -138,13 +141,22 @@ pub(super) async fn alert_view(
         })
         .await?;
     let role = session.who.role;
+    let summary = if alert.kind == AlertKind::Vulnerability {
+        crate::summary::load(&state.store, &alert.subject).await?
+    } else {
+        None
+    };
     Ok(AlertPage {
-        nav: session.nav("alerts"),
+        nav: session.nav(state, "alerts").await?,
         alert: AlertView::new(&alert, Utc::now()),
         findings: findings.iter().map(FindingView::new).collect(),
         can_act: role.can_write() && role != Role::CentralAnalyst,
-        justifications: &ward_store::VEX_JUSTIFICATIONS,
+        justifications: ward_store::VEX_JUSTIFICATIONS
+            .iter()
+            .map(|j| (*j, vex_words(j)))
+            .collect(),
         error,
+        summary,
     })
 }
 
@@ -279,7 +291,7 @@ pub(super) async fn issue_form(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let mut r = html(&IssuePage {
-        nav: session.nav("issue"),
+        nav: session.nav(&state, "issue").await?,
         vulnerabilities: vulns.join(" "),
         note: q.note,
         preview,

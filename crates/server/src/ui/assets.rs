@@ -18,7 +18,7 @@ pub(super) async fn assets_view(
 ) -> Result<AssetsPage, PageError> {
     let organisations = member_choices(state, session).await?;
     Ok(AssetsPage {
-        nav: session.nav("assets"),
+        nav: session.nav(state, "assets").await?,
         assets: state.store.assets(session.scope()).await?,
         organisations,
         error,
@@ -148,7 +148,7 @@ pub(super) async fn asset_view(
         })
         .await?;
     Ok(AssetPage {
-        nav: session.nav("assets"),
+        nav: session.nav(state, "assets").await?,
         history: state
             .store
             .inventory_history(session.scope(), asset.id)

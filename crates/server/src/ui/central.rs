@@ -136,7 +136,7 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
         .map(|a| AlertView::new(a, now))
         .collect();
     Ok(html(&DashboardPage {
-        nav: session.nav("dashboard"),
+        nav: session.nav(&state, "dashboard").await?,
         by_priority,
         open_alerts: open.len(),
         kev_members: kev_members.into_iter().collect(),
@@ -193,7 +193,7 @@ pub(super) async fn members(State(state): State<Arc<AppState>>, session: Session
         })
         .collect();
     Ok(html(&MembersPage {
-        nav: session.nav("members"),
+        nav: session.nav(&state, "members").await?,
         members,
     }))
 }
@@ -218,7 +218,7 @@ pub(super) async fn audit(State(state): State<Arc<AppState>>, session: Session) 
     entries.reverse();
     entries.truncate(300);
     Ok(html(&AuditPage {
-        nav: session.nav("audit"),
+        nav: session.nav(&state, "audit").await?,
         entries,
         total,
         intact: verdict.problems.is_empty(),

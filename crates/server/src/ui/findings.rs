@@ -83,7 +83,7 @@ pub(super) async fn worklist(
     };
     let organisations = member_choices(&state, &session).await?;
     Ok(html(&WorklistPage {
-        nav: session.nav("worklist"),
+        nav: session.nav(&state, "worklist").await?,
         findings: rows.iter().map(FindingView::new).collect(),
         total,
         prev: if page > 1 {
@@ -127,6 +127,10 @@ pub(super) struct FindingPage {
     cvss: Vec<Vec<String>>,
     kev_text: String,
     alert: Option<AlertId>,
+    /// "" while open; else when and why it was resolved.
+    resolved_at: String,
+    resolution_reason: String,
+    summary: Option<crate::summary::VulnerabilitySummary>,
 }
 
 pub(super) fn text(v: &Value) -> String {
@@ -190,8 +194,20 @@ pub(super) async fn finding_page(
         }
         t
     };
+    let summary = crate::summary::load(&state.store, &row.vulnerability).await?;
+    let resolution_reason = match (row.resolution.as_deref(), &row.resolution_reason) {
+        (_, Some(r)) => r.clone(),
+        (Some("inventory"), None) => "an uploaded inventory no longer has it".to_owned(),
+        _ => "no longer reported".to_owned(),
+    };
     Ok(html(&FindingPage {
-        nav: session.nav("worklist"),
+        resolved_at: row
+            .resolved_at
+            .map(|t| when_at(Some(t)))
+            .unwrap_or_default(),
+        resolution_reason,
+        summary,
+        nav: session.nav(&state, "worklist").await?,
         f: FindingView::new(&row),
         first_seen: when_at(Some(row.first_seen)),
         acknowledge_by: when(p["deadlines"]["acknowledge_by"].as_str()),

@@ -27,6 +27,7 @@ mod alerts;
 mod assets;
 mod central;
 mod findings;
+mod people;
 mod session;
 
 use crate::auth::{CLEAR_SESSION_COOKIE, constant_time_eq, cookie, session_cookie};
@@ -53,12 +54,15 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         )
         .route("/members", get(central::members))
         .route("/audit", get(central::audit))
+        .route("/people", get(people::people).post(people::people_action))
         .route("/worklist", get(findings::worklist))
         .route("/findings/{id}", get(findings::finding_page))
         .route("/assets", get(assets::assets).post(assets::create_asset))
         .route("/assets/{id}", get(assets::asset_page).post(assets::upload))
         .route("/static/ward.css", get(css))
         .route("/static/ward.js", get(js))
+        .route("/favicon.ico", get(favicon))
+        .route("/static/favicon.svg", get(favicon))
         .layer(axum::middleware::map_response(
             |mut response: Response| async move {
                 let h = response.headers_mut();
@@ -80,6 +84,17 @@ async fn css() -> Response {
     (
         [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
         include_str!("../../static/ward.css"),
+    )
+        .into_response()
+}
+
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        include_str!("../../static/favicon.svg"),
     )
         .into_response()
 }
@@ -140,8 +155,12 @@ impl Session {
         self.who.scope()
     }
 
-    fn nav(&self, current: &'static str) -> Nav {
-        Nav {
+    /// The layout's navigation, with the counts of what is asked of the signed-in
+    /// organisation (or, central, of every member).
+    async fn nav(&self, state: &AppState, current: &'static str) -> Result<Nav, PageError> {
+        let counts = state.store.attention(self.scope()).await?;
+        Ok(Nav {
+            counts,
             organisation: self.who.organisation.name.clone(),
             role: self.who.role.as_str(),
             user: self
@@ -152,20 +171,24 @@ impl Session {
                 .to_owned(),
             central: self.who.role.is_central(),
             admin: self.who.role == Role::CentralAdmin,
+            accounts: matches!(self.who.role, Role::CentralAdmin | Role::MemberAdmin),
             writer: self.who.role.can_write(),
             csrf: self.csrf.clone(),
             current,
-        }
+        })
     }
 }
 
 /// What the layout shows around every page.
 struct Nav {
+    counts: ward_store::Attention,
     organisation: String,
     role: &'static str,
     user: String,
     central: bool,
     admin: bool,
+    /// May administer people and tokens (central and member admins).
+    accounts: bool,
     writer: bool,
     csrf: String,
     current: &'static str,
@@ -295,6 +318,7 @@ fn timer(deadline: Option<DateTime<Utc>>, done: bool, now: DateTime<Utc>) -> (St
 struct AlertView {
     id: AlertId,
     organisation: String,
+    organisation_name: String,
     kind: String,
     subject: String,
     title: String,
@@ -318,6 +342,10 @@ struct AlertView {
     /// How it ended, in words ("" while open).
     resolution: String,
     resolution_reason: String,
+    /// CVSS words ("" when unknown).
+    severity: String,
+    /// A confirm-exposure alert's answer.
+    answer: String,
 }
 
 impl AlertView {
@@ -332,6 +360,7 @@ impl AlertView {
         Self {
             id: a.id,
             organisation: a.organisation.clone(),
+            organisation_name: a.organisation_name.clone(),
             kind: a.kind.as_str().to_owned(),
             subject: a.subject.clone(),
             title: a.title.clone(),
@@ -365,6 +394,8 @@ impl AlertView {
                 .unwrap_or_default()
                 .to_owned(),
             resolution_reason: a.resolution_reason.clone().unwrap_or_default(),
+            severity: a.severity.clone().unwrap_or_default(),
+            answer: a.answer.clone().unwrap_or_default(),
         }
     }
 
@@ -378,6 +409,20 @@ impl AlertView {
             "confirm-exposure" => "asked to confirm",
             _ => "",
         }
+    }
+}
+
+/// A CSAF/OpenVEX justification in words.
+fn vex_words(code: &str) -> &'static str {
+    match code {
+        "component_not_present" => "The product is not present: we do not run it",
+        "vulnerable_code_not_present" => "The vulnerable code is not in the version we run",
+        "vulnerable_code_not_in_execute_path" => "The vulnerable code is never run in our use",
+        "vulnerable_code_cannot_be_controlled_by_adversary" => {
+            "An attacker cannot reach or control the vulnerable code"
+        }
+        "inline_mitigations_already_exist" => "Mitigations in place already prevent exploitation",
+        _ => "",
     }
 }
 

@@ -165,10 +165,74 @@ pub(super) async fn logout(
     Ok(r)
 }
 
-pub(super) async fn home(session: Session) -> Response {
+#[derive(Template)]
+#[template(path = "member_home.html")]
+pub(super) struct MemberHome {
+    nav: Nav,
+    /// Open alerts: overdue first, then by the acknowledgement deadline.
+    awaiting_ack: Vec<AlertView>,
+    /// Acknowledged alerts: by the remediation deadline.
+    awaiting_rem: Vec<AlertView>,
+    compromises: Vec<AlertView>,
+    overdue: usize,
+    findings: Vec<FindingView>,
+}
+
+/// The first page: the central team's dashboard, or for a member what is asked of it —
+/// alerts awaiting acknowledgement (overdue first, with the central team's note and a
+/// countdown), then awaiting remediation, then possible compromises, then the worklist.
+pub(super) async fn home(State(state): State<Arc<AppState>>, session: Session) -> PageResult {
     if session.who.role.is_central() {
-        see_other("/dashboard")
-    } else {
-        see_other("/worklist")
+        return Ok(see_other("/dashboard"));
     }
+    let now = Utc::now();
+    let mut alerts: Vec<AlertRow> = state
+        .store
+        .alerts(session.scope())
+        .await?
+        .into_iter()
+        .filter(|a| !a.state.is_resolved())
+        .collect();
+    let overdue_at = |a: &AlertRow| {
+        let ack = a.acknowledged_at.is_none() && a.acknowledge_by.is_some_and(|d| d < now);
+        let rem = a.remediate_by.is_some_and(|d| d < now);
+        ack || rem
+    };
+    // Overdue first, then the nearest deadline (none last).
+    alerts.sort_by_key(|a| {
+        let deadline = if a.state == AlertState::Open {
+            a.acknowledge_by
+        } else {
+            a.remediate_by
+        };
+        (!overdue_at(a), deadline.is_none(), deadline, a.id)
+    });
+    let overdue = alerts.iter().filter(|a| overdue_at(a)).count();
+    let (compromises, vulnerabilities): (Vec<&AlertRow>, Vec<&AlertRow>) = alerts
+        .iter()
+        .partition(|a| a.kind == AlertKind::PossibleCompromise);
+    let view = |a: &&AlertRow| AlertView::new(a, now);
+    let (findings, _) = state
+        .store
+        .findings(&ward_store::FindingQuery {
+            limit: 10,
+            ..ward_store::FindingQuery::new(session.scope())
+        })
+        .await?;
+    Ok(html(&MemberHome {
+        nav: session.nav(&state, "home").await?,
+        awaiting_ack: vulnerabilities
+            .iter()
+            .filter(|a| a.state == AlertState::Open)
+            .map(view)
+            .collect(),
+        awaiting_rem: vulnerabilities
+            .iter()
+            .filter(|a| a.state == AlertState::Acknowledged)
+            .map(view)
+            .collect(),
+        compromises: compromises.iter().map(view).collect(),
+        overdue,
+        findings: findings.iter().map(FindingView::new).collect(),
+    }))
 }

@@ -6,6 +6,11 @@
 -- `statement` are remediations. Findings say why they were resolved the same way.
 ALTER TABLE alert ADD COLUMN resolution TEXT;
 ALTER TABLE alert ADD COLUMN resolution_reason TEXT;
+-- How severe (CVSS v3/v4 words from the newest CVSS version's highest score), so that an
+-- issued alert and its notifications say it.
+ALTER TABLE alert ADD COLUMN severity TEXT;
+-- A member's answer to a confirm-exposure alert ("we run version 12.5.0.0").
+ALTER TABLE alert ADD COLUMN answer TEXT;
 ALTER TABLE finding ADD COLUMN resolution TEXT;         -- 'inventory' | 'knowledge'
 ALTER TABLE finding ADD COLUMN resolution_reason TEXT;
 -- Alerts closed before: the state says all but how a remediation came about.

@@ -123,10 +123,10 @@ impl AlertCounts {
     }
 
     /// The sum of several groups (a member's months: its card).
-    pub fn sum<'a>(groups: impl IntoIterator<Item = &'a AlertCounts>) -> AlertCounts {
+    pub fn sum<'a>(groups: impl IntoIterator<Item = &'a Self>) -> Self {
         groups
             .into_iter()
-            .fold(AlertCounts::default(), |t, c| AlertCounts {
+            .fold(Self::default(), |t, c| Self {
                 alerts: t.alerts + c.alerts,
                 affected: t.affected + c.affected,
                 confirm_exposure: t.confirm_exposure + c.confirm_exposure,

@@ -35,6 +35,11 @@ pub const VEX_JUSTIFICATIONS: [&str; 5] = [
 #[derive(Debug, Clone)]
 pub enum Transition {
     Acknowledge,
+    /// A confirm-exposure alert answered "we run it" (with the version, as the member says
+    /// it): acknowledged, the answer kept for the central team.
+    Running {
+        version: String,
+    },
     Remediate,
     AcceptRisk {
         justification: String,
@@ -49,7 +54,7 @@ impl Transition {
     /// The action, without its particulars.
     pub fn action(&self) -> AlertAction {
         match self {
-            Self::Acknowledge => AlertAction::Acknowledge,
+            Self::Acknowledge | Self::Running { .. } => AlertAction::Acknowledge,
             Self::Remediate => AlertAction::Remediate,
             Self::AcceptRisk { .. } => AlertAction::AcceptRisk,
             Self::NotAffected { .. } => AlertAction::NotAffected,
@@ -67,6 +72,8 @@ pub struct IssueTarget {
     pub priority: Option<Priority>,
     pub acknowledge_by: Option<String>,
     pub remediate_by: Option<String>,
+    /// CVSS words (`critical`, `high`, …) from the knowledge base.
+    pub severity: Option<String>,
 }
 
 /// An alert to one organisation, as stored: what it is about, how far it has got, its
@@ -78,6 +85,8 @@ pub struct AlertRow {
     #[serde(skip)]
     pub organisation_id: OrgId,
     pub organisation: String,
+    /// The organisation's name, for people.
+    pub organisation_name: String,
     pub kind: AlertKind,
     /// The CVE, or what was sighted.
     pub subject: String,
@@ -97,6 +106,9 @@ pub struct AlertRow {
     /// Vulnerability alerts: raised by a finding at the policy's threshold, or issued.
     pub origin: Option<AlertOrigin>,
     pub priority: Option<Priority>,
+    /// Vulnerability alerts: how severe, in CVSS v3/v4 words (`critical`, `high`, `medium`,
+    /// `low`), from the newest CVSS version's highest score; `null` when no source scored it.
+    pub severity: Option<String>,
     #[serde(with = "ward_model::timestamp::millis_option")]
     #[schemars(with = "Option<String>")]
     pub acknowledge_by: Option<DateTime<Utc>>,
@@ -124,6 +136,8 @@ pub struct AlertRow {
     #[schemars(with = "Option<String>")]
     pub escalated_at: Option<DateTime<Utc>>,
     pub note: Option<String>,
+    /// A confirm-exposure alert's answer from the member ("runs version 12.5.0.0").
+    pub answer: Option<String>,
 }
 
 /// One alert within the scope (`Some(org)`: that organisation's only), on any connection (the
@@ -152,6 +166,7 @@ pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
         id,
         organisation_id: row.try_get("organisation_id")?,
         organisation: row.get("slug"),
+        organisation_name: row.get("organisation_name"),
         kind: parse(row, "alert", id, "kind")?,
         subject: row.get("subject"),
         title: row.get("title"),
@@ -163,6 +178,7 @@ pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
         exposure: parse_optional(row, "alert", id, "exposure")?,
         origin: parse_optional(row, "alert", id, "origin")?,
         priority: parse_optional(row, "alert", id, "priority")?,
+        severity: row.get("severity"),
         acknowledge_by: time_optional(row, "alert", id, "acknowledge_by")?,
         remediate_by: time_optional(row, "alert", id, "remediate_by")?,
         acknowledged_at: time_optional(row, "alert", id, "acknowledged_at")?,
@@ -173,6 +189,7 @@ pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
         accepted_until: time_optional(row, "alert", id, "accepted_until")?,
         escalated_at: time_optional(row, "alert", id, "escalated_at")?,
         note: row.get("note"),
+        answer: row.get("answer"),
     })
 }
 
@@ -180,14 +197,56 @@ pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
 /// SQL built at run time).
 macro_rules! alert_columns {
     () => {
-        "a.id, a.organisation_id, o.slug, a.kind, a.subject, a.title, a.level, a.state, a.evidence, a.created_at, a.updated_at,
+        "a.id, a.organisation_id, o.slug, o.name AS organisation_name, a.kind, a.subject, a.title, a.level, a.state, a.evidence, a.created_at, a.updated_at,
          a.exposure, a.origin, a.priority, a.acknowledge_by, a.remediate_by, a.acknowledged_at, a.resolved_at,
-         a.justification, a.accepted_until, a.escalated_at, a.note, a.resolution, a.resolution_reason"
+         a.justification, a.accepted_until, a.escalated_at, a.note, a.resolution, a.resolution_reason, a.severity, a.answer"
     };
 }
 pub(crate) use alert_columns;
 
+/// What is asked of the organisations within the scope (the navigation's counts and the
+/// member's first page): alerts awaiting acknowledgement and remediation, how many of them
+/// are past a deadline, and (one organisation) its open findings.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct Attention {
+    pub awaiting_acknowledgement: i64,
+    pub awaiting_remediation: i64,
+    pub overdue: i64,
+    pub open_findings: i64,
+}
+
 impl Store {
+    /// What is asked of the organisations within the scope now.
+    pub async fn attention(&self, scope: Scope) -> Result<Attention> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) FILTER (WHERE state = 'open') AS ack,
+                    COUNT(*) FILTER (WHERE state = 'acknowledged') AS rem,
+                    COUNT(*) FILTER (WHERE (state = 'open' AND acknowledge_by < $2) OR remediate_by < $2) AS overdue
+             FROM alert WHERE state IN ('open', 'acknowledged') AND ($1 IS NULL OR organisation_id = $1)",
+        )
+        .bind(scope.organisation())
+        .bind(now())
+        .fetch_one(&self.pool)
+        .await?;
+        // The federation's findings are counted on the worklist, not on every page.
+        let open_findings = match scope.organisation() {
+            Some(org) => sqlx::query(
+                "SELECT COUNT(*) AS n FROM finding WHERE organisation_id = $1 AND resolved_at IS NULL",
+            )
+            .bind(org)
+            .fetch_one(&self.pool)
+            .await?
+            .get("n"),
+            None => 0,
+        };
+        Ok(Attention {
+            awaiting_acknowledgement: r.get("ack"),
+            awaiting_remediation: r.get("rem"),
+            overdue: r.get("overdue"),
+            open_findings,
+        })
+    }
+
     /// The alerts within the scope, latest change first.
     pub async fn alerts(&self, scope: Scope) -> Result<Vec<AlertRow>> {
         let rows = sqlx::query(concat!(
@@ -294,20 +353,24 @@ impl Store {
                 alert_by_subject(&mut change, t.organisation_id, &t.vulnerability).await?;
             let id = match existing {
                 Some(a) => {
-                    sqlx::query("UPDATE alert SET note = $1, origin = 'issued', updated_at = $2 WHERE id = $3")
-                        .bind(note)
-                        .bind(&at)
-                        .bind(a.id)
-                        .execute(&mut *change.tx)
-                        .await?;
+                    sqlx::query(
+                        "UPDATE alert SET note = $1, origin = 'issued', updated_at = $2,
+                                     severity = COALESCE($4, severity) WHERE id = $3",
+                    )
+                    .bind(note)
+                    .bind(&at)
+                    .bind(a.id)
+                    .bind(&t.severity)
+                    .execute(&mut *change.tx)
+                    .await?;
                     a.id
                 }
                 None => {
                     let new_id = change.new_id(crate::ids::Kind::Alert).await?;
                     let row = sqlx::query(
                         "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
-                                            exposure, origin, priority, acknowledge_by, remediate_by, note, id)
-                         VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', 0, $4, $4, $5, 'issued', $6, $7, $8, $9, $10)
+                                            exposure, origin, priority, acknowledge_by, remediate_by, note, id, severity)
+                         VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', 0, $4, $4, $5, 'issued', $6, $7, $8, $9, $10, $11)
                          RETURNING id",
                     )
                     .bind(t.organisation_id)
@@ -320,6 +383,7 @@ impl Store {
                     .bind(&t.remediate_by)
                     .bind(note)
                     .bind(new_id)
+                    .bind(&t.severity)
                     .fetch_one(&mut *change.tx)
                     .await?;
                     row.get("id")
@@ -371,6 +435,22 @@ impl Store {
             .await?
             .get("organisation_id");
         match transition {
+            Transition::Running { version } => {
+                let version = version.trim();
+                if version.is_empty() || version.len() > 200 {
+                    return Err(StoreError::Invalid(
+                        "version: say which version you run (at most 200 characters)".into(),
+                    ));
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'acknowledged', acknowledged_at = $1, updated_at = $1, answer = $2 WHERE id = $3",
+                )
+                .bind(&at)
+                .bind(format!("runs version {version}"))
+                .bind(id)
+                .execute(&mut *change.tx)
+                .await?;
+            }
             Transition::Acknowledge => {
                 sqlx::query("UPDATE alert SET state = 'acknowledged', acknowledged_at = $1, updated_at = $1 WHERE id = $2")
                     .bind(&at)

@@ -20,6 +20,8 @@ pub(crate) struct OpenFindings {
     pub(crate) acknowledge_by: Option<String>,
     pub(crate) remediate_by: Option<String>,
     pub(crate) title: Option<String>,
+    /// The most severe CVSS score among them (CVSS words).
+    pub(crate) severity: Option<String>,
 }
 
 fn min_time(a: Option<String>, b: Option<&str>) -> Option<String> {
@@ -154,13 +156,28 @@ pub(crate) async fn open_findings(
         let ack = payload["deadlines"]["acknowledge_by"].as_str().map(millis);
         let rem = payload["deadlines"]["remediate_by"].as_str().map(millis);
         let title = payload["title"].as_str().map(str::to_owned);
+        let scores: Vec<ward_model::advisory::Cvss> =
+            serde_json::from_value(payload["cvss"].clone()).unwrap_or_default();
+        let score = ward_model::advisory::headline_score(&scores).map(|c| c.base_score);
         let e = out.entry(vuln).or_insert(OpenFindings {
             count: 0,
             best_priority: priority,
             acknowledge_by: None,
             remediate_by: None,
             title: None,
+            severity: None,
         });
+        if let Some(score) = score {
+            let word = ward_model::advisory::severity_rating(score);
+            let rank = |w: &str| {
+                ["none", "low", "medium", "high", "critical"]
+                    .iter()
+                    .position(|x| *x == w)
+            };
+            if e.severity.as_deref().is_none_or(|s| rank(s) < rank(word)) {
+                e.severity = Some(word.to_owned());
+            }
+        }
         e.count += 1;
         e.best_priority = e.best_priority.min(priority);
         e.acknowledge_by = min_time(e.acknowledge_by.take(), ack.as_deref());
@@ -268,8 +285,8 @@ pub(crate) async fn sync_alerts(
                 let new_id = change.new_id(crate::ids::Kind::Alert).await?;
                 let row = sqlx::query(
                     "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
-                                        exposure, origin, priority, acknowledge_by, remediate_by, id)
-                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, 'affected', 'automatic', $6, $7, $8, $9)
+                                        exposure, origin, priority, acknowledge_by, remediate_by, id, severity)
+                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, 'affected', 'automatic', $6, $7, $8, $9, $10)
                      RETURNING id",
                 )
                 .bind(organisation_id)
@@ -281,6 +298,7 @@ pub(crate) async fn sync_alerts(
                 .bind(&f.acknowledge_by)
                 .bind(&f.remediate_by)
                 .bind(new_id)
+                .bind(&f.severity)
                 .fetch_one(&mut *change.tx)
                 .await?;
                 let a = alert_by_id(change, row.get("id")).await?;
@@ -315,7 +333,8 @@ pub(crate) async fn sync_alerts(
                          resolution = CASE WHEN $4 THEN NULL ELSE resolution END,
                          resolution_reason = CASE WHEN $4 THEN NULL ELSE resolution_reason END,
                          acknowledge_by = COALESCE(acknowledge_by, $5),
-                         remediate_by = COALESCE(remediate_by, $6)
+                         remediate_by = COALESCE(remediate_by, $6),
+                         severity = COALESCE($8, severity)
                      WHERE id = $7",
                 )
                 .bind(f.count)
@@ -325,6 +344,7 @@ pub(crate) async fn sync_alerts(
                 .bind(&f.acknowledge_by)
                 .bind(&f.remediate_by)
                 .bind(a.id)
+                .bind(&f.severity)
                 .execute(&mut *change.tx)
                 .await?;
                 let action = if reopen {
