@@ -124,25 +124,23 @@ impl AlertCounts {
 
     /// The sum of several groups (a member's months: its card).
     pub fn sum<'a>(groups: impl IntoIterator<Item = &'a Self>) -> Self {
-        groups
-            .into_iter()
-            .fold(Self::default(), |t, c| Self {
-                alerts: t.alerts + c.alerts,
-                affected: t.affected + c.affected,
-                confirm_exposure: t.confirm_exposure + c.confirm_exposure,
-                acknowledged: t.acknowledged + c.acknowledged,
-                acknowledged_on_time: t.acknowledged_on_time + c.acknowledged_on_time,
-                acknowledgement_missed: t.acknowledgement_missed + c.acknowledgement_missed,
-                remediated: t.remediated + c.remediated,
-                remediated_on_time: t.remediated_on_time + c.remediated_on_time,
-                remediation_missed: t.remediation_missed + c.remediation_missed,
-                late: t.late + c.late,
-                escalated: t.escalated + c.escalated,
-                still_open: t.still_open + c.still_open,
-                not_affected: t.not_affected + c.not_affected,
-                risk_accepted: t.risk_accepted + c.risk_accepted,
-                withdrawn: t.withdrawn + c.withdrawn,
-            })
+        groups.into_iter().fold(Self::default(), |t, c| Self {
+            alerts: t.alerts + c.alerts,
+            affected: t.affected + c.affected,
+            confirm_exposure: t.confirm_exposure + c.confirm_exposure,
+            acknowledged: t.acknowledged + c.acknowledged,
+            acknowledged_on_time: t.acknowledged_on_time + c.acknowledged_on_time,
+            acknowledgement_missed: t.acknowledgement_missed + c.acknowledgement_missed,
+            remediated: t.remediated + c.remediated,
+            remediated_on_time: t.remediated_on_time + c.remediated_on_time,
+            remediation_missed: t.remediation_missed + c.remediation_missed,
+            late: t.late + c.late,
+            escalated: t.escalated + c.escalated,
+            still_open: t.still_open + c.still_open,
+            not_affected: t.not_affected + c.not_affected,
+            risk_accepted: t.risk_accepted + c.risk_accepted,
+            withdrawn: t.withdrawn + c.withdrawn,
+        })
     }
 }
 
@@ -192,6 +190,8 @@ with_counts! {
         pub vulnerability: String,
         /// Members alerted (one alert each: the same as `alerts`).
         pub members: i64,
+        /// Open or acknowledged: the same as `still_open` (the first reports' name).
+        pub open: i64,
     }
 }
 
@@ -245,8 +245,8 @@ impl Store {
             .iter()
             .map(|r| {
                 let counts = AlertCounts::read(r);
-                let members = counts.alerts;
-                AlertCompliance::with(counts, r.get("subject"), members)
+                let (members, open) = (counts.alerts, counts.still_open);
+                AlertCompliance::with(counts, r.get("subject"), members, open)
             })
             .collect())
     }
