@@ -58,6 +58,21 @@ pub enum Clock {
     /// From the fix's release; Ward takes the vulnerability's first publication, when vendors
     /// publish their fixed releases with the advisory.
     FixRelease,
+    /// From the day CISA listed the vulnerability as known exploited (KEV `dateAdded`); from
+    /// now when it is not listed.
+    KevListing,
+}
+
+/// What happens when a clock started before the alert, so that remediation would be due
+/// before acknowledgement (an old CVE under `fix-release`, a KEV due date gone by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LateStart {
+    /// Remediation is due with acknowledgement (the default).
+    #[default]
+    Acknowledgement,
+    /// The remediation window counts again from the alert.
+    Restart,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -94,6 +109,8 @@ struct PolicyFile {
     description: String,
     remediation: Remediation,
     clock: Clock,
+    #[serde(default)]
+    late_start: LateStart,
     #[serde(default)]
     kev_due_date: bool,
     alert_threshold: Option<Spanned<String>>,
@@ -133,6 +150,8 @@ pub struct Policy {
     pub description: String,
     pub remediation: Remediation,
     pub clock: Clock,
+    /// When the clock started before the alert: remediate with acknowledgement, or restart.
+    pub late_start: LateStart,
     pub kev_due_date: bool,
     /// Findings at least this urgent raise alerts (used by the server).
     pub alert_threshold: Priority,
@@ -242,6 +261,7 @@ impl Policy {
             description: raw.description,
             remediation: raw.remediation,
             clock: raw.clock,
+            late_start: raw.late_start,
             kev_due_date: raw.kev_due_date,
             alert_threshold,
             max_risk_acceptance,
@@ -290,6 +310,108 @@ impl Policy {
     pub fn with_as_of(mut self, as_of: DateTime<Utc>) -> Self {
         self.as_of = as_of;
         self
+    }
+
+    /// When the remediation clock started, by the policy's `clock`.
+    fn clock_start(
+        &self,
+        published: Option<DateTime<Utc>>,
+        kev: Option<&ward_model::FindingKev>,
+        notes: &mut Vec<String>,
+    ) -> DateTime<Utc> {
+        match self.clock {
+            Clock::Now => self.as_of,
+            Clock::FixRelease => published.unwrap_or_else(|| {
+                notes.push("the fix's release date is unknown: remediation counts from now".into());
+                self.as_of
+            }),
+            Clock::KevListing => match kev.and_then(|k| k.date_added) {
+                Some(d) => d.and_time(NaiveTime::MIN).and_utc(),
+                None => {
+                    notes.push("not listed in KEV: remediation counts from now".into());
+                    self.as_of
+                }
+            },
+        }
+    }
+
+    /// Acknowledgement from now; remediation as computed from the clock's `start`, capped by
+    /// the KEV due date when the policy says so, and — when the clock started so long before
+    /// the alert that remediation would be due before acknowledgement — moved by `late_start`.
+    fn finish_deadlines(
+        &self,
+        window: Window,
+        start: DateTime<Utc>,
+        clocked: Option<DateTime<Utc>>,
+        kev: Option<&ward_model::FindingKev>,
+        notes: &mut Vec<String>,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let mut remediate_by = clocked;
+        if self.kev_due_date
+            && let Some(due) = kev.and_then(|k| k.due_date)
+        {
+            let due = due
+                .and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("a valid time"))
+                .and_utc();
+            if remediate_by.is_none_or(|r| due < r) {
+                remediate_by = Some(due);
+                notes.push(format!(
+                    "remediate by the KEV due date {}",
+                    due.date_naive()
+                ));
+            }
+        }
+        // A remediation clock that started long before the alert (an old CVE under a policy
+        // counting from the fix's release, a KEV due date gone by) would put remediation before
+        // acknowledgement, and the member would be escalated the moment it is told.
+        let acknowledge_by = window.acknowledge.map(|d| self.as_of + d);
+        if let (Some(ack), Some(rem)) = (acknowledge_by, remediate_by)
+            && rem < ack
+        {
+            let moved = match (self.late_start, clocked) {
+                (LateStart::Restart, Some(c)) => (self.as_of + (c - start)).max(ack),
+                _ => ack,
+            };
+            notes.push(format!(
+                "the remediation deadline ({}) came before the acknowledgement deadline: {} {}",
+                rem.date_naive(),
+                match self.late_start {
+                    LateStart::Restart => "the window counts again from the alert: remediate by",
+                    LateStart::Acknowledgement => "remediate by",
+                },
+                moved.date_naive()
+            ));
+            remediate_by = Some(moved);
+        }
+        (acknowledge_by, remediate_by)
+    }
+
+    /// The deadlines of an alert the central team issues to a member whose inventory says
+    /// nothing of the product (asked to confirm exposure): the `immediate` window, counted
+    /// by the same clock as the findings of members that have it, so that both kinds of
+    /// member answer to one clock.
+    pub fn issued_deadlines(
+        &self,
+        published: Option<DateTime<Utc>>,
+        kev: Option<&ward_model::FindingKev>,
+    ) -> (Deadlines, Vec<String>) {
+        let mut notes = Vec::new();
+        let window = self
+            .windows
+            .get(&Priority::Immediate)
+            .copied()
+            .unwrap_or_default();
+        let start = self.clock_start(published, kev, &mut notes);
+        let clocked = window.remediate.map(|d| start + d);
+        let (acknowledge_by, remediate_by) =
+            self.finish_deadlines(window, start, clocked, kev, &mut notes);
+        (
+            Deadlines {
+                acknowledge_by,
+                remediate_by,
+            },
+            notes,
+        )
     }
 }
 
@@ -462,11 +584,8 @@ impl Prioritiser for Policy {
         }
 
         let window = self.windows.get(&decision).copied().unwrap_or_default();
-        let start = match self.clock {
-            Clock::Now => self.as_of,
-            Clock::FixRelease => f.published.unwrap_or(self.as_of),
-        };
-        let mut remediate_by = match self.remediation {
+        let start = self.clock_start(f.published, f.kev.as_ref(), &mut notes);
+        let remediate_by = match self.remediation {
             Remediation::Windows => window.remediate.map(|d| start + d),
             Remediation::Bod2604 => {
                 let in_kev = if f.kev.is_some() { "yes" } else { "no" };
@@ -506,38 +625,8 @@ impl Prioritiser for Policy {
                 bod_days(&timeline).map(|d| start + Duration::days(d))
             }
         };
-        if self.kev_due_date
-            && let Some(due) = f.kev.as_ref().and_then(|k| k.due_date)
-        {
-            let due = due
-                .and_time(NaiveTime::from_hms_opt(23, 59, 59).expect("a valid time"))
-                .and_utc();
-            if remediate_by.is_none_or(|r| due < r) {
-                remediate_by = Some(due);
-                notes.push(format!(
-                    "remediate by the KEV due date {}",
-                    due.date_naive()
-                ));
-            }
-        }
-        if self.clock == Clock::FixRelease && f.published.is_none() {
-            notes.push("the fix's release date is unknown: remediation counts from now".into());
-        }
-        // A remediation clock that started long before the alert (an old CVE under a policy
-        // counting from the fix's release, a KEV due date gone by) would put remediation before
-        // acknowledgement, and the member would be escalated the moment it is told. Remediation
-        // is due no earlier than acknowledgement.
-        let acknowledge_by = window.acknowledge.map(|d| self.as_of + d);
-        if let (Some(ack), Some(rem)) = (acknowledge_by, remediate_by)
-            && rem < ack
-        {
-            notes.push(format!(
-                "the remediation deadline ({}) came before the acknowledgement deadline: remediate by {}",
-                rem.date_naive(),
-                ack.date_naive()
-            ));
-            remediate_by = Some(ack);
-        }
+        let (acknowledge_by, remediate_by) =
+            self.finish_deadlines(window, start, remediate_by, f.kev.as_ref(), &mut notes);
         let cvss = checked_cvss(f, &mut notes);
         Assessment {
             cvss,
@@ -774,6 +863,105 @@ mod tests {
             "{:?}",
             a.notes
         );
+    }
+
+    /// What the clocks count from is policy data: the alert (`now`), the publication
+    /// (`fix-release`) or the KEV listing (`kev-listing`); and what happens when a clock started
+    /// before the alert (`late_start`): due with acknowledgement, or the window again from the
+    /// alert. Each on an old and a new CVE.
+    #[test]
+    fn clocks_and_late_starts_are_policy_data() {
+        let policy = |clock: &str, late: &str| {
+            Policy::parse(
+                "test",
+                &format!(
+                    "name = \"t\"\nremediation = \"windows\"\nclock = \"{clock}\"\nlate_start = \"{late}\"\n\
+                     [windows.immediate]\nacknowledge = \"48h\"\nremediate = \"14d\"\n"
+                ),
+            )
+            .unwrap()
+            .with_as_of(as_of())
+        };
+        let open = asset(Exposure::Open, Criticality::High);
+        let old = Utc.with_ymd_and_hms(2019, 3, 1, 0, 0, 0).unwrap();
+        let ack = as_of() + Duration::hours(48);
+        let remediate = |p: &Policy, published: DateTime<Utc>| {
+            let mut f = epmm_finding();
+            f.published = Some(published);
+            p.prioritise(&f, &open).deadlines.remediate_by.unwrap()
+        };
+        // From the alert: the publication date does not matter.
+        assert_eq!(
+            remediate(&policy("now", "acknowledgement"), old),
+            as_of() + Duration::days(14)
+        );
+        // From the publication: a new CVE's window runs from it; an old one's has run out, and
+        // is due with acknowledgement or counts again from the alert.
+        let recent = as_of() - Duration::days(2);
+        assert_eq!(
+            remediate(&policy("fix-release", "acknowledgement"), recent),
+            recent + Duration::days(14)
+        );
+        assert_eq!(
+            remediate(&policy("fix-release", "acknowledgement"), old),
+            ack
+        );
+        assert_eq!(
+            remediate(&policy("fix-release", "restart"), old),
+            as_of() + Duration::days(14)
+        );
+        // From the KEV listing (2025-05-19 for CVE-2025-4427), whatever the publication.
+        let listed = chrono::NaiveDate::from_ymd_opt(2025, 5, 19)
+            .unwrap()
+            .and_time(NaiveTime::MIN)
+            .and_utc();
+        assert_eq!(
+            remediate(&policy("kev-listing", "acknowledgement"), old),
+            listed + Duration::days(14)
+        );
+        let mut unlisted = epmm_finding();
+        unlisted.kev = None;
+        let a = policy("kev-listing", "acknowledgement").prioritise(&unlisted, &open);
+        assert!(
+            a.notes.iter().any(|n| n.contains("not listed in KEV")),
+            "{:?}",
+            a.notes
+        );
+        let e = Policy::parse(
+            "t.toml",
+            "name = \"t\"\nremediation = \"windows\"\nclock = \"now\"\nlate_start = \"sometimes\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("t.toml") && e.contains("late_start") || e.contains("sometimes"),
+            "{e}"
+        );
+    }
+
+    /// A member asked to confirm exposure answers to the same clock as a member whose
+    /// inventory has the product: under every preset, the issued alert's deadlines for an old
+    /// and a new CVE are those of an `immediate` finding, and remediation never comes first.
+    #[test]
+    fn issued_alerts_answer_to_the_findings_clock() {
+        for (name, _) in PRESETS {
+            let p = Policy::load(name).unwrap().with_as_of(as_of());
+            for published in [
+                Utc.with_ymd_and_hms(2019, 3, 1, 0, 0, 0).unwrap(),
+                as_of() - Duration::days(1),
+            ] {
+                let mut f = epmm_finding();
+                f.published = Some(published);
+                let (issued, _) = p.issued_deadlines(f.published, f.kev.as_ref());
+                if let (Some(ack), Some(rem)) = (issued.acknowledge_by, issued.remediate_by) {
+                    assert!(rem >= ack, "{name}, {published}: {issued:?}");
+                }
+                let found = p.prioritise(&f, &asset(Exposure::Open, Criticality::High));
+                if p.remediation == Remediation::Windows && found.priority == Priority::Immediate {
+                    assert_eq!(issued, found.deadlines, "{name}, published {published}");
+                }
+            }
+        }
     }
 
     #[test]

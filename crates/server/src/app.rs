@@ -212,13 +212,16 @@ pub(crate) async fn plan_issue(
         let mentioning = state.store.organisations_mentioning(&products).await?;
         let (mut affected, mut confirm, mut unaffected) = (Vec::new(), Vec::new(), Vec::new());
         for org in &members {
-            let policy = state.policy.for_organisation(&org.slug);
-            let window = policy.windows.get(&ward_model::Priority::Immediate);
-            let after = |d: Option<chrono::Duration>| {
-                d.map(|d| (now + d).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+            let policy = state.policy.for_organisation(&org.slug).with_as_of(now);
+            // The findings' own deadlines where there are findings. Members asked to confirm answer to the clock of the findings of members that
+            // have the product (the policy's `clock`, from the publication or KEV listing).
+            let (issued, _) = policy.issued_deadlines(
+                summary.as_ref().and_then(|s| s.published),
+                summary.as_ref().and_then(|s| s.finding_kev()).as_ref(),
+            );
+            let millis = |t: chrono::DateTime<chrono::Utc>| {
+                t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
             };
-            // The findings' own deadlines where there are findings, else the policy's window
-            // for immediate action, counted from now.
             let target = |exposure, priority, ack: Option<String>, rem: Option<String>| {
                 ward_store::IssueTarget {
                     organisation_id: org.id,
@@ -227,8 +230,8 @@ pub(crate) async fn plan_issue(
                     severity: severity.clone(),
                     exposure,
                     priority,
-                    acknowledge_by: ack.or_else(|| after(window.and_then(|w| w.acknowledge))),
-                    remediate_by: rem.or_else(|| after(window.and_then(|w| w.remediate))),
+                    acknowledge_by: ack.or_else(|| issued.acknowledge_by.map(millis)),
+                    remediate_by: rem.or_else(|| issued.remediate_by.map(millis)),
                 }
             };
             if let Some((_, priority, ack, rem)) = state

@@ -61,6 +61,27 @@ pub struct VulnerabilitySummary {
     pub products: Vec<ProductStatus>,
     /// Listed in CISA's Known Exploited Vulnerabilities catalogue.
     pub kev: bool,
+    /// The first publication by any source.
+    #[schemars(with = "Option<String>")]
+    pub published: Option<chrono::DateTime<chrono::Utc>>,
+    /// CISA's KEV entry: when listed, the federal due date, and the action CISA requires
+    /// (the mitigation to apply, in CISA's words).
+    #[schemars(with = "Option<String>")]
+    pub kev_added: Option<chrono::NaiveDate>,
+    #[schemars(with = "Option<String>")]
+    pub kev_due: Option<chrono::NaiveDate>,
+    pub kev_required_action: Option<String>,
+}
+
+impl VulnerabilitySummary {
+    /// The KEV facts as a finding carries them (what policies count clocks from).
+    pub fn finding_kev(&self) -> Option<ward_model::FindingKev> {
+        self.kev.then_some(ward_model::FindingKev {
+            date_added: self.kev_added,
+            due_date: self.kev_due,
+            ransomware: false,
+        })
+    }
 }
 
 impl VulnerabilitySummary {
@@ -142,7 +163,11 @@ fn from_cve(source: &str, a: &Affected) -> Option<ProductStatus> {
 }
 
 /// Summarises every view of one vulnerability (`advisories`: all sources' views of it).
-pub fn summarise(id: &str, advisories: &[Advisory], kev: bool) -> VulnerabilitySummary {
+pub fn summarise(
+    id: &str,
+    advisories: &[Advisory],
+    kev: Option<&ward_model::KevEntry>,
+) -> VulnerabilitySummary {
     let mut views: Vec<&Advisory> = advisories
         .iter()
         .filter(|a| a.state == RecordState::Published)
@@ -248,7 +273,11 @@ pub fn summarise(id: &str, advisories: &[Advisory], kev: bool) -> VulnerabilityS
         references,
         severity: severity(views.iter().flat_map(|a| &a.cvss)),
         products,
-        kev,
+        kev: kev.is_some(),
+        published: views.iter().filter_map(|a| a.published).min(),
+        kev_added: kev.and_then(|k| k.date_added),
+        kev_due: kev.and_then(|k| k.due_date),
+        kev_required_action: kev.and_then(|k| k.required_action.clone()),
     }
 }
 
@@ -266,7 +295,7 @@ pub async fn load(
     if views.is_empty() {
         return Ok(None);
     }
-    let kev = !store.kev_listed(&[id.to_owned()]).await?.is_empty();
+    let kev = slice.kev.iter().find(|k| k.cve_id == id);
     Ok(Some(summarise(id, &views, kev)))
 }
 
@@ -294,7 +323,7 @@ mod tests {
     #[test]
     fn a_cve_record_and_nvd_name_the_product_and_its_versions() {
         let cna = ward_testdata::epmm_advisory(13, "12.5.0.1");
-        let summary = summarise("CVE-2025-4427", &[cna], false);
+        let summary = summarise("CVE-2025-4427", &[cna], None);
         assert_eq!(summary.product_names(), "Ivanti Endpoint Manager Mobile");
         let p = &summary.products[0];
         assert_eq!(p.source, "cna:ivanti");

@@ -956,6 +956,22 @@ async fn a_member_sees_what_is_asked_and_the_numbers_agree(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    // One clock for both kinds of member: rxb (asked to confirm) gets the deadlines rxa's
+    // findings got — the KEV due date is long gone, so remediation is due with
+    // acknowledgement — not a fresh remediation window of its own (before: 3 days).
+    let alerts: serde_json::Value = http
+        .get(format!("{url}/api/v1/alerts"))
+        .bearer_auth(&central)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for a in alerts["alerts"].as_array().unwrap() {
+        assert_eq!(a["remediate_by"], a["acknowledge_by"], "{a}");
+        assert_eq!(a["severity"], "high", "{a}");
+    }
     // rxb missed the acknowledgement of CVE-2025-4428 (its deadline moved into the past).
     db.execute(
         "UPDATE alert SET acknowledge_by = '2020-01-01T00:00:00.000Z'

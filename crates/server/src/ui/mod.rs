@@ -373,7 +373,14 @@ impl AlertView {
                 .priority
                 .map(|p| p.as_str().to_owned())
                 .or_else(|| a.level.clone())
-                .unwrap_or_else(|| "unknown".into()),
+                // An issued alert not yet confirmed by an inventory has no priority of its own.
+                .unwrap_or_else(|| {
+                    if a.exposure == Some(AlertExposure::ConfirmExposure) {
+                        "unconfirmed".into()
+                    } else {
+                        "unknown".into()
+                    }
+                }),
             acknowledge_by: when_at(a.acknowledge_by),
             acknowledge_timer,
             acknowledge_late,
