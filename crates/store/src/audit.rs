@@ -188,18 +188,29 @@ impl Change {
     ) -> Result<()> {
         self.log(Some(organisation_id), action, target, before, Some(after))
             .await?;
-        let mut payload = serde_json::json!({
-            "event": action,
-            "at": self.at,
-            "alert": after,
+        let string = |key: &str| {
+            extra
+                .iter()
+                .find(|(k, _)| *k == key)
+                .and_then(|(_, v)| v.as_str())
+        };
+        let event = crate::events::AlertEvent {
+            version: crate::events::EVENT_VERSION,
+            event: action,
+            at: &self.at,
+            alert: after,
             // The chain's head after this change: every receiver keeps a copy of it, so a
             // rewritten chain disagrees with what was sent.
-            "audit_seq": self.seq,
-            "audit_hash": self.hash,
-        });
-        for (key, value) in extra {
-            payload[*key] = value.clone();
-        }
+            audit_seq: self.seq,
+            audit_hash: &self.hash,
+            missed: string("missed"),
+            reason: string("reason").map(str::to_owned),
+        };
+        debug_assert!(
+            crate::events::EVENTS.iter().any(|(n, _)| *n == action),
+            "an event not in the documented list: {action}"
+        );
+        let payload = serde_json::to_value(&event).expect("an event serialises");
         self.enqueue(organisation_id, action, &payload, self.seq)
             .await
     }

@@ -18,6 +18,7 @@ pub mod audit;
 mod backend;
 pub mod copy;
 pub mod cpu;
+pub mod events;
 pub mod findings;
 mod ids;
 mod knowledge;

@@ -1562,12 +1562,93 @@ async fn webhooks_are_signed_retried_and_syslog_speaks_rfc_5424(db: TestDb) {
         assert_eq!(r.signature, ward_server::notify::signature(SECRET, &r.body));
         let payload: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(payload["event"], "alert.issue");
+        assert_eq!(payload["version"], 1);
         assert!(
             payload["alert"]["subject"]
                 .as_str()
                 .unwrap()
                 .starts_with("CVE-2025-442")
         );
+    }
+
+    // More kinds of event: rxa answers one alert "we run it" and the other "not affected".
+    let (_, mine) = get(&format!("{url}/api/v1/alerts"), &f.rxa[0].1).await;
+    let ids: Vec<String> = mine["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].to_string())
+        .collect();
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/{}/running", ids[0]),
+        &f.rxa[0].1,
+        br#"{"justification": "12.5.0.0"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["alert"]["answer"], "runs version 12.5.0.0");
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/{}/not-affected", ids[1]),
+        &f.rxa[0].1,
+        br#"{"justification": "component_not_present"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    while receiver.keys().len() < issued + 2 {
+        assert!(started.elapsed().as_secs() < 30, "{:?}", receiver.keys());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Every delivery is valid against the documented schema (`docs/events.schema.json`).
+    let bodies: Vec<Value> = receiver
+        .got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let events: std::collections::BTreeSet<&str> = bodies
+        .iter()
+        .map(|b| b["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events.into_iter().collect::<Vec<_>>(),
+        ["alert.acknowledge", "alert.issue", "alert.not-affected"]
+    );
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/events.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    validate_events(&schema, &bodies);
+    // And the schema catches a delivery that is not of the shape.
+    let mut wrong = bodies[0].clone();
+    wrong["alert"]["state"] = json!("closed");
+    let result = std::panic::catch_unwind(|| validate_events(&schema, &[wrong]));
+    assert!(
+        result.is_err(),
+        "an alert in an unknown state passed the schema"
+    );
+}
+
+/// Validates notification bodies against a JSON Schema with Python's `jsonschema` (Draft
+/// 2020-12, the reference implementation), panicking with its errors.
+fn validate_events(schema: &Value, bodies: &[Value]) {
+    let script = r#"
+import json, sys
+from jsonschema import Draft202012Validator
+given = json.load(sys.stdin)
+validator = Draft202012Validator(given["schema"])
+errors = [f"{i}: {'/'.join(map(str, e.absolute_path))}: {e.message}"
+          for i, b in enumerate(given["bodies"]) for e in validator.iter_errors(b)]
+print("\n".join(errors))
+sys.exit(1 if errors else 0)
+"#;
+    let input = serde_json::to_vec(&json!({"schema": schema, "bodies": bodies})).unwrap();
+    if let Some((ok, out, err)) = ward_testdata::python(&["jsonschema"], script, &input) {
+        assert!(ok, "{out}{err}");
     }
 }
 
