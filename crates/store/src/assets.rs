@@ -362,30 +362,47 @@ impl Store {
         scope: Scope,
         asset_id: AssetId,
     ) -> Result<Vec<Component>> {
+        Ok(self
+            .version_components(scope, asset_id, None)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The components of one inventory version of an asset (`None`: the newest), or `None`
+    /// when there is no such version or it no longer keeps its components (pruned by policy).
+    pub async fn version_components(
+        &self,
+        scope: Scope,
+        asset_id: AssetId,
+        version: Option<i64>,
+    ) -> Result<Option<Vec<Component>>> {
         let row = sqlx::query(
             "SELECT v.payload, v.payload_encoding FROM inventory_version v JOIN asset a ON a.id = v.asset_id
-             WHERE v.asset_id = $1 AND ($2 IS NULL OR a.organisation_id = $2)
+             WHERE v.asset_id = $1 AND ($2 IS NULL OR a.organisation_id = $2) AND ($3 IS NULL OR v.version = $3)
              ORDER BY v.version DESC LIMIT 1",
         )
         .bind(asset_id)
         .bind(scope.organisation())
+        .bind(version)
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            None => Ok(Vec::new()),
-            Some(r) => {
-                let encoding: String = r.try_get("payload_encoding")?;
-                let payload: String = r.try_get("payload")?;
-                crate::cpu::run(move || decode_payload(&encoding, &payload))
-                    .await
-                    .map_err(|message| StoreError::Unreadable {
-                        table: "inventory_version",
-                        row: format!("asset {asset_id}"),
-                        column: "payload",
-                        message,
-                    })
-            }
+        let Some(r) = row else {
+            return Ok(None);
+        };
+        let encoding: String = r.try_get("payload_encoding")?;
+        if encoding == "pruned" {
+            return Ok(None);
         }
+        let payload: String = r.try_get("payload")?;
+        crate::cpu::run(move || decode_payload(&encoding, &payload))
+            .await
+            .map(Some)
+            .map_err(|message| StoreError::Unreadable {
+                table: "inventory_version",
+                row: format!("asset {asset_id}"),
+                column: "payload",
+                message,
+            })
     }
 
     pub async fn inventory_history(

@@ -1114,6 +1114,61 @@ async fn a_member_sees_what_is_asked_and_the_numbers_agree(db: TestDb) {
     // An analyst may not administer accounts.
     let (status, _) = analyst.get("/people").await;
     assert_eq!(status, 403);
+
+    // The asset page lists its components (searchable) and what each version changed.
+    let rxa_lead = Visitor::sign_in(&url, "lead@rxa.example").await;
+    let csv = "asset,cpe,purl\n\
+               mdm-01,cpe:2.3:a:ivanti:endpoint_manager_mobile:12.5.0.1:*:*:*:*:*:*:*,\n\
+               mdm-01,,pkg:maven/org.apache.logging.log4j/log4j-core@2.17.1\n";
+    let token = admin(
+        db.location(),
+        &[
+            "token",
+            "create",
+            "--org",
+            "rxa",
+            "--role",
+            "member-admin",
+            "--name",
+            "again",
+        ],
+    );
+    let r = http
+        .post(format!(
+            "{url}/api/v1/assets/{}/inventory?filename=patched.csv",
+            asset["asset"]["id"]
+        ))
+        .bearer_auth(&token)
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let page = format!("/assets/{}", asset["asset"]["id"]);
+    let (_, html) = rxa_lead.get(&page).await;
+    assert!(html.contains("2 components"), "{html}");
+    let diff = &html[html.find("id=\"version-diff\"").expect(&html)..];
+    assert!(diff.contains("12.5.0.0 → 12.5.0.1"), "{diff}");
+    assert!(diff.contains("log4j-core 2.17.1"), "{diff}");
+    let (_, html) = rxa_lead.get(&format!("{page}?q=LOG4J")).await;
+    assert!(html.contains("1 component matching"), "{html}");
+    assert!(
+        html.contains("log4j-core") && !html.contains("<td>endpoint_manager_mobile</td>"),
+        "{html}"
+    );
+    // The finding the upload resolved says so, and why; rxb cannot see rxa's asset.
+    let (status, _) = rxb.get(&page).await;
+    assert_eq!(status, 404);
+    let (_, findings) = rxa_lead.get("/worklist?resolved=true").await;
+    let at = findings.find("href=\"/findings/").expect(&findings) + 6;
+    let link = &findings[at..at + findings[at..].find('"').unwrap()];
+    let (_, finding) = rxa_lead.get(link).await;
+    assert!(finding.contains("id=\"resolved\""), "{finding}");
+    assert!(
+        finding.contains("patched.csv"),
+        "the upload that resolved it: {finding}"
+    );
+    assert!(finding.contains("id=\"description\""), "{finding}");
 }
 
 ward_testdata::backend_tests!(

@@ -116,6 +116,162 @@ pub(super) struct AssetPage {
     findings: Vec<FindingView>,
     errors: Vec<String>,
     uploaded: Option<UploadSummary>,
+    /// The current inventory's components matching `q`, one page.
+    components: Vec<ComponentView>,
+    /// Components matching `q` in all.
+    matching: usize,
+    q: String,
+    page: usize,
+    pages: usize,
+    /// What changed in one version against the one before it.
+    diff: Option<VersionDiff>,
+}
+
+/// Components per page of the asset page.
+const COMPONENTS_PER_PAGE: usize = 50;
+
+pub(super) struct ComponentView {
+    name: String,
+    vendor: String,
+    version: String,
+    id: String,
+}
+
+/// A component's vendor and version as written, or else as its CPE or purl says.
+fn vendor_and_version(c: &ward_model::Component) -> (String, String) {
+    let vendor = c
+        .vendor
+        .clone()
+        .or_else(|| {
+            c.cpe
+                .as_ref()
+                .and_then(|p| p.vendor.literal().map(str::to_owned))
+        })
+        .unwrap_or_default();
+    let version = c
+        .version
+        .clone()
+        .or_else(|| {
+            c.cpe
+                .as_ref()
+                .and_then(|p| p.version.literal().map(str::to_owned))
+        })
+        .or_else(|| {
+            c.purl.as_ref().and_then(|p| {
+                p.split_once('@')
+                    .map(|(_, v)| v.split(['?', '#']).next().unwrap_or(v).to_owned())
+            })
+        })
+        .unwrap_or_default();
+    (vendor, version)
+}
+
+impl ComponentView {
+    fn new(c: &ward_model::Component) -> Self {
+        let (vendor, version) = vendor_and_version(c);
+        Self {
+            name: c.name.clone(),
+            vendor,
+            version,
+            id: c
+                .purl
+                .clone()
+                .or_else(|| c.cpe.as_ref().map(ToString::to_string))
+                .unwrap_or_default(),
+        }
+    }
+
+    fn matches(&self, q: &str) -> bool {
+        [&self.name, &self.vendor, &self.version, &self.id]
+            .iter()
+            .any(|f| f.to_lowercase().contains(q))
+    }
+}
+
+/// Version `version` against the one before it: components added, removed, and changed
+/// version (a component is the same one when its purl without version, or vendor and name, is).
+pub(super) struct VersionDiff {
+    version: i64,
+    /// `None`: the earlier version's components are no longer kept (or there is none).
+    against: Option<i64>,
+    added: Vec<String>,
+    removed: Vec<String>,
+    /// (component, from, to)
+    changed: Vec<(String, String, String)>,
+}
+
+/// What identifies a component across versions.
+fn identity(c: &ward_model::Component) -> String {
+    match &c.purl {
+        Some(p) => p.split(['@', '?', '#']).next().unwrap_or(p).to_owned(),
+        None => format!(
+            "{}/{}",
+            vendor_and_version(c).0.to_lowercase(),
+            c.name.to_lowercase()
+        ),
+    }
+}
+
+fn diff(
+    version: i64,
+    before: Option<(i64, Vec<ward_model::Component>)>,
+    after: &[ward_model::Component],
+) -> VersionDiff {
+    let index = |cs: &[ward_model::Component]| -> BTreeMap<String, (String, String)> {
+        cs.iter()
+            .map(|c| {
+                let (vendor, version) = vendor_and_version(c);
+                let label = if vendor.is_empty() || c.purl.is_some() {
+                    c.name.clone()
+                } else {
+                    format!("{vendor} {}", c.name)
+                };
+                (identity(c), (label, version))
+            })
+            .collect()
+    };
+    let now = index(after);
+    let Some((against, before)) = before else {
+        return VersionDiff {
+            version,
+            against: None,
+            added: Vec::new(),
+            removed: Vec::new(),
+            changed: Vec::new(),
+        };
+    };
+    let then = index(&before);
+    let mut d = VersionDiff {
+        version,
+        against: Some(against),
+        added: Vec::new(),
+        removed: Vec::new(),
+        changed: Vec::new(),
+    };
+    for (key, (name, v)) in &now {
+        match then.get(key) {
+            None => d.added.push(format!("{name} {v}").trim().to_owned()),
+            Some((_, old)) if old != v => d.changed.push((name.clone(), old.clone(), v.clone())),
+            Some(_) => {}
+        }
+    }
+    for (key, (name, v)) in &then {
+        if !now.contains_key(key) {
+            d.removed.push(format!("{name} {v}").trim().to_owned());
+        }
+    }
+    d
+}
+
+#[derive(Deserialize, Default)]
+pub(super) struct AssetQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    page: Option<usize>,
+    /// Which version's changes to show (default: the newest).
+    #[serde(default)]
+    diff: Option<i64>,
 }
 
 pub(super) struct UploadSummary {
@@ -134,6 +290,17 @@ pub(super) async fn asset_view(
     errors: Vec<String>,
     uploaded: Option<UploadSummary>,
 ) -> Result<AssetPage, PageError> {
+    asset_view_with(state, session, id, errors, uploaded, AssetQuery::default()).await
+}
+
+pub(super) async fn asset_view_with(
+    state: &AppState,
+    session: &Session,
+    id: AssetId,
+    errors: Vec<String>,
+    uploaded: Option<UploadSummary>,
+    query: AssetQuery,
+) -> Result<AssetPage, PageError> {
     let asset = state
         .store
         .asset(session.scope(), id)
@@ -147,6 +314,54 @@ pub(super) async fn asset_view(
             ..ward_store::FindingQuery::new(session.scope())
         })
         .await?;
+    let current = state
+        .store
+        .version_components(session.scope(), asset.id, None)
+        .await?
+        .unwrap_or_default();
+    let q = query.q.trim().to_lowercase();
+    let all: Vec<ComponentView> = current
+        .iter()
+        .map(ComponentView::new)
+        .filter(|c| q.is_empty() || c.matches(&q))
+        .collect();
+    let matching = all.len();
+    let pages = matching.div_ceil(COMPONENTS_PER_PAGE).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let components = all
+        .into_iter()
+        .skip((page - 1) * COMPONENTS_PER_PAGE)
+        .take(COMPONENTS_PER_PAGE)
+        .collect();
+    let newest = asset.inventory_version;
+    let shown = query.diff.unwrap_or(newest).clamp(0, newest);
+    let diff = if shown >= 1 {
+        let after = if shown == newest {
+            Some(current)
+        } else {
+            state
+                .store
+                .version_components(session.scope(), asset.id, Some(shown))
+                .await?
+        };
+        match after {
+            Some(after) => {
+                let before = if shown > 1 {
+                    state
+                        .store
+                        .version_components(session.scope(), asset.id, Some(shown - 1))
+                        .await?
+                        .map(|b| (shown - 1, b))
+                } else {
+                    None
+                };
+                Some(self::diff(shown, before, &after))
+            }
+            None => None,
+        }
+    } else {
+        None
+    };
     Ok(AssetPage {
         nav: session.nav(state, "assets").await?,
         history: state
@@ -157,6 +372,12 @@ pub(super) async fn asset_view(
         asset,
         errors,
         uploaded,
+        components,
+        matching,
+        q: query.q,
+        page,
+        pages,
+        diff,
     })
 }
 
@@ -164,9 +385,10 @@ pub(super) async fn asset_page(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<AssetId>,
+    Query(query): Query<AssetQuery>,
 ) -> PageResult {
     Ok(html(
-        &asset_view(&state, &session, id, Vec::new(), None).await?,
+        &asset_view_with(&state, &session, id, Vec::new(), None, query).await?,
     ))
 }
 

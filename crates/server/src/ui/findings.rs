@@ -17,6 +17,7 @@ pub(super) struct WorklistPage {
     pages: i64,
     prev: String,
     next: String,
+    resolved: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -29,6 +30,9 @@ pub(super) struct WorklistQuery {
     organisation: String,
     #[serde(default)]
     page: Option<i64>,
+    /// Include resolved findings (`true`).
+    #[serde(default)]
+    resolved: Option<String>,
 }
 
 pub(super) const PAGE: i64 = 50;
@@ -58,9 +62,14 @@ pub(super) async fn worklist(
         .transpose()
         .map_err(|e: String| PageError(ApiError::bad_request(format!("priority: {e}"))))?;
     let page = q.page.unwrap_or(1).max(1);
+    let resolved = q
+        .resolved
+        .as_deref()
+        .is_some_and(|r| r == "true" || r == "on");
     let (rows, total) = state
         .store
         .findings(&ward_store::FindingQuery {
+            resolved,
             priority,
             search: Some(q.search.clone()),
             limit: PAGE,
@@ -77,6 +86,7 @@ pub(super) async fn worklist(
                 ("search", &q.search),
                 ("priority", &q.priority),
                 ("organisation", &q.organisation),
+                ("resolved", if resolved { "true" } else { "" }),
                 ("page", &p),
             ])
         )
@@ -103,6 +113,7 @@ pub(super) async fn worklist(
         priorities: ["immediate", "out-of-cycle", "scheduled", "defer"],
         page,
         pages,
+        resolved,
     }))
 }
 

@@ -459,6 +459,7 @@ struct FindingView {
     kev: bool,
     epss: String,
     fixed: String,
+    resolved: bool,
 }
 
 impl FindingView {
@@ -472,6 +473,7 @@ impl FindingView {
             vulnerability: f.vulnerability.clone(),
             title: p["title"].as_str().unwrap_or_default().to_owned(),
             component: f.component.clone(),
+            resolved: f.resolved_at.is_some(),
             priority: f.priority.as_str().to_owned(),
             remediate_by: when(p["deadlines"]["remediate_by"].as_str()),
             kev: !p["kev"].is_null(),
