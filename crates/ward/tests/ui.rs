@@ -1035,6 +1035,15 @@ async fn a_member_sees_what_is_asked_and_the_numbers_agree(db: TestDb) {
 
     // The central team's numbers: the card, the table and the CSV agree.
     let analyst = Visitor::sign_in(&url, "analyst@nhs.example").await;
+    // Members appear by name on an alert's page; the pages have an icon.
+    let (_, subject) = analyst.get("/alerts/cve/CVE-2025-4427").await;
+    assert!(
+        subject.contains(">Borough General</a>") && subject.contains(">Royal Example Hospital</a>"),
+        "{subject}"
+    );
+    let r = http.get(format!("{url}/favicon.ico")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "image/svg+xml");
     let (_, members) = analyst.get("/members").await;
     let card = &members[members.find("id=\"m-rxb\"").unwrap()..];
     let card = &card[..card.find("</section>").unwrap()];
