@@ -65,6 +65,9 @@ pub struct Summary {
     pub warnings: usize,
     pub committed: bool,
     pub seconds: f64,
+    /// [`Options::kev_catalogue`]: KEV entries CISA no longer lists, deleted.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kev_removed: Vec<String>,
 }
 
 impl Summary {
@@ -90,6 +93,10 @@ pub struct Options {
     /// Bytes of parsed documents held before the write transaction opens
     /// ([`DEFAULT_BUFFER`] when 0); past it, the rest is written as it is parsed.
     pub buffer: u64,
+    /// The KEV records imported are CISA's whole catalogue (feed sync of KEV): stored entries
+    /// absent from it were removed from KEV and are deleted. Ignored when the import holds
+    /// no KEV record (an empty or failed download never empties the catalogue).
+    pub kev_catalogue: bool,
 }
 
 /// Documents parsed before the write transaction opens, by default. Parsed records take about
@@ -132,6 +139,7 @@ pub async fn import_paths(
     let mut db: Option<ImportTx> = None;
     let mut fatal: Option<String> = None;
     let mut pending: Vec<(String, Record)> = Vec::with_capacity(BATCH);
+    let mut kev_seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     while let Some(message) = rx.recv().await {
         let (name, parsed, size) = match message {
             Message::Skipped(n) => {
@@ -172,6 +180,9 @@ pub async fn import_paths(
             break;
         }
         for record in parsed.records {
+            if let (true, Record::Kev(k)) = (options.kev_catalogue, &record) {
+                kev_seen.insert(k.cve_id.clone());
+            }
             pending.push((format_name.clone(), record));
         }
         if db.is_none() && buffered >= buffer {
@@ -204,6 +215,9 @@ pub async fn import_paths(
     while !pending.is_empty() {
         let mut batch: Vec<_> = pending.drain(..pending.len().min(BATCH)).collect();
         flush(&mut db, &mut batch, &mut summary).await?;
+    }
+    if options.kev_catalogue && !kev_seen.is_empty() {
+        summary.kev_removed = db.remove_kev_absent(&kev_seen).await?;
     }
     summary.seconds = started.elapsed().as_secs_f64();
     summary.committed = true;

@@ -123,6 +123,8 @@ pub enum Job {
     Matching,
     /// Deadlines, escalations and expired risk acceptances.
     Deadlines,
+    /// Syncing the configured feeds (`ward serve --feeds`).
+    FeedSync,
 }
 
 /// A job held by this server until dropped or released (see [`Store::try_job`]).
@@ -300,6 +302,7 @@ impl Store {
             match job {
                 Job::Matching => "matching",
                 Job::Deadlines => "deadlines",
+                Job::FeedSync => "feed-sync",
             },
         );
         let mut conn = self.pool.acquire().await?;

@@ -27,6 +27,7 @@ pub const TABLES: &[&str] = &[
     "advisory_product",
     "kev",
     "epss",
+    "epss_history",
     "import_run",
     "knowledge_change",
     "matching_cursor",
@@ -47,6 +48,7 @@ pub const TABLES: &[&str] = &[
     "session",
     "login_failure",
     "opaque_id",
+    "feed_state",
 ];
 
 /// Tables the migrations fill (the audit chain's head, the matching cursor, the opaque ids'

@@ -529,6 +529,31 @@ impl ImportTx {
         Ok(outcomes)
     }
 
+    /// The catalogue just imported is the whole of KEV: entries stored but absent from it
+    /// (`present`) were removed by CISA (it has withdrawn entries several times) and are
+    /// deleted, each logged as a change so that matching re-prioritises. Returns them.
+    pub async fn remove_kev_absent(&mut self, present: &HashSet<String>) -> Result<Vec<String>> {
+        let stored: Vec<String> = sqlx::query("SELECT vuln_id FROM kev")
+            .fetch_all(&mut *self.tx)
+            .await?
+            .iter()
+            .map(|r| r.get("vuln_id"))
+            .collect();
+        let mut gone: Vec<String> = stored
+            .into_iter()
+            .filter(|id| !present.contains(id))
+            .collect();
+        gone.sort();
+        for chunk in gone.chunks(CHUNK) {
+            let ids: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let mut q = Sql::new(self.backend, "DELETE FROM kev WHERE vuln_id IN (");
+            push_list(&mut q, &ids);
+            q.build().execute(&mut *self.tx).await?;
+        }
+        self.changed.extend(gone.iter().cloned());
+        Ok(gone)
+    }
+
     pub async fn upsert_kev(&mut self, kev: &KevEntry) -> Result<Outcome> {
         Ok(self.upsert_kevs(std::slice::from_ref(kev)).await?[0])
     }
@@ -557,6 +582,9 @@ impl ImportTx {
                 })
                 .collect();
             let mut writes: Vec<(&Epss, Option<String>)> = Vec::new();
+            // The history keeps a score's first day and each day it moved by a point (0.01)
+            // or more: a jump stays visible without a row per CVE per day.
+            let mut history: Vec<(&Epss, String)> = Vec::new();
             for e in chunk {
                 let date = e.score_date.map(|d| d.to_string());
                 let outcome = match existing.get(&e.cve_id) {
@@ -570,6 +598,13 @@ impl ImportTx {
                     Some(_) => Outcome::Updated,
                 };
                 if matches!(outcome, Outcome::New | Outcome::Updated) {
+                    let moved = existing
+                        .get(&e.cve_id)
+                        .is_none_or(|(s, _, _)| (s - e.score).abs() >= 0.01);
+                    if let (true, Some(d)) = (moved, &date) {
+                        history.retain(|(h, _)| h.cve_id != e.cve_id);
+                        history.push((e, d.clone()));
+                    }
                     existing.insert(e.cve_id.clone(), (e.score, e.percentile, date.clone()));
                     writes.retain(|(w, _)| w.cve_id != e.cve_id);
                     writes.push((e, date));
@@ -596,6 +631,23 @@ impl ImportTx {
                  model_version = excluded.model_version, score_date = excluded.score_date",
             );
             q.build().execute(&mut *self.tx).await?;
+            if !history.is_empty() {
+                let mut q = Sql::new(
+                    self.backend,
+                    "INSERT INTO epss_history (vuln_id, score_date, score, percentile) ",
+                );
+                q.push_values(&history, |mut b, (e, date)| {
+                    b.push_bind(&e.cve_id)
+                        .push_bind(date)
+                        .push_bind(e.score)
+                        .push_bind(e.percentile);
+                });
+                q.push(
+                    " ON CONFLICT (vuln_id, score_date) DO UPDATE SET score = excluded.score, \
+                     percentile = excluded.percentile",
+                );
+                q.build().execute(&mut *self.tx).await?;
+            }
         }
         Ok(outcomes)
     }

@@ -19,6 +19,7 @@ mod backend;
 pub mod copy;
 pub mod cpu;
 pub mod events;
+pub mod feeds;
 pub mod findings;
 mod ids;
 mod knowledge;
@@ -44,6 +45,7 @@ pub use audit::{
 };
 pub use backend::{Backend, Job, JobLock, OpenOptions, default_location, is_postgres, redact};
 pub use copy::{CopyReport, TableCopy};
+pub use feeds::{EpssPoint, FeedOutcome, FeedState};
 pub use findings::{FindingQuery, FindingRow};
 pub use knowledge::{Counts, ImportTx, KnowledgeSlice, Outcome};
 pub use organisations::{Organisation, Principal, Role};

@@ -15,9 +15,12 @@
 //!   PostgreSQL answers, PostgreSQL tests say so and skip, except under CI, where they fail.
 //! - [`backend_tests!`]: runs each listed test once per backend.
 //! - [`epmm_advisory`]: Ivanti's CNA record of CVE-2025-4427, as the store holds it.
+//! - [`replay::Replay`]: a publisher replayed over loopback HTTP for the feed-sync tests, with
+//!   faults on demand (429 with `Retry-After`, 503, bodies cut short, lying lengths, stalls).
 
 pub mod federation;
 pub mod pki;
+pub mod replay;
 pub mod smtp;
 
 use std::io::Write;

@@ -93,6 +93,7 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         &store,
         vec![feeds],
         ward_import::Options {
+            kev_catalogue: false,
             strict: true,
             ..Default::default()
         },

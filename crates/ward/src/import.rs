@@ -75,6 +75,7 @@ pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<u8> {
     let bar = progress_bar("importing");
     let mut warnings = Vec::new();
     let options = ward_import::Options {
+        kev_catalogue: false,
         strict: args.strict,
         limits: ward_import::Limits {
             document: args.max_document,

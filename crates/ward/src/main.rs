@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod feeds;
 mod hunt;
 mod import;
 mod output;
@@ -97,6 +98,12 @@ enum Command {
     Audit {
         #[command(subcommand)]
         command: server::AuditCommand,
+    },
+    /// Follow the publishers' feeds (KEV, EPSS, NVD API, CVE List V5, Vulnrichment, OSV):
+    /// sync once, or show each source's status. `ward serve --feeds FILE` syncs on schedule.
+    Feeds {
+        #[command(subcommand)]
+        command: feeds::FeedsCommand,
     },
     /// Check and list prioritisation policies.
     Policy {
@@ -218,6 +225,7 @@ fn main() -> ExitCode {
             Command::Admin { command } => server::admin(command).await,
             Command::Audit { command } => server::audit(command).await,
             Command::Bench(args) => bench::run(args).await,
+            Command::Feeds { command } => feeds::run(command).await,
             Command::Policy {
                 command: PolicyCommand::Check { file },
             } => policy_check(&file),

@@ -88,6 +88,7 @@ pub(crate) async fn import(
         &state.store,
         vec![path],
         ward_import::Options {
+            kev_catalogue: false,
             strict: query.strict,
             limits: state.import_limits,
             ..Default::default()

@@ -107,6 +107,7 @@ pub(crate) async fn one(db: &str, path: PathBuf, unbounded: bool) -> anyhow::Res
         &store,
         vec![path],
         ward_import::Options {
+            kev_catalogue: false,
             strict: false,
             limits,
             ..Default::default()

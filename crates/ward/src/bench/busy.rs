@@ -173,6 +173,7 @@ pub(crate) async fn bench(
         &store,
         paths,
         ward_import::Options {
+            kev_catalogue: false,
             buffer,
             ..Default::default()
         },

@@ -1,0 +1,199 @@
+//! Feed sync's state: per configured source, where it is (cursor, HTTP validators) and how it
+//! went (last success, last error, consecutive failures), kept so that a restart resumes; and
+//! the EPSS history imports record.
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::audit::now;
+use crate::{Result, Store};
+
+/// One source's state, as `ward feeds status` and `GET /api/v1/feeds` show it.
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
+pub struct FeedState {
+    pub name: String,
+    pub kind: String,
+    /// The source's resume point (JSON: an NVD window and page, a delta log time, …).
+    pub cursor: Option<serde_json::Value>,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_run_at: Option<String>,
+    pub last_success_at: Option<String>,
+    /// The last sync that imported something new or changed.
+    pub last_change_at: Option<String>,
+    pub last_error_at: Option<String>,
+    pub last_error: Option<String>,
+    /// What the last successful sync did (JSON).
+    pub last_summary: Option<serde_json::Value>,
+    /// Failed syncs since the last success.
+    pub failures: i64,
+}
+
+/// How a sync ended, to record.
+#[derive(Debug, Clone)]
+pub enum FeedOutcome {
+    Succeeded {
+        /// It imported something new or changed.
+        changed: bool,
+        summary: serde_json::Value,
+    },
+    Failed(String),
+}
+
+/// A score on one day, from the EPSS history.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct EpssPoint {
+    pub date: String,
+    pub score: f64,
+    pub percentile: f64,
+}
+
+fn state(r: &sqlx::any::AnyRow) -> FeedState {
+    let json = |c: &str| {
+        r.get::<Option<String>, _>(c)
+            .and_then(|s| serde_json::from_str(&s).ok())
+    };
+    FeedState {
+        name: r.get("name"),
+        kind: r.get("kind"),
+        cursor: json("cursor"),
+        etag: r.get("etag"),
+        last_modified: r.get("last_modified"),
+        last_run_at: r.get("last_run_at"),
+        last_success_at: r.get("last_success_at"),
+        last_change_at: r.get("last_change_at"),
+        last_error_at: r.get("last_error_at"),
+        last_error: r.get("last_error"),
+        last_summary: json("last_summary"),
+        failures: r.get("failures"),
+    }
+}
+
+/// The columns `state()` reads (a macro, so that queries stay string literals).
+macro_rules! feed_columns {
+    () => {
+        "name, kind, cursor, etag, last_modified, last_run_at, last_success_at, last_change_at,
+         last_error_at, last_error, last_summary, failures"
+    };
+}
+
+impl Store {
+    /// Every source's state, by name.
+    pub async fn feed_states(&self) -> Result<Vec<FeedState>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            feed_columns!(),
+            " FROM feed_state ORDER BY name"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(state).collect())
+    }
+
+    /// One source's state (a new source: its name and kind, nothing done yet).
+    pub async fn feed_state(&self, name: &str, kind: &str) -> Result<FeedState> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            feed_columns!(),
+            " FROM feed_state WHERE name = $1"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(state).unwrap_or_else(|| FeedState {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            ..FeedState::default()
+        }))
+    }
+
+    /// Records a source's resume point and HTTP validators after a complete step (a page, a
+    /// file) — written after that step's import committed, so a restart never skips one.
+    pub async fn save_feed_cursor(
+        &self,
+        name: &str,
+        kind: &str,
+        cursor: Option<&serde_json::Value>,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+    ) -> Result<()> {
+        let _turn = self.write_turn().await;
+        sqlx::query(
+            "INSERT INTO feed_state (name, kind, cursor, etag, last_modified) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, cursor = excluded.cursor,
+                 etag = excluded.etag, last_modified = excluded.last_modified",
+        )
+        .bind(name)
+        .bind(kind)
+        .bind(cursor.map(ToString::to_string))
+        .bind(etag)
+        .bind(last_modified)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records how a sync of a source ended.
+    pub async fn record_feed_run(
+        &self,
+        name: &str,
+        kind: &str,
+        outcome: &FeedOutcome,
+    ) -> Result<()> {
+        let _turn = self.write_turn().await;
+        let at = now();
+        match outcome {
+            FeedOutcome::Succeeded { changed, summary } => {
+                sqlx::query(
+                    "INSERT INTO feed_state (name, kind, last_run_at, last_success_at, last_change_at, last_summary, failures)
+                     VALUES ($1, $2, $3, $3, CASE WHEN $4 THEN $3 ELSE NULL END, $5, 0)
+                     ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, last_run_at = excluded.last_run_at,
+                         last_success_at = excluded.last_success_at,
+                         last_change_at = COALESCE(excluded.last_change_at, feed_state.last_change_at),
+                         last_summary = excluded.last_summary, failures = 0",
+                )
+                .bind(name)
+                .bind(kind)
+                .bind(&at)
+                .bind(*changed)
+                .bind(summary.to_string())
+                .execute(&self.pool)
+                .await?;
+            }
+            FeedOutcome::Failed(error) => {
+                sqlx::query(
+                    "INSERT INTO feed_state (name, kind, last_run_at, last_error_at, last_error, failures)
+                     VALUES ($1, $2, $3, $3, $4, 1)
+                     ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, last_run_at = excluded.last_run_at,
+                         last_error_at = excluded.last_error_at, last_error = excluded.last_error,
+                         failures = feed_state.failures + 1",
+                )
+                .bind(name)
+                .bind(kind)
+                .bind(&at)
+                .bind(error)
+                .execute(&self.pool)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A CVE's EPSS history, oldest first.
+    pub async fn epss_history(&self, vulnerability: &str) -> Result<Vec<EpssPoint>> {
+        let rows = sqlx::query(
+            "SELECT score_date, score, percentile FROM epss_history WHERE vuln_id = $1 ORDER BY score_date",
+        )
+        .bind(vulnerability)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| EpssPoint {
+                date: r.get("score_date"),
+                score: r.get("score"),
+                percentile: r.get("percentile"),
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,501 @@
+//! Feed sync against publishers replayed on loopback (`ward_testdata::replay`), serving the
+//! shared data in each publisher's layout and misbehaving on demand: `ward feeds sync` as an
+//! operator runs it, on SQLite and PostgreSQL. Nothing is lost or duplicated, a failed step
+//! changes nothing, cursors resume after a kill, rate limits are kept.
+
+mod common;
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::{json, p, stderr, ward};
+use serde_json::{Value, json};
+use ward_testdata::replay::{Fault, Replay, Reply};
+use ward_testdata::{TestDb, shared};
+
+fn feeds_file(dir: &Path, text: &str) -> PathBuf {
+    let path = dir.join("feeds.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `ward feeds sync --format json`: (exit code, the reports).
+fn sync(db: &TestDb, config: &Path, env: &[(&str, &str)]) -> (i32, Vec<Value>) {
+    let mut command = ward(db.location());
+    command.args(["feeds", "sync", "--config", p(config), "--format", "json"]);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().unwrap();
+    let code = out.status.code().unwrap();
+    assert!(code != 2, "ward feeds sync: {}", stderr(&out));
+    let reports = json(&out).as_array().unwrap().clone();
+    (code, reports)
+}
+
+fn status(db: &TestDb) -> Value {
+    json(
+        &ward(db.location())
+            .args(["db", "status", "--format", "json"])
+            .output()
+            .unwrap(),
+    )
+}
+
+fn feed_status(db: &TestDb, config: &Path) -> Vec<Value> {
+    let out = ward(db.location())
+        .args(["feeds", "status", "--config", p(config), "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    json(&out).as_array().unwrap().clone()
+}
+
+fn xz(path: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(
+        &mut liblzma::read::XzDecoder::new(std::fs::File::open(path).unwrap()),
+        &mut out,
+    )
+    .unwrap();
+    out
+}
+
+/// KEV: the whole catalogue, fetched only when it changed (ETag); a 429 is waited out; CISA's
+/// "Access Denied" page is a failed sync that changes nothing; entries CISA removed are
+/// removed; a body cut short is fetched again.
+async fn kev_sync_is_conditional_refuses_error_pages_and_follows_removals(db: TestDb) {
+    let (Some(kev_path), Some(denied)) = (
+        shared("kev/known_exploited_vulnerabilities-2026.08.07.json"),
+        shared("kev/feed-error-access-denied-2024-11-26.html"),
+    ) else {
+        return;
+    };
+    let catalogue = std::fs::read(&kev_path).unwrap();
+    let entries = serde_json::from_slice::<Value>(&catalogue).unwrap()["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .len() as i64;
+    let replay = Replay::start();
+    let path = "/sites/default/files/feeds/known_exploited_vulnerabilities.json";
+    replay.set(
+        path,
+        Reply::ok("application/json", catalogue.clone()).with_etag("\"v1\""),
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"kev\"\nurl = \"{}{path}\"\ntimeout = \"5s\"\n",
+            replay.url
+        ),
+    );
+
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(
+        (r[0]["records"].as_i64(), r[0]["changed"].as_bool()),
+        (Some(entries), Some(true))
+    );
+    assert_eq!(status(&db)["kev"], entries);
+
+    // Unchanged: one conditional request, answered 304, nothing imported.
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        (r[0]["records"].as_i64(), r[0]["changed"].as_bool()),
+        (Some(0), Some(false))
+    );
+    let asked = replay.requests_to(path);
+    assert_eq!(asked.len(), 2);
+    assert_eq!(
+        asked[1].headers.get("if-none-match").map(String::as_str),
+        Some("\"v1\"")
+    );
+
+    // Rate-limited, then an HTML error page where the JSON should be: nothing changes.
+    replay.fault(path, Fault::Status(429, Some(1)));
+    replay.set(
+        path,
+        Reply::ok("text/html", std::fs::read(&denied).unwrap()).with_etag("\"denied\""),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 1, "a failed source exits 1: {r:?}");
+    let error = r[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("expected CISA KEV (JSON)") && error.contains("Access Denied"),
+        "{error}"
+    );
+    assert_eq!(
+        status(&db)["kev"],
+        entries,
+        "the error page changed the catalogue"
+    );
+    assert_eq!(replay.requests_to(path).len(), 4, "the 429 was tried again");
+
+    // CISA removes two entries: they are removed here too (and logged as knowledge changes).
+    let mut smaller: Value = serde_json::from_slice(&catalogue).unwrap();
+    let list = smaller["vulnerabilities"].as_array_mut().unwrap();
+    let removed: Vec<String> = list
+        .drain(list.len() - 2..)
+        .map(|v| v["cveID"].as_str().unwrap().to_owned())
+        .collect();
+    let smaller = serde_json::to_vec(&smaller).unwrap();
+    replay.set(
+        path,
+        Reply::ok("application/json", smaller.clone()).with_etag("\"v2\""),
+    );
+    // A body cut short first: fetched again, imported once.
+    replay.fault(path, Fault::Truncate(1000));
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    let mut got: Vec<String> = r[0]["removed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    got.sort();
+    let mut want = removed.clone();
+    want.sort();
+    assert_eq!(got, want);
+    assert_eq!(status(&db)["kev"], entries - 2);
+
+    // The status says when it last succeeded and what failed before.
+    let s = feed_status(&db, &config);
+    assert_eq!(s[0]["name"], "kev");
+    assert_eq!(s[0]["failures"], 0);
+    assert!(
+        s[0]["last_success_at"].is_string() && s[0]["next_run_at"].is_string(),
+        "{s:?}"
+    );
+    assert!(
+        s[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("Access Denied")
+    );
+}
+
+/// NVD API 2.0 pages of a `lastModStartDate`/`lastModEndDate` window: the API key goes in the
+/// `apiKey` header, requests keep to the configured rate, a 503 with `Retry-After` is waited
+/// out, and a sync killed mid-window (a stalled page) resumes at the page after the last one
+/// imported: every record once, none twice.
+async fn nvd_pages_resume_keep_the_rate_and_send_the_key(db: TestDb) {
+    let Some(dir) = shared("nvd/records") else {
+        return;
+    };
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    // Modified within the first window (the replay answers by the window, as NVD does).
+    let records: Vec<Value> = names
+        .iter()
+        .take(5)
+        .map(|p| {
+            let mut cve: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            cve["lastModified"] = json!("2026-11-15T00:00:00.000");
+            cve
+        })
+        .collect();
+    let total = records.len();
+    let replay = Replay::start();
+    let path = "/rest/json/cves/2.0";
+    replay.route(path, move |r| {
+        assert!(r.param("lastModStartDate").is_some() && r.param("lastModEndDate").is_some());
+        let start: usize = r.param("startIndex").unwrap().parse().unwrap();
+        let within = |t: &str| {
+            let t = chrono::DateTime::parse_from_rfc3339(t).unwrap();
+            let from =
+                chrono::DateTime::parse_from_rfc3339(r.param("lastModStartDate").unwrap()).unwrap();
+            let to =
+                chrono::DateTime::parse_from_rfc3339(r.param("lastModEndDate").unwrap()).unwrap();
+            from <= t && t <= to
+        };
+        let modified: Vec<&Value> = records
+            .iter()
+            .filter(|c| within(&format!("{}Z", c["lastModified"].as_str().unwrap())))
+            .collect();
+        let total = modified.len();
+        let page: Vec<Value> = modified
+            .into_iter()
+            .skip(start)
+            .take(2)
+            .map(|cve| json!({"cve": cve}))
+            .collect();
+        Reply::ok(
+            "application/json",
+            serde_json::to_vec(&json!({
+                "resultsPerPage": page.len(), "startIndex": start, "totalResults": total,
+                "format": "NVD_CVE", "version": "2.0", "timestamp": "2026-12-01T00:00:00.000",
+                "vulnerabilities": page,
+            }))
+            .unwrap(),
+        )
+    });
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"nvd\"\nurl = \"{}{path}\"\napi_key_env = \"WARD_TEST_NVD_KEY\"\n\
+             requests_per_30s = 60\ntimeout = \"1s\"\nattempts = 2\nsince = \"2026-11-01T00:00:00Z\"\n",
+            replay.url
+        ),
+    );
+    let key = [("WARD_TEST_NVD_KEY", "test-key-0123")];
+    // Page 1 is rate-limited once; page 3 stalls past the timeout on both attempts: the sync
+    // fails after importing pages 1 and 2.
+    replay.fault(path, Fault::Status(503, Some(1)));
+    replay.fault(path, Fault::Pass);
+    replay.fault(path, Fault::Pass);
+    replay.fault(path, Fault::Stall(Duration::from_secs(3)));
+    replay.fault(path, Fault::Stall(Duration::from_secs(3)));
+    let (code, r) = sync(&db, &config, &key);
+    assert_eq!(code, 1, "{r:?}");
+    assert_eq!(r[0]["records"], 4, "{r:?}");
+    assert_eq!(status(&db)["vulnerabilities"], 4);
+    let first: Vec<_> = replay.requests_to(path);
+    assert!(
+        first
+            .iter()
+            .all(|q| q.headers.get("apikey").map(String::as_str) == Some("test-key-0123"))
+    );
+    assert!(
+        first.iter().all(|q| !q
+            .query
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("apikey"))),
+        "the key never goes in the URL"
+    );
+    // 60 requests per 30 s: at least half a second between two.
+    for pair in first.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(gap >= Duration::from_millis(450), "{gap:?}");
+    }
+
+    // Restarted: it resumes at the third page of the same window.
+    let (code, r) = sync(&db, &config, &key);
+    assert_eq!(code, 0, "{r:?}");
+    let second = &replay.requests_to(path)[first.len()..];
+    assert_eq!(second[0].param("startIndex"), Some("4"));
+    assert_eq!(
+        second[0].param("lastModStartDate"),
+        first[0].param("lastModStartDate")
+    );
+    assert_eq!(r[0]["records"], 1);
+    assert_eq!(status(&db)["vulnerabilities"], total);
+    assert_eq!(
+        status(&db)["views_by_source"],
+        json!([["nvd", total]]),
+        "no view twice"
+    );
+}
+
+/// OSV's bucket: `all.zip` on the first sync, then only the records `modified_id.csv` lists
+/// as modified since.
+async fn osv_loads_all_zip_once_then_follows_modified_id(db: TestDb) {
+    let record = |id: &str, fixed: &str| {
+        json!({
+            "schema_version": "1.6.0", "id": id, "modified": "2024-01-01T00:00:00Z",
+            "summary": "test record written for the replay",
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "jinja2"},
+                          "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]
+        })
+        .to_string()
+    };
+    let mut zipped = Vec::new();
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut zipped));
+        for (id, fixed) in [("PYSEC-2099-1", "3.1.3"), ("PYSEC-2099-2", "3.1.4")] {
+            z.start_file(
+                format!("{id}.json"),
+                zip::write::SimpleFileOptions::default(),
+            )
+            .unwrap();
+            z.write_all(record(id, fixed).as_bytes()).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    let replay = Replay::start();
+    replay.set("/osv/PyPI/all.zip", Reply::ok("application/zip", zipped));
+    replay.set(
+        "/osv/PyPI/modified_id.csv",
+        Reply::ok(
+            "text/csv",
+            "2024-01-02T00:00:00Z,PYSEC-2099-2\n2024-01-01T00:00:00Z,PYSEC-2099-1\n",
+        ),
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"osv\"\nurl = \"{}/osv\"\necosystems = [\"PyPI\"]\n",
+            replay.url
+        ),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(r[0]["records"], 2);
+
+    // One record modified since: only it is fetched.
+    replay.set(
+        "/osv/PyPI/modified_id.csv",
+        Reply::ok(
+            "text/csv",
+            "2024-02-01T00:00:00Z,PYSEC-2099-3\n2024-01-02T00:00:00Z,PYSEC-2099-2\n2024-01-01T00:00:00Z,PYSEC-2099-1\n",
+        ),
+    );
+    replay.set(
+        "/osv/PyPI/PYSEC-2099-3.json",
+        Reply::ok("application/json", record("PYSEC-2099-3", "3.1.5")),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(r[0]["records"], 1);
+    assert_eq!(replay.requests_to("/osv/PyPI/all.zip").len(), 1);
+    assert_eq!(replay.requests_to("/osv/PyPI/PYSEC-2099-2.json").len(), 0);
+    assert_eq!(status(&db)["vulnerabilities"], 3);
+}
+
+/// CVE List V5: the baseline archive on the first sync, then the records `deltaLog.json`
+/// names since the baseline was made — fetched from the repository's layout.
+async fn cve5_baseline_then_delta_log(db: TestDb) {
+    let (Some(a), Some(b)) = (
+        shared("cve5/records/CVE-2025-4427.json"),
+        shared("cve5/records/CVE-2025-4428.json"),
+    ) else {
+        return;
+    };
+    let mut zipped = Vec::new();
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut zipped));
+        z.start_file(
+            "cves/2025/4xxx/CVE-2025-4427.json",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        z.write_all(&std::fs::read(&a).unwrap()).unwrap();
+        z.finish().unwrap();
+    }
+    let replay = Replay::start();
+    let mut baseline = Reply::ok("application/zip", zipped);
+    baseline.headers.push((
+        "Last-Modified".into(),
+        "Wed, 14 May 2025 00:00:00 GMT".into(),
+    ));
+    replay.set("/archive/baseline.zip", baseline);
+    replay.set(
+        "/cvelist/cves/deltaLog.json",
+        Reply::ok(
+            "application/json",
+            json!([
+                {"fetchTime": "2025-05-20T10:00:00.000Z", "numberOfChanges": 1,
+                 "new": [{"cveId": "CVE-2025-4428"}], "updated": []},
+                {"fetchTime": "2025-05-01T10:00:00.000Z", "numberOfChanges": 1,
+                 "new": [], "updated": [{"cveId": "CVE-2025-4427"}]}
+            ])
+            .to_string(),
+        ),
+    );
+    replay.set(
+        "/cvelist/cves/2025/4xxx/CVE-2025-4428.json",
+        Reply::ok("application/json", std::fs::read(&b).unwrap()),
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"cve5\"\nurl = \"{0}/cvelist/cves\"\nbaseline = \"{0}/archive/baseline.zip\"\n",
+            replay.url
+        ),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(status(&db)["vulnerabilities"], 2);
+    // The entry from before the baseline was made is not fetched again.
+    assert_eq!(
+        replay
+            .requests_to("/cvelist/cves/2025/4xxx/CVE-2025-4427.json")
+            .len(),
+        0
+    );
+    let (code, _) = sync(&db, &config, &[]);
+    assert_eq!(code, 0);
+    assert_eq!(replay.requests_to("/archive/baseline.zip").len(), 1);
+    assert_eq!(
+        replay
+            .requests_to("/cvelist/cves/2025/4xxx/CVE-2025-4428.json")
+            .len(),
+        1
+    );
+}
+
+/// EPSS: the daily file (gzip, FIRST's layout with its score-date line) each week; the score
+/// history keeps CVE-2025-4427's jump from 0.049 to 0.749.
+async fn epss_keeps_the_score_history(db: TestDb) {
+    let (Some(before), Some(after)) = (
+        shared("epss/epss-first-api-2025-05-18.csv.xz"),
+        shared("epss/epss-first-api-2025-05-25.csv.xz"),
+    ) else {
+        return;
+    };
+    // FIRST's daily file, from the API export: the score-date line and header, then the rows
+    // (a slice of them and the EPMM pair, to keep the test quick).
+    let daily = |path: &Path, date: &str| {
+        let text = String::from_utf8(xz(path)).unwrap();
+        let mut out = format!(
+            "#model_version:v2025.03.14,score_date:{date}T00:00:00+0000\ncve,epss,percentile\n"
+        );
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("CVE-2025-442") || l.starts_with("CVE-2024-1"))
+        {
+            out.push_str(&line.replace(';', ","));
+            out.push('\n');
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(out.as_bytes()).unwrap();
+        gz.finish().unwrap()
+    };
+    let replay = Replay::start();
+    let path = "/epss_scores-current.csv.gz";
+    replay.set(
+        path,
+        Reply::ok("application/gzip", daily(&before, "2025-05-18")).with_etag("\"d1\""),
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"epss\"\nurl = \"{}{path}\"\n",
+            replay.url
+        ),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    replay.set(
+        path,
+        Reply::ok("application/gzip", daily(&after, "2025-05-25")).with_etag("\"d2\""),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    let store = ward_store::Store::open(db.location()).await.unwrap();
+    let history = store.epss_history("CVE-2025-4427").await.unwrap();
+    let points: Vec<(String, f64)> = history.iter().map(|h| (h.date.clone(), h.score)).collect();
+    assert_eq!(
+        points,
+        [
+            ("2025-05-18".to_owned(), 0.04918),
+            ("2025-05-25".to_owned(), 0.74905)
+        ],
+        "{history:?}"
+    );
+    store.close().await;
+}
+
+ward_testdata::backend_tests!(
+    kev_sync_is_conditional_refuses_error_pages_and_follows_removals,
+    nvd_pages_resume_keep_the_rate_and_send_the_key,
+    osv_loads_all_zip_once_then_follows_modified_id,
+    cve5_baseline_then_delta_log,
+    epss_keeps_the_score_history,
+);
