@@ -11,6 +11,7 @@ mod api;
 mod app;
 mod auth;
 mod error;
+pub mod feeds;
 mod jobs;
 pub mod notify;
 pub mod openapi;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub targets: outbound::Targets,
     /// How far a feed imported over HTTP may expand (`ward serve --max-document/--max-archive`).
     pub import_limits: ward_import::Limits,
+    /// The feeds this server syncs (`ward serve --feeds`), for their schedule in the status.
+    pub feeds: Option<ward_sync::Config>,
 }
 
 /// The API, with no internal destination allowed for channels.
@@ -58,6 +61,7 @@ pub fn router_with(store: Store, policy: Policy, targets: outbound::Targets) -> 
         policy,
         targets,
         import_limits: ward_import::Limits::DEFAULT,
+        feeds: None,
     })
 }
 

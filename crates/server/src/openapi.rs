@@ -457,6 +457,18 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/feeds",
+        operation_id: "listFeeds",
+        summary: "Each feed source's freshness: last success and error, cursor, lag, next run, whether it is behind",
+        access: Access::Roles(&["central-admin", "central-analyst"]),
+        query: &[],
+        body: Body::None,
+        status: 200,
+        response: Answer::Json(schema::<knowledge::FeedList>),
+        handler: || axum::routing::get(knowledge::feeds),
+    },
+    Route {
+        method: "get",
         path: "/api/v1/audit",
         operation_id: "auditLog",
         summary: "The hash-chained audit log",

@@ -109,11 +109,15 @@ pub async fn serve(
             }
         }
     });
+    if let Some(feeds) = options.feeds.clone() {
+        tokio::spawn(crate::feeds::sync_forever(store.clone(), feeds));
+    }
     let app = crate::router_for(crate::AppState {
         store,
         policy,
         targets: options.targets,
         import_limits: options.import_limits,
+        feeds: options.feeds,
     });
     match options.tls {
         None => {
@@ -157,6 +161,8 @@ pub struct ServeOptions {
     pub tls: Option<axum_server::tls_rustls::RustlsConfig>,
     /// How far a feed imported over HTTP may expand, per document and per archive.
     pub import_limits: ward_import::Limits,
+    /// The publishers' feeds to follow on schedule (`ward serve --feeds FILE`).
+    pub feeds: Option<ward_sync::Config>,
 }
 
 pub(crate) async fn security_headers(mut response: Response) -> Response {

@@ -58,6 +58,8 @@ enum Attempt {
 
 impl Http {
     pub fn new(ca_file: Option<&Path>) -> Result<Self, SyncError> {
+        // Ward's one TLS provider (ring), if the process has not installed one yet.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut builder = reqwest::Client::builder()
             .user_agent(concat!("ward/", env!("CARGO_PKG_VERSION"), " (feed sync)"))
             .connect_timeout(Duration::from_secs(20))

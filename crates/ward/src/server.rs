@@ -68,6 +68,11 @@ pub(crate) struct ServeArgs {
     /// hold once decompressed; a bigger one stops the import, naming it.
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = ward_feeds::parse_size)]
     pub(crate) max_document: u64,
+    /// Follow the publishers' feeds on schedule: a feeds file (TOML `[[source]]` entries, as
+    /// for `ward feeds sync`); each source is synced when its `every` has passed, one server
+    /// at a time when several share PostgreSQL.
+    #[arg(long, env = "WARD_FEEDS", value_name = "FILE")]
+    pub(crate) feeds: Option<std::path::PathBuf>,
     /// Feeds imported over HTTP: the most one archive or compressed file may expand to in all.
     #[arg(long, value_name = "SIZE", default_value = "16GiB", value_parser = ward_feeds::parse_size)]
     pub(crate) max_archive: u64,
@@ -76,6 +81,11 @@ pub(crate) struct ServeArgs {
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
     let location = args.db.location();
     let policy = ward_priority::Policy::load(&args.policy)?;
+    let feeds = args
+        .feeds
+        .as_deref()
+        .map(ward_sync::Config::load)
+        .transpose()?;
     let options = ward_store::OpenOptions {
         max_connections: args.db_pool,
     };
@@ -158,6 +168,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
                 document: args.max_document,
                 archive: args.max_archive,
             },
+            feeds,
         },
     )
     .await?;

@@ -492,7 +492,167 @@ async fn epss_keeps_the_score_history(db: TestDb) {
     store.close().await;
 }
 
+fn admin(db: &TestDb, args: &[&str]) -> String {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    let o = common::run(db.location(), &all);
+    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+/// `ward serve --feeds`: CISA adds CVE-2025-4427 to KEV; the server's next poll imports it,
+/// continuous matching puts it on the member's finding, within seconds, with no one at the
+/// keyboard. The central team sees each source's freshness; members do not.
+async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
+    let Some(kev_path) = shared("kev/known_exploited_vulnerabilities-2026.08.07.json") else {
+        return;
+    };
+    let catalogue: Value = serde_json::from_slice(&std::fs::read(&kev_path).unwrap()).unwrap();
+    let mut before = catalogue.clone();
+    before["vulnerabilities"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|v| v["cveID"] != "CVE-2025-4427");
+    let replay = Replay::start();
+    let path = "/feeds/known_exploited_vulnerabilities.json";
+    replay.set(
+        path,
+        Reply::ok("application/json", serde_json::to_vec(&before).unwrap()).with_etag("\"v1\""),
+    );
+    let central = admin(
+        &db,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    admin(&db, &["org", "create", "rxa", "Royal Example Hospital"]);
+    let member = admin(
+        &db,
+        &[
+            "token",
+            "create",
+            "--org",
+            "rxa",
+            "--role",
+            "member-admin",
+            "--name",
+            "t",
+        ],
+    );
+    // The CNA's record alone (CISA's ADP container carries the KEV listing too: without it,
+    // only the KEV feed can tell).
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/feeds/cve5-CVE-2025-4427.json");
+    let mut record: Value = serde_json::from_slice(&std::fs::read(&demo).unwrap()).unwrap();
+    record["containers"].as_object_mut().unwrap().remove("adp");
+    let cna_only = db.dir().join("CVE-2025-4427.json");
+    std::fs::write(&cna_only, serde_json::to_vec(&record).unwrap()).unwrap();
+    assert!(
+        common::run(db.location(), &["db", "import", p(&cna_only)])
+            .status
+            .success()
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"kev\"\nurl = \"{}{path}\"\nevery = \"1s\"\n",
+            replay.url
+        ),
+    );
+    let server = common::Server::start_with(db.location(), &["--feeds", p(&config)]);
+    let url = server.url.clone();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let asset: Value = http
+        .post(format!("{url}/api/v1/assets"))
+        .bearer_auth(&member)
+        .json(&json!({"name": "mdm-01", "exposure": "open", "criticality": "high"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!(
+            "{url}/api/v1/assets/{}/inventory?filename=mdm.csv",
+            asset["asset"]["id"]
+        ))
+        .bearer_auth(&member)
+        .body("asset,cpe\nmdm-01,cpe:2.3:a:ivanti:endpoint_manager_mobile:12.5.0.0:*:*:*:*:*:*:*\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let kev_of_finding = || async {
+        let list: Value = http
+            .get(format!("{url}/api/v1/findings"))
+            .bearer_auth(&member)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["findings"][0]["finding"]["kev"].clone()
+    };
+    // The first poll imports the catalogue without it.
+    let started = std::time::Instant::now();
+    while replay.requests_to(path).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server never polled"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert!(kev_of_finding().await.is_null());
+
+    // CISA publishes: within seconds the member's finding says KEV.
+    replay.set(
+        path,
+        Reply::ok("application/json", serde_json::to_vec(&catalogue).unwrap()).with_etag("\"v2\""),
+    );
+    let published = std::time::Instant::now();
+    loop {
+        if !kev_of_finding().await.is_null() {
+            break;
+        }
+        assert!(
+            published.elapsed() < Duration::from_secs(30),
+            "not known within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "KEV listing to the member's finding: {:?}",
+        published.elapsed()
+    );
+    let feeds: Value = http
+        .get(format!("{url}/api/v1/feeds"))
+        .bearer_auth(&central)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kev = &feeds["feeds"][0];
+    assert_eq!(kev["name"], "kev");
+    assert_eq!(kev["every_seconds"], 1);
+    assert_eq!(kev["behind"], false);
+    assert!(
+        kev["last_success_at"].is_string() && kev["etag"] == "\"v2\"",
+        "{feeds}"
+    );
+    let r = http
+        .get(format!("{url}/api/v1/feeds"))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
+
 ward_testdata::backend_tests!(
+    the_server_follows_the_feeds_on_schedule,
     kev_sync_is_conditional_refuses_error_pages_and_follows_removals,
     nvd_pages_resume_keep_the_rate_and_send_the_key,
     osv_loads_all_zip_once_then_follows_modified_id,

@@ -135,3 +135,23 @@ pub(crate) struct ImportReport {
     summary: Summary,
     warning_messages: Vec<String>,
 }
+
+/// `GET /api/v1/feeds`: each source's freshness (central roles).
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct FeedList {
+    feeds: Vec<crate::feeds::FeedStatus>,
+}
+
+/// `GET /api/v1/feeds`.
+pub(crate) async fn feeds(
+    State(state): State<Arc<AppState>>,
+    Auth(who): Auth,
+) -> ApiResult<Json<FeedList>> {
+    if !who.role.is_central() {
+        return Err(ApiError::forbidden("see the feeds' status"));
+    }
+    let states = state.store.feed_states().await?;
+    Ok(Json(FeedList {
+        feeds: crate::feeds::statuses(states, state.feeds.as_ref(), chrono::Utc::now()),
+    }))
+}

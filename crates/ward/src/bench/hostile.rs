@@ -66,6 +66,7 @@ pub(crate) async fn bench(
         ward_priority::Policy::load("ssvc-deployer")?,
         listener,
         ward_server::ServeOptions {
+            feeds: None,
             tick: Duration::from_secs(3600),
             delivery_hold: Duration::from_secs(30),
             mailer: None,

@@ -510,6 +510,7 @@ async fn federation(
         policy.clone(),
         listener,
         ward_server::ServeOptions {
+            feeds: None,
             tick: std::time::Duration::from_secs(3600),
             delivery_hold: std::time::Duration::from_secs(30),
             mailer: None,
