@@ -465,10 +465,12 @@ async fn the_epmm_alert_in_the_browser(db: TestDb) {
         "/alerts",
         "/alerts/issue",
         "/members",
+        "/sources",
         "/alerts/cve/CVE-2025-4427",
     ] {
         central.goto(&format!("{url}{page}")).await.unwrap();
         assert_fits(&central).await;
+        assert_labelled(&central).await;
     }
 
     for c in [member, central, tablet] {
@@ -762,6 +764,7 @@ async fn pages_keep_tenants_apart_need_csrf_and_forbid_inline_script(db: TestDb)
     for path in [
         "/dashboard",
         "/members",
+        "/sources",
         "/audit",
         "/alerts/issue",
         "/alerts/cve/CVE-2025-4427",
@@ -1035,6 +1038,10 @@ async fn a_member_sees_what_is_asked_and_the_numbers_agree(db: TestDb) {
 
     // The central team's numbers: the card, the table and the CSV agree.
     let analyst = Visitor::sign_in(&url, "analyst@nhs.example").await;
+    // The knowledge's freshness (no feeds followed by this server yet).
+    let (status, sources) = analyst.get("/sources").await;
+    assert_eq!(status, 200);
+    assert!(sources.contains("No source has synced yet"), "{sources}");
     // Members appear by name on an alert's page; the pages have an icon.
     let (_, subject) = analyst.get("/alerts/cve/CVE-2025-4427").await;
     assert!(

@@ -225,3 +225,26 @@ pub(super) async fn audit(State(state): State<Arc<AppState>>, session: Session) 
         problems: verdict.problems,
     }))
 }
+
+#[derive(Template)]
+#[template(path = "sources.html")]
+pub(super) struct SourcesPage {
+    nav: Nav,
+    feeds: Vec<crate::feeds::FeedStatus>,
+    /// This server follows feeds (`ward serve --feeds`).
+    following: bool,
+}
+
+/// The central team's view of the knowledge's freshness: each feed source's last success,
+/// lag, last error and next run.
+pub(super) async fn sources(State(state): State<Arc<AppState>>, session: Session) -> PageResult {
+    if !session.who.role.is_central() {
+        return Err(forbidden("see the feeds' status"));
+    }
+    let states = state.store.feed_states().await?;
+    Ok(html(&SourcesPage {
+        nav: session.nav(&state, "sources").await?,
+        feeds: crate::feeds::statuses(states, state.feeds.as_ref(), Utc::now()),
+        following: state.feeds.is_some(),
+    }))
+}

@@ -53,6 +53,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             get(alerts::alert_page).post(alerts::alert_action),
         )
         .route("/members", get(central::members))
+        .route("/sources", get(central::sources))
         .route("/audit", get(central::audit))
         .route("/people", get(people::people).post(people::people_action))
         .route("/worklist", get(findings::worklist))
