@@ -25,6 +25,8 @@ struct Probe {
     affected: Option<IgnoredAny>,
     #[serde(rename = "schema_version")]
     schema_version: Option<IgnoredAny>,
+    #[serde(rename = "ward_knowledge")]
+    ward_knowledge: Option<IgnoredAny>,
 }
 
 /// Detects the format of one document and parses every record in it.
@@ -59,6 +61,9 @@ fn skip_bom(bytes: &[u8]) -> &[u8] {
 fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
     let probe: Probe = serde_json::from_slice(bytes)
         .map_err(|e| document_error(name, format!("not valid JSON: {e}")))?;
+    if probe.ward_knowledge.is_some() {
+        return crate::ward_knowledge::parse(name, bytes);
+    }
     if probe.cve_metadata.is_some() || probe.data_type.as_deref() == Some("CVE_RECORD") {
         return Ok(cve5::parse(name, bytes));
     }

@@ -17,6 +17,8 @@ pub enum Format {
     EpssCsv,
     Osv,
     OsvYaml,
+    /// Ward's own knowledge documents (offline bundles).
+    WardKnowledge,
 }
 
 impl Format {
@@ -29,6 +31,7 @@ impl Format {
             Self::EpssCsv => "EPSS (CSV)",
             Self::Osv => "OSV (JSON)",
             Self::OsvYaml => "OSV (YAML)",
+            Self::WardKnowledge => "Ward knowledge",
         }
     }
 }

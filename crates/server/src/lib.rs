@@ -47,6 +47,8 @@ pub struct AppState {
     pub import_limits: ward_import::Limits,
     /// The feeds this server syncs (`ward serve --feeds`), for their schedule in the status.
     pub feeds: Option<ward_sync::Config>,
+    /// Where offline bundles are published from (`ward serve --bundle-dir`).
+    pub bundle_dir: Option<std::path::PathBuf>,
 }
 
 /// The API, with no internal destination allowed for channels.
@@ -62,6 +64,7 @@ pub fn router_with(store: Store, policy: Policy, targets: outbound::Targets) -> 
         targets,
         import_limits: ward_import::Limits::DEFAULT,
         feeds: None,
+        bundle_dir: None,
     })
 }
 

@@ -58,6 +58,8 @@ pub enum Answer {
     Json(fn(&mut SchemaGenerator) -> Schema),
     /// JSON of this schema, or (`?format=csv`) its rows as CSV.
     JsonOrCsv(fn(&mut SchemaGenerator) -> Schema),
+    /// A file: a gzip-compressed tar archive.
+    Gzip,
 }
 
 impl std::fmt::Debug for Route {
@@ -457,6 +459,18 @@ pub const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/knowledge/bundles/latest",
+        operation_id: "latestBundle",
+        summary: "The newest offline knowledge bundle (`ward serve --bundle-dir`): a signed .tar.gz that members without internet access import with `ward db import FILE --verify-key KEY`",
+        access: Access::Any,
+        query: &[],
+        body: Body::None,
+        status: 200,
+        response: Answer::Gzip,
+        handler: || axum::routing::get(knowledge::latest_bundle),
+    },
+    Route {
+        method: "get",
         path: "/api/v1/feeds",
         operation_id: "listFeeds",
         summary: "Each feed source's freshness: last success and error, cursor, lag, next run, whether it is behind",
@@ -489,6 +503,10 @@ fn success(answer: Answer, generator: &mut SchemaGenerator) -> Value {
         Answer::Json(schema) => json!({
             "description": "Success",
             "content": {"application/json": json_of(schema(generator))}
+        }),
+        Answer::Gzip => json!({
+            "description": "Success: the file",
+            "content": {"application/gzip": {"schema": {"type": "string", "contentMediaType": "application/gzip"}}}
         }),
         Answer::JsonOrCsv(schema) => json!({
             "description": "Success: JSON, or with `format=csv` the rows as CSV (a header line of field names)",

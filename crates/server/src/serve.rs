@@ -118,6 +118,7 @@ pub async fn serve(
         targets: options.targets,
         import_limits: options.import_limits,
         feeds: options.feeds,
+        bundle_dir: options.bundle_dir,
     });
     match options.tls {
         None => {
@@ -163,6 +164,8 @@ pub struct ServeOptions {
     pub import_limits: ward_import::Limits,
     /// The publishers' feeds to follow on schedule (`ward serve --feeds FILE`).
     pub feeds: Option<ward_sync::Config>,
+    /// Offline bundles to publish (`ward serve --bundle-dir DIR`: the newest `.tar.gz`).
+    pub bundle_dir: Option<std::path::PathBuf>,
 }
 
 pub(crate) async fn security_headers(mut response: Response) -> Response {

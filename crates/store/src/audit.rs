@@ -390,11 +390,13 @@ pub mod checkpoint {
             .map_err(|e| format!("not an Ed25519 public or private key in PEM: {e}"))
     }
 
-    pub(crate) fn sign(key: &SigningKey, message: &[u8]) -> String {
+    /// A signature of `message`, in hex.
+    pub fn sign(key: &SigningKey, message: &[u8]) -> String {
         hex::encode(key.sign(message).to_bytes())
     }
 
-    pub(crate) fn verify(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
+    /// Whether `signature` (hex) is `key`'s over `message`.
+    pub fn verify(key: &VerifyingKey, message: &[u8], signature: &str) -> bool {
         let Ok(bytes) = hex::decode(signature) else {
             return false;
         };

@@ -197,3 +197,69 @@ impl Store {
             .collect())
     }
 }
+
+/// One page of the knowledge base's views for a bundle: `(vuln_id, source, payload)`.
+pub type ViewPage = Vec<(String, String, String)>;
+
+impl Store {
+    /// Views imported at or after `since` (RFC 3339), ordered by key, `limit` at a time after
+    /// `after` (keyset paging: a bundle of the whole knowledge base never holds it all).
+    pub async fn views_imported_since(
+        &self,
+        since: &str,
+        after: Option<&(String, String)>,
+        limit: i64,
+    ) -> Result<ViewPage> {
+        let (vuln, source) = after
+            .map(|(v, s)| (v.as_str(), s.as_str()))
+            .unwrap_or(("", ""));
+        let rows = sqlx::query(
+            "SELECT vuln_id, source, payload FROM advisory
+             WHERE imported_at >= $1 AND (vuln_id > $2 OR (vuln_id = $2 AND source > $3))
+             ORDER BY vuln_id, source LIMIT $4",
+        )
+        .bind(since)
+        .bind(vuln)
+        .bind(source)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("vuln_id"), r.get("source"), r.get("payload")))
+            .collect())
+    }
+
+    /// Every KEV entry as stored (JSON).
+    pub async fn kev_payloads(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query("SELECT payload FROM kev ORDER BY vuln_id")
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.get("payload"))
+            .collect())
+    }
+
+    /// EPSS scores dated on or after `date` (`YYYY-MM-DD`; scores without a date too).
+    pub async fn epss_since(&self, date: &str) -> Result<Vec<ward_model::Epss>> {
+        let rows = sqlx::query(
+            "SELECT vuln_id, score, percentile, model_version, score_date FROM epss
+             WHERE score_date IS NULL OR score_date >= $1 ORDER BY vuln_id",
+        )
+        .bind(date)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| ward_model::Epss {
+                cve_id: r.get("vuln_id"),
+                score: r.get("score"),
+                percentile: r.get("percentile"),
+                model_version: r.get("model_version"),
+                score_date: r
+                    .get::<Option<String>, _>("score_date")
+                    .and_then(|d| d.parse().ok()),
+            })
+            .collect())
+    }
+}

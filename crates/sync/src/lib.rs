@@ -8,6 +8,7 @@
 //! publisher sends is checked before it is imported: an HTML "Access Denied" page where KEV's
 //! JSON should be is a failed sync, not an empty catalogue.
 
+pub mod bundle;
 pub mod config;
 mod http;
 

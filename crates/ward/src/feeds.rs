@@ -15,6 +15,27 @@ pub(crate) enum FeedsCommand {
     Sync(SyncArgs),
     /// Each source's last success, last error, cursor, lag and next run.
     Status(StatusArgs),
+    /// Write an offline bundle: the knowledge imported since a date (views, the KEV catalogue,
+    /// EPSS scores), with a manifest of SHA-256 hashes signed by an Ed25519 key (from `ward
+    /// audit keygen`). Members import it with `ward db import FILE --verify-key KEY.pub`.
+    Bundle(BundleArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct BundleArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// Knowledge imported since this day or time (`2026-11-01`, or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    since: String,
+    /// The bundle to write (`.tar.gz`).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    out: PathBuf,
+    /// The Ed25519 private key (PKCS#8 PEM) that signs the manifest.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    #[arg(long, value_enum, default_value = "text")]
+    format: TextOrJson,
 }
 
 #[derive(Args)]
@@ -46,7 +67,44 @@ pub(crate) async fn run(command: FeedsCommand) -> anyhow::Result<u8> {
     match command {
         FeedsCommand::Sync(args) => sync(args).await,
         FeedsCommand::Status(args) => status(args).await,
+        FeedsCommand::Bundle(args) => bundle(args).await,
     }
+}
+
+async fn bundle(args: BundleArgs) -> anyhow::Result<u8> {
+    let since = match chrono::DateTime::parse_from_rfc3339(&args.since) {
+        Ok(t) => t.with_timezone(&chrono::Utc),
+        Err(_) => chrono::NaiveDate::parse_from_str(&args.since, "%Y-%m-%d")
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "--since {:?}: give a day (2026-11-01) or an RFC 3339 time",
+                    args.since
+                )
+            })?
+            .and_time(chrono::NaiveTime::MIN)
+            .and_utc(),
+    };
+    let pem = std::fs::read_to_string(&args.key)
+        .map_err(|e| anyhow::anyhow!("--key {}: {e}", args.key.display()))?;
+    let key = ward_store::checkpoint::signing_key(&pem).map_err(anyhow::Error::msg)?;
+    let store = Store::open(&args.db.location()).await?;
+    let result = ward_sync::bundle::write(&store, since, &args.out, &key).await;
+    store.close().await;
+    let manifest = result.map_err(anyhow::Error::msg)?;
+    match args.format {
+        TextOrJson::Json => println!("{}", serde_json::to_string_pretty(&manifest)?),
+        TextOrJson::Text => println!(
+            "{}: {} views, {} KEV entries, {} EPSS scores since {} in {} files, signed by {}",
+            args.out.display(),
+            manifest.views,
+            manifest.kev,
+            manifest.epss,
+            manifest.since,
+            manifest.files.len(),
+            manifest.key_id
+        ),
+    }
+    Ok(exit::OK)
 }
 
 async fn sync(args: SyncArgs) -> anyhow::Result<u8> {

@@ -36,6 +36,11 @@ pub(crate) struct ImportArgs {
     /// file keeps taking uploads and sign-ins; more is written as it is parsed.
     #[arg(long, value_name = "SIZE", default_value = "384MiB", value_parser = ward_feeds::parse_size)]
     pub(crate) buffer: u64,
+    /// Each path is an offline bundle (`ward feeds bundle`) to check against this public key
+    /// (PEM) first: a bundle whose signature or file hashes do not match is refused and
+    /// nothing is imported.
+    #[arg(long, value_name = "KEY")]
+    pub(crate) verify_key: Option<PathBuf>,
     /// Files, folders or archives to import.
     #[arg(required = true)]
     pub(crate) paths: Vec<PathBuf>,
@@ -70,6 +75,25 @@ pub(crate) fn progress_bar(label: &str) -> ProgressBar {
 }
 
 pub(crate) async fn run(args: ImportArgs) -> anyhow::Result<u8> {
+    if let Some(key) = &args.verify_key {
+        let pem = std::fs::read_to_string(key)
+            .map_err(|e| anyhow::anyhow!("--verify-key {}: {e}", key.display()))?;
+        let key = ward_store::checkpoint::verifying_key(&pem).map_err(anyhow::Error::msg)?;
+        for path in &args.paths {
+            let manifest =
+                ward_sync::bundle::verify_file(path, &key).map_err(anyhow::Error::msg)?;
+            eprintln!(
+                "{}: signed by {}, made {}, knowledge since {}: {} views, {} KEV entries, {} EPSS scores",
+                path.display(),
+                manifest.key_id,
+                manifest.created_at,
+                manifest.since,
+                manifest.views,
+                manifest.kev,
+                manifest.epss
+            );
+        }
+    }
     let location = args.db.location();
     let store = Store::open(&location).await?;
     let bar = progress_bar("importing");

@@ -73,6 +73,10 @@ pub(crate) struct ServeArgs {
     /// at a time when several share PostgreSQL.
     #[arg(long, env = "WARD_FEEDS", value_name = "FILE")]
     pub(crate) feeds: Option<std::path::PathBuf>,
+    /// Publish offline bundles to members: the newest `.tar.gz` in this folder (written by
+    /// `ward feeds bundle -o DIR/…`, e.g. nightly) is `GET /api/v1/knowledge/bundles/latest`.
+    #[arg(long, env = "WARD_BUNDLE_DIR", value_name = "DIR")]
+    pub(crate) bundle_dir: Option<std::path::PathBuf>,
     /// Feeds imported over HTTP: the most one archive or compressed file may expand to in all.
     #[arg(long, value_name = "SIZE", default_value = "16GiB", value_parser = ward_feeds::parse_size)]
     pub(crate) max_archive: u64,
@@ -169,6 +173,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<u8> {
                 archive: args.max_archive,
             },
             feeds,
+            bundle_dir: args.bundle_dir.clone(),
         },
     )
     .await?;

@@ -652,6 +652,7 @@ async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
 }
 
 ward_testdata::backend_tests!(
+    offline_bundles_are_signed_checked_and_published,
     the_server_follows_the_feeds_on_schedule,
     kev_sync_is_conditional_refuses_error_pages_and_follows_removals,
     nvd_pages_resume_keep_the_rate_and_send_the_key,
@@ -659,3 +660,183 @@ ward_testdata::backend_tests!(
     cve5_baseline_then_delta_log,
     epss_keeps_the_score_history,
 );
+
+/// Rewrites a bundle's archive, passing each entry (name, bytes) through `change`.
+fn rewrite(
+    from: &Path,
+    to: &Path,
+    change: impl Fn(&str, Vec<u8>) -> Option<Vec<u8>>,
+    extra: Option<(&str, &[u8])>,
+) {
+    let mut input = tar::Archive::new(flate2::read::GzDecoder::new(
+        std::fs::File::open(from).unwrap(),
+    ));
+    let mut out = tar::Builder::new(flate2::write::GzEncoder::new(
+        std::fs::File::create(to).unwrap(),
+        flate2::Compression::fast(),
+    ));
+    let mut put = |name: &str, bytes: &[u8]| {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(bytes.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        out.append_data(&mut h, name, bytes).unwrap();
+    };
+    for entry in input.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().to_string_lossy().into_owned();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        if let Some(bytes) = change(&name, bytes) {
+            put(&name, &bytes);
+        }
+    }
+    if let Some((name, bytes)) = extra {
+        put(name, bytes);
+    }
+    out.into_inner().unwrap().finish().unwrap();
+}
+
+/// Offline bundles: the central server's knowledge, signed; a member without internet access
+/// imports it after checking the signature and every file's hash — a changed file, an added
+/// one or another key's signature is refused with nothing imported — or pulls the newest one
+/// from the server.
+async fn offline_bundles_are_signed_checked_and_published(db: TestDb) {
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo/feeds");
+    assert!(
+        common::run(db.location(), &["db", "import", p(&demo)])
+            .status
+            .success()
+    );
+    let central = status(&db);
+    let dir = db.dir().to_owned();
+    let key = dir.join("bundle.pem");
+    assert!(
+        common::run(db.location(), &["audit", "keygen", "--out", p(&key)])
+            .status
+            .success()
+    );
+    let public = dir.join("bundle.pem.pub");
+    let published = dir.join("published");
+    std::fs::create_dir(&published).unwrap();
+    let bundle = published.join("ward-knowledge-2026-12-03.tar.gz");
+    let out = ward(db.location())
+        .args([
+            "feeds",
+            "bundle",
+            "--since",
+            "2020-01-01",
+            "-o",
+            p(&bundle),
+            "--key",
+            p(&key),
+            "--format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let manifest = json(&out);
+    assert_eq!(manifest["views"], central["views"]);
+    assert_eq!(manifest["kev"], central["kev"]);
+
+    // A member's own database, offline: the bundle checked, then imported.
+    let member = dir.join("member.db");
+    let import = |file: &Path, key: &Path| {
+        common::run(
+            &member,
+            &[
+                "db",
+                "import",
+                p(file),
+                "--verify-key",
+                p(key),
+                "--format",
+                "json",
+            ],
+        )
+    };
+    let o = import(&bundle, &public);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mine = json(&common::run(&member, &["db", "status", "--format", "json"]));
+    for field in ["vulnerabilities", "views", "kev", "epss"] {
+        assert_eq!(mine[field], central[field], "{field}");
+    }
+
+    // Changed, added to, or signed by another key: refused, nothing imported.
+    let fresh = dir.join("fresh.db");
+    let refused = |file: &Path, key: &Path, why: &str| {
+        let o = common::run(&fresh, &["db", "import", p(file), "--verify-key", p(key)]);
+        assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+        assert!(stderr(&o).contains(why), "{why}: {}", stderr(&o));
+        let s = json(&common::run(&fresh, &["db", "status", "--format", "json"]));
+        assert_eq!(s["views"], 0);
+    };
+    let changed = dir.join("changed.tar.gz");
+    rewrite(
+        &bundle,
+        &changed,
+        |name, bytes| {
+            Some(if name == "knowledge-0001.json" {
+                String::from_utf8(bytes)
+                    .unwrap()
+                    .replacen("Ivanti", "Ivanto", 1)
+                    .into_bytes()
+            } else {
+                bytes
+            })
+        },
+        None,
+    );
+    refused(&changed, &public, "the file was changed");
+    let added = dir.join("added.tar.gz");
+    rewrite(
+        &bundle,
+        &added,
+        |_, b| Some(b),
+        Some(("knowledge-9999.json", b"{\"ward_knowledge\": 1}")),
+    );
+    refused(&added, &public, "is not in the manifest");
+    let other = dir.join("other.pem");
+    assert!(
+        common::run(db.location(), &["audit", "keygen", "--out", p(&other)])
+            .status
+            .success()
+    );
+    refused(
+        &bundle,
+        &dir.join("other.pem.pub"),
+        "signature does not match",
+    );
+
+    // Published by the server: any member pulls the newest.
+    let token = {
+        let o = common::run(
+            db.location(),
+            &["admin", "init", "--slug", "central", "--name", "Central"],
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_owned()
+    };
+    let server = common::Server::start_with(db.location(), &["--bundle-dir", p(&published)]);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let r = http
+        .get(format!("{}/api/v1/knowledge/bundles/latest", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/gzip");
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        std::fs::read(&bundle).unwrap().as_slice()
+    );
+    let r = http
+        .get(format!("{}/api/v1/knowledge/bundles/latest", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+}

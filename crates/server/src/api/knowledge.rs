@@ -155,3 +155,58 @@ pub(crate) async fn feeds(
         feeds: crate::feeds::statuses(states, state.feeds.as_ref(), chrono::Utc::now()),
     }))
 }
+
+/// `GET /api/v1/knowledge/bundles/latest`: the newest `.tar.gz` in `--bundle-dir` (any role:
+/// it holds public knowledge, no member's data).
+pub(crate) async fn latest_bundle(
+    State(state): State<Arc<AppState>>,
+    Auth(_who): Auth,
+) -> ApiResult<axum::response::Response> {
+    use axum::response::IntoResponse as _;
+    let Some(dir) = state.bundle_dir.clone() else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "this server publishes no bundles (ward serve --bundle-dir DIR)",
+        ));
+    };
+    let newest = tokio::task::spawn_blocking(move || {
+        std::fs::read_dir(&dir)
+            .ok()
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tar.gz"))
+            .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+            .max()
+            .map(|(_, path)| path)
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let Some(path) = newest else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no bundle has been written yet",
+        ));
+    };
+    let file = tokio::fs::File::open(&path)
+        .await
+        .map_err(|e| ApiError::internal(format!("the bundle: {e}")))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().replace(['"', '\\', '\r', '\n'], "_"))
+        .unwrap_or_default();
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/gzip".to_owned(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file)),
+    )
+        .into_response())
+}

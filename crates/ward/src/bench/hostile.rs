@@ -67,6 +67,7 @@ pub(crate) async fn bench(
         listener,
         ward_server::ServeOptions {
             feeds: None,
+            bundle_dir: None,
             tick: Duration::from_secs(3600),
             delivery_hold: Duration::from_secs(30),
             mailer: None,

@@ -511,6 +511,7 @@ async fn federation(
         listener,
         ward_server::ServeOptions {
             feeds: None,
+            bundle_dir: None,
             tick: std::time::Duration::from_secs(3600),
             delivery_hold: std::time::Duration::from_secs(30),
             mailer: None,
