@@ -119,6 +119,17 @@ pub async fn sync_forever(store: Store, config: Config) {
                     }
                 }
             }
+            // A source behind (no success for twice its interval): the central team is told,
+            // once until it succeeds again.
+            let states = store.feed_states().await?;
+            for status in statuses(states, Some(&config), Utc::now()) {
+                if status.behind && status.state.behind_since.is_none() {
+                    let detail = serde_json::to_value(&status).expect("a status serialises");
+                    store
+                        .mark_feed_behind(&status.state.name, &status.state.kind, &detail)
+                        .await?;
+                }
+            }
             Ok::<(), ward_store::StoreError>(())
         };
         if let Some(Err(e)) = exclusively(&store, Job::FeedSync, work).await {

@@ -356,6 +356,9 @@ impl Mailer {
 /// The subject and plain-text body of an alert e-mail. Every value is copied in as text:
 /// nothing from the payload is interpreted, and control characters cannot start a header.
 pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) {
+    if event.starts_with("feed.") {
+        return feed_email_text(payload);
+    }
     let alert = &payload["alert"];
     // Every value on one line: control characters (CR, LF, tab, …) become spaces, so no value
     // can start a line of its own ("Bcc: …", a forged "Remediate by: …").
@@ -381,6 +384,7 @@ pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) 
         "alert.accept-risk" => "Risk accepted",
         "alert.not-affected" => "Declared not affected",
         "alert.add-evidence" => "New evidence for an alert",
+        "alert.withdraw" => "Alert withdrawn: the knowledge changed (nothing was patched)",
         _ => "Alert changed",
     };
     let subject_of = field("subject").unwrap_or_default();
@@ -397,6 +401,10 @@ pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) 
         body.push_str(&one_line(format!("Missed: the {missed} deadline")));
         body.push_str("\n\n");
     }
+    if let Some(reason) = payload["reason"].as_str() {
+        body.push_str(&one_line(format!("Why: {reason}")));
+        body.push_str("\n\n");
+    }
     let exposure = field("exposure").map(|e| match e.as_str() {
         "affected" => "affected: your inventory has a vulnerable version".to_owned(),
         "confirm-exposure" => {
@@ -410,6 +418,7 @@ pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) 
         ("State", field("state")),
         ("Exposure", exposure),
         ("Priority", field("priority").or_else(|| field("level"))),
+        ("Severity", field("severity")),
         ("Acknowledge by", field("acknowledge_by")),
         ("Remediate by", field("remediate_by")),
         ("Findings or sightings", field("evidence")),
@@ -426,6 +435,35 @@ pub fn email_text(event: &str, payload: &serde_json::Value) -> (String, String) 
         field("id").unwrap_or_default(),
         payload["audit_seq"]
     ));
+    (subject, body)
+}
+
+/// A feed event's e-mail: which source fell behind, since when, and its last error.
+fn feed_email_text(payload: &serde_json::Value) -> (String, String) {
+    let source = &payload["source"];
+    let text = |v: &serde_json::Value| -> String {
+        let s = match v {
+            serde_json::Value::Null => "—".to_owned(),
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        s.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(300)
+            .collect()
+    };
+    let name = text(&source["name"]);
+    let subject = format!("[Ward] Feed behind: {name}");
+    let body = format!(
+        "The feed source {name} ({}) has not synced successfully for twice its interval.\n\n\
+         Last success: {}\nLast error: {}\nFailed syncs since: {}\n\n\
+         Ward keeps trying; `ward feeds status` and the Sources page show it. (audit entry {})\n",
+        text(&source["kind"]),
+        text(&source["last_success_at"]),
+        text(&source["last_error"]),
+        text(&source["failures"]),
+        payload["audit_seq"]
+    );
     (subject, body)
 }
 

@@ -93,11 +93,11 @@ pub struct Change {
     pub(crate) tx: Transaction<'static, Any>,
     /// SQLite: this process's turn to write, held until the change ends.
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
-    seq: i64,
-    hash: String,
+    pub(crate) seq: i64,
+    pub(crate) hash: String,
     actor: String,
     /// When the last entry was written.
-    at: String,
+    pub(crate) at: String,
 }
 
 impl Change {

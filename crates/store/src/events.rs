@@ -57,9 +57,41 @@ pub const EVENTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// A feed source fell behind (no success for twice its interval): the central team's
+/// channels hear it, once until the source succeeds again.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "Ward feed event")]
+pub struct FeedEvent<'a> {
+    /// The shape's version ([`EVENT_VERSION`]).
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// `feed.behind`.
+    #[schemars(schema_with = "feed_event_names")]
+    pub event: &'a str,
+    pub at: &'a str,
+    /// The source as `GET /api/v1/feeds` shows it (name, kind, last success, last error, lag).
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
+    pub source: &'a serde_json::Value,
+    pub audit_seq: i64,
+    pub audit_hash: &'a str,
+}
+
+fn feed_event_names(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": ["feed.behind"] })
+}
+
+/// Every notification body: an alert's change or a feed's.
+#[derive(Serialize, JsonSchema)]
+#[serde(untagged)]
+#[schemars(title = "Ward notification")]
+pub enum Event<'a> {
+    Alert(AlertEvent<'a>),
+    Feed(FeedEvent<'a>),
+}
+
 /// A notification: the alert as it now is and the audit chain's head after the change.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
-#[schemars(title = "Ward alert event", extend("$id" = "https://ward.invalid/schemas/events/v1"))]
+#[schemars(title = "Ward alert event")]
 pub struct AlertEvent<'a> {
     /// The shape's version ([`EVENT_VERSION`]).
     #[schemars(range(min = 1, max = 1))]
@@ -96,7 +128,7 @@ fn missed(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 
 /// The JSON Schema of every event (`docs/events.schema.json`).
 pub fn schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(AlertEvent<'static>)).expect("a schema serialises")
+    serde_json::to_value(schemars::schema_for!(Event<'static>)).expect("a schema serialises")
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub struct FeedState {
     pub last_summary: Option<serde_json::Value>,
     /// Failed syncs since the last success.
     pub failures: i64,
+    /// When it fell behind and the central team was told (cleared by the next success).
+    pub behind_since: Option<String>,
 }
 
 /// How a sync ended, to record.
@@ -66,6 +68,7 @@ fn state(r: &sqlx::any::AnyRow) -> FeedState {
         last_error: r.get("last_error"),
         last_summary: json("last_summary"),
         failures: r.get("failures"),
+        behind_since: r.get("behind_since"),
     }
 }
 
@@ -73,7 +76,7 @@ fn state(r: &sqlx::any::AnyRow) -> FeedState {
 macro_rules! feed_columns {
     () => {
         "name, kind, cursor, etag, last_modified, last_run_at, last_success_at, last_change_at,
-         last_error_at, last_error, last_summary, failures"
+         last_error_at, last_error, last_summary, failures, behind_since"
     };
 }
 
@@ -150,7 +153,7 @@ impl Store {
                      ON CONFLICT (name) DO UPDATE SET kind = excluded.kind, last_run_at = excluded.last_run_at,
                          last_success_at = excluded.last_success_at,
                          last_change_at = COALESCE(excluded.last_change_at, feed_state.last_change_at),
-                         last_summary = excluded.last_summary, failures = 0",
+                         last_summary = excluded.last_summary, failures = 0, behind_since = NULL",
                 )
                 .bind(name)
                 .bind(kind)
@@ -177,6 +180,59 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Marks a source behind and tells the central team (an audited `feed.behind` event to
+    /// its channels), once until the source succeeds again. `false`: already told.
+    pub async fn mark_feed_behind(
+        &self,
+        name: &str,
+        kind: &str,
+        source: &serde_json::Value,
+    ) -> Result<bool> {
+        let mut change = self.begin_change("ward:feeds").await?;
+        let at = change.at.clone();
+        let marked = sqlx::query(
+            "UPDATE feed_state SET behind_since = $1 WHERE name = $2 AND behind_since IS NULL RETURNING name",
+        )
+        .bind(&at)
+        .bind(name)
+        .fetch_optional(&mut *change.tx)
+        .await?;
+        let central: Option<crate::OrgId> =
+            sqlx::query("SELECT id FROM organisation WHERE central = 1")
+                .fetch_optional(&mut *change.tx)
+                .await?
+                .map(|r| r.get("id"));
+        let (Some(_), Some(central)) = (marked, central) else {
+            change.tx.rollback().await?;
+            return Ok(false);
+        };
+        change
+            .log(
+                Some(central),
+                "feed.behind",
+                &format!("feed:{name}"),
+                None,
+                Some(source),
+            )
+            .await?;
+        let event = crate::events::FeedEvent {
+            version: crate::events::EVENT_VERSION,
+            event: "feed.behind",
+            at: &at,
+            source,
+            audit_seq: change.seq,
+            audit_hash: &change.hash,
+        };
+        let payload = serde_json::to_value(&event).expect("an event serialises");
+        let seq = change.seq;
+        change
+            .enqueue(central, "feed.behind", &payload, seq)
+            .await?;
+        tracing::warn!(source = %name, kind, "feed behind: the central team is told");
+        change.commit().await?;
+        Ok(true)
     }
 
     /// A CVE's EPSS history, oldest first.

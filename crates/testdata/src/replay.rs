@@ -19,6 +19,8 @@ pub struct Request {
     /// Header names in lower case.
     pub headers: HashMap<String, String>,
     pub at: Instant,
+    /// The request's body (by its `Content-Length`).
+    pub body: Vec<u8>,
 }
 
 impl Request {
@@ -193,6 +195,15 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
         }
     }
+    let mut body = vec![
+        0u8;
+        headers
+            .get("content-length")
+            .and_then(|l| l.parse().ok())
+            .unwrap_or(0usize)
+            .min(16 << 20)
+    ];
+    reader.read_exact(&mut body)?;
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let request = Request {
         path: decode(path),
@@ -206,6 +217,7 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             .collect(),
         headers,
         at: Instant::now(),
+        body,
     };
     let (handler, fault) = {
         let mut s = state.lock().unwrap();

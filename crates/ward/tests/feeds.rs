@@ -651,7 +651,134 @@ async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
     assert_eq!(r.status(), 403);
 }
 
+/// Trusts sit behind proxies: `HTTP_PROXY`/`HTTPS_PROXY` from the environment are used (the
+/// replay plays the proxy; the publisher's name does not even resolve here).
+async fn feeds_go_through_the_proxy_the_environment_names(db: TestDb) {
+    let Some(kev_path) = shared("kev/known_exploited_vulnerabilities-2026.08.07.json") else {
+        return;
+    };
+    let proxy = Replay::start();
+    let target =
+        "http://publisher.invalid/sites/default/files/feeds/known_exploited_vulnerabilities.json";
+    proxy.set(
+        target,
+        Reply::ok("application/json", std::fs::read(&kev_path).unwrap()),
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!("[[source]]\nkind = \"kev\"\nurl = \"{target}\"\n"),
+    );
+    let (code, r) = sync(
+        &db,
+        &config,
+        &[("HTTP_PROXY", &proxy.url), ("NO_PROXY", "")],
+    );
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(proxy.requests_to(target).len(), 1);
+    assert!(status(&db)["kev"].as_i64().unwrap() > 1000);
+}
+
+/// A source that keeps failing falls behind (no success for twice its interval): the central
+/// team's channels are told once (`feed.behind`, in the documented event schema), the status
+/// says so, and the audit log has it.
+async fn a_source_that_falls_behind_tells_the_central_team(db: TestDb) {
+    let replay = Replay::start();
+    replay.set("/kev.json", Reply::status(503));
+    replay.set("/hook", Reply::ok("text/plain", "ok"));
+    let central = admin(
+        &db,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"kev\"\nurl = \"{}/kev.json\"\nevery = \"1s\"\nattempts = 1\n",
+            replay.url
+        ),
+    );
+    let server = common::Server::start_with(
+        db.location(),
+        &["--feeds", p(&config), "--allow-targets", "127.0.0.1"],
+    );
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{}/api/v1/channels", server.url))
+        .bearer_auth(&central)
+        .json(&json!({"kind": "webhook", "target": format!("{}/hook", replay.url), "secret": "whsec-0123456789abcdef"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let started = std::time::Instant::now();
+    while replay.requests_to("/hook").is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the central team was never told"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Told once, however many more syncs fail.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let hooks = replay.requests_to("/hook");
+    assert_eq!(hooks.len(), 1);
+    let body: Value = serde_json::from_slice(&hooks[0].body).unwrap();
+    assert_eq!(body["event"], "feed.behind");
+    assert_eq!(body["source"]["name"], "kev");
+    assert!(
+        body["source"]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("503"),
+        "{body}"
+    );
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../docs/events.schema.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let script = "import json, sys\nfrom jsonschema import Draft202012Validator\ng = json.load(sys.stdin)\n\
+                  errors = [e.message for e in Draft202012Validator(g['schema']).iter_errors(g['body'])]\n\
+                  print(errors)\nsys.exit(1 if errors else 0)\n";
+    let input = serde_json::to_vec(&json!({"schema": schema, "body": body})).unwrap();
+    if let Some((ok, out, err)) = ward_testdata::python(&["jsonschema"], script, &input) {
+        assert!(ok, "{out}{err}");
+    }
+    let feeds: Value = http
+        .get(format!("{}/api/v1/feeds", server.url))
+        .bearer_auth(&central)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(feeds["feeds"][0]["behind"], true, "{feeds}");
+    assert!(feeds["feeds"][0]["behind_since"].is_string());
+    let audit: Value = http
+        .get(format!("{}/api/v1/audit", server.url))
+        .bearer_auth(&central)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let told = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "feed.behind")
+        .count();
+    assert_eq!(told, 1);
+}
+
 ward_testdata::backend_tests!(
+    a_source_that_falls_behind_tells_the_central_team,
+    feeds_go_through_the_proxy_the_environment_names,
     offline_bundles_are_signed_checked_and_published,
     the_server_follows_the_feeds_on_schedule,
     kev_sync_is_conditional_refuses_error_pages_and_follows_removals,

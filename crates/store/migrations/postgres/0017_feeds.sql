@@ -12,7 +12,8 @@ CREATE TABLE feed_state (
     last_error_at   TEXT COLLATE "C",
     last_error      TEXT COLLATE "C",
     last_summary    TEXT COLLATE "C",
-    failures        BIGINT NOT NULL DEFAULT 0
+    failures        BIGINT NOT NULL DEFAULT 0,
+    behind_since    TEXT COLLATE "C"
 );
 -- EPSS history: a CVE's score on the days it first appeared or moved by a point or more.
 CREATE TABLE epss_history (

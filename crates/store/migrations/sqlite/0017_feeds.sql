@@ -12,7 +12,8 @@ CREATE TABLE feed_state (
     last_error_at   TEXT,
     last_error      TEXT,
     last_summary    TEXT,            -- JSON: what the last successful sync did
-    failures        INTEGER NOT NULL DEFAULT 0  -- consecutive failed syncs
+    failures        INTEGER NOT NULL DEFAULT 0,  -- consecutive failed syncs
+    behind_since    TEXT             -- it fell behind and the central team was told; cleared by a success
 );
 -- EPSS history: a CVE's score on the days it first appeared or moved by a point or more, so that
 -- a jump (0.049 -> 0.749 in a week) can be seen.
