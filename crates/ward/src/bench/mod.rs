@@ -12,6 +12,7 @@
 
 mod bombs;
 mod busy;
+mod feeds;
 mod hostile;
 mod hunt;
 
@@ -85,6 +86,28 @@ enum BenchCommand {
         /// load balancer.
         #[arg(long, default_value_t = 1)]
         servers: usize,
+    },
+    /// From a KEV publication to the members' notifications: a generated federation (as
+    /// `federation`) on a copy of a knowledge-only database, `ward serve --feeds` polling a
+    /// loopback publisher every --every seconds, the central team's webhook on loopback; the
+    /// publisher adds a KEV entry for a vulnerability some members have, and the time to each
+    /// notification delivered is reported, split into poll wait, download and import,
+    /// matching and delivery. `--cve5 ARCHIVE`: also the first load of a CVE 5 archive through
+    /// the sync path against `ward db import` of the same file.
+    Feeds {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value_t = 200)]
+        members: usize,
+        #[arg(long, default_value_t = 100)]
+        assets: usize,
+        #[arg(long, default_value_t = 50)]
+        components: usize,
+        /// Seconds between KEV polls.
+        #[arg(long, default_value_t = 30)]
+        every: u64,
+        #[arg(long, value_name = "ARCHIVE")]
+        cve5: Option<PathBuf>,
     },
     /// Hunt through a generated access log with Sigma rules and generated indicators.
     Hunt {
@@ -291,6 +314,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             guessers,
         } => hostile::bench(seconds, uploaders, xml_mb, guessers).await?,
         BenchCommand::Busy { db, paths, buffer } => busy::bench(db, paths, buffer).await?,
+        BenchCommand::Feeds {
+            db,
+            members,
+            assets,
+            components,
+            every,
+            cve5,
+        } => feeds::bench(&db.location(), members, assets, components, every, cve5).await?,
         BenchCommand::BombOne {
             db,
             path,
@@ -372,20 +403,20 @@ fn generate(
     }
 }
 
-/// `ward bench federation`.
-async fn federation(
+/// Fills a knowledge-only database with a generated federation: the central team, `members`
+/// trusts of `assets` assets of `components` components each (real product names from the
+/// knowledge base), uploaded unmatched. Returns the central and the first member's tokens.
+pub(crate) async fn populate(
+    store: &Store,
     location: &str,
+    policy: &ward_priority::Policy,
     members: usize,
     assets: usize,
     components: usize,
-    load_seconds: u64,
-    servers: usize,
-) -> anyhow::Result<serde_json::Value> {
+) -> anyhow::Result<(String, String)> {
     // The bench is the operator's own tool: it holds the database.
     let operator = ward_store::Scope::operator();
     use ward_store::Role;
-    anyhow::ensure!((1..=16).contains(&servers), "--servers: 1 to 16");
-    let store = Store::open(location).await?;
     let products = store.product_keys().await?;
     anyhow::ensure!(
         !products.is_empty(),
@@ -396,9 +427,7 @@ async fn federation(
         "{} holds a federation already: use a copy of a knowledge-only database",
         ward_store::redact(location)
     );
-    let policy = ward_priority::Policy::load("ssvc-deployer")?;
     let actor = "bench";
-    let started = Instant::now();
     store
         .create_organisation(actor, "central", "Central team", true)
         .await?;
@@ -457,7 +486,26 @@ async fn federation(
                 .await?;
         }
     }
+    Ok((central_token, member_token))
+}
+
+/// `ward bench federation`.
+async fn federation(
+    location: &str,
+    members: usize,
+    assets: usize,
+    components: usize,
+    load_seconds: u64,
+    servers: usize,
+) -> anyhow::Result<serde_json::Value> {
+    anyhow::ensure!((1..=16).contains(&servers), "--servers: 1 to 16");
+    let store = Store::open(location).await?;
+    let policy = ward_priority::Policy::load("ssvc-deployer")?;
+    let started = Instant::now();
+    let (central_token, member_token) =
+        populate(&store, location, &policy, members, assets, components).await?;
     let setup = started.elapsed().as_secs_f64();
+    let (actor, operator) = ("bench", ward_store::Scope::operator());
     let central = store
         .central()
         .await?
