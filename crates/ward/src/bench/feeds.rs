@@ -279,15 +279,18 @@ pub(crate) async fn bench(
     let (queued, members_notified) = store
         .outbox_since(&since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .await?;
-    let got = deliveries.lock().expect("lock");
-    let mut latencies: Vec<f64> = got[before..]
+    let got: Vec<(Instant, String)> = deliveries.lock().expect("lock")[before..]
         .iter()
-        .map(|d| (d.at - published).as_secs_f64())
+        .map(|d| (d.at, d.event.clone()))
+        .collect();
+    let mut latencies: Vec<f64> = got
+        .iter()
+        .map(|(at, _)| (*at - published).as_secs_f64())
         .collect();
     latencies.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
     let mut events: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
-    for d in &got[before..] {
-        *events.entry(d.event.as_str()).or_default() += 1;
+    for (_, event) in &got {
+        *events.entry(event.as_str()).or_default() += 1;
     }
     let poll_wait = polled.map(|t| (t - published).as_secs_f64());
     let report_kev = json!({
@@ -310,7 +313,6 @@ pub(crate) async fn bench(
             "delivery_spread": match (latencies.first(), latencies.last()) { (Some(f), Some(l)) => Some(l - f), _ => None },
         },
     });
-    drop(got);
     let _ = central_token;
 
     // The first load of a CVE 5 archive: the sync path against `ward db import`.
