@@ -203,6 +203,35 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// GETs `url` (unconditionally) into `dir/name`, counting its bytes; `None` on a 304.
+    async fn fetch_into(
+        &mut self,
+        url: &Url,
+        dir: &Path,
+        name: &str,
+    ) -> Result<Option<PathBuf>, SyncError> {
+        let Fetched::Body { file, bytes, .. } = self.http.get(url, &self.get(None, None)).await?
+        else {
+            return Ok(None);
+        };
+        self.report.bytes += bytes;
+        let path = dir.join(name);
+        std::fs::copy(file.path(), &path).map_err(|e| SyncError::Fetch(e.to_string()))?;
+        Ok(Some(path))
+    }
+
+    /// GETs a small document (a delta log, a list of modified records) into memory.
+    async fn fetch_bytes(&mut self, url: &Url) -> Result<Option<Vec<u8>>, SyncError> {
+        let Fetched::Body { file, bytes, .. } = self.http.get(url, &self.get(None, None)).await?
+        else {
+            return Ok(None);
+        };
+        self.report.bytes += bytes;
+        std::fs::read(file.path())
+            .map(Some)
+            .map_err(|e| SyncError::Fetch(e.to_string()))
+    }
+
     async fn state(&self) -> Result<ward_store::FeedState, SyncError> {
         Ok(self
             .store
@@ -413,16 +442,10 @@ impl Run<'_> {
         }
         let since = since.expect("set above");
         let log_url = join(&self.source.url, "deltaLog.json")?;
-        let Fetched::Body { file, bytes, .. } =
-            self.http.get(&log_url, &self.get(None, None)).await?
-        else {
+        let Some(log) = self.fetch_bytes(&log_url).await? else {
             return Ok(());
         };
-        self.report.bytes += bytes;
-        let log: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(file.path()).map_err(|e| SyncError::Fetch(e.to_string()))?,
-        )
-        .map_err(|e| {
+        let log: serde_json::Value = serde_json::from_slice(&log).map_err(|e| {
             SyncError::Content(format!(
                 "{}: not a delta log: {e}",
                 http::redacted(&log_url)
@@ -470,16 +493,13 @@ impl Run<'_> {
                 continue;
             };
             let url = join(&self.source.url, &rel)?;
-            let Fetched::Body { file, bytes, .. } =
-                self.http.get(&url, &self.get(None, None)).await?
-            else {
-                continue;
-            };
-            self.report.bytes += bytes;
-            let path = dir.path().join(format!("{id}.json"));
-            std::fs::copy(file.path(), &path).map_err(|e| SyncError::Fetch(e.to_string()))?;
-            check(&path, Format::Cve5, &url).await?;
-            paths.push(path);
+            if let Some(path) = self
+                .fetch_into(&url, dir.path(), &format!("{id}.json"))
+                .await?
+            {
+                check(&path, Format::Cve5, &url).await?;
+                paths.push(path);
+            }
         }
         self.import(paths, false).await?;
         self.save(Some(&serde_json::json!({"since": newest})), None, None)
@@ -500,13 +520,10 @@ impl Run<'_> {
         for ecosystem in &self.source.ecosystems.clone() {
             let base = join(&self.source.url, &format!("{}/", escape_segment(ecosystem)))?;
             let list_url = join(&base, "modified_id.csv")?;
-            let Fetched::Body { file, bytes, .. } =
-                self.http.get(&list_url, &self.get(None, None)).await?
-            else {
+            let Some(list) = self.fetch_bytes(&list_url).await? else {
                 continue;
             };
-            self.report.bytes += bytes;
-            let list = std::fs::read_to_string(file.path())
+            let list = String::from_utf8(list)
                 .map_err(|e| SyncError::Content(format!("{}: {e}", http::redacted(&list_url))))?;
             let mut modified: Vec<(String, String)> = Vec::new();
             for (n, line) in list.lines().enumerate() {
@@ -535,15 +552,10 @@ impl Run<'_> {
             match cursor[ecosystem.as_str()].as_str().map(str::to_owned) {
                 None => {
                     let zip_url = join(&base, "all.zip")?;
-                    let Fetched::Body { file, bytes, .. } =
-                        self.http.get(&zip_url, &self.get(None, None)).await?
-                    else {
+                    let name = format!("osv-{ecosystem}-all.zip");
+                    let Some(path) = self.fetch_into(&zip_url, dir.path(), &name).await? else {
                         continue;
                     };
-                    self.report.bytes += bytes;
-                    let path = dir.path().join(format!("osv-{ecosystem}-all.zip"));
-                    std::fs::copy(file.path(), &path)
-                        .map_err(|e| SyncError::Fetch(e.to_string()))?;
                     self.import(vec![path.clone()], false).await?;
                     let _ = std::fs::remove_file(&path);
                 }
@@ -562,17 +574,11 @@ impl Run<'_> {
                             continue;
                         }
                         let url = join(&base, &format!("{}.json", escape_segment(id)))?;
-                        let Fetched::Body { file, bytes, .. } =
-                            self.http.get(&url, &self.get(None, None)).await?
-                        else {
-                            continue;
-                        };
-                        self.report.bytes += bytes;
-                        let path = dir.path().join(format!("{id}.json"));
-                        std::fs::copy(file.path(), &path)
-                            .map_err(|e| SyncError::Fetch(e.to_string()))?;
-                        check(&path, Format::Osv, &url).await?;
-                        paths.push(path);
+                        let name = format!("{id}.json");
+                        if let Some(path) = self.fetch_into(&url, dir.path(), &name).await? {
+                            check(&path, Format::Osv, &url).await?;
+                            paths.push(path);
+                        }
                     }
                     if !paths.is_empty() {
                         self.import(paths, false).await?;

@@ -492,6 +492,18 @@ async fn epss_keeps_the_score_history(db: TestDb) {
     store.close().await;
 }
 
+/// GET `url` with a bearer token: the JSON answer.
+async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl, token: &str) -> Value {
+    http.get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 fn admin(db: &TestDb, args: &[&str]) -> String {
     let mut all = vec!["admin"];
     all.extend_from_slice(args);
@@ -582,15 +594,7 @@ async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
         .unwrap();
     assert_eq!(r.status(), 201);
     let kev_of_finding = || async {
-        let list: Value = http
-            .get(format!("{url}/api/v1/findings"))
-            .bearer_auth(&member)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = get_json(&http, format!("{url}/api/v1/findings"), &member).await;
         list["findings"][0]["finding"]["kev"].clone()
     };
     // The first poll imports the catalogue without it.
@@ -625,15 +629,7 @@ async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
         "KEV listing to the member's finding: {:?}",
         published.elapsed()
     );
-    let feeds: Value = http
-        .get(format!("{url}/api/v1/feeds"))
-        .bearer_auth(&central)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let feeds = get_json(&http, format!("{url}/api/v1/feeds"), &central).await;
     let kev = &feeds["feeds"][0];
     assert_eq!(kev["name"], "kev");
     assert_eq!(kev["every_seconds"], 1);
@@ -696,20 +692,25 @@ async fn a_source_that_falls_behind_tells_the_central_team(db: TestDb) {
             replay.url
         ),
     );
+    // The central team's channel first (a server without feeds), then the server that follows
+    // them: the source falls behind only once there is someone to tell.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    {
+        let setup = common::Server::start_with(db.location(), &["--allow-targets", "127.0.0.1"]);
+        let r = http
+            .post(format!("{}/api/v1/channels", setup.url))
+            .bearer_auth(&central)
+            .json(&json!({"kind": "webhook", "target": format!("{}/hook", replay.url), "secret": "whsec-0123456789abcdef"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    }
     let server = common::Server::start_with(
         db.location(),
         &["--feeds", p(&config), "--allow-targets", "127.0.0.1"],
     );
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::new();
-    let r = http
-        .post(format!("{}/api/v1/channels", server.url))
-        .bearer_auth(&central)
-        .json(&json!({"kind": "webhook", "target": format!("{}/hook", replay.url), "secret": "whsec-0123456789abcdef"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     let started = std::time::Instant::now();
     while replay.requests_to("/hook").is_empty() {
         assert!(
@@ -747,26 +748,10 @@ async fn a_source_that_falls_behind_tells_the_central_team(db: TestDb) {
     if let Some((ok, out, err)) = ward_testdata::python(&["jsonschema"], script, &input) {
         assert!(ok, "{out}{err}");
     }
-    let feeds: Value = http
-        .get(format!("{}/api/v1/feeds", server.url))
-        .bearer_auth(&central)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let feeds = get_json(&http, format!("{}/api/v1/feeds", server.url), &central).await;
     assert_eq!(feeds["feeds"][0]["behind"], true, "{feeds}");
     assert!(feeds["feeds"][0]["behind_since"].is_string());
-    let audit: Value = http
-        .get(format!("{}/api/v1/audit", server.url))
-        .bearer_auth(&central)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = get_json(&http, format!("{}/api/v1/audit", server.url), &central).await;
     let told = audit["entries"]
         .as_array()
         .unwrap()
