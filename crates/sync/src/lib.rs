@@ -12,6 +12,7 @@ pub mod bundle;
 pub mod config;
 mod http;
 
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -425,6 +426,8 @@ impl Run<'_> {
                     .unwrap_or("baseline.zip");
                 let path = dir.path().join(name);
                 std::fs::copy(file.path(), &path).map_err(|e| SyncError::Fetch(e.to_string()))?;
+                // CVE List V5's releases wrap the records' zip in another zip.
+                let path = unwrap_inner_zip(&path, self.source.max_bytes)?.unwrap_or(path);
                 self.import(vec![path.clone()], false).await?;
                 let _ = std::fs::remove_file(&path);
                 // Changes from when the baseline was made onwards are taken from the delta log.
@@ -592,6 +595,41 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// A zip whose only entry is another zip (`all_CVEs_at_midnight.zip` holds `cves.zip`): the
+/// inner one, written beside it (at most `max_bytes`); `None` for any other file.
+fn unwrap_inner_zip(path: &Path, max_bytes: u64) -> Result<Option<PathBuf>, SyncError> {
+    let Ok(file) = std::fs::File::open(path) else {
+        return Ok(None);
+    };
+    let Ok(mut archive) = zip::ZipArchive::new(file) else {
+        return Ok(None);
+    };
+    if archive.len() != 1 {
+        return Ok(None);
+    }
+    let mut inner = archive
+        .by_index(0)
+        .map_err(|e| SyncError::Content(format!("{}: {e}", path.display())))?;
+    if !inner
+        .name()
+        .is_ok_and(|n| n.to_ascii_lowercase().ends_with(".zip"))
+    {
+        return Ok(None);
+    }
+    let out = path.with_extension("inner.zip");
+    let mut writer = std::fs::File::create(&out)
+        .map_err(|e| SyncError::Fetch(format!("{}: {e}", out.display())))?;
+    let copied = std::io::copy(&mut (&mut inner).take(max_bytes + 1), &mut writer)
+        .map_err(|e| SyncError::Content(format!("{}: {e}", path.display())))?;
+    if copied > max_bytes {
+        return Err(SyncError::Content(format!(
+            "{}: the inner archive expands past max_bytes ({max_bytes})",
+            path.display()
+        )));
+    }
+    Ok(Some(out))
 }
 
 /// `base` + `rel` (`base` is taken as a folder).

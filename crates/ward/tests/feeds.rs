@@ -358,8 +358,9 @@ async fn osv_loads_all_zip_once_then_follows_modified_id(db: TestDb) {
     assert_eq!(status(&db)["vulnerabilities"], 3);
 }
 
-/// CVE List V5: the baseline archive on the first sync, then the records `deltaLog.json`
-/// names since the baseline was made — fetched from the repository's layout.
+/// CVE List V5: the baseline archive on the first sync (a zip inside a zip, as the project's
+/// releases are), then the records `deltaLog.json` names since the baseline was made —
+/// fetched from the repository's layout.
 async fn cve5_baseline_then_delta_log(db: TestDb) {
     let (Some(a), Some(b)) = (
         shared("cve5/records/CVE-2025-4427.json"),
@@ -378,8 +379,17 @@ async fn cve5_baseline_then_delta_log(db: TestDb) {
         z.write_all(&std::fs::read(&a).unwrap()).unwrap();
         z.finish().unwrap();
     }
+    // As CVE List V5 releases it: the records' zip inside another zip.
+    let mut outer = Vec::new();
+    {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(&mut outer));
+        z.start_file("cves.zip", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(&zipped).unwrap();
+        z.finish().unwrap();
+    }
     let replay = Replay::start();
-    let mut baseline = Reply::ok("application/zip", zipped);
+    let mut baseline = Reply::ok("application/zip", outer);
     baseline.headers.push((
         "Last-Modified".into(),
         "Wed, 14 May 2025 00:00:00 GMT".into(),
