@@ -321,6 +321,12 @@ impl Run<'_> {
         // A window in progress keeps its end, so that its pages stay the same set.
         let mut end = time("end");
         let mut index = cursor["index"].as_u64().unwrap_or(0);
+        // The window's total when its paging began: a record of the window modified again
+        // meanwhile leaves it, the pages after shift, and one record would be skipped; the
+        // total changing says so, and the window is paged again from the start (records
+        // already imported come back unchanged).
+        let mut window_total = cursor["total"].as_u64();
+        let mut restarts = 0;
         let key = self
             .source
             .api_key_env
@@ -367,6 +373,19 @@ impl Run<'_> {
                 ))
             })?;
             let got = page["vulnerabilities"].as_array().map_or(0, Vec::len) as u64;
+            if let Some(was) = window_total
+                && was != total
+                && index > 0
+                && restarts < 5
+            {
+                restarts += 1;
+                tracing::info!(source = %self.source.name, was, now = total, "the window changed while it was paged: paging it again");
+                index = 0;
+                window_total = None;
+                end = Some(window_end);
+                continue;
+            }
+            window_total = Some(total);
             if got > 0 {
                 let path = dir.path().join(format!("nvd-page-{index}.json"));
                 std::fs::write(&path, &text).map_err(|e| SyncError::Fetch(e.to_string()))?;
@@ -379,7 +398,7 @@ impl Run<'_> {
             let next = if window_done {
                 serde_json::json!({"start": millis(window_end)})
             } else {
-                serde_json::json!({"start": millis(start), "end": millis(window_end), "index": index})
+                serde_json::json!({"start": millis(start), "end": millis(window_end), "index": index, "total": total})
             };
             self.save(Some(&next), None, None).await?;
             if window_done {
@@ -389,6 +408,7 @@ impl Run<'_> {
                 start = window_end;
                 end = None;
                 index = 0;
+                window_total = None;
             } else {
                 end = Some(window_end);
             }

@@ -293,6 +293,101 @@ async fn nvd_pages_resume_keep_the_rate_and_send_the_key(db: TestDb) {
     );
 }
 
+/// NVD pages of a window that changes while it is paged: a record already imported is
+/// modified again and leaves the window, the later pages shift, and paging on would skip a
+/// record. The total changing says so; the window is paged again and nothing is lost (the
+/// record that left comes with the next window).
+async fn an_nvd_window_that_changes_while_paged_loses_nothing(db: TestDb) {
+    let Some(dir) = shared("nvd/records") else {
+        return;
+    };
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    let records: Vec<Value> = names
+        .iter()
+        .take(5)
+        .map(|p| {
+            let mut cve: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            cve["lastModified"] = json!("2026-11-15T00:00:00.000");
+            cve
+        })
+        .collect();
+    let records = std::sync::Arc::new(std::sync::Mutex::new(records));
+    let replay = Replay::start();
+    let path = "/rest/json/cves/2.0";
+    let shared_records = records.clone();
+    replay.route(path, move |r| {
+        let mut records = shared_records.lock().unwrap();
+        let time = |t: &str| chrono::DateTime::parse_from_rfc3339(t).unwrap();
+        let (from, to) = (
+            time(r.param("lastModStartDate").unwrap()),
+            time(r.param("lastModEndDate").unwrap()),
+        );
+        let window: Vec<Value> = records
+            .iter()
+            .filter(|c| {
+                let t = time(&format!("{}Z", c["lastModified"].as_str().unwrap()));
+                from <= t && t <= to
+            })
+            .cloned()
+            .collect();
+        let start: usize = r.param("startIndex").unwrap().parse().unwrap();
+        let page: Vec<Value> = window
+            .iter()
+            .skip(start)
+            .take(2)
+            .map(|c| json!({"cve": c}))
+            .collect();
+        let body = serde_json::to_vec(&json!({
+            "resultsPerPage": page.len(), "startIndex": start, "totalResults": window.len(),
+            "format": "NVD_CVE", "version": "2.0", "timestamp": "2026-12-01T00:00:00.000",
+            "vulnerabilities": page,
+        }))
+        .unwrap();
+        // Right after the first page is served, its second record is modified again.
+        if start == 0 && records[1]["lastModified"] == "2026-11-15T00:00:00.000" {
+            records[1]["lastModified"] = json!(
+                chrono::Utc::now()
+                    .format("%Y-%m-%dT%H:%M:%S%.3f")
+                    .to_string()
+            );
+        }
+        Reply::ok("application/json", body)
+    });
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nkind = \"nvd\"\nurl = \"{}{path}\"\nrequests_per_30s = 600\nsince = \"2026-11-01T00:00:00Z\"\n",
+            replay.url
+        ),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(
+        status(&db)["vulnerabilities"],
+        5,
+        "a record was skipped: {r:?}"
+    );
+    let asked: Vec<String> = replay
+        .requests_to(path)
+        .iter()
+        .map(|q| q.param("startIndex").unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        asked[..3],
+        ["0", "2", "0"],
+        "the window was paged again: {asked:?}"
+    );
+    // The modified record comes with the next window.
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(r[0]["records"], 1, "{r:?}");
+}
+
 /// OSV's bucket: `all.zip` on the first sync, then only the records `modified_id.csv` lists
 /// as modified since.
 async fn osv_loads_all_zip_once_then_follows_modified_id(db: TestDb) {
@@ -772,6 +867,7 @@ async fn a_source_that_falls_behind_tells_the_central_team(db: TestDb) {
 }
 
 ward_testdata::backend_tests!(
+    an_nvd_window_that_changes_while_paged_loses_nothing,
     a_source_that_falls_behind_tells_the_central_team,
     feeds_go_through_the_proxy_the_environment_names,
     offline_bundles_are_signed_checked_and_published,
