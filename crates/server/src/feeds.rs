@@ -87,38 +87,35 @@ pub fn statuses(
     out
 }
 
-/// Syncs each source when it is due, for ever. Due: never run, or its interval (after a
-/// failure, a shorter backoff) passed since the last run.
+/// Syncs each source when it is due, for ever: each source in its own task (a first NVD load
+/// of hours never holds up a KEV poll), one server at a time per source on a shared
+/// PostgreSQL; and, every few seconds, tells the central team of a source that fell behind.
+/// Due: never run, or its interval (after a failure, a shorter backoff) passed since the last
+/// run.
 pub async fn sync_forever(store: Store, config: Config) {
     let http = match ward_sync::Http::new(config.ca_file.as_deref()) {
-        Ok(h) => h,
+        Ok(h) => std::sync::Arc::new(h),
         Err(e) => {
             tracing::error!("feed sync cannot start: {e}");
             return;
         }
     };
-    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    for source in config.sources.clone() {
+        let (store, http) = (store.clone(), http.clone());
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                interval.tick().await;
+                if let Err(e) = sync_if_due(&store, &http, &source).await {
+                    tracing::error!(source = %source.name, "feed sync: {e}");
+                }
+            }
+        });
+    }
+    let mut interval = tokio::time::interval(Duration::from_secs(2));
     loop {
         interval.tick().await;
         let work = async {
-            let now = Utc::now();
-            let states = store.feed_states().await?;
-            for source in &config.sources {
-                let state = states.iter().find(|s| s.name == source.name);
-                let due = state.and_then(|s| time(&s.last_run_at)).is_none_or(|last| {
-                    let wait = retry_after(source.every, state.map_or(0, |s| s.failures));
-                    now - last >= chrono::Duration::from_std(wait).unwrap_or_default()
-                });
-                if due {
-                    match ward_sync::sync_source(&store, &http, source).await {
-                        Ok(r) if r.ok => {}
-                        Ok(r) => {
-                            tracing::warn!(source = %r.name, "feed sync failed: {}", r.error.unwrap_or_default())
-                        }
-                        Err(e) => tracing::error!(source = %source.name, "feed sync: {e}"),
-                    }
-                }
-            }
             // A source behind (no success for twice its interval): the central team is told,
             // once until it succeeds again.
             let states = store.feed_states().await?;
@@ -133,7 +130,49 @@ pub async fn sync_forever(store: Store, config: Config) {
             Ok::<(), ward_store::StoreError>(())
         };
         if let Some(Err(e)) = exclusively(&store, Job::FeedSync, work).await {
-            tracing::error!("feed sync: {e}");
+            tracing::error!("feed freshness: {e}");
         }
     }
+}
+
+/// One source, if it is due and no other server is syncing it.
+async fn sync_if_due(
+    store: &Store,
+    http: &ward_sync::Http,
+    source: &ward_sync::Source,
+) -> Result<(), ward_store::StoreError> {
+    let due = |state: &FeedState| {
+        time(&state.last_run_at).is_none_or(|last| {
+            let wait = retry_after(source.every, state.failures);
+            Utc::now() - last >= chrono::Duration::from_std(wait).unwrap_or_default()
+        })
+    };
+    if !due(&store.feed_state(&source.name, source.kind.as_str()).await?) {
+        return Ok(());
+    }
+    let Some(lock) = store
+        .try_job_named(&format!("feed:{}", source.name))
+        .await?
+    else {
+        return Ok(());
+    };
+    // Another server may have synced it between the look and the lock.
+    if !due(&store.feed_state(&source.name, source.kind.as_str()).await?) {
+        lock.release().await?;
+        return Ok(());
+    }
+    let result = match ward_sync::sync_source(store, http, source).await {
+        Ok(r) if r.ok => Ok(()),
+        Ok(r) => {
+            tracing::warn!(source = %r.name, "feed sync failed: {}", r.error.unwrap_or_default());
+            Ok(())
+        }
+        Err(ward_sync::SyncError::Store(e)) => Err(e),
+        Err(e) => {
+            tracing::error!(source = %source.name, "feed sync: {e}");
+            Ok(())
+        }
+    };
+    lock.release().await?;
+    result
 }

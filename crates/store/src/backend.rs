@@ -294,17 +294,20 @@ impl Store {
     /// lock, freed when the holder releases it, or dies). `None`: another server is doing it.
     /// On SQLite, one server owns the file and the job is always its own.
     pub async fn try_job(&self, job: Job) -> Result<Option<JobLock>> {
+        self.try_job_named(match job {
+            Job::Matching => "matching",
+            Job::Deadlines => "deadlines",
+            Job::FeedSync => "feed-sync",
+        })
+        .await
+    }
+
+    /// [`Store::try_job`] for a job named at run time (a feed source's sync: `feed:<name>`).
+    pub async fn try_job_named(&self, name: &str) -> Result<Option<JobLock>> {
         if self.backend == Backend::Sqlite {
             return Ok(Some(JobLock { conn: None, key: 0 }));
         }
-        let key = lock_key(
-            &self.schema,
-            match job {
-                Job::Matching => "matching",
-                Job::Deadlines => "deadlines",
-                Job::FeedSync => "feed-sync",
-            },
-        );
+        let key = lock_key(&self.schema, name);
         let mut conn = self.pool.acquire().await?;
         let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(key)

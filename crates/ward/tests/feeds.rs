@@ -619,7 +619,8 @@ fn admin(db: &TestDb, args: &[&str]) -> String {
 
 /// `ward serve --feeds`: CISA adds CVE-2025-4427 to KEV; the server's next poll imports it,
 /// continuous matching puts it on the member's finding, within seconds, with no one at the
-/// keyboard. The central team sees each source's freshness; members do not.
+/// keyboard — while a slow NVD load runs beside it. The central team sees each source's
+/// freshness; members do not.
 async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
     let Some(kev_path) = shared("kev/known_exploited_vulnerabilities-2026.08.07.json") else {
         return;
@@ -666,10 +667,17 @@ async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
             .status
             .success()
     );
+    // Beside it, an NVD first load that takes minutes (each page answers after 90 s): it must
+    // not hold up the KEV polls.
+    replay.route("/nvd", |_| {
+        std::thread::sleep(Duration::from_secs(90));
+        Reply::status(503)
+    });
     let config = feeds_file(
         db.dir(),
         &format!(
-            "[[source]]\nkind = \"kev\"\nurl = \"{}{path}\"\nevery = \"1s\"\n",
+            "[[source]]\nkind = \"nvd\"\nurl = \"{0}/nvd\"\ntimeout = \"120s\"\nattempts = 1\n\n\
+             [[source]]\nkind = \"kev\"\nurl = \"{0}{path}\"\nevery = \"1s\"\n",
             replay.url
         ),
     );
@@ -735,7 +743,12 @@ async fn the_server_follows_the_feeds_on_schedule(db: TestDb) {
         published.elapsed()
     );
     let feeds = get_json(&http, format!("{url}/api/v1/feeds"), &central).await;
-    let kev = &feeds["feeds"][0];
+    let kev = feeds["feeds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kev")
+        .unwrap();
     assert_eq!(kev["name"], "kev");
     assert_eq!(kev["every_seconds"], 1);
     assert_eq!(kev["behind"], false);
