@@ -50,6 +50,12 @@ fn names(affected: &PackageAffected, subject: &PackageSubject) -> Option<Option<
         if p.key() != key {
             continue;
         }
+        // The index folds case; Go module paths are case-sensitive (`github.com/Masterminds/vcs`
+        // is not `github.com/masterminds/vcs`), and govulncheck matches them exactly.
+        if ecosystem_base(&affected.ecosystem).eq_ignore_ascii_case("Go") && p.name != affected.name
+        {
+            continue;
+        }
         let theirs = affected.ecosystem.split_once(':').map(|(_, r)| r);
         let ours = p.ecosystem.split_once(':').map(|(_, r)| r);
         match (theirs, ours) {
@@ -364,6 +370,39 @@ mod tests {
                 .status,
             Status::Unaffected
         );
+    }
+
+    /// The Go standard library as toolchains write its versions (`go1.20.4`, `go1.21rc2`) is
+    /// read as Go's own tools read it (`v1.20.4`, `v1.21.0-rc.2`), not by a fallback order that
+    /// put it below every bound (149 false findings for each before).
+    #[test]
+    fn go_toolchain_versions_are_read_as_go_reads_them() {
+        let a = advisory(
+            "Go",
+            "stdlib",
+            vec![range(
+                RangeKind::Semver,
+                &[
+                    ("introduced", "0"),
+                    ("fixed", "1.20.5"),
+                    ("introduced", "1.21.0-0"),
+                    ("fixed", "1.21.1"),
+                ],
+            )],
+            &[],
+        );
+        for (version, want) in [
+            ("go1.20.4", Status::Affected),
+            ("go1.20.5", Status::Unaffected),
+            ("go1.20", Status::Affected),
+            ("go1.21rc2", Status::Affected),
+            ("go1.21.1", Status::Unaffected),
+            ("go1.21.0", Status::Affected),
+            ("go1.19beta1", Status::Affected),
+        ] {
+            let v = verdict(&a, &format!("pkg:golang/stdlib@{version}")).unwrap();
+            assert_eq!(v.status, want, "{version}: {v:?}");
+        }
     }
 
     #[test]

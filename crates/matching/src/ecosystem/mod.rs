@@ -215,11 +215,49 @@ impl Key {
 /// SemVer 2.0, accepting what registries and SBOMs write around it: a leading `v` (always for
 /// Go, which writes `v1.2.3`; also `=`/`v` as npm's loose mode does) and a short core
 /// (`1.2` → `1.2.0`, as npm's coercion and Go's `semver.Canonical` do).
+/// A Go toolchain version as Go's own tools read it (golang.org/x/vuln's `GoTagToSemver`):
+/// `go1.20.4` → `1.20.4`, `go1.20` → `1.20.0`, `go1.21rc2` → `1.21.0-rc.2`, `go1.19beta1` →
+/// `1.19.0-beta.1`, `go1` → `1.0.0`. `None` when it is not one.
+fn go_toolchain(s: &str) -> Option<String> {
+    let rest = s.strip_prefix("go")?;
+    if rest == "1" {
+        return Some("1.0.0".into());
+    }
+    let split = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let (core, pre) = rest.split_at(split);
+    let parts: Vec<&str> = core.split('.').collect();
+    if !(2..=3).contains(&parts.len())
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return None;
+    }
+    let mut version = format!("{}.{}.{}", parts[0], parts[1], parts.get(2).unwrap_or(&"0"));
+    if !pre.is_empty() {
+        let digits = pre.find(|c: char| c.is_ascii_digit())?;
+        let (word, n) = pre.split_at(digits);
+        if !matches!(word, "beta" | "rc") || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        version.push_str(&format!("-{word}.{n}"));
+    }
+    Some(version)
+}
+
 fn semver_lenient(s: &str, go: bool) -> Result<semver::Version, String> {
-    let mut t = s.trim_start_matches('=').trim();
+    let toolchain = if go { go_toolchain(s.trim()) } else { None };
+    let mut t = toolchain
+        .as_deref()
+        .unwrap_or(s)
+        .trim_start_matches('=')
+        .trim();
     if let Some(rest) = t.strip_prefix(['v', 'V']) {
         t = rest;
-    } else if go && t != "0" && !t.starts_with(|c: char| c.is_ascii_digit()) {
+    } else if go && toolchain.is_none() && t != "0" && !t.starts_with(|c: char| c.is_ascii_digit())
+    {
         return Err(format!("{s:?} is not a Go module version"));
     }
     if let Ok(v) = semver::Version::parse(t) {
