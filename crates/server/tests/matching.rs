@@ -98,6 +98,24 @@ async fn store_it(
         .await
 }
 
+/// Stores a matched inventory with every finding raising an alert (threshold `defer`).
+async fn store_alerting(store: &Store, asset: &AssetRow, m: &Matched) {
+    let upload = InventoryUpload {
+        format: "csv",
+        file_name: "epmm.csv",
+        bytes: b"",
+        components: &m.components,
+        keys: &m.keys,
+        findings: &m.findings,
+        knowledge_mark: m.knowledge_mark,
+        keep_versions: 10,
+    };
+    store
+        .upload_inventory("test", asset, &upload, ward_model::Priority::Defer)
+        .await
+        .unwrap();
+}
+
 /// Matches EPMM at `version` for the asset and stores it.
 async fn upload(
     store: &Store,
@@ -348,20 +366,7 @@ async fn an_expired_acceptance_reopens_only_what_is_still_affected(db: TestDb) {
         let (store, policy, asset) = (&store, &policy, &asset);
         async move {
             let m = matched(store, policy, asset, version).await;
-            let upload = InventoryUpload {
-                format: "csv",
-                file_name: "epmm.csv",
-                bytes: b"",
-                components: &m.components,
-                keys: &m.keys,
-                findings: &m.findings,
-                knowledge_mark: m.knowledge_mark,
-                keep_versions: 10,
-            };
-            store
-                .upload_inventory("test", asset, &upload, ward_model::Priority::Defer)
-                .await
-                .unwrap();
+            store_alerting(store, asset, &m).await;
             store.alerts(Scope::operator()).await.unwrap()
         }
     };
@@ -454,20 +459,7 @@ async fn a_knowledge_change_withdraws_an_alert_with_its_reason(db: TestDb) {
         1,
         "the CNA's default status flags 11.12.0.5"
     );
-    let upload = InventoryUpload {
-        format: "csv",
-        file_name: "epmm.csv",
-        bytes: b"",
-        components: &m.components,
-        keys: &m.keys,
-        findings: &m.findings,
-        knowledge_mark: m.knowledge_mark,
-        keep_versions: 10,
-    };
-    store
-        .upload_inventory("test", &asset, &upload, ward_model::Priority::Defer)
-        .await
-        .unwrap();
+    store_alerting(&store, &asset, &m).await;
     let alerts = store.alerts(org).await.unwrap();
     assert_eq!(alerts.len(), 1);
     let id = alerts[0].id;

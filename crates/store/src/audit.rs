@@ -89,6 +89,15 @@ pub fn entry_hash_of(e: &AuditEntry) -> String {
 
 /// A change in progress: a transaction that holds the audit chain's head, so that its audit
 /// entries and its state changes land together or not at all.
+/// An alert event's own fields (`crate::events::AlertEvent`), beside the alert.
+#[derive(Debug, Default)]
+pub(crate) struct EventExtra<'a> {
+    /// `alert.escalate`: which deadline was missed.
+    pub(crate) missed: Option<&'a str>,
+    /// Why it reopened, was remediated or was withdrawn.
+    pub(crate) reason: Option<String>,
+}
+
 pub struct Change {
     pub(crate) tx: Transaction<'static, Any>,
     /// SQLite: this process's turn to write, held until the change ends.
@@ -171,12 +180,19 @@ impl Change {
         before: Option<&serde_json::Value>,
         after: &serde_json::Value,
     ) -> Result<()> {
-        self.alert_changed_with(organisation_id, action, target, before, after, &[])
-            .await
+        self.alert_changed_with(
+            organisation_id,
+            action,
+            target,
+            before,
+            after,
+            &EventExtra::default(),
+        )
+        .await
     }
 
-    /// [`Change::alert_changed`] with more top-level fields in the notification (an
-    /// escalation's `missed` deadline), beside `alert` as in every other event.
+    /// [`Change::alert_changed`] with the event's own fields beside `alert`: an escalation's
+    /// `missed` deadline, a reopening's or a closing's `reason`.
     pub(crate) async fn alert_changed_with(
         &mut self,
         organisation_id: OrgId,
@@ -184,16 +200,10 @@ impl Change {
         target: &str,
         before: Option<&serde_json::Value>,
         after: &serde_json::Value,
-        extra: &[(&str, serde_json::Value)],
+        extra: &EventExtra<'_>,
     ) -> Result<()> {
         self.log(Some(organisation_id), action, target, before, Some(after))
             .await?;
-        let string = |key: &str| {
-            extra
-                .iter()
-                .find(|(k, _)| *k == key)
-                .and_then(|(_, v)| v.as_str())
-        };
         let event = crate::events::AlertEvent {
             version: crate::events::EVENT_VERSION,
             event: action,
@@ -203,8 +213,8 @@ impl Change {
             // rewritten chain disagrees with what was sent.
             audit_seq: self.seq,
             audit_hash: &self.hash,
-            missed: string("missed"),
-            reason: string("reason").map(str::to_owned),
+            missed: extra.missed,
+            reason: extra.reason.clone(),
         };
         debug_assert!(
             crate::events::EVENTS.iter().any(|(n, _)| *n == action),

@@ -34,6 +34,26 @@ fn sync(db: &TestDb, config: &Path, env: &[(&str, &str)]) -> (i32, Vec<Value>) {
     (code, reports)
 }
 
+/// Five of the shared NVD records, each last modified on 2026-11-15 (inside the tests' first
+/// window).
+fn nvd_records(dir: &Path) -> Vec<Value> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .take(5)
+        .map(|p| {
+            let mut cve: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
+            cve["lastModified"] = json!("2026-11-15T00:00:00.000");
+            cve
+        })
+        .collect()
+}
+
 fn status(db: &TestDb) -> Value {
     json(
         &ward(db.location())
@@ -185,22 +205,8 @@ async fn nvd_pages_resume_keep_the_rate_and_send_the_key(db: TestDb) {
     let Some(dir) = shared("nvd/records") else {
         return;
     };
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    names.sort();
     // Modified within the first window (the replay answers by the window, as NVD does).
-    let records: Vec<Value> = names
-        .iter()
-        .take(5)
-        .map(|p| {
-            let mut cve: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            cve["lastModified"] = json!("2026-11-15T00:00:00.000");
-            cve
-        })
-        .collect();
+    let records = nvd_records(&dir);
     let total = records.len();
     let replay = Replay::start();
     let path = "/rest/json/cves/2.0";
@@ -301,21 +307,7 @@ async fn an_nvd_window_that_changes_while_paged_loses_nothing(db: TestDb) {
     let Some(dir) = shared("nvd/records") else {
         return;
     };
-    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    names.sort();
-    let records: Vec<Value> = names
-        .iter()
-        .take(5)
-        .map(|p| {
-            let mut cve: Value = serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap();
-            cve["lastModified"] = json!("2026-11-15T00:00:00.000");
-            cve
-        })
-        .collect();
+    let records = nvd_records(&dir);
     let records = std::sync::Arc::new(std::sync::Mutex::new(records));
     let replay = Replay::start();
     let path = "/rest/json/cves/2.0";

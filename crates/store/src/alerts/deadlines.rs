@@ -116,7 +116,10 @@ impl Store {
                     &format!("alert:{}", a.id),
                     Some(&value(&a)),
                     &value(&after),
-                    &[("missed", serde_json::json!(missed))],
+                    &crate::audit::EventExtra {
+                        missed: Some(missed),
+                        reason: None,
+                    },
                 )
                 .await?;
             outcome.escalated.push(after);

@@ -7,7 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::Row;
 
 use super::{AlertRow, alert, alert_columns};
-use crate::audit::{Change, now};
+use crate::audit::{Change, EventExtra, now};
 use crate::rows::parse;
 use crate::{AlertId, OrgId, Result};
 use ward_model::{AlertExposure, AlertState, Priority};
@@ -234,7 +234,14 @@ pub(crate) async fn audited(
     action: &str,
     before: &AlertRow,
 ) -> Result<AlertRow> {
-    audited_with(change, organisation_id, action, before, &[]).await
+    audited_with(
+        change,
+        organisation_id,
+        action,
+        before,
+        &EventExtra::default(),
+    )
+    .await
 }
 
 /// [`audited`], with more top-level fields in the notification (a reopening's `reason`).
@@ -243,7 +250,7 @@ pub(crate) async fn audited_with(
     organisation_id: OrgId,
     action: &str,
     before: &AlertRow,
-    extra: &[(&str, serde_json::Value)],
+    extra: &EventExtra<'_>,
 ) -> Result<AlertRow> {
     let after = alert_by_id(change, before.id).await?;
     change
@@ -354,10 +361,11 @@ pub(crate) async fn sync_alerts(
                 } else {
                     "alert.evidence"
                 };
-                let reason = reopen.then(|| ("reason", why.reopened(vuln).into()));
-                touched.push(
-                    audited_with(change, organisation_id, action, &a, reason.as_slice()).await?,
-                );
+                let extra = EventExtra {
+                    missed: None,
+                    reason: reopen.then(|| why.reopened(vuln)),
+                };
+                touched.push(audited_with(change, organisation_id, action, &a, &extra).await?);
             }
         }
     }
@@ -410,7 +418,10 @@ pub(crate) async fn sync_alerts(
                 organisation_id,
                 action,
                 &a,
-                &[("reason", reason.into())],
+                &EventExtra {
+                    missed: None,
+                    reason: Some(reason),
+                },
             )
             .await?,
         );
