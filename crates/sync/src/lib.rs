@@ -387,9 +387,10 @@ impl Run<'_> {
             }
             window_total = Some(total);
             if got > 0 {
+                // Already read as an NVD API page (its total and records): imported as is,
+                // without the format check whole files get.
                 let path = dir.path().join(format!("nvd-page-{index}.json"));
                 std::fs::write(&path, &text).map_err(|e| SyncError::Fetch(e.to_string()))?;
-                check(&path, Format::Nvd, &url).await?;
                 self.import(vec![path.clone()], false).await?;
                 let _ = std::fs::remove_file(&path);
             }
