@@ -35,6 +35,33 @@ impl PackageSubject {
         })
     }
 
+    /// Why this component's version cannot be placed among its advisories' ranges: none is
+    /// given (`no-version`), or it is not valid in its ecosystem's order (`invalid-version`).
+    /// Such a version is never ordered by a fallback: the component is reported unchecked.
+    pub fn unreadable(&self) -> Option<(&'static str, String)> {
+        let Some(version) = self.version.as_deref() else {
+            return Some((
+                "no-version",
+                "the inventory gives no version, so no advisory's ranges could be applied".into(),
+            ));
+        };
+        let ecosystem = &self.packages.first()?.ecosystem;
+        let scheme = Scheme::for_ecosystem(ecosystem);
+        if scheme == Scheme::Generic {
+            return None;
+        }
+        match scheme.parse(version) {
+            Ok(_) => None,
+            Err(e) => Some((
+                "invalid-version",
+                format!(
+                    "version `{version}` is not valid in {}'s version order ({e}); Ward does not guess where it falls",
+                    ward_model::purl::ecosystem_base(ecosystem)
+                ),
+            )),
+        }
+    }
+
     pub fn keys(&self) -> Vec<(String, String)> {
         let mut k: Vec<_> = self.packages.iter().map(Package::key).collect();
         k.dedup();

@@ -7,7 +7,8 @@ use ward_model::advisory::{Status, normalise_name};
 use ward_model::cpe::{Cpe, Part};
 use ward_model::{
     Advisory, Asset, Component, ComponentRef, Confidence, Criticality, Epss, Explanation, Exposure,
-    Finding, FindingEpss, FindingKev, Inventory, KevEntry, Prioritiser, RecordState, SourceVerdict,
+    Finding, FindingEpss, FindingKev, FindingKind, Inventory, KevEntry, Prioritiser, RecordState,
+    Severity, SeverityLevel, SourceVerdict,
 };
 
 use crate::evaluate::{AssetContext, Subject, Verdict, evaluate, status_word};
@@ -26,7 +27,23 @@ pub struct Knowledge {
     by_package: HashMap<(String, String), Vec<String>>,
     vendors_by_product: HashMap<String, HashSet<String>>,
     wildcard: Vec<String>,
+    /// What the whole knowledge base covers, by coverage key (`pkg:<ecosystem>`, `cpe`), as the
+    /// store counts it; without it (knowledge built in memory), what the loaded views cover.
+    coverage: Option<HashMap<String, Covered>>,
+    loaded_coverage: HashMap<String, i64>,
 }
+
+/// What the knowledge base holds for one coverage key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Covered {
+    /// Vulnerabilities with a view for it.
+    pub advisories: i64,
+    /// When an import last changed them.
+    pub updated: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The coverage key of products named by CPE (NVD configurations, CVE 5 `affected`).
+pub const CPE_COVERAGE: &str = "cpe";
 
 impl Knowledge {
     /// Knowledge from loaded parts (a store's slice).
@@ -40,8 +57,42 @@ impl Knowledge {
         k
     }
 
+    /// The store's account of what the whole knowledge base covers (key → holdings).
+    pub fn with_coverage(mut self, coverage: impl IntoIterator<Item = (String, Covered)>) -> Self {
+        self.coverage = Some(coverage.into_iter().collect());
+        self
+    }
+
+    /// What the knowledge base holds for a coverage key.
+    pub fn covered(&self, key: &str) -> Covered {
+        match &self.coverage {
+            Some(c) => c.get(key).cloned().unwrap_or_default(),
+            None => Covered {
+                advisories: self.loaded_coverage.get(key).copied().unwrap_or(0),
+                updated: None,
+            },
+        }
+    }
+
     pub fn add_advisory(&mut self, advisory: Advisory) {
         let id = advisory.id.clone();
+        if advisory.state == RecordState::Published {
+            if !advisory.product_keys().is_empty() {
+                *self
+                    .loaded_coverage
+                    .entry(CPE_COVERAGE.to_owned())
+                    .or_default() += 1;
+            }
+            let mut ecosystems: Vec<String> = advisory
+                .package_keys()
+                .into_iter()
+                .map(|(e, _)| e)
+                .collect();
+            ecosystems.dedup();
+            for e in ecosystems {
+                *self.loaded_coverage.entry(e).or_default() += 1;
+            }
+        }
         for key in advisory.product_keys() {
             if key.0 == "*" {
                 self.wildcard.push(id.clone());
@@ -137,11 +188,69 @@ pub struct Suppressed {
     pub reason: String,
 }
 
+/// A component Ward could not check against advisories that name it, and why: its version is
+/// not valid in its ecosystem's order (never guessed), or the inventory gives none.
+#[derive(Debug, Clone, Serialize)]
+pub struct Unchecked {
+    pub asset: String,
+    pub component: ComponentRef,
+    /// `invalid-version` or `no-version`.
+    pub code: &'static str,
+    pub reason: String,
+    /// How many advisories name the component's package (none of them was evaluated).
+    pub advisories: usize,
+}
+
+/// What a scan could check: for one kind of component (a package ecosystem, or a CPE part),
+/// how many there were and whether the knowledge base holds advisories for them.
+#[derive(Debug, Clone, Serialize)]
+pub struct CoverageEntry {
+    /// `package` (named by purl: an ecosystem) or `cpe` (named by CPE: a part, or `derived`
+    /// for components without one, matched by a CPE derived from vendor and name).
+    pub kind: &'static str,
+    /// The ecosystem (`PyPI`, `Go`, `Debian`, or `pkg:<type>` for a purl type no advisory
+    /// source names) or the CPE part (`application`, `operating-system`, `hardware`,
+    /// `derived`).
+    pub name: String,
+    pub components: usize,
+    /// The knowledge base holds advisories for this kind of component.
+    pub checked: bool,
+    /// Vulnerabilities the knowledge base holds for it.
+    pub advisories: i64,
+    /// When that knowledge last changed (`null` when unknown or absent).
+    pub updated: Option<chrono::DateTime<chrono::Utc>>,
+    /// The sentence for people, e.g. `708 deb components: no Debian advisories in the
+    /// knowledge base`.
+    pub note: String,
+}
+
+/// The scan in numbers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanSummary {
+    pub assets: usize,
+    pub components: usize,
+    /// Vulnerability findings (informational notices are counted apart).
+    pub findings: usize,
+    pub informational: usize,
+    pub suppressed: usize,
+    /// Components listed in `unchecked`.
+    pub unchecked: usize,
+    /// Components no part of the knowledge base covers (neither their ecosystem nor CPEs).
+    pub not_covered: usize,
+    pub by_priority: BTreeMap<ward_model::Priority, usize>,
+    pub by_severity: BTreeMap<ward_model::SeverityLevel, usize>,
+}
+
 #[derive(Debug, Default, Serialize)]
 pub struct ScanReport {
+    pub summary: ScanSummary,
     pub findings: Vec<Finding>,
     /// Components that a less precise source called affected, overruled by a more precise one.
     pub suppressed: Vec<Suppressed>,
+    /// Components that advisories name but whose version could not be placed.
+    pub unchecked: Vec<Unchecked>,
+    /// Per ecosystem and CPE part: what was scanned and what the knowledge base covers.
+    pub coverage: Vec<CoverageEntry>,
 }
 
 /// Matches every component of every asset against the knowledge.
@@ -165,6 +274,7 @@ pub fn scan(
     prioritiser: &dyn Prioritiser,
 ) -> ScanReport {
     let mut report = ScanReport::default();
+    let mut tally = Tally::default();
     for asset in &inventory.assets {
         let subjects: Vec<Vec<Subject>> = asset
             .components
@@ -178,6 +288,9 @@ pub fn scan(
                 .purl
                 .as_deref()
                 .and_then(|p| PackageSubject::from_purl(p, component.version.as_deref()));
+            // A version its ecosystem cannot read is never placed by a fallback order.
+            let unreadable = package.as_ref().and_then(|p| p.unreadable());
+            let package_covered = tally.component(knowledge, component, package.as_ref());
             // Every candidate vulnerability once, with the first CPE subject that reached it.
             let mut candidates: Vec<(&String, Option<&Subject>)> = Vec::new();
             let mut seen = HashSet::new();
@@ -189,13 +302,41 @@ pub fn scan(
                     }
                 }
             }
+            let mut unplaced = 0;
             for key in package.iter().flat_map(PackageSubject::keys) {
                 for id in knowledge.by_package.get(&key).into_iter().flatten() {
                     if seen.insert(id) {
-                        candidates.push((id, None));
+                        if unreadable.is_some() {
+                            unplaced += 1;
+                        } else {
+                            candidates.push((id, None));
+                        }
                     }
                 }
             }
+            if let Some((code, reason)) = &unreadable
+                && unplaced > 0
+            {
+                report.unchecked.push(Unchecked {
+                    asset: asset.name.clone(),
+                    component: ComponentRef {
+                        name: component.name.clone(),
+                        version: component
+                            .version
+                            .clone()
+                            .or_else(|| package.as_ref().and_then(|p| p.version.clone())),
+                        cpe: component.cpe.as_ref().map(ToString::to_string),
+                        purl: component.purl.clone(),
+                    },
+                    code,
+                    reason: reason.clone(),
+                    advisories: unplaced,
+                });
+            }
+            if !package_covered && !tally.cpe_covered(knowledge, component) {
+                tally.not_covered += 1;
+            }
+            let package = package.filter(|_| unreadable.is_none());
             let first = report.findings.len();
             for (id, subject) in candidates {
                 let Some(views) = knowledge.advisories.get(id) else {
@@ -219,8 +360,8 @@ pub fn scan(
             merge_aliases(&mut report.findings, first);
         }
     }
-    // Most urgent first; within a decision EPSS breaks ties, then KEV listing, the most
-    // exposed and critical assets, and CVSS.
+    // Most urgent first (informational notices last); within a decision EPSS breaks ties,
+    // then KEV listing, the most exposed and critical assets, and CVSS.
     let weight: HashMap<&str, (Option<Exposure>, Option<Criticality>)> = inventory
         .assets
         .iter()
@@ -228,8 +369,9 @@ pub fn scan(
         .collect();
     let asset_weight = |f: &Finding| weight.get(f.asset.as_str()).copied().unwrap_or_default();
     report.findings.sort_by(|a, b| {
-        a.priority
-            .cmp(&b.priority)
+        a.kind
+            .cmp(&b.kind)
+            .then_with(|| a.priority.cmp(&b.priority))
             .then_with(|| epss_score(b).total_cmp(&epss_score(a)))
             .then_with(|| b.kev.is_some().cmp(&a.kev.is_some()))
             .then_with(|| asset_weight(b).cmp(&asset_weight(a)))
@@ -238,7 +380,149 @@ pub fn scan(
             .then_with(|| a.asset.cmp(&b.asset))
             .then_with(|| a.component.name.cmp(&b.component.name))
     });
+    report.coverage = tally.entries(knowledge);
+    let vulnerabilities = || {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.kind == FindingKind::Vulnerability)
+    };
+    let mut by_priority = BTreeMap::new();
+    let mut by_severity = BTreeMap::new();
+    for f in vulnerabilities() {
+        *by_priority.entry(f.priority).or_default() += 1;
+        *by_severity.entry(f.severity.level).or_default() += 1;
+    }
+    report.summary = ScanSummary {
+        assets: inventory.assets.len(),
+        components: inventory.component_count(),
+        findings: vulnerabilities().count(),
+        informational: report.findings.len() - vulnerabilities().count(),
+        suppressed: report.suppressed.len(),
+        unchecked: report.unchecked.len(),
+        not_covered: tally.not_covered,
+        by_priority,
+        by_severity,
+    };
     report
+}
+
+/// Components counted per ecosystem and CPE part, for the report's coverage.
+#[derive(Default)]
+struct Tally {
+    /// (kind, name, coverage key) → components.
+    groups: BTreeMap<(&'static str, String, Option<String>), usize>,
+    not_covered: usize,
+}
+
+impl Tally {
+    /// Counts a component under its ecosystem and CPE part; true when its ecosystem's
+    /// advisories are in the knowledge base.
+    fn component(
+        &mut self,
+        knowledge: &Knowledge,
+        component: &Component,
+        package: Option<&PackageSubject>,
+    ) -> bool {
+        let cpe_group = match &component.cpe {
+            Some(cpe) => match cpe.part {
+                Part::Application => "application",
+                Part::OperatingSystem => "operating-system",
+                Part::Hardware => "hardware",
+                Part::Any => "any",
+            },
+            None => "derived",
+        };
+        *self
+            .groups
+            .entry(("cpe", cpe_group.to_owned(), Some(CPE_COVERAGE.to_owned())))
+            .or_default() += 1;
+        let Some(purl) = &component.purl else {
+            return false;
+        };
+        let (name, key) = match package.and_then(|p| p.packages.first()) {
+            Some(p) => (
+                ward_model::purl::ecosystem_base(&p.ecosystem).to_owned(),
+                Some(p.key().0),
+            ),
+            None => match purl.parse::<ward_model::Purl>() {
+                Ok(p) => (format!("pkg:{}", p.ty), None),
+                Err(_) => return false,
+            },
+        };
+        let covered = key
+            .as_deref()
+            .is_some_and(|k| knowledge.covered(k).advisories > 0);
+        *self.groups.entry(("package", name, key)).or_default() += 1;
+        covered
+    }
+
+    fn cpe_covered(&self, knowledge: &Knowledge, _component: &Component) -> bool {
+        knowledge.covered(CPE_COVERAGE).advisories > 0
+    }
+
+    fn entries(&self, knowledge: &Knowledge) -> Vec<CoverageEntry> {
+        let mut groups: Vec<_> = self.groups.iter().collect();
+        // Ecosystems first: they are what a scanner user looks for.
+        groups.sort_by_key(|((kind, name, _), _)| (*kind != "package", name.clone()));
+        groups
+            .into_iter()
+            .map(|((kind, name, key), &components)| {
+                let covered = key
+                    .as_deref()
+                    .map(|k| knowledge.covered(k))
+                    .unwrap_or_default();
+                let checked = covered.advisories > 0;
+                let what = if *kind == "package" {
+                    let ty = key.as_deref().map_or_else(
+                        || name.trim_start_matches("pkg:").to_owned(),
+                        |k| ward_model::purl::purl_type_for_ecosystem(k.trim_start_matches("pkg:")).to_owned(),
+                    );
+                    format!("{components} {ty} component{}", plural(components))
+                } else if name == "derived" {
+                    format!(
+                        "{components} component{} without a CPE (matched by vendor and name)",
+                        plural(components)
+                    )
+                } else {
+                    format!("{components} {name} CPE{}", plural(components))
+                };
+                let note = match (kind, key, checked) {
+                    (_, _, true) => format!(
+                        "{what}: checked against {} {}",
+                        covered.advisories,
+                        if *kind == "package" {
+                            format!("{name} advisories")
+                        } else {
+                            "CPE-matched vulnerabilities".to_owned()
+                        }
+                    ),
+                    (&"package", None, _) => format!(
+                        "{what}: no advisory source Ward reads names {name} packages"
+                    ),
+                    (&"package", Some(_), _) => {
+                        format!("{what}: no {name} advisories in the knowledge base")
+                    }
+                    _ => format!(
+                        "{what}: no CPE-matched vulnerabilities (NVD, CVE records) in the knowledge base"
+                    ),
+                };
+                CoverageEntry {
+                    kind,
+                    name: name.clone(),
+                    components,
+                    checked,
+                    advisories: covered.advisories,
+                    updated: covered.updated,
+                    note,
+                }
+            })
+            .collect()
+    }
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 fn max_cvss(f: &Finding) -> f64 {
@@ -514,6 +798,20 @@ fn match_one(
     } else {
         Confidence::Exact
     };
+    // RustSec's `informational` advisories (unmaintained, unsound, notice) are not
+    // vulnerabilities: reported apart, outside the priority order.
+    let informational = views
+        .iter()
+        .find(|v| v.source == chosen.source)
+        .into_iter()
+        .flat_map(|v| &v.packages)
+        .find_map(|p| {
+            p.database_specific
+                .as_ref()?
+                .get("informational")?
+                .as_str()
+                .map(str::to_owned)
+        });
     let mut finding = Finding {
         vulnerability: id.to_owned(),
         aliases,
@@ -561,15 +859,97 @@ fn match_one(
         deadlines: Default::default(),
         ssvc: views.iter().find_map(|v| v.ssvc.clone()),
         published: views.iter().filter_map(|v| v.published).min(),
+        kind: if informational.is_some() {
+            FindingKind::Informational
+        } else {
+            FindingKind::Vulnerability
+        },
+        informational,
+        severity: Severity::default(),
     };
     let assessment = prioritiser.prioritise(&finding, asset);
-    finding.priority = assessment.priority;
-    finding.explanation.priority = assessment.reason;
-    finding.explanation.decision_points = assessment.decision_points;
-    finding.explanation.notes.extend(assessment.notes);
-    finding.deadlines = assessment.deadlines;
     finding.cvss = assessment.cvss;
+    finding.severity = severity(views, &finding.cvss);
+    if let Some(category) = &finding.informational {
+        finding.priority = ward_model::Priority::Defer;
+        finding.explanation.priority = format!(
+            "informational advisory ({category}), not a vulnerability: outside the priority order and the exit code"
+        );
+    } else {
+        finding.priority = assessment.priority;
+        finding.explanation.priority = assessment.reason;
+        finding.explanation.decision_points = assessment.decision_points;
+        finding.explanation.notes.extend(assessment.notes);
+        finding.deadlines = assessment.deadlines;
+    }
     report.findings.push(finding);
+}
+
+/// The severity of a vulnerability: the CVSS base score (newest version, highest score) of the
+/// first source that scores it, in the order CNA (who published it), NVD, ADPs, OSV records;
+/// else an OSV record's own rating (`database_specific.severity`, GitHub's `MODERATE`…).
+/// Scores are the ones the prioritiser trusts (recomputed from their vectors).
+fn severity(views: &[Advisory], trusted: &[ward_model::Cvss]) -> Severity {
+    use ward_model::SourceId;
+    let rank = |s: &SourceId| match s {
+        SourceId::Cna(_) => 0,
+        SourceId::Nvd => 1,
+        SourceId::Adp(_) => 2,
+        SourceId::Osv(_) => 3,
+    };
+    let mut ordered: Vec<&Advisory> = views.iter().collect();
+    ordered.sort_by_key(|v| (rank(&v.source), v.source.key()));
+    for view in &ordered {
+        // NVD's view carries the CNA's scores beside its own (Secondary): NVD's own first.
+        let own = |c: &&ward_model::Cvss| {
+            view.source != SourceId::Nvd || c.source == "nvd@nist.gov" || c.source == "nvd"
+        };
+        let pick: Vec<&ward_model::Cvss> = if view.cvss.iter().any(|c| own(&c)) {
+            view.cvss.iter().filter(own).collect()
+        } else {
+            view.cvss.iter().collect()
+        };
+        let scores: Vec<&ward_model::Cvss> = pick
+            .into_iter()
+            .map(|c| {
+                trusted
+                    .iter()
+                    .find(|t| t.vector == c.vector && t.version == c.version)
+                    .unwrap_or(c)
+            })
+            .collect();
+        if let Some(best) = ward_model::advisory::headline_score(scores) {
+            let level = match (best.version, best.base_score) {
+                // CVSS v2 names three ranges: low < 4.0 <= medium < 7.0 <= high.
+                (ward_model::advisory::CvssVersion::V2, s) if s >= 7.0 => SeverityLevel::High,
+                (_, s) => SeverityLevel::from_word(ward_model::advisory::severity_rating(s))
+                    .unwrap_or_default(),
+            };
+            return Severity {
+                level,
+                source: Some(view.source.key()),
+                score: Some(best.base_score),
+                basis: Some(format!("CVSS {}", best.version.as_str())),
+            };
+        }
+    }
+    for view in &ordered {
+        let word = view
+            .database_specific
+            .as_ref()
+            .and_then(|d| d.get("severity"))
+            .and_then(|s| s.as_str())
+            .and_then(SeverityLevel::from_word);
+        if let Some(level) = word {
+            return Severity {
+                level,
+                source: Some(view.source.key()),
+                score: None,
+                basis: Some("advisory".into()),
+            };
+        }
+    }
+    Severity::default()
 }
 
 /// How a component is named for matching: a CPE (its own or derived) and/or a purl.

@@ -175,6 +175,90 @@ pub struct Assessment {
     pub cvss: Vec<crate::advisory::Cvss>,
 }
 
+/// Whether a finding is a vulnerability or an informational notice (RustSec `unmaintained`,
+/// `unsound`, `notice`): notices are reported apart, outside the priority order and the exit
+/// code.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum FindingKind {
+    #[default]
+    Vulnerability,
+    Informational,
+}
+
+/// A qualitative severity, as CVSS v3/v4 name ranges of base scores (v2 has no `critical`).
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeverityLevel {
+    Critical,
+    High,
+    Medium,
+    Low,
+    None,
+    #[default]
+    Unknown,
+}
+
+impl SeverityLevel {
+    pub const ALL: [Self; 6] = [
+        Self::Critical,
+        Self::High,
+        Self::Medium,
+        Self::Low,
+        Self::None,
+        Self::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Critical => "critical",
+            Self::High => "high",
+            Self::Medium => "medium",
+            Self::Low => "low",
+            Self::None => "none",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// An advisory's own word (`CRITICAL`, `HIGH`, GitHub's `MODERATE`, `LOW`); `None` when
+    /// it is not one.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Self::Critical),
+            "high" | "important" => Some(Self::High),
+            "medium" | "moderate" => Some(Self::Medium),
+            "low" => Some(Self::Low),
+            "none" => Some(Self::None),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for SeverityLevel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How severe a vulnerability is, and who said so: the CVSS base score of the preferred
+/// source, else the advisory's own rating.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Severity {
+    pub level: SeverityLevel,
+    /// The source (`cna:ivanti`, `nvd`, `osv:GHSA-…`); `null` when nothing rates it.
+    pub source: Option<String>,
+    /// The CVSS base score behind the level, when it came from CVSS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
+    /// `CVSS 3.1`, `CVSS 4.0`, … or `advisory` (the record's own rating).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub vulnerability: String,
@@ -198,6 +282,16 @@ pub struct Finding {
     /// When the vulnerability was first published by any source.
     #[serde(default)]
     pub published: Option<chrono::DateTime<chrono::Utc>>,
+    /// `vulnerability`, or `informational` for a notice that is not one (RustSec unmaintained,
+    /// unsound, notice).
+    #[serde(default)]
+    pub kind: FindingKind,
+    /// For an informational finding: the advisory's category (`unmaintained`, `unsound`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub informational: Option<String>,
+    /// Severity beside priority: from the preferred source's CVSS, else the advisory's rating.
+    #[serde(default)]
+    pub severity: Severity,
 }
 
 /// The seam between matching and prioritisation: given a finding whose facts are filled in

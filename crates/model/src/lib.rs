@@ -25,7 +25,8 @@ pub use alert::{
 pub use cpe::{Attr, Cpe, CpeError, Part};
 pub use finding::{
     Assessment, ComponentRef, Confidence, Deadlines, DecisionPointValue, Explanation, Finding,
-    FindingEpss, FindingKev, Prioritiser, Priority, SourceVerdict,
+    FindingEpss, FindingKev, FindingKind, Prioritiser, Priority, Severity, SeverityLevel,
+    SourceVerdict,
 };
 pub use inventory::{Asset, Component, Criticality, Exposure, Inventory};
 pub use purl::{Package, Purl, PurlError};

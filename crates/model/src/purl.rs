@@ -39,7 +39,7 @@ impl FromStr for Purl {
             message,
         };
         let p = PackageUrl::from_str(s.trim()).map_err(|e| err(e.to_string()))?;
-        let purl = Self {
+        let mut purl = Self {
             ty: p.ty().to_owned(),
             // The crate leaves an empty namespace for `pkg:t/./name`; it is no namespace.
             namespace: p.namespace().filter(|n| !n.is_empty()).map(str::to_owned),
@@ -64,6 +64,18 @@ impl FromStr for Purl {
                 if back.name() == purl.name
                     && back.namespace().filter(|n| !n.is_empty()) == purl.namespace.as_deref() =>
             {
+                // Go module paths are case-sensitive (`github.com/Masterminds/vcs` is not
+                // `github.com/masterminds/vcs`), but the crate lower-cases a `golang` namespace
+                // as an older purl-spec said to: Ward keeps the spelling as written.
+                if purl.ty == "golang"
+                    && let Some(written) = namespace_as_written(s.trim())
+                    && purl
+                        .namespace
+                        .as_deref()
+                        .is_some_and(|n| n.eq_ignore_ascii_case(&written))
+                {
+                    purl.namespace = Some(written);
+                }
                 Ok(purl)
             }
             _ => Err(err(
@@ -71,6 +83,30 @@ impl FromStr for Purl {
             )),
         }
     }
+}
+
+/// The namespace of a purl as its author spelled it, percent-decoded: the segments between the
+/// type and the name. `None` when there is none or a segment does not decode.
+fn namespace_as_written(s: &str) -> Option<String> {
+    let s = s.split('#').next()?;
+    let s = s.split('?').next()?;
+    let s = s.strip_prefix("pkg:").or_else(|| s.strip_prefix("PKG:"))?;
+    // The version follows the last `@` (an `@` in a namespace is written `%40`).
+    let path = s.rsplit_once('@').map_or(s, |(p, _)| p);
+    let segments: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    if segments.len() < 3 {
+        return None;
+    }
+    let decoded = segments[1..segments.len() - 1]
+        .iter()
+        .map(|seg| {
+            percent_encoding::percent_decode_str(seg)
+                .decode_utf8()
+                .ok()
+                .map(|d| d.into_owned())
+        })
+        .collect::<Option<Vec<_>>>()?;
+    Some(decoded.join("/"))
 }
 
 impl Purl {
@@ -313,6 +349,15 @@ mod tests {
         assert_eq!(
             packages("pkg:golang/github.com/gorilla/mux@v1.8.0"),
             [("Go".into(), "github.com/gorilla/mux".into())]
+        );
+        // Go module paths keep their case (the crate would lower-case the namespace).
+        assert_eq!(
+            packages("pkg:golang/github.com/Masterminds/vcs@v1.13.1"),
+            [("Go".into(), "github.com/Masterminds/vcs".into())]
+        );
+        assert_eq!(
+            packages("pkg:golang/github.com/Foo%2Dbar/baz@v1.0.0?x=y#sub"),
+            [("Go".into(), "github.com/Foo-bar/baz".into())]
         );
         assert_eq!(
             packages(

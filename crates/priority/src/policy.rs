@@ -761,6 +761,9 @@ mod tests {
                 timestamp: None,
             }),
             published: Some(Utc.with_ymd_and_hms(2025, 5, 13, 15, 45, 35).unwrap()),
+            kind: Default::default(),
+            informational: None,
+            severity: Default::default(),
         }
     }
 

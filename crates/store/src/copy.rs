@@ -25,6 +25,7 @@ use crate::{Backend, Result, Store, StoreError};
 pub const TABLES: &[&str] = &[
     "advisory",
     "advisory_product",
+    "knowledge_coverage",
     "kev",
     "epss",
     "epss_history",

@@ -1,7 +1,7 @@
 //! The knowledge base: imports (one transaction each, batched upserts, newest view per
 //! source wins) and the slices of it that matching needs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::Utc;
 use sha2::{Digest, Sha256};
@@ -41,6 +41,23 @@ pub struct KnowledgeSlice {
     pub advisories: Vec<Advisory>,
     pub kev: Vec<KevEntry>,
     pub epss: Vec<Epss>,
+    /// What the whole knowledge base covers, by coverage key ([`Store::coverage`]).
+    pub coverage: Vec<Coverage>,
+}
+
+/// The coverage key of CPE-named products (NVD configurations, CVE 5 `affected`); package
+/// ecosystems are keyed `pkg:<ecosystem>` as the product index names them.
+pub const CPE_COVERAGE: &str = "cpe";
+
+/// What the knowledge base holds for one kind of component: a package ecosystem
+/// (`pkg:pypi`) or CPE-named products (`cpe`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Coverage {
+    pub key: String,
+    /// Vulnerabilities with at least one view for it.
+    pub advisories: i64,
+    /// When an import last changed them.
+    pub updated: Option<chrono::DateTime<Utc>>,
 }
 
 impl Store {
@@ -63,6 +80,7 @@ impl Store {
                 .then(|| lock_key(&self.schema, "knowledge_change")),
             started_at: Utc::now().to_rfc3339(),
             changed: HashSet::new(),
+            coverage: BTreeSet::new(),
         })
     }
 
@@ -156,7 +174,29 @@ impl Store {
         let mut ids: Vec<String> = ids.into_iter().collect();
         ids.sort();
         drop(conn);
-        self.load_vulnerabilities(&ids).await
+        let mut slice = self.load_vulnerabilities(&ids).await?;
+        slice.coverage = self.coverage().await?;
+        Ok(slice)
+    }
+
+    /// What the knowledge base covers: one row per package ecosystem and one for CPE-named
+    /// products, kept by imports (a handful of rows: read whole).
+    pub async fn coverage(&self) -> Result<Vec<Coverage>> {
+        let rows =
+            sqlx::query("SELECT key, advisories, updated FROM knowledge_coverage ORDER BY key")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Coverage {
+                key: r.get("key"),
+                advisories: r.get("advisories"),
+                updated: r
+                    .get::<Option<String>, _>("updated")
+                    .and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok())
+                    .map(|d| d.with_timezone(&Utc)),
+            })
+            .collect())
     }
 
     /// Loads every view of these vulnerabilities (sorted ids), with their KEV and EPSS entries.
@@ -306,6 +346,9 @@ pub struct ImportTx {
     /// Vulnerabilities whose views, KEV entry or EPSS score this import changed: logged on
     /// commit for continuous matching.
     changed: HashSet<String>,
+    /// Coverage keys (`pkg:<ecosystem>`, `cpe`) of the views this import wrote: recounted on
+    /// commit.
+    coverage: BTreeSet<String>,
 }
 
 impl ImportTx {
@@ -421,6 +464,13 @@ impl ImportTx {
             push_view_keys(&mut q, writes.iter().copied());
             q.build().execute(&mut *self.tx).await?;
 
+            for p in &writes {
+                if !p.advisory.product_keys().is_empty() {
+                    self.coverage.insert(CPE_COVERAGE.to_owned());
+                }
+                self.coverage
+                    .extend(p.advisory.package_keys().into_iter().map(|(e, _)| e));
+            }
             let rows: Vec<(String, String, &str, &str)> = writes
                 .iter()
                 .filter(|p| p.advisory.state == RecordState::Published)
@@ -676,6 +726,31 @@ impl ImportTx {
                 b.push_bind(*id);
             });
             q.build().execute(&mut *self.tx).await?;
+        }
+        for key in &self.coverage {
+            let advisories: i64 = if key == CPE_COVERAGE {
+                sqlx::query_scalar(
+                    "SELECT COUNT(DISTINCT vuln_id) FROM advisory_product WHERE vendor NOT LIKE 'pkg:%'",
+                )
+                .fetch_one(&mut *self.tx)
+                .await?
+            } else {
+                sqlx::query_scalar(
+                    "SELECT COUNT(DISTINCT vuln_id) FROM advisory_product WHERE vendor = $1",
+                )
+                .bind(key)
+                .fetch_one(&mut *self.tx)
+                .await?
+            };
+            sqlx::query(
+                "INSERT INTO knowledge_coverage (key, advisories, updated) VALUES ($1, $2, $3) \
+                 ON CONFLICT (key) DO UPDATE SET advisories = excluded.advisories, updated = excluded.updated",
+            )
+            .bind(key)
+            .bind(advisories)
+            .bind(Utc::now().to_rfc3339())
+            .execute(&mut *self.tx)
+            .await?;
         }
         sqlx::query(
             "INSERT INTO import_run (started_at, finished_at, summary) VALUES ($1, $2, $3)",

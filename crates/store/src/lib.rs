@@ -47,7 +47,7 @@ pub use backend::{Backend, Job, JobLock, OpenOptions, default_location, is_postg
 pub use copy::{CopyReport, TableCopy};
 pub use feeds::{EpssPoint, FeedOutcome, FeedState};
 pub use findings::{FindingQuery, FindingRow};
-pub use knowledge::{Counts, ImportTx, KnowledgeSlice, Outcome};
+pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Outcome};
 pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
 pub use rematch::{Overruled, Rematch};

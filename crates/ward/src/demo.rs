@@ -8,7 +8,6 @@ use clap::Args;
 use ward_store::Store;
 
 use crate::import::{import_paths, progress_bar};
-use crate::parse_priority;
 use crate::scan::{ScanFormat, exit_code, print_report, read_inventories, scan_inventory};
 
 /// The demo feeds and inventory, compiled in so that `ward demo` needs nothing else.
@@ -66,9 +65,11 @@ pub(crate) struct DemoArgs {
     format: ScanFormat,
     #[command(flatten)]
     policy: crate::scan::PolicyArgs,
-    /// Exit with 1 when a finding is at least this urgent.
-    #[arg(long, value_parser = parse_priority)]
-    fail_on: Option<ward_model::Priority>,
+    /// Exit with 1 when a finding is at least this urgent (and/or `unchecked`, as `ward scan`).
+    #[arg(long, value_parser = crate::scan::parse_fail_on)]
+    fail_on: Option<crate::scan::FailOn>,
+    #[command(flatten)]
+    view: crate::scan::ViewArgs,
 }
 
 pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
@@ -126,7 +127,13 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     sources.iter_mut().for_each(|s| *s = INVENTORY.0.to_owned());
     let report = scan_inventory(&store, &inventory, &policy).await?;
     store.close().await;
-    print_report(&report, &inventory, &sources, args.format)?;
+    print_report(
+        &report,
+        &inventory,
+        &sources,
+        args.format,
+        args.view.layout(),
+    )?;
     if human {
         println!(
             "\nNext: `ward db import` real feeds (CVE 5, NVD, KEV, EPSS; files, folders or archives), then `ward scan` your SBOMs."

@@ -13,7 +13,6 @@ mod server;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use ward_model::Priority;
 
 /// Exit codes scripts can rely on.
 pub(crate) mod exit {
@@ -185,10 +184,6 @@ pub(crate) enum TextOrJson {
 }
 
 /// Parses a priority for `--fail-on`.
-pub(crate) fn parse_priority(s: &str) -> Result<Priority, String> {
-    s.parse()
-}
-
 fn main() -> ExitCode {
     // One TLS provider (ring) for every client and server in the process, before any is made.
     let _ = rustls::crypto::ring::default_provider().install_default();

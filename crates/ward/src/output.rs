@@ -3,106 +3,561 @@
 
 use std::collections::BTreeMap;
 
-use comfy_table::{ContentArrangement, Table, presets};
 use serde_json::{Value, json};
 use ward_matching::ScanReport;
-use ward_model::{Confidence, Finding, Inventory, Priority};
+use ward_model::{Confidence, Finding, FindingKind, Inventory, Priority};
 
-pub(crate) fn table(report: &ScanReport, inventory: &Inventory) {
-    let mut t = Table::new();
-    t.load_style(presets::UTF8_HORIZONTAL_ONLY)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    t.set_header([
-        "priority",
-        "vulnerability",
-        "asset",
-        "component",
-        "remediate by",
-        "KEV due",
-        "CVSS",
-        "EPSS",
-        "fixed in",
-        "confidence",
-    ]);
-    for f in &report.findings {
+/// How a table is laid out: to a width (the terminal's, 100 columns when not a terminal), or
+/// `wide`: every column, nothing shortened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Layout {
+    pub(crate) width: usize,
+    pub(crate) wide: bool,
+}
+
+/// Cells are shortened to fit with an ellipsis; ids and priorities never are.
+fn fit(text: &str, width: usize) -> String {
+    console::truncate_str(text, width, "…").into_owned()
+}
+
+fn display_width(text: &str) -> usize {
+    console::measure_text_width(text)
+}
+
+fn component_cell(f: &Finding) -> String {
+    match f.component.version.as_deref() {
+        Some(v) => format!("{}@{v}", f.component.name),
+        None => f.component.name.clone(),
+    }
+}
+
+fn fixed_cell(f: &Finding) -> String {
+    if f.fixed_versions.is_empty() {
+        "-".into()
+    } else {
+        f.fixed_versions.join(", ")
+    }
+}
+
+fn severity_cell(f: &Finding) -> String {
+    f.severity.level.to_string()
+}
+
+/// A table for people: findings grouped under their asset (most urgent asset first), then
+/// informational notices, then what could not be checked and the summary. Laid out by hand
+/// (columns padded to one width for the whole table, cells shortened with `…`), so that the
+/// groups line up and the table fits the width it is given.
+pub(crate) fn table(report: &ScanReport, inventory: &Inventory, layout: Layout) {
+    let (vulnerabilities, notices): (Vec<&Finding>, Vec<&Finding>) = report
+        .findings
+        .iter()
+        .partition(|f| f.kind == FindingKind::Vulnerability);
+    // Assets in the order of their most urgent finding (findings come sorted).
+    let mut assets: Vec<&str> = Vec::new();
+    for f in &vulnerabilities {
+        if !assets.contains(&f.asset.as_str()) {
+            assets.push(&f.asset);
+        }
+    }
+    if !vulnerabilities.is_empty() {
+        let grid = Grid::for_findings(&vulnerabilities, layout);
+        println!("{}", grid.header());
+        for asset in &assets {
+            say(
+                layout,
+                "",
+                &asset_heading(asset, inventory, &vulnerabilities),
+            );
+            for f in vulnerabilities.iter().filter(|f| f.asset == *asset) {
+                println!("{}", grid.row(&finding_cells(f, layout.wide)));
+            }
+        }
+    }
+    if !notices.is_empty() {
+        println!();
+        say(
+            layout,
+            "",
+            &format!(
+                "Informational: {} advisor{} that {} not vulnerabilities (unmaintained, unsound, notices)",
+                notices.len(),
+                if notices.len() == 1 { "y" } else { "ies" },
+                if notices.len() == 1 { "is" } else { "are" },
+            ),
+        );
+        let rows: Vec<Vec<String>> = notices
+            .iter()
+            .map(|f| {
+                vec![
+                    f.informational.clone().unwrap_or_default(),
+                    f.vulnerability.clone(),
+                    f.asset.clone(),
+                    component_cell(f),
+                    f.title.clone().unwrap_or_else(|| "-".into()),
+                ]
+            })
+            .collect();
+        let grid = Grid::fit(
+            &["kind", "advisory", "asset", "component@version", "title"],
+            &rows,
+            &[
+                Fit::Keep,
+                Fit::Keep,
+                Fit::Share(1),
+                Fit::Share(2),
+                Fit::Rest,
+            ],
+            layout,
+        );
+        println!("{}", grid.header());
+        for r in &rows {
+            println!("{}", grid.row(r));
+        }
+    }
+    println!();
+    footer(report, inventory, layout);
+}
+
+fn asset_heading(asset: &str, inventory: &Inventory, findings: &[&Finding]) -> String {
+    let n = findings.iter().filter(|f| f.asset == asset).count();
+    let mut facts = Vec::new();
+    if let Some(a) = inventory.assets.iter().find(|a| a.name == asset) {
+        if let Some(e) = a.exposure {
+            facts.push(format!("exposure {}", e.as_str()));
+        }
+        if let Some(c) = a.criticality {
+            facts.push(format!("criticality {}", c.as_str()));
+        }
+    }
+    facts.push(format!("{n} finding{}", if n == 1 { "" } else { "s" }));
+    format!("{asset}: {}", facts.join(", "))
+}
+
+const FINDING_HEADER: [&str; 6] = [
+    "priority",
+    "severity",
+    "vulnerability",
+    "component@version",
+    "fixed in",
+    "title",
+];
+const WIDE_HEADER: [&str; 6] = [
+    "CVSS",
+    "EPSS",
+    "KEV due",
+    "remediate by",
+    "confidence",
+    "source",
+];
+
+fn finding_cells(f: &Finding, wide: bool) -> Vec<String> {
+    let mut row = vec![
+        f.priority.to_string(),
+        severity_cell(f),
+        f.vulnerability.clone(),
+        component_cell(f),
+        fixed_cell(f),
+        f.title.clone().unwrap_or_else(|| "-".into()),
+    ];
+    if wide {
         let cvss = f
             .cvss
             .iter()
             .map(|c| c.base_score)
             .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
-        t.add_row([
-            f.priority.to_string(),
-            f.vulnerability.clone(),
-            f.asset.clone(),
-            format!(
-                "{} {}",
-                f.component.name,
-                f.component.version.as_deref().unwrap_or("?")
-            ),
-            f.deadlines
-                .remediate_by
-                .map_or("-".into(), |d| d.format("%Y-%m-%d %H:%M").to_string()),
-            f.kev.as_ref().map_or("-".into(), |k| {
-                k.due_date.map_or("listed".into(), |d| d.to_string())
-            }),
+        row.extend([
             cvss.map_or("-".into(), |s| format!("{s:.1}")),
             f.epss
                 .as_ref()
                 .map_or("-".into(), |e| format!("{:.3}", e.score)),
-            if f.fixed_versions.is_empty() {
-                "-".into()
-            } else {
-                f.fixed_versions.join(", ")
-            },
+            f.kev.as_ref().map_or("-".into(), |k| {
+                k.due_date.map_or("listed".into(), |d| d.to_string())
+            }),
+            f.deadlines
+                .remediate_by
+                .map_or("-".into(), |d| d.format("%Y-%m-%d %H:%M").to_string()),
             confidence_word(f.confidence).into(),
+            f.explanation.source.clone(),
         ]);
     }
-    if report.findings.is_empty() {
-        println!("No findings.");
-    } else {
-        println!("{t}");
+    row
+}
+
+/// How a column gives way when the table is too wide.
+#[derive(Clone, Copy)]
+enum Fit {
+    /// Never shortened (ids, priorities).
+    Keep,
+    /// Shortened to at most this many shares of the room left by the kept columns.
+    Share(usize),
+    /// Takes whatever is left.
+    Rest,
+}
+
+/// Column widths for a table; rows are indented by two spaces, columns two apart.
+struct Grid {
+    header: Vec<String>,
+    widths: Vec<usize>,
+}
+
+impl Grid {
+    fn for_findings(findings: &[&Finding], layout: Layout) -> Self {
+        let rows: Vec<Vec<String>> = findings
+            .iter()
+            .map(|f| finding_cells(f, layout.wide))
+            .collect();
+        let mut header: Vec<&str> = FINDING_HEADER.to_vec();
+        let mut fits = vec![
+            Fit::Keep,
+            Fit::Keep,
+            Fit::Keep,
+            Fit::Share(3),
+            Fit::Share(1),
+            Fit::Rest,
+        ];
+        if layout.wide {
+            header.extend(WIDE_HEADER);
+            fits.extend([Fit::Keep; 6]);
+        }
+        Self::fit(&header, &rows, &fits, layout)
     }
-    let mut by_priority: BTreeMap<Priority, usize> = BTreeMap::new();
-    for f in &report.findings {
-        *by_priority.entry(f.priority).or_default() += 1;
+
+    fn fit(header: &[&str], rows: &[Vec<String>], fits: &[Fit], layout: Layout) -> Self {
+        let natural: Vec<usize> = (0..header.len())
+            .map(|i| {
+                rows.iter()
+                    .map(|r| display_width(&r[i]))
+                    .chain([display_width(header[i])])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut widths = natural.clone();
+        if !layout.wide {
+            let kept: usize = fits
+                .iter()
+                .zip(&natural)
+                .filter(|(f, _)| matches!(f, Fit::Keep))
+                .map(|(_, w)| w)
+                .sum();
+            let gaps = 2 + 2 * (header.len() - 1);
+            let room = layout.width.saturating_sub(kept + gaps);
+            let shares: usize = fits
+                .iter()
+                .map(|f| match f {
+                    Fit::Share(n) => *n,
+                    Fit::Rest => 2,
+                    Fit::Keep => 0,
+                })
+                .sum();
+            let mut left = room;
+            for (i, f) in fits.iter().enumerate() {
+                if let Fit::Share(n) = f {
+                    // A shared column takes its share, or less when its content is narrower.
+                    let cap = (room * n / shares.max(1)).max(8);
+                    widths[i] = natural[i].min(cap);
+                    left = left.saturating_sub(widths[i]);
+                }
+            }
+            for (i, f) in fits.iter().enumerate() {
+                if let Fit::Rest = f {
+                    widths[i] = natural[i].min(left.max(8));
+                }
+            }
+        }
+        Self {
+            header: header.iter().map(|h| (*h).to_owned()).collect(),
+            widths,
+        }
     }
-    let parts: Vec<String> = by_priority
+
+    fn header(&self) -> String {
+        let line = self.row(&self.header);
+        let rule = "─".repeat(display_width(&line).saturating_sub(2));
+        format!("{line}\n  {rule}")
+    }
+
+    fn row(&self, cells: &[String]) -> String {
+        let last = self.widths.len() - 1;
+        let mut out = String::from(" ");
+        for (i, (cell, &w)) in cells.iter().zip(&self.widths).enumerate() {
+            out.push(' ');
+            let text = fit(cell, w);
+            out.push_str(&text);
+            if i < last {
+                out.push_str(&" ".repeat(w - display_width(&text) + 1));
+            }
+        }
+        out
+    }
+}
+
+/// A line for people, wrapped to the layout's width (continuation lines indented two more).
+fn say(layout: Layout, indent: &str, text: &str) {
+    if layout.wide {
+        println!("{indent}{text}");
+        return;
+    }
+    let more = format!("{indent}  ");
+    let options = textwrap::Options::new(layout.width)
+        .initial_indent(indent)
+        .subsequent_indent(&more);
+    for line in textwrap::wrap(text, options) {
+        println!("{line}");
+    }
+}
+
+/// What was found in numbers, what could not be checked, and what sources disagreed on.
+fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
+    let s = &report.summary;
+    let gaps: Vec<_> = report.coverage.iter().filter(|c| !c.checked).collect();
+    let shown = |n: usize| if layout.wide { usize::MAX } else { n };
+    if s.findings == 0 {
+        if gaps.is_empty() && report.unchecked.is_empty() {
+            say(layout, "", &format!("No findings."));
+        } else {
+            say(
+                layout,
+                "",
+                &format!(
+                    "No findings among the components Ward could check; see below what it could not."
+                ),
+            );
+        }
+    }
+    let priorities: Vec<String> = s
+        .by_priority
         .iter()
         .map(|(p, n)| format!("{n} {p}"))
         .collect();
-    println!(
-        "{} findings ({}) on {} assets, {} components scanned.",
-        report.findings.len(),
-        if parts.is_empty() {
-            "none".into()
-        } else {
-            parts.join(", ")
-        },
-        inventory.assets.len(),
-        inventory.component_count()
+    let severities: Vec<String> = s
+        .by_severity
+        .iter()
+        .map(|(l, n)| format!("{n} {l}"))
+        .collect();
+    say(
+        layout,
+        "",
+        &format!(
+            "{} finding{}{} on {} asset{}, {} component{} scanned{}.",
+            s.findings,
+            if s.findings == 1 { "" } else { "s" },
+            if priorities.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " ({}; severity {})",
+                    priorities.join(", "),
+                    severities.join(", ")
+                )
+            },
+            inventory.assets.len(),
+            if inventory.assets.len() == 1 { "" } else { "s" },
+            s.components,
+            if s.components == 1 { "" } else { "s" },
+            if s.informational > 0 {
+                format!("; {} informational notices", s.informational)
+            } else {
+                String::new()
+            }
+        ),
     );
+    let checked: Vec<String> = report
+        .coverage
+        .iter()
+        .filter(|c| c.checked)
+        .map(|c| {
+            format!(
+                "{} ({} advisories{})",
+                if c.kind == "package" {
+                    c.name.as_str()
+                } else {
+                    "CPE"
+                },
+                c.advisories,
+                c.updated
+                    .map(|u| format!(", updated {}", u.format("%Y-%m-%d")))
+                    .unwrap_or_default()
+            )
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if !checked.is_empty() {
+        say(
+            layout,
+            "",
+            &format!("Checked against: {}.", checked.join("; ")),
+        );
+    }
+    if !gaps.is_empty() {
+        say(
+            layout,
+            "",
+            &format!("Not checked (the knowledge base has nothing for them):"),
+        );
+        for c in &gaps {
+            say(layout, "  ", &format!("{}", c.note));
+        }
+    }
+    if !report.unchecked.is_empty() {
+        say(
+            layout,
+            "",
+            &format!(
+                "Not checked: {} component{} whose version cannot be placed (never guessed):",
+                report.unchecked.len(),
+                if report.unchecked.len() == 1 { "" } else { "s" }
+            ),
+        );
+        for u in report.unchecked.iter().take(shown(10)) {
+            say(
+                layout,
+                "  ",
+                &format!(
+                    "{} on {}: {} ({} advisor{} name it)",
+                    u.component
+                        .version
+                        .as_deref()
+                        .map_or(u.component.name.clone(), |v| format!(
+                            "{}@{v}",
+                            u.component.name
+                        )),
+                    u.asset,
+                    u.reason,
+                    u.advisories,
+                    if u.advisories == 1 { "y" } else { "ies" }
+                ),
+            );
+        }
+        if report.unchecked.len() > shown(10) {
+            say(
+                layout,
+                "  ",
+                &format!(
+                    "… and {} more (`--wide` or `--format json` lists them all)",
+                    report.unchecked.len() - 10
+                ),
+            );
+        }
+    }
     let disagreeing = report
         .findings
         .iter()
         .filter(|f| !f.explanation.disagreements.is_empty())
         .count();
     if disagreeing > 0 || !report.suppressed.is_empty() {
-        println!(
-            "Sources disagree on {disagreeing} findings; {} components not reported because a more precise source says unaffected.",
-            report.suppressed.len()
+        say(
+            layout,
+            "",
+            &format!(
+                "Sources disagree on {disagreeing} findings; {} components not reported because a more precise source says unaffected.",
+                report.suppressed.len()
+            ),
         );
-        for s in &report.suppressed {
-            println!(
-                "  not reported: {} on {} ({} {}): {}",
-                s.vulnerability,
-                s.asset,
-                s.component.name,
-                s.component.version.as_deref().unwrap_or("?"),
-                s.reason
+        for s in report.suppressed.iter().take(shown(10)) {
+            say(
+                layout,
+                "  ",
+                &format!(
+                    "not reported: {} on {} ({} {}): {}",
+                    s.vulnerability,
+                    s.asset,
+                    s.component.name,
+                    s.component.version.as_deref().unwrap_or("?"),
+                    s.reason
+                ),
             );
         }
-        println!("`--format json` shows every source's verdict and the reasons.");
+        if report.suppressed.len() > shown(10) {
+            say(
+                layout,
+                "  ",
+                &format!("… and {} more", report.suppressed.len() - 10),
+            );
+        }
+        say(
+            layout,
+            "",
+            &format!("`--format json` shows every source's verdict and the reasons."),
+        );
     }
+}
+
+/// One row per finding, for spreadsheets: every column of `--wide` and the identifiers.
+pub(crate) fn csv(report: &ScanReport) -> anyhow::Result<String> {
+    let mut w = ::csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "asset",
+        "kind",
+        "priority",
+        "severity",
+        "severity_score",
+        "severity_source",
+        "vulnerability",
+        "aliases",
+        "component",
+        "version",
+        "purl",
+        "cpe",
+        "fixed_in",
+        "title",
+        "cvss",
+        "epss",
+        "kev_due",
+        "acknowledge_by",
+        "remediate_by",
+        "confidence",
+        "source",
+    ])?;
+    let time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            .unwrap_or_default()
+    };
+    for f in &report.findings {
+        let cvss = f
+            .cvss
+            .iter()
+            .map(|c| c.base_score)
+            .fold(None, |m: Option<f64>, s| Some(m.map_or(s, |m| m.max(s))));
+        w.write_record([
+            f.asset.clone(),
+            match f.kind {
+                FindingKind::Vulnerability => "vulnerability".into(),
+                FindingKind::Informational => "informational".into(),
+            },
+            f.priority.to_string(),
+            f.severity.level.to_string(),
+            f.severity
+                .score
+                .map(|s| format!("{s:.1}"))
+                .unwrap_or_default(),
+            f.severity.source.clone().unwrap_or_default(),
+            f.vulnerability.clone(),
+            f.aliases.join(" "),
+            f.component.name.clone(),
+            f.component.version.clone().unwrap_or_default(),
+            f.component.purl.clone().unwrap_or_default(),
+            f.component.cpe.clone().unwrap_or_default(),
+            f.fixed_versions.join(" "),
+            f.title.clone().unwrap_or_default(),
+            cvss.map(|s| format!("{s:.1}")).unwrap_or_default(),
+            f.epss
+                .as_ref()
+                .map(|e| format!("{:.5}", e.score))
+                .unwrap_or_default(),
+            f.kev
+                .as_ref()
+                .and_then(|k| k.due_date)
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+            time(f.deadlines.acknowledge_by),
+            time(f.deadlines.remediate_by),
+            confidence_word(f.confidence).into(),
+            f.explanation.source.clone(),
+        ])?;
+    }
+    Ok(String::from_utf8(w.into_inner()?)?)
 }
 
 fn confidence_word(c: Confidence) -> &'static str {

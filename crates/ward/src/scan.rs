@@ -17,6 +17,64 @@ pub(crate) enum ScanFormat {
     Table,
     Json,
     Sarif,
+    Csv,
+}
+
+/// When a scan exits with 1: a finding at least this urgent, and/or (`unchecked`) a component
+/// Ward could not check. Informational notices never count.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct FailOn {
+    pub(crate) priority: Option<Priority>,
+    pub(crate) unchecked: bool,
+}
+
+/// `immediate`, `scheduled,unchecked`, `unchecked`…
+pub(crate) fn parse_fail_on(s: &str) -> Result<FailOn, String> {
+    let mut fail = FailOn::default();
+    for word in s.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+        if word.eq_ignore_ascii_case("unchecked") {
+            fail.unchecked = true;
+        } else {
+            let p: Priority = word
+                .parse()
+                .map_err(|e| format!("{e}, or `unchecked` (a component could not be checked)"))?;
+            fail.priority = Some(fail.priority.map_or(p, |q: Priority| q.max(p)));
+        }
+    }
+    if fail == FailOn::default() {
+        return Err(
+            "name a priority (immediate, out-of-cycle, scheduled, defer) and/or `unchecked`".into(),
+        );
+    }
+    Ok(fail)
+}
+
+/// How the table is laid out.
+#[derive(Args, Clone, Copy)]
+pub(crate) struct ViewArgs {
+    /// Table: every column, nothing shortened (wider than most terminals).
+    #[arg(long)]
+    pub(crate) wide: bool,
+    /// Table: fit this many columns (default: the terminal's width, or 100 when the output
+    /// is not a terminal).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(40..))]
+    pub(crate) width: Option<u16>,
+}
+
+impl ViewArgs {
+    pub(crate) fn layout(self) -> output::Layout {
+        let width = self.width.map(usize::from).unwrap_or_else(|| {
+            let term = console::Term::stdout();
+            match term.size_checked() {
+                Some((_, cols)) if term.is_term() => usize::from(cols).max(40),
+                _ => 100,
+            }
+        });
+        output::Layout {
+            width,
+            wide: self.wide,
+        }
+    }
 }
 
 #[derive(Args)]
@@ -26,13 +84,17 @@ pub(crate) struct ScanArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub(crate) format: ScanFormat,
-    /// Exit with 1 when a finding is at least this urgent
-    /// (immediate, out-of-cycle, scheduled, defer).
-    #[arg(long, value_parser = crate::parse_priority)]
-    pub(crate) fail_on: Option<Priority>,
+    /// Exit with 1 when a finding is at least this urgent (immediate, out-of-cycle,
+    /// scheduled, defer), and/or with `unchecked` when a component could not be checked
+    /// (its version unreadable, or no advisories for its kind): `--fail-on immediate,unchecked`.
+    #[arg(long, value_parser = parse_fail_on)]
+    pub(crate) fail_on: Option<FailOn>,
+    #[command(flatten)]
+    pub(crate) view: ViewArgs,
     #[command(flatten)]
     pub(crate) policy: PolicyArgs,
-    /// Inventory files: CycloneDX (JSON, XML), SPDX JSON, or Ward CSV.
+    /// Inventory files: CycloneDX (JSON, XML), SPDX (2.x JSON or tag-value, 3.0 JSON-LD),
+    /// nmap XML, or Ward CSV; gzip or xz compressed too.
     #[arg(required = true)]
     pub(crate) inventories: Vec<PathBuf>,
 }
@@ -102,11 +164,25 @@ pub(crate) async fn load_knowledge(
     let slice = store
         .load_for_products(&ward_matching::scan::inventory_keys(inventory))
         .await?;
-    Ok(Knowledge::from_parts(
-        slice.advisories,
-        slice.kev,
-        slice.epss,
-    ))
+    Ok(knowledge_of(slice))
+}
+
+/// Indexes a store's slice, with the store's account of what it covers.
+pub(crate) fn knowledge_of(slice: ward_store::KnowledgeSlice) -> Knowledge {
+    let coverage: Vec<(String, ward_matching::scan::Covered)> = slice
+        .coverage
+        .into_iter()
+        .map(|c| {
+            (
+                c.key,
+                ward_matching::scan::Covered {
+                    advisories: c.advisories,
+                    updated: c.updated,
+                },
+            )
+        })
+        .collect();
+    Knowledge::from_parts(slice.advisories, slice.kev, slice.epss).with_coverage(coverage)
 }
 
 pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
@@ -122,7 +198,13 @@ pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     }
     let report = scan_inventory(&store, &inventory, &policy).await?;
     store.close().await;
-    print_report(&report, &inventory, &sources, args.format)?;
+    print_report(
+        &report,
+        &inventory,
+        &sources,
+        args.format,
+        args.view.layout(),
+    )?;
     Ok(exit_code(&report, args.fail_on))
 }
 
@@ -131,6 +213,7 @@ pub(crate) fn print_report(
     inventory: &Inventory,
     sources: &[String],
     format: ScanFormat,
+    layout: output::Layout,
 ) -> anyhow::Result<()> {
     match format {
         ScanFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
@@ -138,21 +221,28 @@ pub(crate) fn print_report(
             "{}",
             serde_json::to_string_pretty(&output::sarif(report, inventory, sources))?
         ),
-        ScanFormat::Table => output::table(report, inventory),
+        ScanFormat::Csv => print!("{}", output::csv(report)?),
+        ScanFormat::Table => output::table(report, inventory, layout),
     }
     Ok(())
 }
 
-pub(crate) fn exit_code(report: &ScanReport, fail_on: Option<Priority>) -> u8 {
-    match fail_on {
-        Some(threshold)
-            if report
-                .findings
-                .iter()
-                .any(|f| f.priority.reaches(threshold)) =>
-        {
-            exit::FOUND
-        }
-        _ => exit::OK,
+pub(crate) fn exit_code(report: &ScanReport, fail_on: Option<FailOn>) -> u8 {
+    let Some(fail) = fail_on else {
+        return exit::OK;
+    };
+    let urgent = fail.priority.is_some_and(|threshold| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.kind == ward_model::FindingKind::Vulnerability)
+            .any(|f| f.priority.reaches(threshold))
+    });
+    let unchecked =
+        fail.unchecked && (report.summary.unchecked > 0 || report.summary.not_covered > 0);
+    if urgent || unchecked {
+        exit::FOUND
+    } else {
+        exit::OK
     }
 }

@@ -153,12 +153,23 @@ pub(crate) async fn open_findings(
         let priority: Priority = parse(&r, "finding", &vuln, "priority")?;
         let payload: serde_json::Value =
             serde_json::from_str(r.get::<&str, _>("payload")).unwrap_or_default();
+        // Informational notices (RustSec unmaintained, unsound) are not vulnerabilities:
+        // they are listed with the asset's findings but raise no alert.
+        if payload["kind"] == "informational" {
+            continue;
+        }
         let ack = payload["deadlines"]["acknowledge_by"].as_str().map(millis);
         let rem = payload["deadlines"]["remediate_by"].as_str().map(millis);
         let title = payload["title"].as_str().map(str::to_owned);
         let scores: Vec<ward_model::advisory::Cvss> =
             serde_json::from_value(payload["cvss"].clone()).unwrap_or_default();
         let score = ward_model::advisory::headline_score(&scores).map(|c| c.base_score);
+        // The finding's own severity (preferred source, or the advisory's rating) when it
+        // has one; older findings carry only their scores.
+        let rated = payload["severity"]["level"]
+            .as_str()
+            .filter(|l| !matches!(*l, "unknown" | ""))
+            .map(str::to_owned);
         let e = out.entry(vuln).or_insert(OpenFindings {
             count: 0,
             best_priority: priority,
@@ -167,8 +178,10 @@ pub(crate) async fn open_findings(
             title: None,
             severity: None,
         });
-        if let Some(score) = score {
-            let word = ward_model::advisory::severity_rating(score);
+        if let Some(word) =
+            rated.or_else(|| score.map(|s| ward_model::advisory::severity_rating(s).to_owned()))
+        {
+            let word = word.as_str();
             let rank = |w: &str| {
                 ["none", "low", "medium", "high", "critical"]
                     .iter()
