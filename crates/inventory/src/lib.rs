@@ -9,7 +9,14 @@
 
 mod csv_inv;
 mod cyclonedx;
+mod nmap;
 mod spdx;
+mod spdx3;
+mod spdx_tv;
+
+/// How far a compressed inventory may expand by default (`ward scan`); the server passes its
+/// own bound to [`parse_inventory_within`].
+pub const MAX_EXPANDED: u64 = 512 << 20;
 
 use ward_model::{Asset, Component, Cpe, Criticality, Exposure, Inventory};
 
@@ -43,8 +50,49 @@ pub(crate) fn doc_error(file: &str, message: impl Into<String>) -> InventoryErro
 }
 
 /// Detects the format of `bytes` and parses it. `name` is the file name, used in messages and
-/// as the asset name when the document names none.
+/// as the asset name when the document names none. gzip and xz are recognised by their magic
+/// bytes and expanded up to [`MAX_EXPANDED`].
 pub fn parse_inventory(name: &str, bytes: &[u8]) -> Result<ParsedInventory, InventoryError> {
+    parse_inventory_within(name, bytes, MAX_EXPANDED)
+}
+
+/// [`parse_inventory`] with a bound on how far a compressed inventory may expand: a larger
+/// one is refused (naming the bound) before it is parsed.
+pub fn parse_inventory_within(
+    name: &str,
+    bytes: &[u8],
+    max_expanded: u64,
+) -> Result<ParsedInventory, InventoryError> {
+    use std::io::Read;
+    let expand = |reader: &mut dyn Read, kind: &str| -> Result<Vec<u8>, InventoryError> {
+        let mut out = Vec::new();
+        reader
+            .take(max_expanded + 1)
+            .read_to_end(&mut out)
+            .map_err(|e| doc_error(name, format!("not valid {kind}: {e}")))?;
+        if out.len() as u64 > max_expanded {
+            return Err(doc_error(
+                name,
+                format!("expands beyond {max_expanded} bytes ({kind}); refused"),
+            ));
+        }
+        Ok(out)
+    };
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let inner = expand(&mut flate2::read::MultiGzDecoder::new(bytes), "gzip")?;
+        return parse_plain(name, &inner);
+    }
+    if bytes.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        let inner = expand(
+            &mut liblzma::read::XzDecoder::new_multi_decoder(bytes),
+            "xz",
+        )?;
+        return parse_plain(name, &inner);
+    }
+    parse_plain(name, bytes)
+}
+
+fn parse_plain(name: &str, bytes: &[u8]) -> Result<ParsedInventory, InventoryError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match first {
@@ -55,17 +103,53 @@ pub fn parse_inventory(name: &str, bytes: &[u8]) -> Result<ParsedInventory, Inve
                 cyclonedx::parse_json(name, probe)
             } else if probe.get("spdxVersion").is_some() {
                 spdx::parse_json(name, probe)
+            } else if spdx3::is_spdx3(&probe) {
+                spdx3::parse(name, probe)
             } else {
                 Err(doc_error(
                     name,
-                    "unknown JSON inventory: expected CycloneDX (`\"bomFormat\": \"CycloneDX\"`) or SPDX (`spdxVersion`)",
+                    "unknown JSON inventory: expected CycloneDX (`\"bomFormat\": \"CycloneDX\"`), SPDX 2 (`spdxVersion`) or SPDX 3 JSON-LD (`@context`)",
                 ))
             }
         }
+        Some(b'<') if is_nmap(bytes) => nmap::parse(name, bytes),
         Some(b'<') => cyclonedx::parse_xml(name, bytes),
+        Some(_) if is_spdx_tag_value(bytes) => {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|e| doc_error(name, format!("SPDX tag-value is not UTF-8: {e}")))?;
+            spdx_tv::parse(name, text)
+        }
         Some(_) => csv_inv::parse(name, bytes),
         None => Err(doc_error(name, "the file is empty")),
     }
+}
+
+/// An XML document whose root element is `<nmaprun>` (after the prolog, comments and DOCTYPE).
+fn is_nmap(bytes: &[u8]) -> bool {
+    let head = &bytes[..bytes.len().min(4096)];
+    let text = String::from_utf8_lossy(head);
+    let mut rest = text.as_ref();
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with("<?") || rest.starts_with("<!") {
+            let end = if rest.starts_with("<!--") { "-->" } else { ">" };
+            match rest.find(end) {
+                Some(i) => rest = &rest[i + end.len()..],
+                None => return false,
+            }
+        } else {
+            return rest.starts_with("<nmaprun");
+        }
+    }
+}
+
+/// SPDX 2 tag-value: its first tag is `SPDXVersion:` (after comments and blank lines).
+fn is_spdx_tag_value(bytes: &[u8]) -> bool {
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(4096)]).into_owned();
+    head.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .is_some_and(|l| l.starts_with("SPDXVersion:"))
 }
 
 /// The asset name for a document that names none: the file name without folders and extensions.

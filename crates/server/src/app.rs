@@ -105,9 +105,12 @@ pub(crate) async fn store_inventory(
     body: &[u8],
 ) -> ApiResult<(ward_store::UploadOutcome, Vec<String>)> {
     let (file, bytes) = (name.to_owned(), body.to_vec());
-    let parsed = ward_store::cpu::run(move || ward_inventory::parse_inventory(&file, &bytes))
-        .await
-        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let parsed = ward_store::cpu::run(move || {
+        // A compressed upload may expand to four times the request bound, no further.
+        ward_inventory::parse_inventory_within(&file, &bytes, 4 * crate::MAX_BODY as u64)
+    })
+    .await
+    .map_err(|e| ApiError::bad_request(e.to_string()))?;
     let components: Vec<ward_model::Component> = parsed
         .inventory
         .assets
