@@ -12,6 +12,10 @@ use common::{p, ward};
 /// The demo's feeds imported into a fresh database, and `ward scan` run on the demo trust's
 /// inventory (by its file name, from its folder: no machine's path in the output).
 fn scan(format: &str) -> String {
+    scan_with(format, &[])
+}
+
+fn scan_with(format: &str, extra: &[&str]) -> String {
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo");
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("ward.db");
@@ -30,8 +34,9 @@ fn scan(format: &str) -> String {
             "immediate",
             "--format",
             format,
-            "st-elsewhere-trust.csv",
         ])
+        .args(extra)
+        .arg("st-elsewhere-trust.csv")
         .output()
         .unwrap();
     // Immediate findings with `--fail-on immediate`: exit 1, as a pipeline sees it.
@@ -44,15 +49,76 @@ fn scan(format: &str) -> String {
     String::from_utf8(o.stdout).unwrap()
 }
 
+/// The day the knowledge was imported (today) is no part of the snapshot.
+fn without_import_dates(text: &str) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("updated ") {
+        let (head, tail) = rest.split_at(i + "updated ".len());
+        out.push_str(head);
+        if tail.len() >= 10 && tail.as_bytes()[4] == b'-' && tail.as_bytes()[7] == b'-' {
+            out.push_str("[date]");
+            rest = &tail[10..];
+        } else {
+            rest = tail;
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The table at a terminal's 80 columns: ids and priorities whole, every line within 80.
 #[test]
-fn table() {
-    insta::assert_snapshot!(scan("table"));
+fn table_80() {
+    let text = without_import_dates(&scan_with("table", &["--width", "80"]));
+    for line in text.lines() {
+        assert!(
+            console::measure_text_width(line) <= 80,
+            "{} columns: {line}",
+            console::measure_text_width(line)
+        );
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn table_120() {
+    let text = without_import_dates(&scan_with("table", &["--width", "120"]));
+    for line in text.lines() {
+        assert!(console::measure_text_width(line) <= 120, "{line}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+/// `--wide`: every column, nothing shortened.
+#[test]
+fn table_wide() {
+    let text = without_import_dates(&scan_with("table", &["--wide"]));
+    assert!(!text.contains('…'), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+/// Not a terminal and no `--width`: 100 columns.
+#[test]
+fn table_default_width_off_a_terminal() {
+    let text = without_import_dates(&scan("table"));
+    assert_eq!(text, without_import_dates(&scan_with("table", &["--width", "100"])));
+}
+
+#[test]
+fn csv() {
+    insta::assert_snapshot!(scan("csv"));
 }
 
 #[test]
 fn json() {
     let report: serde_json::Value = serde_json::from_str(&scan("json")).unwrap();
-    insta::assert_json_snapshot!(report);
+    insta::assert_json_snapshot!(report, {
+        // When the knowledge was imported: today.
+        ".coverage[].updated" => insta::dynamic_redaction(|value, _| {
+            if value.as_str().is_some() { "[date]".into() } else { value }
+        }),
+    });
 }
 
 #[test]
