@@ -102,7 +102,10 @@ fn table_wide() {
 #[test]
 fn table_default_width_off_a_terminal() {
     let text = without_import_dates(&scan("table"));
-    assert_eq!(text, without_import_dates(&scan_with("table", &["--width", "100"])));
+    assert_eq!(
+        text,
+        without_import_dates(&scan_with("table", &["--width", "100"]))
+    );
 }
 
 #[test]

@@ -3,9 +3,9 @@
 -- products (`cpe`), with how many vulnerabilities it holds and when an import last changed them.
 -- Imports keep it current (ImportTx::commit).
 CREATE TABLE knowledge_coverage (
-    key          TEXT PRIMARY KEY,
+    key          TEXT COLLATE "C" PRIMARY KEY,
     advisories   BIGINT NOT NULL,
-    updated      TEXT NOT NULL
+    updated      TEXT COLLATE "C" NOT NULL
 );
 INSERT INTO knowledge_coverage (key, advisories, updated)
 SELECT CASE WHEN p.vendor LIKE 'pkg:%' THEN p.vendor ELSE 'cpe' END,
