@@ -314,14 +314,12 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
     let shown = |n: usize| if layout.wide { usize::MAX } else { n };
     if s.findings == 0 {
         if gaps.is_empty() && report.unchecked.is_empty() {
-            say(layout, "", &format!("No findings."));
+            say(layout, "", "No findings.");
         } else {
             say(
                 layout,
                 "",
-                &format!(
-                    "No findings among the components Ward could check; see below what it could not."
-                ),
+                "No findings among the components Ward could check; see below what it could not.",
             );
         }
     }
@@ -394,10 +392,10 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
         say(
             layout,
             "",
-            &format!("Not checked (the knowledge base has nothing for them):"),
+            "Not checked (the knowledge base has nothing for them):",
         );
         for c in &gaps {
-            say(layout, "  ", &format!("{}", c.note));
+            say(layout, "  ", &c.note);
         }
     }
     if !report.unchecked.is_empty() {
@@ -479,7 +477,7 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
         say(
             layout,
             "",
-            &format!("`--format json` shows every source's verdict and the reasons."),
+            "`--format json` shows every source's verdict and the reasons.",
         );
     }
 }

@@ -170,15 +170,13 @@ fn coverage_gaps_are_said_not_hidden() {
 /// `baseSeverity`/`baseScore` fields, not recomputed.
 fn published_severity(id: &str) -> Option<(String, f64)> {
     let from_metrics = |metrics: &[(&str, &Value)]| -> Option<(String, f64)> {
-        for (_, m) in metrics {
-            let data = m.get("cvssData").unwrap_or(m);
-            let score = data["baseScore"].as_f64()?;
-            let word = data["baseSeverity"]
-                .as_str()
-                .or_else(|| m["baseSeverity"].as_str())?;
-            return Some((word.to_lowercase(), score));
-        }
-        None
+        let (_, m) = metrics.first()?;
+        let data = m.get("cvssData").unwrap_or(m);
+        let score = data["baseScore"].as_f64()?;
+        let word = data["baseSeverity"]
+            .as_str()
+            .or_else(|| m["baseSeverity"].as_str())?;
+        Some((word.to_lowercase(), score))
     };
     if let Some(path) = shared(&format!("cve5/records/{id}.json")) {
         let r: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
