@@ -82,6 +82,17 @@ pub struct Verdict {
     pub git_only: bool,
     /// Caveats the finding should carry (a version the ecosystem order could not read…).
     pub notes: Vec<String>,
+    /// The record lists only fix releases and its default is affected: what was inferred from
+    /// the fix listed for the release's branch (a sentence).
+    pub inferred: Option<String>,
+    /// The inference overrode the record's literal default (`affected`) with `unaffected`.
+    pub default_overridden: bool,
+    /// The release is below the fix the record lists for its branch.
+    pub below_listed_fix: bool,
+    /// NVD: the versions that bound the product's vulnerable criteria (for gap detection).
+    pub mentioned: Vec<String>,
+    /// The record names as unaffected something that is not a release (`12.x.1.x RPM`).
+    pub unverifiable_fix: Option<String>,
 }
 
 impl Verdict {
@@ -106,8 +117,36 @@ impl Verdict {
             scheme: None,
             git_only: false,
             notes: Vec::new(),
+            inferred: None,
+            default_overridden: false,
+            below_listed_fix: false,
+            mentioned: Vec::new(),
+            unverifiable_fix: None,
         }
     }
+}
+
+/// A release's branch: its first two numeric components (`12.1.0.4` → `12.1`); `None` for a
+/// version that does not start with two.
+pub(crate) fn branch(v: &str) -> Option<String> {
+    let mut parts = v.trim().split(['.', '-', '_']);
+    let a = parts
+        .next()
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+    let b = parts
+        .next()
+        .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+    Some(format!("{a}.{b}"))
+}
+
+/// Whether a record's "version" is a release of the product at all: `12.x.1.x RPM`, `hotfix
+/// package`, `see advisory` are not (a word, a space, an `x` placeholder).
+pub(crate) fn is_release(v: &str) -> bool {
+    let t = v.trim();
+    !t.is_empty()
+        && !t.contains(char::is_whitespace)
+        && t.starts_with(|c: char| c.is_ascii_digit())
+        && !t.split(['.', '-']).any(|p| p.eq_ignore_ascii_case("x"))
 }
 
 /// Other components on the same asset, for NVD platform (`running on`) nodes.
@@ -214,6 +253,7 @@ fn evaluate_nvd(
     let mut related = false;
     let mut fixed = Vec::new();
     let mut precise = false;
+    let mut mentioned = Vec::new();
     for m in configurations
         .iter()
         .flat_map(|c| &c.nodes)
@@ -225,6 +265,18 @@ fn evaluate_nvd(
             if let Some(f) = &m.end_excluding {
                 fixed.push(f.clone());
             }
+            mentioned.extend(
+                [
+                    &m.start_including,
+                    &m.start_excluding,
+                    &m.end_including,
+                    &m.end_excluding,
+                ]
+                .into_iter()
+                .flatten()
+                .cloned(),
+            );
+            mentioned.extend(m.criteria.version.literal().map(str::to_owned));
         }
     }
     if !related {
@@ -271,18 +323,21 @@ fn evaluate_nvd(
                 fixed,
             )
         },
-        None => Verdict::new(
-            source,
-            Status::Unaffected,
-            if precise {
-                Basis::Range
-            } else {
-                Basis::AllVersions
-            },
-            subject_product(subject),
-            "outside every range NVD lists for this product".into(),
-            fixed,
-        ),
+        None => Verdict {
+            mentioned,
+            ..Verdict::new(
+                source,
+                Status::Unaffected,
+                if precise {
+                    Basis::Range
+                } else {
+                    Basis::AllVersions
+                },
+                subject_product(subject),
+                "outside every range NVD lists for this product".into(),
+                fixed,
+            )
+        },
     })
 }
 
@@ -582,6 +637,14 @@ fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) 
             }
         }
     }
+    let unverifiable: Vec<&str> = affected
+        .versions
+        .iter()
+        .filter(|e| e.status == Status::Unaffected && !e.is_range() && !is_release(&e.version))
+        .map(|e| e.version.trim())
+        .filter(|v| !is_open_start(v))
+        .collect();
+    let fixed: Vec<String> = fixed.into_iter().filter(|f| is_release(f)).collect();
     let (status, basis, range) = match exact.or(ranged) {
         Some(x) => x,
         None => {
@@ -590,8 +653,25 @@ fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) 
                 .iter()
                 .map(|e| format!("{} {}", e.version, status_word(e.status)))
                 .collect();
+            let default = affected.default_status.unwrap_or(Status::Unknown);
+            if let Some(v) = point_list_inference(affected, default, &v) {
+                let mut verdict = Verdict::new(
+                    source,
+                    v.status,
+                    Basis::DefaultStatus,
+                    criterion,
+                    format!("not listed; {}", v.sentence),
+                    fixed,
+                );
+                verdict.default_overridden = v.status != default;
+                verdict.below_listed_fix = v.below_fix;
+                verdict.inferred = Some(v.sentence);
+                verdict.unverifiable_fix =
+                    (!unverifiable.is_empty()).then(|| unverifiable.join(", "));
+                return Some(verdict);
+            }
             (
-                affected.default_status.unwrap_or(Status::Unknown),
+                default,
                 Basis::DefaultStatus,
                 format!(
                     "not listed (lists only: {}); defaultStatus applies",
@@ -600,7 +680,78 @@ fn evaluate_affected(source: &SourceId, affected: &Affected, subject: &Subject) 
             )
         }
     };
-    Some(Verdict::new(source, status, basis, criterion, range, fixed))
+    let mut verdict = Verdict::new(source, status, basis, criterion, range, fixed);
+    if basis == Basis::DefaultStatus && !unverifiable.is_empty() {
+        verdict.unverifiable_fix = Some(unverifiable.join(", "));
+    }
+    Some(verdict)
+}
+
+/// What a point list says of a release it does not name.
+struct Inference {
+    status: Status,
+    sentence: String,
+    below_fix: bool,
+}
+
+/// A record whose default is `affected` and whose entries are single releases marked
+/// `unaffected` lists its fix releases (CVE-2024-7612: 12.0.0.5 and 12.1.0.4). Read literally,
+/// every later release would be affected. Read as fixes, per branch (the first two numbers):
+/// a release below the fix of its branch is affected, at or above it fixed; a release newer
+/// than every fix is read as fixed; one in an older branch with no fix stays affected, as the
+/// default says. `None` when the record is not such a list.
+fn point_list_inference(affected: &Affected, default: Status, v: &str) -> Option<Inference> {
+    if default != Status::Affected || affected.versions.is_empty() {
+        return None;
+    }
+    let mut fixes: Vec<&str> = Vec::new();
+    for e in &affected.versions {
+        if e.status != Status::Unaffected || e.is_range() || phrase_range(&e.version).is_some() {
+            return None;
+        }
+        if is_release(&e.version) {
+            fixes.push(e.version.trim());
+        }
+    }
+    if fixes.is_empty() {
+        return None;
+    }
+    fixes.sort_by(|a, b| version::compare(a, b));
+    let list = fixes.join(", ");
+    let own = branch(v);
+    if let Some(fix) = fixes.iter().find(|f| own.is_some() && branch(f) == own) {
+        let below = version::compare(v, fix).is_lt();
+        return Some(Inference {
+            status: if below {
+                Status::Affected
+            } else {
+                Status::Unaffected
+            },
+            sentence: format!(
+                "read as a fix list ({list}): {v} is {} {fix}, the fix for the {} branch",
+                if below { "below" } else { "at or above" },
+                own.unwrap_or_default()
+            ),
+            below_fix: below,
+        });
+    }
+    let newest = fixes.last()?;
+    if version::compare(v, newest).is_gt() {
+        return Some(Inference {
+            status: Status::Unaffected,
+            sentence: format!(
+                "read as a fix list ({list}): {v} is newer than every fix, so fixed, not affected by the record's default"
+            ),
+            below_fix: false,
+        });
+    }
+    Some(Inference {
+        status: Status::Affected,
+        sentence: format!(
+            "read as a fix list ({list}): no fix for {v}'s branch, which is older than the newest fix; the default (affected) applies"
+        ),
+        below_fix: false,
+    })
 }
 
 pub(crate) fn status_word(s: Status) -> &'static str {

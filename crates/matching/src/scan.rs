@@ -646,6 +646,18 @@ fn match_one(
     if verdicts.is_empty() {
         return;
     }
+    // An ADP container that inverts the CNA's record (the CNA's fix releases listed as the only
+    // affected ones, default unaffected: CVE-2024-7612) is named and left out.
+    let mut early_notes = Vec::new();
+    for inverted in inverted_adps(views) {
+        if verdicts.iter().any(|v| v.source == inverted) && verdicts.len() > 1 {
+            verdicts.retain(|v| v.source != inverted);
+            early_notes.push(format!(
+                "{} inverts the CNA's record (it lists the CNA's fix releases as the only affected ones and defaults to unaffected); Ward reads the record as the CNA wrote it",
+                inverted.key()
+            ));
+        }
+    }
     // The chosen verdict: the most precise; at equal precision `affected` wins (the safe side).
     verdicts.sort_by_key(|v| {
         std::cmp::Reverse((
@@ -654,8 +666,22 @@ fn match_one(
             v.status == Status::Affected,
         ))
     });
-    let chosen = &verdicts[0];
     let subject = subjects.cpe;
+    // No silent gaps: a release a less precise source calls affected, that the more precise
+    // leaves between its ranges and that no source names fixed, is reported as disputed.
+    let mut disputed: Option<String> = None;
+    if let Some(installed) = subject.and_then(Subject::full_version)
+        && let Some(sentence) = gap(&verdicts, &installed)
+    {
+        let loud = verdicts
+            .iter()
+            .position(|v| v.status == Status::Affected)
+            .expect("gap() found an affected verdict");
+        let v = verdicts.remove(loud);
+        verdicts.insert(0, v);
+        disputed = Some(sentence);
+    }
+    let chosen = &verdicts[0];
     let component_ref = ComponentRef {
         name: component.name.clone(),
         version: component
@@ -668,13 +694,38 @@ fn match_one(
             .or_else(|| component.cpe.as_ref().map(ToString::to_string)),
         purl: component.purl.clone(),
     };
-    let mut disagreements = disagreements(&verdicts);
-    if let Some(subject) = subject {
+    let mut disagreements = if disputed.is_some() {
+        Vec::new()
+    } else {
+        disagreements(&verdicts)
+    };
+    disagreements.extend(disputed.clone());
+    if let Some(subject) = subject
+        && disputed.is_none()
+    {
         disagreements.extend(fixed_release_disagreements(
             &verdicts, views, subject, context,
         ));
     }
     if chosen.status != Status::Affected {
+        // A record's literal default (`affected`) read as fixed: listed, with the inference.
+        if !verdicts.iter().any(|v| v.status == Status::Affected)
+            && let Some(read) = verdicts.iter().find(|v| v.default_overridden)
+        {
+            report.suppressed.push(Suppressed {
+                vulnerability: id.to_owned(),
+                asset: asset.name.clone(),
+                component: component_ref.clone(),
+                reason: format!(
+                    "{}'s default status says affected, but {}",
+                    read.source.key(),
+                    read.inferred
+                        .as_deref()
+                        .unwrap_or("its fix list says otherwise")
+                ),
+            });
+            return;
+        }
         if let Some(loud) = verdicts.iter().find(|v| v.status == Status::Affected) {
             report.suppressed.push(Suppressed {
                 vulnerability: id.to_owned(),
@@ -763,7 +814,13 @@ fn match_one(
     aliases.sort();
     aliases.dedup();
 
-    let mut notes = chosen.notes.clone();
+    let mut notes = early_notes;
+    notes.extend(chosen.notes.iter().cloned());
+    if let Some(fix) = &chosen.unverifiable_fix {
+        notes.push(format!(
+            "the record names a fix that is not a release ({fix}): whether it is installed cannot be told from the version; check for it, and answer \"fix installed\" if it is"
+        ));
+    }
     let cpe_chosen = chosen.scheme.is_none();
     if let Some(subject) = subject.filter(|s| s.derived && cpe_chosen) {
         notes.push(format!(
@@ -791,6 +848,14 @@ fn match_one(
     }
     let confidence = if chosen.git_only {
         Confidence::GitRange
+    } else if disputed.is_some() {
+        Confidence::Disputed
+    } else if chosen.unverifiable_fix.is_some() {
+        Confidence::FixUnverifiable
+    } else if chosen.below_listed_fix {
+        Confidence::InferredFix
+    } else if chosen.basis == crate::evaluate::Basis::DefaultStatus {
+        Confidence::DefaultStatus
     } else if chosen.platform_unknown {
         Confidence::PlatformUnknown
     } else if cpe_chosen && subject.is_some_and(|s| s.derived) {
@@ -950,6 +1015,101 @@ fn severity(views: &[Advisory], trusted: &[ward_model::Cvss]) -> Severity {
         }
     }
     Severity::default()
+}
+
+/// ADP views that invert their CNA's record: for the same product, the CNA defaults to
+/// affected and lists releases as unaffected, the ADP defaults to unaffected and lists exactly
+/// those releases as affected.
+fn inverted_adps(views: &[Advisory]) -> Vec<ward_model::SourceId> {
+    use ward_model::SourceId;
+    let Some(cna) = views.iter().find(|v| matches!(v.source, SourceId::Cna(_))) else {
+        return Vec::new();
+    };
+    let listed = |a: &ward_model::advisory::Affected, status: Status| -> Vec<String> {
+        let mut v: Vec<String> = a
+            .versions
+            .iter()
+            .filter(|e| e.status == status && !e.is_range())
+            .map(|e| e.version.trim().to_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let mut out = Vec::new();
+    for adp in views
+        .iter()
+        .filter(|v| matches!(v.source, SourceId::Adp(_)))
+    {
+        let inverts = adp.affected.iter().any(|theirs| {
+            theirs.default_status == Some(Status::Unaffected)
+                && !theirs.versions.is_empty()
+                && theirs
+                    .versions
+                    .iter()
+                    .all(|e| e.status == Status::Affected && !e.is_range())
+                && cna.affected.iter().any(|ours| {
+                    ours.default_status == Some(Status::Affected)
+                        && listed(ours, Status::Unaffected) == listed(theirs, Status::Affected)
+                        && normalised_eq_opt(&ours.product, &theirs.product)
+                })
+        });
+        if inverts {
+            out.push(adp.source.clone());
+        }
+    }
+    out
+}
+
+fn normalised_eq_opt(a: &Option<String>, b: &Option<String>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => ward_model::advisory::normalised_eq(a, b),
+        _ => false,
+    }
+}
+
+/// The release the chosen (more precise) source leaves between its ranges while a less
+/// precise one calls it affected: below the chosen source's highest bound, in a branch its
+/// ranges do not mention, and fixed by no source. The disagreement, in one sentence.
+fn gap(verdicts: &[Verdict], installed: &str) -> Option<String> {
+    let chosen = verdicts.first()?;
+    if chosen.status != Status::Unaffected
+        || chosen.scheme.is_some()
+        || chosen.basis.precision() < 2
+        || chosen.mentioned.is_empty()
+    {
+        return None;
+    }
+    let loud = verdicts
+        .iter()
+        .find(|v| v.status == Status::Affected && v.basis.precision() < chosen.basis.precision())?;
+    let own = crate::evaluate::branch(installed)?;
+    let highest = chosen
+        .mentioned
+        .iter()
+        .max_by(|a, b| version::compare(a, b))?;
+    if !version::compare(installed, highest).is_lt() {
+        return None;
+    }
+    if chosen
+        .mentioned
+        .iter()
+        .any(|m| crate::evaluate::branch(m).as_deref() == Some(own.as_str()))
+    {
+        return None;
+    }
+    let fixed_here = verdicts.iter().flat_map(|v| &v.fixed).any(|f| {
+        crate::evaluate::branch(f).as_deref() == Some(own.as_str())
+            && version::compare(f, installed).is_le()
+    });
+    if fixed_here {
+        return None;
+    }
+    Some(format!(
+        "{} calls {installed} affected ({}), {} leaves it between its ranges (they name releases up to {highest} but nothing in the {own} branch) and no source names it fixed: reported as disputed; confirm whether it is exposed",
+        loud.source.key(),
+        loud.basis.as_str(),
+        chosen.source.key()
+    ))
 }
 
 /// How a component is named for matching: a CPE (its own or derived) and/or a purl.

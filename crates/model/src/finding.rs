@@ -21,6 +21,35 @@ pub enum Confidence {
     /// The package matched, but the only ranges that could place its version are OSV `GIT`
     /// ranges (commits), which cannot be evaluated without the repository's commit graph.
     GitRange,
+    /// No entry of the record names this release: only the record's `defaultStatus` says it
+    /// is affected.
+    DefaultStatus,
+    /// The record lists only fix releases (its default is affected); the release is below the
+    /// fix listed for its branch, so the fix is inferred to be missing.
+    InferredFix,
+    /// Sources disagree and none settles it: a less precise source calls the release affected,
+    /// the more precise leaves it between its ranges, and no source names it fixed. The member
+    /// is asked to confirm.
+    Disputed,
+    /// The record's fix is not a release (a hot-fix package, a configuration): whether it is
+    /// installed cannot be told from the version.
+    FixUnverifiable,
+}
+
+impl Confidence {
+    /// In words, for the table and the UI.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Derived => "derived CPE",
+            Self::PlatformUnknown => "platform unknown",
+            Self::GitRange => "git range (unverified)",
+            Self::DefaultStatus => "record's default only",
+            Self::InferredFix => "below the listed fix",
+            Self::Disputed => "disputed: confirm",
+            Self::FixUnverifiable => "fix not a version",
+        }
+    }
 }
 
 /// How urgently to act, in the SSVC deployer vocabulary (most urgent first).

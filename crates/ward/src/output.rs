@@ -130,6 +130,15 @@ fn asset_heading(asset: &str, inventory: &Inventory, findings: &[&Finding]) -> S
         }
     }
     facts.push(format!("{n} finding{}", if n == 1 { "" } else { "s" }));
+    // The deadline that comes first (every finding's is in `--wide`).
+    if let Some(due) = findings
+        .iter()
+        .filter(|f| f.asset == asset)
+        .filter_map(|f| f.deadlines.remediate_by)
+        .min()
+    {
+        facts.push(format!("remediate by {}", due.format("%Y-%m-%d %H:%M")));
+    }
     format!("{asset}: {}", facts.join(", "))
 }
 
@@ -559,12 +568,7 @@ pub(crate) fn csv(report: &ScanReport) -> anyhow::Result<String> {
 }
 
 fn confidence_word(c: Confidence) -> &'static str {
-    match c {
-        Confidence::Exact => "exact",
-        Confidence::Derived => "derived CPE",
-        Confidence::PlatformUnknown => "platform unknown",
-        Confidence::GitRange => "git range (unverified)",
-    }
+    c.words()
 }
 
 fn level(p: Priority) -> &'static str {
@@ -610,7 +614,12 @@ pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[Strin
             continue;
         }
         index.insert(&f.vulnerability, rules.len());
-        let score = f.cvss.iter().map(|c| c.base_score).fold(0.0, f64::max);
+        // GitHub's code scanning ranks by `security-severity`: the finding's own severity
+        // score, else the highest CVSS.
+        let score = f
+            .severity
+            .score
+            .unwrap_or_else(|| f.cvss.iter().map(|c| c.base_score).fold(0.0, f64::max));
         rules.push(json!({
             "id": f.vulnerability,
             "name": f.vulnerability,
@@ -647,7 +656,7 @@ pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[Strin
             json!({
                 "ruleId": f.vulnerability,
                 "ruleIndex": index[f.vulnerability.as_str()],
-                "level": level(f.priority),
+                "level": if f.kind == FindingKind::Informational { "note" } else { level(f.priority) },
                 "message": { "text": message(f) },
                 "locations": [location],
                 "partialFingerprints": {
@@ -655,6 +664,8 @@ pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[Strin
                 },
                 "properties": {
                     "priority": f.priority,
+                    "severity": f.severity,
+                    "kind": f.kind,
                     "confidence": f.confidence,
                     "kev": f.kev,
                     "epss": f.epss,

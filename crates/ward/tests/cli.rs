@@ -823,6 +823,12 @@ fn demo_puts_the_epmm_pair_on_top() {
         table.contains("remediate by"),
         "deadlines are shown: {table}"
     );
+    let o = run(&db, &["demo", "--wide"]);
+    let wide = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        wide.contains("remediate by") && wide.contains("KEV due"),
+        "every deadline in --wide: {wide}"
+    );
 }
 
 /// Every command takes a PostgreSQL URL (`--db` or `WARD_DB`) as it takes a file: the same

@@ -229,7 +229,10 @@ pub(super) async fn finding_page(
             text(&e["range"])
         ),
         source: text(&e["source"]),
-        confidence: text(&p["confidence"]),
+        // In words ("record's default only", "disputed: confirm"), as the CLI's table says it.
+        confidence: serde_json::from_value::<ward_model::Confidence>(p["confidence"].clone())
+            .map(|c| c.words().to_owned())
+            .unwrap_or_else(|_| text(&p["confidence"])),
         why_priority: text(&e["priority"]),
         decision_points: rows(&e["decision_points"], &["name", "value", "source"])
             .into_iter()
