@@ -419,25 +419,31 @@ async fn an_expired_acceptance_reopens_only_what_is_still_affected(db: TestDb) {
 }
 
 /// NVD's view of CVE-2025-4427: EPMM from 12.5.0.0 up to (not including) 12.5.0.1.
+/// NVD's view of CVE-2025-4427, two of its four ranges: before 11.12.0.5, and 12.5.0.0 to
+/// before 12.5.0.1 (NVD writes the latter as the exact 12.5.0.0).
 fn nvd_epmm() -> Advisory {
     use ward_model::advisory::{Node, NvdConfiguration, NvdCpeMatch};
     let mut a = Advisory::new("CVE-2025-4427", ward_model::SourceId::Nvd);
+    let range = |start: Option<&str>, end: &str| NvdCpeMatch {
+        vulnerable: true,
+        criteria: "cpe:2.3:a:ivanti:endpoint_manager_mobile:*:*:*:*:*:*:*:*"
+            .parse()
+            .unwrap(),
+        start_including: start.map(Into::into),
+        start_excluding: None,
+        end_including: None,
+        end_excluding: Some(end.into()),
+    };
     a.configurations.push(NvdConfiguration {
         operator: Default::default(),
         negate: false,
         nodes: vec![Node {
             operator: Default::default(),
             negate: false,
-            cpe_match: vec![NvdCpeMatch {
-                vulnerable: true,
-                criteria: "cpe:2.3:a:ivanti:endpoint_manager_mobile:*:*:*:*:*:*:*:*"
-                    .parse()
-                    .unwrap(),
-                start_including: Some("12.5.0.0".into()),
-                start_excluding: None,
-                end_including: None,
-                end_excluding: Some("12.5.0.1".into()),
-            }],
+            cpe_match: vec![
+                range(None, "11.12.0.5"),
+                range(Some("12.5.0.0"), "12.5.0.1"),
+            ],
         }],
     });
     a
@@ -542,7 +548,94 @@ async fn a_knowledge_change_withdraws_an_alert_with_its_reason(db: TestDb) {
     assert!(audit.iter().any(|e| e.action == "alert.reopen"));
 }
 
+/// #24: a release the CNA calls affected and NVD's ranges skip (their branch unnamed, no
+/// source fixes it) is a disputed finding; its alert asks the member to confirm exposure, and
+/// an upgrade to a fixed release closes it like any other.
+async fn a_disputed_finding_asks_the_member_to_confirm(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    let org = Scope::operator().within(asset.organisation_id).unwrap();
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
+    import(&store, &nvd_epmm()).await;
+    let m = matched(&store, &policy, &asset, "12.1.0.0").await;
+    assert_eq!(m.findings.len(), 1);
+    assert_eq!(m.findings[0].confidence, ward_model::Confidence::Disputed);
+    store_alerting(&store, &asset, &m).await;
+    let alerts = store.alerts(org).await.unwrap();
+    assert_eq!(alerts.len(), 1);
+    assert_eq!(
+        alerts[0].exposure,
+        Some(ward_model::AlertExposure::ConfirmExposure)
+    );
+    // A settled finding (12.5.0.0, inside NVD's range) makes it affected.
+    let m = matched(&store, &policy, &asset, "12.5.0.0").await;
+    assert_eq!(m.findings[0].confidence, ward_model::Confidence::Exact);
+    store_alerting(&store, &asset, &m).await;
+    let alert = store.alert(org, alerts[0].id).await.unwrap().unwrap();
+    assert_eq!(alert.exposure, Some(ward_model::AlertExposure::Affected));
+    // The fix closes it.
+    let m = matched(&store, &policy, &asset, "12.5.0.1").await;
+    assert!(m.findings.is_empty());
+    store_alerting(&store, &asset, &m).await;
+    let alert = store.alert(org, alerts[0].id).await.unwrap().unwrap();
+    assert_eq!(alert.state, ward_model::AlertState::Remediated);
+
+    // A second asset on 12.0.0.0: disputed again, and a confirm alert whose findings go
+    // (the asset upgraded) is closed, not left asking.
+    let other = store
+        .create_asset(
+            "test",
+            org,
+            &NewAsset {
+                name: "mdm-02".into(),
+                exposure: None,
+                criticality: None,
+                tags: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    import(&store, &{
+        let mut a = epmm_advisory(14, "12.5.0.1");
+        a.id = "CVE-2025-4428".into();
+        a
+    })
+    .await;
+    import(&store, &{
+        let mut a = nvd_epmm();
+        a.id = "CVE-2025-4428".into();
+        a
+    })
+    .await;
+    let m = matched(&store, &policy, &other, "12.0.0.0").await;
+    store_alerting(&store, &other, &m).await;
+    let open: Vec<_> = store
+        .alerts(org)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.state == ward_model::AlertState::Open)
+        .collect();
+    assert!(!open.is_empty());
+    assert!(
+        open.iter()
+            .all(|a| a.exposure == Some(ward_model::AlertExposure::ConfirmExposure)),
+        "{open:?}"
+    );
+    let m = matched(&store, &policy, &other, "12.5.0.1").await;
+    store_alerting(&store, &other, &m).await;
+    assert!(
+        store
+            .alerts(org)
+            .await
+            .unwrap()
+            .iter()
+            .all(|a| a.state != ward_model::AlertState::Open),
+        "confirm alerts raised by matching close when their findings go"
+    );
+}
+
 ward_testdata::backend_tests!(
+    a_disputed_finding_asks_the_member_to_confirm,
     a_knowledge_change_withdraws_an_alert_with_its_reason,
     a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone,
     an_upload_matched_before_an_import_committed_is_refused_whole,

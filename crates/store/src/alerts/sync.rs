@@ -22,6 +22,9 @@ pub(crate) struct OpenFindings {
     pub(crate) title: Option<String>,
     /// The most severe CVSS score among them (CVSS words).
     pub(crate) severity: Option<String>,
+    /// Every one of them is disputed (sources disagree, none settles it): the alert asks the
+    /// member to confirm exposure rather than saying it is affected.
+    pub(crate) disputed: bool,
 }
 
 fn min_time(a: Option<String>, b: Option<&str>) -> Option<String> {
@@ -177,7 +180,9 @@ pub(crate) async fn open_findings(
             remediate_by: None,
             title: None,
             severity: None,
+            disputed: true,
         });
+        e.disputed &= payload["confidence"] == "disputed";
         if let Some(word) =
             rated.or_else(|| score.map(|s| ward_model::advisory::severity_rating(s).to_owned()))
         {
@@ -306,7 +311,7 @@ pub(crate) async fn sync_alerts(
                 let row = sqlx::query(
                     "INSERT INTO alert (organisation_id, kind, subject, title, level, state, evidence, created_at, updated_at,
                                         exposure, origin, priority, acknowledge_by, remediate_by, id, severity)
-                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, 'affected', 'automatic', $6, $7, $8, $9, $10)
+                     VALUES ($1, 'vulnerability', $2, $3, NULL, 'open', $4, $5, $5, $11, 'automatic', $6, $7, $8, $9, $10)
                      RETURNING id",
                 )
                 .bind(organisation_id)
@@ -319,6 +324,11 @@ pub(crate) async fn sync_alerts(
                 .bind(&f.remediate_by)
                 .bind(new_id)
                 .bind(&f.severity)
+                .bind(if f.disputed {
+                    AlertExposure::ConfirmExposure.as_str()
+                } else {
+                    AlertExposure::Affected.as_str()
+                })
                 .fetch_one(&mut *change.tx)
                 .await?;
                 let a = alert_by_id(change, row.get("id")).await?;
@@ -339,13 +349,23 @@ pub(crate) async fn sync_alerts(
                     a.state,
                     AlertState::Remediated | AlertState::NotAffected | AlertState::Withdrawn
                 );
-                let becomes_affected = a.exposure != Some(AlertExposure::Affected);
+                // Disputed findings leave a confirm-exposure alert asking; a settled one makes
+                // it affected.
+                let becomes_affected = a.exposure != Some(AlertExposure::Affected) && !f.disputed;
+                let exposure = if !f.disputed {
+                    AlertExposure::Affected
+                } else if reopen {
+                    // Reopened by disputed findings only: it asks again rather than asserts.
+                    AlertExposure::ConfirmExposure
+                } else {
+                    a.exposure.unwrap_or(AlertExposure::Affected)
+                };
                 let changed_facts = a.evidence != f.count || a.priority != Some(f.best_priority);
                 if !(reopen || becomes_affected || changed_facts) {
                     continue;
                 }
                 sqlx::query(
-                    "UPDATE alert SET evidence = $1, priority = $2, exposure = 'affected', updated_at = $3,
+                    "UPDATE alert SET evidence = $1, priority = $2, exposure = $9, updated_at = $3,
                          state = CASE WHEN $4 THEN 'open' ELSE state END,
                          resolved_at = CASE WHEN $4 THEN NULL ELSE resolved_at END,
                          acknowledged_at = CASE WHEN $4 THEN NULL ELSE acknowledged_at END,
@@ -365,6 +385,7 @@ pub(crate) async fn sync_alerts(
                 .bind(&f.remediate_by)
                 .bind(a.id)
                 .bind(&f.severity)
+                .bind(exposure.as_str())
                 .execute(&mut *change.tx)
                 .await?;
                 let action = if reopen {
@@ -390,7 +411,8 @@ pub(crate) async fn sync_alerts(
         "SELECT ",
         alert_columns!(),
         " FROM alert a JOIN organisation o ON o.id = a.organisation_id
-          WHERE a.organisation_id = $1 AND a.kind = 'vulnerability' AND a.exposure = 'affected'
+          WHERE a.organisation_id = $1 AND a.kind = 'vulnerability'
+            AND (a.exposure = 'affected' OR (a.exposure = 'confirm-exposure' AND a.origin = 'automatic'))
             AND a.state IN ('open', 'acknowledged', 'risk-accepted')"
     ))
     .bind(organisation_id)
