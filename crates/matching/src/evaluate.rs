@@ -487,9 +487,23 @@ fn is_unbounded(v: &str) -> bool {
     v.trim() == "*"
 }
 
-/// Reads range phrases that CNAs put in `version` (`< 2.4`, `<= 1.0`, `prior to 3.1`).
-fn phrase_range(v: &str) -> Option<(bool, &str)> {
-    let t = v.trim();
+/// Reads range phrases that CNAs put in `version` (`< 2.4`, `<= 1.0`, `prior to 3.1`,
+/// Siemens' `All versions < V3.1`, `12.5.0.0 and prior`): `(inclusive, bound)`.
+pub(crate) fn phrase_range(v: &str) -> Option<(bool, &str)> {
+    let mut t = v.trim();
+    for all in ["All versions ", "all versions "] {
+        if let Some(rest) = t.strip_prefix(all) {
+            t = rest.trim_start();
+        }
+    }
+    for suffix in [" and prior", " and earlier", " and below", " and older"] {
+        if let Some(bound) = t.strip_suffix(suffix) {
+            let bound = bound.trim();
+            if is_release(bound.trim_start_matches(['v', 'V'])) {
+                return Some((true, bound.trim_start_matches(['v', 'V'])));
+            }
+        }
+    }
     for (prefix, inclusive) in [
         ("<=", true),
         ("<", false),
@@ -500,6 +514,11 @@ fn phrase_range(v: &str) -> Option<(bool, &str)> {
     ] {
         if let Some(rest) = t.strip_prefix(prefix) {
             let rest = rest.trim();
+            // Siemens writes `< V3.1`: the `V` is no part of the release.
+            let rest = match rest.strip_prefix(['V', 'v']) {
+                Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => r,
+                _ => rest,
+            };
             if !rest.is_empty() {
                 return Some((inclusive, rest));
             }

@@ -8,11 +8,13 @@
 //! - [`cpe_match`]: NISTIR 7696 CPE name matching.
 //! - [`evaluate`]: one source's verdict (NVD configurations, CVE 5 `affected`).
 //! - [`scan`]: combines the sources' verdicts, chooses the most precise, explains disagreements.
+//! - [`quality`]: the patterns in the knowledge base that a literal reading gets wrong.
 
 pub mod cpe_match;
 pub mod ecosystem;
 pub mod evaluate;
 pub mod package;
+pub mod quality;
 pub mod scan;
 pub mod vers;
 pub mod version;

@@ -1020,7 +1020,7 @@ fn severity(views: &[Advisory], trusted: &[ward_model::Cvss]) -> Severity {
 /// ADP views that invert their CNA's record: for the same product, the CNA defaults to
 /// affected and lists releases as unaffected, the ADP defaults to unaffected and lists exactly
 /// those releases as affected.
-fn inverted_adps(views: &[Advisory]) -> Vec<ward_model::SourceId> {
+pub(crate) fn inverted_adps(views: &[Advisory]) -> Vec<ward_model::SourceId> {
     use ward_model::SourceId;
     let Some(cna) = views.iter().find(|v| matches!(v.source, SourceId::Cna(_))) else {
         return Vec::new();

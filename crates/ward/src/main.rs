@@ -136,6 +136,22 @@ enum DbCommand {
     /// target is written in one transaction (a failed copy leaves it empty), then read back and
     /// compared table by table, and its audit chain verified. Exit 0 when verified, 2 on error.
     Copy(CopyArgs),
+    /// Data quality of the knowledge base, for the central team: how many records show each
+    /// pattern a literal reading gets wrong (default-affected point lists, versions that are not
+    /// releases, NVD descriptions that contradict NVD's ranges, inverted ADP containers), with
+    /// their ids to raise with the CNA or NVD. Exit 0, 2 on error.
+    Quality(QualityArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct QualityArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    #[arg(long, value_enum, default_value = "text")]
+    format: TextOrJson,
+    /// Text: how many ids to list per pattern (JSON lists them all).
+    #[arg(long, default_value_t = 10)]
+    ids: usize,
 }
 
 #[derive(Args)]
@@ -213,6 +229,9 @@ fn main() -> ExitCode {
             Command::Db {
                 command: DbCommand::Copy(args),
             } => copy(args).await,
+            Command::Db {
+                command: DbCommand::Quality(args),
+            } => quality(args).await,
             Command::Scan(args) => scan::run(args).await,
             Command::Demo(args) => demo::run(args).await,
             Command::Hunt(args) => hunt::run(args).await,
@@ -242,6 +261,72 @@ fn main() -> ExitCode {
             ExitCode::from(exit::ERROR)
         }
     }
+}
+
+/// `ward db quality`: every view read once, in pages, grouped by vulnerability.
+async fn quality(args: QualityArgs) -> anyhow::Result<u8> {
+    let store = ward_store::Store::open(&args.db.location()).await?;
+    let mut quality = ward_matching::quality::Quality::default();
+    let mut after: Option<(String, String)> = None;
+    let mut group: Vec<ward_model::Advisory> = Vec::new();
+    loop {
+        let page: Vec<(String, String, String)> = store
+            .views_imported_since("", after.as_ref(), 5_000)
+            .await?;
+        let Some(last) = page.last() else {
+            break;
+        };
+        after = Some((last.0.clone(), last.1.clone()));
+        for (vuln, source, payload) in page {
+            let view: ward_model::Advisory =
+                anyhow::Context::with_context(serde_json::from_str(&payload), || {
+                    format!("stored view {vuln} ({source}) does not read back")
+                })?;
+            if group.first().is_some_and(|g| g.id != view.id) {
+                quality.add(&group);
+                group.clear();
+            }
+            group.push(view);
+        }
+    }
+    quality.add(&group);
+    store.close().await;
+    let patterns = quality.patterns();
+    if let TextOrJson::Json = args.format {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "records": quality.records,
+                "views": quality.views,
+                "patterns": patterns,
+            }))?
+        );
+        return Ok(exit::OK);
+    }
+    println!(
+        "{} records ({} source views) examined.",
+        quality.records, quality.views
+    );
+    for p in &patterns {
+        println!("\n{}: {} records", p.pattern, p.records);
+        println!("  {}", p.description);
+        if !p.ids.is_empty() {
+            let shown: Vec<&str> = p.ids.iter().take(args.ids).map(String::as_str).collect();
+            println!(
+                "  {}{}",
+                shown.join(", "),
+                if p.ids.len() > shown.len() {
+                    format!(
+                        ", … ({} more: --format json lists all)",
+                        p.ids.len() - shown.len()
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    Ok(exit::OK)
 }
 
 fn policy_check(file: &str) -> anyhow::Result<u8> {
