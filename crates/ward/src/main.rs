@@ -308,7 +308,12 @@ async fn quality(args: QualityArgs) -> anyhow::Result<u8> {
         quality.records, quality.views
     );
     for p in &patterns {
-        println!("\n{}: {} records", p.pattern, p.records);
+        println!(
+            "\n{}: {} record{}",
+            p.pattern,
+            p.records,
+            if p.records == 1 { "" } else { "s" }
+        );
         println!("  {}", p.description);
         if !p.ids.is_empty() {
             let shown: Vec<&str> = p.ids.iter().take(args.ids).map(String::as_str).collect();

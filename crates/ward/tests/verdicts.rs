@@ -229,3 +229,48 @@ fn fixes_that_are_not_versions_cannot_be_told_from_the_version() {
     );
     assert_eq!(f["fixed_versions"], serde_json::json!([]));
 }
+
+/// `ward db quality` on the real records: the EPMM pair's CNA record is a default-affected
+/// point list and NVD's description ("12.5.0.0 and prior") contradicts NVD's ranges;
+/// CVE-2024-7612's CISA ADP container inverts the CNA's.
+#[test]
+fn data_quality_report_names_the_records() {
+    let (Some(cve5), Some(nvd), Some(record)) = (
+        shared("cve5/records"),
+        shared("nvd/records"),
+        corpus_record("CVE-2024-7612.json"),
+    ) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let file = write(dir.path(), "CVE-2024-7612.json", &record);
+    let o = run(&db, &["db", "import", p(&cve5), p(&nvd), p(&file)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&db, &["db", "quality", "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let q = json(&o);
+    let ids = |pattern: &str| -> Vec<String> {
+        q["patterns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["pattern"] == pattern)
+            .unwrap()["ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i.as_str().unwrap().to_owned())
+            .collect()
+    };
+    let point = ids("default-affected-point-list");
+    assert!(point.contains(&"CVE-2025-4427".to_owned()) && point.contains(&"CVE-2024-7612".to_owned()), "{point:?}");
+    let nvd = ids("nvd-description-vs-configuration");
+    assert!(nvd.contains(&"CVE-2025-4427".to_owned()) && nvd.contains(&"CVE-2025-4428".to_owned()), "{nvd:?}");
+    // Heartbleed's "1.0.1 before 1.0.1g" is one branch, not every release: no contradiction.
+    assert!(!nvd.contains(&"CVE-2014-0160".to_owned()), "{nvd:?}");
+    assert_eq!(ids("adp-inversion"), ["CVE-2024-7612"]);
+    assert_eq!(q["records"], 26, "25 NVD records (two also as CVE 5) and CVE-2024-7612");
+    let text = String::from_utf8(run(&db, &["db", "quality"]).stdout).unwrap();
+    assert!(text.contains("adp-inversion: 1 record\n"), "{text}");
+}
