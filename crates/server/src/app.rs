@@ -276,6 +276,10 @@ pub(crate) fn parse_transition(
             version: justification.unwrap_or_default(),
         },
         "remediate" => ward_store::Transition::Remediate,
+        // A hot-fix the version cannot show: the fix's name in `justification`.
+        "fix-installed" => ward_store::Transition::FixInstalled {
+            fix: justification.unwrap_or_default(),
+        },
         "accept-risk" => {
             let until = until.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
                 ApiError::bad_request("until: when does the acceptance expire (RFC 3339)?")
@@ -295,7 +299,7 @@ pub(crate) fn parse_transition(
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no alert action {other:?}: acknowledge, running, remediate, accept-risk, not-affected"
+                    "no alert action {other:?}: acknowledge, running, remediate, fix-installed, accept-risk, not-affected"
                 ),
             ));
         }

@@ -349,7 +349,7 @@ pub const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/v1/alerts/{id}/{action}",
         operation_id: "actOnAlert",
-        summary: "acknowledge, running (a confirm-exposure alert's answer: the version run, in justification), remediate, accept-risk (justification, until) or not-affected (a CSAF/OpenVEX justification)",
+        summary: "acknowledge, running (a confirm-exposure alert's answer: the version run, in justification), remediate, fix-installed (a hot-fix the version cannot show: its name in justification), accept-risk (justification, until) or not-affected (a CSAF/OpenVEX justification)",
         access: Access::Roles(&["central-admin", "member-admin", "member-analyst"]),
         query: &[],
         body: Body::Json(&[
@@ -357,7 +357,7 @@ pub const ROUTES: &[Route] = &[
                 "justification",
                 "string",
                 false,
-                "running: the version run; accept-risk: why; not-affected: component_not_present, vulnerable_code_not_present, vulnerable_code_not_in_execute_path, vulnerable_code_cannot_be_controlled_by_adversary, inline_mitigations_already_exist",
+                "running: the version run; fix-installed: the fix installed; accept-risk: why; not-affected: component_not_present, vulnerable_code_not_present, vulnerable_code_not_in_execute_path, vulnerable_code_cannot_be_controlled_by_adversary, inline_mitigations_already_exist",
             ),
             ("until", "string", false, "accept-risk: expiry, RFC 3339"),
         ]),

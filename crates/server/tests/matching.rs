@@ -634,7 +634,67 @@ async fn a_disputed_finding_asks_the_member_to_confirm(db: TestDb) {
     );
 }
 
+/// #24: a record whose fix is a hot-fix package, not a release: the finding cannot tell, the
+/// member answers "fix installed" (refused as "remediated" while the finding stays), and later
+/// uploads of the same release leave the answer standing.
+async fn a_fix_the_version_cannot_show_is_answered_fix_installed(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    let org = Scope::operator().within(asset.organisation_id).unwrap();
+    let mut record = epmm_advisory(13, "12.x.1.x RPM");
+    record.id = "CVE-2099-0002".into();
+    import(&store, &record).await;
+    let m = matched(&store, &policy, &asset, "12.5.1.0").await;
+    assert_eq!(m.findings.len(), 1);
+    assert_eq!(
+        m.findings[0].confidence,
+        ward_model::Confidence::FixUnverifiable
+    );
+    store_alerting(&store, &asset, &m).await;
+    let id = store.alerts(org).await.unwrap()[0].id;
+    let refused = store
+        .transition_alert("member", org, id, &ward_store::Transition::Remediate)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let after = store
+        .transition_alert(
+            "member",
+            org,
+            id,
+            &ward_store::Transition::FixInstalled {
+                fix: "12.x.1.x RPM hot-fix".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.state, ward_model::AlertState::Remediated);
+    assert_eq!(after.resolution, Some(ward_model::Resolution::Statement));
+    assert!(
+        after
+            .answer
+            .as_deref()
+            .unwrap()
+            .contains("12.x.1.x RPM hot-fix")
+    );
+    // The same release uploaded again: the answer stands.
+    let m = matched(&store, &policy, &asset, "12.5.1.0").await;
+    store_alerting(&store, &asset, &m).await;
+    let alert = store.alert(org, id).await.unwrap().unwrap();
+    assert_eq!(alert.state, ward_model::AlertState::Remediated);
+    let audit = store.audit_log(org).await.unwrap();
+    assert!(
+        audit.iter().any(|e| e.action == "alert.remediate"
+            && e.after
+                .as_deref()
+                .is_some_and(|a| a.contains("fix installed"))),
+        "audited"
+    );
+}
+
 ward_testdata::backend_tests!(
+    a_fix_the_version_cannot_show_is_answered_fix_installed,
     a_disputed_finding_asks_the_member_to_confirm,
     a_knowledge_change_withdraws_an_alert_with_its_reason,
     a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone,

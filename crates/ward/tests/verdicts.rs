@@ -264,13 +264,22 @@ fn data_quality_report_names_the_records() {
             .collect()
     };
     let point = ids("default-affected-point-list");
-    assert!(point.contains(&"CVE-2025-4427".to_owned()) && point.contains(&"CVE-2024-7612".to_owned()), "{point:?}");
+    assert!(
+        point.contains(&"CVE-2025-4427".to_owned()) && point.contains(&"CVE-2024-7612".to_owned()),
+        "{point:?}"
+    );
     let nvd = ids("nvd-description-vs-configuration");
-    assert!(nvd.contains(&"CVE-2025-4427".to_owned()) && nvd.contains(&"CVE-2025-4428".to_owned()), "{nvd:?}");
+    assert!(
+        nvd.contains(&"CVE-2025-4427".to_owned()) && nvd.contains(&"CVE-2025-4428".to_owned()),
+        "{nvd:?}"
+    );
     // Heartbleed's "1.0.1 before 1.0.1g" is one branch, not every release: no contradiction.
     assert!(!nvd.contains(&"CVE-2014-0160".to_owned()), "{nvd:?}");
     assert_eq!(ids("adp-inversion"), ["CVE-2024-7612"]);
-    assert_eq!(q["records"], 26, "25 NVD records (two also as CVE 5) and CVE-2024-7612");
+    assert_eq!(
+        q["records"], 26,
+        "25 NVD records (two also as CVE 5) and CVE-2024-7612"
+    );
     let text = String::from_utf8(run(&db, &["db", "quality"]).stdout).unwrap();
     assert!(text.contains("adp-inversion: 1 record\n"), "{text}");
 }

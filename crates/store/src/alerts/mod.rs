@@ -41,6 +41,12 @@ pub enum Transition {
         version: String,
     },
     Remediate,
+    /// The record's fix is not a release (a hot-fix package): the member says it is
+    /// installed, naming it. Remediated by statement although the version is unchanged; the
+    /// answer is kept, and later uploads of the same release do not reopen it.
+    FixInstalled {
+        fix: String,
+    },
     AcceptRisk {
         justification: String,
         until: DateTime<Utc>,
@@ -55,12 +61,16 @@ impl Transition {
     pub fn action(&self) -> AlertAction {
         match self {
             Self::Acknowledge | Self::Running { .. } => AlertAction::Acknowledge,
-            Self::Remediate => AlertAction::Remediate,
+            Self::Remediate | Self::FixInstalled { .. } => AlertAction::Remediate,
             Self::AcceptRisk { .. } => AlertAction::AcceptRisk,
             Self::NotAffected { .. } => AlertAction::NotAffected,
         }
     }
 }
+
+/// How a "fix installed" answer starts (`answer` column): sync leaves such an alert closed
+/// while the findings it answered stay.
+pub(crate) const FIX_INSTALLED: &str = "fix installed: ";
 
 /// One member to alert about one vulnerability, as the central team's plan says.
 #[derive(Debug, Clone)]
@@ -482,6 +492,32 @@ impl Store {
                 .bind(&at)
                 .bind(id)
                 .bind(format!("{actor} said it is remediated"))
+                .execute(&mut *change.tx)
+                .await?;
+            }
+            Transition::FixInstalled { fix } => {
+                let fix = fix.trim();
+                if fix.is_empty() || fix.len() > 200 {
+                    return Err(StoreError::Invalid(
+                        "justification: name the fix that is installed (at most 200 characters)"
+                            .into(),
+                    ));
+                }
+                if before.kind != AlertKind::Vulnerability {
+                    return Err(StoreError::Invalid(format!(
+                        "alert {id}: a fix is installed for a vulnerability, not a {}",
+                        before.kind
+                    )));
+                }
+                sqlx::query(
+                    "UPDATE alert SET state = 'remediated', resolution = 'statement', resolution_reason = $3,
+                         answer = $4, resolved_at = $1, updated_at = $1,
+                         acknowledged_at = COALESCE(acknowledged_at, $1) WHERE id = $2",
+                )
+                .bind(&at)
+                .bind(id)
+                .bind(format!("{actor} said the fix is installed: {fix}"))
+                .bind(format!("{FIX_INSTALLED}{fix}"))
                 .execute(&mut *change.tx)
                 .await?;
             }

@@ -25,6 +25,8 @@ pub(crate) struct OpenFindings {
     /// Every one of them is disputed (sources disagree, none settles it): the alert asks the
     /// member to confirm exposure rather than saying it is affected.
     pub(crate) disputed: bool,
+    /// Every one of them has a fix the version cannot show (`fix-unverifiable`).
+    pub(crate) unverifiable: bool,
 }
 
 fn min_time(a: Option<String>, b: Option<&str>) -> Option<String> {
@@ -181,8 +183,10 @@ pub(crate) async fn open_findings(
             title: None,
             severity: None,
             disputed: true,
+            unverifiable: true,
         });
         e.disputed &= payload["confidence"] == "disputed";
+        e.unverifiable &= payload["confidence"] == "fix-unverifiable";
         if let Some(word) =
             rated.or_else(|| score.map(|s| ward_model::advisory::severity_rating(s).to_owned()))
         {
@@ -345,10 +349,18 @@ pub(crate) async fn sync_alerts(
             }
             None => {}
             Some(a) => {
-                let reopen = matches!(
-                    a.state,
-                    AlertState::Remediated | AlertState::NotAffected | AlertState::Withdrawn
-                );
+                // A member's "fix installed" (a hot-fix the version cannot show) stands while
+                // the findings it answered are the ones that cannot tell.
+                let fix_installed = a.state == AlertState::Remediated
+                    && a.answer
+                        .as_deref()
+                        .is_some_and(|x| x.starts_with(super::FIX_INSTALLED))
+                    && f.unverifiable;
+                let reopen = !fix_installed
+                    && matches!(
+                        a.state,
+                        AlertState::Remediated | AlertState::NotAffected | AlertState::Withdrawn
+                    );
                 // Disputed findings leave a confirm-exposure alert asking; a settled one makes
                 // it affected.
                 let becomes_affected = a.exposure != Some(AlertExposure::Affected) && !f.disputed;
