@@ -181,6 +181,9 @@ fn described_bound(text: &str) -> Option<String> {
     None
 }
 
+/// A vulnerable range: (start, end); `None` start = from the first release, `None` end = no end.
+type Interval = (Option<String>, Option<String>);
+
 /// The description claims every release up to a bound; the vulnerable ranges below that bound
 /// leave a hole (a range starting above where the ranges before it end).
 fn description_contradicts_configuration(view: &Advisory) -> bool {
@@ -188,7 +191,7 @@ fn description_contradicts_configuration(view: &Advisory) -> bool {
         return false;
     };
     // Per product: intervals (start, end) in the vendor order; `None` start = from the first.
-    let mut by_product: BTreeMap<String, Vec<(Option<String>, Option<String>)>> = BTreeMap::new();
+    let mut by_product: BTreeMap<String, Vec<Interval>> = BTreeMap::new();
     for m in view
         .configurations
         .iter()
