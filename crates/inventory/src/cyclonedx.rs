@@ -305,7 +305,7 @@ pub(crate) fn parse_xml(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Inv
 }
 
 /// An attribute's value, by local name.
-fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
+pub(crate) fn attribute(e: &quick_xml::events::BytesStart<'_>, name: &str) -> Option<String> {
     e.attributes()
         .flatten()
         .find(|a| a.key.local_name().as_ref() == name)

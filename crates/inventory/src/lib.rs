@@ -242,6 +242,28 @@ pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// A package's name, required: an error naming the record and field when it is missing.
+pub(crate) fn package_name(
+    file: &str,
+    at: &str,
+    name: Option<&str>,
+) -> Result<String, InventoryError> {
+    non_empty(name).ok_or_else(|| InventoryError {
+        file: file.into(),
+        record: at.into(),
+        field: format!("{at}.name"),
+        message: "a package needs a name".into(),
+    })
+}
+
+/// SPDX 2's `supplier` ("Organization: Name", "Person: Name", `NOASSERTION`) as a name.
+pub(crate) fn spdx_supplier(value: Option<&str>) -> Option<String> {
+    value
+        .filter(|v| *v != "NOASSERTION")
+        .map(|v| v.split_once(':').map_or(v, |(_, n)| n).trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// A component with only the given identity fields.
 pub(crate) fn component(name: String, version: Option<String>) -> Component {
     Component {

@@ -30,15 +30,10 @@ struct Port {
     cpes: Vec<String>,
 }
 
+/// An attribute's value, trimmed; `None` when absent or empty.
 fn attribute(e: &BytesStart<'_>, name: &str) -> Option<String> {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.local_name().as_ref() == name)
-        .and_then(|a| {
-            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
-                .ok()
-                .map(|v| v.trim().to_owned())
-        })
+    crate::cyclonedx::attribute(e, name)
+        .map(|v| v.trim().to_owned())
         .filter(|v| !v.is_empty())
 }
 

@@ -6,7 +6,7 @@ use ward_model::{Asset, Inventory};
 
 use crate::{
     InventoryError, ParsedInventory, asset_name_from_file, component, cpe_field, non_empty,
-    purl_field,
+    package_name, purl_field, spdx_supplier,
 };
 
 pub(crate) fn parse_json(file: &str, doc: Value) -> Result<ParsedInventory, InventoryError> {
@@ -34,24 +34,13 @@ pub(crate) fn parse_json(file: &str, doc: Value) -> Result<ParsedInventory, Inve
     for (i, p) in packages.iter().enumerate() {
         let at = format!("packages[{i}]");
         let s = |k: &str| p.get(k).and_then(Value::as_str);
-        let Some(name) = non_empty(s("name")) else {
-            return Err(InventoryError {
-                file: file.into(),
-                record: at.clone(),
-                field: format!("{at}.name"),
-                message: "a package needs a name".into(),
-            });
-        };
+        let name = package_name(file, &at, s("name"))?;
         let record = format!("{at} ({name})");
         let mut comp = component(
             name,
             non_empty(s("versionInfo")).filter(|v| v != "NOASSERTION"),
         );
-        // `supplier` reads "Organization: Name" or "Person: Name".
-        comp.vendor = s("supplier")
-            .filter(|v| *v != "NOASSERTION")
-            .map(|v| v.split_once(':').map_or(v, |(_, n)| n).trim().to_owned())
-            .filter(|v| !v.is_empty());
+        comp.vendor = spdx_supplier(s("supplier"));
         comp.location = non_empty(s("SPDXID")).or(Some(at.clone()));
         for (k, r) in p
             .get("externalRefs")

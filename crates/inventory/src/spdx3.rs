@@ -10,7 +10,7 @@ use ward_model::{Asset, Inventory};
 
 use crate::{
     InventoryError, ParsedInventory, asset_name_from_file, component, cpe_field, doc_error,
-    non_empty, purl_field,
+    non_empty, package_name, purl_field,
 };
 
 /// True for a JSON-LD document in SPDX 3's context.
@@ -82,14 +82,7 @@ pub(crate) fn parse(file: &str, doc: Value) -> Result<ParsedInventory, Inventory
         }
         let at = format!("@graph[{i}]");
         let s = |k: &str| e.get(k).and_then(Value::as_str);
-        let Some(name) = non_empty(s("name")) else {
-            return Err(InventoryError {
-                file: file.into(),
-                record: at.clone(),
-                field: format!("{at}.name"),
-                message: "a package needs a name".into(),
-            });
-        };
+        let name = package_name(file, &at, s("name"))?;
         let record = format!("{at} ({name})");
         let mut c = component(
             name,

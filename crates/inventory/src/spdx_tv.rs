@@ -6,7 +6,7 @@ use ward_model::{Asset, Inventory};
 
 use crate::{
     InventoryError, ParsedInventory, asset_name_from_file, component, cpe_field, doc_error,
-    non_empty, purl_field,
+    non_empty, purl_field, spdx_supplier,
 };
 
 pub(crate) fn parse(file: &str, text: &str) -> Result<ParsedInventory, InventoryError> {
@@ -85,12 +85,7 @@ pub(crate) fn parse(file: &str, text: &str) -> Result<ParsedInventory, Inventory
                         c.version = non_empty(Some(&value)).filter(|v| v != "NOASSERTION")
                     }
                     "SPDXID" => c.location = non_empty(Some(&value)),
-                    "PackageSupplier" => {
-                        c.vendor = Some(value.as_str())
-                            .filter(|v| *v != "NOASSERTION")
-                            .map(|v| v.split_once(':').map_or(v, |(_, n)| n).trim().to_owned())
-                            .filter(|v| !v.is_empty());
-                    }
+                    "PackageSupplier" => c.vendor = spdx_supplier(Some(&value)),
                     "ExternalRef" => {
                         let mut parts = value.split_whitespace();
                         let (_category, kind, locator) = (parts.next(), parts.next(), parts.next());
