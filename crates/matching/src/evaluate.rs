@@ -126,6 +126,32 @@ impl Verdict {
     }
 }
 
+#[cfg(test)]
+#[test]
+fn what_is_a_release() {
+    for yes in [
+        "12.5.0.1",
+        "v2.4",
+        "R2023b",
+        "1.0.1g",
+        "13.1-49.15",
+        "2023.1",
+    ] {
+        assert!(is_release(yes), "{yes}");
+    }
+    for no in [
+        "12.x.1.x RPM",
+        "12.x",
+        "QCA6390",
+        "Snapdragon 8",
+        "hotfix",
+        "",
+        "see advisory",
+    ] {
+        assert!(!is_release(no), "{no}");
+    }
+}
+
 /// A release's branch: its first two numeric components (`12.1.0.4` → `12.1`); `None` for a
 /// version that does not start with two.
 pub(crate) fn branch(v: &str) -> Option<String> {
@@ -143,9 +169,14 @@ pub(crate) fn branch(v: &str) -> Option<String> {
 /// package`, `see advisory` are not (a word, a space, an `x` placeholder).
 pub(crate) fn is_release(v: &str) -> bool {
     let t = v.trim();
+    // `v2.4`, `V3.1`, `R2023b` are releases with a letter in front.
+    let digits = t
+        .strip_prefix(['v', 'V', 'r', 'R'])
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(t);
     !t.is_empty()
         && !t.contains(char::is_whitespace)
-        && t.starts_with(|c: char| c.is_ascii_digit())
+        && digits.starts_with(|c: char| c.is_ascii_digit())
         && !t.split(['.', '-']).any(|p| p.eq_ignore_ascii_case("x"))
 }
 

@@ -333,7 +333,8 @@ pub fn scan(
                     advisories: unplaced,
                 });
             }
-            if !package_covered && !tally.cpe_covered(knowledge, component) {
+            // Every component can be matched by CPE (its own or one derived from its names).
+            if !package_covered && knowledge.covered(CPE_COVERAGE).advisories == 0 {
                 tally.not_covered += 1;
             }
             let package = package.filter(|_| unreadable.is_none());
@@ -455,10 +456,6 @@ impl Tally {
             .is_some_and(|k| knowledge.covered(k).advisories > 0);
         *self.groups.entry(("package", name, key)).or_default() += 1;
         covered
-    }
-
-    fn cpe_covered(&self, knowledge: &Knowledge, _component: &Component) -> bool {
-        knowledge.covered(CPE_COVERAGE).advisories > 0
     }
 
     fn entries(&self, knowledge: &Knowledge) -> Vec<CoverageEntry> {
