@@ -16,6 +16,7 @@ pub mod kev_epss;
 pub mod nvd;
 pub mod osv;
 mod time;
+pub mod vex;
 pub mod ward_knowledge;
 
 pub use detect::parse_document;

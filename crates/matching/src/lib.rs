@@ -8,6 +8,7 @@
 //! - [`cpe_match`]: NISTIR 7696 CPE name matching.
 //! - [`evaluate`]: one source's verdict (NVD configurations, CVE 5 `affected`).
 //! - [`scan`]: combines the sources' verdicts, chooses the most precise, explains disagreements.
+//! - [`vex`]: VEX statements applied to a scan (cleared findings to `suppressed[]`).
 //! - [`quality`]: the patterns in the knowledge base that a literal reading gets wrong.
 
 pub mod cpe_match;
@@ -18,5 +19,6 @@ pub mod quality;
 pub mod scan;
 pub mod vers;
 pub mod version;
+pub mod vex;
 
 pub use scan::{Knowledge, ScanReport, Suppressed, scan};

@@ -186,6 +186,9 @@ pub struct Suppressed {
     pub asset: String,
     pub component: ComponentRef,
     pub reason: String,
+    /// The VEX statement that cleared it (document, author, time, status, justification).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<ward_model::VexStatement>,
 }
 
 /// A component Ward could not check against advisories that name it, and why: its version is
@@ -382,6 +385,19 @@ pub fn scan(
             .then_with(|| a.component.name.cmp(&b.component.name))
     });
     report.coverage = tally.entries(knowledge);
+    report.summary = ScanSummary {
+        assets: inventory.assets.len(),
+        components: inventory.component_count(),
+        not_covered: tally.not_covered,
+        ..ScanSummary::default()
+    };
+    recount(&mut report);
+    report
+}
+
+/// The summary's counts of findings, notices, suppressions and unchecked components, from the
+/// report as it stands (after VEX statements moved findings, say).
+pub fn recount(report: &mut ScanReport) {
     let vulnerabilities = || {
         report
             .findings
@@ -394,18 +410,14 @@ pub fn scan(
         *by_priority.entry(f.priority).or_default() += 1;
         *by_severity.entry(f.severity.level).or_default() += 1;
     }
-    report.summary = ScanSummary {
-        assets: inventory.assets.len(),
-        components: inventory.component_count(),
-        findings: vulnerabilities().count(),
-        informational: report.findings.len() - vulnerabilities().count(),
-        suppressed: report.suppressed.len(),
-        unchecked: report.unchecked.len(),
-        not_covered: tally.not_covered,
-        by_priority,
-        by_severity,
-    };
-    report
+    let findings = vulnerabilities().count();
+    let s = &mut report.summary;
+    s.findings = findings;
+    s.informational = report.findings.len() - findings;
+    s.suppressed = report.suppressed.len();
+    s.unchecked = report.unchecked.len();
+    s.by_priority = by_priority;
+    s.by_severity = by_severity;
 }
 
 /// Components counted per ecosystem and CPE part, for the report's coverage.
@@ -713,6 +725,7 @@ fn match_one(
                 vulnerability: id.to_owned(),
                 asset: asset.name.clone(),
                 component: component_ref.clone(),
+                statement: None,
                 reason: format!(
                     "{}'s default status says affected, but {}",
                     read.source.key(),
@@ -728,6 +741,7 @@ fn match_one(
                 vulnerability: id.to_owned(),
                 asset: asset.name.clone(),
                 component: component_ref,
+                statement: None,
                 reason: format!(
                     "{} says affected ({}: {}), but {} says {} ({}: {}); used {}, the more precise",
                     loud.source,

@@ -12,6 +12,7 @@ pub mod inventory;
 pub mod purl;
 pub mod sightings;
 pub mod timestamp;
+pub mod vex;
 
 pub use advisory::{
     Advisory, Affected, AffectedVersion, Cvss, CvssVersion, Epss, KevEntry, Node, NvdConfiguration,
@@ -31,3 +32,4 @@ pub use finding::{
 pub use inventory::{Asset, Component, Criticality, Exposure, Inventory};
 pub use purl::{Package, Purl, PurlError};
 pub use sightings::{SightingsBundle, StixObject};
+pub use vex::{VexProduct, VexStatement, VexStatus};

@@ -690,3 +690,97 @@ pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[Strin
         }],
     })
 }
+
+/// OpenVEX 0.2 (validated against the OpenVEX schema in the tests): one `affected` statement per
+/// vulnerability and product found (the fix to upgrade to as its action), and the statements of
+/// the VEX documents given with `--vex` that cleared findings, carried with their author. The
+/// document's id is a digest of its statements, so the same scan gives the same id.
+pub(crate) fn openvex(report: &ScanReport) -> Value {
+    use sha2::{Digest, Sha256};
+    let mut seen = std::collections::BTreeSet::new();
+    let mut statements: Vec<Value> = Vec::new();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Vulnerability)
+    {
+        let Some(id) = f.component.purl.clone().or_else(|| f.component.cpe.clone()) else {
+            continue;
+        };
+        if !seen.insert((f.vulnerability.clone(), id.clone())) {
+            continue;
+        }
+        let mut identifiers = serde_json::Map::new();
+        if let Some(p) = &f.component.purl {
+            identifiers.insert("purl".into(), json!(p));
+        }
+        if let Some(c) = &f.component.cpe {
+            identifiers.insert("cpe23".into(), json!(c));
+        }
+        let mut vulnerability = json!({ "name": f.vulnerability });
+        if !f.aliases.is_empty() {
+            vulnerability["aliases"] = json!(f.aliases);
+        }
+        statements.push(json!({
+            "vulnerability": vulnerability,
+            "products": [{ "@id": id, "identifiers": identifiers }],
+            "status": "affected",
+            "action_statement": if f.fixed_versions.is_empty() {
+                "No fix release is named by the sources: follow the vendor's advisory".to_owned()
+            } else {
+                format!("Upgrade to {}", f.fixed_versions.join(" or "))
+            },
+        }));
+    }
+    for s in report
+        .suppressed
+        .iter()
+        .filter_map(|s| s.statement.as_ref())
+    {
+        // A CycloneDX `bom-ref` is no IRI: the product's purl or CPE stands for it.
+        let products: Vec<Value> = s
+            .products
+            .iter()
+            .map(|p| json!({ "@id": p.purl.clone().or(p.cpe.clone()).unwrap_or(p.id.clone()) }))
+            .collect();
+        let mut st = json!({
+            "vulnerability": { "name": s.vulnerability },
+            "products": products,
+            "status": s.status.as_str(),
+        });
+        if let Some(j) = &s.justification {
+            st["justification"] = json!(j);
+        }
+        if let Some(i) = &s.impact {
+            st["impact_statement"] = json!(i);
+        }
+        if s.status == ward_model::VexStatus::NotAffected
+            && s.justification.is_none()
+            && s.impact.is_none()
+        {
+            st["impact_statement"] = json!(format!("as stated in {}", s.document));
+        }
+        if let Some(a) = &s.author {
+            st["supplier"] = json!(a);
+        }
+        if let Some(t) = s.timestamp {
+            st["timestamp"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        }
+        statements.push(st);
+    }
+    let digest = hex::encode(Sha256::digest(
+        serde_json::to_string(&statements)
+            .unwrap_or_default()
+            .as_bytes(),
+    ));
+    json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": format!("urn:ward:vex:{}", &digest[..32]),
+        "author": "Ward (scan)",
+        "role": "Scanner",
+        "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        "version": 1,
+        "tooling": concat!("ward ", env!("CARGO_PKG_VERSION")),
+        "statements": statements,
+    })
+}

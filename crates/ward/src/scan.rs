@@ -18,6 +18,8 @@ pub(crate) enum ScanFormat {
     Json,
     Sarif,
     Csv,
+    /// OpenVEX 0.2: what was found as `affected`, and what `--vex` cleared.
+    Openvex,
 }
 
 /// When a scan exits with 1: a finding at least this urgent, and/or (`unchecked`) a component
@@ -93,6 +95,10 @@ pub(crate) struct ScanArgs {
     pub(crate) view: ViewArgs,
     #[command(flatten)]
     pub(crate) policy: PolicyArgs,
+    /// VEX documents (OpenVEX, CycloneDX VEX): what they clear moves to `suppressed`, naming
+    /// the statement, its author and time; what they say is affected gains its action.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) vex: Vec<PathBuf>,
     /// Inventory files: CycloneDX (JSON, XML), SPDX (2.x JSON or tag-value, 3.0 JSON-LD),
     /// nmap XML, or Ward CSV; gzip or xz compressed too.
     #[arg(required = true)]
@@ -146,6 +152,32 @@ pub(crate) fn read_inventories(paths: &[PathBuf]) -> anyhow::Result<(Inventory, 
     Ok((inventory, sources))
 }
 
+/// VEX documents are read whole: one larger than this is refused before it is read.
+const MAX_VEX_BYTES: u64 = 256 << 20;
+
+/// Reads VEX documents, printing their warnings; an unreadable one is an error naming the
+/// file, statement and field.
+pub(crate) fn read_vex(paths: &[PathBuf]) -> anyhow::Result<Vec<ward_model::VexStatement>> {
+    let mut statements = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        let size = std::fs::metadata(path)
+            .with_context(|| format!("{name}: cannot read"))?
+            .len();
+        anyhow::ensure!(
+            size <= MAX_VEX_BYTES,
+            "{name}: {size} bytes, more than the {MAX_VEX_BYTES} a VEX document may have"
+        );
+        let bytes = std::fs::read(path).with_context(|| format!("{name}: cannot read"))?;
+        let doc = ward_feeds::vex::parse_vex(&name, &bytes)?;
+        for w in &doc.warnings {
+            eprintln!("warning: {name}: {w}");
+        }
+        statements.extend(doc.statements);
+    }
+    Ok(statements)
+}
+
 /// Loads what the inventory needs from the store and matches it.
 pub(crate) async fn scan_inventory(
     store: &Store,
@@ -196,8 +228,10 @@ pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
             ward_store::redact(&args.db.location())
         );
     }
-    let report = scan_inventory(&store, &inventory, &policy).await?;
+    let statements = read_vex(&args.vex)?;
+    let mut report = scan_inventory(&store, &inventory, &policy).await?;
     store.close().await;
+    ward_matching::vex::apply(&mut report, &inventory, &statements);
     print_report(
         &report,
         &inventory,
@@ -222,6 +256,10 @@ pub(crate) fn print_report(
             serde_json::to_string_pretty(&output::sarif(report, inventory, sources))?
         ),
         ScanFormat::Csv => print!("{}", output::csv(report)?),
+        ScanFormat::Openvex => println!(
+            "{}",
+            serde_json::to_string_pretty(&output::openvex(report))?
+        ),
         ScanFormat::Table => output::table(report, inventory, layout),
     }
     Ok(())
