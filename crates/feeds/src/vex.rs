@@ -485,5 +485,21 @@ mod tests {
         assert_eq!(s.action.as_deref(), Some("update (apply 12.5.0.1)"));
         assert!(s.products[0].cpe.is_some());
         assert_eq!(s.author.as_deref(), Some("Vendor"));
+
+        // Every truncation and single-byte change of both documents: an answer, never a panic.
+        for doc in [&openvex[..], &cdx[..]] {
+            for end in 0..doc.len() {
+                let _ = parse_vex("t.json", &doc[..end]);
+            }
+            for i in 0..doc.len() {
+                for b in [b'"', b'{', b']', b'0', b'\\', 0xff] {
+                    let mut m = doc.to_vec();
+                    m[i] = b;
+                    if let Err(e) = parse_vex("m.json", &m) {
+                        assert_eq!(e.file, "m.json");
+                    }
+                }
+            }
+        }
     }
 }
