@@ -77,7 +77,7 @@ enum Command {
         #[command(subcommand)]
         command: DbCommand,
     },
-    /// Scan inventories (CycloneDX, SPDX, CSV) against the knowledge base.
+    /// Scan inventories (CycloneDX, SPDX, nmap XML, CSV) against the knowledge base, with VEX.
     Scan(scan::ScanArgs),
     /// Build a demo database from data compiled into Ward and scan a sample hospital trust.
     Demo(demo::DemoArgs),
