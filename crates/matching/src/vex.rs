@@ -4,7 +4,7 @@
 //! statements speak to one finding, the latest (by timestamp) decides, as OpenVEX says.
 
 use ward_model::cpe::Cpe;
-use ward_model::{Component, Finding, Inventory, Purl, VexProduct, VexStatement};
+use ward_model::{Finding, Inventory, Purl, VexProduct, VexStatement};
 
 use crate::cpe_match::match_identity;
 use crate::scan::{ScanReport, Suppressed, recount};
@@ -15,7 +15,7 @@ use crate::version;
 /// version when given).
 fn names(
     product: &VexProduct,
-    component: &Component,
+    cpe: Option<&Cpe>,
     purl: Option<&Purl>,
     version: Option<&str>,
 ) -> bool {
@@ -34,7 +34,7 @@ fn names(
     }
     if let (Some(theirs), Some(ours)) = (
         product.cpe.as_deref().and_then(|c| c.parse::<Cpe>().ok()),
-        &component.cpe,
+        cpe,
     ) && match_identity(&theirs, ours).is_some()
     {
         return match (theirs.version.literal(), ours.version.literal().or(version)) {
@@ -77,6 +77,14 @@ fn statement_for<'a>(
         .as_deref()
         .and_then(|p| p.parse::<Purl>().ok());
     let version = component.version.as_deref();
+    // The CPE the finding was matched as: the component's own, or the one Ward derived from its
+    // vendor and product names.
+    let cpe = finding
+        .component
+        .cpe
+        .as_deref()
+        .and_then(|c| c.parse::<Cpe>().ok())
+        .or_else(|| component.cpe.clone());
     let applies = |s: &&VexStatement| {
         if !speaks_of(s, finding) {
             return false;
@@ -85,18 +93,18 @@ fn statement_for<'a>(
             return s
                 .products
                 .iter()
-                .any(|p| names(p, component, purl.as_ref(), version));
+                .any(|p| names(p, cpe.as_ref(), purl.as_ref(), version));
         }
         // A statement about parts of a product: the finding's component is one of the parts,
         // and the asset runs the product.
         s.subcomponents
             .iter()
-            .any(|p| names(p, component, purl.as_ref(), version))
+            .any(|p| names(p, cpe.as_ref(), purl.as_ref(), version))
             && asset.components.iter().any(|c| {
                 let cp = c.purl.as_deref().and_then(|p| p.parse::<Purl>().ok());
                 s.products
                     .iter()
-                    .any(|p| names(p, c, cp.as_ref(), c.version.as_deref()))
+                    .any(|p| names(p, c.cpe.as_ref(), cp.as_ref(), c.version.as_deref()))
             })
     };
     statements
