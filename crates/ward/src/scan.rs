@@ -20,6 +20,8 @@ pub(crate) enum ScanFormat {
     Csv,
     /// OpenVEX 0.2: what was found as `affected`, and what `--vex` cleared.
     Openvex,
+    /// CycloneDX 1.5 VEX: the same, as `vulnerabilities[].analysis`.
+    CyclonedxVex,
 }
 
 /// When a scan exits with 1: a finding at least this urgent, and/or (`unchecked`) a component
@@ -259,6 +261,10 @@ pub(crate) fn print_report(
         ScanFormat::Openvex => println!(
             "{}",
             serde_json::to_string_pretty(&output::openvex(report))?
+        ),
+        ScanFormat::CyclonedxVex => println!(
+            "{}",
+            serde_json::to_string_pretty(&output::cyclonedx_vex(report))?
         ),
         ScanFormat::Table => output::table(report, inventory, layout),
     }

@@ -178,6 +178,48 @@ fn vex_statements_clear_findings_with_their_provenance() {
     ));
     assert_eq!(again["summary"]["findings"], after["summary"]["findings"]);
 
+    // CycloneDX VEX out: valid against the CycloneDX 1.5 schema (the reference library's strict
+    // validator), and read back by `--vex` it clears the same findings.
+    let o = run(
+        &db,
+        &[
+            "scan",
+            "--format",
+            "cyclonedx-vex",
+            "--vex",
+            p(&openvex),
+            p(&inventory),
+        ],
+    );
+    let cdx_out = json(&o);
+    let script = "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nerr = JsonStrictValidator(SchemaVersion.V1_5).validate_str(sys.stdin.read())\nif err: sys.exit(str(err))\n";
+    if let Some((ok, _, err)) =
+        ward_testdata::python(&["cyclonedx.validation.json"], script, &o.stdout)
+    {
+        assert!(ok, "CycloneDX VEX is invalid: {err}");
+    }
+    let cleared = cdx_out["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["id"] == "CVE-2021-44228")
+        .unwrap();
+    assert_eq!(cleared["analysis"]["state"], "not_affected");
+    assert_eq!(cleared["analysis"]["justification"], "code_not_reachable");
+    let written = write(dir.path(), "ward.vex.cdx.json", &cdx_out.to_string());
+    let again = json(&run(
+        &db,
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--vex",
+            p(&written),
+            p(&inventory),
+        ],
+    ));
+    assert_eq!(again["summary"]["findings"], after["summary"]["findings"]);
+
     // A bad statement is an error naming the file, statement and field; nothing is printed.
     let bad = write(
         dir.path(),
