@@ -41,8 +41,6 @@ pub struct KnowledgeSlice {
     pub advisories: Vec<Advisory>,
     pub kev: Vec<KevEntry>,
     pub epss: Vec<Epss>,
-    /// What the whole knowledge base covers, by coverage key ([`Store::coverage`]).
-    pub coverage: Vec<Coverage>,
 }
 
 /// The coverage key of CPE-named products (NVD configurations, CVE 5 `affected`); package
@@ -174,9 +172,7 @@ impl Store {
         let mut ids: Vec<String> = ids.into_iter().collect();
         ids.sort();
         drop(conn);
-        let mut slice = self.load_vulnerabilities(&ids).await?;
-        slice.coverage = self.coverage().await?;
-        Ok(slice)
+        self.load_vulnerabilities(&ids).await
     }
 
     /// What the knowledge base covers: one row per package ecosystem and one for CPE-named

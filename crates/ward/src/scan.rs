@@ -198,13 +198,11 @@ pub(crate) async fn load_knowledge(
     let slice = store
         .load_for_products(&ward_matching::scan::inventory_keys(inventory))
         .await?;
-    Ok(knowledge_of(slice))
-}
-
-/// Indexes a store's slice, with the store's account of what it covers.
-pub(crate) fn knowledge_of(slice: ward_store::KnowledgeSlice) -> Knowledge {
-    let coverage: Vec<(String, ward_matching::scan::Covered)> = slice
-        .coverage
+    // What the knowledge base covers is read here, for reports: the server's matching, which
+    // needs none of it, does not pay for the query.
+    let coverage: Vec<(String, ward_matching::scan::Covered)> = store
+        .coverage()
+        .await?
         .into_iter()
         .map(|c| {
             (
@@ -216,7 +214,7 @@ pub(crate) fn knowledge_of(slice: ward_store::KnowledgeSlice) -> Knowledge {
             )
         })
         .collect();
-    Knowledge::from_parts(slice.advisories, slice.kev, slice.epss).with_coverage(coverage)
+    Ok(Knowledge::from_parts(slice.advisories, slice.kev, slice.epss).with_coverage(coverage))
 }
 
 pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
