@@ -276,7 +276,7 @@ fn view(
         .filter_map(|d| d.cwe_id.clone())
         .collect();
     let scorer = match &source {
-        SourceId::Cna(n) | SourceId::Adp(n) | SourceId::Osv(n) => n.clone(),
+        SourceId::Cna(n) | SourceId::Adp(n) | SourceId::Osv(n) | SourceId::Csaf(n) => n.clone(),
         SourceId::Nvd => "nvd".into(),
     };
 

@@ -27,6 +27,13 @@ struct Probe {
     schema_version: Option<IgnoredAny>,
     #[serde(rename = "ward_knowledge")]
     ward_knowledge: Option<IgnoredAny>,
+    /// CSAF's `document` (with `csaf_version`).
+    document: Option<CsafProbe>,
+}
+
+#[derive(Deserialize)]
+struct CsafProbe {
+    csaf_version: Option<IgnoredAny>,
 }
 
 /// Detects the format of one document and parses every record in it.
@@ -64,6 +71,9 @@ fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
     if probe.ward_knowledge.is_some() {
         return crate::ward_knowledge::parse(name, bytes);
     }
+    if probe.document.is_some_and(|d| d.csaf_version.is_some()) {
+        return crate::csaf::parse(name, bytes);
+    }
     if probe.cve_metadata.is_some() || probe.data_type.as_deref() == Some("CVE_RECORD") {
         return Ok(cve5::parse(name, bytes));
     }
@@ -91,6 +101,6 @@ fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
     }
     Err(document_error(
         name,
-        "unknown JSON format: expected a CVE JSON 5 record (`cveMetadata`), an NVD API 2.0 CVE object or page (`vulnerabilities`, `resultsPerPage`), the CISA KEV catalogue (`catalogVersion`), or an OSV record (`id`, `modified`, `affected`)",
+        "unknown JSON format: expected a CVE JSON 5 record (`cveMetadata`), an NVD API 2.0 CVE object or page (`vulnerabilities`, `resultsPerPage`), the CISA KEV catalogue (`catalogVersion`), an OSV record (`id`, `modified`, `affected`), or a CSAF 2.0 document (`document.csaf_version`)",
     ))
 }

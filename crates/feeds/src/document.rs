@@ -19,6 +19,8 @@ pub enum Format {
     OsvYaml,
     /// Ward's own knowledge documents (offline bundles).
     WardKnowledge,
+    /// CSAF 2.0 advisories and VEX documents.
+    Csaf,
 }
 
 impl Format {
@@ -32,6 +34,7 @@ impl Format {
             Self::Osv => "OSV (JSON)",
             Self::OsvYaml => "OSV (YAML)",
             Self::WardKnowledge => "Ward knowledge",
+            Self::Csaf => "CSAF 2.0",
         }
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! No database, no network: callers decide what to do with the records.
 
+pub mod csaf;
 pub mod cve5;
 pub mod detect;
 pub mod document;

@@ -50,8 +50,8 @@ pub(crate) fn doc_error(file: &str, message: impl Into<String>) -> InventoryErro
 }
 
 /// Detects the format of `bytes` and parses it. `name` is the file name, used in messages and
-/// as the asset name when the document names none. gzip and xz are recognised by their magic
-/// bytes and expanded up to [`MAX_EXPANDED`].
+/// as the asset name when the document names none. gzip, xz and bzip2 are recognised by their
+/// magic bytes and expanded up to [`MAX_EXPANDED`].
 pub fn parse_inventory(name: &str, bytes: &[u8]) -> Result<ParsedInventory, InventoryError> {
     parse_inventory_within(name, bytes, MAX_EXPANDED)
 }
@@ -87,6 +87,11 @@ pub fn parse_inventory_within(
             &mut liblzma::read::XzDecoder::new_multi_decoder(bytes),
             "xz",
         )?;
+        return parse_plain(name, &inner);
+    }
+    // bzip2: `BZh` and a block size digit (Red Hat publishes its SBOMs as `.json.bz2`).
+    if bytes.len() > 4 && bytes.starts_with(b"BZh") && (b'1'..=b'9').contains(&bytes[3]) {
+        let inner = expand(&mut bzip2::read::MultiBzDecoder::new(bytes), "bzip2")?;
         return parse_plain(name, &inner);
     }
     parse_plain(name, bytes)

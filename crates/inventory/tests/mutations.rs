@@ -53,3 +53,26 @@ proptest! {
         }
     }
 }
+
+fn bzip2(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+/// Red Hat publishes its SBOMs as `.json.bz2`: bzip2 is read by its magic bytes, whatever the
+/// name, and bounded like gzip and xz.
+#[test]
+fn bzip2_inventories_are_read_within_their_bound() {
+    let plain = ward_inventory::parse_inventory("go-lib.spdx", SPDX_TV.as_bytes()).unwrap();
+    let packed = bzip2(SPDX_TV.as_bytes());
+    assert!(packed.starts_with(b"BZh"));
+    let read = ward_inventory::parse_inventory("upload.bin", &packed).unwrap();
+    assert_eq!(read.inventory, plain.inventory);
+    let e = ward_inventory::parse_inventory_within("upload.bin", &packed, 64).unwrap_err();
+    assert!(e.to_string().contains("expands beyond 64 bytes (bzip2)"), "{e}");
+    // A truncated stream is an error naming the file, not a panic.
+    let e = ward_inventory::parse_inventory("cut.json.bz2", &packed[..packed.len() / 2]).unwrap_err();
+    assert!(e.to_string().contains("cut.json.bz2"), "{e}");
+}

@@ -86,7 +86,7 @@ fn names(affected: &PackageAffected, subject: &PackageSubject) -> Option<Option<
         let theirs = affected.ecosystem.split_once(':').map(|(_, r)| r);
         let ours = p.ecosystem.split_once(':').map(|(_, r)| r);
         match (theirs, ours) {
-            (Some(t), Some(o)) if !t.eq_ignore_ascii_case(o) => continue,
+            (Some(t), Some(o)) if !same_release(&affected.ecosystem, t, o) => continue,
             (Some(t), None) => {
                 return Some(Some(format!(
                     "the advisory is for {} {t}; the inventory does not say which release the package is from",
@@ -97,6 +97,26 @@ fn names(affected: &PackageAffected, subject: &PackageSubject) -> Option<Option<
         }
     }
     None
+}
+
+/// Two spellings of a distribution release: equal ignoring case; for the Enterprise Linux
+/// family, equal majors (`enterprise_linux:9::appstream`, `rhel_eus:9.2::baseos` and `9` are
+/// all release 9, as RPM dist tags `.el9_2` are).
+fn same_release(ecosystem: &str, theirs: &str, ours: &str) -> bool {
+    if theirs.eq_ignore_ascii_case(ours) {
+        return true;
+    }
+    if !matches!(
+        ecosystem_base(ecosystem),
+        "Red Hat" | "Rocky Linux" | "AlmaLinux"
+    ) {
+        return false;
+    }
+    let major = |r: &str| -> Option<String> {
+        let at = r.find(|c: char| c.is_ascii_digit())?;
+        Some(r[at..].chars().take_while(char::is_ascii_digit).collect())
+    };
+    major(theirs).is_some() && major(theirs) == major(ours)
 }
 
 /// OSV's evaluation of one `SEMVER`/`ECOSYSTEM` range (the schema's `isAffected`): walk the

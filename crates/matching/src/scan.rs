@@ -832,6 +832,7 @@ fn match_one(
             "the record names a fix that is not a release ({fix}): whether it is installed cannot be told from the version; check for it, and answer \"fix installed\" if it is"
         ));
     }
+    notes.extend(vendor_remediations(views, &verdicts));
     let cpe_chosen = chosen.scheme.is_none();
     if let Some(subject) = subject.filter(|s| s.derived && cpe_chosen) {
         notes.push(format!(
@@ -961,6 +962,55 @@ fn match_one(
     report.findings.push(finding);
 }
 
+/// What a vendor's CSAF document says to do about the products a finding was matched as
+/// (`database_specific.csaf.remediations`, each naming its products as findings' criteria name
+/// them): "Red Hat Product Security: vendor_fix: … (https://…)".
+fn vendor_remediations(views: &[Advisory], verdicts: &[Verdict]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for v in verdicts
+        .iter()
+        .filter(|v| matches!(v.source, ward_model::SourceId::Csaf(_)))
+    {
+        let Some(csaf) = views
+            .iter()
+            .find(|a| a.source == v.source)
+            .and_then(|a| a.database_specific.as_ref()?.get("csaf"))
+        else {
+            continue;
+        };
+        let publisher = csaf["publisher"].as_str().unwrap_or("the vendor");
+        for r in csaf["remediations"].as_array().into_iter().flatten() {
+            let names = |n: &str| {
+                !n.is_empty()
+                    && (v.criterion == n
+                        || v.criterion.starts_with(&format!("{n}@"))
+                        || v.criterion.ends_with(&format!(" / {n}")))
+            };
+            if !r["products"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str())
+                .any(names)
+            {
+                continue;
+            }
+            let mut text = format!(
+                "{publisher}: {}: {}",
+                r["category"].as_str().unwrap_or("remediation"),
+                r["details"].as_str().unwrap_or("").trim()
+            );
+            if let Some(url) = r["url"].as_str() {
+                text.push_str(&format!(" ({url})"));
+            }
+            if !out.contains(&text) && out.len() < 4 {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
 /// The severity of a vulnerability: the CVSS base score (newest version, highest score) of the
 /// first source that scores it, in the order CNA (who published it), NVD, ADPs, OSV records;
 /// else an OSV record's own rating (`database_specific.severity`, GitHub's `MODERATE`…).
@@ -971,7 +1021,8 @@ fn severity(views: &[Advisory], trusted: &[ward_model::Cvss]) -> Severity {
         SourceId::Cna(_) => 0,
         SourceId::Nvd => 1,
         SourceId::Adp(_) => 2,
-        SourceId::Osv(_) => 3,
+        SourceId::Csaf(_) => 3,
+        SourceId::Osv(_) => 4,
     };
     let mut ordered: Vec<&Advisory> = views.iter().collect();
     ordered.sort_by_key(|v| (rank(&v.source), v.source.key()));

@@ -21,6 +21,9 @@ pub enum SourceId {
     Nvd,
     /// An OSV record; the name is the record's own id (`GHSA-…`, `PYSEC-…`, `GO-…`).
     Osv(String),
+    /// A CSAF 2.0 document: the publisher's namespace and the document's tracking id
+    /// (`https://www.redhat.com#CVE-2024-28834`), one view per document.
+    Csaf(String),
 }
 
 impl SourceId {
@@ -31,6 +34,7 @@ impl SourceId {
             Self::Adp(n) => format!("adp:{n}"),
             Self::Nvd => "nvd".into(),
             Self::Osv(n) => format!("osv:{n}"),
+            Self::Csaf(n) => format!("csaf:{n}"),
         }
     }
 
@@ -44,6 +48,7 @@ impl SourceId {
             "cna" => Some(Self::Cna(name.into())),
             "adp" => Some(Self::Adp(name.into())),
             "osv" => Some(Self::Osv(name.into())),
+            "csaf" => Some(Self::Csaf(name.into())),
             _ => None,
         }
     }
@@ -553,6 +558,7 @@ mod tests {
             SourceId::Nvd,
             SourceId::Cna("ivanti".into()),
             SourceId::Adp("CISA-ADP".into()),
+            SourceId::Csaf("https://www.redhat.com#RHSA-2024:1234".into()),
         ] {
             assert_eq!(SourceId::from_key(&s.key()), Some(s));
         }

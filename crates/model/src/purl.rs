@@ -260,11 +260,41 @@ impl Purl {
                     Some("openeuler") => "openEuler",
                     _ => return Vec::new(),
                 };
-                one(base, self.name.clone())
+                // Enterprise Linux rebuilds: the major release from `distro=rhel-9.2` or the
+                // version's `.el9` tag, as their advisories are per release.
+                let release = matches!(base, "Red Hat" | "Rocky Linux" | "AlmaLinux")
+                    .then(|| {
+                        self.qualifiers
+                            .get("distro")
+                            .and_then(|d| {
+                                let r = d.rsplit('-').next().unwrap_or(d);
+                                let major: String =
+                                    r.chars().take_while(char::is_ascii_digit).collect();
+                                (!major.is_empty()).then_some(major)
+                            })
+                            .or_else(|| self.version.as_deref().and_then(el_release))
+                    })
+                    .flatten();
+                match release {
+                    Some(r) => one(&format!("{base}:{r}"), self.name.clone()),
+                    None => one(base, self.name.clone()),
+                }
             }
             _ => Vec::new(),
         }
     }
+}
+
+/// The Enterprise Linux major release an RPM version's dist tag names: `2.34-100.el9_4.2` →
+/// `9`, `1.1.1k-9.el8_6` → `8`; `None` without an `.elN` tag.
+pub fn el_release(version: &str) -> Option<String> {
+    let release = version.rsplit_once('-').map_or(version, |(_, r)| r);
+    let at = release.find(".el")?;
+    let major: String = release[at + 3..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!major.is_empty()).then_some(major)
 }
 
 /// `Debian` + `distro=debian-12` → `Debian:12`; `Alpine` + `distro=alpine-3.20.3` → `Alpine:v3.20`.
