@@ -531,20 +531,14 @@ fn build_tree(
     let Some(tree) = tree else {
         return Ok(Tree { products, groups });
     };
+    // Red Hat's documents repeat identical definitions (thousands in one document): one
+    // meaning, so one warning for the document naming the first. Two different products under
+    // one id cannot be matched: the document is refused.
+    let mut repeated: Vec<(String, String)> = Vec::new();
     let mut define = |p: Product, at: String| -> Result<(), RecordError> {
         if let Some(before) = products.get(&p.id) {
-            // Red Hat's documents repeat identical definitions; one meaning, so a warning.
-            // Two different products under one id cannot be matched: the document is refused.
             if before.same_as(&p) {
-                warnings.push(err(
-                    file,
-                    record,
-                    at,
-                    format!(
-                        "6.1.2: product id {:?} is defined more than once (identically: read as one)",
-                        p.id
-                    ),
-                ));
+                repeated.push((at, p.id));
                 return Ok(());
             }
             return Err(err(
@@ -622,6 +616,17 @@ fn build_tree(
             format!("{at}.full_product_name.product_id"),
         )?;
         let _ = &r.category;
+    }
+    if let Some((at, id)) = repeated.first() {
+        warnings.push(err(
+            file,
+            record,
+            at.clone(),
+            format!(
+                "6.1.2: {} product ids are defined more than once, identically (read as one), the first {id:?}",
+                repeated.len()
+            ),
+        ));
     }
     for (i, r) in tree.relationships.iter().enumerate() {
         for (field, reference) in [

@@ -8,7 +8,7 @@
 # is older than the fix of its own major.minor line, or older than the lowest line's fix.
 # Versions are ordered by univers (aboutcode-org/univers), independent of Ward's code.
 #
-# Input (argv): a folder of CSAF JSON documents, then SBOM files (SPDX JSON, .bz2).
+# Input (stdin, JSON): {"csaf": a folder of CSAF JSON documents, "sboms": [SPDX JSON files, .bz2]}.
 # Output (stdout): JSON [[sbom file name, component purl, CVE], ...], sorted.
 import bz2
 import json
@@ -19,7 +19,8 @@ import sys
 from packageurl import PackageURL
 from univers.versions import MavenVersion, RpmVersion
 
-csaf_dir, sboms = sys.argv[1], sys.argv[2:]
+job = json.load(sys.stdin)
+csaf_dir, sboms = job["csaf"], job["sboms"]
 
 
 def major_of_cpe(cpe):
