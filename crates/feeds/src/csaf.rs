@@ -37,7 +37,9 @@ use ward_model::advisory::{
     Affected, AffectedVersion, PackageAffected, PackageRange, RangeEvent, RangeKind, Status,
 };
 use ward_model::cpe::Cpe;
-use ward_model::{Advisory, Cvss, CvssVersion, Purl, SourceId, VexProduct, VexStatement, VexStatus};
+use ward_model::{
+    Advisory, Cvss, CvssVersion, Purl, SourceId, VexProduct, VexStatement, VexStatus,
+};
 
 use crate::Format;
 use crate::document::{Parsed, Record, RecordError, from_slice_with_path, is_cve_id};
@@ -132,7 +134,7 @@ struct Branch {
     category: String,
     name: String,
     #[serde(default)]
-    branches: Vec<Branch>,
+    branches: Vec<Self>,
     #[serde(default)]
     product: Option<FullProductName>,
 }
@@ -312,7 +314,12 @@ pub struct CsafDocument {
     pub warnings: Vec<RecordError>,
 }
 
-fn err(file: &str, record: &str, field: impl Into<String>, message: impl Into<String>) -> RecordError {
+fn err(
+    file: &str,
+    record: &str,
+    field: impl Into<String>,
+    message: impl Into<String>,
+) -> RecordError {
     RecordError {
         file: file.into(),
         record: record.into(),
@@ -349,12 +356,15 @@ struct Product {
 
 impl PartialEq for Helper {
     fn eq(&self, o: &Self) -> bool {
-        self.cpe == o.cpe && self.purl == o.purl && self.model_numbers == o.model_numbers && self.skus == o.skus
+        self.cpe == o.cpe
+            && self.purl == o.purl
+            && self.model_numbers == o.model_numbers
+            && self.skus == o.skus
     }
 }
 
 impl Product {
-    fn same_as(&self, other: &Product) -> bool {
+    fn same_as(&self, other: &Self) -> bool {
         self.name == other.name
             && self.path == other.path
             && self.relation == other.relation
@@ -380,8 +390,14 @@ struct Tree {
 
 /// Reads and checks a CSAF 2.0 document.
 pub fn read(file: &str, bytes: &[u8]) -> Result<CsafDocument, RecordError> {
-    let doc: Doc = from_slice_with_path(bytes)
-        .map_err(|(path, message)| err(file, "-", path, format!("not a CSAF 2.0 document: {message}")))?;
+    let doc: Doc = from_slice_with_path(bytes).map_err(|(path, message)| {
+        err(
+            file,
+            "-",
+            path,
+            format!("not a CSAF 2.0 document: {message}"),
+        )
+    })?;
     let d = &doc.document;
     if d.csaf_version != "2.0" {
         return Err(err(
@@ -402,13 +418,21 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<CsafDocument, RecordError> {
             return Err(err(file, &d.tracking.id, field, "must not be empty"));
         }
     }
-    if !d.publisher.namespace.starts_with("http://") && !d.publisher.namespace.starts_with("https://")
-    {
+    // The schema's `uri` format: a scheme, a colon, and no white space.
+    let ns = &d.publisher.namespace;
+    let scheme_ok = ns.split_once(':').is_some_and(|(scheme, rest)| {
+        !rest.is_empty()
+            && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    if !scheme_ok || ns.contains(char::is_whitespace) {
         return Err(err(
             file,
             &d.tracking.id,
             "document.publisher.namespace",
-            "must be the publisher's URL",
+            "must be a URI naming the publisher",
         ));
     }
     let mut out = CsafDocument {
@@ -553,7 +577,9 @@ fn build_tree(
     };
     // Branches, depth first, iteratively (the schema bounds nothing; a deep tree must not
     // overflow the stack).
-    let mut stack: Vec<(&Branch, Vec<(String, String)>, String)> = tree
+    // (branch, the path above it, its JSON path)
+    type Pending<'a> = (&'a Branch, Vec<(String, String)>, String);
+    let mut stack: Vec<Pending<'_>> = tree
         .branches
         .iter()
         .enumerate()
@@ -611,7 +637,10 @@ fn build_tree(
                     .product_identification_helper
                     .clone()
                     .unwrap_or_default(),
-                relation: Some((r.product_reference.clone(), r.relates_to_product_reference.clone())),
+                relation: Some((
+                    r.product_reference.clone(),
+                    r.relates_to_product_reference.clone(),
+                )),
             },
             format!("{at}.full_product_name.product_id"),
         )?;
@@ -631,7 +660,10 @@ fn build_tree(
     for (i, r) in tree.relationships.iter().enumerate() {
         for (field, reference) in [
             ("product_reference", &r.product_reference),
-            ("relates_to_product_reference", &r.relates_to_product_reference),
+            (
+                "relates_to_product_reference",
+                &r.relates_to_product_reference,
+            ),
         ] {
             if !products.contains_key(reference) {
                 return Err(err(
@@ -653,19 +685,27 @@ fn build_tree(
                     file,
                     record,
                     "product_tree.relationships",
-                    format!("6.1.3: product id {start:?} is defined through a circle of relationships"),
+                    format!(
+                        "6.1.3: product id {start:?} is defined through a circle of relationships"
+                    ),
                 ));
             }
             cur = component;
         }
     }
     for (i, g) in tree.product_groups.iter().enumerate() {
-        if groups.insert(g.group_id.clone(), g.product_ids.clone()).is_some() {
+        if groups
+            .insert(g.group_id.clone(), g.product_ids.clone())
+            .is_some()
+        {
             return Err(err(
                 file,
                 record,
                 format!("product_tree.product_groups[{i}].group_id"),
-                format!("6.1.5: product group id {:?} is defined more than once", g.group_id),
+                format!(
+                    "6.1.5: product group id {:?} is defined more than once",
+                    g.group_id
+                ),
             ));
         }
         for (j, id) in g.product_ids.iter().enumerate() {
@@ -747,7 +787,10 @@ fn check_vulnerability(
     // is a warning (it is ignored) rather than the loss of the vulnerability.
     for (i, r) in v.remediations.iter().enumerate() {
         for e in [
-            defined(&r.product_ids, format!("{at}.remediations[{i}].product_ids")),
+            defined(
+                &r.product_ids,
+                format!("{at}.remediations[{i}].product_ids"),
+            ),
             groups(&r.group_ids, format!("{at}.remediations[{i}].group_ids")),
         ] {
             warnings.extend(e.err());
@@ -972,8 +1015,11 @@ fn advisory(
             .filter_map(|((ecosystem, name), facts)| package_entry(ecosystem, name, facts)),
     );
     for (pid, says) in products {
-        let Some(p) = tree.products.get(&pid) else { continue };
-        a.affected.extend(affected_entries(file, id, p, &says, warnings));
+        let Some(p) = tree.products.get(&pid) else {
+            continue;
+        };
+        a.affected
+            .extend(affected_entries(file, id, p, &says, warnings));
     }
     let remediations: Vec<Value> = v
         .remediations
@@ -1033,7 +1079,10 @@ fn package_fact(
         facts.purl = format!(
             "pkg:{}/{}{}",
             p.ty,
-            p.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(),
+            p.namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default(),
             p.name
         );
     }
@@ -1082,7 +1131,10 @@ fn package_entry(ecosystem: String, name: String, facts: PackageFacts) -> Option
             ranges.push(PackageRange {
                 kind: RangeKind::Ecosystem,
                 repo: None,
-                events: vec![RangeEvent::Introduced(introduced), RangeEvent::Fixed(f.clone())],
+                events: vec![
+                    RangeEvent::Introduced(introduced),
+                    RangeEvent::Fixed(f.clone()),
+                ],
             });
         }
     } else if facts.affected_all {
@@ -1115,18 +1167,22 @@ fn affected_entries(
     says: &[Said],
     warnings: &mut Vec<RecordError>,
 ) -> Vec<Affected> {
-    let cpe = p.helper.cpe.as_deref().and_then(|c| match c.parse::<Cpe>() {
-        Ok(c) => Some(c),
-        Err(e) => {
-            warnings.push(err(
-                file,
-                id,
-                format!("product {:?}: product_identification_helper.cpe", p.id),
-                format!("not a CPE ({e}): matched by its names instead"),
-            ));
-            None
-        }
-    });
+    let cpe = p
+        .helper
+        .cpe
+        .as_deref()
+        .and_then(|c| match c.parse::<Cpe>() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warnings.push(err(
+                    file,
+                    id,
+                    format!("product {:?}: product_identification_helper.cpe", p.id),
+                    format!("not a CPE ({e}): matched by its names instead"),
+                ));
+                None
+            }
+        });
     let vendor = p.branch("vendor").map(str::to_owned);
     // The product's name: its `product_name` branch; a full product name only when nothing
     // else names it (a full name with a CPE usually carries the version too).
@@ -1135,11 +1191,15 @@ fn affected_entries(
         .map(str::to_owned)
         .or_else(|| (p.path.is_empty() && cpe.is_none()).then(|| p.name.clone()));
     // The versions this product stands for.
-    let (exact, range) = match (p.branch("product_version"), p.branch("product_version_range")) {
+    let (exact, range) = match (
+        p.branch("product_version"),
+        p.branch("product_version_range"),
+    ) {
         (Some(v), _) => (Some(v.to_owned()), None),
         (None, Some(r)) => (None, Some(r.to_owned())),
         (None, None) => (
-            cpe.as_ref().and_then(|c| c.version.literal().map(str::to_owned)),
+            cpe.as_ref()
+                .and_then(|c| c.version.literal().map(str::to_owned)),
             None,
         ),
     };
@@ -1175,7 +1235,9 @@ fn affected_entries(
                     file,
                     id,
                     format!("product {:?}: product_version_range", p.id),
-                    format!("{r:?} is not a range Ward can read: the product is matched as a whole"),
+                    format!(
+                        "{r:?} is not a range Ward can read: the product is matched as a whole"
+                    ),
                 )),
             },
             (None, None) => default_status = Some(status),
@@ -1187,7 +1249,10 @@ fn affected_entries(
     let names = names_of(p, product.as_deref());
     let mut out = Vec::new();
     let base = Affected {
-        vendor: vendor.clone().or_else(|| cpe.as_ref().and_then(|c| c.vendor.literal().map(str::to_owned))),
+        vendor: vendor.clone().or_else(|| {
+            cpe.as_ref()
+                .and_then(|c| c.vendor.literal().map(str::to_owned))
+        }),
         product: None,
         package_name: None,
         cpes: cpe.clone().into_iter().collect(),
@@ -1242,7 +1307,10 @@ fn criterion_names(tree: &Tree, id: &str) -> Vec<String> {
         return vec![format!(
             "pkg:{}/{}{}",
             p.ty,
-            p.namespace.as_deref().map(|n| format!("{n}/")).unwrap_or_default(),
+            p.namespace
+                .as_deref()
+                .map(|n| format!("{n}/"))
+                .unwrap_or_default(),
             p.name
         )];
     }
@@ -1279,7 +1347,11 @@ fn range_versions(range: &str, status: Status) -> Option<Vec<AffectedVersion>> {
     let mut lower: Option<String> = None;
     let mut upper: Option<(String, bool)> = None;
     let mut exact = Vec::new();
-    for c in constraints.split('|').map(str::trim).filter(|c| !c.is_empty()) {
+    for c in constraints
+        .split('|')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
         if c == "*" {
             return Some(vec![AffectedVersion {
                 version: "0".into(),
@@ -1375,6 +1447,11 @@ fn scores(v: &Vulnerability) -> Vec<Cvss> {
     out
 }
 
+/// Whether a label is one of CSAF's VEX justification flags (the same five as OpenVEX's).
+pub fn is_justification(label: &str) -> bool {
+    JUSTIFICATIONS.contains(&label)
+}
+
 /// The VEX justification labels CSAF flags carry (the same five as OpenVEX's).
 const JUSTIFICATIONS: [&str; 5] = [
     "component_not_present",
@@ -1441,7 +1518,9 @@ fn statements(
             _ => continue,
         };
         for pid in ids {
-            let Some(p) = tree.products.get(pid) else { continue };
+            let Some(p) = tree.products.get(pid) else {
+                continue;
+            };
             let (products, subcomponents) = match tree.resolve(pid) {
                 Some((component, Some(platform))) => {
                     (vec![vex_product(platform)], vec![vex_product(component)])
@@ -1474,7 +1553,10 @@ mod tests {
     #[test]
     fn ranges_from_vers_and_comparisons() {
         let r = range_versions("vers:all/<V3.1.4", Status::Affected).unwrap();
-        assert_eq!((r[0].version.as_str(), r[0].less_than.as_deref()), ("0", Some("V3.1.4")));
+        assert_eq!(
+            (r[0].version.as_str(), r[0].less_than.as_deref()),
+            ("0", Some("V3.1.4"))
+        );
         let r = range_versions("vers:all/*", Status::Affected).unwrap();
         assert_eq!(r[0].less_than.as_deref(), Some("*"));
         let r = range_versions("vers:generic/>=1.0|<=2.0", Status::Affected).unwrap();

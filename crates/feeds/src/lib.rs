@@ -18,6 +18,7 @@ pub mod nvd;
 pub mod osv;
 mod time;
 pub mod vex;
+pub mod vex_out;
 pub mod ward_knowledge;
 
 pub use detect::parse_document;

@@ -1,4 +1,5 @@
-//! VEX documents in: OpenVEX 0.2 and CycloneDX VEX (1.4–1.6 `vulnerabilities[].analysis`),
+//! VEX documents in: OpenVEX 0.2, CycloneDX VEX (1.4–1.6 `vulnerabilities[].analysis`) and
+//! CSAF 2.0 product statuses (`csaf_vex`; read by [`crate::csaf`]),
 //! into [`VexStatement`]s with their provenance (document, author, time). Errors name the file,
 //! the statement and the field; a statement that cannot be read is an error, a product that
 //! is not a purl or CPE is kept by its id (it matches nothing Ward scans) with a warning —
@@ -35,9 +36,63 @@ fn err(
     }
 }
 
-/// Reads a VEX document: OpenVEX (`@context` naming openvex) or CycloneDX with
-/// `vulnerabilities`.
+/// The top-level keys that tell VEX formats apart; every value is skipped unread (a CSAF
+/// document can be tens of megabytes: it is parsed once, by the CSAF reader).
+#[derive(serde::Deserialize)]
+struct Probe {
+    document: Option<CsafProbe>,
+}
+
+#[derive(serde::Deserialize)]
+struct CsafProbe {
+    csaf_version: Option<serde::de::IgnoredAny>,
+}
+
+/// Reads a VEX document: OpenVEX (`@context` naming openvex), CycloneDX with
+/// `vulnerabilities`, or CSAF 2.0 (`csaf_vex`, or any CSAF document's product statuses).
 pub fn parse_vex(file: &str, bytes: &[u8]) -> Result<VexDocument, RecordError> {
+    if let Ok(Probe {
+        document: Some(CsafProbe {
+            csaf_version: Some(_),
+        }),
+    }) = serde_json::from_slice::<Probe>(bytes)
+    {
+        let csaf = crate::csaf::read(file, bytes)?;
+        let mut warnings: Vec<String> = csaf
+            .errors
+            .iter()
+            .chain(&csaf.warnings)
+            .map(ToString::to_string)
+            .collect();
+        if csaf.statements.len() > MAX_STATEMENTS {
+            return Err(err(
+                file,
+                "-",
+                "vulnerabilities",
+                format!("more than {MAX_STATEMENTS} product statuses; refused"),
+            ));
+        }
+        let unnamed = csaf
+            .statements
+            .iter()
+            .filter(|s| {
+                s.products
+                    .iter()
+                    .chain(&s.subcomponents)
+                    .all(|p| p.purl.is_none() && p.cpe.is_none())
+            })
+            .count();
+        if unnamed > 0 {
+            warnings.push(format!(
+                "{file}: {unnamed} product statuses name products by neither purl nor CPE: kept, but they match no component"
+            ));
+        }
+        return Ok(VexDocument {
+            format: "CSAF VEX",
+            statements: csaf.statements,
+            warnings,
+        });
+    }
     let doc: Value = serde_json::from_slice(bytes)
         .map_err(|e| err(file, "-", "", format!("not valid JSON: {e}")))?;
     let context = doc.get("@context").and_then(Value::as_str).unwrap_or("");
@@ -50,7 +105,7 @@ pub fn parse_vex(file: &str, bytes: &[u8]) -> Result<VexDocument, RecordError> {
             file,
             "-",
             "",
-            "not a VEX document Ward reads: expected OpenVEX (`@context` https://openvex.dev/ns/…) or CycloneDX with `vulnerabilities`",
+            "not a VEX document Ward reads: expected OpenVEX (`@context` https://openvex.dev/ns/…), CycloneDX with `vulnerabilities`, or CSAF 2.0 (`document.csaf_version`)",
         ))
     }
 }

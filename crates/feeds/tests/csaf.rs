@@ -37,7 +37,9 @@ fn oasis_mandatory_test_cases_are_the_oracle() {
     let cases: serde_json::Value =
         serde_json::from_slice(&files["testcases.json"]).expect("testcases.json");
     // The mandatory tests that decide what a product id means: Ward runs these.
-    let ours = ["6.1.1", "6.1.2", "6.1.3", "6.1.4", "6.1.5", "6.1.6", "6.1.7"];
+    let ours = [
+        "6.1.1", "6.1.2", "6.1.3", "6.1.4", "6.1.5", "6.1.6", "6.1.7",
+    ];
     let mut checked = 0;
     for test in cases["tests"].as_array().unwrap() {
         let id = test["id"].as_str().unwrap();
@@ -89,7 +91,9 @@ fn the_standards_examples_and_real_documents_read_clean() {
             let doc = read(name, bytes).unwrap_or_else(|e| panic!("{e}"));
             assert!(doc.errors.is_empty(), "{name}: {:?}", doc.errors);
             assert!(
-                doc.advisories.iter().all(|a| a.source.key().starts_with("csaf:http")),
+                doc.advisories
+                    .iter()
+                    .all(|a| a.source.key().starts_with("csaf:http")),
                 "{name}"
             );
             read_docs += 1;
@@ -104,7 +108,8 @@ fn the_standards_examples_and_real_documents_read_clean() {
 
 #[test]
 fn a_csaf_vex_document_says_what_it_says_per_product() {
-    let Some(path) = shared("csaf/oasis/csaf_2.0/examples/csaf/csaf_vex/2022-evd-uc-01-na-001.json")
+    let Some(path) =
+        shared("csaf/oasis/csaf_2.0/examples/csaf/csaf_vex/2022-evd-uc-01-na-001.json")
     else {
         return;
     };
@@ -113,7 +118,9 @@ fn a_csaf_vex_document_says_what_it_says_per_product() {
     assert_eq!(doc.category, "csaf_vex");
     let raw: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
     let v = &raw["vulnerabilities"][0];
-    let not_affected = v["product_status"]["known_not_affected"].as_array().unwrap();
+    let not_affected = v["product_status"]["known_not_affected"]
+        .as_array()
+        .unwrap();
     let mine: Vec<_> = doc
         .statements
         .iter()
@@ -124,7 +131,10 @@ fn a_csaf_vex_document_says_what_it_says_per_product() {
     for s in &mine {
         assert_eq!(s.vulnerability, v["cve"].as_str().unwrap());
         assert_eq!(s.justification.as_deref(), flagged);
-        assert_eq!(s.author.as_deref(), raw["document"]["publisher"]["name"].as_str());
+        assert_eq!(
+            s.author.as_deref(),
+            raw["document"]["publisher"]["name"].as_str()
+        );
         assert!(s.timestamp.is_some());
     }
 }

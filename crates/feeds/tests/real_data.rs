@@ -54,7 +54,9 @@ fn whole_cve5_corpus_reads_without_errors() {
             match a.source {
                 SourceId::Cna(_) => cna += 1,
                 SourceId::Adp(_) => adp += 1,
-                SourceId::Nvd | SourceId::Osv(_) => panic!("no NVD or OSV view in CVE 5"),
+                SourceId::Nvd | SourceId::Osv(_) | SourceId::Csaf(_) => {
+                    panic!("no NVD, OSV or CSAF view in CVE 5")
+                }
             }
             rejected += usize::from(a.state == RecordState::Rejected);
             ssvc += usize::from(a.ssvc.is_some());

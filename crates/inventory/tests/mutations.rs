@@ -71,8 +71,12 @@ fn bzip2_inventories_are_read_within_their_bound() {
     let read = ward_inventory::parse_inventory("upload.bin", &packed).unwrap();
     assert_eq!(read.inventory, plain.inventory);
     let e = ward_inventory::parse_inventory_within("upload.bin", &packed, 64).unwrap_err();
-    assert!(e.to_string().contains("expands beyond 64 bytes (bzip2)"), "{e}");
+    assert!(
+        e.to_string().contains("expands beyond 64 bytes (bzip2)"),
+        "{e}"
+    );
     // A truncated stream is an error naming the file, not a panic.
-    let e = ward_inventory::parse_inventory("cut.json.bz2", &packed[..packed.len() / 2]).unwrap_err();
+    let e =
+        ward_inventory::parse_inventory("cut.json.bz2", &packed[..packed.len() / 2]).unwrap_err();
     assert!(e.to_string().contains("cut.json.bz2"), "{e}");
 }

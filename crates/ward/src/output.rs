@@ -785,25 +785,54 @@ pub(crate) fn openvex(report: &ScanReport) -> Value {
     })
 }
 
-/// OpenVEX's justifications in CycloneDX's vocabulary (the CISA VEX minimum-elements mapping).
-fn cyclonedx_justification(openvex: &str) -> Option<&'static str> {
-    Some(match openvex {
-        "component_not_present" | "vulnerable_code_not_present" => "code_not_present",
-        "vulnerable_code_not_in_execute_path" => "code_not_reachable",
-        "vulnerable_code_cannot_be_controlled_by_adversary" => "requires_environment",
-        "inline_mitigations_already_exist" => "protected_by_mitigating_control",
-        // CycloneDX's own words, from a CycloneDX VEX read with `--vex`.
-        "code_not_present" => "code_not_present",
-        "code_not_reachable" => "code_not_reachable",
-        "requires_configuration" => "requires_configuration",
-        "requires_dependency" => "requires_dependency",
-        "requires_environment" => "requires_environment",
-        "protected_by_compiler" => "protected_by_compiler",
-        "protected_at_runtime" => "protected_at_runtime",
-        "protected_at_perimeter" => "protected_at_perimeter",
-        "protected_by_mitigating_control" => "protected_by_mitigating_control",
-        _ => return None,
-    })
+use ward_feeds::vex_out::cyclonedx_justification;
+
+/// A CSAF 2.0 VEX document (validated against the OASIS schema in the tests): what was found
+/// as `known_affected` with the fix as its remediation, and the statements that cleared findings
+/// as they were made. The scan is the publisher (`urn:ward:scan`).
+pub(crate) fn csaf_vex(report: &ScanReport) -> Value {
+    let mut statements: Vec<ward_model::VexStatement> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for f in report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Vulnerability)
+    {
+        let Some(id) = f.component.purl.clone().or_else(|| f.component.cpe.clone()) else {
+            continue;
+        };
+        if !seen.insert((f.vulnerability.clone(), id.clone())) {
+            continue;
+        }
+        statements.push(ward_model::VexStatement {
+            vulnerability: f.vulnerability.clone(),
+            aliases: f.aliases.clone(),
+            products: vec![ward_model::VexProduct {
+                id,
+                purl: f.component.purl.clone(),
+                cpe: f.component.cpe.clone(),
+            }],
+            subcomponents: Vec::new(),
+            status: ward_model::VexStatus::Affected,
+            justification: None,
+            impact: None,
+            action: (!f.fixed_versions.is_empty())
+                .then(|| format!("Upgrade to {}", f.fixed_versions.join(" or "))),
+            author: None,
+            timestamp: None,
+            document: "ward scan".into(),
+        });
+    }
+    statements.extend(report.suppressed.iter().filter_map(|s| s.statement.clone()));
+    ward_feeds::vex_out::csaf(
+        &statements,
+        &ward_feeds::vex_out::Publisher {
+            name: "Ward (scan)".into(),
+            namespace: "urn:ward:scan".into(),
+            category: "user",
+            timestamp: chrono::Utc::now(),
+        },
+    )
 }
 
 /// CycloneDX 1.5 VEX (validated against the CycloneDX schema in the tests): the components

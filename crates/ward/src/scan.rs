@@ -22,6 +22,8 @@ pub(crate) enum ScanFormat {
     Openvex,
     /// CycloneDX 1.5 VEX: the same, as `vulnerabilities[].analysis`.
     CyclonedxVex,
+    /// CSAF 2.0 VEX (`csaf_vex`): the same, as product statuses.
+    CsafVex,
 }
 
 /// When a scan exits with 1: a finding at least this urgent, and/or (`unchecked`) a component
@@ -263,6 +265,10 @@ pub(crate) fn print_report(
         ScanFormat::CyclonedxVex => println!(
             "{}",
             serde_json::to_string_pretty(&output::cyclonedx_vex(report))?
+        ),
+        ScanFormat::CsafVex => println!(
+            "{}",
+            serde_json::to_string_pretty(&output::csaf_vex(report))?
         ),
         ScanFormat::Table => output::table(report, inventory, layout),
     }

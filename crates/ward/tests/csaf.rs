@@ -81,8 +81,16 @@ fn red_hat_vex_is_the_answer_for_red_hat_images() {
         "missed {missed:?}\nnot in Red Hat's answer {extra:?}"
     );
     // Both families are in the answer: RPMs per RHEL release, and Maven artefacts.
-    assert!(expected.iter().any(|(_, purl, _)| purl.starts_with("pkg:rpm/redhat/")));
-    assert!(expected.iter().any(|(_, purl, _)| purl.starts_with("pkg:maven/")));
+    assert!(
+        expected
+            .iter()
+            .any(|(_, purl, _)| purl.starts_with("pkg:rpm/redhat/"))
+    );
+    assert!(
+        expected
+            .iter()
+            .any(|(_, purl, _)| purl.starts_with("pkg:maven/"))
+    );
     assert!(expected.len() >= 20, "{expected:?}");
 
     // gnutls in UBI 9.3 is older than RHEL 9's fix; the finding carries Red Hat's remediation.

@@ -220,6 +220,69 @@ fn vex_statements_clear_findings_with_their_provenance() {
     ));
     assert_eq!(again["summary"]["findings"], after["summary"]["findings"]);
 
+    // CSAF 2.0 VEX out: valid against the OASIS CSAF 2.0 schema, the cleared finding as
+    // `known_not_affected` with its justification flag, and read back by `--vex` (Ward's CSAF
+    // reader, its mandatory tests included) it clears the same findings.
+    let o = run(
+        &db,
+        &[
+            "scan",
+            "--format",
+            "csaf-vex",
+            "--vex",
+            p(&openvex),
+            p(&inventory),
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let csaf_out = json(&o);
+    if let Some((ok, _, err)) = ward_testdata::python(
+        &["jsonschema", "referencing", "csaf_lib"],
+        include_str!("reference/csaf_schema_check.py"),
+        &o.stdout,
+    ) {
+        assert!(ok, "CSAF VEX is invalid: {err}");
+    }
+    assert_eq!(csaf_out["document"]["category"], "csaf_vex");
+    let log4j = csaf_out["vulnerabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["cve"] == "CVE-2021-44228")
+        .unwrap();
+    assert_eq!(
+        log4j["flags"][0]["label"], "vulnerable_code_not_in_execute_path",
+        "{log4j}"
+    );
+    assert!(log4j["product_status"]["known_not_affected"].is_array());
+    let written = write(dir.path(), "ward.csaf.json", &csaf_out.to_string());
+    let again = json(&run(
+        &db,
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--vex",
+            p(&written),
+            p(&inventory),
+        ],
+    ));
+    assert_eq!(again["summary"]["findings"], after["summary"]["findings"]);
+    let s = again["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["vulnerability"] == "CVE-2021-44228")
+        .expect("cleared by the CSAF document");
+    assert_eq!(s["statement"]["status"], "not_affected");
+    assert!(
+        s["statement"]["document"]
+            .as_str()
+            .unwrap()
+            .contains("ward.csaf.json"),
+        "{s}"
+    );
+
     // A bad statement is an error naming the file, statement and field; nothing is printed.
     let bad = write(
         dir.path(),
