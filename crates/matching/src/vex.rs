@@ -89,6 +89,11 @@ fn statement_for<'a>(
         if !speaks_of(s, finding) {
             return false;
         }
+        // A statement naming no product speaks to every product the vulnerability is found in
+        // (a central team's statement about the vulnerability as such).
+        if s.products.is_empty() && s.subcomponents.is_empty() {
+            return true;
+        }
         if s.subcomponents.is_empty() {
             return s
                 .products

@@ -20,11 +20,19 @@ pub async fn match_asset(
     let policy = policy
         .for_organisation(&asset.organisation)
         .with_as_of(chrono::Utc::now());
+    // The VEX statements in force for the organisation: its own and the central team's.
+    let statements = store
+        .statements_in_force(&[asset.organisation_id])
+        .await?
+        .remove(&asset.organisation_id)
+        .unwrap_or_default();
     // Indexing the slice and matching are CPU work: off the async workers.
     let findings = ward_store::cpu::run(move || {
         let knowledge =
             ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
-        ward_matching::scan(&knowledge, &inventory, &policy).findings
+        let mut report = ward_matching::scan(&knowledge, &inventory, &policy);
+        ward_matching::vex::apply(&mut report, &inventory, &statements);
+        report.findings
     })
     .await;
     Ok((keys, findings))
@@ -137,6 +145,11 @@ pub(crate) async fn rematch_once(
         .await,
     );
     let now = chrono::Utc::now();
+    let mut organisations: Vec<ward_store::OrgId> =
+        assets.iter().map(|(a, _)| a.organisation_id).collect();
+    organisations.sort();
+    organisations.dedup();
+    let statements = std::sync::Arc::new(store.statements_in_force(&organisations).await?);
     let mut in_memory = 0.0;
     // Written a batch of assets per transaction: a commit and the audit chain's head once per
     // batch rather than per asset.
@@ -151,14 +164,19 @@ pub(crate) async fn rematch_once(
                         assets: vec![asset.model(components.clone())],
                     },
                     policy.for_organisation(&asset.organisation).with_as_of(now),
+                    asset.organisation_id,
                 )
             })
             .collect();
         let shared = knowledge.clone();
+        let vex = statements.clone();
         let findings = ward_store::cpu::run(move || {
             work.iter()
-                .map(|(inventory, org_policy)| {
-                    let report = ward_matching::scan(&shared, inventory, org_policy);
+                .map(|(inventory, org_policy, org)| {
+                    let mut report = ward_matching::scan(&shared, inventory, org_policy);
+                    if let Some(s) = vex.get(org) {
+                        ward_matching::vex::apply(&mut report, inventory, s);
+                    }
                     // What a more precise source overruled: why a finding the knowledge
                     // took away went.
                     let overruled = report

@@ -10,7 +10,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
-use crate::api::{alerts, assets, knowledge, organisations, reports, session};
+use crate::api::{alerts, assets, knowledge, organisations, reports, session, vex};
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy)]
@@ -388,6 +388,122 @@ pub const ROUTES: &[Route] = &[
         status: 201,
         response: Answer::Json(schema::<ward_store::ReportOutcome>),
         handler: || axum::routing::post(alerts::report_sightings),
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/vex",
+        operation_id: "exportVex",
+        summary: "The VEX statements within the scope as one document: each member's decisions on its alerts (not affected with the justification, fixed, affected with what is being done), its uploaded statements and the central team's",
+        access: Access::Any,
+        query: &[
+            ORG,
+            (
+                "format",
+                "`openvex` (default), `cyclonedx` (CycloneDX 1.5 VEX) or `csaf` (CSAF 2.0 csaf_vex)",
+            ),
+        ],
+        body: Body::None,
+        status: 200,
+        response: Answer::Json(schema::<vex::VexExport>),
+        handler: || axum::routing::get(vex::export),
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/vex",
+        operation_id: "uploadVex",
+        summary: "Upload a VEX document (OpenVEX 0.2, CycloneDX VEX, CSAF 2.0) for the caller's organisation, or, from a central role naming no member, for every member: matching applies its statements (cleared findings are resolved naming the statement)",
+        access: Access::Roles(WRITERS),
+        query: &[ORG],
+        body: Body::File("A VEX document"),
+        status: 201,
+        response: Answer::Json(schema::<vex::Published>),
+        handler: || axum::routing::post(vex::upload),
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/vex/statements",
+        operation_id: "listVexStatements",
+        summary: "VEX statements within the scope: a member's own and the central team's (revoked ones with `revoked=true`)",
+        access: Access::Any,
+        query: &[
+            ORG,
+            ("revoked", "`true`: revoked and superseded statements too"),
+        ],
+        body: Body::None,
+        status: 200,
+        response: Answer::Json(schema::<vex::StatementList>),
+        handler: || axum::routing::get(vex::list),
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/vex/statements",
+        operation_id: "publishVexStatement",
+        summary: "Publish a statement for a vulnerability and a product scope: central roles for every member (or one, `organisation`), members for their own; not affected under a condition, a mitigation or workaround, a recommended deadline; `supersedes` makes it the next version of one",
+        access: Access::Roles(WRITERS),
+        query: &[],
+        body: Body::Json(&[
+            ("vulnerability", "string", true, "CVE or advisory id"),
+            (
+                "products",
+                "array",
+                false,
+                "purls or CPEs; empty: every product it is found in",
+            ),
+            (
+                "status",
+                "string",
+                true,
+                "not_affected, affected, fixed, under_investigation",
+            ),
+            (
+                "justification",
+                "string",
+                false,
+                "a VEX justification (not_affected)",
+            ),
+            ("impact", "string", false, "the condition or impact"),
+            ("action", "string", false, "what to do"),
+            (
+                "action_category",
+                "string",
+                false,
+                "mitigation, workaround or vendor_fix",
+            ),
+            (
+                "remediate_by",
+                "string",
+                false,
+                "a recommended deadline (RFC 3339)",
+            ),
+            ("references", "array", false, "web addresses"),
+            (
+                "supersedes",
+                "integer",
+                false,
+                "the statement this one replaces",
+            ),
+            (
+                "organisation",
+                "string",
+                false,
+                "central roles: one member only (slug)",
+            ),
+        ]),
+        status: 201,
+        response: Answer::Json(schema::<vex::Published>),
+        handler: || axum::routing::post(vex::create),
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/vex/statements/{id}/revoke",
+        operation_id: "revokeVexStatement",
+        summary: "Revoke a statement (kept, with when and by whom); what it cleared is matched again",
+        access: Access::Roles(WRITERS),
+        query: &[],
+        body: Body::None,
+        status: 200,
+        response: Answer::Json(schema::<vex::Published>),
+        handler: || axum::routing::post(vex::revoke),
     },
     Route {
         method: "get",

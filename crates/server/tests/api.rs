@@ -140,6 +140,12 @@ fn plausible_body(route: &ward_server::openapi::Route) -> Vec<u8> {
                     "dry_run" => json!(true),
                     "justification" => json!("component_not_present"),
                     "until" => json!("2099-01-01T00:00:00Z"),
+                    "remediate_by" => json!("2099-01-01T00:00:00Z"),
+                    "vulnerability" => json!("CVE-2025-4427"),
+                    "status" => json!("under_investigation"),
+                    "products" | "references" => json!([]),
+                    "action_category" => json!("mitigation"),
+                    "supersedes" => continue,
                     _ => json!("x"),
                 };
                 body.insert((*name).to_owned(), value);

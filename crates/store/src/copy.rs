@@ -50,6 +50,7 @@ pub const TABLES: &[&str] = &[
     "login_failure",
     "opaque_id",
     "feed_state",
+    "vex_statement",
 ];
 
 /// Tables the migrations fill (the audit chain's head, the matching cursor, the opaque ids'

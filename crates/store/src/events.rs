@@ -20,6 +20,10 @@ pub const EVENTS: &[(&str, &str)] = &[
         "the central team issued the alert (or added its note to one)",
     ),
     (
+        "alert.statement",
+        "a central VEX statement speaks to the member's findings: the alert's note carries it (condition, mitigation, recommended deadline)",
+    ),
+    (
         "alert.reopen",
         "a closed alert is open again; `reason` says why",
     ),

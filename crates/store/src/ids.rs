@@ -30,6 +30,7 @@ pub(crate) enum Kind {
     Alert,
     Finding,
     Channel,
+    Statement,
 }
 
 impl Kind {
@@ -39,6 +40,7 @@ impl Kind {
             Self::Alert => "alert",
             Self::Finding => "finding",
             Self::Channel => "channel",
+            Self::Statement => "statement",
         }
     }
 }

@@ -32,6 +32,7 @@ pub mod sightings;
 mod sql;
 pub mod tokens;
 pub mod users;
+pub mod vex;
 
 pub use alerts::{
     AlertCompliance, AlertCounts, AlertRow, Attention, IssueTarget, MemberScore, TickOutcome,
@@ -51,10 +52,11 @@ pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Ou
 pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
 pub use rematch::{Overruled, Rematch};
-pub use scope::{AlertId, AssetId, ChannelId, FindingId, OrgId, Scope, TokenId};
+pub use scope::{AlertId, AssetId, ChannelId, FindingId, OrgId, Scope, StatementId, TokenId};
 pub use sightings::{NewSighting, ReportOutcome, SightingRow};
 pub use tokens::TokenInfo;
 pub use users::{Login, NewSession, UserInfo};
+pub use vex::{NewStatement, StatementRow};
 
 /// The old home of the federation's records, kept for the paths callers use.
 pub mod federation {

@@ -80,6 +80,12 @@ id!(
     "channel"
 );
 id!(
+    /// A VEX statement the federation holds.
+    StatementId,
+    "statement"
+);
+
+id!(
     /// An API token.
     TokenId,
     "token"

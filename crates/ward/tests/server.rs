@@ -2379,7 +2379,297 @@ async fn people_are_listed_disabled_and_given_new_passwords(db: TestDb) {
     );
 }
 
+/// Validates a VEX document Ward served against its format's official schema: OpenVEX (the
+/// shared data's schema), CycloneDX 1.5 (the reference library), CSAF 2.0 (OASIS, via csaf-lib).
+fn valid_vex(format: &str, doc: &Value) {
+    let bytes = doc.to_string().into_bytes();
+    let outcome = match format {
+        "openvex" => {
+            let Some(schema) = ward_testdata::shared("vex/openvex_json_schema.json") else {
+                return;
+            };
+            let script = format!(
+                "import json, sys\nfrom jsonschema import Draft202012Validator\nschema = json.load(open({:?}))\nDraft202012Validator(schema).validate(json.load(sys.stdin))\n",
+                p(&schema)
+            );
+            ward_testdata::python(&["jsonschema"], &script, &bytes)
+        }
+        "cyclonedx" => ward_testdata::python(
+            &["cyclonedx.validation.json"],
+            "import sys\nfrom cyclonedx.validation.json import JsonStrictValidator\nfrom cyclonedx.schema import SchemaVersion\nerr = JsonStrictValidator(SchemaVersion.V1_5).validate_str(sys.stdin.read())\nif err: sys.exit(str(err))\n",
+            &bytes,
+        ),
+        _ => ward_testdata::python(
+            &["jsonschema", "referencing", "csaf_lib"],
+            include_str!("reference/csaf_schema_check.py"),
+            &bytes,
+        ),
+    };
+    if let Some((ok, _, err)) = outcome {
+        assert!(ok, "{format} is invalid: {err}\n{doc}");
+    }
+}
+
+/// VEX in and out through the server (#21): a member's not-affected answer exported as
+/// OpenVEX, CycloneDX VEX and CSAF VEX (each valid against its schema) and read back by
+/// `ward scan --vex`, clearing the same finding; a central statement with a mitigation and a
+/// deadline reaching the members' findings and alerts (through the outbox); a central
+/// not-affected statement under a condition resolving findings that name it, revoked and
+/// matched again; uploaded VEX documents per member; scope and roles kept.
+async fn vex_in_and_out_through_the_server(db: TestDb) {
+    let f = federation(db);
+    let o = run(&f.db, &["db", "import", p(&demo_feeds())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let server = Server::start(&f.db);
+    let url = server.url.clone();
+    let rxa = &f.rxa[0].1;
+    let rxb = &f.rxb[0].1;
+    for token in [rxa, rxb] {
+        let id = create_asset(&url, token, "mdm-01").await;
+        let (status, body) = post(
+            &format!("{url}/api/v1/assets/{id}/inventory?filename=epmm.csv"),
+            token,
+            epmm_csv("12.5.0.0"),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // rxa: CVE-2025-4428 does not apply (a VEX justification).
+    let alert = alert_of(&url, &f.central, "rxa", "CVE-2025-4428").await;
+    let (status, body) = post(
+        &format!("{url}/api/v1/alerts/{}/not-affected", alert["id"]),
+        rxa,
+        br#"{"justification":"vulnerable_code_not_in_execute_path"}"#.to_vec(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    // Exported in the three formats, each valid; only rxa's decisions in rxa's export.
+    for format in ["openvex", "cyclonedx", "csaf"] {
+        let (status, doc) = get(&format!("{url}/api/v1/vex?format={format}"), rxa).await;
+        assert_eq!(status, 200, "{doc}");
+        valid_vex(format, &doc);
+        assert!(!doc.to_string().contains("Borough General"), "{doc}");
+    }
+    let (status, _) = get(&format!("{url}/api/v1/vex?format=spdx"), rxa).await;
+    assert_eq!(status, 400);
+    let (_, openvex) = get(&format!("{url}/api/v1/vex?format=openvex"), rxa).await;
+    let statements = openvex["statements"].as_array().unwrap();
+    let cleared = statements
+        .iter()
+        .find(|s| s["vulnerability"]["name"] == "CVE-2025-4428")
+        .expect("the not-affected answer");
+    assert_eq!(cleared["status"], "not_affected");
+    assert_eq!(
+        cleared["justification"],
+        "vulnerable_code_not_in_execute_path"
+    );
+    assert_eq!(cleared["supplier"], "Royal Example Hospital");
+    let still = statements
+        .iter()
+        .find(|s| s["vulnerability"]["name"] == "CVE-2025-4427")
+        .expect("the open alert, as affected");
+    assert_eq!(still["status"], "affected");
+    // Round trip: read back by `ward scan --vex`, the same finding is cleared, the other kept.
+    let dir = tempfile::tempdir().unwrap();
+    let exported = dir.path().join("rxa.openvex.json");
+    std::fs::write(&exported, openvex.to_string()).unwrap();
+    let inventory = dir.path().join("epmm.csv");
+    std::fs::write(&inventory, epmm_csv("12.5.0.0")).unwrap();
+    let o = run(
+        &f.db,
+        &[
+            "scan",
+            "--format",
+            "json",
+            "--vex",
+            p(&exported),
+            p(&inventory),
+        ],
+    );
+    assert!(
+        o.status.success() || o.status.code() == Some(1),
+        "{}",
+        stderr(&o)
+    );
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let found: Vec<&str> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["vulnerability"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, ["CVE-2025-4427"], "{report}");
+    assert_eq!(report["suppressed"][0]["vulnerability"], "CVE-2025-4428");
+
+    // The central team: a mitigation for CVE-2025-4427 with a recommended deadline.
+    let mitigation = json!({
+        "vulnerability": "CVE-2025-4427",
+        "products": ["cpe:2.3:a:ivanti:endpoint_manager_mobile:*:*:*:*:*:*:*:*"],
+        "status": "affected",
+        "action": "Restrict access to the /mifs API to trusted networks until patched",
+        "action_category": "mitigation",
+        "remediate_by": "2025-05-30T17:00:00Z",
+        "references": ["https://forums.ivanti.com/s/article/Security-Advisory-Ivanti-Endpoint-Manager-Mobile-EPMM"],
+    });
+    let (status, body) = post(
+        &format!("{url}/api/v1/vex/statements"),
+        rxa,
+        serde_json::to_vec(
+            &json!({"organisation": "rxb", "vulnerability": "CVE-2025-4427", "status": "fixed"}),
+        )
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "a member speaks only for itself: {body}");
+    let (status, body) = post(
+        &format!("{url}/api/v1/vex/statements"),
+        &f.analyst,
+        serde_json::to_vec(&mitigation).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["members_told"], 2, "{body}");
+    let first = body["statements"][0]["id"].as_i64().unwrap();
+    let rxb_alert = alert_of(&url, &f.central, "rxb", "CVE-2025-4427").await;
+    assert!(
+        rxb_alert["note"]
+            .as_str()
+            .unwrap()
+            .contains("mitigation: Restrict access to the /mifs API"),
+        "{rxb_alert}"
+    );
+    let (_, list) = get(&format!("{url}/api/v1/findings"), rxb).await;
+    let notes = list["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["vulnerability"] == "CVE-2025-4427")
+        .unwrap()["finding"]["explanation"]["notes"]
+        .to_string();
+    assert!(
+        notes.contains("says affected; action: mitigation"),
+        "{notes}"
+    );
+    // The members see it; a member cannot revoke it.
+    let (_, seen) = get(&format!("{url}/api/v1/vex/statements"), rxb).await;
+    assert_eq!(seen["statements"].as_array().unwrap().len(), 1, "{seen}");
+    let (status, _) = post(
+        &format!("{url}/api/v1/vex/statements/{first}/revoke"),
+        rxb,
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // A central not-affected statement under a condition, for rxb only: rxb's CVE-2025-4428
+    // finding is resolved naming it; revoked, it is matched again and reopens.
+    let condition = json!({
+        "organisation": "rxb",
+        "vulnerability": "CVE-2025-4428",
+        "status": "not_affected",
+        "justification": "vulnerable_code_cannot_be_controlled_by_adversary",
+        "impact": "Not exploitable while the admin portal is not reachable from the internet",
+    });
+    let (status, body) = post(
+        &format!("{url}/api/v1/vex/statements"),
+        &f.analyst,
+        serde_json::to_vec(&condition).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["matching"]["resolved"], 1, "{body}");
+    let conditional = body["statements"][0]["id"].as_i64().unwrap();
+    let (_, open) = get(&format!("{url}/api/v1/findings"), rxb).await;
+    assert!(
+        !open.to_string().contains("CVE-2025-4428"),
+        "rxb's CVE-2025-4428 is cleared: {open}"
+    );
+    let (_, all) = get(&format!("{url}/api/v1/findings?resolved=true"), rxb).await;
+    let gone = all["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["vulnerability"] == "CVE-2025-4428")
+        .unwrap();
+    assert!(
+        gone["resolution_reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("ward:statement:{conditional}")),
+        "{gone}"
+    );
+    // rxa's is untouched (the statement was for rxb), and rxa does not see rxb's statement.
+    let (_, theirs) = get(&format!("{url}/api/v1/vex/statements"), rxa).await;
+    assert_eq!(
+        theirs["statements"].as_array().unwrap().len(),
+        1,
+        "{theirs}"
+    );
+    let (status, body) = post(
+        &format!("{url}/api/v1/vex/statements/{conditional}/revoke"),
+        &f.analyst,
+        vec![],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["matching"]["new"], 1, "{body}");
+    let (_, open) = get(&format!("{url}/api/v1/findings"), rxb).await;
+    assert!(open.to_string().contains("CVE-2025-4428"), "{open}");
+
+    // A member uploads a supplier's VEX document for its own products.
+    let supplier = json!({
+        "@context": "https://openvex.dev/ns/v0.2.0",
+        "@id": "https://example.org/vex/epmm-2025-05",
+        "author": "EPMM reseller PSIRT",
+        "timestamp": "2025-05-20T10:00:00Z",
+        "version": 1,
+        "statements": [{
+            "vulnerability": {"name": "CVE-2025-4428"},
+            "products": [{"@id": "cpe:2.3:a:ivanti:endpoint_manager_mobile:12.5.0.0:*:*:*:*:*:*:*"}],
+            "status": "not_affected",
+            "justification": "inline_mitigations_already_exist"
+        }]
+    });
+    let (status, _) = post(
+        &format!("{url}/api/v1/vex"),
+        &f.rxb[2].1,
+        serde_json::to_vec(&supplier).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 403, "read-only");
+    let (status, body) = post(
+        &format!("{url}/api/v1/vex"),
+        rxb,
+        serde_json::to_vec(&supplier).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["matching"]["resolved"], 1, "{body}");
+    let (status, body) = post(
+        &format!("{url}/api/v1/vex"),
+        rxb,
+        b"{\"not\": \"vex\"}".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+
+    // Every change is in the audit log.
+    let (_, audit) = get(&format!("{url}/api/v1/audit"), &f.central).await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in ["vex.publish", "vex.revoke", "alert.statement"] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+}
+
 ward_testdata::backend_tests!(
+    vex_in_and_out_through_the_server,
     http_imports_keep_to_the_servers_limits,
     people_are_listed_disabled_and_given_new_passwords,
     a_rewritten_chain_is_caught_by_its_signed_checkpoint,

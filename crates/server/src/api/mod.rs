@@ -8,3 +8,4 @@ pub(crate) mod knowledge;
 pub(crate) mod organisations;
 pub(crate) mod reports;
 pub(crate) mod session;
+pub(crate) mod vex;
