@@ -5,7 +5,7 @@
 //!
 //! [[source]]
 //! name = "kev"                  # unique; defaults to kind
-//! kind = "kev"                  # kev | epss | nvd | cve5 | vulnrichment | osv
+//! kind = "kev"                  # kev | epss | nvd | cve5 | vulnrichment | osv | csaf
 //! url = "https://…"             # the publisher's URL (or a mirror)
 //! every = "15m"                 # polling interval
 //! # ecosystems = ["PyPI", "Go"] for osv; api_key_env = "NVD_API_KEY" for nvd
@@ -33,6 +33,9 @@ pub enum Kind {
     Vulnrichment,
     /// OSV's bucket per ecosystem: `all.zip`, then `modified_id.csv`.
     Osv,
+    /// A CSAF 2.0 provider (`provider-metadata.json`): its directory (`changes.csv`) or ROLIE
+    /// feeds, each document's hash and OpenPGP signature checked.
+    Csaf,
 }
 
 impl Kind {
@@ -44,6 +47,7 @@ impl Kind {
             Self::Cve5 => "cve5",
             Self::Vulnrichment => "vulnrichment",
             Self::Osv => "osv",
+            Self::Csaf => "csaf",
         }
     }
 }
@@ -191,6 +195,7 @@ impl Config {
             let every = duration(s.every.as_deref().unwrap_or(match s.kind {
                 Kind::Kev => "15m",
                 Kind::Nvd => "2h",
+                Kind::Csaf => "1h",
                 _ => "1d",
             }))
             .map_err(|e| at("every", e))?;

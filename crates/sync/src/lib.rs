@@ -1,5 +1,5 @@
 //! Feed sync: Ward follows the publishers itself — CISA KEV, FIRST EPSS, the NVD CVE API 2.0,
-//! CVE List V5 and CISA Vulnrichment, OSV — each through its official interface, incrementally
+//! CVE List V5 and CISA Vulnrichment, OSV, CSAF providers — each through its official interface, incrementally
 //! and resumably (`ward feeds sync`, `ward serve --feeds`).
 //!
 //! Every step is one import through `ward-import` (a failed or interrupted one changes
@@ -10,6 +10,7 @@
 
 pub mod bundle;
 pub mod config;
+mod csaf;
 mod http;
 
 use std::io::Read as _;
@@ -134,6 +135,7 @@ pub async fn sync_source(
         Kind::Nvd => run.nvd().await,
         Kind::Cve5 | Kind::Vulnrichment => run.cve5().await,
         Kind::Osv => run.osv().await,
+        Kind::Csaf => run.csaf().await,
     };
     let mut report = run.report;
     report.requests = http.requests() - requests;

@@ -98,7 +98,7 @@ enum Command {
         #[command(subcommand)]
         command: server::AuditCommand,
     },
-    /// Follow the publishers' feeds (KEV, EPSS, NVD API, CVE List V5, Vulnrichment, OSV):
+    /// Follow the publishers' feeds (KEV, EPSS, NVD API, CVE List V5, Vulnrichment, OSV, CSAF providers):
     /// sync once, or show each source's status. `ward serve --feeds FILE` syncs on schedule.
     Feeds {
         #[command(subcommand)]

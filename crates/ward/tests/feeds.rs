@@ -872,6 +872,7 @@ async fn a_source_that_falls_behind_tells_the_central_team(db: TestDb) {
 }
 
 ward_testdata::backend_tests!(
+    csaf_providers_are_verified_then_followed,
     an_nvd_window_that_changes_while_paged_loses_nothing,
     a_source_that_falls_behind_tells_the_central_team,
     feeds_go_through_the_proxy_the_environment_names,
@@ -1062,4 +1063,233 @@ async fn offline_bundles_are_signed_checked_and_published(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
+}
+
+/// GnuPG in a home of its own: an Ed25519 signing key for the provider, made here.
+struct Gpg {
+    home: tempfile::TempDir,
+}
+
+impl Gpg {
+    fn new() -> Option<Self> {
+        if std::process::Command::new("gpg")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must install gpg (.ci/run)"
+            );
+            eprintln!("skipped: gpg is not installed");
+            return None;
+        }
+        let g = Self {
+            home: tempfile::tempdir().unwrap(),
+        };
+        let o = g.run(
+            &[
+                "--quick-gen-key",
+                "Example PSIRT <psirt@example.org>",
+                "ed25519",
+                "sign",
+                "never",
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        Some(g)
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> std::process::Output {
+        let mut child = std::process::Command::new("gpg")
+            .env("GNUPGHOME", self.home.path())
+            .args([
+                "--batch",
+                "--yes",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase",
+                "",
+            ])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.unwrap_or_default())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    }
+
+    fn fingerprint(&self) -> String {
+        let o = self.run(&["--with-colons", "--list-keys"], None);
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_owned())
+            })
+            .unwrap()
+    }
+
+    fn public_key(&self) -> Vec<u8> {
+        self.run(&["--armor", "--export"], None).stdout
+    }
+
+    fn sign(&self, data: &[u8]) -> Vec<u8> {
+        let o = self.run(&["--armor", "--detach-sign"], Some(data));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    }
+}
+
+/// A CSAF 2.0 advisory written for the test from public facts (Ivanti's EPMM advisory of
+/// May 2025: versions before 12.5.0.1 are affected by CVE-2025-4427).
+fn csaf_doc(id: &str, cve: &str, released: &str) -> Vec<u8> {
+    json!({
+        "document": {
+            "category": "csaf_security_advisory", "csaf_version": "2.0",
+            "title": format!("{id}: Endpoint Manager Mobile"),
+            "publisher": {"category": "vendor", "name": "Example PSIRT", "namespace": "https://psirt.example.org"},
+            "tracking": {"id": id, "status": "final", "version": "1",
+                         "initial_release_date": released, "current_release_date": released,
+                         "revision_history": [{"date": released, "number": "1", "summary": "Initial"}]}
+        },
+        "product_tree": {"branches": [{"category": "vendor", "name": "Ivanti", "branches": [
+            {"category": "product_name", "name": "Endpoint Manager Mobile", "branches": [
+                {"category": "product_version_range", "name": "vers:generic/<12.5.0.1",
+                 "product": {"name": "Ivanti Endpoint Manager Mobile < 12.5.0.1", "product_id": "EPMM-1"}}]}]}]},
+        "vulnerabilities": [{"cve": cve, "product_status": {"known_affected": ["EPMM-1"]},
+            "remediations": [{"category": "vendor_fix", "details": "Update to 12.5.0.1", "product_ids": ["EPMM-1"]}]}]
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A CSAF provider: the documents `changes.csv` lists, each with its SHA-512 and a detached
+/// signature made by GnuPG; Ward verifies with the key the metadata names (by fingerprint),
+/// then follows `changes.csv`; a document whose signature fails is refused and nothing of the
+/// step is imported; a key whose fingerprint is not the stated one is refused.
+async fn csaf_providers_are_verified_then_followed(db: TestDb) {
+    use sha2::Digest as _;
+    let Some(gpg) = Gpg::new() else { return };
+    let replay = Replay::start();
+    let base = "/.well-known/csaf";
+    let publish = |path: &str, body: Vec<u8>, signature: Vec<u8>| {
+        replay.set(
+            &format!("{base}/white/{path}.sha512"),
+            Reply::ok(
+                "text/plain",
+                format!("{}  {path}\n", hex::encode(sha2::Sha512::digest(&body))),
+            ),
+        );
+        replay.set(
+            &format!("{base}/white/{path}.asc"),
+            Reply::ok("text/plain", signature),
+        );
+        replay.set(
+            &format!("{base}/white/{path}"),
+            Reply::ok("application/json", body),
+        );
+    };
+    let metadata = |fingerprint: &str| {
+        json!({
+            "canonical_url": format!("{}{base}/provider-metadata.json", replay.url),
+            "distributions": [{"directory_url": format!("{}{base}/white/", replay.url)}],
+            "last_updated": "2025-05-20T00:00:00Z", "list_on_CSAF_aggregators": true,
+            "metadata_version": "2.0", "mirror_on_CSAF_aggregators": true,
+            "public_openpgp_keys": [{"fingerprint": fingerprint, "url": format!("{}{base}/openpgp/key.asc", replay.url)}],
+            "publisher": {"category": "vendor", "name": "Example PSIRT", "namespace": "https://psirt.example.org"},
+            "role": "csaf_trusted_provider"
+        })
+        .to_string()
+    };
+    replay.set(
+        &format!("{base}/provider-metadata.json"),
+        Reply::ok("application/json", metadata(&gpg.fingerprint())),
+    );
+    replay.set(
+        &format!("{base}/openpgp/key.asc"),
+        Reply::ok("text/plain", gpg.public_key()),
+    );
+    let first = csaf_doc("EX-2025-0001", "CVE-2025-4427", "2025-05-13T00:00:00Z");
+    publish("2025/ex-2025-0001.json", first.clone(), gpg.sign(&first));
+    replay.set(
+        &format!("{base}/white/changes.csv"),
+        Reply::ok(
+            "text/csv",
+            "\"2025/ex-2025-0001.json\",\"2025-05-13T00:00:00Z\"\n",
+        ),
+    );
+    let config = feeds_file(
+        db.dir(),
+        &format!(
+            "[[source]]\nname = \"example-psirt\"\nkind = \"csaf\"\nurl = \"{}{base}/provider-metadata.json\"\n",
+            replay.url
+        ),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(r[0]["records"], 1, "{r:?}");
+    assert_eq!(status(&db)["views_by_source"], json!([["csaf", 1]]));
+
+    // A second document: only it is fetched.
+    let second = csaf_doc("EX-2025-0002", "CVE-2025-4428", "2025-05-14T00:00:00Z");
+    publish("2025/ex-2025-0002.json", second.clone(), gpg.sign(&second));
+    replay.set(
+        &format!("{base}/white/changes.csv"),
+        Reply::ok("text/csv", "\"2025/ex-2025-0002.json\",\"2025-05-14T00:00:00Z\"\n\"2025/ex-2025-0001.json\",\"2025-05-13T00:00:00Z\"\n"),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(r[0]["records"], 1, "{r:?}");
+    assert_eq!(
+        replay
+            .requests_to(&format!("{base}/white/2025/ex-2025-0001.json"))
+            .len(),
+        1
+    );
+
+    // A document changed after it was signed (its hash file updated to match): refused, and
+    // nothing of the step imported; the next sync tries it again.
+    let third = csaf_doc("EX-2025-0003", "CVE-2026-1281", "2025-05-15T00:00:00Z");
+    let signature = gpg.sign(&third);
+    let mut tampered = third.clone();
+    let at = tampered.len() - 3;
+    tampered.insert(at, b' ');
+    publish("2025/ex-2025-0003.json", tampered, signature);
+    replay.set(
+        &format!("{base}/white/changes.csv"),
+        Reply::ok("text/csv", "\"2025/ex-2025-0003.json\",\"2025-05-15T00:00:00Z\"\n\"2025/ex-2025-0002.json\",\"2025-05-14T00:00:00Z\"\n\"2025/ex-2025-0001.json\",\"2025-05-13T00:00:00Z\"\n"),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_ne!(code, 0, "{r:?}");
+    let error = r[0]["error"].as_str().unwrap();
+    assert!(
+        error.contains("ex-2025-0003.json") && error.contains("signature"),
+        "{error}"
+    );
+    assert_eq!(status(&db)["vulnerabilities"], 2);
+    publish("2025/ex-2025-0003.json", third.clone(), gpg.sign(&third));
+    let (code, r) = sync(&db, &config, &[]);
+    assert_eq!(code, 0, "{r:?}");
+    assert_eq!(status(&db)["vulnerabilities"], 3);
+
+    // A key that is not the one the metadata names by fingerprint is refused.
+    replay.set(
+        &format!("{base}/provider-metadata.json"),
+        Reply::ok("application/json", metadata(&"0".repeat(40))),
+    );
+    let (code, r) = sync(&db, &config, &[]);
+    assert_ne!(code, 0, "{r:?}");
+    assert!(
+        r[0]["error"].as_str().unwrap().contains("fingerprint"),
+        "{r:?}"
+    );
 }
