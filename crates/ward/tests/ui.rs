@@ -1187,7 +1187,92 @@ async fn a_member_sees_what_is_asked_and_the_numbers_agree(db: TestDb) {
     assert!(finding.contains("id=\"description\""), "{finding}");
 }
 
+/// VEX statements in the browser (#21): the central analyst publishes a mitigation with a
+/// recommended deadline through the form (a not-affected statement without a justification
+/// or condition is refused on the form); the member sees it on its statements page, with no way
+/// to revoke it, and can download its decisions as VEX.
+async fn statements_in_the_browser(db: TestDb) {
+    let Some((_db, _server, url, driver)) = browsing(db) else {
+        return;
+    };
+    let analyst = driver.browser(1280).await;
+    sign_in(&analyst, &url, "analyst@nhs.example").await;
+    follow(&analyst, "Statements").await;
+    wait_for(&analyst, "#publish").await;
+    assert_labelled(&analyst).await;
+    assert_fits(&analyst).await;
+    // Not affected, with neither a justification nor a condition: refused, said on the form.
+    type_into(&analyst, "#vulnerability", "CVE-2025-4428").await;
+    analyst
+        .execute(
+            "document.getElementById('status').value = 'not_affected';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(&analyst, "#publish-statement").await;
+    wait_for(&analyst, "#statement-error").await;
+    assert!(
+        text(&analyst, "#statement-error")
+            .await
+            .contains("justification"),
+        "{}",
+        text(&analyst, "#statement-error").await
+    );
+    // A mitigation with a recommended deadline.
+    type_into(&analyst, "#vulnerability", "CVE-2025-4427").await;
+    type_into(
+        &analyst,
+        "#products",
+        "cpe:2.3:a:ivanti:endpoint_manager_mobile:*:*:*:*:*:*:*:*",
+    )
+    .await;
+    type_into(
+        &analyst,
+        "#remedy",
+        "Restrict access to the /mifs API to trusted networks",
+    )
+    .await;
+    analyst
+        .execute(
+            "document.getElementById('remedy_category').value = 'mitigation';
+             document.getElementById('remediate_by').value = '2025-05-30';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    click(&analyst, "#publish-statement").await;
+    wait_for(&analyst, "li.statement").await;
+    let card = text(&analyst, "li.statement").await;
+    assert!(card.contains("CVE-2025-4427: affected"), "{card}");
+    assert!(card.contains("mitigation: Restrict access"), "{card}");
+    assert!(card.contains("Recommended by 2025-05-30"), "{card}");
+    assert!(card.contains("central team, to every member"), "{card}");
+    screenshot(&analyst, "statements-central").await;
+
+    let member = driver.browser(390).await;
+    sign_in(&member, &url, "lead@rxa.example").await;
+    follow(&member, "Statements").await;
+    wait_for(&member, "li.statement").await;
+    assert_fits(&member).await;
+    let card = text(&member, "li.statement").await;
+    assert!(card.contains("CVE-2025-4427: affected"), "{card}");
+    assert!(
+        member
+            .find(Locator::Css("li.statement button.revoke"))
+            .await
+            .is_err(),
+        "a member cannot revoke the central team's statement"
+    );
+    assert!(
+        text(&member, "main").await.contains("CSAF VEX"),
+        "the download links"
+    );
+    screenshot(&member, "statements-member").await;
+}
+
 ward_testdata::backend_tests!(
+    statements_in_the_browser,
     a_member_sees_what_is_asked_and_the_numbers_agree,
     the_epmm_alert_in_the_browser,
     hostile_text_renders_as_text_in_the_browser,

@@ -267,25 +267,25 @@ pub(crate) async fn list(
 /// A statement written by hand: the central team's for every member, or a member's own answer.
 #[derive(Deserialize)]
 pub(crate) struct StatementBody {
-    vulnerability: String,
+    pub(crate) vulnerability: String,
     /// purls or CPEs; empty: every product the vulnerability is found in.
     #[serde(default)]
-    products: Vec<String>,
-    status: VexStatus,
-    justification: Option<String>,
+    pub(crate) products: Vec<String>,
+    pub(crate) status: VexStatus,
+    pub(crate) justification: Option<String>,
     /// The condition or impact ("not exploitable when the admin portal is not internet-facing").
-    impact: Option<String>,
+    pub(crate) impact: Option<String>,
     /// What to do: a mitigation, a workaround, a fix.
-    action: Option<String>,
+    pub(crate) action: Option<String>,
     /// `mitigation`, `workaround` or `vendor_fix`: how the action is offered.
-    action_category: Option<String>,
-    remediate_by: Option<DateTime<Utc>>,
+    pub(crate) action_category: Option<String>,
+    pub(crate) remediate_by: Option<DateTime<Utc>>,
     #[serde(default)]
-    references: Vec<String>,
+    pub(crate) references: Vec<String>,
     /// A statement this one replaces (its next version).
-    supersedes: Option<StatementId>,
+    pub(crate) supersedes: Option<StatementId>,
     /// A central role: for one member only (its slug).
-    organisation: Option<String>,
+    pub(crate) organisation: Option<String>,
 }
 
 fn product(text: &str) -> ApiResult<VexProduct> {
@@ -325,7 +325,17 @@ pub(crate) async fn create(
     }
     let body: StatementBody = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("not a statement: {e}")))?;
-    let (organisation, origin) = target(&state, &who, body.organisation.as_deref()).await?;
+    let out = publish_statement(&state, &who, body).await?;
+    Ok((StatusCode::CREATED, Json(out)))
+}
+
+/// Publishes one hand-written statement (the API's and the web form's).
+pub(crate) async fn publish_statement(
+    state: &AppState,
+    who: &Principal,
+    body: StatementBody,
+) -> ApiResult<Published> {
+    let (organisation, origin) = target(state, who, body.organisation.as_deref()).await?;
     if let Some(j) = &body.justification
         && body.status == VexStatus::NotAffected
         && !ward_feeds::csaf::is_justification(j)
@@ -370,9 +380,9 @@ pub(crate) async fn create(
             )));
         }
     }
-    let out = publish(
-        &state,
-        &who,
+    publish(
+        state,
+        who,
         organisation,
         origin,
         vec![NewStatement {
@@ -382,8 +392,7 @@ pub(crate) async fn create(
         }],
         body.supersedes,
     )
-    .await?;
-    Ok((StatusCode::CREATED, Json(out)))
+    .await
 }
 
 /// `POST /api/v1/vex/statements/{id}/revoke`.
@@ -392,6 +401,15 @@ pub(crate) async fn revoke(
     Auth(who): Auth,
     Path(id): Path<StatementId>,
 ) -> ApiResult<Json<Published>> {
+    Ok(Json(revoke_statement(&state, &who, id).await?))
+}
+
+/// Revokes a statement and matches again what it spoke to (the API's and the web form's).
+pub(crate) async fn revoke_statement(
+    state: &AppState,
+    who: &Principal,
+    id: StatementId,
+) -> ApiResult<Published> {
     if !who.role.can_write() {
         return Err(ApiError::forbidden("revoke VEX statements"));
     }
@@ -399,10 +417,10 @@ pub(crate) async fn revoke(
         .store
         .revoke_statement(&who.actor(), who.scope(), id)
         .await?;
-    let matching = rematch_vulnerabilities(&state, vec![row.vulnerability.clone()]).await?;
-    Ok(Json(Published {
+    let matching = rematch_vulnerabilities(state, vec![row.vulnerability.clone()]).await?;
+    Ok(Published {
         statements: vec![row],
         matching,
         members_told: 0,
-    }))
+    })
 }

@@ -29,6 +29,7 @@ mod central;
 mod findings;
 mod people;
 mod session;
+mod statements;
 
 use crate::auth::{CLEAR_SESSION_COOKIE, constant_time_eq, cookie, session_cookie};
 use crate::{ApiError, AppState, SESSION_COOKIE};
@@ -56,6 +57,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
         .route("/sources", get(central::sources))
         .route("/audit", get(central::audit))
         .route("/people", get(people::people).post(people::people_action))
+        .route(
+            "/statements",
+            get(statements::statements).post(statements::statements_action),
+        )
         .route("/worklist", get(findings::worklist))
         .route("/findings/{id}", get(findings::finding_page))
         .route("/assets", get(assets::assets).post(assets::create_asset))
