@@ -155,3 +155,51 @@ fn broken_documents_name_the_field() {
     .unwrap_err();
     assert!(e.to_string().contains("document.csaf_version"), "{e}");
 }
+
+/// A small CSAF VEX document (the OASIS example of "not affected") under every truncation and
+/// random byte changes: statements or an error naming the file, never a panic (the
+/// `vex_document` fuzz target in `fuzz/` goes further; this runs in every test run).
+mod mutations {
+    use proptest::prelude::*;
+
+    fn example() -> Option<Vec<u8>> {
+        let path = ward_testdata::shared(
+            "csaf/oasis/csaf_2.0/examples/csaf/csaf_vex/2022-evd-uc-01-na-001.json",
+        )?;
+        Some(std::fs::read(path).unwrap())
+    }
+
+    #[test]
+    fn every_truncation_is_an_answer() {
+        let Some(doc) = example() else { return };
+        for end in (0..doc.len()).step_by(7) {
+            match ward_feeds::vex::parse_vex("cut.json", &doc[..end]) {
+                Ok(_) => {}
+                Err(e) => assert!(e.to_string().starts_with("cut.json"), "{e}"),
+            }
+            let _ = ward_feeds::csaf::read("cut.json", &doc[..end]);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn byte_changes_never_panic(edits in prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8)) {
+            let Some(mut doc) = example() else { return Ok(()) };
+            for (at, byte) in edits {
+                let i = at.index(doc.len());
+                doc[i] = byte;
+            }
+            let _ = ward_feeds::csaf::read("m.json", &doc);
+            if let Ok(v) = ward_feeds::vex::parse_vex("m.json", &doc) {
+                let publisher = ward_feeds::vex_out::Publisher {
+                    name: "p".into(),
+                    namespace: "urn:p".into(),
+                    category: "user",
+                    timestamp: chrono::Utc::now(),
+                };
+                let _ = ward_feeds::vex_out::csaf(&v.statements, &publisher);
+            }
+        }
+    }
+}
