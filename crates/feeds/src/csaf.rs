@@ -330,7 +330,7 @@ fn err(
 
 /// Parses a CSAF document for import: its advisories become records.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
-    let doc = read(file, bytes)?;
+    let doc = read_with(file, bytes, false)?;
     let mut parsed = Parsed::new(Format::Csaf);
     parsed.records = doc
         .advisories
@@ -352,6 +352,9 @@ struct Product {
     helper: Helper,
     /// For a relationship's product: the component and the product it is part of.
     relation: Option<(String, String)>,
+    /// The helper's purl, parsed once (Red Hat's documents name tens of thousands of
+    /// products, each referenced several times).
+    purl: Option<Result<Purl, String>>,
 }
 
 impl PartialEq for Helper {
@@ -390,6 +393,11 @@ struct Tree {
 
 /// Reads and checks a CSAF 2.0 document.
 pub fn read(file: &str, bytes: &[u8]) -> Result<CsafDocument, RecordError> {
+    read_with(file, bytes, true)
+}
+
+/// [`read`], with the VEX statements only when `statements` (an import needs the views alone).
+fn read_with(file: &str, bytes: &[u8], with_statements: bool) -> Result<CsafDocument, RecordError> {
     let doc: Doc = from_slice_with_path(bytes).map_err(|(path, message)| {
         err(
             file,
@@ -515,15 +523,17 @@ pub fn read(file: &str, bytes: &[u8]) -> Result<CsafDocument, RecordError> {
                 a.references.push(r.url.clone());
             }
         }
-        out.statements.extend(statements(
-            &id,
-            &a.aliases,
-            v,
-            &tree,
-            &d.publisher.name,
-            updated,
-            &format!("{} ({file})", d.tracking.id),
-        ));
+        if with_statements {
+            out.statements.extend(statements(
+                &id,
+                &a.aliases,
+                v,
+                &tree,
+                &d.publisher.name,
+                updated,
+                &format!("{} ({file})", d.tracking.id),
+            ));
+        }
         out.warnings.extend(warnings);
         out.advisories.push(a);
     }
@@ -559,7 +569,12 @@ fn build_tree(
     // meaning, so one warning for the document naming the first. Two different products under
     // one id cannot be matched: the document is refused.
     let mut repeated: Vec<(String, String)> = Vec::new();
-    let mut define = |p: Product, at: String| -> Result<(), RecordError> {
+    let mut define = |mut p: Product, at: String| -> Result<(), RecordError> {
+        p.purl = p
+            .helper
+            .purl
+            .as_deref()
+            .map(|u| u.parse::<Purl>().map_err(|e| e.to_string()));
         if let Some(before) = products.get(&p.id) {
             if before.same_as(&p) {
                 repeated.push((at, p.id));
@@ -596,6 +611,7 @@ fn build_tree(
                     path: path.clone(),
                     helper: p.product_identification_helper.clone().unwrap_or_default(),
                     relation: None,
+                    purl: None,
                 },
                 format!("{at}.product.product_id"),
             )?;
@@ -612,6 +628,7 @@ fn build_tree(
                 path: Vec::new(),
                 helper: p.product_identification_helper.clone().unwrap_or_default(),
                 relation: None,
+                purl: None,
             },
             format!("product_tree.full_product_names[{i}].product_id"),
         )?;
@@ -641,6 +658,7 @@ fn build_tree(
                     r.product_reference.clone(),
                     r.relates_to_product_reference.clone(),
                 )),
+                purl: None,
             },
             format!("{at}.full_product_name.product_id"),
         )?;
@@ -990,10 +1008,10 @@ fn advisory(
             let Some((component, platform)) = tree.resolve(pid) else {
                 continue;
             };
-            if let Some(purl) = component.helper.purl.as_deref() {
-                match purl.parse::<Purl>() {
+            if let Some(purl) = &component.purl {
+                match purl {
                     Ok(p) => {
-                        package_fact(&mut packages, &p, platform, s);
+                        package_fact(&mut packages, p, platform, s);
                         continue;
                     }
                     Err(e) => warnings.push(err(
@@ -1025,13 +1043,20 @@ fn advisory(
         .remediations
         .iter()
         .map(|r| {
-            let mut products: Vec<String> = tree
+            // Many product ids (one per build and architecture) name one component: each
+            // component's names once.
+            let components: HashSet<&str> = tree
                 .expand(&r.product_ids, &r.group_ids)
                 .into_iter()
-                .flat_map(|id| criterion_names(tree, id))
+                .filter_map(|id| tree.resolve(id).map(|(c, _)| c.id.as_str()))
                 .collect();
-            products.sort();
-            products.dedup();
+            let mut products: Vec<String> = components
+                .into_iter()
+                .flat_map(|id| criterion_names(tree, id))
+                .collect::<HashSet<String>>()
+                .into_iter()
+                .collect();
+            products.sort_unstable();
             serde_json::json!({
                 "category": r.category.as_str(),
                 "details": r.details,
@@ -1298,12 +1323,7 @@ fn criterion_names(tree: &Tree, id: &str) -> Vec<String> {
     let Some((component, _)) = tree.resolve(id) else {
         return Vec::new();
     };
-    if let Some(p) = component
-        .helper
-        .purl
-        .as_deref()
-        .and_then(|p| p.parse::<Purl>().ok())
-    {
+    if let Some(Ok(p)) = &component.purl {
         return vec![format!(
             "pkg:{}/{}{}",
             p.ty,
