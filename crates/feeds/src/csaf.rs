@@ -1362,7 +1362,14 @@ fn range_versions(range: &str, status: Status) -> Option<Vec<AffectedVersion>> {
     let r = range.trim();
     let constraints = match r.strip_prefix("vers:") {
         Some(rest) => rest.split_once('/')?.1.to_owned(),
-        None => r.replace(' ', "|").replace(",", "|"),
+        // `<= 4.2`, `>=1.0 <2.0`, `>= 1.0, < 2.0`: an operator's version may follow a space.
+        None => {
+            let mut joined = r.to_owned();
+            for op in ["<=", ">=", "!=", "<", ">", "="] {
+                joined = joined.replace(&format!("{op} "), op);
+            }
+            joined.replace([' ', ','], "|")
+        }
     };
     let mut lower: Option<String> = None;
     let mut upper: Option<(String, bool)> = None;
@@ -1396,7 +1403,10 @@ fn range_versions(range: &str, status: Status) -> Option<Vec<AffectedVersion>> {
             ("=", c.strip_prefix('=').unwrap_or(c))
         };
         let v = v.trim().to_owned();
-        if v.is_empty() {
+        // A version has a digit and no operator of another notation (`~1.0`, `^2`); words
+        // ("all versions after …") are not versions.
+        if v.is_empty() || !v.contains(|c: char| c.is_ascii_digit()) || v.contains(['~', '^', '*'])
+        {
             return None;
         }
         match op {
