@@ -51,6 +51,8 @@ pub const TABLES: &[&str] = &[
     "opaque_id",
     "feed_state",
     "vex_statement",
+    "taxii_collection",
+    "taxii_object",
 ];
 
 /// Tables the migrations fill (the audit chain's head, the matching cursor, the opaque ids'

@@ -30,6 +30,7 @@ mod rows;
 mod scope;
 pub mod sightings;
 mod sql;
+pub mod taxii;
 pub mod tokens;
 pub mod users;
 pub mod vex;

@@ -8,4 +8,5 @@ pub(crate) mod knowledge;
 pub(crate) mod organisations;
 pub(crate) mod reports;
 pub(crate) mod session;
+pub(crate) mod taxii;
 pub(crate) mod vex;

@@ -1,0 +1,260 @@
+//! TAXII 2.1 (#20, first part): the central team fills collections over Ward's API; members
+//! pull them with OASIS's own client (Python `taxii2-client`), page by page, by manifest and
+//! `added_after`; a member reads only the collections open to it; the media type is kept.
+
+mod common;
+
+use common::{Server, run, stderr};
+use serde_json::{Value, json};
+use ward_testdata::TestDb;
+
+const CLIENT: &str = include_str!("reference/taxii_client.py");
+
+fn admin(db: &str, args: &[&str]) -> String {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    let o = run(db, &all);
+    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+fn token(db: &str, org: &str, role: &str) -> String {
+    admin(
+        db,
+        &[
+            "token", "create", "--org", org, "--role", role, "--name", role,
+        ],
+    )
+}
+
+fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+async fn post(url: &str, token: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+fn indicator(id: &str, name: &str, pattern_type: &str, pattern: &str, modified: &str) -> Value {
+    json!({
+        "type": "indicator", "spec_version": "2.1", "id": id,
+        "created": "2025-05-15T00:00:00.000Z", "modified": modified,
+        "name": name, "pattern_type": pattern_type, "pattern": pattern,
+        "valid_from": "2025-05-15T00:00:00Z", "indicator_types": ["malicious-activity"]
+    })
+}
+
+/// The EPMM exploit's Sigma rule (SigmaHQ's, from the shared data when present), carried as a
+/// STIX indicator with `pattern_type: "sigma"`.
+fn sigma_rule() -> String {
+    ward_testdata::shared("sigma/rules-emerging-threats/2025/Exploits/CVE-2025-4427")
+        .and_then(|dir| {
+            let mut files: Vec<_> = std::fs::read_dir(dir).ok()?.flatten().map(|e| e.path()).collect();
+            files.sort();
+            std::fs::read_to_string(files.first()?).ok()
+        })
+        .unwrap_or_else(|| {
+            "title: Ivanti EPMM expression language injection\nlogsource:\n  category: webserver\ndetection:\n  selection:\n    cs-uri-query|contains: 'format=${'\n  condition: selection\nlevel: high\n".into()
+        })
+}
+
+async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
+    let location = db.location().to_owned();
+    let central = admin(
+        &location,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    admin(
+        &location,
+        &["org", "create", "rxa", "Royal Example Hospital"],
+    );
+    admin(&location, &["org", "create", "rxb", "Borough General"]);
+    let analyst = token(&location, "nhs-england", "central-analyst");
+    let rxa = token(&location, "rxa", "member-analyst");
+    let rxb = token(&location, "rxb", "member-analyst");
+    let server = Server::start(&location);
+    let url = server.url.clone();
+
+    // Two collections: one for every member, one for rxa only.
+    let (status, body) = post(
+        &format!("{url}/api/v1/taxii/collections"),
+        &analyst,
+        &json!({"title": "EPMM exploitation", "description": "CVE-2025-4427/4428 indicators and rules"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let everyone = body["collection"]["id"].as_str().unwrap().to_owned();
+    let (status, body) = post(
+        &format!("{url}/api/v1/taxii/collections"),
+        &analyst,
+        &json!({"title": "rxa incident", "readers": ["rxa"]}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let rxa_only = body["collection"]["id"].as_str().unwrap().to_owned();
+    let (status, _) = post(
+        &format!("{url}/api/v1/taxii/collections"),
+        &rxa,
+        &json!({"title": "mine"}),
+    )
+    .await;
+    assert_eq!(status, 403, "members do not publish collections");
+
+    let ip = "indicator--8e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f";
+    let rule = "indicator--2f9b7a5e-6a3f-4c0e-9b1d-3c4d5e6f7a8b";
+    let note = "note--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061";
+    let bundle = json!({"type": "bundle", "id": "bundle--5d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
+        indicator(ip, "EPMM exploitation source", "stix", "[ipv4-addr:value = '203.0.113.66']", "2025-05-15T00:00:00.000Z"),
+        indicator(rule, "Ivanti EPMM CVE-2025-4427 exploitation", "sigma", &sigma_rule(), "2025-05-15T00:00:00.000Z"),
+        {"type": "note", "spec_version": "2.1", "id": note, "created": "2025-05-15T00:00:00.000Z",
+         "modified": "2025-05-15T00:00:00.000Z", "content": "Seen against NHS trusts", "object_refs": [ip]}
+    ]});
+    let (status, body) = post(
+        &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
+        &analyst,
+        &bundle,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["added"], 3);
+    // The same bundle again: nothing new.
+    let (_, body) = post(
+        &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
+        &analyst,
+        &bundle,
+    )
+    .await;
+    assert_eq!(
+        (body["added"].clone(), body["unchanged"].clone()),
+        (json!(0), json!(3))
+    );
+    let marker = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // A new version of the IP indicator: added after the marker.
+    let newer = json!({"type": "bundle", "id": "bundle--6d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
+        indicator(ip, "EPMM exploitation source (revised)", "stix", "[ipv4-addr:value = '203.0.113.66']", "2025-05-20T00:00:00.000Z"),
+    ]});
+    let (status, body) = post(
+        &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
+        &analyst,
+        &newer,
+    )
+    .await;
+    assert_eq!((status, body["added"].clone()), (201, json!(1)), "{body}");
+    let (status, _) = post(
+        &format!("{url}/api/v1/taxii/collections/{rxa_only}/objects"),
+        &analyst,
+        &json!({"type": "bundle", "id": "bundle--7d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
+            indicator("indicator--9e2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "rxa's attacker", "stix", "[ipv4-addr:value = '198.51.100.7']", "2025-05-16T00:00:00.000Z")
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    // The third-party client, as rxa: both collections, every object page by page.
+    let input = json!({"discovery": format!("{url}/taxii2/"), "token": rxa, "added_after": marker});
+    let Some((ok, out, err)) =
+        ward_testdata::python(&["taxii2client"], CLIENT, input.to_string().as_bytes())
+    else {
+        return;
+    };
+    assert!(ok, "taxii2-client failed: {err}");
+    let seen: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        seen["versions"],
+        json!(["application/taxii+json;version=2.1"])
+    );
+    let collections = seen["collections"].as_array().unwrap();
+    assert_eq!(collections.len(), 2, "{seen}");
+    let shared = collections
+        .iter()
+        .find(|c| c["id"] == everyone.as_str())
+        .unwrap();
+    // Four objects (the IP indicator in two versions), one per page.
+    assert_eq!(shared["objects"], json!([ip, rule, note, ip]), "{shared}");
+    assert_eq!(shared["pages"], 4, "{shared}");
+    assert_eq!(shared["manifest"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        shared["added_after"],
+        json!([ip]),
+        "only the revision: {shared}"
+    );
+    assert_eq!(shared["indicators"], json!([ip, rule, ip]), "{shared}");
+
+    // rxb: only the collection for every member.
+    let input = json!({"discovery": format!("{url}/taxii2/"), "token": rxb});
+    let (ok, out, err) =
+        ward_testdata::python(&["taxii2client"], CLIENT, input.to_string().as_bytes()).unwrap();
+    assert!(ok, "{err}");
+    let seen: Value = serde_json::from_str(&out).unwrap();
+    let ids: Vec<&str> = seen["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [everyone.as_str()]);
+    let r = client()
+        .get(format!("{url}/taxii2/api/collections/{rxa_only}/objects/"))
+        .bearer_auth(&rxb)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        404,
+        "another member's collection is not there"
+    );
+
+    // The media type: TAXII's, and 406 for a client that accepts only something else.
+    let r = client()
+        .get(format!("{url}/taxii2/api/collections/"))
+        .bearer_auth(&rxa)
+        .header("accept", "application/taxii+json;version=2.1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/taxii+json;version=2.1"
+    );
+    let r = client()
+        .get(format!("{url}/taxii2/api/collections/"))
+        .bearer_auth(&rxa)
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 406);
+    let r = client()
+        .get(format!(
+            "{url}/taxii2/api/collections/{everyone}/objects/?limit=2"
+        ))
+        .bearer_auth(&rxa)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers().contains_key("x-taxii-date-added-first"));
+    let page: Value = r.json().await.unwrap();
+    assert_eq!(page["more"], true);
+    assert!(page["next"].is_string());
+    let r = client()
+        .get(format!("{url}/taxii2/api/collections/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    drop(central);
+}
+
+ward_testdata::backend_tests!(members_pull_collections_with_a_third_party_taxii_client);
