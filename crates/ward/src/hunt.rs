@@ -49,6 +49,19 @@ pub(crate) struct HuntArgs {
     /// The organisation's API token for --report.
     #[arg(long, env = "WARD_TOKEN", hide_env_values = true)]
     pub(crate) token: Option<String>,
+    /// Pull indicators and Sigma rules (STIX indicators with `pattern_type: "sigma"`) from a
+    /// TAXII 2.1 API root (`https://ward.example/taxii2/api/`), with --collection and --token;
+    /// incrementally: what was pulled before is kept in --taxii-state and only objects added
+    /// since are asked for.
+    #[arg(long, requires_all = ["collection", "token"])]
+    pub(crate) taxii: Option<String>,
+    /// The TAXII collection's id.
+    #[arg(long)]
+    pub(crate) collection: Option<String>,
+    /// Where pulled objects and the `added_after` cursor are kept (default: beside the
+    /// database, `$XDG_DATA_HOME/ward/taxii/`).
+    #[arg(long)]
+    pub(crate) taxii_state: Option<PathBuf>,
     /// Print every unsupported rule and unusable indicator with its reason.
     #[arg(long, short)]
     pub(crate) verbose: bool,
@@ -140,11 +153,25 @@ fn files(path: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 pub(crate) async fn run(args: HuntArgs) -> anyhow::Result<u8> {
-    if args.rules.is_empty() && args.indicators.is_empty() {
-        bail!("nothing to hunt with: give --rules and/or --indicators");
+    if args.rules.is_empty() && args.indicators.is_empty() && args.taxii.is_none() {
+        bail!("nothing to hunt with: give --rules, --indicators and/or --taxii");
     }
     let started = Instant::now();
-    let loaded = load(&args.rules, &args.indicators)?;
+    let mut loaded = load(&args.rules, &args.indicators)?;
+    if let (Some(root), Some(collection), Some(token)) =
+        (&args.taxii, &args.collection, &args.token)
+    {
+        let state = match &args.taxii_state {
+            Some(p) => p.clone(),
+            None => ward_store::default_location()
+                .parent()
+                .map(|d| d.join("taxii"))
+                .unwrap_or_else(|| PathBuf::from("taxii")),
+        };
+        let objects = crate::taxii::pull(root, collection, token, &state).await?;
+        crate::taxii::load_into(&objects, collection, &mut loaded);
+    }
+    let loaded = loaded;
     report_loading(&loaded, args.verbose);
     if loaded.rules.loaded == 0 && loaded.indicators.is_empty() {
         bail!("no rule or indicator could be loaded (see the reasons above)");

@@ -9,6 +9,7 @@ mod import;
 mod output;
 mod scan;
 mod server;
+mod taxii;
 
 use std::process::ExitCode;
 

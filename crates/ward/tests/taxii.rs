@@ -254,6 +254,106 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
+
+    // Ward's own client: `ward hunt --taxii` pulls the collection (the IP indicator and the
+    // Sigma rule) and hunts with it; the pull is kept, and the next one asks only for what was
+    // added since.
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hunt/epmm-exploit.log");
+    let state = dir.path().join("taxii");
+    let hunt = |extra: &[&str]| {
+        let mut args = vec![
+            "hunt",
+            "--taxii",
+            &format!("{url}/taxii2/api/"),
+            "--collection",
+            &everyone,
+            "--token",
+            &rxa,
+            "--taxii-state",
+            common::p(&state),
+            "--format",
+            "json",
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|s| (*s).to_owned()));
+        args.push(common::p(&log).to_owned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&location, &refs)
+    };
+    let o = hunt(&[]);
+    assert_eq!(o.status.code(), Some(1), "sightings: {}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pulled 4 new objects"),
+        "{}",
+        stderr(&o)
+    );
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let sighted = report.to_string();
+    assert!(
+        sighted.contains("203.0.113.66"),
+        "the IP indicator: {report}"
+    );
+    assert!(
+        sighted.contains("EPMM") || sighted.contains("Ivanti"),
+        "the Sigma rule: {report}"
+    );
+    let kept: Value =
+        serde_json::from_slice(&std::fs::read(state.join(format!("{everyone}.json"))).unwrap())
+            .unwrap();
+    assert!(kept["cursor"].is_string());
+    assert_eq!(
+        kept["objects"].as_object().unwrap().len(),
+        3,
+        "one per id, the newest"
+    );
+    // Nothing new: nothing pulled, the kept objects still hunt.
+    let o = hunt(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("pulled 0 new objects"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("203.0.113.66"));
+    // A new indicator is published: the next hunt pulls just it and sights it.
+    let (status, _) = post(
+        &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
+        &analyst,
+        &json!({"type": "bundle", "id": "bundle--8d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
+            indicator("indicator--ae2e2d2b-17d4-4cbf-938f-98ee46b3cd3f", "EPMM reconnaissance", "stix", "[ipv4-addr:value = '198.51.100.7']", "2025-05-21T00:00:00.000Z")
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let o = hunt(&[]);
+    assert!(
+        stderr(&o).contains("pulled 1 new objects"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("198.51.100.7"));
+    // A member may not pull another's collection.
+    let o = run(
+        &location,
+        &[
+            "hunt",
+            "--taxii",
+            &format!("{url}/taxii2/api/"),
+            "--collection",
+            &rxa_only,
+            "--token",
+            &rxb,
+            "--taxii-state",
+            common::p(&state),
+            common::p(&log),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("404"), "{}", stderr(&o));
     drop(central);
 }
 
