@@ -21,6 +21,11 @@ pub enum Input {
     Path(PathBuf),
     /// Standard input (`-`).
     Stdin,
+    /// Lines already read, by name (what `ward hunt --follow` read of a log since last time).
+    Memory {
+        name: String,
+        bytes: std::sync::Arc<Vec<u8>>,
+    },
 }
 
 impl Input {
@@ -28,6 +33,7 @@ impl Input {
         match self {
             Self::Path(p) => p.display().to_string(),
             Self::Stdin => "-".into(),
+            Self::Memory { name, .. } => name.clone(),
         }
     }
 }
@@ -543,12 +549,22 @@ fn to_matched(pairs: Vec<(String, String)>) -> Vec<Matched> {
         .collect()
 }
 
+/// Shared bytes as a reader's buffer.
+struct MemoryBytes(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for MemoryBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
 /// Opens a log, decompressing gzip (judged by its magic bytes, so rotated `.1.gz` and renamed
 /// files both work; multi-member archives as `logrotate` and `cat a.gz b.gz` make them).
 fn open(input: &Input) -> io::Result<Box<dyn BufRead + Send>> {
     let raw: Box<dyn Read + Send> = match input {
         Input::Path(p) => Box::new(File::open(p)?),
         Input::Stdin => Box::new(io::stdin()),
+        Input::Memory { bytes, .. } => Box::new(io::Cursor::new(MemoryBytes(bytes.clone()))),
     };
     let mut reader = BufReader::with_capacity(256 * 1024, raw);
     let magic = reader.fill_buf()?;

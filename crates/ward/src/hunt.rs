@@ -62,6 +62,22 @@ pub(crate) struct HuntArgs {
     /// database, `$XDG_DATA_HOME/ward/taxii/`).
     #[arg(long)]
     pub(crate) taxii_state: Option<PathBuf>,
+    /// Keep reading the logs as they grow, across rotation (`access.log.1`, `.1.gz` beside
+    /// each log given), and report each poll's sightings as they come: one JSON object a line
+    /// with --format json. What was read is kept in --follow-state, so a restart neither misses
+    /// nor repeats a line. Stops on Ctrl-C or after --follow-for.
+    #[arg(long)]
+    pub(crate) follow: bool,
+    /// Where --follow keeps what it read of each log (default:
+    /// `$XDG_DATA_HOME/ward/hunt-follow.json`).
+    #[arg(long, requires = "follow")]
+    pub(crate) follow_state: Option<PathBuf>,
+    /// Seconds between polls of the logs in --follow.
+    #[arg(long, default_value_t = 2.0, requires = "follow")]
+    pub(crate) interval: f64,
+    /// Stop following after this long (`30s`, `15m`, `8h`).
+    #[arg(long, requires = "follow", value_parser = parse_duration)]
+    pub(crate) follow_for: Option<std::time::Duration>,
     /// Print every unsupported rule and unusable indicator with its reason.
     #[arg(long, short)]
     pub(crate) verbose: bool,
@@ -120,6 +136,86 @@ pub(crate) fn load(rules: &[PathBuf], indicators: &[PathBuf]) -> anyhow::Result<
     })
 }
 
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    ward_sync::config::duration(s)
+}
+
+/// `--follow`: polls the logs until stopped; each poll's sightings printed (and reported).
+async fn follow(args: &HuntArgs, loaded: &Loaded) -> anyhow::Result<u8> {
+    report_loading(loaded, args.verbose);
+    if loaded.rules.loaded == 0 && loaded.indicators.is_empty() {
+        bail!("no rule or indicator could be loaded (see the reasons above)");
+    }
+    if args.logs.iter().any(|l| l == "-") {
+        bail!("--follow reads files, not standard input");
+    }
+    if !(0.05..=3600.0).contains(&args.interval) {
+        bail!("--interval: between 0.05 and 3600 seconds");
+    }
+    let state = args.follow_state.clone().unwrap_or_else(|| {
+        ward_store::default_location()
+            .parent()
+            .map(|d| d.join("hunt-follow.json"))
+            .unwrap_or_else(|| PathBuf::from("hunt-follow.json"))
+    });
+    let f = crate::follow::Follow {
+        logs: args.logs.iter().map(PathBuf::from).collect(),
+        state,
+        interval: std::time::Duration::from_secs_f64(args.interval),
+        stop_after: args.follow_for,
+        threads: args
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        format: args.log_format,
+        loaded,
+    };
+    let mut total = 0usize;
+    let mut failed = false;
+    crate::follow::run(f, &mut |sightings| {
+        total += sightings.len();
+        for s in &sightings {
+            match args.format {
+                HuntFormat::Table => println!(
+                    "{}:{}  {}  {}",
+                    s.file,
+                    s.line,
+                    s.title,
+                    s.matched
+                        .iter()
+                        .map(|m| format!("{}={}", m.field, m.value))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                _ => println!("{}", serde_json::to_string(s)?),
+            }
+        }
+        // Each poll's sightings go to the server as they are found.
+        if let (Some(url), Some(token)) = (&args.report, &args.token) {
+            let report = Report {
+                sightings,
+                ..Report::default()
+            };
+            let sent = tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(send_report(url, token, &report))
+            });
+            if let Err(e) = sent {
+                eprintln!("error: reporting to {url}: {e:#}");
+                failed = true;
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    eprintln!("followed {} logs: {total} sightings", args.logs.len());
+    Ok(if failed {
+        exit::ERROR
+    } else if total > 0 {
+        exit::FOUND
+    } else {
+        exit::OK
+    })
+}
+
 /// A file, or a folder's files with one of `exts` (any, when empty), sorted.
 fn files(path: &Path, exts: &[&str]) -> anyhow::Result<Vec<PathBuf>> {
     let meta = std::fs::metadata(path).with_context(|| path.display().to_string())?;
@@ -172,6 +268,9 @@ pub(crate) async fn run(args: HuntArgs) -> anyhow::Result<u8> {
         crate::taxii::load_into(&objects, collection, &mut loaded);
     }
     let loaded = loaded;
+    if args.follow {
+        return follow(&args, &loaded).await;
+    }
     report_loading(&loaded, args.verbose);
     if loaded.rules.loaded == 0 && loaded.indicators.is_empty() {
         bail!("no rule or indicator could be loaded (see the reasons above)");

@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod feeds;
+mod follow;
 mod hunt;
 mod import;
 mod output;

@@ -603,3 +603,156 @@ fn sightings_as_a_stix_bundle_validated_by_the_oasis_library() {
         assert_eq!(out.trim(), format!("{} {}", objects.len(), sightings.len()));
     }
 }
+
+/// An access log line from `ip` (the fixture bundle's indicators name 203.0.113.66 and
+/// 198.51.100.0/24), numbered so each line is its own.
+fn access(ip: &str, n: u32) -> String {
+    format!(
+        "{ip} - - [15/May/2025:21:{:02}:{:02} +0000] \"GET /mifs/rs/api/v2/featureusage?n={n} HTTP/1.1\" 200 512 \"-\" \"curl/8\"\n",
+        n / 60 % 60,
+        n % 60
+    )
+}
+
+fn append(path: &std::path::Path, text: &str) {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+}
+
+/// `ward hunt --follow`: a log that grows while it is followed, is rotated (renamed, a new one
+/// started) and its old part compressed to `.1.gz`; every malicious line is sighted exactly
+/// once, with its line number in its own log; a restart reads only what was written since,
+/// including a line that was half written when the last poll ran.
+#[test]
+fn follow_reads_growing_and_rotated_logs_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    let state = dir.path().join("follow.json");
+    let mut n = 0;
+    let mut line = |ip: &str| {
+        n += 1;
+        access(ip, n)
+    };
+    append(&log, &line("192.0.2.1"));
+    append(&log, &line("203.0.113.66"));
+    let spawn = |seconds: &str| {
+        StdCommand::new(env!("CARGO_BIN_EXE_ward"))
+            .args([
+                "hunt",
+                "--follow",
+                "--interval",
+                "0.2",
+                "--follow-for",
+                seconds,
+                "--follow-state",
+                p(&state),
+                "--indicators",
+                p(&fixture("indicators/bundle.json")),
+                "--format",
+                "json",
+                p(&log),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let child = spawn("4s");
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(600));
+    pause();
+    append(&log, &line("198.51.100.20"));
+    append(&log, &line("192.0.2.1"));
+    pause();
+    // logrotate: the log renamed, a new one started, then the old one compressed.
+    let rotated = dir.path().join("access.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    append(&rotated, &line("203.0.113.66")); // written by the server before it reopened
+    append(&log, &line("198.51.100.30"));
+    pause();
+    let gz = dir.path().join("access.log.1.gz");
+    {
+        let mut enc = flate2::write::GzEncoder::new(
+            std::fs::File::create(&gz).unwrap(),
+            flate2::Compression::fast(),
+        );
+        enc.write_all(&std::fs::read(&rotated).unwrap()).unwrap();
+        enc.finish().unwrap();
+    }
+    std::fs::remove_file(&rotated).unwrap();
+    append(&log, &line("203.0.113.66"));
+    // Half a line: read when its newline comes.
+    append(
+        &log,
+        "198.51.100.40 - - [15/May/2025:21:59:59 +0000] \"GET /half",
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = |out: &std::process::Output| -> Vec<(String, u64, String)> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                let file = PathBuf::from(v["file"].as_str().unwrap());
+                (
+                    file.file_name().unwrap().to_string_lossy().into_owned(),
+                    v["line"].as_u64().unwrap(),
+                    v["matched"][0]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                )
+            })
+            .collect()
+    };
+    // Each malicious line once, numbered in its own log: the old log's lines 2, 3 (read while
+    // it was access.log) and 5 (written after the rename, read as access.log.1, not again from
+    // the .gz); the new log's lines 1 and 2.
+    let mut first: Vec<(u64, String)> = seen(&out).into_iter().map(|(_, l, v)| (l, v)).collect();
+    first.sort();
+    assert_eq!(
+        first,
+        [
+            (1, "198.51.100.30".to_owned()),
+            (2, "203.0.113.66".to_owned()),
+            (2, "203.0.113.66".to_owned()),
+            (3, "198.51.100.20".to_owned()),
+            (5, "203.0.113.66".to_owned()),
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        seen(&out)
+            .iter()
+            .any(|(f, l, _)| f.starts_with("access.log.1") && *l == 5),
+        "the line written after the rename is read from the renamed log (or its .gz)"
+    );
+
+    // The half line completes, and one more line comes, while no follower runs; a restart
+    // reads just those.
+    append(&log, "?n=half HTTP/1.1\" 200 1 \"-\" \"curl/8\"\n");
+    append(&log, &line("203.0.113.66"));
+    let out = spawn("1s").wait_with_output().unwrap();
+    let again = seen(&out);
+    assert_eq!(
+        again
+            .iter()
+            .map(|(f, l, v)| (f.as_str(), *l, v.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("access.log", 3, "198.51.100.40"),
+            ("access.log", 4, "203.0.113.66")
+        ],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
