@@ -523,7 +523,7 @@ fn bad_lines_never_stop_the_hunt_and_exit_codes_tell_scripts_what_happened() {
     // Nothing to hunt with: 2.
     let o = hunt(&[p(&fixture("access.log"))]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("give --rules and/or --indicators"));
+    assert!(stderr(&o).contains("give --rules, --indicators and/or --taxii"));
     // A log in no known format: 2, with the way out.
     let junk = common::write(dir.path(), "junk.bin", "\u{1}\u{2} nothing here\n");
     let o = hunt(&["--indicators", p(&list), p(&junk)]);
