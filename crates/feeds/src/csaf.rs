@@ -320,12 +320,7 @@ fn err(
     field: impl Into<String>,
     message: impl Into<String>,
 ) -> RecordError {
-    RecordError {
-        file: file.into(),
-        record: record.into(),
-        field: field.into(),
-        message: message.into(),
-    }
+    RecordError::at(file, record, field, message)
 }
 
 /// Parses a CSAF document for import: its advisories become records.

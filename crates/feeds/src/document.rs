@@ -130,6 +130,23 @@ impl Parsed {
 }
 
 /// A document-level failure: the whole document was not read.
+impl RecordError {
+    /// An error naming the file, the record and the field.
+    pub(crate) fn at(
+        file: &str,
+        record: impl Into<String>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            file: file.into(),
+            record: record.into(),
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
 pub(crate) fn document_error(file: &str, message: impl Into<String>) -> RecordError {
     RecordError {
         file: file.into(),

@@ -28,12 +28,7 @@ fn err(
     field: impl Into<String>,
     message: impl Into<String>,
 ) -> RecordError {
-    RecordError {
-        file: file.into(),
-        record: record.into(),
-        field: field.into(),
-        message: message.into(),
-    }
+    RecordError::at(file, record, field, message)
 }
 
 /// The top-level keys that tell VEX formats apart; every value is skipped unread (a CSAF

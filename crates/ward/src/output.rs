@@ -691,25 +691,34 @@ pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[Strin
     })
 }
 
+/// The vulnerabilities found, once per vulnerability and product (its purl, else its CPE):
+/// what VEX documents out call affected.
+fn affected(report: &ScanReport) -> Vec<(&ward_model::Finding, String)> {
+    let mut seen = std::collections::BTreeSet::new();
+    report
+        .findings
+        .iter()
+        .filter(|f| f.kind == FindingKind::Vulnerability)
+        .filter_map(|f| {
+            let id = f
+                .component
+                .purl
+                .clone()
+                .or_else(|| f.component.cpe.clone())?;
+            seen.insert((f.vulnerability.clone(), id.clone()))
+                .then_some((f, id))
+        })
+        .collect()
+}
+
 /// OpenVEX 0.2 (validated against the OpenVEX schema in the tests): one `affected` statement per
 /// vulnerability and product found (the fix to upgrade to as its action), and the statements of
 /// the VEX documents given with `--vex` that cleared findings, carried with their author. The
 /// document's id is a digest of its statements, so the same scan gives the same id.
 pub(crate) fn openvex(report: &ScanReport) -> Value {
     use sha2::{Digest, Sha256};
-    let mut seen = std::collections::BTreeSet::new();
     let mut statements: Vec<Value> = Vec::new();
-    for f in report
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::Vulnerability)
-    {
-        let Some(id) = f.component.purl.clone().or_else(|| f.component.cpe.clone()) else {
-            continue;
-        };
-        if !seen.insert((f.vulnerability.clone(), id.clone())) {
-            continue;
-        }
+    for (f, id) in affected(report) {
         let mut identifiers = serde_json::Map::new();
         if let Some(p) = &f.component.purl {
             identifiers.insert("purl".into(), json!(p));
@@ -792,18 +801,7 @@ use ward_feeds::vex_out::cyclonedx_justification;
 /// as they were made. The scan is the publisher (`urn:ward:scan`).
 pub(crate) fn csaf_vex(report: &ScanReport) -> Value {
     let mut statements: Vec<ward_model::VexStatement> = Vec::new();
-    let mut seen = std::collections::BTreeSet::new();
-    for f in report
-        .findings
-        .iter()
-        .filter(|f| f.kind == FindingKind::Vulnerability)
-    {
-        let Some(id) = f.component.purl.clone().or_else(|| f.component.cpe.clone()) else {
-            continue;
-        };
-        if !seen.insert((f.vulnerability.clone(), id.clone())) {
-            continue;
-        }
+    for (f, id) in affected(report) {
         statements.push(ward_model::VexStatement {
             vulnerability: f.vulnerability.clone(),
             aliases: f.aliases.clone(),

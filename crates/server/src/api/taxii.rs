@@ -233,6 +233,31 @@ async fn page(
         .await?)
 }
 
+/// A page of a collection the caller may read, as the client accepts: the objects, whether
+/// more follow, where the next page starts, and the first and last `date_added`.
+type Page = (
+    Vec<ward_store::taxii::StoredObject>,
+    bool,
+    i64,
+    Option<String>,
+    Option<String>,
+);
+
+async fn checked_page(
+    state: &AppState,
+    who: &Principal,
+    headers: &HeaderMap,
+    id: &str,
+    q: &ObjectsQuery,
+) -> ApiResult<Page> {
+    accepts(headers)?;
+    readable(state, who, id).await?;
+    let (objects, more, next) = page(state, id, q).await?;
+    let first = objects.first().map(|o| o.date_added.clone());
+    let last = objects.last().map(|o| o.date_added.clone());
+    Ok((objects, more, next, first, last))
+}
+
 fn with_dates(mut r: Response, first: Option<&str>, last: Option<&str>) -> Response {
     for (name, value) in [
         ("x-taxii-date-added-first", first),
@@ -252,11 +277,7 @@ pub(crate) async fn objects(
     Path(id): Path<String>,
     Query(q): Query<ObjectsQuery>,
 ) -> ApiResult<Response> {
-    accepts(&headers)?;
-    readable(&state, &who, &id).await?;
-    let (objects, more, next) = page(&state, &id, &q).await?;
-    let first = objects.first().map(|o| o.date_added.clone());
-    let last = objects.last().map(|o| o.date_added.clone());
+    let (objects, more, next, first, last) = checked_page(&state, &who, &headers, &id, &q).await?;
     let body = Envelope {
         more,
         next: more.then(|| next.to_string()),
@@ -272,11 +293,7 @@ pub(crate) async fn manifest(
     Path(id): Path<String>,
     Query(q): Query<ObjectsQuery>,
 ) -> ApiResult<Response> {
-    accepts(&headers)?;
-    readable(&state, &who, &id).await?;
-    let (objects, more, next) = page(&state, &id, &q).await?;
-    let first = objects.first().map(|o| o.date_added.clone());
-    let last = objects.last().map(|o| o.date_added.clone());
+    let (objects, more, next, first, last) = checked_page(&state, &who, &headers, &id, &q).await?;
     let body = Manifest {
         more,
         next: more.then(|| next.to_string()),
