@@ -219,14 +219,18 @@ impl Hunter<'_> {
                 range: None,
                 format: self.format,
             };
-            let (Input::Path(path), true) = (input, self.threads > 1) else {
-                units.push(whole);
-                continue;
+            // A plain file, or lines already in memory (`--follow`), can be cut at line
+            // boundaries; a compressed file or standard input cannot.
+            let (len, cuttable) = match input {
+                Input::Path(path) if self.threads > 1 => {
+                    (std::fs::metadata(path).map_or(0, |m| m.len()), !gzip(path))
+                }
+                Input::Memory { bytes, .. } if self.threads > 1 => (bytes.len() as u64, true),
+                _ => (0, false),
             };
-            let len = std::fs::metadata(path).map_or(0, |m| m.len());
             let pieces = (len / CHUNK_MIN).min(self.threads as u64);
-            let format = match (pieces > 1, open(input)) {
-                (true, Ok(mut r)) if !gzip(path) => self.format.or_else(|| sniff(&mut r).ok()?.0),
+            let format = match (pieces > 1 && cuttable, open(input)) {
+                (true, Ok(mut r)) => self.format.or_else(|| sniff(&mut r).ok()?.0),
                 _ => None,
             };
             let Some(format) = format else {
@@ -264,9 +268,9 @@ impl Hunter<'_> {
             hits: Vec::new(),
         };
         let result = match (unit.range, input) {
-            (Some((start, end)), Input::Path(path)) => self.read_range(
+            (Some((start, end)), Input::Path(_) | Input::Memory { .. }) => self.read_range(
                 index,
-                path,
+                input,
                 (start, end),
                 unit.format.expect("planned with a format"),
                 &mut outcome,
@@ -287,21 +291,32 @@ impl Hunter<'_> {
         outcome
     }
 
-    /// Lines starting in `[start, end)` of a plain file, in a known format.
+    /// Lines starting in `[start, end)` of a plain file (or lines in memory), in a known format.
     fn read_range(
         &self,
         index: usize,
-        path: &std::path::Path,
+        input: &Input,
         (start, end): (u64, u64),
         format: LogFormat,
         outcome: &mut FileOutcome,
         progress: &(dyn Fn(u64) + Sync),
     ) -> io::Result<()> {
         use std::io::{Seek, SeekFrom};
-        let mut file = File::open(path)?;
         let mut pos = start.saturating_sub(1);
-        file.seek(SeekFrom::Start(pos))?;
-        let mut reader = BufReader::with_capacity(256 * 1024, file);
+        let source: Box<dyn Read + Send> = match input {
+            Input::Path(path) => {
+                let mut file = File::open(path)?;
+                file.seek(SeekFrom::Start(pos))?;
+                Box::new(file)
+            }
+            Input::Memory { bytes, .. } => {
+                let mut cursor = io::Cursor::new(MemoryBytes(bytes.clone()));
+                cursor.set_position(pos);
+                Box::new(cursor)
+            }
+            Input::Stdin => return Err(io::Error::other("standard input is not cut")),
+        };
+        let mut reader = BufReader::with_capacity(256 * 1024, source);
         let mut buf = Vec::with_capacity(4096);
         if start > 0 {
             // The line that began before `start` belongs to the previous piece (reading from

@@ -54,9 +54,28 @@ fn pieces_and_whole_agree_line_for_line() {
     };
     let whole = run(1);
     let pieces = run(3);
+    // The same lines in memory (what `ward hunt --follow` hands over) are cut the same way.
+    let memory = Hunter {
+        rules: &rules,
+        indicators: &indicators,
+        format: None,
+        threads: 3,
+        now: chrono::Utc::now(),
+    }
+    .run(
+        &[Input::Memory {
+            name: "big.log".into(),
+            bytes: std::sync::Arc::new(std::fs::read(&path).unwrap()),
+        }],
+        &|_| {},
+    );
     let lines = |r: &ward_hunt::Report| r.sightings.iter().map(|s| s.line).collect::<Vec<_>>();
     assert_eq!(lines(&whole), expected_hits);
     assert_eq!(lines(&pieces), expected_hits);
+    assert_eq!(lines(&memory), expected_hits);
+    assert_eq!(memory.files.len(), 1, "one file, read in pieces");
+    assert_eq!(memory.files[0].lines, n);
+    assert_eq!(memory.files[0].bytes, written);
     assert_eq!(whole.files.len(), 1);
     assert_eq!(pieces.files.len(), 1);
     assert_eq!(pieces.files[0].lines, n);
