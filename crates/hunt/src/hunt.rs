@@ -229,9 +229,14 @@ impl Hunter<'_> {
                 _ => (0, false),
             };
             let pieces = (len / CHUNK_MIN).min(self.threads as u64);
-            let format = match (pieces > 1 && cuttable, open(input)) {
-                (true, Ok(mut r)) => self.format.or_else(|| sniff(&mut r).ok()?.0),
-                _ => None,
+            // Opened only to be cut: opening standard input would consume what it holds.
+            let format = if pieces > 1 && cuttable {
+                match open(input) {
+                    Ok(mut r) => self.format.or_else(|| sniff(&mut r).ok()?.0),
+                    Err(_) => None,
+                }
+            } else {
+                None
             };
             let Some(format) = format else {
                 units.push(whole);
