@@ -68,6 +68,38 @@ pub struct Sighting {
     pub line: u64,
     pub timestamp: Option<DateTime<Utc>>,
     pub matched: Vec<Matched>,
+    #[serde(flatten)]
+    pub evidence: Evidence,
+}
+
+/// What a sighted line says beyond the fields matched: the client's address, the line itself
+/// (cut to [`EXCERPT_CHARS`]) and its SHA-256. The line stays with the member unless it
+/// chooses to share it (`ward hunt --share-excerpts`); the hash can always be shared.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Evidence {
+    /// The client address the record names (`c-ip`, `source.ip`, …), when it names one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub excerpt: String,
+    pub line_sha256: String,
+}
+
+/// The longest excerpt of a sighted line kept, in characters.
+pub const EXCERPT_CHARS: usize = 512;
+
+impl Evidence {
+    pub(crate) fn of(line: &str, record: &crate::logs::Record) -> Self {
+        use sha2::Digest as _;
+        let line = line.trim_end_matches(['\r', '\n']);
+        Self {
+            source: record
+                .get("c-ip")
+                .map(|s| s.chars().take(100).collect::<String>())
+                .filter(|s| !s.is_empty() && s != "-"),
+            excerpt: line.chars().take(EXCERPT_CHARS).collect(),
+            line_sha256: hex::encode(sha2::Sha256::digest(line.as_bytes())),
+        }
+    }
 }
 
 /// A line that could not be read.
@@ -194,6 +226,7 @@ impl Hunter<'_> {
                     line: h.line,
                     timestamp: h.timestamp,
                     matched: to_matched(h.matched),
+                    evidence: h.evidence,
                 });
             }
         }
@@ -489,6 +522,7 @@ impl Hunter<'_> {
                 line: line_no,
                 timestamp: record.timestamp,
                 matched,
+                evidence: Evidence::of(line, &record),
             });
         }
         for (leaf, matched) in self.indicators.leaves_hit(&record, &mut state.scratch) {
@@ -505,6 +539,7 @@ impl Hunter<'_> {
                     line: line_no,
                     timestamp: record.timestamp,
                     matched: to_matched(matched),
+                    evidence: Evidence::of(line, &record),
                 });
             } else {
                 outcome.hits.push(LeafHit {
@@ -513,6 +548,7 @@ impl Hunter<'_> {
                     line: line_no,
                     timestamp: record.timestamp,
                     matched,
+                    evidence: Evidence::of(line, &record),
                 });
             }
         }

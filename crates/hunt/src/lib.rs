@@ -9,7 +9,7 @@ pub mod logs;
 pub mod sigma;
 pub mod stix;
 
-pub use hunt::{Hunter, Input, Matched, Report, Sighting, SightingKind};
+pub use hunt::{EXCERPT_CHARS, Evidence, Hunter, Input, Matched, Report, Sighting, SightingKind};
 pub use indicators::IndicatorSet;
 pub use logs::{Family, LogFormat, Record};
 pub use sigma::RuleSet;

@@ -62,6 +62,19 @@ impl RuleSet {
     }
 
     /// Adds every rule in a YAML document (one file). Returns how many were added.
+    /// The names sightings of a document's rules go by (each rule's `id`, or its title when it
+    /// has none), as [`Self::add_yaml`] names them; none when the document does not parse.
+    pub fn rule_names(yaml: &str) -> Vec<String> {
+        rsigma_parser::parse_sigma_yaml(yaml)
+            .map(|c| {
+                c.rules
+                    .iter()
+                    .map(|r| r.id.clone().unwrap_or_else(|| r.title.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     pub fn add_yaml(&mut self, file: &Path, yaml: &str) -> usize {
         let unsupported = |rule: Option<String>, reason: String| Unsupported {
             file: file.to_path_buf(),

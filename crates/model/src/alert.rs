@@ -85,7 +85,8 @@ vocabulary! {
 vocabulary! {
     /// How far an alert has got. `withdrawn`: Ward no longer believes the member affected
     /// because the knowledge changed (no source now calls its components affected); not a
-    /// remediation, nothing was patched.
+    /// remediation, nothing was patched. Possible-compromise alerts (incidents) go their own
+    /// way: `open → triaged → confirmed → contained → closed`, or `false-positive`.
     AlertState ("alert state") {
         Open = "open",
         Acknowledged = "acknowledged",
@@ -93,6 +94,16 @@ vocabulary! {
         RiskAccepted = "risk-accepted",
         NotAffected = "not-affected",
         Withdrawn = "withdrawn",
+        /// An incident someone has looked at: the acknowledgement of a sighting.
+        Triaged = "triaged",
+        /// An incident found to be a compromise.
+        Confirmed = "confirmed",
+        /// A confirmed compromise contained (the attacker's access cut off).
+        Contained = "contained",
+        /// An incident over: contained and cleaned up, or triaged as no compromise.
+        Closed = "closed",
+        /// What was sighted was not an attack (with the reason).
+        FalsePositive = "false-positive",
     }
 }
 
@@ -110,6 +121,10 @@ vocabulary! {
         RiskAccepted = "risk-accepted",
         /// The knowledge changed and no longer calls the member's components affected.
         Withdrawn = "withdrawn",
+        /// An incident closed by the member.
+        Closed = "closed",
+        /// An incident the member found to be a false positive.
+        FalsePositive = "false-positive",
     }
 }
 
@@ -159,6 +174,16 @@ vocabulary! {
         Remediate = "remediate",
         AcceptRisk = "accept-risk",
         NotAffected = "not-affected",
+        /// Incidents: someone has looked at it (an incident's acknowledgement).
+        Triage = "triage",
+        /// Incidents: it is a compromise.
+        Confirm = "confirm",
+        /// Incidents: the compromise is contained.
+        Contain = "contain",
+        /// Incidents: over.
+        Close = "close",
+        /// Incidents: not an attack.
+        FalsePositive = "false-positive",
     }
 }
 
@@ -167,7 +192,31 @@ impl AlertState {
     pub fn is_resolved(self) -> bool {
         matches!(
             self,
-            Self::Remediated | Self::RiskAccepted | Self::NotAffected | Self::Withdrawn
+            Self::Remediated
+                | Self::RiskAccepted
+                | Self::NotAffected
+                | Self::Withdrawn
+                | Self::Closed
+                | Self::FalsePositive
+        )
+    }
+
+    /// Past acknowledgement (or triage) and not yet resolved: what awaits remediation (or
+    /// containment and closing).
+    pub fn is_in_hand(self) -> bool {
+        matches!(
+            self,
+            Self::Acknowledged | Self::Triaged | Self::Confirmed | Self::Contained
+        )
+    }
+}
+
+impl AlertAction {
+    /// The actions that belong to incidents (possible-compromise alerts) only.
+    pub fn is_incident_action(self) -> bool {
+        matches!(
+            self,
+            Self::Triage | Self::Confirm | Self::Contain | Self::Close | Self::FalsePositive
         )
     }
 }
@@ -175,8 +224,9 @@ impl AlertState {
 /// Why an action is refused in the alert's present state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// The action does not apply to this kind of alert (risk or VEX on a sighting).
-    #[error("{action} applies to vulnerability alerts; this is a {kind} alert")]
+    /// The action does not apply to this kind of alert (risk or VEX on a sighting, containment
+    /// of a vulnerability).
+    #[error("{action} applies to {}; this is a {kind} alert", if action.is_incident_action() { "possible-compromise alerts (incidents)" } else { "vulnerability alerts" })]
     WrongKind {
         action: AlertAction,
         kind: AlertKind,
@@ -195,22 +245,36 @@ fn past(action: AlertAction) -> &'static str {
         AlertAction::Remediate => "remediated",
         AlertAction::AcceptRisk => "risk-accepted",
         AlertAction::NotAffected => "declared not affected",
+        AlertAction::Triage => "triaged",
+        AlertAction::Confirm => "confirmed",
+        AlertAction::Contain => "contained",
+        AlertAction::Close => "closed",
+        AlertAction::FalsePositive => "called a false positive",
     }
 }
 
 /// The alert lifecycle: the state an alert of `kind` in `state` moves to when a member takes
 /// `action`, or why it may not.
 ///
+/// Vulnerability alerts:
 /// ```text
 /// open ──acknowledge──> acknowledged
 ///   │                        │
 ///   └──────┬─────────────────┘
 ///          ├─remediate────> remediated
-///          ├─accept-risk──> risk-accepted      (vulnerability alerts only)
-///          └─not-affected─> not-affected       (vulnerability alerts only)
+///          ├─accept-risk──> risk-accepted
+///          └─not-affected─> not-affected
+/// ```
+/// Possible-compromise alerts (incidents); `acknowledge` is `triage`:
+/// ```text
+/// open ─triage─> triaged ─confirm─> confirmed ─contain─> contained ─close─> closed
+///   │               │  └──────────────────close (no compromise)──────────────┘
+///   └─confirm───────┼─> confirmed
+///   open, triaged, confirmed ──false-positive──> false-positive
 /// ```
 /// Ward itself moves alerts too (a finding that comes back reopens, an expired acceptance
-/// reopens, a patched inventory remediates); those moves are the store's, with their causes.
+/// reopens, a patched inventory remediates, a new sighting reopens a closed incident); those
+/// moves are the store's, with their causes.
 pub fn transition(
     kind: AlertKind,
     state: AlertState,
@@ -218,15 +282,32 @@ pub fn transition(
 ) -> Result<AlertState, Refusal> {
     use AlertAction as A;
     use AlertState as S;
-    if kind != AlertKind::Vulnerability && matches!(action, A::AcceptRisk | A::NotAffected) {
-        return Err(Refusal::WrongKind { action, kind });
-    }
-    match (state, action) {
-        (S::Open, A::Acknowledge) => Ok(S::Acknowledged),
-        (S::Open | S::Acknowledged, A::Remediate) => Ok(S::Remediated),
-        (S::Open | S::Acknowledged, A::AcceptRisk) => Ok(S::RiskAccepted),
-        (S::Open | S::Acknowledged, A::NotAffected) => Ok(S::NotAffected),
-        (state, action) => Err(Refusal::WrongState { action, state }),
+    match kind {
+        AlertKind::Vulnerability => {
+            if action.is_incident_action() {
+                return Err(Refusal::WrongKind { action, kind });
+            }
+            match (state, action) {
+                (S::Open, A::Acknowledge) => Ok(S::Acknowledged),
+                (S::Open | S::Acknowledged, A::Remediate) => Ok(S::Remediated),
+                (S::Open | S::Acknowledged, A::AcceptRisk) => Ok(S::RiskAccepted),
+                (S::Open | S::Acknowledged, A::NotAffected) => Ok(S::NotAffected),
+                (state, action) => Err(Refusal::WrongState { action, state }),
+            }
+        }
+        AlertKind::PossibleCompromise => {
+            if matches!(action, A::Remediate | A::AcceptRisk | A::NotAffected) {
+                return Err(Refusal::WrongKind { action, kind });
+            }
+            match (state, action) {
+                (S::Open, A::Acknowledge | A::Triage) => Ok(S::Triaged),
+                (S::Open | S::Triaged, A::Confirm) => Ok(S::Confirmed),
+                (S::Confirmed, A::Contain) => Ok(S::Contained),
+                (S::Triaged | S::Contained, A::Close) => Ok(S::Closed),
+                (S::Open | S::Triaged | S::Confirmed, A::FalsePositive) => Ok(S::FalsePositive),
+                (state, action) => Err(Refusal::WrongState { action, state }),
+            }
+        }
     }
 }
 
@@ -253,12 +334,28 @@ mod tests {
             (K::Vulnerability, S::Acknowledged, A::Remediate, ok(S::Remediated)),
             (K::Vulnerability, S::Acknowledged, A::AcceptRisk, ok(S::RiskAccepted)),
             (K::Vulnerability, S::Acknowledged, A::NotAffected, ok(S::NotAffected)),
-            (K::PossibleCompromise, S::Open, A::Acknowledge, ok(S::Acknowledged)),
-            (K::PossibleCompromise, S::Open, A::Remediate, ok(S::Remediated)),
+            (K::Vulnerability, S::Open, A::Triage, no),
+            (K::Vulnerability, S::Acknowledged, A::Contain, no),
+            (K::Vulnerability, S::Open, A::FalsePositive, no),
+            (K::PossibleCompromise, S::Open, A::Acknowledge, ok(S::Triaged)),
+            (K::PossibleCompromise, S::Open, A::Triage, ok(S::Triaged)),
+            (K::PossibleCompromise, S::Open, A::Confirm, ok(S::Confirmed)),
+            (K::PossibleCompromise, S::Open, A::Contain, no),
+            (K::PossibleCompromise, S::Open, A::Close, no),
+            (K::PossibleCompromise, S::Open, A::FalsePositive, ok(S::FalsePositive)),
+            (K::PossibleCompromise, S::Open, A::Remediate, no),
             (K::PossibleCompromise, S::Open, A::AcceptRisk, no),
             (K::PossibleCompromise, S::Open, A::NotAffected, no),
-            (K::PossibleCompromise, S::Acknowledged, A::Remediate, ok(S::Remediated)),
-            (K::PossibleCompromise, S::Acknowledged, A::AcceptRisk, no),
+            (K::PossibleCompromise, S::Triaged, A::Triage, no),
+            (K::PossibleCompromise, S::Triaged, A::Confirm, ok(S::Confirmed)),
+            (K::PossibleCompromise, S::Triaged, A::Close, ok(S::Closed)),
+            (K::PossibleCompromise, S::Triaged, A::FalsePositive, ok(S::FalsePositive)),
+            (K::PossibleCompromise, S::Confirmed, A::Close, no),
+            (K::PossibleCompromise, S::Confirmed, A::Contain, ok(S::Contained)),
+            (K::PossibleCompromise, S::Confirmed, A::FalsePositive, ok(S::FalsePositive)),
+            (K::PossibleCompromise, S::Contained, A::Close, ok(S::Closed)),
+            (K::PossibleCompromise, S::Contained, A::FalsePositive, no),
+            (K::PossibleCompromise, S::Contained, A::Confirm, no),
         ];
         for (kind, state, action, want) in table {
             assert_eq!(
@@ -314,8 +411,8 @@ mod tests {
             assert_eq!(k.as_str().parse::<ChannelKind>(), Ok(*k));
         }
         assert_eq!(
-            "closed".parse::<AlertState>().unwrap_err(),
-            "alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected, withdrawn"
+            "shut".parse::<AlertState>().unwrap_err(),
+            "alert state \"shut\" is not one of open, acknowledged, remediated, risk-accepted, not-affected, withdrawn, triaged, confirmed, contained, closed, false-positive"
         );
         assert_eq!(
             "confirm-exposure".parse::<AlertExposure>(),

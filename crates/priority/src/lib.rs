@@ -12,4 +12,4 @@ pub mod cvss;
 pub mod policy;
 pub mod ssvc;
 
-pub use policy::{Policy, PolicyError};
+pub use policy::{IncidentWindows, Policy, PolicyError};

@@ -101,6 +101,15 @@ struct OverrideFile {
     windows: BTreeMap<Spanned<String>, WindowFile>,
 }
 
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncidentsFile {
+    triage: Option<Spanned<String>>,
+    contain: Option<Spanned<String>>,
+    exploited_triage: Option<Spanned<String>>,
+    exploited_contain: Option<Spanned<String>>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
@@ -124,6 +133,8 @@ struct PolicyFile {
     windows: BTreeMap<Spanned<String>, WindowFile>,
     #[serde(default)]
     organisations: BTreeMap<String, OverrideFile>,
+    #[serde(default)]
+    incidents: IncidentsFile,
 }
 
 /// Values used where a finding's input is unknown.
@@ -141,6 +152,44 @@ pub struct Defaults {
 pub struct Window {
     pub acknowledge: Option<Duration>,
     pub remediate: Option<Duration>,
+}
+
+/// How soon a possible compromise (a sighting in a member's logs) must be triaged and, once
+/// confirmed, contained: the policy's `[incidents]` table. The `exploited_` windows apply when
+/// the thing sighted exploits a vulnerability CISA lists as known exploited, or one still open
+/// at the member (an exploit attempt against something still vulnerable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncidentWindows {
+    /// Default 24 hours.
+    pub triage: Duration,
+    /// Default 7 days.
+    pub contain: Duration,
+    /// Default 4 hours.
+    pub exploited_triage: Duration,
+    /// Default 72 hours.
+    pub exploited_contain: Duration,
+}
+
+impl Default for IncidentWindows {
+    fn default() -> Self {
+        Self {
+            triage: Duration::hours(24),
+            contain: Duration::days(7),
+            exploited_triage: Duration::hours(4),
+            exploited_contain: Duration::hours(72),
+        }
+    }
+}
+
+impl IncidentWindows {
+    /// (triage, contain) for an incident, by whether what was sighted is tied to exploitation.
+    pub fn for_incident(&self, exploited: bool) -> (Duration, Duration) {
+        if exploited {
+            (self.exploited_triage, self.exploited_contain)
+        } else {
+            (self.triage, self.contain)
+        }
+    }
 }
 
 /// A validated policy.
@@ -164,6 +213,8 @@ pub struct Policy {
     pub inventory_versions: usize,
     pub defaults: Defaults,
     pub windows: BTreeMap<Priority, Window>,
+    /// Deadlines of possible-compromise incidents.
+    pub incidents: IncidentWindows,
     overrides: BTreeMap<String, (Defaults, BTreeMap<Priority, Window>)>,
     /// The time deadlines count from when the clock is `now`.
     pub as_of: DateTime<Utc>,
@@ -256,6 +307,37 @@ impl Policy {
                 }
             },
         };
+        let mut incidents = IncidentWindows::default();
+        for (slot, value) in [
+            (&mut incidents.triage, &raw.incidents.triage),
+            (&mut incidents.contain, &raw.incidents.contain),
+            (
+                &mut incidents.exploited_triage,
+                &raw.incidents.exploited_triage,
+            ),
+            (
+                &mut incidents.exploited_contain,
+                &raw.incidents.exploited_contain,
+            ),
+        ] {
+            if let Some(v) = value {
+                *slot = duration(v.get_ref()).map_err(|m| err(v.span().start, m))?;
+                if *slot <= Duration::zero() {
+                    return Err(err(
+                        v.span().start,
+                        "an incident window must be longer than zero".into(),
+                    ));
+                }
+            }
+        }
+        if incidents.exploited_triage > incidents.exploited_contain
+            || incidents.triage > incidents.contain
+        {
+            return Err(err(
+                0,
+                "[incidents]: containment cannot be due before triage".into(),
+            ));
+        }
         Ok(Self {
             name: raw.name,
             description: raw.description,
@@ -268,6 +350,7 @@ impl Policy {
             inventory_versions,
             defaults,
             windows,
+            incidents,
             overrides,
             as_of: Utc::now(),
         })

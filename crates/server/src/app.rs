@@ -37,6 +37,36 @@ pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
         .filter(|o| o.kind == StixObject::INDICATOR)
         .filter_map(|o| Some((o.id.as_deref()?, o.name.as_deref()?)))
         .collect();
+    // The indicators' tags (`labels`) and the CVEs they name, by indicator id.
+    let mut about: std::collections::HashMap<&str, (Vec<String>, Vec<String>)> =
+        std::collections::HashMap::new();
+    for (i, o) in objects.iter().enumerate() {
+        if o["type"] != StixObject::INDICATOR {
+            continue;
+        }
+        let Some(id) = o["id"].as_str() else { continue };
+        let labels = o["labels"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if labels.len() > 100 {
+            return Err(format!("objects[{i}].labels: more than 100"));
+        }
+        let mut tags = Vec::new();
+        for (j, l) in labels.iter().enumerate() {
+            match l.as_str() {
+                Some(t) if t.len() <= 200 && !t.chars().any(char::is_control) => {
+                    tags.push(t.to_owned());
+                }
+                _ => {
+                    return Err(format!(
+                        "objects[{i}].labels[{j}]: not a short line of text"
+                    ));
+                }
+            }
+        }
+        about.insert(id, (tags, ward_store::vulnerabilities_of(o)));
+    }
     let mut out = Vec::new();
     for (i, o) in bundle.objects.iter().enumerate() {
         if o.kind != StixObject::SIGHTING {
@@ -72,7 +102,34 @@ pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
         }
         let first_seen = time("first_seen", &o.first_seen)?;
         let last_seen = time("last_seen", &o.last_seen)?;
+        if o.count.is_some_and(|c| !(1..=999_999_999).contains(&c)) {
+            return Err(format!(
+                "objects[{i}].count: from 1 to 999999999 (STIX 2.1)"
+            ));
+        }
+        // What is shown of the sighting to people: short text, no control characters.
+        for (key, max) in [
+            ("x_ward_source", 100),
+            ("x_ward_asset", 300),
+            ("x_ward_line_sha256", 64),
+            ("x_ward_excerpt", 2_000),
+        ] {
+            match &objects[i][key] {
+                Value::Null => {}
+                Value::String(t)
+                    if t.chars().count() <= max
+                        && !t.chars().any(|c| c.is_control() && c != '\t') => {}
+                _ => {
+                    return Err(format!(
+                        "objects[{i}].{key}: at most {max} characters of text on one line"
+                    ));
+                }
+            }
+        }
+        let (tags, vulnerabilities) = about.get(of.as_str()).cloned().unwrap_or_default();
         out.push(NewSighting {
+            tags,
+            vulnerabilities,
             title: names
                 .get(of.as_str())
                 .map_or_else(|| of.clone(), |n| (*n).to_owned()),
@@ -295,11 +352,21 @@ pub(crate) fn parse_transition(
         "not-affected" => ward_store::Transition::NotAffected {
             justification: justification.unwrap_or_default(),
         },
+        // Incidents (possible-compromise alerts); the reason in `justification`.
+        "triage" => ward_store::Transition::Triage,
+        "confirm" => ward_store::Transition::Confirm,
+        "contain" => ward_store::Transition::Contain,
+        "close" => ward_store::Transition::Close {
+            reason: justification,
+        },
+        "false-positive" => ward_store::Transition::FalsePositive {
+            reason: justification.unwrap_or_default(),
+        },
         other => {
             return Err(ApiError::new(
                 StatusCode::NOT_FOUND,
                 format!(
-                    "no alert action {other:?}: acknowledge, running, remediate, fix-installed, accept-risk, not-affected"
+                    "no alert action {other:?}: acknowledge, running, remediate, fix-installed, accept-risk, not-affected; for incidents triage, confirm, contain, close, false-positive"
                 ),
             ));
         }

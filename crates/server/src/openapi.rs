@@ -10,7 +10,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
-use crate::api::{alerts, assets, knowledge, organisations, reports, session, taxii, vex};
+use crate::api::{
+    alerts, assets, incidents, knowledge, organisations, reports, session, taxii, vex,
+};
 
 /// Who may call an operation.
 #[derive(Debug, Clone, Copy)]
@@ -349,7 +351,7 @@ pub const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/v1/alerts/{id}/{action}",
         operation_id: "actOnAlert",
-        summary: "acknowledge, running (a confirm-exposure alert's answer: the version run, in justification), remediate, fix-installed (a hot-fix the version cannot show: its name in justification), accept-risk (justification, until) or not-affected (a CSAF/OpenVEX justification)",
+        summary: "acknowledge, running (a confirm-exposure alert's answer: the version run, in justification), remediate, fix-installed (a hot-fix the version cannot show: its name in justification), accept-risk (justification, until) or not-affected (a CSAF/OpenVEX justification); incidents (possible-compromise alerts): triage, confirm, contain, close (what was done, in justification) or false-positive (why, in justification)",
         access: Access::Roles(&["central-admin", "member-admin", "member-analyst"]),
         query: &[],
         body: Body::Json(&[
@@ -357,7 +359,7 @@ pub const ROUTES: &[Route] = &[
                 "justification",
                 "string",
                 false,
-                "running: the version run; fix-installed: the fix installed; accept-risk: why; not-affected: component_not_present, vulnerable_code_not_present, vulnerable_code_not_in_execute_path, vulnerable_code_cannot_be_controlled_by_adversary, inline_mitigations_already_exist",
+                "running: the version run; fix-installed: the fix installed; accept-risk: why; close: what was done; false-positive: why; not-affected: component_not_present, vulnerable_code_not_present, vulnerable_code_not_in_execute_path, vulnerable_code_cannot_be_controlled_by_adversary, inline_mitigations_already_exist",
             ),
             ("until", "string", false, "accept-risk: expiry, RFC 3339"),
         ]),
@@ -381,13 +383,64 @@ pub const ROUTES: &[Route] = &[
         method: "post",
         path: "/api/v1/sightings",
         operation_id: "reportSightings",
-        summary: "Report a hunt's sightings (a STIX 2.1 bundle from `ward hunt --report`): each thing sighted raises a possible-compromise alert",
+        summary: "Report a hunt's sightings (a STIX 2.1 bundle from `ward hunt --report`): each thing sighted raises a possible-compromise alert (an incident)",
         access: Access::Roles(WRITERS),
         query: &[],
         body: Body::File("A STIX 2.1 bundle of sighting objects"),
         status: 201,
         response: Answer::Json(schema::<ward_store::ReportOutcome>),
         handler: || axum::routing::post(alerts::report_sightings),
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/incidents/{id}",
+        operation_id: "getIncident",
+        summary: "An incident (a possible-compromise alert) with its sightings: time range, count, source addresses, assets, shared excerpts or line hashes",
+        access: Access::Any,
+        query: &[],
+        body: Body::None,
+        status: 200,
+        response: Answer::Json(schema::<incidents::IncidentDetail>),
+        handler: || axum::routing::get(incidents::show),
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/campaigns",
+        operation_id: "listCampaigns",
+        summary: "The campaign view: per indicator or rule, which members sighted it, first and last seen, and each member's incident state",
+        access: Access::Any,
+        query: &[ORG],
+        body: Body::None,
+        status: 200,
+        response: Answer::Json(schema::<incidents::CampaignList>),
+        handler: || axum::routing::get(incidents::campaigns),
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/campaigns/publish",
+        operation_id: "publishSightings",
+        summary: "Publish the federation's sightings upward as STIX 2.1 sighting objects (with identity objects, named or pseudonymous) in a TAXII collection",
+        access: Access::Roles(CENTRAL),
+        query: &[],
+        body: Body::Json(&[
+            ("collection", "string", true, "The TAXII collection's id"),
+            (
+                "subjects",
+                "array",
+                false,
+                "Only these indicators (STIX ids)",
+            ),
+            ("anonymise", "boolean", false, "Members by pseudonym"),
+            (
+                "skip_false_positives",
+                "boolean",
+                false,
+                "Leave out false positives (default true)",
+            ),
+        ]),
+        status: 201,
+        response: Answer::Json(schema::<incidents::Published>),
+        handler: || axum::routing::post(incidents::publish),
     },
     Route {
         method: "get",

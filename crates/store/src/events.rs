@@ -59,6 +59,17 @@ pub const EVENTS: &[(&str, &str)] = &[
         "alert.escalate",
         "a deadline was missed; `missed` says which",
     ),
+    (
+        "alert.triage",
+        "an incident was triaged (someone is looking at it)",
+    ),
+    ("alert.confirm", "an incident was confirmed as a compromise"),
+    ("alert.contain", "a confirmed compromise was contained"),
+    ("alert.close", "an incident was closed"),
+    (
+        "alert.false-positive",
+        "an incident was found not to be an attack; `reason` says why",
+    ),
 ];
 
 /// A feed source fell behind (no success for twice its interval): the central team's
@@ -127,7 +138,7 @@ fn event_names(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
 }
 
 fn missed(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
-    schemars::json_schema!({ "type": "string", "enum": ["acknowledgement", "remediation"] })
+    schemars::json_schema!({ "type": "string", "enum": ["acknowledgement", "remediation", "triage", "containment"] })
 }
 
 /// The JSON Schema of every event (`docs/events.schema.json`).

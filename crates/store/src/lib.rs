@@ -54,7 +54,10 @@ pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
 pub use rematch::{Overruled, Rematch};
 pub use scope::{AlertId, AssetId, ChannelId, FindingId, OrgId, Scope, StatementId, TokenId};
-pub use sightings::{NewSighting, ReportOutcome, SightingRow};
+pub use sightings::{
+    Campaign, CampaignMember, IncidentClock, NewSighting, ReportOutcome, SightingRow, cve_of,
+    vulnerabilities_of,
+};
 pub use tokens::TokenInfo;
 pub use users::{Login, NewSession, UserInfo};
 pub use vex::{NewStatement, StatementRow};

@@ -153,6 +153,17 @@ impl Store {
         collection_in(&mut conn, id).await
     }
 
+    /// The newest version of an object the central team published, in any collection.
+    pub async fn published_object(&self, stix_id: &str) -> Result<Option<serde_json::Value>> {
+        let row = sqlx::query(
+            "SELECT payload FROM taxii_object WHERE stix_id = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(stix_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|r| serde_json::from_str(r.get::<&str, _>("payload")).ok()))
+    }
+
     /// Adds STIX objects to a collection in one audited change: each new (id, version) gets the
     /// next `date_added`; one already held is left as it was.
     pub async fn add_objects(

@@ -157,19 +157,30 @@ fn read_new(path: &Path, offset: u64) -> std::io::Result<Vec<u8>> {
 }
 
 /// What `--follow` was asked to do.
-pub(crate) struct Follow<'a> {
+pub(crate) struct Follow {
     pub(crate) logs: Vec<PathBuf>,
     pub(crate) state: PathBuf,
     pub(crate) interval: Duration,
     pub(crate) stop_after: Option<Duration>,
     pub(crate) threads: usize,
     pub(crate) format: Option<ward_hunt::LogFormat>,
-    pub(crate) loaded: &'a Loaded,
+    pub(crate) loaded: Loaded,
+}
+
+/// A TAXII collection followed beside the logs: pulled every `every`; what it newly publishes
+/// is hunted for in what was already read (within `retro`), then in every new line.
+pub(crate) struct Refresh<'a> {
+    pub(crate) source: crate::taxii::Source,
+    pub(crate) every: Duration,
+    pub(crate) retro: Duration,
+    /// Everything to hunt with, from all the objects kept (the files given on the command
+    /// line and the collection's objects).
+    pub(crate) rebuild: &'a dyn Fn(&[serde_json::Value]) -> anyhow::Result<Loaded>,
 }
 
 /// One poll: reads what every log added, hunts through it, saves the state. Returns the
 /// sightings with their lines counted from each log's start.
-fn poll(f: &Follow<'_>, state: &mut State) -> anyhow::Result<Vec<Sighting>> {
+fn poll(f: &Follow, state: &mut State) -> anyhow::Result<Vec<Sighting>> {
     let mut inputs = Vec::new();
     let mut base: HashMap<String, u64> = HashMap::new();
     for path in candidates(&f.logs) {
@@ -238,17 +249,91 @@ fn poll(f: &Follow<'_>, state: &mut State) -> anyhow::Result<Vec<Sighting>> {
     Ok(sightings)
 }
 
-/// Polls until stopped (or `stop_after`), handing each poll's sightings to `found`.
+/// The retro-hunt: what was already read of every log (and rotated log) written within
+/// `retro`, hunted with what a pull newly brought. Lines are counted from each log's start, as
+/// the follow counts them, so a sighting found both ways is the same sighting.
+fn retro_hunt(f: &Follow, state: &State, with: &Loaded, retro: Duration) -> Vec<Sighting> {
+    let since = std::time::SystemTime::now()
+        .checked_sub(retro)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    let mut inputs = Vec::new();
+    for e in &state.logs {
+        let Ok(meta) = std::fs::metadata(&e.path) else {
+            continue;
+        };
+        if e.offset == 0 || meta.modified().is_ok_and(|m| m < since) {
+            continue;
+        }
+        if gzip(&e.path) || meta.len() == e.offset {
+            inputs.push(Input::Path(e.path.clone()));
+        } else {
+            // The live log: what was read of it (the rest is read by the follow, with every
+            // rule and indicator).
+            let mut bytes = Vec::new();
+            let read = std::fs::File::open(&e.path)
+                .and_then(|file| file.take(e.offset).read_to_end(&mut bytes));
+            if read.is_ok() {
+                inputs.push(Input::Memory {
+                    name: e.path.display().to_string(),
+                    bytes: Arc::new(bytes),
+                });
+            }
+        }
+    }
+    if inputs.is_empty() {
+        return Vec::new();
+    }
+    let hunter = Hunter {
+        rules: &with.rules,
+        indicators: &with.indicators,
+        format: f.format,
+        threads: f.threads,
+        now: chrono::Utc::now(),
+    };
+    hunter.run(&inputs, &|_| {}).sightings
+}
+
+/// Polls until stopped (or `stop_after`), handing each poll's sightings to `found` with what
+/// was hunted with. With `refresh`, the TAXII collection is pulled again every so often and
+/// what it newly publishes is hunted for over the logs already read.
 pub(crate) async fn run(
-    f: Follow<'_>,
-    found: &mut dyn FnMut(Vec<Sighting>) -> anyhow::Result<()>,
+    mut f: Follow,
+    refresh: Option<Refresh<'_>>,
+    found: &mut dyn FnMut(Vec<Sighting>, &Loaded) -> anyhow::Result<()>,
 ) -> anyhow::Result<()> {
     let mut state = State::load(&f.state)?;
     let started = Instant::now();
+    let mut pulled_at = Instant::now();
     loop {
         let sightings = tokio::task::block_in_place(|| poll(&f, &mut state))?;
         if !sightings.is_empty() {
-            found(sightings)?;
+            found(sightings, &f.loaded)?;
+        }
+        if let Some(r) = &refresh
+            && pulled_at.elapsed() >= r.every
+        {
+            pulled_at = Instant::now();
+            match crate::taxii::pull_from(&r.source).await {
+                Ok(pulled) if !pulled.new.is_empty() => {
+                    let mut new = Loaded::empty();
+                    crate::taxii::load_into(&pulled.new, &r.source.collection, &mut new);
+                    let retro =
+                        tokio::task::block_in_place(|| retro_hunt(&f, &state, &new, r.retro));
+                    eprintln!(
+                        "retro-hunt with {} new rules and {} new indicators: {} sightings",
+                        new.rules.loaded,
+                        new.indicators.len(),
+                        retro.len()
+                    );
+                    f.loaded = (r.rebuild)(&pulled.all)?;
+                    if !retro.is_empty() {
+                        found(retro, &f.loaded)?;
+                    }
+                }
+                Ok(_) => {}
+                // The logs are still followed with what was pulled before.
+                Err(e) => eprintln!("warning: pulling from TAXII: {e:#}"),
+            }
         }
         if f.stop_after.is_some_and(|d| started.elapsed() >= d) {
             return Ok(());

@@ -78,6 +78,23 @@ pub(crate) struct HuntArgs {
     /// Stop following after this long (`30s`, `15m`, `8h`).
     #[arg(long, requires = "follow", value_parser = parse_duration)]
     pub(crate) follow_for: Option<std::time::Duration>,
+    /// The asset (by its name in Ward) whose logs these are: the server ties a sighted exploit
+    /// attempt to that asset's open vulnerabilities.
+    #[arg(long)]
+    pub(crate) asset: Option<String>,
+    /// Send each sighted line (cut to 512 characters) with --report. Without it only the
+    /// line's SHA-256 leaves, so the member can later show which line it was.
+    #[arg(long)]
+    pub(crate) share_excerpts: bool,
+    /// With --follow and --taxii: pull the collection again this often (`30s`, `5m`); newly
+    /// published indicators and rules are also run over what was already read of the logs
+    /// (a retro-hunt, within --retro-days).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub(crate) pull_every: std::time::Duration,
+    /// How far back a retro-hunt looks: logs (and rotated logs) last written within this many
+    /// days.
+    #[arg(long, default_value_t = 30)]
+    pub(crate) retro_days: u32,
     /// Print every unsupported rule and unusable indicator with its reason.
     #[arg(long, short)]
     pub(crate) verbose: bool,
@@ -86,10 +103,40 @@ pub(crate) struct HuntArgs {
     pub(crate) logs: Vec<String>,
 }
 
-/// Rules and indicators, loaded from their paths.
+/// Rules and indicators, loaded from their paths (and pulled from TAXII).
 pub(crate) struct Loaded {
     pub(crate) rules: RuleSet,
     pub(crate) indicators: IndicatorSet,
+    /// Sigma rules pulled from TAXII: the rule's name → the STIX indicator that carried it.
+    pub(crate) published: std::collections::HashMap<String, String>,
+}
+
+impl Loaded {
+    pub(crate) fn empty() -> Self {
+        Self {
+            rules: RuleSet::new(),
+            indicators: IndicatorSet::new(),
+            published: std::collections::HashMap::new(),
+        }
+    }
+}
+
+/// What of a sighting leaves the member besides the matched fields (`--asset`,
+/// `--share-excerpts`), and the published indicators sightings refer to.
+pub(crate) struct Sharing<'a> {
+    pub(crate) asset: Option<&'a str>,
+    pub(crate) excerpts: bool,
+    pub(crate) published: &'a std::collections::HashMap<String, String>,
+}
+
+impl<'a> Sharing<'a> {
+    pub(crate) fn of(args: &'a HuntArgs, loaded: &'a Loaded) -> Self {
+        Self {
+            asset: args.asset.as_deref(),
+            excerpts: args.share_excerpts,
+            published: &loaded.published,
+        }
+    }
 }
 
 pub(crate) fn load(rules: &[PathBuf], indicators: &[PathBuf]) -> anyhow::Result<Loaded> {
@@ -133,6 +180,7 @@ pub(crate) fn load(rules: &[PathBuf], indicators: &[PathBuf]) -> anyhow::Result<
     Ok(Loaded {
         rules: set,
         indicators: ind,
+        published: std::collections::HashMap::new(),
     })
 }
 
@@ -141,9 +189,13 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// `--follow`: polls the logs until stopped; each poll's sightings printed (and reported).
-async fn follow(args: &HuntArgs, loaded: &Loaded) -> anyhow::Result<u8> {
-    report_loading(loaded, args.verbose);
-    if loaded.rules.loaded == 0 && loaded.indicators.is_empty() {
+async fn follow(
+    args: &HuntArgs,
+    loaded: Loaded,
+    taxii: Option<crate::taxii::Source>,
+) -> anyhow::Result<u8> {
+    report_loading(&loaded, args.verbose);
+    if loaded.rules.loaded == 0 && loaded.indicators.is_empty() && taxii.is_none() {
         bail!("no rule or indicator could be loaded (see the reasons above)");
     }
     if args.logs.iter().any(|l| l == "-") {
@@ -169,9 +221,27 @@ async fn follow(args: &HuntArgs, loaded: &Loaded) -> anyhow::Result<u8> {
         format: args.log_format,
         loaded,
     };
+    let rebuild = |all: &[serde_json::Value]| -> anyhow::Result<Loaded> {
+        let mut loaded = load(&args.rules, &args.indicators)?;
+        if let Some(t) = &taxii {
+            crate::taxii::load_into(all, &t.collection, &mut loaded);
+        }
+        Ok(loaded)
+    };
+    let refresh = taxii.as_ref().map(|t| crate::follow::Refresh {
+        source: crate::taxii::Source {
+            root: t.root.clone(),
+            collection: t.collection.clone(),
+            token: t.token.clone(),
+            dir: t.dir.clone(),
+        },
+        every: args.pull_every.max(std::time::Duration::from_secs(1)),
+        retro: std::time::Duration::from_secs(u64::from(args.retro_days) * 86_400),
+        rebuild: &rebuild,
+    });
     let mut total = 0usize;
     let mut failed = false;
-    crate::follow::run(f, &mut |sightings| {
+    crate::follow::run(f, refresh, &mut |sightings, loaded| {
         total += sightings.len();
         for s in &sightings {
             match args.format {
@@ -195,8 +265,10 @@ async fn follow(args: &HuntArgs, loaded: &Loaded) -> anyhow::Result<u8> {
                 sightings,
                 ..Report::default()
             };
+            let sharing = Sharing::of(args, loaded);
             let sent = tokio::task::block_in_place(|| {
-                tokio::runtime::Handle::current().block_on(send_report(url, token, &report))
+                tokio::runtime::Handle::current()
+                    .block_on(send_report(url, token, &report, &sharing))
             });
             if let Err(e) = sent {
                 eprintln!("error: reporting to {url}: {e:#}");
@@ -254,22 +326,28 @@ pub(crate) async fn run(args: HuntArgs) -> anyhow::Result<u8> {
     }
     let started = Instant::now();
     let mut loaded = load(&args.rules, &args.indicators)?;
-    if let (Some(root), Some(collection), Some(token)) =
-        (&args.taxii, &args.collection, &args.token)
-    {
-        let state = match &args.taxii_state {
-            Some(p) => p.clone(),
-            None => ward_store::default_location()
-                .parent()
-                .map(|d| d.join("taxii"))
-                .unwrap_or_else(|| PathBuf::from("taxii")),
-        };
-        let objects = crate::taxii::pull(root, collection, token, &state).await?;
-        crate::taxii::load_into(&objects, collection, &mut loaded);
+    let taxii = match (&args.taxii, &args.collection, &args.token) {
+        (Some(root), Some(collection), Some(token)) => Some(crate::taxii::Source {
+            root: root.clone(),
+            collection: collection.clone(),
+            token: token.clone(),
+            dir: match &args.taxii_state {
+                Some(p) => p.clone(),
+                None => ward_store::default_location()
+                    .parent()
+                    .map(|d| d.join("taxii"))
+                    .unwrap_or_else(|| PathBuf::from("taxii")),
+            },
+        }),
+        _ => None,
+    };
+    if let Some(t) = &taxii {
+        let pulled = crate::taxii::pull_from(t).await?;
+        crate::taxii::load_into(&pulled.all, &t.collection, &mut loaded);
     }
     let loaded = loaded;
     if args.follow {
-        return follow(&args, &loaded).await;
+        return follow(&args, loaded, taxii).await;
     }
     report_loading(&loaded, args.verbose);
     if loaded.rules.loaded == 0 && loaded.indicators.is_empty() {
@@ -341,13 +419,18 @@ pub(crate) async fn run(args: HuntArgs) -> anyhow::Result<u8> {
         ),
         HuntFormat::Stix => println!(
             "{}",
-            serde_json::to_string_pretty(&stix_bundle(&report, chrono::Utc::now()))?
+            serde_json::to_string_pretty(&stix_bundle(
+                &report,
+                chrono::Utc::now(),
+                &Sharing::of(&args, &loaded)
+            ))?
         ),
     }
     if let (Some(url), Some(token)) = (&args.report, &args.token) {
         if report.sightings.is_empty() {
             eprintln!("nothing to report to {url}");
-        } else if let Err(e) = send_report(url, token, &report).await {
+        } else if let Err(e) = send_report(url, token, &report, &Sharing::of(&args, &loaded)).await
+        {
             eprintln!("error: reporting to {url}: {e:#}");
             failed = true;
         }
@@ -458,11 +541,16 @@ fn as_json(report: &Report, loaded: &Loaded) -> serde_json::Value {
 }
 
 /// Posts the sightings bundle to `{url}/api/v1/sightings`.
-async fn send_report(url: &str, token: &str, report: &Report) -> anyhow::Result<()> {
+pub(crate) async fn send_report(
+    url: &str,
+    token: &str,
+    report: &Report,
+    sharing: &Sharing<'_>,
+) -> anyhow::Result<()> {
     // One TLS crypto provider for the process (ring, as sqlx and lettre use).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let endpoint = format!("{}/api/v1/sightings", url.trim_end_matches('/'));
-    let bundle = stix_bundle(report, chrono::Utc::now());
+    let bundle = stix_bundle(report, chrono::Utc::now(), sharing);
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(60))
         .build()?;
@@ -482,7 +570,7 @@ async fn send_report(url: &str, token: &str, report: &Report) -> anyhow::Result<
         );
     }
     eprintln!(
-        "reported to {url}: {} sightings recorded, {} already known; alerts: {}",
+        "reported to {url}: {} sightings recorded, {} already known; incidents: {}",
         body["recorded"],
         body["already_known"],
         body["alerts"]
@@ -509,16 +597,29 @@ fn stix_id(kind: &str, name: &str) -> String {
 }
 
 /// The sightings as a STIX 2.1 bundle: per sighting a `sighting` object (first and last seen
-/// are the record's time, count 1) referring to the STIX indicator it is of, or, for a Sigma
-/// rule, to an `indicator` with `pattern_type: sigma` standing for the rule (by its id, not its
-/// text). The matched fields ride along as `x_ward_matched`; no other log content is included.
-pub(crate) fn stix_bundle(report: &Report, now: chrono::DateTime<chrono::Utc>) -> SightingsBundle {
+/// are the record's time, count 1) referring to the STIX indicator it is of — for a Sigma rule
+/// pulled from TAXII, the indicator that carried it; for another rule, an `indicator` with
+/// `pattern_type: sigma` standing for the rule (by its id, not its text), its tags as `labels`
+/// and the CVEs they name as external references. The matched fields, the client address and
+/// the line's SHA-256 ride along (`x_ward_*`); the line itself only with `excerpts`.
+pub(crate) fn stix_bundle(
+    report: &Report,
+    now: chrono::DateTime<chrono::Utc>,
+    sharing: &Sharing<'_>,
+) -> SightingsBundle {
     let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut objects = Vec::new();
     let mut rules_done = std::collections::HashSet::new();
     for s in &report.sightings {
-        let of = match s.kind {
-            ward_hunt::SightingKind::Indicator if s.id.starts_with("indicator--") => s.id.clone(),
+        let published = match s.kind {
+            ward_hunt::SightingKind::Sigma => sharing.published.get(&s.id).cloned(),
+            ward_hunt::SightingKind::Indicator => None,
+        };
+        let of = match (s.kind, published) {
+            (_, Some(id)) => id,
+            (ward_hunt::SightingKind::Indicator, None) if s.id.starts_with("indicator--") => {
+                s.id.clone()
+            }
             _ => {
                 let id = stix_id("indicator", &format!("{:?}:{}", s.kind, s.id));
                 if rules_done.insert(id.clone()) {
@@ -532,6 +633,19 @@ pub(crate) fn stix_bundle(report: &Report, now: chrono::DateTime<chrono::Utc>) -
                             ),
                         ),
                     };
+                    let mut extra = serde_json::Map::new();
+                    if !s.tags.is_empty() {
+                        extra.insert("labels".into(), json!(s.tags));
+                        let cves: Vec<serde_json::Value> = s
+                            .tags
+                            .iter()
+                            .filter_map(|t| ward_store::cve_of(t))
+                            .map(|c| json!({"source_name": "cve", "external_id": c}))
+                            .collect();
+                        if !cves.is_empty() {
+                            extra.insert("external_references".into(), json!(cves));
+                        }
+                    }
                     objects.push(StixObject {
                         kind: StixObject::INDICATOR.into(),
                         spec_version: Some("2.1".into()),
@@ -542,6 +656,7 @@ pub(crate) fn stix_bundle(report: &Report, now: chrono::DateTime<chrono::Utc>) -
                         pattern_type: Some(pattern_type.into()),
                         pattern: Some(pattern),
                         valid_from: Some(stamp.clone()),
+                        extra,
                         ..StixObject::default()
                     });
                 }
@@ -552,6 +667,17 @@ pub(crate) fn stix_bundle(report: &Report, now: chrono::DateTime<chrono::Utc>) -
             .timestamp
             .unwrap_or(now)
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut extra = serde_json::Map::new();
+        if let Some(source) = &s.evidence.source {
+            extra.insert("x_ward_source".into(), json!(source));
+        }
+        extra.insert("x_ward_line_sha256".into(), json!(s.evidence.line_sha256));
+        if sharing.excerpts {
+            extra.insert("x_ward_excerpt".into(), json!(s.evidence.excerpt));
+        }
+        if let Some(asset) = sharing.asset {
+            extra.insert("x_ward_asset".into(), json!(asset));
+        }
         objects.push(StixObject {
             kind: StixObject::SIGHTING.into(),
             spec_version: Some("2.1".into()),
@@ -569,6 +695,7 @@ pub(crate) fn stix_bundle(report: &Report, now: chrono::DateTime<chrono::Utc>) -
             x_ward_file: Some(s.file.clone()),
             x_ward_line: Some(s.line),
             x_ward_matched: Some(serde_json::to_value(&s.matched).expect("strings serialise")),
+            extra,
             ..StixObject::default()
         });
     }

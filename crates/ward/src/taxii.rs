@@ -37,13 +37,36 @@ fn state_file(dir: &Path, collection: &str) -> anyhow::Result<PathBuf> {
     Ok(dir.join(format!("{collection}.json")))
 }
 
-/// Pulls what the collection added since the last pull; returns every object kept.
+/// Where `--taxii` pulls from.
+pub(crate) struct Source {
+    pub(crate) root: String,
+    pub(crate) collection: String,
+    pub(crate) token: String,
+    /// Where the objects and the cursor are kept.
+    pub(crate) dir: PathBuf,
+}
+
+/// [`pull`] from a source.
+pub(crate) async fn pull_from(source: &Source) -> anyhow::Result<Pulled> {
+    pull(&source.root, &source.collection, &source.token, &source.dir).await
+}
+
+/// What a pull brought.
+pub(crate) struct Pulled {
+    /// Every object kept (the newest version of each).
+    pub(crate) all: Vec<Value>,
+    /// Objects (or versions) this pull brought that were not kept before.
+    pub(crate) new: Vec<Value>,
+}
+
+/// Pulls what the collection added since the last pull.
 pub(crate) async fn pull(
     root: &str,
     collection: &str,
     token: &str,
     dir: &Path,
-) -> anyhow::Result<Vec<Value>> {
+) -> anyhow::Result<Pulled> {
+    let mut new: BTreeMap<String, Value> = BTreeMap::new();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let file = state_file(dir, collection)?;
     let root = format!("{}/", root.trim_end_matches('/'));
@@ -117,10 +140,11 @@ pub(crate) async fn pull(
             };
             let newer = state.objects.get(id).is_none_or(|kept| {
                 object["modified"].as_str().unwrap_or_default()
-                    >= kept["modified"].as_str().unwrap_or_default()
+                    > kept["modified"].as_str().unwrap_or_default()
             });
             if newer {
                 state.objects.insert(id.to_owned(), object.clone());
+                new.insert(id.to_owned(), object.clone());
             }
             pulled += 1;
         }
@@ -147,7 +171,10 @@ pub(crate) async fn pull(
         state.objects.len(),
         file.display()
     );
-    Ok(state.objects.into_values().collect())
+    Ok(Pulled {
+        all: state.objects.into_values().collect(),
+        new: new.into_values().collect(),
+    })
 }
 
 /// Adds the pulled indicators (STIX patterns) and Sigma rules to what the hunt loaded.
@@ -181,5 +208,10 @@ pub(crate) fn load_into(objects: &[Value], collection: &str, loaded: &mut Loaded
         loaded
             .rules
             .add_yaml(Path::new(&format!("taxii:{collection}/{id}")), rule);
+        // Sightings of the rule name the indicator the central team published, so that the
+        // server ties them to it (its title, tags and CVEs).
+        for name in ward_hunt::RuleSet::rule_names(rule) {
+            loaded.published.insert(name, id.to_owned());
+        }
     }
 }

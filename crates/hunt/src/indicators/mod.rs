@@ -259,6 +259,7 @@ pub struct LeafHit {
     pub line: u64,
     pub timestamp: Option<DateTime<Utc>>,
     pub matched: Vec<(String, String)>,
+    pub evidence: crate::hunt::Evidence,
 }
 
 impl IndicatorSet {

@@ -30,7 +30,10 @@ pub(crate) async fn report_sightings(
         return Err(ApiError::forbidden("report sightings"));
     }
     let sightings = parse_sightings(&body).map_err(ApiError::bad_request)?;
-    let outcome = state.store.record_sightings(&who, &sightings).await?;
+    let outcome = state
+        .store
+        .record_sightings(&who, &sightings, crate::incident_clock(&state.policy))
+        .await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }
 

@@ -160,14 +160,33 @@ pub(super) async fn alert_view(
     })
 }
 
+/// An alert's page: a vulnerability alert, or an incident (a possible compromise).
+async fn page(
+    state: &AppState,
+    session: &Session,
+    id: AlertId,
+    error: String,
+) -> Result<Response, PageError> {
+    match crate::api::incidents::incident(state, &session.who, id).await {
+        Ok(detail) => Ok(html(&super::incidents::incident_page(
+            session.nav(state, "alerts").await?,
+            &detail,
+            session.who.role,
+            error,
+        ))),
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
+            Ok(html(&alert_view(state, session, id, error).await?))
+        }
+        Err(e) => Err(PageError(e)),
+    }
+}
+
 pub(super) async fn alert_page(
     State(state): State<Arc<AppState>>,
     session: Session,
     Path(id): Path<AlertId>,
 ) -> PageResult {
-    Ok(html(
-        &alert_view(&state, &session, id, String::new()).await?,
-    ))
+    page(&state, &session, id, String::new()).await
 }
 
 #[derive(Deserialize)]
@@ -212,7 +231,7 @@ pub(super) async fn alert_action(
         Err(e) => {
             // The page again, with what went wrong next to the forms.
             let status = e.status;
-            let mut r = html(&alert_view(&state, &session, id, e.message).await?);
+            let mut r = page(&state, &session, id, e.message).await?;
             *r.status_mut() = status;
             Ok(r)
         }

@@ -13,7 +13,10 @@ pub(super) struct DashboardPage {
     kev_members: Vec<(String, Vec<String>)>,
     breaches: Vec<AlertView>,
     chart: Chart,
+    /// Incidents not closed (nor false positives), least advanced first.
     compromise: Vec<AlertView>,
+    /// How many incidents are in each unresolved state.
+    incident_states: Vec<(String, usize)>,
 }
 
 /// A line chart drawn as SVG on the server (no script, no inline style).
@@ -130,11 +133,17 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
         .map(|a| AlertView::new(a, now))
         .filter(|v| v.is_open() && (v.escalated || v.acknowledge_late || v.remediate_late))
         .collect();
-    let compromise = alerts
+    // Incidents not yet closed, the least advanced first (open before triaged …).
+    let mut incidents: Vec<&AlertRow> = alerts
         .iter()
-        .filter(|a| a.kind == AlertKind::PossibleCompromise && a.state == AlertState::Open)
-        .map(|a| AlertView::new(a, now))
+        .filter(|a| a.kind == AlertKind::PossibleCompromise && !a.state.is_resolved())
         .collect();
+    incidents.sort_by_key(|a| (a.state, a.acknowledge_by));
+    let mut incident_states: BTreeMap<AlertState, usize> = BTreeMap::new();
+    for a in &incidents {
+        *incident_states.entry(a.state).or_default() += 1;
+    }
+    let compromise = incidents.iter().map(|a| AlertView::new(a, now)).collect();
     Ok(html(&DashboardPage {
         nav: session.nav(&state, "dashboard").await?,
         by_priority,
@@ -143,6 +152,10 @@ pub(super) async fn dashboard(State(state): State<Arc<AppState>>, session: Sessi
         breaches,
         chart: trend(&alerts, now),
         compromise,
+        incident_states: incident_states
+            .into_iter()
+            .map(|(s, n)| (s.as_str().to_owned(), n))
+            .collect(),
     }))
 }
 

@@ -27,6 +27,7 @@ mod alerts;
 mod assets;
 mod central;
 mod findings;
+mod incidents;
 mod people;
 mod session;
 mod statements;
@@ -53,6 +54,7 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             "/alerts/{id}",
             get(alerts::alert_page).post(alerts::alert_action),
         )
+        .route("/campaigns", get(incidents::campaigns))
         .route("/members", get(central::members))
         .route("/sources", get(central::sources))
         .route("/audit", get(central::audit))
@@ -362,7 +364,12 @@ impl AlertView {
             a.acknowledged_at.is_some() || resolved,
             now,
         );
-        let (remediate_timer, remediate_late) = timer(a.remediate_by, resolved, now);
+        // A contained incident waits only for closing: its containment deadline is met.
+        let (remediate_timer, remediate_late) = timer(
+            a.remediate_by,
+            resolved || a.state == AlertState::Contained,
+            now,
+        );
         Self {
             id: a.id,
             organisation: a.organisation.clone(),
@@ -413,7 +420,9 @@ impl AlertView {
     }
 
     fn is_open(&self) -> bool {
-        matches!(self.state.as_str(), "open" | "acknowledged")
+        self.state
+            .parse::<ward_model::AlertState>()
+            .is_ok_and(|s| !s.is_resolved())
     }
 
     fn exposure_text(&self) -> &'static str {
@@ -448,6 +457,8 @@ fn resolution_words(r: ward_model::Resolution) -> &'static str {
         R::NotAffected => "Not affected: the member declared it (VEX)",
         R::RiskAccepted => "Risk accepted by the member",
         R::Withdrawn => "Withdrawn: the knowledge changed (nothing was patched)",
+        R::Closed => "Closed by the member",
+        R::FalsePositive => "False positive: not an attack",
     }
 }
 

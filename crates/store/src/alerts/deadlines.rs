@@ -81,14 +81,15 @@ impl Store {
                 .push(audited(&mut change, org, "alert.reopen", &a).await?);
         }
         // Missed acknowledgement (still open), or missed remediation (open or acknowledged);
-        // escalated once per missed deadline.
+        // for incidents, missed triage (still open) or containment (open, triaged or
+        // confirmed). Escalated once per missed deadline.
         let late = sqlx::query(concat!(
             "SELECT ",
             alert_columns!(),
             " FROM alert a JOIN organisation o ON o.id = a.organisation_id
-              WHERE a.kind = 'vulnerability' AND (
+              WHERE (
                     (a.state = 'open' AND a.acknowledge_by < $1 AND a.escalated_at IS NULL)
-                 OR (a.state IN ('open', 'acknowledged') AND a.remediate_by < $1
+                 OR (a.state IN ('open', 'acknowledged', 'triaged', 'confirmed') AND a.remediate_by < $1
                      AND (a.escalated_at IS NULL OR a.escalated_at < a.remediate_by)))"
         ))
         .bind(&at)
@@ -102,10 +103,12 @@ impl Store {
                 .await?;
             let after = alert_by_id(&mut change, a.id).await?;
             let org = org_of(&mut change, a.id).await?;
-            let missed = if a.remediate_by.is_some_and(|r| r < now_) {
-                "remediation"
-            } else {
-                "acknowledgement"
+            let incident = a.kind == AlertKind::PossibleCompromise;
+            let missed = match (a.remediate_by.is_some_and(|r| r < now_), incident) {
+                (true, false) => "remediation",
+                (true, true) => "containment",
+                (false, false) => "acknowledgement",
+                (false, true) => "triage",
             };
             // The alert where every event has it (it was nested one level deeper, so e-mails of
             // escalations said nothing of the alert); which deadline was missed beside it.

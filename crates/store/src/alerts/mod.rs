@@ -54,6 +54,20 @@ pub enum Transition {
     NotAffected {
         justification: String,
     },
+    /// Incidents: someone is looking at it.
+    Triage,
+    /// Incidents: it is a compromise.
+    Confirm,
+    /// Incidents: the compromise is contained.
+    Contain,
+    /// Incidents: over (with what was done, if said).
+    Close {
+        reason: Option<String>,
+    },
+    /// Incidents: not an attack, and why.
+    FalsePositive {
+        reason: String,
+    },
 }
 
 impl Transition {
@@ -64,6 +78,11 @@ impl Transition {
             Self::Remediate | Self::FixInstalled { .. } => AlertAction::Remediate,
             Self::AcceptRisk { .. } => AlertAction::AcceptRisk,
             Self::NotAffected { .. } => AlertAction::NotAffected,
+            Self::Triage => AlertAction::Triage,
+            Self::Confirm => AlertAction::Confirm,
+            Self::Contain => AlertAction::Contain,
+            Self::Close { .. } => AlertAction::Close,
+            Self::FalsePositive { .. } => AlertAction::FalsePositive,
         }
     }
 }
@@ -148,6 +167,21 @@ pub struct AlertRow {
     pub note: Option<String>,
     /// A confirm-exposure alert's answer from the member ("runs version 12.5.0.0").
     pub answer: Option<String>,
+    /// Incidents: the tags of the rule or indicator sighted (`attack.t1190`, `cve.2025-4427`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// Incidents: the vulnerabilities the thing sighted exploits (from its tags and
+    /// references).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub vulnerabilities: Vec<String>,
+    /// Incidents: why the severity was raised — an exploit attempt sighted where the
+    /// vulnerability it exploits is still open ("CVE-2025-4427 is open on epmm-01").
+    pub link: Option<String>,
+    /// Incidents: when it was confirmed as a compromise (kept through containment and
+    /// closing).
+    #[serde(with = "ward_model::timestamp::millis_option")]
+    #[schemars(with = "Option<String>")]
+    pub confirmed_at: Option<DateTime<Utc>>,
 }
 
 /// One alert within the scope (`Some(org)`: that organisation's only), on any connection (the
@@ -200,7 +234,17 @@ pub(crate) fn alert(row: &sqlx::any::AnyRow) -> Result<AlertRow> {
         escalated_at: time_optional(row, "alert", id, "escalated_at")?,
         note: row.get("note"),
         answer: row.get("answer"),
+        tags: json_list(row.get("tags")),
+        vulnerabilities: json_list(row.get("vulnerabilities")),
+        link: row.get("link"),
+        confirmed_at: time_optional(row, "alert", id, "confirmed_at")?,
     })
+}
+
+/// A JSON list of words as stored (`NULL`: none).
+fn json_list(text: Option<String>) -> Vec<String> {
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 /// The columns `alert()` reads (a macro so that queries stay string literals: sqlx refuses
@@ -209,10 +253,28 @@ macro_rules! alert_columns {
     () => {
         "a.id, a.organisation_id, o.slug, o.name AS organisation_name, a.kind, a.subject, a.title, a.level, a.state, a.evidence, a.created_at, a.updated_at,
          a.exposure, a.origin, a.priority, a.acknowledge_by, a.remediate_by, a.acknowledged_at, a.resolved_at,
-         a.justification, a.accepted_until, a.escalated_at, a.note, a.resolution, a.resolution_reason, a.severity, a.answer"
+         a.justification, a.accepted_until, a.escalated_at, a.note, a.resolution, a.resolution_reason, a.severity, a.answer,
+         a.tags, a.vulnerabilities, a.link, a.confirmed_at"
     };
 }
 pub(crate) use alert_columns;
+
+/// The states of an alert that is neither awaiting acknowledgement nor resolved: acknowledged
+/// vulnerability alerts, and incidents triaged, confirmed or contained
+/// ([`ward_model::AlertState::is_in_hand`]). A macro so that queries stay string literals.
+macro_rules! in_hand {
+    () => {
+        "('acknowledged', 'triaged', 'confirmed', 'contained')"
+    };
+}
+/// Every state of an alert that is not resolved.
+macro_rules! unresolved {
+    () => {
+        "('open', 'acknowledged', 'triaged', 'confirmed', 'contained')"
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use {in_hand, unresolved};
 
 /// What is asked of the organisations within the scope (the navigation's counts and the
 /// member's first page): alerts awaiting acknowledgement and remediation, how many of them
@@ -228,12 +290,18 @@ pub struct Attention {
 impl Store {
     /// What is asked of the organisations within the scope now.
     pub async fn attention(&self, scope: Scope) -> Result<Attention> {
-        let r = sqlx::query(
+        // Contained incidents wait only for closing: past the containment deadline is not late.
+        let r = sqlx::query(concat!(
             "SELECT COUNT(*) FILTER (WHERE state = 'open') AS ack,
-                    COUNT(*) FILTER (WHERE state = 'acknowledged') AS rem,
-                    COUNT(*) FILTER (WHERE (state = 'open' AND acknowledge_by < $2) OR remediate_by < $2) AS overdue
-             FROM alert WHERE state IN ('open', 'acknowledged') AND ($1 IS NULL OR organisation_id = $1)",
-        )
+                    COUNT(*) FILTER (WHERE state IN ",
+            in_hand!(),
+            ") AS rem,
+                    COUNT(*) FILTER (WHERE (state = 'open' AND acknowledge_by < $2)
+                                        OR (remediate_by < $2 AND state <> 'contained')) AS overdue
+             FROM alert WHERE state IN ",
+            unresolved!(),
+            " AND ($1 IS NULL OR organisation_id = $1)"
+        ))
         .bind(scope.organisation())
         .bind(now())
         .fetch_one(&self.pool)
@@ -429,21 +497,26 @@ impl Store {
         let before = scoped_alert(&mut change.tx, scope, id)
             .await?
             .ok_or_else(|| StoreError::NotFound(format!("alert {id}")))?;
-        match ward_model::transition(before.kind, before.state, transition.action()) {
-            Ok(_) => {}
+        let to = match ward_model::transition(before.kind, before.state, transition.action()) {
+            Ok(to) => to,
             Err(e @ ward_model::Refusal::WrongKind { .. }) => {
                 return Err(StoreError::Invalid(format!("alert {id}: {e}")));
             }
             Err(e @ ward_model::Refusal::WrongState { .. }) => {
                 return Err(StoreError::Conflict(format!("alert {id}: {e}")));
             }
-        }
+        };
         let at = now();
         let org_id: OrgId = sqlx::query("SELECT organisation_id FROM alert WHERE id = $1")
             .bind(id)
             .fetch_one(&mut *change.tx)
             .await?
             .get("organisation_id");
+        if before.kind == AlertKind::PossibleCompromise {
+            let after = incident_transition(&mut change, actor, &before, to, transition).await?;
+            change.commit().await?;
+            return Ok(after);
+        }
         match transition {
             Transition::Running { version } => {
                 let version = version.trim();
@@ -565,6 +638,13 @@ impl Store {
                 .execute(&mut *change.tx)
                 .await?;
             }
+            Transition::Triage
+            | Transition::Confirm
+            | Transition::Contain
+            | Transition::Close { .. }
+            | Transition::FalsePositive { .. } => {
+                unreachable!("ward_model::transition refuses incident actions on vulnerabilities")
+            }
         }
         let after = audited(
             &mut change,
@@ -576,4 +656,80 @@ impl Store {
         change.commit().await?;
         Ok(after)
     }
+}
+
+/// An incident's step (the lifecycle checked by the caller): the new state, when it was first
+/// looked at, and for closing and false positives the resolution and why. Audited as
+/// `alert.<action>` (`alert.triage` for an acknowledgement).
+async fn incident_transition(
+    change: &mut crate::audit::Change,
+    actor: &str,
+    before: &AlertRow,
+    to: AlertState,
+    transition: &Transition,
+) -> Result<AlertRow> {
+    let reason = match transition {
+        Transition::FalsePositive { reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() || reason.chars().count() > 2_000 {
+                return Err(StoreError::Invalid(
+                    "reason: say why it is a false positive (at most 2000 characters)".into(),
+                ));
+            }
+            Some(reason.to_owned())
+        }
+        Transition::Close { reason } => {
+            let reason = reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
+            if reason.is_some_and(|r| r.chars().count() > 2_000) {
+                return Err(StoreError::Invalid(
+                    "reason: at most 2000 characters".into(),
+                ));
+            }
+            Some(reason.map_or_else(|| format!("{actor} closed it"), str::to_owned))
+        }
+        _ => None,
+    };
+    let resolution = match to {
+        AlertState::Closed => Some(Resolution::Closed),
+        AlertState::FalsePositive => Some(Resolution::FalsePositive),
+        _ => None,
+    };
+    let at = now();
+    sqlx::query(
+        "UPDATE alert SET state = $1, updated_at = $2, acknowledged_at = COALESCE(acknowledged_at, $2),
+             resolved_at = CASE WHEN $3 THEN $2 ELSE resolved_at END,
+             resolution = COALESCE($4, resolution), resolution_reason = COALESCE($5, resolution_reason),
+             justification = CASE WHEN $6 THEN $5 ELSE justification END,
+             confirmed_at = CASE WHEN $8 THEN $2 ELSE confirmed_at END
+         WHERE id = $7",
+    )
+    .bind(to.as_str())
+    .bind(&at)
+    .bind(to.is_resolved())
+    .bind(resolution.map(Resolution::as_str))
+    .bind(&reason)
+    .bind(to == AlertState::FalsePositive)
+    .bind(before.id)
+    .bind(to == AlertState::Confirmed)
+    .execute(&mut *change.tx)
+    .await?;
+    let action = match transition.action() {
+        AlertAction::Acknowledge => AlertAction::Triage,
+        other => other,
+    };
+    sync::audited_with(
+        change,
+        before.organisation_id,
+        &format!("alert.{action}"),
+        before,
+        &crate::audit::EventExtra {
+            missed: None,
+            reason: if to == AlertState::FalsePositive {
+                reason
+            } else {
+                None
+            },
+        },
+    )
+    .await
 }
