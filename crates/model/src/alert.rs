@@ -86,7 +86,11 @@ vocabulary! {
     /// How far an alert has got. `withdrawn`: Ward no longer believes the member affected
     /// because the knowledge changed (no source now calls its components affected); not a
     /// remediation, nothing was patched. Possible-compromise alerts (incidents) go their own
-    /// way: `open → triaged → confirmed → contained → closed`, or `false-positive`.
+    /// way: `open → triaged → confirmed → contained → closed`, or `false-positive`. `triaged`:
+    /// someone has looked at it (an incident's acknowledgement); `confirmed`: it is a
+    /// compromise; `contained`: the attacker's access is cut off; `closed`: over (contained and
+    /// cleaned up, or triaged as no compromise); `false-positive`: not an attack, with the
+    /// reason. (No comments on the words themselves: the API's schema stays a plain `enum`.)
     AlertState ("alert state") {
         Open = "open",
         Acknowledged = "acknowledged",
@@ -94,15 +98,10 @@ vocabulary! {
         RiskAccepted = "risk-accepted",
         NotAffected = "not-affected",
         Withdrawn = "withdrawn",
-        /// An incident someone has looked at: the acknowledgement of a sighting.
         Triaged = "triaged",
-        /// An incident found to be a compromise.
         Confirmed = "confirmed",
-        /// A confirmed compromise contained (the attacker's access cut off).
         Contained = "contained",
-        /// An incident over: contained and cleaned up, or triaged as no compromise.
         Closed = "closed",
-        /// What was sighted was not an attack (with the reason).
         FalsePositive = "false-positive",
     }
 }
@@ -396,6 +395,23 @@ mod tests {
             e.to_string(),
             "not-affected applies to vulnerability alerts; this is a possible-compromise alert"
         );
+        let e = transition(
+            AlertKind::Vulnerability,
+            AlertState::Acknowledged,
+            AlertAction::Contain,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "contain applies to possible-compromise alerts (incidents); this is a vulnerability alert"
+        );
+        let e = transition(
+            AlertKind::PossibleCompromise,
+            AlertState::Open,
+            AlertAction::Close,
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "the alert is open: it cannot be closed");
     }
 
     #[test]

@@ -181,17 +181,6 @@ impl Default for IncidentWindows {
     }
 }
 
-impl IncidentWindows {
-    /// (triage, contain) for an incident, by whether what was sighted is tied to exploitation.
-    pub fn for_incident(&self, exploited: bool) -> (Duration, Duration) {
-        if exploited {
-            (self.exploited_triage, self.exploited_contain)
-        } else {
-            (self.triage, self.contain)
-        }
-    }
-}
-
 /// A validated policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Policy {
@@ -228,7 +217,7 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// Parses `48h`, `14d`, `2w`, `30m`.
+/// Parses `48h`, `14d`, `2w`, `30m`, `90s`.
 fn duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -236,11 +225,12 @@ fn duration(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("`{s}` is not a duration like 48h, 14d or 2w"))?;
     match unit {
+        "s" => Ok(Duration::seconds(n)),
         "m" => Ok(Duration::minutes(n)),
         "h" => Ok(Duration::hours(n)),
         "d" => Ok(Duration::days(n)),
         "w" => Ok(Duration::weeks(n)),
-        _ => Err(format!("`{s}`: the unit must be m, h, d or w")),
+        _ => Err(format!("`{s}`: the unit must be s, m, h, d or w")),
     }
 }
 
@@ -1224,6 +1214,44 @@ remediate = "7d"
     }
 
     #[test]
+    fn incident_windows_default_and_are_read() {
+        let p = Policy::parse(
+            "p.toml",
+            "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.incidents, IncidentWindows::default());
+        assert_eq!(
+            (p.incidents.exploited_triage, p.incidents.exploited_contain),
+            (Duration::hours(4), Duration::hours(72))
+        );
+        let p = Policy::parse(
+            "p.toml",
+            "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n[incidents]\nexploited_triage = \"90s\"\ntriage = \"2h\"\n",
+        )
+        .unwrap();
+        assert_eq!(p.incidents.exploited_triage, Duration::seconds(90));
+        assert_eq!(
+            (p.incidents.triage, p.incidents.contain),
+            (Duration::hours(2), Duration::days(7))
+        );
+        let e = Policy::parse(
+            "p.toml",
+            "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n[incidents]\ntriage = \"8d\"\n",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("containment cannot be due before triage"),
+            "{e}"
+        );
+        assert_eq!(
+            Policy::load("nhs-hsa").unwrap().incidents,
+            IncidentWindows::default()
+        );
+    }
+
+    #[test]
     fn errors_name_the_line() {
         let cases = [
             (
@@ -1252,6 +1280,16 @@ remediate = "7d"
                 "unknown field",
             ),
             ("name = \"x\"\nremediation = \"windows\"\n", 1, "clock"),
+            (
+                "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n[incidents]\ntriage = \"soon\"\n",
+                5,
+                "is not a duration",
+            ),
+            (
+                "name = \"x\"\nremediation = \"windows\"\nclock = \"now\"\n[incidents]\ncontain = \"0h\"\n",
+                5,
+                "longer than zero",
+            ),
         ];
         for (text, line, words) in cases {
             let e = Policy::parse("p.toml", text).unwrap_err();

@@ -45,26 +45,7 @@ pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
             continue;
         }
         let Some(id) = o["id"].as_str() else { continue };
-        let labels = o["labels"]
-            .as_array()
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        if labels.len() > 100 {
-            return Err(format!("objects[{i}].labels: more than 100"));
-        }
-        let mut tags = Vec::new();
-        for (j, l) in labels.iter().enumerate() {
-            match l.as_str() {
-                Some(t) if t.len() <= 200 && !t.chars().any(char::is_control) => {
-                    tags.push(t.to_owned());
-                }
-                _ => {
-                    return Err(format!(
-                        "objects[{i}].labels[{j}]: not a short line of text"
-                    ));
-                }
-            }
-        }
+        let tags = words(o, "labels", i)?;
         about.insert(id, (tags, ward_store::vulnerabilities_of(o)));
     }
     let mut out = Vec::new();
@@ -126,7 +107,18 @@ pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
                 }
             }
         }
-        let (tags, vulnerabilities) = about.get(of.as_str()).cloned().unwrap_or_default();
+        let (mut tags, mut vulnerabilities) = about.get(of.as_str()).cloned().unwrap_or_default();
+        // A rule's tags ride on the sighting when the indicator is the central team's.
+        for t in words(&objects[i], "x_ward_tags", i)? {
+            if !tags.contains(&t) {
+                tags.push(t);
+            }
+        }
+        for v in ward_store::vulnerabilities_of(&objects[i]) {
+            if !vulnerabilities.contains(&v) {
+                vulnerabilities.push(v);
+            }
+        }
         out.push(NewSighting {
             tags,
             vulnerabilities,
@@ -146,6 +138,23 @@ pub fn parse_sightings(body: &[u8]) -> Result<Vec<NewSighting>, String> {
         return Err("body: the bundle holds no sighting objects".into());
     }
     Ok(out)
+}
+
+/// A list of short words (tags) in a STIX object's `key`, checked: at most 100, each one line
+/// of at most 200 characters.
+fn words(object: &Value, key: &str, i: usize) -> Result<Vec<String>, String> {
+    let list = match &object[key] {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(list) if list.len() <= 100 => list,
+        _ => return Err(format!("objects[{i}].{key}: a list of at most 100 words")),
+    };
+    list.iter()
+        .enumerate()
+        .map(|(j, l)| match l.as_str() {
+            Some(t) if t.len() <= 200 && !t.chars().any(char::is_control) => Ok(t.to_owned()),
+            _ => Err(format!("objects[{i}].{key}[{j}]: not a short line of text")),
+        })
+        .collect()
 }
 
 /// How many times an upload is matched before an import that keeps committing meanwhile

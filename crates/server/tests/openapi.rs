@@ -67,7 +67,12 @@ fn every_json_response_has_a_typed_schema() {
             "remediated",
             "risk-accepted",
             "not-affected",
-            "withdrawn"
+            "withdrawn",
+            "triaged",
+            "confirmed",
+            "contained",
+            "closed",
+            "false-positive"
         ])
     );
 }

@@ -646,3 +646,37 @@ fn sighting_row(r: &sqlx::any::AnyRow) -> SightingRow {
         payload,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cves_are_read_from_sigma_tags_and_stix_references() {
+        assert_eq!(cve_of("cve.2025-4427").as_deref(), Some("CVE-2025-4427"));
+        assert_eq!(cve_of("CVE-2021-44228").as_deref(), Some("CVE-2021-44228"));
+        assert_eq!(cve_of("cve.2025.4428").as_deref(), Some("CVE-2025-4428"));
+        for not in [
+            "attack.t1190",
+            "cve.25-4427",
+            "CVE-2025-12",
+            "cve.2025-4427x",
+            "CVE-",
+        ] {
+            assert_eq!(cve_of(not), None, "{not}");
+        }
+        let indicator = serde_json::json!({
+            "labels": ["cve.2025-4428", "attack.initial-access"],
+            "external_references": [
+                {"source_name": "cve", "external_id": "CVE-2025-4427"},
+                {"source_name": "mitre-attack", "external_id": "T1190"},
+                {"source_name": "cve", "external_id": "CVE-2025-4427"}
+            ]
+        });
+        assert_eq!(
+            vulnerabilities_of(&indicator),
+            ["CVE-2025-4427", "CVE-2025-4428"]
+        );
+        assert!(vulnerabilities_of(&serde_json::json!({"labels": "cve.2025-4427"})).is_empty());
+    }
+}

@@ -451,12 +451,12 @@ async fn an_unreadable_stored_value_names_table_row_and_column(db: TestDb) {
         )
         .await
         .unwrap();
-    db.execute("UPDATE alert SET state = 'closed'").unwrap();
+    db.execute("UPDATE alert SET state = 'shut'").unwrap();
     let err = store.alerts(only(&org)).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         format!(
-            "stored alert {}: column state is unreadable: alert state \"closed\" is not one of open, acknowledged, remediated, risk-accepted, not-affected, withdrawn",
+            "stored alert {}: column state is unreadable: alert state \"shut\" is not one of open, acknowledged, remediated, risk-accepted, not-affected, withdrawn, triaged, confirmed, contained, closed, false-positive",
             alerts[0].id
         )
     );

@@ -5,7 +5,7 @@
 //!
 //! [[source]]
 //! name = "kev"                  # unique; defaults to kind
-//! kind = "kev"                  # kev | epss | nvd | cve5 | vulnrichment | osv | csaf
+//! kind = "kev"                  # kev | epss | nvd | cve5 | vulnrichment | osv | csaf | stix
 //! url = "https://…"             # the publisher's URL (or a mirror)
 //! every = "15m"                 # polling interval
 //! # ecosystems = ["PyPI", "Go"] for osv; api_key_env = "NVD_API_KEY" for nvd
@@ -36,6 +36,10 @@ pub enum Kind {
     /// A CSAF 2.0 provider (`provider-metadata.json`): its directory (`changes.csv`) or ROLIE
     /// feeds, each document's hash and OpenPGP signature checked.
     Csaf,
+    /// A STIX 2.1 bundle at a URL (a threat-intelligence provider's indicators and Sigma rules
+    /// as indicators): fetched when it changed, its objects added to a TAXII collection
+    /// (`collection`) that members pull.
+    Stix,
 }
 
 impl Kind {
@@ -48,6 +52,7 @@ impl Kind {
             Self::Vulnrichment => "vulnrichment",
             Self::Osv => "osv",
             Self::Csaf => "csaf",
+            Self::Stix => "stix",
         }
     }
 }
@@ -84,6 +89,8 @@ struct SourceFile {
     timeout: Option<String>,
     /// How many times a request is tried (default 5).
     attempts: Option<u32>,
+    /// stix: the TAXII collection (its id) the bundle's objects are added to.
+    collection: Option<String>,
 }
 
 /// One configured source, checked.
@@ -102,6 +109,8 @@ pub struct Source {
     pub max_bytes: u64,
     pub timeout: Duration,
     pub attempts: u32,
+    /// stix: the TAXII collection the objects go to.
+    pub collection: Option<String>,
 }
 
 /// The feeds file, checked.
@@ -195,7 +204,7 @@ impl Config {
             let every = duration(s.every.as_deref().unwrap_or(match s.kind {
                 Kind::Kev => "15m",
                 Kind::Nvd => "2h",
-                Kind::Csaf => "1h",
+                Kind::Csaf | Kind::Stix => "1h",
                 _ => "1d",
             }))
             .map_err(|e| at("every", e))?;
@@ -216,6 +225,21 @@ impl Config {
                 .find(|e| e.is_empty() || e.contains(['/', '\\', '?', '#']) || e.starts_with('.'))
             {
                 return Err(at("ecosystems", format!("{e:?} is not an ecosystem name")));
+            }
+            match (s.kind, &s.collection) {
+                (Kind::Stix, None) => {
+                    return Err(at(
+                        "collection",
+                        "name the TAXII collection (its id) the bundle's objects go to".into(),
+                    ));
+                }
+                (Kind::Stix, Some(_)) | (_, None) => {}
+                (_, Some(_)) => {
+                    return Err(at(
+                        "collection",
+                        "only stix sources have a collection".into(),
+                    ));
+                }
             }
             let window_days = s.window_days.unwrap_or(120);
             if !(1..=120).contains(&window_days) {
@@ -249,6 +273,7 @@ impl Config {
                 max_bytes: s.max_bytes.unwrap_or(4 << 30),
                 timeout,
                 attempts: s.attempts.unwrap_or(5).clamp(1, 20),
+                collection: s.collection,
             });
         }
         Ok(Self {

@@ -678,6 +678,9 @@ pub(crate) fn stix_bundle(
         if let Some(asset) = sharing.asset {
             extra.insert("x_ward_asset".into(), json!(asset));
         }
+        if !s.tags.is_empty() {
+            extra.insert("x_ward_tags".into(), json!(s.tags));
+        }
         objects.push(StixObject {
             kind: StixObject::SIGHTING.into(),
             spec_version: Some("2.1".into()),

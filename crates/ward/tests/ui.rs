@@ -1271,7 +1271,121 @@ async fn statements_in_the_browser(db: TestDb) {
     screenshot(&member, "statements-member").await;
 }
 
+/// An incident in the browser (#20): a member's hunt reports the EPMM exploit from its MDM
+/// server's log; the member opens the incident from its first page (title, sighting detail,
+/// no VEX or risk form), triages it and calls it a false positive with a reason; the central
+/// team's dashboard counted it and its campaign page shows how it ended.
+async fn an_incident_in_the_browser(db: TestDb) {
+    let Some((db, _server, url, driver)) = browsing(db) else {
+        return;
+    };
+    let token = admin(
+        db.location(),
+        &[
+            "token",
+            "create",
+            "--org",
+            "rxa",
+            "--role",
+            "member-admin",
+            "--name",
+            "hunt",
+        ],
+    );
+    let rule = db.dir().join("epmm.yml");
+    std::fs::write(
+        &rule,
+        "title: Ivanti EPMM expression injection\nid: 3f1e0c9a-0f3b-4c51-9a64-1d7e7a0f5b21\ntags:\n  - cve.2025-4427\nlogsource:\n  category: webserver\ndetection:\n  selection:\n    cs-uri-query|contains: '%7B7*7%7D'\n  condition: selection\nlevel: high\n",
+    )
+    .unwrap();
+    let log = db.dir().join("access.log");
+    std::fs::write(
+        &log,
+        "203.0.113.66 - - [15/May/2025:21:20:05 +0000] \"GET /mifs/rs/api/v2/featureusage?format=%7B7*7%7D HTTP/1.1\" 200 512 \"-\" \"curl/8\"\n",
+    )
+    .unwrap();
+    let o = run(
+        db.location(),
+        &[
+            "hunt",
+            "--rules",
+            p(&rule),
+            "--report",
+            &url,
+            "--token",
+            &token,
+            "--asset",
+            "mdm-01",
+            "--share-excerpts",
+            p(&log),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+
+    let analyst = driver.browser(1280).await;
+    sign_in(&analyst, &url, "analyst@nhs.example").await;
+    analyst.goto(&format!("{url}/dashboard")).await.unwrap();
+    wait_for(&analyst, "#open-incidents").await;
+    assert_eq!(text(&analyst, "#open-incidents").await, "1");
+
+    let member = driver.browser(390).await;
+    sign_in(&member, &url, "lead@rxa.example").await;
+    click(&member, "#compromises a").await;
+    wait_for(&member, "#incident-title").await;
+    assert_labelled(&member).await;
+    assert_fits(&member).await;
+    assert!(
+        text(&member, "#incident-title")
+            .await
+            .starts_with("Ivanti EPMM expression injection"),
+        "named by the rule, not an id"
+    );
+    assert_eq!(text(&member, "#incident-state").await, "open");
+    assert_eq!(text(&member, "#sighting-count").await, "1");
+    assert!(text(&member, "#sources").await.contains("203.0.113.66"));
+    assert!(
+        text(&member, "#sightings")
+            .await
+            .contains("featureusage?format=%7B7*7%7D")
+    );
+    assert!(
+        text(&member, "#incident-vulnerabilities")
+            .await
+            .contains("CVE-2025-4427")
+    );
+    let page = member.source().await.unwrap();
+    assert!(
+        !page.contains("accept-risk") && !page.contains("not-affected"),
+        "no VEX or risk form"
+    );
+    click(&member, "#triage").await;
+    wait_for(&member, "#fp-reason").await;
+    assert_eq!(text(&member, "#incident-state").await, "triaged");
+    type_into(&member, "#fp-reason", "Our penetration test on 15 May").await;
+    click(&member, "#false-positive").await;
+    wait_for(&member, "#resolution-reason").await;
+    assert_eq!(text(&member, "#incident-state").await, "false-positive");
+    assert!(
+        text(&member, "#resolution-reason")
+            .await
+            .contains("penetration test")
+    );
+    screenshot(&member, "incident-member").await;
+
+    analyst.goto(&format!("{url}/campaigns")).await.unwrap();
+    wait_for(&analyst, ".campaign").await;
+    assert_labelled(&analyst).await;
+    let row = text(&analyst, "tr[data-member=rxa]").await;
+    assert!(
+        row.contains("Royal Example Hospital") && row.contains("false positive"),
+        "{row}"
+    );
+    assert_eq!(text(&analyst, ".open-incidents").await, "0");
+    screenshot(&analyst, "campaigns-central").await;
+}
+
 ward_testdata::backend_tests!(
+    an_incident_in_the_browser,
     statements_in_the_browser,
     a_member_sees_what_is_asked_and_the_numbers_agree,
     the_epmm_alert_in_the_browser,

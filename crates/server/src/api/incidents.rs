@@ -200,9 +200,7 @@ pub(crate) fn campaign_bundle(
     let mut identities: BTreeMap<String, Value> = BTreeMap::new();
     let mut sightings = 0;
     for c in campaigns {
-        if let Some(ind) = indicators.get(&c.subject) {
-            objects.push(ind.clone());
-        }
+        let before = sightings;
         for m in &c.members {
             if skip_false_positives && m.state == Some(ward_model::AlertState::FalsePositive) {
                 continue;
@@ -244,6 +242,12 @@ pub(crate) fn campaign_bundle(
             }
             objects.push(s);
             sightings += 1;
+        }
+        // What was sighted, when the central team published it (and something is sighted).
+        if sightings > before
+            && let Some(ind) = indicators.get(&c.subject)
+        {
+            objects.push(ind.clone());
         }
     }
     let n = identities.len();
