@@ -153,6 +153,26 @@ impl Store {
         collection_in(&mut conn, id).await
     }
 
+    /// A stable pseudonym for an organisation in what is published outward (16 bytes): keyed
+    /// by a secret that never leaves the database (the opaque-id key), so that nobody without
+    /// it can tie a pseudonym to a member by trying names.
+    pub async fn pseudonym(&self, slug: &str) -> Result<[u8; 16]> {
+        use sha2::Digest as _;
+        let key: String = sqlx::query("SELECT key FROM opaque_id WHERE kind = 'alert'")
+            .fetch_one(&self.pool)
+            .await?
+            .get("key");
+        let digest = sha2::Sha256::new()
+            .chain_update(b"ward pseudonym\0")
+            .chain_update(key.as_bytes())
+            .chain_update(b"\0")
+            .chain_update(slug.as_bytes())
+            .finalize();
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&digest[..16]);
+        Ok(out)
+    }
+
     /// The newest version of an object the central team published, in any collection.
     pub async fn published_object(&self, stix_id: &str) -> Result<Option<serde_json::Value>> {
         let row = sqlx::query(

@@ -264,7 +264,11 @@ fn retro_hunt(f: &Follow, state: &State, with: &Loaded, retro: Duration) -> Vec<
         if e.offset == 0 || meta.modified().is_ok_and(|m| m < since) {
             continue;
         }
-        if gzip(&e.path) || meta.len() == e.offset {
+        // A live log larger than this is read whole, not copied: the lines after the offset
+        // may then be sighted twice (here and by the follow), which the server counts once
+        // (a sighting's id is its rule, file and line).
+        const COPY_AT_MOST: u64 = 256 << 20;
+        if gzip(&e.path) || meta.len() == e.offset || e.offset > COPY_AT_MOST {
             inputs.push(Input::Path(e.path.clone()));
         } else {
             // The live log: what was read of it (the rest is read by the follow, with every

@@ -192,7 +192,7 @@ fn stix_id(kind: &str, name: &str) -> String {
 pub(crate) fn campaign_bundle(
     campaigns: &[Campaign],
     indicators: &BTreeMap<String, Value>,
-    anonymise: bool,
+    pseudonyms: Option<&BTreeMap<String, [u8; 16]>>,
     skip_false_positives: bool,
     now: &str,
 ) -> (Vec<Value>, usize, usize) {
@@ -205,13 +205,19 @@ pub(crate) fn campaign_bundle(
             if skip_false_positives && m.state == Some(ward_model::AlertState::FalsePositive) {
                 continue;
             }
-            let identity = stix_id("identity", &format!("organisation:{}", m.organisation));
+            // Named, or by a keyed pseudonym (stable across publications; the id too, so that
+            // neither can be tied to a member by trying names).
+            let pseudonym = pseudonyms
+                .and_then(|p| p.get(&m.organisation))
+                .map(|bytes| uuid::Builder::from_random_bytes(*bytes).into_uuid());
+            let identity = match pseudonym {
+                Some(u) => format!("identity--{u}"),
+                None => stix_id("identity", &format!("organisation:{}", m.organisation)),
+            };
             identities.entry(identity.clone()).or_insert_with(|| {
-                let name = if anonymise {
-                    // A pseudonym stable across publications, not reversible without the list.
-                    format!("Member {}", &identity[10..18])
-                } else {
-                    m.organisation_name.clone()
+                let name = match pseudonym {
+                    Some(u) => format!("Member {}", &u.simple().to_string()[..8]),
+                    None => m.organisation_name.clone(),
                 };
                 json!({
                     "type": "identity", "spec_version": "2.1", "id": identity,
@@ -278,10 +284,21 @@ pub(crate) async fn publish(
         }
     }
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut pseudonyms = BTreeMap::new();
+    if body.anonymise {
+        for c in &campaigns {
+            for m in &c.members {
+                if !pseudonyms.contains_key(&m.organisation) {
+                    let p = state.store.pseudonym(&m.organisation).await?;
+                    pseudonyms.insert(m.organisation.clone(), p);
+                }
+            }
+        }
+    }
     let (objects, sightings, identities) = campaign_bundle(
         &campaigns,
         &indicators,
-        body.anonymise,
+        body.anonymise.then_some(&pseudonyms),
         body.skip_false_positives,
         &now,
     );
