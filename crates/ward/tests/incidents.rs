@@ -13,44 +13,9 @@ use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, p, run, stderr, write};
+use common::{Server, admin, client, p, post_json, run, stderr, token, write};
 use serde_json::{Value, json};
 use ward_testdata::TestDb;
-
-fn admin(db: &str, args: &[&str]) -> String {
-    let mut all = vec!["admin"];
-    all.extend_from_slice(args);
-    let o = run(db, &all);
-    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap().trim().to_owned()
-}
-
-fn token(db: &str, org: &str, role: &str) -> String {
-    admin(
-        db,
-        &[
-            "token", "create", "--org", org, "--role", role, "--name", role,
-        ],
-    )
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-async fn post(url: &str, token: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .post(url)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 async fn get(url: &str, token: &str) -> Value {
     let r = client().get(url).bearer_auth(token).send().await.unwrap();
@@ -155,7 +120,7 @@ async fn the_compromise_loop(db: TestDb) {
     let url = server.url.clone();
 
     // rxa runs EPMM 12.5.0.0 on epmm-01: CVE-2025-4427 and -4428 are open there.
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/assets"),
         &rxa,
         &json!({"name": "epmm-01", "exposure": "open"}),
@@ -175,7 +140,7 @@ async fn the_compromise_loop(db: TestDb) {
     assert_eq!(r.status().as_u16(), 201);
 
     // The central team publishes the EPMM Sigma rule and the attacker's address.
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/taxii/collections"),
         &analyst,
         &json!({"title": "EPMM campaign"}),
@@ -200,7 +165,7 @@ async fn the_compromise_loop(db: TestDb) {
         "[ipv4-addr:value = '203.0.113.66']",
     );
     let objects = format!("{url}/api/v1/taxii/collections/{collection}/objects");
-    let (status, body) = post(
+    let (status, body) = post_json(
         &objects,
         &analyst,
         &json!({"type": "bundle", "id": "bundle--5d0f5c1e-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "objects": [rule, attacker]}),
@@ -272,7 +237,7 @@ async fn the_compromise_loop(db: TestDb) {
         "stix",
         "[ipv4-addr:value = '198.51.100.99']",
     );
-    let (status, body) = post(
+    let (status, body) = post_json(
         &objects,
         &analyst,
         &json!({"type": "bundle", "id": "bundle--5d0f5c1e-1a2b-4c3d-8e9f-0a1b2c3d4e60", "objects": [late]}),
@@ -438,7 +403,7 @@ async fn the_compromise_loop(db: TestDb) {
         let url = url.clone();
         let rxa = rxa.clone();
         async move {
-            post(
+            post_json(
                 &format!("{url}/api/v1/alerts/{id}/{action}"),
                 &rxa,
                 &json!({"justification": why}),
@@ -516,7 +481,7 @@ async fn the_compromise_loop(db: TestDb) {
 
     // Upward: the sightings as STIX 2.1 in a collection a national CERT reads; false positives
     // left out, members by pseudonym.
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/taxii/collections"),
         &analyst,
         &json!({"title": "To the national CERT", "readers": []}),
@@ -524,7 +489,7 @@ async fn the_compromise_loop(db: TestDb) {
     .await;
     assert_eq!(status, 201, "{body}");
     let upward = body["collection"]["id"].as_str().unwrap().to_owned();
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/campaigns/publish"),
         &analyst,
         &json!({"collection": upward, "anonymise": true}),
@@ -536,7 +501,7 @@ async fn the_compromise_loop(db: TestDb) {
         "rxa and rxb's exploit, rxa's scanner: {body}"
     );
     assert_eq!(body["identities"], 2);
-    let (status, again) = post(
+    let (status, again) = post_json(
         &format!("{url}/api/v1/campaigns/publish"),
         &analyst,
         &json!({"collection": upward, "anonymise": true}),
@@ -605,7 +570,7 @@ async fn stix_bundles_from_a_url_fill_a_collection(db: TestDb) {
     let analyst = token(&location, "nhs-england", "central-analyst");
     let server = Server::start(&location);
     let url = server.url.clone();
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/taxii/collections"),
         &analyst,
         &json!({"title": "Provider feed"}),

@@ -4,46 +4,11 @@
 
 mod common;
 
-use common::{Server, run, stderr};
+use common::{Server, admin, client, post_json, run, stderr, token};
 use serde_json::{Value, json};
 use ward_testdata::TestDb;
 
 const CLIENT: &str = include_str!("reference/taxii_client.py");
-
-fn admin(db: &str, args: &[&str]) -> String {
-    let mut all = vec!["admin"];
-    all.extend_from_slice(args);
-    let o = run(db, &all);
-    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap().trim().to_owned()
-}
-
-fn token(db: &str, org: &str, role: &str) -> String {
-    admin(
-        db,
-        &[
-            "token", "create", "--org", org, "--role", role, "--name", role,
-        ],
-    )
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::new()
-}
-
-async fn post(url: &str, token: &str, body: &Value) -> (u16, Value) {
-    let r = client()
-        .post(url)
-        .bearer_auth(token)
-        .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
-    let status = r.status().as_u16();
-    (status, r.json().await.unwrap_or(Value::Null))
-}
 
 fn indicator(id: &str, name: &str, pattern_type: &str, pattern: &str, modified: &str) -> Value {
     json!({
@@ -86,7 +51,7 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
     let url = server.url.clone();
 
     // Two collections: one for every member, one for rxa only.
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/taxii/collections"),
         &analyst,
         &json!({"title": "EPMM exploitation", "description": "CVE-2025-4427/4428 indicators and rules"}),
@@ -94,7 +59,7 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
     .await;
     assert_eq!(status, 201, "{body}");
     let everyone = body["collection"]["id"].as_str().unwrap().to_owned();
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/taxii/collections"),
         &analyst,
         &json!({"title": "rxa incident", "readers": ["rxa"]}),
@@ -102,7 +67,7 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
     .await;
     assert_eq!(status, 201, "{body}");
     let rxa_only = body["collection"]["id"].as_str().unwrap().to_owned();
-    let (status, _) = post(
+    let (status, _) = post_json(
         &format!("{url}/api/v1/taxii/collections"),
         &rxa,
         &json!({"title": "mine"}),
@@ -119,7 +84,7 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
         {"type": "note", "spec_version": "2.1", "id": note, "created": "2025-05-15T00:00:00.000Z",
          "modified": "2025-05-15T00:00:00.000Z", "content": "Seen against NHS trusts", "object_refs": [ip]}
     ]});
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
         &analyst,
         &bundle,
@@ -128,7 +93,7 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["added"], 3);
     // The same bundle again: nothing new.
-    let (_, body) = post(
+    let (_, body) = post_json(
         &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
         &analyst,
         &bundle,
@@ -144,14 +109,14 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
     let newer = json!({"type": "bundle", "id": "bundle--6d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
         indicator(ip, "EPMM exploitation source (revised)", "stix", "[ipv4-addr:value = '203.0.113.66']", "2025-05-20T00:00:00.000Z"),
     ]});
-    let (status, body) = post(
+    let (status, body) = post_json(
         &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
         &analyst,
         &newer,
     )
     .await;
     assert_eq!((status, body["added"].clone()), (201, json!(1)), "{body}");
-    let (status, _) = post(
+    let (status, _) = post_json(
         &format!("{url}/api/v1/taxii/collections/{rxa_only}/objects"),
         &analyst,
         &json!({"type": "bundle", "id": "bundle--7d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
@@ -320,7 +285,7 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("203.0.113.66"));
     // A new indicator is published: the next hunt pulls just it and sights it.
-    let (status, _) = post(
+    let (status, _) = post_json(
         &format!("{url}/api/v1/taxii/collections/{everyone}/objects"),
         &analyst,
         &json!({"type": "bundle", "id": "bundle--8d0092c5-5f74-4287-9642-33f4c354e56d", "objects": [
@@ -358,3 +323,122 @@ async fn members_pull_collections_with_a_third_party_taxii_client(db: TestDb) {
 }
 
 ward_testdata::backend_tests!(members_pull_collections_with_a_third_party_taxii_client);
+
+/// Ward's client against another TAXII 2.1 server (replayed on loopback, answering with
+/// envelopes in the specification's shape: `more` and `next`, `X-TAXII-Date-Added-First` and
+/// `-Last`, an empty envelope `{}` when nothing was added): it pages with `next`, asks with its
+/// media type, resumes with `added_after` set to the last `X-TAXII-Date-Added-Last`, and a
+/// server answering plain JSON is refused.
+#[test]
+fn wards_client_against_another_taxii_server() {
+    use ward_testdata::replay::{Replay, Reply};
+    const MEDIA: &str = "application/taxii+json;version=2.1";
+    let replay = Replay::start();
+    let path = "/api2/collections/91a7b528-80eb-42ed-a74d-c6fbd5a26116/objects/";
+    let page = |body: Value, first: &str, last: &str| {
+        let mut r = Reply::ok(MEDIA, body.to_string());
+        r.headers = vec![
+            ("X-TAXII-Date-Added-First".into(), first.into()),
+            ("X-TAXII-Date-Added-Last".into(), last.into()),
+        ];
+        r
+    };
+    let ip = indicator(
+        "indicator--252c7c11-daf2-42bd-843b-be65edca9f61",
+        "Attacker address",
+        "stix",
+        "[ipv4-addr:value = '203.0.113.66']",
+        "2016-04-06T20:03:48.000Z",
+    );
+    let rule = indicator(
+        "indicator--9b5e2ff3-1b9f-4a0e-8a3a-0d2e5b8c1f00",
+        "EPMM exploitation",
+        "sigma",
+        &sigma_rule(),
+        "2016-04-06T20:03:48.000Z",
+    );
+    replay.route(path, move |req| {
+        match (req.param("next"), req.param("added_after")) {
+            (None, None) => page(
+                json!({"more": true, "next": "2", "objects": [ip.clone()]}),
+                "2016-11-01T03:04:05.000000Z",
+                "2016-11-01T03:04:05.000000Z",
+            ),
+            (Some("2"), None) => page(
+                json!({"more": false, "objects": [rule.clone()]}),
+                "2016-11-01T03:04:06.000000Z",
+                "2016-11-01T03:04:06.000000Z",
+            ),
+            (None, Some(_)) => Reply::ok(MEDIA, "{}"),
+            _ => Reply::status(400),
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hunt/epmm-exploit.log");
+    let hunt = || {
+        common::ward(dir.path().join("db.sqlite"))
+            .args([
+                "hunt",
+                "--taxii",
+                &format!("{}/api2/", replay.url),
+                "--collection",
+                "91a7b528-80eb-42ed-a74d-c6fbd5a26116",
+                "--token",
+                "t",
+                "--taxii-state",
+                common::p(&dir.path().join("taxii")),
+                "--format",
+                "json",
+                common::p(&log),
+            ])
+            .output()
+            .unwrap()
+    };
+    let o = hunt();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("pulled 2 new objects"),
+        "{}",
+        stderr(&o)
+    );
+    let report: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let kinds: std::collections::BTreeSet<&str> = report["sightings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["indicator", "sigma"].into(),
+        "both pulled objects hunted"
+    );
+    let asked = replay.requests_to(path);
+    assert_eq!(asked.len(), 2);
+    assert_eq!(asked[0].headers["accept"], MEDIA);
+    assert_eq!(asked[0].headers["authorization"], "Bearer t");
+    assert_eq!(asked[1].param("next"), Some("2"));
+    // The next run asks only for what was added after the last page.
+    let o = hunt();
+    assert!(
+        stderr(&o).contains("pulled 0 new objects"),
+        "{}",
+        stderr(&o)
+    );
+    let asked = replay.requests_to(path);
+    assert_eq!(
+        asked[2].param("added_after"),
+        Some("2016-11-01T03:04:06.000000Z")
+    );
+    assert_eq!(o.status.code(), Some(1), "the kept objects still hunt");
+    // A server that answers plain JSON is not a TAXII server.
+    replay.set(path, Reply::ok("application/json", "{}"));
+    let o = hunt();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("not application/taxii+json"),
+        "{}",
+        stderr(&o)
+    );
+}

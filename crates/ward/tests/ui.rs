@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, p, run, stderr};
+use common::{Server, admin, p, run, stderr};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use ward_testdata::TestDb;
@@ -202,14 +202,6 @@ async fn screenshot(c: &Client, name: &str) {
 const PASSWORD: &str = "correct horse battery staple";
 
 /// Runs `ward admin …`; its standard output (a token's secret, for `token create`).
-fn admin(db: &str, args: &[&str]) -> String {
-    let mut all = vec!["admin"];
-    all.extend_from_slice(args);
-    let o = run(db, &all);
-    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
-    String::from_utf8(o.stdout).unwrap().trim().to_owned()
-}
-
 fn user(db: &str, org: &str, email: &str, role: &str) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_ward"))
         .args([

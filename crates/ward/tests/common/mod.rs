@@ -92,3 +92,42 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// `ward admin …`, which must succeed: its standard output, trimmed (a token, an id).
+pub fn admin(db: impl AsRef<OsStr>, args: &[&str]) -> String {
+    let mut all = vec!["admin"];
+    all.extend_from_slice(args);
+    let o = run(db, &all);
+    assert!(o.status.success(), "ward admin {args:?}: {}", stderr(&o));
+    String::from_utf8(o.stdout).unwrap().trim().to_owned()
+}
+
+/// A new API token of `org` with `role` (named after the role).
+pub fn token(db: impl AsRef<OsStr>, org: &str, role: &str) -> String {
+    admin(
+        db,
+        &[
+            "token", "create", "--org", org, "--role", role, "--name", role,
+        ],
+    )
+}
+
+/// An HTTP client (rustls with ring, as the binary uses).
+pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+/// POSTs JSON with a bearer token: (status, the JSON answer or null).
+pub async fn post_json(url: &str, token: &str, body: &Value) -> (u16, Value) {
+    let r = client()
+        .post(url)
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
