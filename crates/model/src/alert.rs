@@ -310,6 +310,34 @@ pub fn transition(
     }
 }
 
+/// How soon a possible compromise (a sighting in a member's logs) must be triaged and, once
+/// confirmed, contained: the policy's `[incidents]` table (read by
+/// `ward_priority`, counted with by the store). The `exploited_` windows apply when
+/// the thing sighted exploits a vulnerability CISA lists as known exploited, or one still open
+/// at the member (an exploit attempt against something still vulnerable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IncidentWindows {
+    /// Default 24 hours.
+    pub triage: chrono::Duration,
+    /// Default 7 days.
+    pub contain: chrono::Duration,
+    /// Default 4 hours.
+    pub exploited_triage: chrono::Duration,
+    /// Default 72 hours.
+    pub exploited_contain: chrono::Duration,
+}
+
+impl Default for IncidentWindows {
+    fn default() -> Self {
+        Self {
+            triage: chrono::Duration::hours(24),
+            contain: chrono::Duration::days(7),
+            exploited_triage: chrono::Duration::hours(4),
+            exploited_contain: chrono::Duration::hours(72),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

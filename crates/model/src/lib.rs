@@ -21,7 +21,7 @@ pub use advisory::{
 };
 pub use alert::{
     AlertAction, AlertExposure, AlertKind, AlertOrigin, AlertState, ChannelKind, DeliveryState,
-    Refusal, Resolution, transition,
+    IncidentWindows, Refusal, Resolution, transition,
 };
 pub use cpe::{Attr, Cpe, CpeError, Part};
 pub use finding::{

@@ -12,4 +12,5 @@ pub mod cvss;
 pub mod policy;
 pub mod ssvc;
 
-pub use policy::{IncidentWindows, Policy, PolicyError};
+pub use policy::{Policy, PolicyError};
+pub use ward_model::IncidentWindows;

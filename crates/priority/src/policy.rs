@@ -14,7 +14,8 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use serde::Deserialize;
 use toml::Spanned;
 use ward_model::{
-    Assessment, Asset, Deadlines, DecisionPointValue, Finding, Prioritiser, Priority,
+    Assessment, Asset, Deadlines, DecisionPointValue, Finding, IncidentWindows, Prioritiser,
+    Priority,
 };
 
 use crate::ssvc::{BOD_26_04, DEPLOYER};
@@ -152,33 +153,6 @@ pub struct Defaults {
 pub struct Window {
     pub acknowledge: Option<Duration>,
     pub remediate: Option<Duration>,
-}
-
-/// How soon a possible compromise (a sighting in a member's logs) must be triaged and, once
-/// confirmed, contained: the policy's `[incidents]` table. The `exploited_` windows apply when
-/// the thing sighted exploits a vulnerability CISA lists as known exploited, or one still open
-/// at the member (an exploit attempt against something still vulnerable).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IncidentWindows {
-    /// Default 24 hours.
-    pub triage: Duration,
-    /// Default 7 days.
-    pub contain: Duration,
-    /// Default 4 hours.
-    pub exploited_triage: Duration,
-    /// Default 72 hours.
-    pub exploited_contain: Duration,
-}
-
-impl Default for IncidentWindows {
-    fn default() -> Self {
-        Self {
-            triage: Duration::hours(24),
-            contain: Duration::days(7),
-            exploited_triage: Duration::hours(4),
-            exploited_contain: Duration::hours(72),
-        }
-    }
 }
 
 /// A validated policy.

@@ -83,17 +83,6 @@ pub fn router_for(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The policy's incident windows, as the store counts incident deadlines with them.
-pub(crate) fn incident_clock(policy: &Policy) -> ward_store::IncidentClock {
-    let w = policy.incidents;
-    ward_store::IncidentClock {
-        triage: w.triage,
-        contain: w.contain,
-        exploited_triage: w.exploited_triage,
-        exploited_contain: w.exploited_contain,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use axum::body::Body;

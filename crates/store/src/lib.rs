@@ -55,8 +55,7 @@ pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
 pub use rematch::{Overruled, Rematch};
 pub use scope::{AlertId, AssetId, ChannelId, FindingId, OrgId, Scope, StatementId, TokenId};
 pub use sightings::{
-    Campaign, CampaignMember, IncidentClock, NewSighting, ReportOutcome, SightingRow, cve_of,
-    vulnerabilities_of,
+    Campaign, CampaignMember, NewSighting, ReportOutcome, SightingRow, cve_of, vulnerabilities_of,
 };
 pub use tokens::TokenInfo;
 pub use users::{Login, NewSession, UserInfo};

@@ -7,14 +7,14 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::Row;
 
 use crate::alerts::{alert, alert_columns};
 use crate::{AlertId, AlertRow, Principal, Result, Scope, Store};
-use ward_model::AlertState;
+use ward_model::{AlertState, IncidentWindows};
 
 /// A sighting as a member reports it (from a STIX `sighting` object).
 #[derive(Debug, Clone)]
@@ -30,28 +30,6 @@ pub struct NewSighting {
     /// CVE ids the report's indicator object names (tags `cve.2025-4427`, external references).
     pub vulnerabilities: Vec<String>,
     pub payload: serde_json::Value,
-}
-
-/// How soon an incident is due to be triaged and contained (the policy's `[incidents]`):
-/// `exploited` when what was sighted exploits a KEV-listed vulnerability or one still open at
-/// the member.
-#[derive(Debug, Clone, Copy)]
-pub struct IncidentClock {
-    pub triage: Duration,
-    pub contain: Duration,
-    pub exploited_triage: Duration,
-    pub exploited_contain: Duration,
-}
-
-impl Default for IncidentClock {
-    fn default() -> Self {
-        Self {
-            triage: Duration::hours(24),
-            contain: Duration::days(7),
-            exploited_triage: Duration::hours(4),
-            exploited_contain: Duration::hours(72),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
@@ -197,7 +175,7 @@ impl Store {
         &self,
         who: &Principal,
         sightings: &[NewSighting],
-        clock: IncidentClock,
+        clock: IncidentWindows,
     ) -> Result<ReportOutcome> {
         let org = &who.organisation;
         let mut change = self.begin_change(&who.actor()).await?;
@@ -274,15 +252,9 @@ impl Store {
         for mut subject in subjects {
             // What the central team published about the thing (its own indicator, from a
             // TAXII collection) names it and its CVEs better than a member's report can.
-            if let Some(row) = sqlx::query(
-                "SELECT payload FROM taxii_object WHERE stix_id = $1 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(&subject.id)
-            .fetch_optional(&mut *change.tx)
-            .await?
+            if let Some(object) =
+                crate::taxii::published_object_in(&mut change.tx, &subject.id).await?
             {
-                let object: Value =
-                    serde_json::from_str(row.get::<&str, _>("payload")).unwrap_or(Value::Null);
                 if let Some(name) = object["name"].as_str().filter(|n| !n.is_empty()) {
                     subject.title = name.chars().take(300).collect();
                 }

@@ -175,13 +175,7 @@ impl Store {
 
     /// The newest version of an object the central team published, in any collection.
     pub async fn published_object(&self, stix_id: &str) -> Result<Option<serde_json::Value>> {
-        let row = sqlx::query(
-            "SELECT payload FROM taxii_object WHERE stix_id = $1 ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(stix_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.and_then(|r| serde_json::from_str(r.get::<&str, _>("payload")).ok()))
+        published_object_in(&mut *self.pool.acquire().await?, stix_id).await
     }
 
     /// Adds STIX objects to a collection in one audited change: each new (id, version) gets the
@@ -361,4 +355,18 @@ async fn collection_in(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Optio
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(collection_row).transpose()
+}
+
+/// [`Store::published_object`], on any connection (the pool's, or a change's transaction).
+pub(crate) async fn published_object_in(
+    conn: &mut sqlx::AnyConnection,
+    stix_id: &str,
+) -> Result<Option<serde_json::Value>> {
+    let row = sqlx::query(
+        "SELECT payload FROM taxii_object WHERE stix_id = $1 ORDER BY seq DESC LIMIT 1",
+    )
+    .bind(stix_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.and_then(|r| serde_json::from_str(r.get::<&str, _>("payload")).ok()))
 }

@@ -32,7 +32,7 @@ pub(crate) async fn report_sightings(
     let sightings = parse_sightings(&body).map_err(ApiError::bad_request)?;
     let outcome = state
         .store
-        .record_sightings(&who, &sightings, crate::incident_clock(&state.policy))
+        .record_sightings(&who, &sightings, state.policy.incidents)
         .await?;
     Ok((StatusCode::CREATED, Json(outcome)))
 }

@@ -103,9 +103,18 @@ pub(crate) async fn incident(
         .await?
         .filter(|a| a.kind == AlertKind::PossibleCompromise)
         .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("incident {id}: not found")))?;
+    detail(state, who, alert).await
+}
+
+/// An incident's detail, from the alert already read within the caller's scope.
+pub(crate) async fn detail(
+    state: &AppState,
+    who: &ward_store::Principal,
+    alert: AlertRow,
+) -> ApiResult<IncidentDetail> {
     let sightings = state
         .store
-        .incident_sightings(who.scope(), id, SIGHTINGS_SHOWN)
+        .incident_sightings(who.scope(), alert.id, SIGHTINGS_SHOWN)
         .await?;
     let mut summary = summarise(&sightings);
     // Beyond the sightings shown, the incident's evidence counts them all.

@@ -120,14 +120,9 @@ pub(super) struct AlertPage {
 pub(super) async fn alert_view(
     state: &AppState,
     session: &Session,
-    id: AlertId,
+    alert: AlertRow,
     error: String,
 ) -> Result<AlertPage, PageError> {
-    let alert = state
-        .store
-        .alert(session.scope(), id)
-        .await?
-        .ok_or_else(|| not_found("alert"))?;
     let scope = session
         .scope()
         .within(alert.organisation_id)
@@ -167,18 +162,21 @@ async fn page(
     id: AlertId,
     error: String,
 ) -> Result<Response, PageError> {
-    match crate::api::incidents::incident(state, &session.who, id).await {
-        Ok(detail) => Ok(html(&super::incidents::incident_page(
+    let alert = state
+        .store
+        .alert(session.scope(), id)
+        .await?
+        .ok_or_else(|| not_found("alert"))?;
+    if alert.kind == AlertKind::PossibleCompromise {
+        let detail = crate::api::incidents::detail(state, &session.who, alert).await?;
+        return Ok(html(&super::incidents::incident_page(
             session.nav(state, "alerts").await?,
             &detail,
             session.who.role,
             error,
-        ))),
-        Err(e) if e.status == StatusCode::NOT_FOUND => {
-            Ok(html(&alert_view(state, session, id, error).await?))
-        }
-        Err(e) => Err(PageError(e)),
+        )));
     }
+    Ok(html(&alert_view(state, session, alert, error).await?))
 }
 
 pub(super) async fn alert_page(
