@@ -5,11 +5,15 @@
 //! Own parsers rather than `cyclonedx-bom`/`spdx-rs`: the official CycloneDX crate rejects
 //! 1.6 and XML 1.2 documents found in the wild and `spdx-rs` is unmaintained; Ward needs only
 //! the identity fields (name, version, CPE, purl, supplier) and the `ward:*` properties.
+//! Outside-in observations (Shadowserver CSV, nmap XML, Ward's observation CSV) are read by
+//! [`observations`] and attributed to members by [`footprint`].
 //! No I/O: callers pass bytes.
 
 mod csv_inv;
 mod cyclonedx;
+pub mod footprint;
 mod nmap;
+pub mod observations;
 mod spdx;
 mod spdx3;
 mod spdx_tv;

@@ -330,6 +330,7 @@ pub fn scan(
                             .or_else(|| package.as_ref().and_then(|p| p.version.clone())),
                         cpe: component.cpe.as_ref().map(ToString::to_string),
                         purl: component.purl.clone(),
+                        evidence: component.evidence.clone(),
                     },
                     code,
                     reason: reason.clone(),
@@ -702,6 +703,7 @@ fn match_one(
             .map(|s| s.cpe.to_string())
             .or_else(|| component.cpe.as_ref().map(ToString::to_string)),
         purl: component.purl.clone(),
+        evidence: component.evidence.clone(),
     };
     let mut disagreements = if disputed.is_some() {
         Vec::new()

@@ -121,6 +121,9 @@ pub struct ComponentRef {
     pub version: Option<String>,
     pub cpe: Option<String>,
     pub purl: Option<String>,
+    /// For a service observed from outside: what was seen, where and when.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -115,6 +115,10 @@ pub struct Component {
     /// Where the component was described (`file.csv:12`, a CycloneDX bom-ref).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub location: Option<String>,
+    /// What was seen of it from outside, for a service observed on the internet ("answered at
+    /// 203.0.113.10:443, observed 2025-05-16 by shadowserver"); `None` for declared components.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<String>,
 }
 
 /// A system a member runs: a server, an appliance, an application.

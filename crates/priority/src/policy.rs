@@ -775,6 +775,7 @@ mod tests {
                 version: Some("12.5.0.0".into()),
                 cpe: None,
                 purl: None,
+                evidence: None,
             },
             asset: "mdm".into(),
             confidence: Confidence::Exact,
