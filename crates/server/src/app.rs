@@ -183,16 +183,32 @@ pub(crate) async fn store_inventory(
         .into_iter()
         .flat_map(|a| a.components)
         .collect();
+    let outcome = store_components(state, who, asset, parsed.format, name, body, components).await?;
+    let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
+    Ok((outcome, warnings))
+}
+
+/// Matches `components` and stores them as the asset's current inventory (`format` and `name`
+/// say what they were read from, `body` is the file as received).
+pub(crate) async fn store_components(
+    state: &AppState,
+    who: &Principal,
+    asset: &ward_store::AssetRow,
+    format: &str,
+    name: &str,
+    body: &[u8],
+    components: Vec<ward_model::Component>,
+) -> ApiResult<ward_store::UploadOutcome> {
     // An import that commits while the inventory is matched makes the store refuse the
     // findings (they may predate it): matched again with the new knowledge, a few times.
     let mut attempts = 0;
-    let outcome = loop {
+    Ok(loop {
         attempts += 1;
         let knowledge_mark = state.store.knowledge_mark().await?;
         let (keys, findings) =
             match_asset(&state.store, &state.policy, asset, components.clone()).await?;
         let upload = ward_store::InventoryUpload {
-            format: parsed.format,
+            format,
             file_name: name,
             bytes: body,
             components: &components,
@@ -209,9 +225,7 @@ pub(crate) async fn store_inventory(
             Err(StoreError::KnowledgeMoved) if attempts < UPLOAD_ATTEMPTS => continue,
             result => break result?,
         }
-    };
-    let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
-    Ok((outcome, warnings))
+    })
 }
 
 /// Who an issued alert about one vulnerability reaches, by member slug.

@@ -11,6 +11,7 @@ mod api;
 mod app;
 mod auth;
 mod error;
+mod exposure;
 pub mod feeds;
 mod jobs;
 pub mod notify;

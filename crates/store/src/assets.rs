@@ -282,6 +282,24 @@ impl Store {
         row.as_ref().map(asset_row).transpose()
     }
 
+    /// The organisation's assets named `a` or `b`, compared without case (an observed address
+    /// or host name against the names members gave their assets).
+    pub async fn assets_named(&self, owner: Scope, a: &str, b: &str) -> Result<Vec<AssetRow>> {
+        let Some(organisation_id) = owner.organisation() else {
+            return Ok(Vec::new());
+        };
+        let rows = sqlx::query(concat!(
+            asset_select!(),
+            " WHERE a.organisation_id = $1 AND (lower(a.name) = $2 OR lower(a.name) = $3)"
+        ))
+        .bind(organisation_id)
+        .bind(a.to_lowercase())
+        .bind(b.to_lowercase())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(asset_row).collect()
+    }
+
     /// These assets with their current components, for matching (in a few statements, not
     /// two per asset; `open_findings` is not counted here: 0).
     pub async fn assets_for_matching(

@@ -53,6 +53,9 @@ pub const TABLES: &[&str] = &[
     "vex_statement",
     "taxii_collection",
     "taxii_object",
+    "footprint",
+    "observation",
+    "exposure_contradiction",
 ];
 
 /// Tables the migrations fill (the audit chain's head, the matching cursor, the opaque ids'

@@ -95,13 +95,44 @@ fn feed_event_names(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
     schemars::json_schema!({ "type": "string", "enum": ["feed.behind"] })
 }
 
-/// Every notification body: an alert's change or a feed's.
+/// `asset.exposure-contradicted`: an asset the member declared `small` or `controlled` was
+/// seen answering from the internet. The member's and the central team's channels hear it,
+/// once per asset.
+#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[schemars(title = "Ward exposure event")]
+pub struct ExposureEvent<'a> {
+    /// The shape's version ([`EVENT_VERSION`]).
+    #[schemars(range(min = 1, max = 1))]
+    pub version: u32,
+    /// `asset.exposure-contradicted`.
+    #[schemars(schema_with = "exposure_event_names")]
+    pub event: &'a str,
+    pub at: &'a str,
+    /// The member (its slug).
+    pub organisation: &'a str,
+    /// The declared asset: its id and name.
+    pub asset: i64,
+    pub asset_name: &'a str,
+    /// The exposure the member declared.
+    pub declared: &'a str,
+    /// What was seen, where and when.
+    pub evidence: &'a str,
+    pub audit_seq: i64,
+    pub audit_hash: &'a str,
+}
+
+fn exposure_event_names(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": "string", "enum": ["asset.exposure-contradicted"] })
+}
+
+/// Every notification body: an alert's change, a feed's, or an exposure contradiction.
 #[derive(Serialize, JsonSchema)]
 #[serde(untagged)]
 #[schemars(title = "Ward notification")]
 pub enum Event<'a> {
     Alert(AlertEvent<'a>),
     Feed(FeedEvent<'a>),
+    Exposure(ExposureEvent<'a>),
 }
 
 /// A notification: the alert as it now is and the audit chain's head after the change.

@@ -31,6 +31,7 @@ pub(crate) enum Kind {
     Finding,
     Channel,
     Statement,
+    Footprint,
 }
 
 impl Kind {
@@ -41,6 +42,7 @@ impl Kind {
             Self::Finding => "finding",
             Self::Channel => "channel",
             Self::Statement => "statement",
+            Self::Footprint => "footprint",
         }
     }
 }

@@ -19,6 +19,7 @@ mod backend;
 pub mod copy;
 pub mod cpu;
 pub mod events;
+pub mod exposure;
 pub mod feeds;
 pub mod findings;
 mod ids;
@@ -47,6 +48,10 @@ pub use audit::{
 };
 pub use backend::{Backend, Job, JobLock, OpenOptions, default_location, is_postgres, redact};
 pub use copy::{CopyReport, TableCopy};
+pub use exposure::{
+    ApprovedClaim, Attributed, Contradiction, FootprintDecision, FootprintEntry, NewObservation,
+    ObservationRow,
+};
 pub use feeds::{EpssPoint, FeedOutcome, FeedState};
 pub use findings::{FindingQuery, FindingRow};
 pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Outcome};

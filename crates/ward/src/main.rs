@@ -8,6 +8,7 @@ mod follow;
 mod hunt;
 mod import;
 mod output;
+mod probe;
 mod scan;
 mod server;
 mod taxii;
@@ -90,6 +91,10 @@ enum Command {
     Hunt(hunt::HuntArgs),
     /// Run the federation server (REST API under /api/v1).
     Serve(server::ServeArgs),
+    /// Fingerprint the services one member exposes (central team): only inside the member's
+    /// approved ranges, only when its admin has authorised it; safe GETs at a bounded rate,
+    /// audited by the server; what answers is reported as observations, matched and alerted.
+    Probe(probe::ProbeArgs),
     /// Administer the federation from the command line: central team, organisations, tokens.
     Admin {
         #[command(subcommand)]
@@ -238,6 +243,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Hunt(args) => hunt::run(args).await,
             Command::Serve(args) => server::serve(args).await,
+            Command::Probe(args) => probe::run(&args).await,
             Command::Admin { command } => server::admin(command).await,
             Command::Audit { command } => server::audit(command).await,
             Command::Bench(args) => bench::run(args).await,

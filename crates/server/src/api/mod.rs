@@ -4,6 +4,7 @@
 
 pub(crate) mod alerts;
 pub(crate) mod assets;
+pub(crate) mod exposure;
 pub(crate) mod incidents;
 pub(crate) mod knowledge;
 pub(crate) mod organisations;
