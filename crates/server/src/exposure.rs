@@ -88,6 +88,40 @@ pub(crate) async fn claim(
         .await?)
 }
 
+/// A decision on a footprint entry by its word (`approve`, `reject`, `withdraw`): the central
+/// admin approves and rejects; an admin (central, or the member's own) withdraws.
+pub(crate) async fn decide(
+    state: &AppState,
+    who: &Principal,
+    id: i64,
+    decision: &str,
+    reason: Option<&str>,
+) -> ApiResult<ward_store::FootprintEntry> {
+    use ward_store::FootprintDecision as D;
+    let decision = match decision {
+        "approve" => D::Approve,
+        "reject" => D::Reject,
+        "withdraw" => D::Withdraw,
+        other => {
+            return Err(ApiError::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                format!("decision: `{other}` is not one of approve, reject, withdraw"),
+            ));
+        }
+    };
+    let allowed = match decision {
+        D::Withdraw => who.role.is_admin(),
+        _ => who.role == ward_store::Role::CentralAdmin,
+    };
+    if !allowed {
+        return Err(ApiError::forbidden("decide on footprint entries"));
+    }
+    Ok(state
+        .store
+        .decide_footprint(&who.actor(), who.scope(), id, decision, reason)
+        .await?)
+}
+
 /// An observation as stored, read back as the inventory crate's (for its component and
 /// evidence).
 fn observation(row: &ObservationRow) -> Observation {

@@ -1376,7 +1376,68 @@ async fn an_incident_in_the_browser(db: TestDb) {
     screenshot(&analyst, "campaigns-central").await;
 }
 
+/// Exposure in the browser: the member proposes its range and authorises probing, the central
+/// admin approves it, a scan report attributes an EPMM to the member; both see it.
+async fn exposure_in_the_browser(db: TestDb) {
+    let Some((db, _server, url, driver)) = browsing(db) else {
+        return;
+    };
+    let member = driver.browser(390).await;
+    sign_in(&member, &url, "lead@rxa.example").await;
+    click(&member, "#nav-exposure").await;
+    wait_for(&member, "#claim-form").await;
+    assert_labelled(&member).await;
+    type_into(&member, "#claim-form input[name=value]", "203.0.113.0/24").await;
+    click(&member, "#claim-form button").await;
+    wait_for(&member, "#exposure-message").await;
+    assert!(text(&member, "#exposure-message").await.contains("proposed"));
+    assert_eq!(text(&member, "tr[data-entry='203.0.113.0/24'] .state").await, "proposed");
+    click(&member, "#consent").await;
+    wait_for(&member, "#stop-consent").await;
+    assert!(text(&member, "#probe-consent").await.contains("authorised by"));
+
+    let central = driver.browser(1280).await;
+    sign_in(&central, &url, "admin@nhs.example").await;
+    central.goto(&format!("{url}/exposure")).await.unwrap();
+    wait_for(&central, "tr[data-entry='203.0.113.0/24']").await;
+    click(&central, "tr[data-entry='203.0.113.0/24'] button[value=approve]").await;
+    wait_for(&central, "#exposure-message").await;
+    assert!(text(&central, "#exposure-message").await.contains("approved"));
+
+    let analyst = admin(
+        db.location(),
+        &["token", "create", "--org", "nhs-england", "--role", "central-analyst", "--name", "scans"],
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/v1/observations?filename=scan_http.csv"))
+        .bearer_auth(&analyst)
+        .body("timestamp,ip,port,hostname,tag,asn,device_vendor,device_model,device_version\n2025-05-16 03:12:44,203.0.113.10,443,mdm.rxa.example,ivanti-epmm,64500,Ivanti,Endpoint Manager Mobile,12.5.0.0\n2025-05-16 03:16:00,192.0.2.50,443,,http,64999,,,\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{}", r.text().await.unwrap());
+
+    central.goto(&format!("{url}/exposure")).await.unwrap();
+    wait_for(&central, "#exposure-members").await;
+    assert_labelled(&central).await;
+    assert_eq!(text(&central, "tr[data-member=rxa] .vulnerable").await, "1");
+    assert!(text(&central, "#unattributed-table").await.contains("192.0.2.50:443"));
+    screenshot(&central, "exposure-central").await;
+    follow(&central, "rxa").await;
+    wait_for(&central, "#observed-services").await;
+    let services = text(&central, "#observed-services").await;
+    assert!(services.contains("203.0.113.10:443") && services.contains("12.5.0.0"), "{services}");
+
+    member.goto(&format!("{url}/exposure")).await.unwrap();
+    wait_for(&member, "#observed-services").await;
+    assert_fits(&member).await;
+    assert!(text(&member, "#observed-services").await.contains("Endpoint Manager Mobile"));
+    assert!(!member.source().await.unwrap().contains("192.0.2.50"), "another's observation shown");
+    screenshot(&member, "exposure-member").await;
+}
+
 ward_testdata::backend_tests!(
+    exposure_in_the_browser,
     an_incident_in_the_browser,
     statements_in_the_browser,
     a_member_sees_what_is_asked_and_the_numbers_agree,

@@ -10,7 +10,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use ward_store::{Attributed, Contradiction, FootprintDecision, FootprintEntry, ObservationRow, Role};
+use ward_store::{Attributed, Contradiction, FootprintEntry, ObservationRow, Role};
 
 use crate::AppState;
 use crate::auth::{Auth, ScopeQuery, request_scope};
@@ -85,28 +85,7 @@ pub(crate) async fn decide(
     Path(id): Path<i64>,
     Json(body): Json<Decision>,
 ) -> ApiResult<Json<FootprintAnswer>> {
-    let decision = match body.decision.as_str() {
-        "approve" => FootprintDecision::Approve,
-        "reject" => FootprintDecision::Reject,
-        "withdraw" => FootprintDecision::Withdraw,
-        other => {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                format!("decision: `{other}` is not one of approve, reject, withdraw"),
-            ));
-        }
-    };
-    let allowed = match decision {
-        FootprintDecision::Withdraw => who.role.is_admin(),
-        _ => who.role == Role::CentralAdmin,
-    };
-    if !allowed {
-        return Err(ApiError::forbidden("decide on footprint entries"));
-    }
-    let entry = state
-        .store
-        .decide_footprint(&who.actor(), who.scope(), id, decision, body.reason.as_deref())
-        .await?;
+    let entry = crate::exposure::decide(&state, &who, id, &body.decision, body.reason.as_deref()).await?;
     Ok(Json(FootprintAnswer { entry }))
 }
 

@@ -26,6 +26,7 @@ use ward_store::{AlertRow, FindingRow, Principal, Role};
 mod alerts;
 mod assets;
 mod central;
+mod exposure;
 mod findings;
 mod incidents;
 mod people;
@@ -55,6 +56,10 @@ pub(crate) fn routes() -> Router<Arc<AppState>> {
             get(alerts::alert_page).post(alerts::alert_action),
         )
         .route("/campaigns", get(incidents::campaigns))
+        .route(
+            "/exposure",
+            get(exposure::exposure).post(exposure::exposure_action),
+        )
         .route("/members", get(central::members))
         .route("/sources", get(central::sources))
         .route("/audit", get(central::audit))

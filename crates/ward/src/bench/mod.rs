@@ -12,6 +12,7 @@
 
 mod bombs;
 mod busy;
+mod exposure;
 mod feeds;
 mod hostile;
 mod hunt;
@@ -129,6 +130,21 @@ enum BenchCommand {
         /// Keep the generated log in this folder, and reuse it when it is already there.
         #[arg(long)]
         keep: Option<PathBuf>,
+    },
+    /// Outside-in attribution: a generated scan report (Shadowserver's columns) read and
+    /// attributed against a generated footprint of IP blocks (nested ones among them), IPv6
+    /// blocks, domains and AS numbers; beside it a linear scan of every claim on a sample,
+    /// checked to agree.
+    Attribution {
+        /// Observations in the report.
+        #[arg(long, default_value_t = 1_000_000)]
+        observations: usize,
+        /// Footprint claims (blocks, domains, AS numbers).
+        #[arg(long, default_value_t = 10_000)]
+        prefixes: usize,
+        /// Members the claims belong to.
+        #[arg(long, default_value_t = 200)]
+        members: u32,
     },
     /// Decompression bombs (.gz, .xz, .zip, .tar.gz) imported within the default limits, each
     /// in its own process: the error and the peak RSS of each.
@@ -304,6 +320,14 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             threads,
             keep,
         } => hunt::bench(&rules, indicators, size_mb, files.max(1), threads, keep)?,
+        BenchCommand::Attribution {
+            observations,
+            prefixes,
+            members,
+        } => {
+            tokio::task::spawn_blocking(move || exposure::bench(observations, prefixes, members.max(1)))
+                .await??
+        }
         BenchCommand::Bombs { expand, unbounded } => {
             tokio::task::spawn_blocking(move || bombs::bench(expand, unbounded)).await??
         }
