@@ -1408,7 +1408,7 @@ async fn exposure_in_the_browser(db: TestDb) {
         db.location(),
         &["token", "create", "--org", "nhs-england", "--role", "central-analyst", "--name", "scans"],
     );
-    let r = reqwest::Client::new()
+    let r = common::client()
         .post(format!("{url}/api/v1/observations?filename=scan_http.csv"))
         .bearer_auth(&analyst)
         .body("timestamp,ip,port,hostname,tag,asn,device_vendor,device_model,device_version\n2025-05-16 03:12:44,203.0.113.10,443,mdm.rxa.example,ivanti-epmm,64500,Ivanti,Endpoint Manager Mobile,12.5.0.0\n2025-05-16 03:16:00,192.0.2.50,443,,http,64999,,,\n")
