@@ -35,7 +35,7 @@ impl Claim {
     }
 
     /// Whether two claims cannot both stand: the same block, AS number or domain.
-    pub fn conflicts_with(&self, other: &Claim) -> bool {
+    pub fn conflicts_with(&self, other: &Self) -> bool {
         self == other
     }
 
@@ -214,10 +214,20 @@ mod tests {
         assert_eq!(claim("198.51.100.7").to_string(), "198.51.100.7/32");
         assert_eq!(claim("2001:DB8:A::/48").to_string(), "2001:db8:a::/48");
         assert_eq!(claim("as64500"), Claim::Asn(64500));
-        assert_eq!(claim("Trust-A.Example."), Claim::Domain("trust-a.example".into()));
+        assert_eq!(
+            claim("Trust-A.Example."),
+            Claim::Domain("trust-a.example".into())
+        );
         let e = "203.0.113.7/24".parse::<Claim>().unwrap_err();
         assert!(e.contains("203.0.113.0/24"), "{e}");
-        for bad in ["", "10.0.0.0/33", "AS99999999999", "localhost", "a..b", "-x.example"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "AS99999999999",
+            "localhost",
+            "a..b",
+            "-x.example",
+        ] {
             assert!(bad.parse::<Claim>().is_err(), "{bad}");
         }
         assert!(claim("10.0.0.0/8").conflicts_with(&claim("10.0.0.0/8")));
@@ -239,16 +249,42 @@ mod tests {
             a.attribute(ip.map(|i| i.parse().unwrap()), host, asn)
                 .map(|x| (*x.owner, x.by.to_string()))
         };
-        assert_eq!(who(Some("10.1.2.3"), None, None), Some(("trust-a", "10.1.0.0/16".into())));
-        assert_eq!(who(Some("10.2.2.3"), None, None), Some(("hscn", "10.0.0.0/8".into())));
-        assert_eq!(who(Some("2001:db8:a:b::1"), None, None).unwrap().0, "trust-b");
-        assert_eq!(who(Some("2001:db8:a:c::1"), None, None).unwrap().0, "trust-a");
+        assert_eq!(
+            who(Some("10.1.2.3"), None, None),
+            Some(("trust-a", "10.1.0.0/16".into()))
+        );
+        assert_eq!(
+            who(Some("10.2.2.3"), None, None),
+            Some(("hscn", "10.0.0.0/8".into()))
+        );
+        assert_eq!(
+            who(Some("2001:db8:a:b::1"), None, None).unwrap().0,
+            "trust-b"
+        );
+        assert_eq!(
+            who(Some("2001:db8:a:c::1"), None, None).unwrap().0,
+            "trust-a"
+        );
         assert_eq!(who(Some("192.0.2.1"), None, None), None);
         // The address decides before the name; the longest domain wins; the AS is the last resort.
-        assert_eq!(who(Some("10.1.0.1"), Some("mdm.trust-b.example"), None).unwrap().0, "trust-a");
-        assert_eq!(who(None, Some("MDM.Trust-B.example."), None).unwrap().0, "trust-c");
-        assert_eq!(who(None, Some("www.trust-b.example"), None).unwrap().0, "trust-b");
+        assert_eq!(
+            who(Some("10.1.0.1"), Some("mdm.trust-b.example"), None)
+                .unwrap()
+                .0,
+            "trust-a"
+        );
+        assert_eq!(
+            who(None, Some("MDM.Trust-B.example."), None).unwrap().0,
+            "trust-c"
+        );
+        assert_eq!(
+            who(None, Some("www.trust-b.example"), None).unwrap().0,
+            "trust-b"
+        );
         assert_eq!(who(None, Some("trust-b.example.evil"), None), None);
-        assert_eq!(who(Some("192.0.2.1"), None, Some(64500)).unwrap().1, "AS64500");
+        assert_eq!(
+            who(Some("192.0.2.1"), None, Some(64500)).unwrap().1,
+            "AS64500"
+        );
     }
 }

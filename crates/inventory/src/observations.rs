@@ -30,7 +30,8 @@ pub struct Observation {
     pub vendor: Option<String>,
     pub product: Option<String>,
     pub version: Option<String>,
-    pub cpe: Option<Cpe>,
+    /// Boxed: most observations have none, and a CPE is larger than the rest of the row.
+    pub cpe: Option<Box<Cpe>>,
     /// The report's own label (Shadowserver's `tag`, nmap's service name).
     pub tag: Option<String>,
     /// More of what was seen (a page title, a `Server` header, a certificate's subject).
@@ -101,23 +102,23 @@ impl Observation {
     /// version (matching derives the CPE, with confidence `derived`). `None` when nothing names
     /// the software.
     pub fn component(&self) -> Option<Component> {
-        let mut cpe = self.cpe.clone();
+        let mut cpe = self.cpe.as_deref().cloned();
         if let (Some(c), Some(v)) = (cpe.as_mut(), self.version.as_deref())
             && c.version == Attr::Any
         {
             c.version = Attr::value(v);
         }
-        let name = self
-            .product
-            .clone()
-            .or_else(|| cpe.as_ref().and_then(|c| c.product.literal().map(str::to_owned)))?;
+        let name = self.product.clone().or_else(|| {
+            cpe.as_ref()
+                .and_then(|c| c.product.literal().map(str::to_owned))
+        })?;
         Some(Component {
             name,
             vendor: self.vendor.clone(),
-            version: self
-                .version
-                .clone()
-                .or_else(|| cpe.as_ref().and_then(|c| c.version.literal().map(str::to_owned))),
+            version: self.version.clone().or_else(|| {
+                cpe.as_ref()
+                    .and_then(|c| c.version.literal().map(str::to_owned))
+            }),
             cpe,
             purl: None,
             location: Some(self.endpoint()),
@@ -181,7 +182,7 @@ fn nmap(
                 vendor: c.vendor,
                 product: Some(c.name),
                 version: c.version,
-                cpe: c.cpe,
+                cpe: c.cpe.map(Box::new),
                 tag: Some(protocol.to_owned()),
                 detail: None,
                 seen_at,
@@ -273,10 +274,17 @@ fn csv_observations(
         version: get(&["device_version", "version"]),
         cpe: get(&["cpe"]),
         source: get(&["source"]),
-        detail: ["http_title", "title", "server", "detail", "ssl_subject", "subject_common_name"]
-            .iter()
-            .filter_map(|n| col.get(*n).copied())
-            .collect(),
+        detail: [
+            "http_title",
+            "title",
+            "server",
+            "detail",
+            "ssl_subject",
+            "subject_common_name",
+        ]
+        .iter()
+        .filter_map(|n| col.get(*n).copied())
+        .collect(),
     };
     if cols.ip.is_none() && cols.hostname.is_none() {
         return Err(InventoryError {
@@ -328,15 +336,19 @@ fn csv_observations(
             Some(Ok(a)) => Some(a),
             Some(Err(_)) => {
                 let v = field(cols.ip).unwrap_or_default();
-                out.warnings
-                    .push(warn("ip", format!("`{v}` is not an IPv4 or IPv6 address; row skipped")));
+                out.warnings.push(warn(
+                    "ip",
+                    format!("`{v}` is not an IPv4 or IPv6 address; row skipped"),
+                ));
                 continue;
             }
         };
         let hostname = field(cols.hostname).map(|h| h.trim_end_matches('.').to_ascii_lowercase());
         if address.is_none() && hostname.is_none() {
-            out.warnings
-                .push(warn("ip", "neither an address nor a host name; row skipped".into()));
+            out.warnings.push(warn(
+                "ip",
+                "neither an address nor a host name; row skipped".into(),
+            ));
             continue;
         }
         let port = match field(cols.port).map(str::parse::<u16>) {
@@ -344,8 +356,10 @@ fn csv_observations(
             Some(Ok(p)) => Some(p),
             Some(Err(_)) => {
                 let v = field(cols.port).unwrap_or_default();
-                out.warnings
-                    .push(warn("port", format!("`{v}` is not a port number; row skipped")));
+                out.warnings.push(warn(
+                    "port",
+                    format!("`{v}` is not a port number; row skipped"),
+                ));
                 continue;
             }
         };
@@ -378,7 +392,7 @@ fn csv_observations(
             vendor: field(cols.vendor).map(str::to_owned),
             product: field(cols.product).map(str::to_owned),
             version: field(cols.version).map(str::to_owned),
-            cpe,
+            cpe: cpe.map(Box::new),
             tag: field(cols.tag).map(str::to_owned),
             detail: (!detail.is_empty()).then(|| detail.join("; ")),
             seen_at,
@@ -397,7 +411,11 @@ fn parse_time(v: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc));
     }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%SZ"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%SZ",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(v, f) {
             return Some(t.and_utc());
         }
@@ -424,7 +442,9 @@ mod tests {
         let p = parse_observations("scan_http.csv", csv.as_bytes(), None, now()).unwrap();
         assert_eq!(p.format, "Shadowserver CSV");
         assert!(p.warnings.is_empty(), "{:?}", p.warnings);
-        let [a, b] = &p.observations[..] else { panic!("{:?}", p.observations) };
+        let [a, b] = &p.observations[..] else {
+            panic!("{:?}", p.observations)
+        };
         assert_eq!(a.address, Some("203.0.113.10".parse().unwrap()));
         assert_eq!((a.port, a.asn), (Some(443), Some(64500)));
         assert_eq!(a.hostname.as_deref(), Some("mdm.trust-a.example"));
@@ -436,7 +456,9 @@ mod tests {
         );
         assert_eq!(
             c.evidence.as_deref(),
-            Some("Ivanti Endpoint Manager Mobile 12.5.0.0 answered at 203.0.113.10:443, observed 2025-05-16 03:12 UTC by shadowserver")
+            Some(
+                "Ivanti Endpoint Manager Mobile 12.5.0.0 answered at 203.0.113.10:443, observed 2025-05-16 03:12 UTC by shadowserver"
+            )
         );
         assert_eq!(b.endpoint(), "[2001:db8:a::10]:8443");
         assert_eq!(b.asn, Some(64500));
@@ -450,7 +472,8 @@ mod tests {
             198.51.100.300,443,,x,1,,2025-05-16,\n\
             198.51.100.8,70000,,x,1,,2025-05-16,\n\
             198.51.100.9,22,,OpenSSH,9.6p1,,yesterday,\n";
-        let p = parse_observations("seen.csv", csv.as_bytes(), Some("partner-scan"), now()).unwrap();
+        let p =
+            parse_observations("seen.csv", csv.as_bytes(), Some("partner-scan"), now()).unwrap();
         assert_eq!(p.observations.len(), 1);
         let c = p.observations[0].component().unwrap();
         assert_eq!(
@@ -475,7 +498,9 @@ mod tests {
             <port protocol="tcp" portid="25"><state state="closed"/><service name="smtp"/></port></ports></host>
             </nmaprun>"#;
         let p = parse_observations("scan.xml", xml.as_bytes(), None, now()).unwrap();
-        let [o] = &p.observations[..] else { panic!("{:?}", p.observations) };
+        let [o] = &p.observations[..] else {
+            panic!("{:?}", p.observations)
+        };
         assert_eq!(o.endpoint(), "203.0.113.10:443");
         assert_eq!(o.hostname.as_deref(), Some("mdm.trust-a.example"));
         assert_eq!(o.seen_at, Utc.timestamp_opt(1_747_364_400, 0).unwrap());
@@ -489,7 +514,10 @@ mod tests {
     #[test]
     fn other_documents_are_refused_by_name() {
         let e = parse_observations("x.csv", b"asset,product\na,b\n", None, now()).unwrap_err();
-        assert!(e.to_string().contains("x.csv: line 1: field `header`"), "{e}");
+        assert!(
+            e.to_string().contains("x.csv: line 1: field `header`"),
+            "{e}"
+        );
         let e = parse_observations("x.xml", b"<bom/>", None, now()).unwrap_err();
         assert!(e.to_string().contains("<nmaprun>"), "{e}");
     }

@@ -183,7 +183,8 @@ pub(crate) async fn store_inventory(
         .into_iter()
         .flat_map(|a| a.components)
         .collect();
-    let outcome = store_components(state, who, asset, parsed.format, name, body, components).await?;
+    let outcome =
+        store_components(state, who, asset, parsed.format, name, body, components).await?;
     let warnings = parsed.warnings.iter().map(ToString::to_string).collect();
     Ok((outcome, warnings))
 }

@@ -54,9 +54,12 @@ pub(crate) struct ObservedAsset {
 /// A footprint entry as typed (`203.0.113.0/24`, `AS64500`, `trust.example`): read, or a 422
 /// naming the field.
 pub(crate) fn parse_claim(value: &str) -> ApiResult<Claim> {
-    value
-        .parse::<Claim>()
-        .map_err(|e| ApiError::new(axum::http::StatusCode::UNPROCESSABLE_ENTITY, format!("value: {e}")))
+    value.parse::<Claim>().map_err(|e| {
+        ApiError::new(
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            format!("value: {e}"),
+        )
+    })
 }
 
 /// Claims `value` for the member `owner` is narrowed to: a central admin's claim is approved
@@ -133,7 +136,11 @@ fn observation(row: &ObservationRow) -> Observation {
         vendor: row.vendor.clone(),
         product: row.product.clone(),
         version: row.version.clone(),
-        cpe: row.cpe.as_deref().and_then(|c| c.parse().ok()),
+        cpe: row
+            .cpe
+            .as_deref()
+            .and_then(|c| c.parse().ok())
+            .map(Box::new),
         tag: row.tag.clone(),
         detail: row.detail.clone(),
         seen_at: DateTime::parse_from_rfc3339(&row.last_seen)
@@ -165,11 +172,7 @@ pub(crate) async fn import_observations(
         return Err(ApiError::forbidden("import observations"));
     }
     let claims = state.store.approved_claims(who.scope()).await?;
-    let (file, bytes, source) = (
-        name.to_owned(),
-        body.to_vec(),
-        source.map(str::to_owned),
-    );
+    let (file, bytes, source) = (name.to_owned(), body.to_vec(), source.map(str::to_owned));
     let (parsed, attributed) = ward_store::cpu::run(move || {
         let parsed = parse_observations(&file, &bytes, source.as_deref(), Utc::now())?;
         let attributor = attributor(&claims);
@@ -192,8 +195,14 @@ pub(crate) async fn import_observations(
     let mut answer = ObservationImport {
         format: parsed.format.to_owned(),
         observations: attributed.len(),
-        attributed: attributed.iter().filter(|o| o.organisation_id.is_some()).count(),
-        unattributed: attributed.iter().filter(|o| o.organisation_id.is_none()).count(),
+        attributed: attributed
+            .iter()
+            .filter(|o| o.organisation_id.is_some())
+            .count(),
+        unattributed: attributed
+            .iter()
+            .filter(|o| o.organisation_id.is_none())
+            .count(),
         assets: Vec::new(),
         contradictions: Vec::new(),
         warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
@@ -202,7 +211,11 @@ pub(crate) async fn import_observations(
     let mut touched: BTreeMap<(OrgId, String, String), ()> = BTreeMap::new();
     for o in &attributed {
         if let Some(org) = o.organisation_id {
-            let host = if o.address.is_empty() { o.hostname.clone() } else { String::new() };
+            let host = if o.address.is_empty() {
+                o.hostname.clone()
+            } else {
+                String::new()
+            };
             touched.insert((org, o.address.clone(), host), ());
         }
     }
@@ -271,7 +284,11 @@ async fn refresh_observed_asset(
         return Ok((None, Vec::new()));
     }
     let seen: Vec<Observation> = rows.iter().map(observation).collect();
-    let key = if address.is_empty() { hostname } else { address };
+    let key = if address.is_empty() {
+        hostname
+    } else {
+        address
+    };
     let name = observed_name(key);
     let existing = state.store.assets_named(owner, &name, &name).await?;
     let asset = match existing.into_iter().next() {
@@ -295,7 +312,9 @@ async fn refresh_observed_asset(
     let mut components: Vec<ward_model::Component> =
         seen.iter().filter_map(Observation::component).collect();
     components.sort_by(|a, b| (&a.location, &a.name).cmp(&(&b.location, &b.name)));
-    components.dedup_by(|a, b| a.location == b.location && a.cpe == b.cpe && a.name == b.name && a.version == b.version);
+    components.dedup_by(|a, b| {
+        a.location == b.location && a.cpe == b.cpe && a.name == b.name && a.version == b.version
+    });
     let body = serde_json::to_vec(&components).expect("components serialise");
     let hash = hex::encode(Sha256::digest(&body));
     let unchanged = state
@@ -329,7 +348,11 @@ async fn refresh_observed_asset(
             components,
         )
         .await?;
-        observed.new_findings = outcome.new.iter().map(|f| f.vulnerability.clone()).collect();
+        observed.new_findings = outcome
+            .new
+            .iter()
+            .map(|f| f.vulnerability.clone())
+            .collect();
         observed.alerts = outcome.alerts.iter().map(|a| a.id).collect();
     }
     state
@@ -350,7 +373,10 @@ async fn refresh_observed_asset(
     for n in names.iter().take(8) {
         for declared in state.store.assets_named(owner, n, n).await? {
             if declared.id == asset.id
-                || !matches!(declared.exposure, Some(Exposure::Small | Exposure::Controlled))
+                || !matches!(
+                    declared.exposure,
+                    Some(Exposure::Small | Exposure::Controlled)
+                )
             {
                 continue;
             }

@@ -501,7 +501,12 @@ pub const ROUTES: &[Route] = &[
         summary: "The member's own admin authorises (or stops) the central team's probes of its approved ranges",
         access: Access::Roles(&["member-admin"]),
         query: &[],
-        body: Body::Json(&[("consent", "boolean", true, "true to authorise, false to stop")]),
+        body: Body::Json(&[(
+            "consent",
+            "boolean",
+            true,
+            "true to authorise, false to stop",
+        )]),
         status: 200,
         response: Answer::Json(schema::<exposure::FootprintList>),
         handler: || axum::routing::put(exposure::consent),
@@ -513,7 +518,10 @@ pub const ROUTES: &[Route] = &[
         summary: "Import a scan report (Shadowserver CSV, nmap XML with -sV, Ward's observation CSV): observations attributed to members by their approved footprints, observed assets matched and alerted",
         access: Access::Roles(&["central-admin", "central-analyst"]),
         query: &[
-            ("source", "Who saw it (shadowserver, nmap, …) when the file does not say"),
+            (
+                "source",
+                "Who saw it (shadowserver, nmap, …) when the file does not say",
+            ),
             ("filename", "The file's name, for messages"),
         ],
         body: Body::File("The scan report"),
@@ -529,7 +537,10 @@ pub const ROUTES: &[Route] = &[
         access: Access::Any,
         query: &[
             ORG,
-            ("attributed", "false: the unattributed observations (central roles)"),
+            (
+                "attributed",
+                "false: the unattributed observations (central roles)",
+            ),
             ("limit", "At most this many (default 500, at most 10000)"),
         ],
         body: Body::None,
@@ -559,7 +570,12 @@ pub const ROUTES: &[Route] = &[
         body: Body::Json(&[
             ("organisation", "string", true, "The member"),
             ("ports", "array", true, "TCP ports (1 to 64)"),
-            ("fingerprints", "array", false, "The fingerprints' ids, for the audit log"),
+            (
+                "fingerprints",
+                "array",
+                false,
+                "The fingerprints' ids, for the audit log",
+            ),
         ]),
         status: 201,
         response: Answer::Json(schema::<exposure::ProbePlan>),

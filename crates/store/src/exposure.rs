@@ -171,7 +171,9 @@ fn observation_row(r: &sqlx::any::AnyRow) -> ObservationRow {
 impl Store {
     /// The footprints the scope reaches, newest first within each member.
     pub async fn footprint(&self, scope: Scope) -> Result<Vec<FootprintEntry>> {
-        let rows = sqlx::query(concat!(footprint_select!(), " WHERE ($1 IS NULL OR f.organisation_id = $1) ORDER BY o.slug, f.kind, f.value, f.id"
+        let rows = sqlx::query(concat!(
+            footprint_select!(),
+            " WHERE ($1 IS NULL OR f.organisation_id = $1) ORDER BY o.slug, f.kind, f.value, f.id"
         ))
         .bind(scope.organisation())
         .fetch_all(&self.pool)
@@ -210,7 +212,9 @@ impl Store {
             return Err(StoreError::Conflict(if holder == organisation_id {
                 format!("{value} is in this footprint already")
             } else {
-                format!("{value} is claimed by another organisation; the central team can settle it")
+                format!(
+                    "{value} is claimed by another organisation; the central team can settle it"
+                )
             }));
         }
         let at = now();
@@ -234,7 +238,11 @@ impl Store {
         change
             .log(
                 Some(organisation_id),
-                if approved { "footprint.set" } else { "footprint.propose" },
+                if approved {
+                    "footprint.set"
+                } else {
+                    "footprint.propose"
+                },
                 &format!("footprint:{id}"),
                 None,
                 Some(&serde_json::to_value(&entry).expect("serialises")),
@@ -271,9 +279,11 @@ impl Store {
         let (from, to, action) = match decision {
             FootprintDecision::Approve => (&["proposed"][..], "approved", "footprint.approve"),
             FootprintDecision::Reject => (&["proposed"][..], "rejected", "footprint.reject"),
-            FootprintDecision::Withdraw => {
-                (&["proposed", "approved"][..], "withdrawn", "footprint.withdraw")
-            }
+            FootprintDecision::Withdraw => (
+                &["proposed", "approved"][..],
+                "withdrawn",
+                "footprint.withdraw",
+            ),
         };
         if !from.contains(&before.state.as_str()) {
             return Err(StoreError::Conflict(format!(
@@ -281,9 +291,12 @@ impl Store {
                 before.state
             )));
         }
-        if matches!(decision, FootprintDecision::Reject) && reason.is_none_or(|r| r.trim().is_empty())
+        if matches!(decision, FootprintDecision::Reject)
+            && reason.is_none_or(|r| r.trim().is_empty())
         {
-            return Err(StoreError::Invalid("reason: say why the entry is rejected".into()));
+            return Err(StoreError::Invalid(
+                "reason: say why the entry is rejected".into(),
+            ));
         }
         let at = now();
         sqlx::query(
@@ -351,7 +364,11 @@ impl Store {
         change
             .log(
                 Some(organisation_id),
-                if consent { "probe.consent" } else { "probe.consent-withdrawn" },
+                if consent {
+                    "probe.consent"
+                } else {
+                    "probe.consent-withdrawn"
+                },
                 &format!("organisation:{}", organisation_id.get()),
                 None,
                 None,
@@ -475,17 +492,19 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ObservationRow>> {
         let rows = match which {
-            Attributed::Yes => {
-                sqlx::query(concat!(observation_select!(), " WHERE b.organisation_id IS NOT NULL AND ($1 IS NULL OR b.organisation_id = $1)
+            Attributed::Yes => sqlx::query(concat!(
+                observation_select!(),
+                " WHERE b.organisation_id IS NOT NULL AND ($1 IS NULL OR b.organisation_id = $1)
                      ORDER BY b.last_seen DESC, b.id DESC LIMIT $2"
-                ))
-                .bind(scope.organisation())
-                .bind(limit)
-                .fetch_all(&self.pool)
-                .await?
-            }
+            ))
+            .bind(scope.organisation())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?,
             Attributed::No if scope.organisation().is_none() => {
-                sqlx::query(concat!(observation_select!(), " WHERE b.organisation_id IS NULL ORDER BY b.last_seen DESC, b.id DESC LIMIT $1"
+                sqlx::query(concat!(
+                    observation_select!(),
+                    " WHERE b.organisation_id IS NULL ORDER BY b.last_seen DESC, b.id DESC LIMIT $1"
                 ))
                 .bind(limit)
                 .fetch_all(&self.pool)
@@ -507,7 +526,9 @@ impl Store {
         let Some(organisation_id) = owner.organisation() else {
             return Ok(Vec::new());
         };
-        let rows = sqlx::query(concat!(observation_select!(), " WHERE b.organisation_id = $1 AND b.address = $2 AND ($2 <> '' OR b.hostname = $3)
+        let rows = sqlx::query(concat!(
+            observation_select!(),
+            " WHERE b.organisation_id = $1 AND b.address = $2 AND ($2 <> '' OR b.hostname = $3)
              ORDER BY b.port, b.source"
         ))
         .bind(organisation_id)
@@ -600,7 +621,12 @@ impl Store {
         let payload = serde_json::to_value(&event).expect("an event serialises");
         let seq = change.seq;
         change
-            .enqueue(asset.organisation_id, "asset.exposure-contradicted", &payload, seq)
+            .enqueue(
+                asset.organisation_id,
+                "asset.exposure-contradicted",
+                &payload,
+                seq,
+            )
             .await?;
         change.commit().await?;
         Ok(true)

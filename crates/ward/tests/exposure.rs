@@ -66,10 +66,19 @@ const NMAP: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 
 async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     let location = db.location().to_owned();
-    admin(&location, &["init", "--slug", "nhs-england", "--name", "NHS England"]);
-    admin(&location, &["org", "create", "rxa", "Royal Example Hospital"]);
+    admin(
+        &location,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    admin(
+        &location,
+        &["org", "create", "rxa", "Royal Example Hospital"],
+    );
     admin(&location, &["org", "create", "rxb", "Borough General"]);
-    admin(&location, &["org", "create", "hscn", "Health and Social Care Network"]);
+    admin(
+        &location,
+        &["org", "create", "hscn", "Health and Social Care Network"],
+    );
     let central = token(&location, "nhs-england", "central-admin");
     let analyst = token(&location, "nhs-england", "central-analyst");
     let rxa = token(&location, "rxa", "member-admin");
@@ -100,7 +109,10 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     assert!(!b.to_string().contains("rxa"), "{b}");
     let (s, b) = claim(&url, &rxb, None, "203.0.113.7/24").await;
     assert_eq!(s, 422, "{b}");
-    assert!(b["error"].as_str().unwrap().contains("203.0.113.0/24"), "{b}");
+    assert!(
+        b["error"].as_str().unwrap().contains("203.0.113.0/24"),
+        "{b}"
+    );
     // A member cannot approve its own proposal, nor claim for another member.
     let (s, _) = post_json(
         &format!("{url}/api/v1/footprint/{v6}/decision"),
@@ -143,18 +155,31 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     let (s, r) = import(&url, &analyst, "scan_http.csv", SHADOWSERVER).await;
     assert_eq!(s, 201, "{r}");
     assert_eq!(r["format"], "Shadowserver CSV");
-    assert_eq!((r["observations"].as_u64(), r["attributed"].as_u64()), (Some(5), Some(3)), "{r}");
+    assert_eq!(
+        (r["observations"].as_u64(), r["attributed"].as_u64()),
+        (Some(5), Some(3)),
+        "{r}"
+    );
     assert_eq!(r["unattributed"], 2, "{r}");
     let warnings = r["warnings"].as_array().unwrap();
     assert!(
-        warnings.len() == 1 && warnings[0].as_str().unwrap().contains("scan_http.csv: line 7: field `ip`"),
+        warnings.len() == 1
+            && warnings[0]
+                .as_str()
+                .unwrap()
+                .contains("scan_http.csv: line 7: field `ip`"),
         "{r}"
     );
     let owners: Vec<(String, String)> = r["assets"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["organisation"].as_str().unwrap().into(), a["name"].as_str().unwrap().into()))
+        .map(|a| {
+            (
+                a["organisation"].as_str().unwrap().into(),
+                a["name"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     assert_eq!(
         owners,
@@ -168,10 +193,17 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     // rxa: CVE-2025-4427 found on the observed EPMM, with what was seen, where and when.
     let epmm = &r["assets"][0];
     assert!(
-        epmm["new_findings"].as_array().unwrap().contains(&json!("CVE-2025-4427")),
+        epmm["new_findings"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("CVE-2025-4427")),
         "{r}"
     );
-    let (_, findings) = get(&format!("{url}/api/v1/findings?asset={}", epmm["asset"]), &rxa).await;
+    let (_, findings) = get(
+        &format!("{url}/api/v1/findings?asset={}", epmm["asset"]),
+        &rxa,
+    )
+    .await;
     let text = findings.to_string();
     assert!(
         text.contains("Ivanti Endpoint Manager Mobile 12.5.0.0 answered at 203.0.113.10:443, observed 2025-05-16 03:12 UTC by shadowserver"),
@@ -210,22 +242,55 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
         assert_eq!(c.as_array().unwrap().len(), 1, "{e:#}");
         assert_eq!(c[0]["asset_name"], "mdm.trust-a.example");
         assert_eq!(c[0]["declared"], "controlled");
-        assert!(c[0]["evidence"].as_str().unwrap().contains("203.0.113.10:443"), "{e:#}");
+        assert!(
+            c[0]["evidence"]
+                .as_str()
+                .unwrap()
+                .contains("203.0.113.10:443"),
+            "{e:#}"
+        );
     }
     let (_, e) = get(&format!("{url}/api/v1/exposure"), &analyst).await;
     assert_eq!(e["unattributed"], 2, "{e:#}");
-    let rxa_row = e["members"].as_array().unwrap().iter().find(|m| m["organisation"] == "rxa").unwrap().clone();
-    assert_eq!((rxa_row["services"].as_u64(), rxa_row["vulnerable_assets"].as_u64()), (Some(1), Some(1)), "{e:#}");
+    let rxa_row = e["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["organisation"] == "rxa")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (
+            rxa_row["services"].as_u64(),
+            rxa_row["vulnerable_assets"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{e:#}"
+    );
     // Each member sees its own observations only; the unattributed list is the central team's.
     let (_, mine) = get(&format!("{url}/api/v1/observations"), &rxb).await;
-    let addresses: Vec<&str> = mine["observations"].as_array().unwrap().iter().map(|o| o["address"].as_str().unwrap()).collect();
+    let addresses: Vec<&str> = mine["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["address"].as_str().unwrap())
+        .collect();
     assert_eq!(addresses, ["198.51.100.70"], "{mine:#}");
     let (s, _) = get(&format!("{url}/api/v1/observations?attributed=false"), &rxb).await;
     assert_eq!(s, 403);
     let (s, _) = get(&format!("{url}/api/v1/observations?organisation=rxa"), &rxb).await;
     assert_eq!(s, 403);
-    let (_, none) = get(&format!("{url}/api/v1/observations?attributed=false"), &analyst).await;
-    let mut unattributed: Vec<&str> = none["observations"].as_array().unwrap().iter().map(|o| o["address"].as_str().unwrap()).collect();
+    let (_, none) = get(
+        &format!("{url}/api/v1/observations?attributed=false"),
+        &analyst,
+    )
+    .await;
+    let mut unattributed: Vec<&str> = none["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["address"].as_str().unwrap())
+        .collect();
     unattributed.sort_unstable();
     assert_eq!(unattributed, ["192.0.2.50", "2001:db8:a::10"], "{none:#}");
 
@@ -240,10 +305,19 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     assert_eq!((s, &b["entry"]["state"]), (200, &json!("approved")), "{b}");
     let (s, r) = import(&url, &analyst, "scan_http.csv", SHADOWSERVER).await;
     assert_eq!(s, 201, "{r}");
-    assert_eq!((r["attributed"].as_u64(), r["unattributed"].as_u64()), (Some(4), Some(1)), "{r}");
+    assert_eq!(
+        (r["attributed"].as_u64(), r["unattributed"].as_u64()),
+        (Some(4), Some(1)),
+        "{r}"
+    );
     assert!(r["contradictions"].as_array().unwrap().is_empty(), "{r}");
     let (_, mine) = get(&format!("{url}/api/v1/observations"), &rxa).await;
-    let mut addresses: Vec<&str> = mine["observations"].as_array().unwrap().iter().map(|o| o["address"].as_str().unwrap()).collect();
+    let mut addresses: Vec<&str> = mine["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["address"].as_str().unwrap())
+        .collect();
     addresses.sort_unstable();
     assert_eq!(addresses, ["2001:db8:a::10", "203.0.113.10"], "{mine:#}");
 
@@ -260,7 +334,10 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     )
     .await;
     let text = components.to_string();
-    assert!(text.contains("OpenSSH") && text.contains("Endpoint Manager Mobile"), "{components:#}");
+    assert!(
+        text.contains("OpenSSH") && text.contains("Endpoint Manager Mobile"),
+        "{components:#}"
+    );
 
     // Every step is in the audit log.
     let (_, audit) = get(&format!("{url}/api/v1/audit?limit=500"), &central).await;
@@ -270,8 +347,17 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
         .iter()
         .map(|e| e["action"].as_str().unwrap())
         .collect();
-    for action in ["footprint.set", "footprint.propose", "footprint.approve", "observations.import", "asset.exposure-contradicted"] {
-        assert!(actions.contains(&action), "{action} not audited: {actions:?}");
+    for action in [
+        "footprint.set",
+        "footprint.propose",
+        "footprint.approve",
+        "observations.import",
+        "asset.exposure-contradicted",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action} not audited: {actions:?}"
+        );
     }
 }
 
@@ -294,9 +380,15 @@ fn fake_epmm(ip: &str) -> (u16, Arc<Mutex<Vec<String>>>) {
             };
             log.lock().unwrap().push(line.to_owned());
             let (status, body) = if line.starts_with("GET /mifs/user/login.jsp ") {
-                ("200 OK", "<html><head><title>Ivanti User Portal: Sign In</title><link rel=\"stylesheet\" href=\"/mifs/css/login.css?12.5.0.0\"></head><body>Ivanti User Portal</body></html>")
+                (
+                    "200 OK",
+                    "<html><head><title>Ivanti User Portal: Sign In</title><link rel=\"stylesheet\" href=\"/mifs/css/login.css?12.5.0.0\"></head><body>Ivanti User Portal</body></html>",
+                )
             } else if line.starts_with("GET / ") {
-                ("200 OK", "<html><head><title>Ivanti EPMM</title></head></html>")
+                (
+                    "200 OK",
+                    "<html><head><title>Ivanti EPMM</title></head></html>",
+                )
             } else {
                 ("404 Not Found", "not here")
             };
@@ -328,8 +420,14 @@ fn trap(ip: &str) -> (u16, Arc<AtomicUsize>) {
 
 async fn a_probe_fingerprints_only_inside_the_declared_range(db: TestDb) {
     let location = db.location().to_owned();
-    admin(&location, &["init", "--slug", "nhs-england", "--name", "NHS England"]);
-    admin(&location, &["org", "create", "rxa", "Royal Example Hospital"]);
+    admin(
+        &location,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    admin(
+        &location,
+        &["org", "create", "rxa", "Royal Example Hospital"],
+    );
     let central = token(&location, "nhs-england", "central-admin");
     let analyst = token(&location, "nhs-england", "central-analyst");
     let rxa = token(&location, "rxa", "member-admin");
@@ -348,8 +446,21 @@ async fn a_probe_fingerprints_only_inside_the_declared_range(db: TestDb) {
     let probe = |extra: &[&str]| {
         let ports = format!("{epmm_port},{trap_port}");
         let mut args = vec![
-            "probe", "--server", &url, "--token", &analyst, "--organisation", "rxa",
-            "--ports", &ports, "--rate", "50", "--timeout", "2", "--format", "json",
+            "probe",
+            "--server",
+            &url,
+            "--token",
+            &analyst,
+            "--organisation",
+            "rxa",
+            "--ports",
+            &ports,
+            "--rate",
+            "50",
+            "--timeout",
+            "2",
+            "--format",
+            "json",
         ];
         args.extend_from_slice(extra);
         run(&location, &args)
@@ -357,7 +468,11 @@ async fn a_probe_fingerprints_only_inside_the_declared_range(db: TestDb) {
     // No authorisation from rxa's admin: refused before a packet is sent.
     let o = probe(&[]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("has not authorised probing"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has not authorised probing"),
+        "{}",
+        stderr(&o)
+    );
     assert!(requests.lock().unwrap().is_empty());
     // Only the member's own admin can authorise.
     let r = client()
@@ -380,12 +495,19 @@ async fn a_probe_fingerprints_only_inside_the_declared_range(db: TestDb) {
     // Asked to probe both addresses, the probe keeps to the range.
     let o = probe(&["--targets", "127.0.0.2,127.0.0.3"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("127.0.0.3 is outside the member's approved ranges"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("127.0.0.3 is outside the member's approved ranges"),
+        "{}",
+        stderr(&o)
+    );
     let out: Value = serde_json::from_slice(&o.stdout).unwrap();
     let services = out["services"].as_array().unwrap();
     assert_eq!(services.len(), 1, "{out:#}");
     let s0 = &services[0];
-    assert_eq!((s0["address"].as_str(), s0["port"].as_u64()), (Some("127.0.0.2"), Some(u64::from(epmm_port))));
+    assert_eq!(
+        (s0["address"].as_str(), s0["port"].as_u64()),
+        (Some("127.0.0.2"), Some(u64::from(epmm_port)))
+    );
     assert_eq!(s0["product"], "Ivanti Endpoint Manager Mobile", "{out:#}");
     assert_eq!(s0["version"], "12.5.0.0", "{out:#}");
     assert_eq!(s0["fingerprint"], "ivanti-epmm-login");
@@ -394,16 +516,38 @@ async fn a_probe_fingerprints_only_inside_the_declared_range(db: TestDb) {
     let alerts = out["import"]["assets"][0]["alerts"].as_array().unwrap();
     assert!(!alerts.is_empty(), "{out:#}");
     let (_, list) = get(&format!("{url}/api/v1/alerts"), &rxa).await;
-    assert!(list["alerts"].as_array().unwrap().iter().any(|a| a["subject"] == "CVE-2025-4427" && a["exposure"] == "affected"), "{list:#}");
+    assert!(
+        list["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["subject"] == "CVE-2025-4427" && a["exposure"] == "affected"),
+        "{list:#}"
+    );
     // Nothing reached the address outside the range; only GETs reached the one inside.
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(outside.load(Ordering::SeqCst), 0, "a packet left the declared range");
+    assert_eq!(
+        outside.load(Ordering::SeqCst),
+        0,
+        "a packet left the declared range"
+    );
     let lines = requests.lock().unwrap().clone();
     assert!(lines.iter().all(|l| l.starts_with("GET ")), "{lines:?}");
-    assert!(lines.iter().any(|l| l.starts_with("GET /mifs/user/login.jsp ")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("GET /mifs/user/login.jsp ")),
+        "{lines:?}"
+    );
     // The probe is in the audit log, with what it was allowed to touch.
     let (_, audit) = get(&format!("{url}/api/v1/audit?limit=200"), &central).await;
-    let start = audit["entries"].as_array().unwrap().iter().find(|e| e["action"] == "probe.start").cloned().unwrap_or_else(|| panic!("{audit:#}"));
+    let start = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "probe.start")
+        .cloned()
+        .unwrap_or_else(|| panic!("{audit:#}"));
     assert!(start.to_string().contains("127.0.0.2/32"), "{start:#}");
     // Consent withdrawn: the next probe is refused.
     let r = client()

@@ -1390,23 +1390,51 @@ async fn exposure_in_the_browser(db: TestDb) {
     type_into(&member, "#claim-form input[name=value]", "203.0.113.0/24").await;
     click(&member, "#claim-form button").await;
     wait_for(&member, "#exposure-message").await;
-    assert!(text(&member, "#exposure-message").await.contains("proposed"));
-    assert_eq!(text(&member, "tr[data-entry='203.0.113.0/24'] .state").await, "proposed");
+    assert!(
+        text(&member, "#exposure-message")
+            .await
+            .contains("proposed")
+    );
+    assert_eq!(
+        text(&member, "tr[data-entry='203.0.113.0/24'] .state").await,
+        "proposed"
+    );
     click(&member, "#consent").await;
     wait_for(&member, "#stop-consent").await;
-    assert!(text(&member, "#probe-consent").await.contains("authorised by"));
+    assert!(
+        text(&member, "#probe-consent")
+            .await
+            .contains("authorised by")
+    );
 
     let central = driver.browser(1280).await;
     sign_in(&central, &url, "admin@nhs.example").await;
     central.goto(&format!("{url}/exposure")).await.unwrap();
     wait_for(&central, "tr[data-entry='203.0.113.0/24']").await;
-    click(&central, "tr[data-entry='203.0.113.0/24'] button[value=approve]").await;
+    click(
+        &central,
+        "tr[data-entry='203.0.113.0/24'] button[value=approve]",
+    )
+    .await;
     wait_for(&central, "#exposure-message").await;
-    assert!(text(&central, "#exposure-message").await.contains("approved"));
+    assert!(
+        text(&central, "#exposure-message")
+            .await
+            .contains("approved")
+    );
 
     let analyst = admin(
         db.location(),
-        &["token", "create", "--org", "nhs-england", "--role", "central-analyst", "--name", "scans"],
+        &[
+            "token",
+            "create",
+            "--org",
+            "nhs-england",
+            "--role",
+            "central-analyst",
+            "--name",
+            "scans",
+        ],
     );
     let r = common::client()
         .post(format!("{url}/api/v1/observations?filename=scan_http.csv"))
@@ -1421,18 +1449,32 @@ async fn exposure_in_the_browser(db: TestDb) {
     wait_for(&central, "#exposure-members").await;
     assert_labelled(&central).await;
     assert_eq!(text(&central, "tr[data-member=rxa] .vulnerable").await, "1");
-    assert!(text(&central, "#unattributed-table").await.contains("192.0.2.50:443"));
+    assert!(
+        text(&central, "#unattributed-table")
+            .await
+            .contains("192.0.2.50:443")
+    );
     screenshot(&central, "exposure-central").await;
     follow(&central, "rxa").await;
     wait_for(&central, "#observed-services").await;
     let services = text(&central, "#observed-services").await;
-    assert!(services.contains("203.0.113.10:443") && services.contains("12.5.0.0"), "{services}");
+    assert!(
+        services.contains("203.0.113.10:443") && services.contains("12.5.0.0"),
+        "{services}"
+    );
 
     member.goto(&format!("{url}/exposure")).await.unwrap();
     wait_for(&member, "#observed-services").await;
     assert_fits(&member).await;
-    assert!(text(&member, "#observed-services").await.contains("Endpoint Manager Mobile"));
-    assert!(!member.source().await.unwrap().contains("192.0.2.50"), "another's observation shown");
+    assert!(
+        text(&member, "#observed-services")
+            .await
+            .contains("Endpoint Manager Mobile")
+    );
+    assert!(
+        !member.source().await.unwrap().contains("192.0.2.50"),
+        "another's observation shown"
+    );
     screenshot(&member, "exposure-member").await;
 }
 

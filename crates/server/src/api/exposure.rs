@@ -85,7 +85,8 @@ pub(crate) async fn decide(
     Path(id): Path<i64>,
     Json(body): Json<Decision>,
 ) -> ApiResult<Json<FootprintAnswer>> {
-    let entry = crate::exposure::decide(&state, &who, id, &body.decision, body.reason.as_deref()).await?;
+    let entry =
+        crate::exposure::decide(&state, &who, id, &body.decision, body.reason.as_deref()).await?;
     Ok(Json(FootprintAnswer { entry }))
 }
 
@@ -222,10 +223,12 @@ pub(crate) async fn exposure_summary(
     let mut members: BTreeMap<String, MemberExposure> = BTreeMap::new();
     for o in &seen {
         let Some(org) = &o.organisation else { continue };
-        let m = members.entry(org.clone()).or_insert_with(|| MemberExposure {
-            organisation: org.clone(),
-            ..MemberExposure::default()
-        });
+        let m = members
+            .entry(org.clone())
+            .or_insert_with(|| MemberExposure {
+                organisation: org.clone(),
+                ..MemberExposure::default()
+            });
         m.services += 1;
         if m.newest.as_ref().is_none_or(|n| o.last_seen > *n) {
             m.newest = Some(o.last_seen.clone());
@@ -234,7 +237,10 @@ pub(crate) async fn exposure_summary(
             m.oldest = Some(o.last_seen.clone());
         }
     }
-    for a in assets.iter().filter(|a| a.tags.iter().any(|t| t == "observed")) {
+    for a in assets
+        .iter()
+        .filter(|a| a.tags.iter().any(|t| t == "observed"))
+    {
         if let Some(m) = members.get_mut(&a.organisation) {
             m.observed_assets += 1;
             if a.open_findings > 0 {

@@ -38,7 +38,8 @@ async fn page(
     error: String,
 ) -> Result<ExposurePage, PageError> {
     let who = &session.who;
-    let scope = crate::auth::request_scope(state, who, organisation.filter(|o| !o.is_empty())).await?;
+    let scope =
+        crate::auth::request_scope(state, who, organisation.filter(|o| !o.is_empty())).await?;
     let narrowed = scope.organisation().is_some();
     let member = if who.role.is_central() {
         organisation.unwrap_or_default().to_owned()
@@ -69,7 +70,17 @@ async fn page(
         nav: session.nav(state, "exposure").await?,
         central: who.role.is_central(),
         summary: exposure_summary(state, scope).await?,
-        footprint: if narrowed { state.store.footprint(scope).await? } else { state.store.footprint(scope).await?.into_iter().filter(|f| f.state == "proposed").collect() },
+        footprint: if narrowed {
+            state.store.footprint(scope).await?
+        } else {
+            state
+                .store
+                .footprint(scope)
+                .await?
+                .into_iter()
+                .filter(|f| f.state == "proposed")
+                .collect()
+        },
         may_claim: who.role == Role::MemberAdmin || (who.role == Role::CentralAdmin && narrowed),
         may_decide: who.role == Role::CentralAdmin,
         may_consent: who.role == Role::MemberAdmin,
@@ -88,7 +99,16 @@ pub(super) async fn exposure(
     session: Session,
     Query(q): Query<ExposureQuery>,
 ) -> PageResult {
-    Ok(html(&page(&state, &session, q.organisation.as_deref(), String::new(), String::new()).await?))
+    Ok(html(
+        &page(
+            &state,
+            &session,
+            q.organisation.as_deref(),
+            String::new(),
+            String::new(),
+        )
+        .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -150,7 +170,9 @@ pub(super) async fn exposure_action(
         ))),
     };
     match result {
-        Ok(message) => Ok(html(&page(&state, &session, named, message, String::new()).await?)),
+        Ok(message) => Ok(html(
+            &page(&state, &session, named, message, String::new()).await?,
+        )),
         Err(e) => {
             let mut r = html(&page(&state, &session, named, String::new(), e.message).await?);
             *r.status_mut() = e.status;

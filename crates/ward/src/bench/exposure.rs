@@ -45,17 +45,22 @@ fn footprint(rng: &mut Rng, claims: usize, members: u32) -> Vec<(u32, Claim)> {
         } else if roll < 80 && !out.is_empty() {
             // A block nested inside an existing one (a delegation).
             let (_, parent) = &out[rng.below(out.len() as u64) as usize];
-            let Claim::Range(ipnet::IpNet::V4(p)) = parent else { continue };
+            let Claim::Range(ipnet::IpNet::V4(p)) = parent else {
+                continue;
+            };
             if p.prefix_len() >= 30 {
                 continue;
             }
             let len = p.prefix_len() + 1 + rng.below(u64::from(30 - p.prefix_len())) as u8;
             let host = u32::from(p.network()) | (rng.next() as u32 & !u32::from(p.netmask()));
-            Claim::Range(ipnet::Ipv4Net::new(Ipv4Addr::from(host), len).expect("valid").trunc().into())
+            Claim::Range(
+                ipnet::Ipv4Net::new(Ipv4Addr::from(host), len)
+                    .expect("valid")
+                    .trunc()
+                    .into(),
+            )
         } else if roll < 92 {
-            let a = Ipv6Addr::from(
-                (0x2001_0db8u128 << 96) | (u128::from(rng.next()) << 32),
-            );
+            let a = Ipv6Addr::from((0x2001_0db8u128 << 96) | (u128::from(rng.next()) << 32));
             let len = if rng.below(2) == 0 { 48 } else { 64 };
             Claim::Range(ipnet::Ipv6Net::new(a, len).expect("valid").trunc().into())
         } else if roll < 97 {
@@ -86,11 +91,13 @@ fn report(rng: &mut Rng, claims: &[(u32, Claim)], rows: usize) -> String {
             let net = ranges[rng.below(ranges.len() as u64) as usize];
             match net {
                 ipnet::IpNet::V4(n) => {
-                    let host = u32::from(n.network()) | (rng.next() as u32 & !u32::from(n.netmask()));
+                    let host =
+                        u32::from(n.network()) | (rng.next() as u32 & !u32::from(n.netmask()));
                     IpAddr::V4(Ipv4Addr::from(host))
                 }
                 ipnet::IpNet::V6(n) => {
-                    let host = u128::from(n.network()) | (u128::from(rng.next()) & !u128::from(n.netmask()));
+                    let host = u128::from(n.network())
+                        | (u128::from(rng.next()) & !u128::from(n.netmask()));
                     IpAddr::V6(Ipv6Addr::from(host))
                 }
             }

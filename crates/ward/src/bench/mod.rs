@@ -325,8 +325,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             prefixes,
             members,
         } => {
-            tokio::task::spawn_blocking(move || exposure::bench(observations, prefixes, members.max(1)))
-                .await??
+            tokio::task::spawn_blocking(move || {
+                exposure::bench(observations, prefixes, members.max(1))
+            })
+            .await??
         }
         BenchCommand::Bombs { expand, unbounded } => {
             tokio::task::spawn_blocking(move || bombs::bench(expand, unbounded)).await??

@@ -17,8 +17,24 @@ use serde::Deserialize;
 
 /// Tags that mark a template as an attack rather than a detection.
 const ATTACK_TAGS: &[&str] = &[
-    "rce", "sqli", "xss", "lfi", "rfi", "ssrf", "ssti", "xxe", "intrusive", "fuzz", "dos",
-    "oast", "deserialization", "injection", "traversal", "bypass", "auth-bypass", "exploit",
+    "rce",
+    "sqli",
+    "xss",
+    "lfi",
+    "rfi",
+    "ssrf",
+    "ssti",
+    "xxe",
+    "intrusive",
+    "fuzz",
+    "dos",
+    "oast",
+    "deserialization",
+    "injection",
+    "traversal",
+    "bypass",
+    "auth-bypass",
+    "exploit",
 ];
 
 /// At most this many requests per template, and bytes of a template file.
@@ -112,8 +128,15 @@ enum Part {
 
 #[derive(Debug)]
 enum Test {
-    Words { words: Vec<String>, all: bool, fold: bool },
-    Regex { regex: Vec<Regex>, all: bool },
+    Words {
+        words: Vec<String>,
+        all: bool,
+        fold: bool,
+    },
+    Regex {
+        regex: Vec<Regex>,
+        all: bool,
+    },
     Status(Vec<u16>),
     /// `mmh3(base64_py(body)) == N`: the body's favicon hash.
     FaviconHash(i32),
@@ -165,7 +188,9 @@ fn part(p: Option<&str>) -> Result<Part, String> {
         "body" => Ok(Part::Body),
         "header" | "all_headers" => Ok(Part::Header),
         "all" | "response" | "raw" => Ok(Part::All),
-        other => Err(format!("matcher part `{other}` is not one Ward reads (body, header, all)")),
+        other => Err(format!(
+            "matcher part `{other}` is not one Ward reads (body, header, all)"
+        )),
     }
 }
 
@@ -202,22 +227,46 @@ impl Fingerprint {
         }
         let t: Template = serde_saphyr::from_str(text).map_err(|e| format!("{file}: {e}"))?;
         let refused = |why: &str| format!("{file}: template {}: {why}; not used", t.id);
-        for key in ["tcp", "network", "dns", "file", "headless", "code", "javascript", "ssl", "websocket", "whois", "flow", "workflows"] {
+        for key in [
+            "tcp",
+            "network",
+            "dns",
+            "file",
+            "headless",
+            "code",
+            "javascript",
+            "ssl",
+            "websocket",
+            "whois",
+            "flow",
+            "workflows",
+        ] {
             if t.other.contains_key(key) {
                 return Err(refused(&format!("`{key}` requests are not safe HTTP GETs")));
             }
         }
         let tags: Vec<String> = match &t.info.tags {
-            Some(serde_json::Value::String(s)) => s.split(',').map(|x| x.trim().to_ascii_lowercase()).collect(),
-            Some(serde_json::Value::Array(a)) => a.iter().filter_map(|x| x.as_str()).map(str::to_ascii_lowercase).collect(),
+            Some(serde_json::Value::String(s)) => s
+                .split(',')
+                .map(|x| x.trim().to_ascii_lowercase())
+                .collect(),
+            Some(serde_json::Value::Array(a)) => a
+                .iter()
+                .filter_map(|x| x.as_str())
+                .map(str::to_ascii_lowercase)
+                .collect(),
             _ => Vec::new(),
         };
         if let Some(tag) = tags.iter().find(|t| ATTACK_TAGS.contains(&t.as_str())) {
-            return Err(refused(&format!("tagged `{tag}`: an attack, not a detection")));
+            return Err(refused(&format!(
+                "tagged `{tag}`: an attack, not a detection"
+            )));
         }
         let requests: Vec<&Request> = t.http.iter().chain(&t.requests).collect();
         let [request] = requests[..] else {
-            return Err(refused("Ward reads templates with exactly one HTTP request block"));
+            return Err(refused(
+                "Ward reads templates with exactly one HTTP request block",
+            ));
         };
         if !request.raw.is_empty() {
             return Err(refused("raw requests"));
@@ -236,7 +285,9 @@ impl Fingerprint {
         let mut paths = Vec::new();
         for p in &request.path {
             let Some(rest) = p.strip_prefix("{{BaseURL}}") else {
-                return Err(refused(&format!("path `{p}` does not start with {{{{BaseURL}}}}")));
+                return Err(refused(&format!(
+                    "path `{p}` does not start with {{{{BaseURL}}}}"
+                )));
             };
             if rest.contains("{{") {
                 return Err(refused(&format!("path `{p}` has placeholders")));
@@ -276,13 +327,25 @@ impl Fingerprint {
                 "dsl" => match &m.dsl[..] {
                     [one] => match favicon_hash(one) {
                         Some(h) => Test::FaviconHash(h),
-                        None => return Err(refused(&format!("dsl `{one}`: Ward reads only the favicon hash form"))),
+                        None => {
+                            return Err(refused(&format!(
+                                "dsl `{one}`: Ward reads only the favicon hash form"
+                            )));
+                        }
                     },
                     _ => return Err(refused("dsl matchers other than one favicon hash")),
                 },
-                other => return Err(refused(&format!("matcher type `{other}` (or an empty one)"))),
+                other => {
+                    return Err(refused(&format!(
+                        "matcher type `{other}` (or an empty one)"
+                    )));
+                }
             };
-            matchers.push(Matcher { part: p, test, negative: m.negative });
+            matchers.push(Matcher {
+                part: p,
+                test,
+                negative: m.negative,
+            });
         }
         if matchers.is_empty() {
             return Err(refused("no matchers"));
@@ -299,7 +362,10 @@ impl Fingerprint {
             }
         }
         let text_of = |m: &BTreeMap<String, serde_json::Value>, k: &str| {
-            m.get(k).and_then(|v| v.as_str()).map(str::to_owned).filter(|s| !s.is_empty())
+            m.get(k)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+                .filter(|s| !s.is_empty())
         };
         Ok(Self {
             id: t.id.clone(),
@@ -441,10 +507,18 @@ mod tests {
         assert_eq!(f.paths, ["/mifs/user/login.jsp", "/mifs/login.jsp"]);
         assert_eq!(f.product.as_deref(), Some("endpoint_manager_mobile"));
         let page = br#"<html><title>Ivanti User Portal</title><link href="/mifs/css/login.css?12.5.0.0"></html>"#;
-        let ok = Response { status: 200, headers: "server: Apache", body: page };
+        let ok = Response {
+            status: 200,
+            headers: "server: Apache",
+            body: page,
+        };
         assert_eq!(f.check(&ok), Some(Some("12.5.0.0".into())));
         assert_eq!(f.check(&Response { status: 404, ..ok }), None);
-        let other = Response { status: 200, headers: "", body: b"<title>Welcome to nginx</title>" };
+        let other = Response {
+            status: 200,
+            headers: "",
+            body: b"<title>Welcome to nginx</title>",
+        };
         assert_eq!(f.check(&other), None);
     }
 
@@ -454,12 +528,26 @@ mod tests {
             return;
         };
         let read = |n: &str| std::fs::read_to_string(dir.join(n)).unwrap();
-        let login = Fingerprint::parse("mobileiron-login.yaml", &read("mobileiron-login.yaml")).unwrap();
+        let login =
+            Fingerprint::parse("mobileiron-login.yaml", &read("mobileiron-login.yaml")).unwrap();
         assert_eq!(login.paths.len(), 3);
         let page = b"<title>MobileIron User Portal</title>";
-        assert_eq!(login.check(&Response { status: 200, headers: "", body: page }), Some(None));
+        assert_eq!(
+            login.check(&Response {
+                status: 200,
+                headers: "",
+                body: page
+            }),
+            Some(None)
+        );
         // Every CVE template in the set is an exploit: raw requests, attack tags, interactsh.
-        for n in ["CVE-2025-4427.yaml", "CVE-2023-35078.yaml", "CVE-2023-35082.yaml", "CVE-2026-1281.yaml", "CVE-2020-15505.yaml"] {
+        for n in [
+            "CVE-2025-4427.yaml",
+            "CVE-2023-35078.yaml",
+            "CVE-2023-35082.yaml",
+            "CVE-2026-1281.yaml",
+            "CVE-2020-15505.yaml",
+        ] {
             let e = Fingerprint::parse(n, &read(n)).unwrap_err();
             assert!(e.contains("not used"), "{n}: {e}");
         }
@@ -469,27 +557,63 @@ mod tests {
     fn unsafe_and_unreadable_templates_are_refused_with_the_reason() {
         let base = |http: &str| format!("id: t\ninfo:\n  name: T\n  tags: panel\nhttp:\n{http}");
         let cases = [
-            ("  - method: POST\n    path: ['{{BaseURL}}/x']\n    matchers: [{type: status, status: [200]}]\n", "GET"),
-            ("  - raw: ['GET / HTTP/1.1']\n    matchers: [{type: status, status: [200]}]\n", "raw"),
-            ("  - path: ['{{BaseURL}}/{{randstr}}']\n    matchers: [{type: status, status: [200]}]\n", "placeholders"),
-            ("  - path: ['http://203.0.113.1/x']\n    matchers: [{type: status, status: [200]}]\n", "BaseURL"),
-            ("  - path: ['{{BaseURL}}/x']\n    matchers: [{type: dsl, dsl: ['contains(body, \"x\")']}]\n", "favicon"),
-            ("  - path: ['{{BaseURL}}/x']\n    matchers: [{type: word, part: interactsh_protocol, words: [dns]}]\n", "interactsh_protocol"),
-            ("  - path: ['{{BaseURL}}/x']\n    body: 'a=1'\n    matchers: [{type: status, status: [200]}]\n", "body"),
+            (
+                "  - method: POST\n    path: ['{{BaseURL}}/x']\n    matchers: [{type: status, status: [200]}]\n",
+                "GET",
+            ),
+            (
+                "  - raw: ['GET / HTTP/1.1']\n    matchers: [{type: status, status: [200]}]\n",
+                "raw",
+            ),
+            (
+                "  - path: ['{{BaseURL}}/{{randstr}}']\n    matchers: [{type: status, status: [200]}]\n",
+                "placeholders",
+            ),
+            (
+                "  - path: ['http://203.0.113.1/x']\n    matchers: [{type: status, status: [200]}]\n",
+                "BaseURL",
+            ),
+            (
+                "  - path: ['{{BaseURL}}/x']\n    matchers: [{type: dsl, dsl: ['contains(body, \"x\")']}]\n",
+                "favicon",
+            ),
+            (
+                "  - path: ['{{BaseURL}}/x']\n    matchers: [{type: word, part: interactsh_protocol, words: [dns]}]\n",
+                "interactsh_protocol",
+            ),
+            (
+                "  - path: ['{{BaseURL}}/x']\n    body: 'a=1'\n    matchers: [{type: status, status: [200]}]\n",
+                "body",
+            ),
         ];
         for (http, why) in cases {
             let e = Fingerprint::parse("t.yaml", &base(http)).unwrap_err();
             assert!(e.contains(why), "{why}: {e}");
         }
-        let e = Fingerprint::parse("t.yaml", "id: t\ninfo: {name: T, tags: 'cve,rce'}\nhttp: []\n").unwrap_err();
+        let e = Fingerprint::parse(
+            "t.yaml",
+            "id: t\ninfo: {name: T, tags: 'cve,rce'}\nhttp: []\n",
+        )
+        .unwrap_err();
         assert!(e.contains("rce"), "{e}");
-        assert!(Fingerprint::parse("t.yaml", "id: [").unwrap_err().starts_with("t.yaml:"));
+        assert!(
+            Fingerprint::parse("t.yaml", "id: [")
+                .unwrap_err()
+                .starts_with("t.yaml:")
+        );
         let f = Fingerprint::parse(
             "t.yaml",
             &base("  - path: ['{{BaseURL}}/favicon.ico']\n    matchers: [{type: dsl, dsl: ['\"1836528006\" == mmh3(base64_py(body))']}]\n"),
         )
         .unwrap();
         let body: Vec<u8> = (0..3).flat_map(|_| 0..=255u8).collect();
-        assert_eq!(f.check(&Response { status: 200, headers: "", body: &body }), Some(None));
+        assert_eq!(
+            f.check(&Response {
+                status: 200,
+                headers: "",
+                body: &body
+            }),
+            Some(None)
+        );
     }
 }

@@ -121,10 +121,15 @@ fn load_fingerprints(extra: &[PathBuf]) -> anyhow::Result<Vec<Fingerprint>> {
         for f in files {
             let meta = std::fs::metadata(&f).with_context(|| format!("reading {}", f.display()))?;
             if meta.len() > fingerprint::MAX_TEMPLATE_BYTES as u64 {
-                eprintln!("warning: {}: larger than {} bytes; not used", f.display(), fingerprint::MAX_TEMPLATE_BYTES);
+                eprintln!(
+                    "warning: {}: larger than {} bytes; not used",
+                    f.display(),
+                    fingerprint::MAX_TEMPLATE_BYTES
+                );
                 continue;
             }
-            let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
             add(&f.display().to_string(), &text);
         }
     }
@@ -140,7 +145,9 @@ fn addresses(ranges: &[IpNet], targets: &[String]) -> anyhow::Result<Vec<IpAddr>
         for t in targets {
             let net: IpNet = match t.parse::<IpAddr>() {
                 Ok(a) => IpNet::from(a),
-                Err(_) => t.parse().with_context(|| format!("--targets: `{t}` is not an address or block"))?,
+                Err(_) => t
+                    .parse()
+                    .with_context(|| format!("--targets: `{t}` is not an address or block"))?,
             };
             if ranges.iter().any(|r| r.contains(&net)) {
                 nets.push(net);
@@ -226,7 +233,11 @@ pub(crate) async fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
         "probing {} address(es) of {} on port(s) {} at most {}/s ({} fingerprint(s))",
         targets.len(),
         args.organisation,
-        plan.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(","),
+        plan.ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
         args.rate,
         fingerprints.len()
     );
@@ -298,7 +309,9 @@ pub(crate) async fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
     match args.format {
         ProbeFormat::Json => println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "services": seen, "import": imported }))?
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "services": seen, "import": imported })
+            )?
         ),
         ProbeFormat::Table => {
             for s in &seen {
@@ -311,7 +324,11 @@ pub(crate) async fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
                     "{}\t{}\t{}",
                     SocketAddr::new(s.address, s.port),
                     s.scheme.unwrap_or("tcp"),
-                    if what.is_empty() { s.title.clone().unwrap_or_default() } else { what }
+                    if what.is_empty() {
+                        s.title.clone().unwrap_or_default()
+                    } else {
+                        what
+                    }
                 );
             }
             if let Some(a) = imported.get("assets").and_then(|a| a.as_array()) {
@@ -319,7 +336,11 @@ pub(crate) async fn run(args: &ProbeArgs) -> anyhow::Result<u8> {
                     .iter()
                     .filter_map(|x| x.get("alerts").and_then(|v| v.as_array()).map(Vec::len))
                     .sum();
-                eprintln!("{} service(s) reported: {} observed asset(s), {alerts} alert(s) raised or updated", seen.len(), a.len());
+                eprintln!(
+                    "{} service(s) reported: {} observed asset(s), {alerts} alert(s) raised or updated",
+                    seen.len(),
+                    a.len()
+                );
             }
         }
     }
@@ -394,7 +415,9 @@ async fn probe_one(
     let mut base = None;
     for scheme in ["https", "http"] {
         let root = format!("{scheme}://{host}");
-        if let Some((status, headers, body, certificate)) = get(client, pace, &format!("{root}/")).await {
+        if let Some((status, headers, body, certificate)) =
+            get(client, pace, &format!("{root}/")).await
+        {
             seen.scheme = Some(scheme);
             seen.certificate_sha256 = certificate;
             seen.server = headers
@@ -402,7 +425,15 @@ async fn probe_one(
                 .find_map(|l| l.strip_prefix("server: "))
                 .map(str::to_owned);
             seen.title = title(&body);
-            identify(&mut seen, fingerprints, &Response { status, headers: &headers, body: &body });
+            identify(
+                &mut seen,
+                fingerprints,
+                &Response {
+                    status,
+                    headers: &headers,
+                    body: &body,
+                },
+            );
             base = Some(root);
             break;
         }
@@ -420,8 +451,14 @@ async fn probe_one(
             break;
         }
         for path in &f.paths {
-            if let Some((status, headers, body, _)) = get(client, pace, &format!("{root}{path}")).await {
-                let r = Response { status, headers: &headers, body: &body };
+            if let Some((status, headers, body, _)) =
+                get(client, pace, &format!("{root}{path}")).await
+            {
+                let r = Response {
+                    status,
+                    headers: &headers,
+                    body: &body,
+                };
                 if let Some(version) = f.check(&r) {
                     recognised(&mut seen, f, version);
                     break 'fingerprints;
@@ -434,7 +471,10 @@ async fn probe_one(
 
 /// A fingerprint whose paths include `/` may recognise the first page already.
 fn identify(seen: &mut Seen, fingerprints: &[Fingerprint], root: &Response<'_>) {
-    for f in fingerprints.iter().filter(|f| f.paths.iter().any(|p| p == "/")) {
+    for f in fingerprints
+        .iter()
+        .filter(|f| f.paths.iter().any(|p| p == "/"))
+    {
         if let Some(version) = f.check(root) {
             recognised(seen, f, version);
             return;
@@ -461,7 +501,10 @@ fn title(body: &[u8]) -> Option<String> {
     let start = lower.find("<title")?;
     let open = start + lower[start..].find('>')? + 1;
     let end = open + lower[open..].find("</title")?;
-    let t: String = text[open..end].split_whitespace().collect::<Vec<_>>().join(" ");
+    let t: String = text[open..end]
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     (!t.is_empty()).then(|| t.chars().take(200).collect())
 }
 
@@ -469,7 +512,8 @@ fn title(body: &[u8]) -> Option<String> {
 fn observation_csv(seen: &[Seen]) -> anyhow::Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "ip", "port", "hostname", "product", "version", "cpe", "seen_at", "source", "vendor", "detail",
+        "ip", "port", "hostname", "product", "version", "cpe", "seen_at", "source", "vendor",
+        "detail",
     ])?;
     for s in seen {
         let mut detail = Vec::new();
@@ -510,17 +554,33 @@ mod tests {
 
     #[test]
     fn targets_outside_the_ranges_are_not_probed() {
-        let ranges: Vec<IpNet> = vec!["127.0.0.2/32".parse().unwrap(), "10.9.8.0/30".parse().unwrap()];
+        let ranges: Vec<IpNet> = vec![
+            "127.0.0.2/32".parse().unwrap(),
+            "10.9.8.0/30".parse().unwrap(),
+        ];
         let all = addresses(&ranges, &[]).unwrap();
         assert_eq!(all.len(), 3, "{all:?}");
-        let some = addresses(&ranges, &["127.0.0.0/29".into(), "127.0.0.2".into(), "10.9.8.1".into()]).unwrap();
-        assert_eq!(some, ["10.9.8.1".parse::<IpAddr>().unwrap(), "127.0.0.2".parse().unwrap()]);
+        let some = addresses(
+            &ranges,
+            &["127.0.0.0/29".into(), "127.0.0.2".into(), "10.9.8.1".into()],
+        )
+        .unwrap();
+        assert_eq!(
+            some,
+            [
+                "10.9.8.1".parse::<IpAddr>().unwrap(),
+                "127.0.0.2".parse().unwrap()
+            ]
+        );
         assert!(addresses(&ranges, &["nonsense".into()]).is_err());
     }
 
     #[test]
     fn titles_are_read_plainly() {
-        assert_eq!(title(b"<html><TITLE lang=en>\n Ivanti  User Portal </title>").as_deref(), Some("Ivanti User Portal"));
+        assert_eq!(
+            title(b"<html><TITLE lang=en>\n Ivanti  User Portal </title>").as_deref(),
+            Some("Ivanti User Portal")
+        );
         assert_eq!(title(b"<title></title>"), None);
         assert_eq!(title(b"no title"), None);
     }
