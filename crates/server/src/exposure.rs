@@ -101,6 +101,9 @@ pub(crate) async fn decide(
     reason: Option<&str>,
 ) -> ApiResult<ward_store::FootprintEntry> {
     use ward_store::FootprintDecision as D;
+    if !who.role.is_admin() {
+        return Err(ApiError::forbidden("decide on footprint entries"));
+    }
     let decision = match decision {
         "approve" => D::Approve,
         "reject" => D::Reject,

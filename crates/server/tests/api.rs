@@ -146,6 +146,9 @@ fn plausible_body(route: &ward_server::openapi::Route) -> Vec<u8> {
                     "products" | "references" => json!([]),
                     "action_category" => json!("mitigation"),
                     "supersedes" => continue,
+                    "consent" => json!(true),
+                    "ports" => json!([443]),
+                    "fingerprints" => json!([]),
                     _ => json!("x"),
                 };
                 body.insert((*name).to_owned(), value);

@@ -421,19 +421,66 @@ impl Store {
     }
 
     /// Stores observations (one row per address, port, host name and source: seen again, its
-    /// last sighting and fingerprint move on), in one audited transaction.
+    /// last sighting and fingerprint move on), in one audited transaction, 500 rows a statement.
     pub async fn record_observations(
         &self,
         actor: &str,
         observations: &[NewObservation],
     ) -> Result<()> {
+        // One row per key: a report that names the same service twice keeps its first and last
+        // sighting and its newest fingerprint (a multi-row upsert may not touch a row twice).
+        let mut merged: std::collections::HashMap<(&str, u16, &str, &str), (usize, &str, &str)> =
+            std::collections::HashMap::with_capacity(observations.len());
+        for (i, o) in observations.iter().enumerate() {
+            let key = (
+                o.address.as_str(),
+                o.port,
+                o.hostname.as_str(),
+                o.source.as_str(),
+            );
+            merged
+                .entry(key)
+                .and_modify(|(newest, first, last)| {
+                    if o.seen_at.as_str() < *first {
+                        *first = &o.seen_at;
+                    }
+                    if o.seen_at.as_str() >= *last {
+                        *last = &o.seen_at;
+                        *newest = i;
+                    }
+                })
+                .or_insert((i, &o.seen_at, &o.seen_at));
+        }
+        let mut rows: Vec<(usize, &str, &str)> = merged.into_values().collect();
+        rows.sort_unstable_by_key(|r| r.0);
         let mut change = self.begin_change(actor).await?;
-        for o in observations {
-            sqlx::query(
+        // 16 parameters a row: 500 rows stay well under SQLite's 32,766.
+        for chunk in rows.chunks(500) {
+            let mut q = crate::sql::Sql::new(
+                self.backend,
                 "INSERT INTO observation (organisation_id, attributed_by, address, port, hostname, asn, vendor,
-                     product, version, cpe, tag, detail, source, first_seen, last_seen)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-                 ON CONFLICT (address, port, hostname, source) DO UPDATE SET
+                     product, version, cpe, tag, detail, source, first_seen, last_seen) ",
+            );
+            q.push_values(chunk, |mut b, (i, first, last)| {
+                let o = &observations[*i];
+                b.push_bind(o.organisation_id)
+                    .push_bind(o.attributed_by.clone())
+                    .push_bind(o.address.clone())
+                    .push_bind(i64::from(o.port))
+                    .push_bind(o.hostname.clone())
+                    .push_bind(o.asn.map(i64::from))
+                    .push_bind(o.vendor.clone())
+                    .push_bind(o.product.clone())
+                    .push_bind(o.version.clone())
+                    .push_bind(o.cpe.clone())
+                    .push_bind(o.tag.clone())
+                    .push_bind(o.detail.clone())
+                    .push_bind(o.source.clone())
+                    .push_bind((*first).to_owned())
+                    .push_bind((*last).to_owned());
+            });
+            q.push(
+                " ON CONFLICT (address, port, hostname, source) DO UPDATE SET
                      organisation_id = excluded.organisation_id,
                      attributed_by = excluded.attributed_by,
                      asn = COALESCE(excluded.asn, observation.asn),
@@ -445,23 +492,8 @@ impl Store {
                      detail = CASE WHEN excluded.last_seen >= observation.last_seen THEN excluded.detail ELSE observation.detail END,
                      first_seen = CASE WHEN excluded.first_seen < observation.first_seen THEN excluded.first_seen ELSE observation.first_seen END,
                      last_seen = CASE WHEN excluded.last_seen > observation.last_seen THEN excluded.last_seen ELSE observation.last_seen END",
-            )
-            .bind(o.organisation_id)
-            .bind(&o.attributed_by)
-            .bind(&o.address)
-            .bind(i64::from(o.port))
-            .bind(&o.hostname)
-            .bind(o.asn.map(i64::from))
-            .bind(&o.vendor)
-            .bind(&o.product)
-            .bind(&o.version)
-            .bind(&o.cpe)
-            .bind(&o.tag)
-            .bind(&o.detail)
-            .bind(&o.source)
-            .bind(&o.seen_at)
-            .execute(&mut *change.tx)
-            .await?;
+            );
+            q.build().execute(&mut *change.tx).await?;
         }
         let attributed = observations
             .iter()
@@ -491,27 +523,28 @@ impl Store {
         which: Attributed,
         limit: i64,
     ) -> Result<Vec<ObservationRow>> {
-        let rows = match which {
-            Attributed::Yes => sqlx::query(concat!(
+        let rows =
+            match which {
+                Attributed::Yes => {
+                    sqlx::query(concat!(
                 observation_select!(),
                 " WHERE b.organisation_id IS NOT NULL AND ($1 IS NULL OR b.organisation_id = $1)
                      ORDER BY b.last_seen DESC, b.id DESC LIMIT $2"
             ))
-            .bind(scope.organisation())
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?,
-            Attributed::No if scope.organisation().is_none() => {
-                sqlx::query(concat!(
+                    .bind(scope.organisation())
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await?
+                }
+                Attributed::No if scope.organisation().is_none() => sqlx::query(concat!(
                     observation_select!(),
                     " WHERE b.organisation_id IS NULL ORDER BY b.last_seen DESC, b.id DESC LIMIT $1"
                 ))
                 .bind(limit)
                 .fetch_all(&self.pool)
-                .await?
-            }
-            Attributed::No => Vec::new(),
-        };
+                .await?,
+                Attributed::No => Vec::new(),
+            };
         Ok(rows.iter().map(observation_row).collect())
     }
 

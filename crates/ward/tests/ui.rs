@@ -1476,6 +1476,22 @@ async fn exposure_in_the_browser(db: TestDb) {
         "another's observation shown"
     );
     screenshot(&member, "exposure-member").await;
+    // The observed asset's components and the alert's findings say what was seen.
+    click(&member, "#observed-services a").await;
+    wait_for(&member, "#components").await;
+    assert!(
+        text(&member, "#components .evidence")
+            .await
+            .contains("answered at 203.0.113.10:443, observed 2025-05-16")
+    );
+    member.goto(&format!("{url}/alerts")).await.unwrap();
+    follow(&member, "CVE-2025-4427").await;
+    wait_for(&member, ".evidence").await;
+    assert!(
+        text(&member, ".evidence")
+            .await
+            .contains("Ivanti Endpoint Manager Mobile 12.5.0.0 answered at 203.0.113.10:443")
+    );
 }
 
 ward_testdata::backend_tests!(

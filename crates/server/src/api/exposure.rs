@@ -266,7 +266,8 @@ pub(crate) async fn exposure_summary(
 
 #[derive(Deserialize)]
 pub(crate) struct ProbeRequest {
-    organisation: String,
+    /// Required; optional here so that a caller without the role hears 403, not 422.
+    organisation: Option<String>,
     /// The TCP ports the probe will try.
     ports: Vec<u16>,
     /// The fingerprints it will use (their ids), for the audit log.
@@ -298,13 +299,18 @@ pub(crate) async fn plan(
     if !(who.role.is_central() && who.role.can_write()) {
         return Err(ApiError::forbidden("probe members"));
     }
-    let owner = request_scope(&state, &who, Some(&body.organisation)).await?;
+    let Some(organisation) = body.organisation.filter(|o| !o.is_empty()) else {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "organisation: name the member to probe",
+        ));
+    };
+    let owner = request_scope(&state, &who, Some(&organisation)).await?;
     let Some((consent_at, _)) = state.store.probe_consent(owner).await? else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
-                "{} has not authorised probing (its admin gives consent: PUT /api/v1/probe-consent)",
-                body.organisation
+                "{organisation} has not authorised probing (its admin gives consent: PUT /api/v1/probe-consent)"
             ),
         ));
     };
@@ -312,7 +318,7 @@ pub(crate) async fn plan(
     if ranges.is_empty() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            format!("{} has no approved IP ranges to probe", body.organisation),
+            format!("{organisation} has no approved IP ranges to probe"),
         ));
     }
     let addresses: u128 = ranges
@@ -323,8 +329,7 @@ pub(crate) async fn plan(
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!(
-                "{}'s ranges hold {addresses} addresses; a probe covers at most {MAX_PROBE_ADDRESSES}",
-                body.organisation
+                "{organisation}'s ranges hold {addresses} addresses; a probe covers at most {MAX_PROBE_ADDRESSES}"
             ),
         ));
     }
@@ -348,7 +353,7 @@ pub(crate) async fn plan(
     Ok((
         StatusCode::CREATED,
         Json(ProbePlan {
-            organisation: body.organisation,
+            organisation,
             ranges,
             ports: body.ports,
             consent_at,

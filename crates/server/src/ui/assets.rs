@@ -135,6 +135,8 @@ pub(super) struct ComponentView {
     vendor: String,
     version: String,
     id: String,
+    /// For a service observed from outside: what was seen, where and when.
+    evidence: String,
 }
 
 /// A component's vendor and version as written, or else as its CPE or purl says.
@@ -178,6 +180,7 @@ impl ComponentView {
                 .clone()
                 .or_else(|| c.cpe.as_ref().map(ToString::to_string))
                 .unwrap_or_default(),
+            evidence: c.evidence.clone().unwrap_or_default(),
         }
     }
 

@@ -482,6 +482,8 @@ struct FindingView {
     epss: String,
     fixed: String,
     resolved: bool,
+    /// For a service observed from outside: what was seen, where and when ("" otherwise).
+    evidence: String,
 }
 
 impl FindingView {
@@ -495,6 +497,10 @@ impl FindingView {
             vulnerability: f.vulnerability.clone(),
             title: p["title"].as_str().unwrap_or_default().to_owned(),
             component: f.component.clone(),
+            evidence: p["component"]["evidence"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
             resolved: f.resolved_at.is_some(),
             priority: f.priority.as_str().to_owned(),
             remediate_by: when(p["deadlines"]["remediate_by"].as_str()),

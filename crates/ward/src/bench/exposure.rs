@@ -231,3 +231,104 @@ pub(crate) fn bench(observations: usize, prefixes: usize, members: u32) -> anyho
 
 /// The generator's seed (fixed: every run measures the same report).
 const SEED: u64 = 0x5eed_2023_4427;
+
+/// `ward bench observations`: a report of `rows` observations — one per address, spread over
+/// `members` members' approved /24s, one in ten an EPMM 12.5.0.0 — posted to `ward serve` on
+/// a copy of a knowledge database: the time to record, attribute, build and match the observed
+/// assets and raise the alerts; then the same report again (nothing new to match).
+pub(crate) async fn import_bench(
+    location: &str,
+    members: usize,
+    rows: usize,
+) -> anyhow::Result<Value> {
+    use ward_store::{Role, Scope, Store};
+    let store = Store::open(location).await?;
+    anyhow::ensure!(
+        store.central().await?.is_none(),
+        "{} holds a federation already: use a copy of a knowledge-only database",
+        ward_store::redact(location)
+    );
+    let actor = "bench";
+    store
+        .create_organisation(actor, "central", "Central team", true)
+        .await?;
+    let (_, token) = store
+        .create_token(actor, "central", "bench", Role::CentralAnalyst)
+        .await?;
+    for m in 0..members {
+        let slug = format!("trust-{m:04}");
+        let org = store
+            .create_organisation(actor, &slug, &format!("Trust {m}"), false)
+            .await?;
+        let owner = Scope::operator()
+            .within(org.id)
+            .expect("the operator reaches every member");
+        let block = format!("10.{}.{}.0/24", m / 256, m % 256);
+        store
+            .claim_footprint(actor, owner, "range", &block, true)
+            .await?;
+    }
+    store.close().await;
+    let mut report = String::from(
+        "timestamp,ip,port,hostname,tag,asn,device_vendor,device_model,device_version\n",
+    );
+    for i in 0..rows {
+        let m = i % members.max(1);
+        let host = 1 + (i / members.max(1)) % 254;
+        let (v, p, ver) = if i % 10 == 0 {
+            ("Ivanti", "Endpoint Manager Mobile", "12.5.0.0")
+        } else {
+            ("", "", "")
+        };
+        let _ = writeln!(
+            report,
+            "2025-05-16 03:12:44,10.{}.{}.{host},443,,http,64500,{v},{p},{ver}",
+            m / 256,
+            m % 256
+        );
+    }
+    let (_child, url) = super::start_server(location).await?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(3600))
+        .build()?;
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let started = Instant::now();
+        let r = client
+            .post(format!("{url}/api/v1/observations?filename=bench.csv"))
+            .bearer_auth(&token)
+            .body(report.clone())
+            .send()
+            .await?;
+        let status = r.status();
+        let answer: Value = r.json().await.unwrap_or_default();
+        anyhow::ensure!(
+            status.is_success(),
+            "the import failed ({status}): {answer}"
+        );
+        let alerts: usize = answer["assets"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x["alerts"].as_array().map(Vec::len))
+                    .sum()
+            })
+            .unwrap_or(0);
+        runs.push(json!({
+            "seconds": started.elapsed().as_secs_f64(),
+            "attributed": answer["attributed"],
+            "observed_assets": answer["assets"].as_array().map_or(0, Vec::len),
+            "alerts": alerts,
+        }));
+    }
+    let first = runs[0]["seconds"].as_f64().unwrap_or_default();
+    Ok(json!({
+        "bench": "observations",
+        "members": members,
+        "rows": rows,
+        "report_kib": report.len() as f64 / 1024.0,
+        "first_import": runs[0],
+        "again": runs[1],
+        "ms_per_observed_asset_first": 1000.0 * first / runs[0]["observed_assets"].as_f64().unwrap_or(1.0).max(1.0),
+    }))
+}

@@ -146,6 +146,19 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         members: u32,
     },
+    /// A generated scan report posted to `ward serve` on a copy of a knowledge database (as
+    /// for `federation`): members with approved /24s, one observation per address, one in ten
+    /// an EPMM; the time to record, attribute, build and match the observed assets and raise
+    /// alerts, and the same report again.
+    Observations {
+        #[command(flatten)]
+        db: DbArgs,
+        #[arg(long, default_value_t = 20)]
+        members: usize,
+        /// Observations (addresses) in the report.
+        #[arg(long, default_value_t = 1000)]
+        rows: usize,
+    },
     /// Decompression bombs (.gz, .xz, .zip, .tar.gz) imported within the default limits, each
     /// in its own process: the error and the peak RSS of each.
     Bombs {
@@ -329,6 +342,9 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 exposure::bench(observations, prefixes, members.max(1))
             })
             .await??
+        }
+        BenchCommand::Observations { db, members, rows } => {
+            exposure::import_bench(&db.location(), members.max(1), rows).await?
         }
         BenchCommand::Bombs { expand, unbounded } => {
             tokio::task::spawn_blocking(move || bombs::bench(expand, unbounded)).await??
