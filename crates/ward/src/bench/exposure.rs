@@ -318,7 +318,7 @@ pub(crate) async fn import_bench(
             "seconds": started.elapsed().as_secs_f64(),
             "attributed": answer["attributed"],
             "observed_assets": answer["assets"].as_array().map_or(0, Vec::len),
-            "alerts": alerts,
+            "alert_changes": alerts,
         }));
     }
     let first = runs[0]["seconds"].as_f64().unwrap_or_default();
