@@ -9,9 +9,7 @@ use std::collections::HashMap;
 
 use ward_model::{Asset, Criticality, Exposure, Inventory};
 
-use crate::{
-    InventoryError, ParsedInventory, component, cpe_field, doc_error, non_empty, purl_field,
-};
+use crate::{InventoryError, ParsedInventory, component, cpe_field, non_empty, purl_field};
 
 const KNOWN: [&str; 8] = [
     "asset",
@@ -32,15 +30,7 @@ pub(crate) fn parse(file: &str, bytes: &[u8]) -> Result<ParsedInventory, Invento
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| doc_error(file, format!("unreadable header: {e}")))?
-        .clone();
-    let col: HashMap<String, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.to_ascii_lowercase(), i))
-        .collect();
+    let (headers, col) = crate::csv_columns(file, &mut reader)?;
     if !col.contains_key("asset")
         || !["product", "cpe", "purl"]
             .iter()

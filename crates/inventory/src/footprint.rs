@@ -101,7 +101,17 @@ impl FromStr for Claim {
                 && l.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         };
-        if domain.len() > 253 || !domain.contains('.') || !domain.split('.').all(label_ok) {
+        // A top-level label is never all digits (RFC 3696, 2): `198.51.0.100.` is an address
+        // written with a trailing dot, or a mistake — not a domain.
+        let numeric_top = domain
+            .rsplit('.')
+            .next()
+            .is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit()));
+        if domain.len() > 253
+            || !domain.contains('.')
+            || numeric_top
+            || !domain.split('.').all(label_ok)
+        {
             return Err(format!(
                 "`{s}` is neither an IP block (203.0.113.0/24), an AS number (AS64500) nor a domain name (trust.example)"
             ));

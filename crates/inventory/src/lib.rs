@@ -44,6 +44,23 @@ pub struct ParsedInventory {
     pub warnings: Vec<InventoryError>,
 }
 
+/// A CSV's header row and its columns by lower-cased name.
+pub(crate) fn csv_columns<R: std::io::Read>(
+    file: &str,
+    reader: &mut csv::Reader<R>,
+) -> Result<(csv::StringRecord, std::collections::HashMap<String, usize>), InventoryError> {
+    let headers = reader
+        .headers()
+        .map_err(|e| doc_error(file, format!("unreadable header: {e}")))?
+        .clone();
+    let col = headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| (h.to_ascii_lowercase(), i))
+        .collect();
+    Ok((headers, col))
+}
+
 pub(crate) fn doc_error(file: &str, message: impl Into<String>) -> InventoryError {
     InventoryError {
         file: file.into(),

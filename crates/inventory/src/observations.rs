@@ -6,7 +6,6 @@
 //! turns its fingerprint into a component to match, with the evidence in words. Which member
 //! it belongs to is [`crate::footprint`]'s job.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -231,15 +230,7 @@ fn csv_observations(
         .trim(csv::Trim::All)
         .flexible(true)
         .from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|e| doc_error(name, format!("unreadable header: {e}")))?
-        .clone();
-    let col: HashMap<String, usize> = headers
-        .iter()
-        .enumerate()
-        .map(|(i, h)| (h.to_ascii_lowercase(), i))
-        .collect();
+    let (headers, col) = crate::csv_columns(name, &mut reader)?;
     let get = |names: &[&str]| names.iter().find_map(|n| col.get(*n).copied());
     // Shadowserver: `timestamp`, `ip`, and device or HTTP fields; Ward: `seen_at`.
     let shadowserver = col.contains_key("timestamp");

@@ -429,7 +429,9 @@ impl Store {
     ) -> Result<()> {
         // One row per key: a report that names the same service twice keeps its first and last
         // sighting and its newest fingerprint (a multi-row upsert may not touch a row twice).
-        let mut merged: std::collections::HashMap<(&str, u16, &str, &str), (usize, &str, &str)> =
+        // (address, port, host, source) → (the newest row's index, first seen, last seen)
+        type Key<'a> = (&'a str, u16, &'a str, &'a str);
+        let mut merged: std::collections::HashMap<Key<'_>, (usize, &str, &str)> =
             std::collections::HashMap::with_capacity(observations.len());
         for (i, o) in observations.iter().enumerate() {
             let key = (

@@ -10,12 +10,11 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{Server, admin, client, p, post_json, run, stderr, token};
+use common::{Server, client, demo_federation, post_json, run, stderr, token};
 use serde_json::{Value, json};
 use ward_testdata::TestDb;
 
@@ -66,26 +65,18 @@ const NMAP: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 
 async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     let location = db.location().to_owned();
-    admin(
+    demo_federation(
         &location,
-        &["init", "--slug", "nhs-england", "--name", "NHS England"],
-    );
-    admin(
-        &location,
-        &["org", "create", "rxa", "Royal Example Hospital"],
-    );
-    admin(&location, &["org", "create", "rxb", "Borough General"]);
-    admin(
-        &location,
-        &["org", "create", "hscn", "Health and Social Care Network"],
+        &[
+            ("rxa", "Royal Example Hospital"),
+            ("rxb", "Borough General"),
+            ("hscn", "Health and Social Care Network"),
+        ],
     );
     let central = token(&location, "nhs-england", "central-admin");
     let analyst = token(&location, "nhs-england", "central-analyst");
     let rxa = token(&location, "rxa", "member-admin");
     let rxb = token(&location, "rxb", "member-admin");
-    let feeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/feeds");
-    let o = run(&location, &["db", "import", p(&feeds)]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let server = Server::start(&location);
     let url = server.url.clone();
 
@@ -420,20 +411,10 @@ fn trap(ip: &str) -> (u16, Arc<AtomicUsize>) {
 
 async fn a_probe_fingerprints_only_inside_the_declared_range(db: TestDb) {
     let location = db.location().to_owned();
-    admin(
-        &location,
-        &["init", "--slug", "nhs-england", "--name", "NHS England"],
-    );
-    admin(
-        &location,
-        &["org", "create", "rxa", "Royal Example Hospital"],
-    );
+    demo_federation(&location, &[("rxa", "Royal Example Hospital")]);
     let central = token(&location, "nhs-england", "central-admin");
     let analyst = token(&location, "nhs-england", "central-analyst");
     let rxa = token(&location, "rxa", "member-admin");
-    let feeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/feeds");
-    let o = run(&location, &["db", "import", p(&feeds)]);
-    assert!(o.status.success(), "{}", stderr(&o));
     let server = Server::start(&location);
     let url = server.url.clone();
     // rxa's range is one loopback address; EPMM answers there. Another loopback address,

@@ -13,7 +13,7 @@ use std::path::Path;
 use std::process::{Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, admin, client, p, post_json, run, stderr, token, write};
+use common::{Server, admin, client, demo_federation, p, post_json, run, stderr, token, write};
 use serde_json::{Value, json};
 use ward_testdata::TestDb;
 
@@ -86,21 +86,16 @@ fn by_subject<'a>(list: &'a [Value], subject: &str) -> &'a Value {
 
 async fn the_compromise_loop(db: TestDb) {
     let location = db.location().to_owned();
-    admin(
+    demo_federation(
         &location,
-        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+        &[
+            ("rxa", "Royal Example Hospital"),
+            ("rxb", "Borough General"),
+        ],
     );
-    admin(
-        &location,
-        &["org", "create", "rxa", "Royal Example Hospital"],
-    );
-    admin(&location, &["org", "create", "rxb", "Borough General"]);
     let analyst = token(&location, "nhs-england", "central-analyst");
     let rxa = token(&location, "rxa", "member-admin");
     let rxb = token(&location, "rxb", "member-admin");
-    let feeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/feeds");
-    let o = run(&location, &["db", "import", p(&feeds)]);
-    assert!(o.status.success(), "{}", stderr(&o));
     // Incident windows short enough to be missed during the test.
     let dir = tempfile::tempdir().unwrap();
     let policy = write(

@@ -1351,7 +1351,8 @@ async fn an_incident_in_the_browser(db: TestDb) {
         "no VEX or risk form"
     );
     click(&member, "#triage").await;
-    wait_for(&member, "#fp-reason").await;
+    // The close form is shown once triaged (the false-positive one was there before).
+    wait_for(&member, "#close-reason").await;
     assert_eq!(text(&member, "#incident-state").await, "triaged");
     type_into(&member, "#fp-reason", "Our penetration test on 15 May").await;
     click(&member, "#false-positive").await;

@@ -243,18 +243,8 @@ pub(crate) async fn import_bench(
 ) -> anyhow::Result<Value> {
     use ward_store::{Role, Scope, Store};
     let store = Store::open(location).await?;
-    anyhow::ensure!(
-        store.central().await?.is_none(),
-        "{} holds a federation already: use a copy of a knowledge-only database",
-        ward_store::redact(location)
-    );
+    let token = super::central_team(&store, location, Role::CentralAnalyst).await?;
     let actor = "bench";
-    store
-        .create_organisation(actor, "central", "Central team", true)
-        .await?;
-    let (_, token) = store
-        .create_token(actor, "central", "bench", Role::CentralAnalyst)
-        .await?;
     for m in 0..members {
         let slug = format!("trust-{m:04}");
         let org = store

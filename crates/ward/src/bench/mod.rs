@@ -448,6 +448,27 @@ fn generate(
 /// Fills a knowledge-only database with a generated federation: the central team, `members`
 /// trusts of `assets` assets of `components` components each (real product names from the
 /// knowledge base), uploaded unmatched. Returns the central and the first member's tokens.
+/// The central team of a generated federation, on a database that holds none yet, and a
+/// token of `role` for it.
+pub(crate) async fn central_team(
+    store: &Store,
+    location: &str,
+    role: ward_store::Role,
+) -> anyhow::Result<String> {
+    anyhow::ensure!(
+        store.central().await?.is_none(),
+        "{} holds a federation already: use a copy of a knowledge-only database",
+        ward_store::redact(location)
+    );
+    store
+        .create_organisation("bench", "central", "Central team", true)
+        .await?;
+    Ok(store
+        .create_token("bench", "central", "bench", role)
+        .await?
+        .1)
+}
+
 pub(crate) async fn populate(
     store: &Store,
     location: &str,
@@ -464,18 +485,8 @@ pub(crate) async fn populate(
         !products.is_empty(),
         "the database has no products: import the CVE 5 corpus first (`ward db import`)"
     );
-    anyhow::ensure!(
-        store.central().await?.is_none(),
-        "{} holds a federation already: use a copy of a knowledge-only database",
-        ward_store::redact(location)
-    );
     let actor = "bench";
-    store
-        .create_organisation(actor, "central", "Central team", true)
-        .await?;
-    let (_, central_token) = store
-        .create_token(actor, "central", "bench", Role::CentralAdmin)
-        .await?;
+    let central_token = central_team(store, location, Role::CentralAdmin).await?;
     let inventory = generate(
         &products,
         members * assets * components,

@@ -102,6 +102,22 @@ pub fn admin(db: impl AsRef<OsStr>, args: &[&str]) -> String {
     String::from_utf8(o.stdout).unwrap().trim().to_owned()
 }
 
+/// The central team (`nhs-england`), these members (slug, name) and the demo feeds (the EPMM
+/// CVEs among them) imported: the federation most suites start from.
+#[allow(dead_code)] // not every suite that shares these helpers starts from it
+pub fn demo_federation(db: &str, members: &[(&str, &str)]) {
+    admin(
+        db,
+        &["init", "--slug", "nhs-england", "--name", "NHS England"],
+    );
+    for (slug, name) in members {
+        admin(db, &["org", "create", slug, name]);
+    }
+    let feeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("demo/feeds");
+    let o = run(db, &["db", "import", p(&feeds)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
 /// A new API token of `org` with `role` (named after the role).
 pub fn token(db: impl AsRef<OsStr>, org: &str, role: &str) -> String {
     admin(
