@@ -399,6 +399,47 @@ async fn refresh_observed_asset(
     Ok((Some(observed), contradicted))
 }
 
+/// For the central team deciding on proposals: each proposed block that lies inside, or holds,
+/// another member's approved block (a delegation to approve knowingly, or a claim on another
+/// member's addresses), by entry id. Never shown to members: it names the other member.
+pub(crate) fn overlaps(
+    entries: &[ward_store::FootprintEntry],
+    approved: &[ward_store::ApprovedClaim],
+) -> BTreeMap<i64, String> {
+    let blocks: Vec<(&str, ipnet::IpNet)> = approved
+        .iter()
+        .filter(|c| c.kind == "range")
+        .filter_map(|c| Some((c.organisation.as_str(), c.value.parse().ok()?)))
+        .collect();
+    let mut out = BTreeMap::new();
+    for e in entries
+        .iter()
+        .filter(|e| e.kind == "range" && e.state == "proposed")
+    {
+        let Ok(net) = e.value.parse::<ipnet::IpNet>() else {
+            continue;
+        };
+        let notes: Vec<String> = blocks
+            .iter()
+            .filter(|(org, _)| *org != e.organisation)
+            .filter_map(|(org, other)| {
+                if other.contains(&net) {
+                    Some(format!("inside {org}'s {other}"))
+                } else if net.contains(other) {
+                    Some(format!("holds {org}'s {other}"))
+                } else {
+                    None
+                }
+            })
+            .take(5)
+            .collect();
+        if !notes.is_empty() {
+            out.insert(e.id, notes.join("; "));
+        }
+    }
+    out
+}
+
 /// The ranges a probe of the member may touch: its approved footprint's blocks.
 pub(crate) async fn probe_ranges(state: &AppState, owner: Scope) -> ApiResult<Vec<ipnet::IpNet>> {
     Ok(state

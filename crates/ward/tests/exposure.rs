@@ -94,6 +94,25 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
     assert_eq!((s, &b["entry"]["state"]), (201, &json!("proposed")), "{b}");
     assert_eq!(b["entry"]["value"], "2001:db8:a::/48");
     let v6 = b["entry"]["id"].as_i64().unwrap();
+    // A proposal inside another member's block is a delegation the central admin sees as such
+    // (and the member does not: it names the other member).
+    let (s, b) = claim(&url, &rxb, None, "198.51.100.128/25").await;
+    assert_eq!(s, 201, "{b}");
+    let nested = b["entry"]["id"].clone();
+    let (_, central_view) = get(&format!("{url}/api/v1/footprint"), &central).await;
+    let note = central_view["overlaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"] == nested)
+        .cloned()
+        .unwrap_or_else(|| panic!("{central_view:#}"));
+    assert_eq!(note["note"], "inside hscn's 198.51.100.0/24");
+    let (_, own_view) = get(&format!("{url}/api/v1/footprint"), &rxb).await;
+    assert!(
+        own_view.get("overlaps").is_none() && !own_view.to_string().contains("hscn"),
+        "{own_view:#}"
+    );
     // Another member's block is refused without saying whose it is; so is a bad one.
     let (s, b) = claim(&url, &rxb, None, "203.0.113.0/24").await;
     assert_eq!(s, 409, "{b}");

@@ -22,6 +22,17 @@ pub(crate) struct FootprintList {
     pub(crate) entries: Vec<FootprintEntry>,
     /// When one member is in view: whether (and when, by whom) it authorised probing.
     pub(crate) probe_consent: Option<ProbeConsent>,
+    /// Central roles: proposed blocks inside or holding another member's approved block
+    /// ("inside hscn's 198.51.100.0/24"), to approve knowingly.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) overlaps: Vec<Overlap>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub(crate) struct Overlap {
+    /// The footprint entry.
+    pub(crate) id: i64,
+    pub(crate) note: String,
 }
 
 #[derive(Serialize, JsonSchema)]
@@ -43,9 +54,19 @@ pub(crate) async fn list(
         .probe_consent(scope)
         .await?
         .map(|(at, by)| ProbeConsent { at, by });
+    let overlaps = if who.role.is_central() {
+        let approved = state.store.approved_claims(who.scope()).await?;
+        crate::exposure::overlaps(&entries, &approved)
+            .into_iter()
+            .map(|(id, note)| Overlap { id, note })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Json(FootprintList {
         entries,
         probe_consent,
+        overlaps,
     }))
 }
 

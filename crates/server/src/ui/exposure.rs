@@ -16,6 +16,8 @@ pub(super) struct ExposurePage {
     observations: Vec<ward_store::ObservationRow>,
     unattributed: Vec<ward_store::ObservationRow>,
     footprint: Vec<ward_store::FootprintEntry>,
+    /// Per footprint row (central roles): the other member's block a proposal lies in or holds.
+    overlaps: Vec<String>,
     consent: String,
     /// May propose (member admin) or set (central admin, a member in view) footprint entries.
     may_claim: bool,
@@ -66,21 +68,33 @@ async fn page(
         Some((at, by)) => format!("authorised by {by} at {}", when(Some(&at))),
         None => String::new(),
     };
+    let footprint: Vec<ward_store::FootprintEntry> = if narrowed {
+        state.store.footprint(scope).await?
+    } else {
+        state
+            .store
+            .footprint(scope)
+            .await?
+            .into_iter()
+            .filter(|f| f.state == "proposed")
+            .collect()
+    };
+    let overlaps = if who.role.is_central() {
+        let approved = state.store.approved_claims(who.scope()).await?;
+        let notes = crate::exposure::overlaps(&footprint, &approved);
+        footprint
+            .iter()
+            .map(|f| notes.get(&f.id).cloned().unwrap_or_default())
+            .collect()
+    } else {
+        vec![String::new(); footprint.len()]
+    };
     Ok(ExposurePage {
         nav: session.nav(state, "exposure").await?,
         central: who.role.is_central(),
         summary: exposure_summary(state, scope).await?,
-        footprint: if narrowed {
-            state.store.footprint(scope).await?
-        } else {
-            state
-                .store
-                .footprint(scope)
-                .await?
-                .into_iter()
-                .filter(|f| f.state == "proposed")
-                .collect()
-        },
+        footprint,
+        overlaps,
         may_claim: who.role == Role::MemberAdmin || (who.role == Role::CentralAdmin && narrowed),
         may_decide: who.role == Role::CentralAdmin,
         may_consent: who.role == Role::MemberAdmin,
