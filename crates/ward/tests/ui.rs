@@ -1437,6 +1437,28 @@ async fn exposure_in_the_browser(db: TestDb) {
             "scans",
         ],
     );
+    // rxa declared its MDM server internal.
+    let lead = admin(
+        db.location(),
+        &[
+            "token",
+            "create",
+            "--org",
+            "rxa",
+            "--role",
+            "member-admin",
+            "--name",
+            "api",
+        ],
+    );
+    let r = common::client()
+        .post(format!("{url}/api/v1/assets"))
+        .bearer_auth(&lead)
+        .json(&serde_json::json!({"name": "mdm.rxa.example", "exposure": "controlled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 201);
     let r = common::client()
         .post(format!("{url}/api/v1/observations?filename=scan_http.csv"))
         .bearer_auth(&analyst)
@@ -1464,6 +1486,14 @@ async fn exposure_in_the_browser(db: TestDb) {
         "{services}"
     );
 
+    // The member's first page says what the internet saw of an asset it called internal.
+    member.goto(&format!("{url}/")).await.unwrap();
+    wait_for(&member, "#contradictions").await;
+    let seen = text(&member, "#contradictions").await;
+    assert!(
+        seen.contains("mdm.rxa.example (declared controlled)") && seen.contains("203.0.113.10:443"),
+        "{seen}"
+    );
     member.goto(&format!("{url}/exposure")).await.unwrap();
     wait_for(&member, "#observed-services").await;
     assert_fits(&member).await;

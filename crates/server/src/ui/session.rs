@@ -176,6 +176,8 @@ pub(super) struct MemberHome {
     compromises: Vec<AlertView>,
     overdue: usize,
     findings: Vec<FindingView>,
+    /// Assets declared small or controlled that internet scanners saw answering.
+    contradictions: Vec<ward_store::Contradiction>,
 }
 
 /// The first page: the central team's dashboard, or for a member what is asked of it —
@@ -234,5 +236,6 @@ pub(super) async fn home(State(state): State<Arc<AppState>>, session: Session) -
         compromises: compromises.iter().map(view).collect(),
         overdue,
         findings: findings.iter().map(FindingView::new).collect(),
+        contradictions: state.store.contradictions(session.scope()).await?,
     }))
 }
