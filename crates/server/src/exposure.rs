@@ -2,7 +2,7 @@
 //! imports (attributed by the approved footprints, turned into observed assets, matched like
 //! any inventory), contradictions of what members declared, and what a probe may touch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
@@ -72,11 +72,6 @@ pub(crate) async fn claim(
 ) -> ApiResult<ward_store::FootprintEntry> {
     if !who.role.is_admin() {
         return Err(ApiError::forbidden("change footprints"));
-    }
-    if owner.organisation().is_none() {
-        return Err(ApiError::bad_request(
-            "organisation: name the member the footprint belongs to",
-        ));
     }
     let claim = parse_claim(value)?;
     Ok(state
@@ -211,7 +206,7 @@ pub(crate) async fn import_observations(
         warnings: parsed.warnings.iter().map(ToString::to_string).collect(),
     };
     // Each member's addresses (or host names, for observations without one) once.
-    let mut touched: BTreeMap<(OrgId, String, String), ()> = BTreeMap::new();
+    let mut touched: BTreeSet<(OrgId, String, String)> = BTreeSet::new();
     for o in &attributed {
         if let Some(org) = o.organisation_id {
             let host = if o.address.is_empty() {
@@ -219,10 +214,10 @@ pub(crate) async fn import_observations(
             } else {
                 String::new()
             };
-            touched.insert((org, o.address.clone(), host), ());
+            touched.insert((org, o.address.clone(), host));
         }
     }
-    for (org, address, hostname) in touched.into_keys() {
+    for (org, address, hostname) in touched {
         let Some(owner) = who.scope().within(org) else {
             continue;
         };
@@ -293,7 +288,7 @@ async fn refresh_observed_asset(
         address
     };
     let name = observed_name(key);
-    let existing = state.store.assets_named(owner, &name, &name).await?;
+    let existing = state.store.assets_named(owner, &[&name]).await?;
     let asset = match existing.into_iter().next() {
         Some(a) => a,
         None => {
@@ -324,7 +319,7 @@ async fn refresh_observed_asset(
         .store
         .inventory_history(owner, asset.id)
         .await?
-        .first()
+        .last() // oldest first: the current version is the last
         .is_some_and(|v| v.content_hash == hash);
     let mut observed = ObservedAsset {
         organisation: asset.organisation.clone(),
@@ -365,44 +360,58 @@ async fn refresh_observed_asset(
     // A declared asset named by the address or a host name seen there, declared not to face
     // the internet, contradicted.
     let mut contradicted = Vec::new();
-    let names: Vec<String> = std::iter::once(key.to_owned())
-        .chain(seen.iter().filter_map(|o| o.hostname.clone()))
+    let mut names: Vec<&str> = std::iter::once(key)
+        .chain(seen.iter().filter_map(|o| o.hostname.as_deref()))
         .collect();
+    names.sort_unstable();
+    names.dedup();
     let evidence = seen
         .iter()
         .find(|o| o.port.is_some())
         .unwrap_or(&seen[0])
         .evidence();
-    for n in names.iter().take(8) {
-        for declared in state.store.assets_named(owner, n, n).await? {
-            if declared.id == asset.id
-                || !matches!(
-                    declared.exposure,
-                    Some(Exposure::Small | Exposure::Controlled)
-                )
-            {
-                continue;
-            }
-            if state
-                .store
-                .flag_contradiction(&who.actor(), &declared, &evidence)
-                .await?
-            {
-                contradicted.push(format!(
-                    "{} (declared {}): {evidence}",
-                    declared.name,
-                    declared.exposure.map_or("", |e| e.as_str())
-                ));
-            }
+    for declared in state.store.assets_named(owner, &names).await? {
+        if declared.id == asset.id
+            || !matches!(
+                declared.exposure,
+                Some(Exposure::Small | Exposure::Controlled)
+            )
+        {
+            continue;
+        }
+        if state
+            .store
+            .flag_contradiction(&who.actor(), &declared, &evidence)
+            .await?
+        {
+            contradicted.push(format!(
+                "{} (declared {}): {evidence}",
+                declared.name,
+                declared.exposure.map_or("", |e| e.as_str())
+            ));
         }
     }
     Ok((Some(observed), contradicted))
 }
 
+/// The overlap notes a caller may see for these entries: central roles only (a note names the
+/// other member), by entry id.
+pub(crate) async fn overlap_notes(
+    state: &AppState,
+    who: &Principal,
+    entries: &[ward_store::FootprintEntry],
+) -> ApiResult<BTreeMap<i64, String>> {
+    if !who.role.is_central() {
+        return Ok(BTreeMap::new());
+    }
+    let approved = state.store.approved_claims(who.scope()).await?;
+    Ok(overlaps(entries, &approved))
+}
+
 /// For the central team deciding on proposals: each proposed block that lies inside, or holds,
 /// another member's approved block (a delegation to approve knowingly, or a claim on another
 /// member's addresses), by entry id. Never shown to members: it names the other member.
-pub(crate) fn overlaps(
+fn overlaps(
     entries: &[ward_store::FootprintEntry],
     approved: &[ward_store::ApprovedClaim],
 ) -> BTreeMap<i64, String> {

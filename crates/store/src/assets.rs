@@ -282,22 +282,29 @@ impl Store {
         row.as_ref().map(asset_row).transpose()
     }
 
-    /// The organisation's assets named `a` or `b`, compared without case (an observed address
-    /// or host name against the names members gave their assets).
-    pub async fn assets_named(&self, owner: Scope, a: &str, b: &str) -> Result<Vec<AssetRow>> {
+    /// The organisation's assets with any of these names, compared without case (an observed
+    /// address or host names against the names members gave their assets).
+    pub async fn assets_named(&self, owner: Scope, names: &[&str]) -> Result<Vec<AssetRow>> {
         let Some(organisation_id) = owner.organisation() else {
             return Ok(Vec::new());
         };
-        let rows = sqlx::query(concat!(
-            asset_select!(),
-            " WHERE a.organisation_id = $1 AND (lower(a.name) = $2 OR lower(a.name) = $3)"
-        ))
-        .bind(organisation_id)
-        .bind(a.to_lowercase())
-        .bind(b.to_lowercase())
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(asset_row).collect()
+        let mut out = Vec::new();
+        for chunk in names.chunks(100) {
+            let mut q = crate::sql::Sql::new(
+                self.backend,
+                concat!(asset_select!(), " WHERE a.organisation_id = "),
+            );
+            q.push_bind(organisation_id).push(" AND lower(a.name) IN (");
+            let mut sep = q.separated(", ");
+            for n in chunk {
+                sep.push_bind(n.to_lowercase());
+            }
+            q.push(") ORDER BY a.name");
+            for r in q.build().fetch_all(&self.pool).await? {
+                out.push(asset_row(&r)?);
+            }
+        }
+        Ok(out)
     }
 
     /// These assets with their current components, for matching (in a few statements, not

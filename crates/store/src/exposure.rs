@@ -16,6 +16,9 @@ use crate::{AssetId, OrgId, Result, Scope, Store, StoreError};
 #[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct FootprintEntry {
     pub id: i64,
+    /// The organisation's internal id (what the store's queries filter on).
+    #[serde(skip)]
+    pub organisation_id: OrgId,
     pub organisation: String,
     /// `range`, `asn` or `domain`.
     pub kind: String,
@@ -111,7 +114,7 @@ pub enum Attributed {
 
 macro_rules! footprint_select {
     () => {
-        "SELECT f.id, o.slug, f.kind, f.value, f.state, f.proposed_by, f.proposed_at,
+        "SELECT f.id, f.organisation_id, o.slug, f.kind, f.value, f.state, f.proposed_by, f.proposed_at,
             f.decided_by, f.decided_at, f.reason
          FROM footprint f JOIN organisation o ON o.id = f.organisation_id"
     };
@@ -120,6 +123,7 @@ macro_rules! footprint_select {
 fn footprint_row(r: &sqlx::any::AnyRow) -> FootprintEntry {
     FootprintEntry {
         id: r.get("id"),
+        organisation_id: r.get("organisation_id"),
         organisation: r.get("slug"),
         kind: r.get("kind"),
         value: r.get("value"),
@@ -252,8 +256,8 @@ impl Store {
         Ok(entry)
     }
 
-    /// The central team's decision on a proposed entry (`approve`: true), or a withdrawal of
-    /// an approved or proposed one (`withdraw`), with a reason. Audited.
+    /// The central team's decision on a proposed entry (approve or reject, a rejection with its
+    /// reason), or the withdrawal of a proposed or approved one. Audited.
     pub async fn decide_footprint(
         &self,
         actor: &str,
@@ -263,19 +267,15 @@ impl Store {
         reason: Option<&str>,
     ) -> Result<FootprintEntry> {
         let mut change = self.begin_change(actor).await?;
-        let before = footprint_by_id(&mut change, id).await.ok();
-        let Some(before) = before else {
-            return Err(StoreError::NotFound(format!("no footprint entry {id}")));
+        let before = match footprint_by_id(&mut change, id).await {
+            Ok(e) if scope.reaches(e.organisation_id) => e,
+            // Another organisation's entry does not exist for the caller.
+            Ok(_) | Err(StoreError::NotFound(_)) => {
+                return Err(StoreError::NotFound(format!("no footprint entry {id}")));
+            }
+            Err(e) => return Err(e),
         };
-        let organisation_id: OrgId =
-            sqlx::query("SELECT organisation_id FROM footprint WHERE id = $1")
-                .bind(id)
-                .fetch_one(&mut *change.tx)
-                .await?
-                .get("organisation_id");
-        if !scope.reaches(organisation_id) {
-            return Err(StoreError::NotFound(format!("no footprint entry {id}")));
-        }
+        let organisation_id = before.organisation_id;
         let (from, to, action) = match decision {
             FootprintDecision::Approve => (&["proposed"][..], "approved", "footprint.approve"),
             FootprintDecision::Reject => (&["proposed"][..], "rejected", "footprint.reject"),

@@ -349,6 +349,27 @@ async fn observations_are_attributed_matched_and_alerted(db: TestDb) {
         "{components:#}"
     );
 
+    // Seen again, nothing new: no new inventory version (the current one is compared, not the
+    // first).
+    let history = format!("{url}/api/v1/assets/{}/inventory", r["assets"][0]["asset"]);
+    let (_, before) = get(&history, &rxb).await;
+    assert_eq!(
+        before["versions"].as_array().map(Vec::len),
+        Some(2),
+        "{before:#}"
+    );
+    let (s, again) = import(&url, &analyst, "rxb.xml", NMAP).await;
+    assert_eq!(s, 201, "{again}");
+    assert!(
+        again["assets"][0]["new_findings"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "{again}"
+    );
+    let (_, after) = get(&history, &rxb).await;
+    assert_eq!(after["versions"], before["versions"], "{after:#}");
+
     // Every step is in the audit log.
     let (_, audit) = get(&format!("{url}/api/v1/audit?limit=500"), &central).await;
     let actions: Vec<&str> = audit["entries"]

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Server, admin, p, run, stderr};
+use common::{Server, admin, p, run, stderr, token};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use ward_testdata::TestDb;
@@ -1424,33 +1424,9 @@ async fn exposure_in_the_browser(db: TestDb) {
             .contains("approved")
     );
 
-    let analyst = admin(
-        db.location(),
-        &[
-            "token",
-            "create",
-            "--org",
-            "nhs-england",
-            "--role",
-            "central-analyst",
-            "--name",
-            "scans",
-        ],
-    );
+    let analyst = token(db.location(), "nhs-england", "central-analyst");
     // rxa declared its MDM server internal.
-    let lead = admin(
-        db.location(),
-        &[
-            "token",
-            "create",
-            "--org",
-            "rxa",
-            "--role",
-            "member-admin",
-            "--name",
-            "api",
-        ],
-    );
+    let lead = token(db.location(), "rxa", "member-admin");
     let r = common::client()
         .post(format!("{url}/api/v1/assets"))
         .bearer_auth(&lead)

@@ -54,15 +54,11 @@ pub(crate) async fn list(
         .probe_consent(scope)
         .await?
         .map(|(at, by)| ProbeConsent { at, by });
-    let overlaps = if who.role.is_central() {
-        let approved = state.store.approved_claims(who.scope()).await?;
-        crate::exposure::overlaps(&entries, &approved)
-            .into_iter()
-            .map(|(id, note)| Overlap { id, note })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let overlaps = crate::exposure::overlap_notes(&state, &who, &entries)
+        .await?
+        .into_iter()
+        .map(|(id, note)| Overlap { id, note })
+        .collect();
     Ok(Json(FootprintList {
         entries,
         probe_consent,

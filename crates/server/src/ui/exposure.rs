@@ -79,16 +79,11 @@ async fn page(
             .filter(|f| f.state == "proposed")
             .collect()
     };
-    let overlaps = if who.role.is_central() {
-        let approved = state.store.approved_claims(who.scope()).await?;
-        let notes = crate::exposure::overlaps(&footprint, &approved);
-        footprint
-            .iter()
-            .map(|f| notes.get(&f.id).cloned().unwrap_or_default())
-            .collect()
-    } else {
-        vec![String::new(); footprint.len()]
-    };
+    let notes = crate::exposure::overlap_notes(state, who, &footprint).await?;
+    let overlaps = footprint
+        .iter()
+        .map(|f| notes.get(&f.id).cloned().unwrap_or_default())
+        .collect();
     Ok(ExposurePage {
         nav: session.nav(state, "exposure").await?,
         central: who.role.is_central(),
