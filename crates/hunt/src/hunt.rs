@@ -377,7 +377,10 @@ impl Hunter<'_> {
                 progress(pending);
                 pending = 0;
             }
-            self.line(&String::from_utf8_lossy(&buf), &mut state, outcome);
+            match std::str::from_utf8(&buf) {
+                Ok(s) => self.line(s, &mut state, outcome),
+                Err(_) => self.line(&String::from_utf8_lossy(&buf), &mut state, outcome),
+            }
         }
         progress(pending);
         Ok(())
@@ -487,7 +490,7 @@ impl Hunter<'_> {
         } else {
             state.family
         };
-        for m in self.rules.evaluate(family, &record) {
+        for m in self.rules.evaluate(family, &record, line) {
             let matched = m
                 .as_detection()
                 .map(|d| {

@@ -6,6 +6,7 @@
 pub mod hunt;
 pub mod indicators;
 pub mod logs;
+pub mod prefilter;
 pub mod sigma;
 pub mod stix;
 

@@ -10,6 +10,7 @@ use rsigma_parser::{
 };
 
 use crate::logs::{Family, Record};
+use crate::prefilter::Prefilter;
 
 /// A rule file or rule that could not be used, and why.
 #[derive(Debug, Clone)]
@@ -19,16 +20,88 @@ pub struct Unsupported {
     pub reason: String,
 }
 
-/// The loaded rules: one engine per log family.
+/// The loaded rules: one engine per log family. Web server and proxy rules are split further
+/// by the literal prefilter ([`crate::prefilter`]): those with literals a line must hold, asked
+/// only about lines that hold one, and the rest, asked about every line.
 pub struct RuleSet {
-    webserver: Engine,
-    proxy: Engine,
+    webserver: Filtered,
+    proxy: Filtered,
     syslog: Engine,
     json: Engine,
     pub loaded: usize,
     /// Of `loaded`, how many are written for web server and proxy logs.
     pub web_rules: usize,
     pub unsupported: Vec<Unsupported>,
+}
+
+/// One family's rules, split by whether the raw line can rule them out. A rule with literals
+/// has an engine of its own, asked only about lines that hold one of them.
+#[derive(Default)]
+struct Filtered {
+    /// Rules that need one of their literals in the line, one engine each.
+    literal: Vec<Engine>,
+    literals: Vec<Vec<String>>,
+    /// Rules that may fire on any line.
+    always: Engine,
+    prefilter: std::sync::OnceLock<Prefilter>,
+    /// Off: every rule is asked about every line (the reference the prefilter is tested
+    /// against).
+    bypass: bool,
+}
+
+thread_local! {
+    /// Scratch space for the prefilter's candidates, per worker thread.
+    static SCRATCH: std::cell::RefCell<(Vec<bool>, Vec<u32>)> = const {
+        std::cell::RefCell::new((Vec::new(), Vec::new()))
+    };
+}
+
+impl Filtered {
+    fn add_rule(&mut self, rule: &SigmaRule) -> rsigma_eval::Result<()> {
+        match crate::prefilter::required_literals(rule) {
+            Some(literals) => {
+                let mut engine = Engine::new();
+                engine.add_rule(rule)?;
+                self.literal.push(engine);
+                self.literals.push(literals);
+                self.prefilter = std::sync::OnceLock::new();
+            }
+            None => self.always.add_rule(rule)?,
+        }
+        Ok(())
+    }
+
+    fn prefilter(&self) -> &Prefilter {
+        self.prefilter
+            .get_or_init(|| Prefilter::new(&self.literals))
+    }
+
+    /// Whether a rule might fire on this line (`false`: none can).
+    fn could_match(&self, line: &str) -> bool {
+        self.always.rule_count() > 0
+            || (!self.literal.is_empty() && (self.bypass || self.prefilter().could_match(line)))
+    }
+
+    fn evaluate(&self, record: &Record, line: &str) -> Vec<rsigma_eval::EvaluationResult> {
+        let mut out = if self.always.rule_count() > 0 {
+            self.always.evaluate(record)
+        } else {
+            Vec::new()
+        };
+        if self.bypass {
+            for engine in &self.literal {
+                out.extend(engine.evaluate(record));
+            }
+        } else if !self.literal.is_empty() {
+            SCRATCH.with_borrow_mut(|(hit, candidates)| {
+                self.prefilter().candidates(line, hit, candidates);
+                for &rule in candidates.iter() {
+                    out.extend(self.literal[rule as usize].evaluate(record));
+                }
+            });
+        }
+        out
+    }
 }
 
 impl Default for RuleSet {
@@ -51,8 +124,8 @@ fn family(rule: &SigmaRule) -> Option<Family> {
 impl RuleSet {
     pub fn new() -> Self {
         Self {
-            webserver: Engine::new(),
-            proxy: Engine::new(),
+            webserver: Filtered::default(),
+            proxy: Filtered::default(),
             syslog: Engine::new(),
             json: Engine::new(),
             loaded: 0,
@@ -114,7 +187,9 @@ impl RuleSet {
             let web = matches!(family, Some(Family::Webserver | Family::Proxy));
             // Every rule goes to the JSON engine; that one failing means the rule cannot be used.
             let result = self.json.add_rule(rule).and_then(|()| match family {
-                Some(f) if f != Family::Json => self.engine_mut(f).add_rule(rule),
+                Some(Family::Webserver) => self.webserver.add_rule(rule),
+                Some(Family::Proxy) => self.proxy.add_rule(rule),
+                Some(Family::Syslog) => self.syslog.add_rule(rule),
                 _ => Ok(()),
             });
             match result {
@@ -133,20 +208,30 @@ impl RuleSet {
         added
     }
 
-    fn engine_mut(&mut self, family: Family) -> &mut Engine {
+    /// Whether any rule for this family of log might fire on the raw line: `false` only when
+    /// the prefilter rules every rule out (web server and proxy lines; other families always
+    /// `true` when they have rules).
+    pub fn could_match(&self, family: Family, line: &str) -> bool {
         match family {
-            Family::Webserver => &mut self.webserver,
-            Family::Proxy => &mut self.proxy,
-            Family::Syslog => &mut self.syslog,
-            Family::Json => &mut self.json,
+            // A web server log's line may turn out to be a proxy request.
+            Family::Webserver | Family::Proxy => {
+                self.webserver.could_match(line) || self.proxy.could_match(line)
+            }
+            Family::Syslog => self.syslog.rule_count() > 0,
+            Family::Json => self.json.rule_count() > 0,
         }
     }
 
-    /// The rules that fire on a record.
-    pub fn evaluate(&self, family: Family, record: &Record) -> Vec<rsigma_eval::EvaluationResult> {
+    /// The rules that fire on a record read from `line`.
+    pub fn evaluate(
+        &self,
+        family: Family,
+        record: &Record,
+        line: &str,
+    ) -> Vec<rsigma_eval::EvaluationResult> {
         let engine = match family {
-            Family::Webserver => &self.webserver,
-            Family::Proxy => &self.proxy,
+            Family::Webserver => return self.webserver.evaluate(record, line),
+            Family::Proxy => return self.proxy.evaluate(record, line),
             Family::Syslog => &self.syslog,
             Family::Json => &self.json,
         };
@@ -154,6 +239,39 @@ impl RuleSet {
             return Vec::new();
         }
         engine.evaluate(record)
+    }
+
+    /// Every rule asked about every line, as without the prefilter: what the prefilter is
+    /// checked against.
+    pub fn without_prefilter(mut self) -> Self {
+        self.webserver.bypass = true;
+        self.proxy.bypass = true;
+        self
+    }
+
+    /// The literals the web server and proxy rules need (lower case, sorted, once each): what a
+    /// `grep -F -i -f` beside the hunt would search for.
+    pub fn web_literals(&self) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .webserver
+            .literals
+            .iter()
+            .chain(&self.proxy.literals)
+            .flatten()
+            .cloned()
+            .collect();
+        all.sort();
+        all.dedup();
+        all
+    }
+
+    /// How many web server and proxy rules the prefilter can rule out by a line's literals,
+    /// and how many it must always ask.
+    pub fn prefiltered(&self) -> (usize, usize) {
+        (
+            self.webserver.literal.len() + self.proxy.literal.len(),
+            self.webserver.always.rule_count() + self.proxy.always.rule_count(),
+        )
     }
 }
 

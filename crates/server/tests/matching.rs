@@ -138,6 +138,7 @@ async fn findings(store: &Store, asset: AssetId) -> (usize, usize) {
         vulnerability: None,
         limit: 100,
         offset: 0,
+        after: None,
     };
     let open = store.findings(&query(false)).await.unwrap().0.len();
     let all = store.findings(&query(true)).await.unwrap().0;
@@ -693,7 +694,142 @@ async fn a_fix_the_version_cannot_show_is_answered_fix_installed(db: TestDb) {
     );
 }
 
+/// The worklist read page by page after a cursor is the whole worklist in its order (priority,
+/// then the remediation deadline with none last, then id), for a member and for the central
+/// team; its totals, read from the counts the triggers keep, follow findings opened, resolved
+/// and reopened, and agree with counting the rows.
+async fn the_worklist_pages_by_keyset_and_keeps_its_counts(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
+    let m = matched(&store, &policy, &asset, "12.5.0.0").await;
+    let template = m.findings[0].clone();
+    let base = chrono::Utc::now();
+    let many = |n: usize| -> Vec<ward_model::Finding> {
+        (0..n)
+            .map(|i| {
+                let mut f = template.clone();
+                f.vulnerability = format!("CVE-2099-{i:05}");
+                f.priority = ward_model::Priority::ALL[i % 4];
+                // Ties on the deadline, and some without one.
+                f.deadlines.remediate_by =
+                    (i % 5 != 0).then(|| base + chrono::Duration::days((i % 7) as i64));
+                f
+            })
+            .collect()
+    };
+    let put = |findings: Vec<ward_model::Finding>| {
+        let m = Matched {
+            components: m.components.clone(),
+            keys: m.keys.clone(),
+            findings,
+            knowledge_mark: m.knowledge_mark,
+        };
+        let (store, policy, asset) = (&store, &policy, &asset);
+        async move { store_it(store, policy, asset, &m).await.unwrap() }
+    };
+    put(many(230)).await;
+    let member = Scope::operator().within(asset.organisation_id).unwrap();
+
+    for scope in [member, Scope::operator()] {
+        let whole = store
+            .findings(&FindingQuery {
+                limit: 1000,
+                ..FindingQuery::new(scope)
+            })
+            .await
+            .unwrap();
+        assert_eq!(whole.0.len(), 230);
+        assert_eq!(whole.1, 230, "the total");
+        let key = |r: &ward_store::FindingRow| {
+            (
+                ward_model::Priority::ALL
+                    .iter()
+                    .position(|p| *p == r.priority),
+                r.finding["deadlines"]["remediate_by"]
+                    .as_str()
+                    .map_or("~".to_owned(), str::to_owned),
+                r.id,
+            )
+        };
+        let keys: Vec<_> = whole.0.iter().map(key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort();
+        assert_eq!(keys, sorted, "worklist order");
+
+        let mut paged = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, total) = store
+                .findings(&FindingQuery {
+                    limit: 17,
+                    after: after.clone(),
+                    ..FindingQuery::new(scope)
+                })
+                .await
+                .unwrap();
+            assert_eq!(total, 230);
+            let Some(last) = page.last() else { break };
+            after = Some(last.position.clone());
+            let cursor: ward_store::WorklistCursor = last.position.to_string().parse().unwrap();
+            assert_eq!(cursor, last.position, "a cursor reads back as written");
+            paged.extend(page.iter().map(|r| r.id));
+        }
+        assert_eq!(
+            paged,
+            whole.0.iter().map(|r| r.id).collect::<Vec<_>>(),
+            "pages after cursors are the worklist"
+        );
+        // By priority: the kept counts, and the rows.
+        for p in ward_model::Priority::ALL {
+            let (rows, total) = store
+                .findings(&FindingQuery {
+                    priority: Some(p),
+                    limit: 1000,
+                    ..FindingQuery::new(scope)
+                })
+                .await
+                .unwrap();
+            assert_eq!(total, rows.len() as i64, "{p:?}");
+            assert!(rows.iter().all(|r| r.priority == p));
+        }
+    }
+
+    // 130 resolved by an upload without them; then 30 of them back.
+    put(many(100)).await;
+    let total = |scope| {
+        let store = &store;
+        async move { store.findings(&FindingQuery::new(scope)).await.unwrap().1 }
+    };
+    assert_eq!(total(member).await, 100);
+    assert_eq!(total(Scope::operator()).await, 100);
+    let counted = store
+        .findings(&FindingQuery {
+            search: Some("CVE-2099".into()),
+            limit: 1000,
+            ..FindingQuery::new(member)
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (counted.0.len(), counted.1),
+        (100, 100),
+        "counted row by row"
+    );
+    put(many(130)).await;
+    assert_eq!(total(member).await, 130);
+    let with_resolved = store
+        .findings(&FindingQuery {
+            resolved: true,
+            limit: 1000,
+            ..FindingQuery::new(member)
+        })
+        .await
+        .unwrap();
+    assert_eq!(with_resolved.1, 230);
+}
+
 ward_testdata::backend_tests!(
+    the_worklist_pages_by_keyset_and_keeps_its_counts,
     a_fix_the_version_cannot_show_is_answered_fix_installed,
     a_disputed_finding_asks_the_member_to_confirm,
     a_knowledge_change_withdraws_an_alert_with_its_reason,

@@ -8,6 +8,7 @@ use ward_model::Priority;
 use chrono::{DateTime, Utc};
 
 use crate::rows::{parse, time, time_optional};
+use crate::sql::Sql;
 use crate::{AssetId, FindingId, OrgId, Result, Scope, Store, StoreError};
 
 /// A finding as stored, with its history.
@@ -38,12 +39,71 @@ pub struct FindingRow {
     /// The reason in words: which upload, or which source said what before and after.
     pub resolution_reason: Option<String>,
     pub finding: serde_json::Value,
+    /// Where it stands in the worklist: a page that ends with it continues after it.
+    #[serde(skip)]
+    pub position: WorklistCursor,
+}
+
+/// A place in the worklist's order (priority, remediation deadline, id): the page after it
+/// starts with the next finding. Written as `rank:id:deadline` (`~` for none), which is what
+/// the API's `next` and `after` carry; every part is already visible in the finding itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorklistCursor {
+    pub rank: i64,
+    pub id: FindingId,
+    pub remediate: String,
+}
+
+/// The deadline column's value for "no deadline": after every timestamp.
+pub(crate) const NO_DEADLINE: &str = "~";
+
+impl std::fmt::Display for WorklistCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.rank, self.id, self.remediate)
+    }
+}
+
+impl std::str::FromStr for WorklistCursor {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        const EXPECTED: &str = "a cursor as the worklist's `next` gave it";
+        let mut parts = s.splitn(3, ':');
+        let (Some(rank), Some(id), Some(remediate)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(format!("expected {EXPECTED}"));
+        };
+        let rank: i64 = rank
+            .parse()
+            .ok()
+            .filter(|r| (0..Priority::ALL.len() as i64).contains(r))
+            .ok_or_else(|| format!("expected {EXPECTED} (its priority rank is not one)"))?;
+        let id: FindingId = id
+            .parse()
+            .map_err(|_| format!("expected {EXPECTED} (its finding id is not one)"))?;
+        let deadline = remediate == NO_DEADLINE
+            || (remediate.len() <= 40 && chrono::DateTime::parse_from_rfc3339(remediate).is_ok());
+        if !deadline {
+            return Err(format!("expected {EXPECTED} (its deadline is not a time)"));
+        }
+        Ok(Self {
+            rank,
+            id,
+            remediate: remediate.to_owned(),
+        })
+    }
 }
 
 impl Store {
     /// The worklist: findings of one organisation, or of all (`None`); open ones only unless
     /// `resolved`; optionally one priority; most urgent first (priority, then the remediation
-    /// deadline), one page at a time. Returns the page and the number of matching findings.
+    /// deadline, then id), one page at a time. Returns the page and the number of matching
+    /// findings.
+    ///
+    /// A page after a [`WorklistCursor`] is read by keyset: the open findings' partial indexes
+    /// hold them in worklist order, so the page costs the same at the millionth finding as at
+    /// the first, and nothing is sorted. The total of the open findings, unfiltered or by
+    /// priority, is read from the counts the triggers keep (`finding_open_count`); only a
+    /// search, an asset, a vulnerability or resolved findings are counted row by row.
     pub async fn findings(&self, query: &FindingQuery) -> Result<(Vec<FindingRow>, i64)> {
         let search = query
             .search
@@ -51,87 +111,109 @@ impl Store {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(like_pattern);
-        // Two statements rather than `$1 IS NULL OR …`, so that a member's worklist uses its index.
-        let (total, rows) = match query.scope.organisation() {
-            Some(org) => {
-                let total: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM finding f
-                     WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
-                       AND ($4 IS NULL OR lower(f.vuln_id) LIKE $4 ESCAPE '\\' OR lower(f.component) LIKE $4 ESCAPE '\\'
-                            OR f.asset_id IN (SELECT id FROM asset WHERE organisation_id = $1 AND lower(name) LIKE $4 ESCAPE '\\'))
-                       AND ($5 IS NULL OR f.asset_id = $5) AND ($6 IS NULL OR f.vuln_id = $6)",
-                )
-                .bind(org)
-                .bind(query.resolved)
-                .bind(query.priority.map(Priority::as_str))
-                .bind(&search)
-                .bind(query.asset_id)
-                .bind(&query.vulnerability)
-                .fetch_one(&self.pool)
-                .await?
-                .get("n");
-                let rows = sqlx::query(
-                    "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
-                            f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload
-                     FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
-                     WHERE f.organisation_id = $1 AND ($2 OR f.resolved_at IS NULL) AND ($3 IS NULL OR f.priority = $3)
-                       AND ($4 IS NULL OR lower(f.vuln_id) LIKE $4 ESCAPE '\\' OR lower(a.name) LIKE $4 ESCAPE '\\' OR lower(f.component) LIKE $4 ESCAPE '\\')
-                       AND ($5 IS NULL OR f.asset_id = $5) AND ($6 IS NULL OR f.vuln_id = $6)
-                     ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
-                     LIMIT $7 OFFSET $8",
-                )
-                .bind(org)
-                .bind(query.resolved)
-                .bind(query.priority.map(Priority::as_str))
-                .bind(&search)
-                .bind(query.asset_id)
-                .bind(&query.vulnerability)
-                .bind(query.limit)
-                .bind(query.offset)
-                .fetch_all(&self.pool)
-                .await?;
-                (total, rows)
+        let org = query.scope.organisation();
+        let filtered = search.is_some()
+            || query.asset_id.is_some()
+            || query.vulnerability.is_some()
+            || query.resolved;
+        let total: i64 = if filtered {
+            let mut q = Sql::new(self.backend, "SELECT COUNT(*) AS n FROM finding f WHERE ");
+            self.worklist_filter(&mut q, query, org, search.as_deref(), false);
+            q.build().fetch_one(&self.pool).await?.get("n")
+        } else {
+            let mut q = Sql::new(
+                self.backend,
+                "SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) AS n FROM finding_open_count WHERE 1 = 1",
+            );
+            if let Some(org) = org {
+                q.push(" AND organisation_id = ").push_bind(org);
             }
-            None => {
-                let total: i64 = sqlx::query(
-                    "SELECT COUNT(*) AS n FROM finding f
-                     WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
-                       AND ($3 IS NULL OR lower(f.vuln_id) LIKE $3 ESCAPE '\\' OR lower(f.component) LIKE $3 ESCAPE '\\'
-                            OR f.asset_id IN (SELECT id FROM asset WHERE lower(name) LIKE $3 ESCAPE '\\'))
-                       AND ($4 IS NULL OR f.asset_id = $4) AND ($5 IS NULL OR f.vuln_id = $5)",
-                )
-                .bind(query.resolved)
-                .bind(query.priority.map(Priority::as_str))
-                .bind(&search)
-                .bind(query.asset_id)
-                .bind(&query.vulnerability)
-                .fetch_one(&self.pool)
-                .await?
-                .get("n");
-                let rows = sqlx::query(
-                    "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
-                            f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload
-                     FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
-                     WHERE ($1 OR f.resolved_at IS NULL) AND ($2 IS NULL OR f.priority = $2)
-                       AND ($3 IS NULL OR lower(f.vuln_id) LIKE $3 ESCAPE '\\' OR lower(a.name) LIKE $3 ESCAPE '\\' OR lower(f.component) LIKE $3 ESCAPE '\\')
-                       AND ($4 IS NULL OR f.asset_id = $4) AND ($5 IS NULL OR f.vuln_id = $5)
-                     ORDER BY f.priority_rank, COALESCE(f.remediate_by, '~'), f.id
-                     LIMIT $6 OFFSET $7",
-                )
-                .bind(query.resolved)
-                .bind(query.priority.map(Priority::as_str))
-                .bind(&search)
-                .bind(query.asset_id)
-                .bind(&query.vulnerability)
-                .bind(query.limit)
-                .bind(query.offset)
-                .fetch_all(&self.pool)
-                .await?;
-                (total, rows)
+            if let Some(p) = query.priority {
+                q.push(" AND priority = ").push_bind(p.as_str());
             }
+            q.build().fetch_one(&self.pool).await?.get("n")
         };
+        let mut q = Sql::new(
+            self.backend,
+            "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
+                    f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload,
+                    f.priority_rank, f.remediate_order
+             FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
+             WHERE ",
+        );
+        self.worklist_filter(&mut q, query, org, search.as_deref(), true);
+        if let Some(after) = &query.after {
+            q.push(" AND (f.priority_rank, f.remediate_order, f.id) > (")
+                .push_bind(after.rank)
+                .push(", ")
+                .push_bind(after.remediate.clone())
+                .push(", ")
+                .push_bind(after.id)
+                .push(")");
+        }
+        q.push(" ORDER BY f.priority_rank, f.remediate_order, f.id LIMIT ")
+            .push_bind(query.limit);
+        if query.after.is_none() && query.offset > 0 {
+            q.push(" OFFSET ").push_bind(query.offset);
+        }
+        let rows = q.build().fetch_all(&self.pool).await?;
         let rows = rows.iter().map(finding_row).collect::<Result<_>>()?;
         Ok((rows, total))
+    }
+
+    /// The worklist's conditions. Open findings are asked for as `f.resolved_at IS NULL` in
+    /// the statement's text (not through a parameter), so the planner can use the partial
+    /// indexes in worklist order.
+    fn worklist_filter(
+        &self,
+        q: &mut Sql,
+        query: &FindingQuery,
+        org: Option<OrgId>,
+        search: Option<&str>,
+        asset_joined: bool,
+    ) {
+        q.push(if query.resolved {
+            "1 = 1"
+        } else {
+            "f.resolved_at IS NULL"
+        });
+        if let Some(org) = org {
+            q.push(" AND f.organisation_id = ").push_bind(org);
+        }
+        if let Some(p) = query.priority {
+            // The rank too: the indexes are in rank order, so a priority is a range of them.
+            let rank = Priority::ALL.iter().position(|x| *x == p).unwrap_or(0) as i64;
+            q.push(" AND f.priority = ")
+                .push_bind(p.as_str())
+                .push(" AND f.priority_rank = ")
+                .push_bind(rank);
+        }
+        if let Some(asset) = query.asset_id {
+            q.push(" AND f.asset_id = ").push_bind(asset);
+        }
+        if let Some(v) = &query.vulnerability {
+            q.push(" AND f.vuln_id = ").push_bind(v.clone());
+        }
+        if let Some(pattern) = search {
+            q.push(" AND (lower(f.vuln_id) LIKE ")
+                .push_bind(pattern.to_owned())
+                .push(" ESCAPE '\\' OR lower(f.component) LIKE ")
+                .push_bind(pattern.to_owned())
+                .push(" ESCAPE '\\' OR ");
+            if asset_joined {
+                q.push("lower(a.name) LIKE ")
+                    .push_bind(pattern.to_owned())
+                    .push(" ESCAPE '\\')");
+            } else {
+                q.push("f.asset_id IN (SELECT id FROM asset WHERE lower(name) LIKE ")
+                    .push_bind(pattern.to_owned())
+                    .push(" ESCAPE '\\'");
+                if let Some(org) = org {
+                    q.push(" AND organisation_id = ").push_bind(org);
+                }
+                q.push("))");
+            }
+        }
     }
 }
 
@@ -140,7 +222,8 @@ impl Store {
     pub async fn finding(&self, scope: Scope, id: FindingId) -> Result<Option<FindingRow>> {
         let row = sqlx::query(
             "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
-                    f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload
+                    f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload,
+                    f.priority_rank, f.remediate_order
              FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
              WHERE f.id = $1 AND ($2 IS NULL OR f.organisation_id = $2)",
         )
@@ -176,6 +259,11 @@ fn finding_row(r: &sqlx::any::AnyRow) -> Result<FindingRow> {
                 message: e.to_string(),
             }
         })?,
+        position: WorklistCursor {
+            rank: r.get("priority_rank"),
+            id,
+            remediate: r.get("remediate_order"),
+        },
     })
 }
 
@@ -191,6 +279,7 @@ impl FindingQuery {
             vulnerability: None,
             limit: 100,
             offset: 0,
+            after: None,
         }
     }
 }
@@ -209,7 +298,10 @@ pub struct FindingQuery {
     /// Only this vulnerability's findings (exactly).
     pub vulnerability: Option<String>,
     pub limit: i64,
+    /// Findings skipped before the page (ignored when `after` is given).
     pub offset: i64,
+    /// The page starts after this place (keyset paging: what to use past the first pages).
+    pub after: Option<WorklistCursor>,
 }
 
 /// `%text%` for LIKE, with LIKE's own characters escaped (`\` is the escape), in lower case:

@@ -53,7 +53,7 @@ pub use exposure::{
     ObservationRow,
 };
 pub use feeds::{EpssPoint, FeedOutcome, FeedState};
-pub use findings::{FindingQuery, FindingRow};
+pub use findings::{FindingQuery, FindingRow, WorklistCursor};
 pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Outcome};
 pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};

@@ -101,9 +101,13 @@ pub(crate) async fn apply_findings(
             .new_ids(crate::ids::Kind::Finding, chunk.len())
             .await?;
         let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
-                                  priority_rank, remediate_by) ",
+                                  priority_rank, remediate_by, remediate_order) ",
         );
         q.push_values(chunk.iter().zip(ids), |mut b, ((key, priority, f), id)| {
+            let remediate = f
+                .deadlines
+                .remediate_by
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
             b.push_bind(id)
                 .push_bind(organisation_id)
                 .push_bind(asset_id)
@@ -119,18 +123,16 @@ pub(crate) async fn apply_findings(
                         .position(|p| *p == f.priority)
                         .expect("every priority is listed") as i64,
                 )
-                .push_bind(
-                    f.deadlines
-                        .remediate_by
-                        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                );
+                .push_bind(remediate.clone())
+                .push_bind(remediate.unwrap_or_else(|| crate::findings::NO_DEADLINE.into()));
         });
         q.push(
             " ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
                  priority = excluded.priority, payload = excluded.payload,
                  updated_at = excluded.updated_at, resolved_at = NULL,
                  resolution = NULL, resolution_reason = NULL,
-                 priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by",
+                 priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by,
+                 remediate_order = excluded.remediate_order",
         );
         q.build().execute(&mut *change.tx).await?;
     }

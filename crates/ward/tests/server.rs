@@ -695,6 +695,37 @@ async fn uploading_an_inventory_matches_it_and_a_fixed_one_resolves_the_findings
     assert_eq!(findings.len(), 2);
     assert!(findings[0]["finding"]["deadlines"]["remediate_by"].is_string());
     assert_eq!(findings[0]["asset"], "mdm-01");
+    // A page at a time after a cursor: the first, then the second, then none.
+    let (_, first) = get(&format!("{}/api/v1/findings?limit=1", server.url), member).await;
+    assert_eq!(first["findings"][0]["id"], findings[0]["id"]);
+    assert_eq!(first["total"], 2);
+    let next = first["next"]
+        .as_str()
+        .expect("a full page says where the next starts");
+    let (_, second) = get(
+        &format!("{}/api/v1/findings?limit=1&after={next}", server.url),
+        member,
+    )
+    .await;
+    assert_eq!(second["findings"][0]["id"], findings[1]["id"]);
+    let (_, third) = get(
+        &format!(
+            "{}/api/v1/findings?limit=1&after={}",
+            server.url,
+            second["next"].as_str().unwrap()
+        ),
+        member,
+    )
+    .await;
+    assert_eq!(third["findings"], json!([]));
+    assert!(third.get("next").is_none(), "{third}");
+    let (status, body) = get(
+        &format!("{}/api/v1/findings?after=1:x:%27%3B--", server.url),
+        member,
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("after"), "{body}");
 
     // A malformed upload: 400 naming the problem, and nothing changes.
     let (status, body) = upload(b"asset,version\n\"unterminated,1\n".to_vec(), "broken.csv").await;

@@ -143,6 +143,9 @@ pub(crate) struct FindingsQuery {
     limit: Option<i64>,
     #[serde(default)]
     offset: i64,
+    /// The page after this place: the previous page's `next` (keyset paging, as fast at the
+    /// millionth finding as at the first; `offset` is then ignored).
+    after: Option<String>,
 }
 
 /// `GET /api/v1/findings`: the worklist, most urgent first (priority, then the remediation
@@ -163,6 +166,12 @@ pub(crate) async fn findings(
     if !(1..=1000).contains(&limit) || q.offset < 0 {
         return Err(ApiError::bad_request("limit: 1 to 1000; offset: 0 or more"));
     }
+    let after = q
+        .after
+        .as_deref()
+        .map(str::parse::<ward_store::WorklistCursor>)
+        .transpose()
+        .map_err(|e| ApiError::bad_request(format!("after: {e}")))?;
     let (rows, total) = state
         .store
         .findings(&ward_store::FindingQuery {
@@ -174,13 +183,18 @@ pub(crate) async fn findings(
             vulnerability: q.vulnerability,
             limit,
             offset: q.offset,
+            after: after.clone(),
         })
         .await?;
+    let next = (rows.len() as i64 == limit)
+        .then(|| rows.last().map(|r| r.position.to_string()))
+        .flatten();
     Ok(Json(Worklist {
         findings: rows,
         total,
         limit,
-        offset: q.offset,
+        offset: if after.is_some() { 0 } else { q.offset },
+        next,
     }))
 }
 
@@ -227,4 +241,7 @@ pub(crate) struct Worklist {
     total: i64,
     limit: i64,
     offset: i64,
+    /// Where the next page starts (pass it as `after`); absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
 }

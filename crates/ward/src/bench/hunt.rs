@@ -56,6 +56,19 @@ pub(crate) fn bench(
     let seconds = hunting.elapsed().as_secs_f64();
     let bytes: u64 = report.files.iter().map(|f| f.bytes).sum();
     let lines: u64 = report.files.iter().map(|f| f.lines).sum();
+    // Beside it, in the same run: fixed-string searches for the web rules' literals over the
+    // same files (case-insensitive, as Sigma matches), by grep and by ripgrep when installed.
+    let literals = dir.join("web-literals.txt");
+    std::fs::write(&literals, loaded.rules.web_literals().join("\n") + "\n")?;
+    let paths: Vec<&Path> = logs
+        .iter()
+        .filter_map(|l| match l {
+            Input::Path(p) => Some(p.as_path()),
+            _ => None,
+        })
+        .collect();
+    let grep = searcher_seconds("grep", &["-F", "-i", "-c", "-f"], &literals, &paths);
+    let rg = searcher_seconds("rg", &["-F", "-i", "-c", "-f"], &literals, &paths);
     let sigma = report
         .sightings
         .iter()
@@ -65,6 +78,8 @@ pub(crate) fn bench(
         "bench": "hunt",
         "rules_loaded": loaded.rules.loaded,
         "web_rules": loaded.rules.web_rules,
+        "web_rules_prefiltered": loaded.rules.prefiltered().0,
+        "web_rules_always": loaded.rules.prefiltered().1,
         "indicators": loaded.indicators.len(),
         "load_seconds": load_seconds,
         "peak_rss_mib_before_loading": rss_start,
@@ -82,7 +97,29 @@ pub(crate) fn bench(
         "indicator_sightings": report.sightings.len() - sigma,
         "unreadable_lines": report.files.iter().map(|f| f.unreadable).sum::<u64>(),
         "peak_rss_mib": super::peak_rss_mib(),
+        "literals": loaded.rules.web_literals().len(),
+        "grep_f_seconds": grep,
+        "hunt_to_grep": grep.map(|g| seconds / g),
+        "rg_f_seconds": rg,
+        "hunt_to_rg": rg.map(|r| seconds / r),
     }))
+}
+
+/// Seconds a fixed-string search takes over the logs (`None` when the program is not
+/// installed or fails).
+fn searcher_seconds(program: &str, args: &[&str], patterns: &Path, logs: &[&Path]) -> Option<f64> {
+    let started = Instant::now();
+    // Output to a pipe, not /dev/null: GNU grep stops at the first match when it sees its
+    // output is /dev/null.
+    let output = std::process::Command::new(program)
+        .args(args)
+        .arg(patterns)
+        .args(logs)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    // grep exits 1 when nothing matched: still a complete search.
+    matches!(output.status.code(), Some(0 | 1)).then(|| started.elapsed().as_secs_f64())
 }
 
 /// A small deterministic generator (xorshift64*): the bench needs repeatable data, not
