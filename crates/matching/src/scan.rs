@@ -76,38 +76,46 @@ impl Knowledge {
 
     pub fn add_advisory(&mut self, advisory: Advisory) {
         let id = advisory.id.clone();
+        // Each view's keys worked out once (they normalise every name it lists).
+        let product_keys = advisory.product_keys();
+        let package_keys = advisory.package_keys();
         if advisory.state == RecordState::Published {
-            if !advisory.product_keys().is_empty() {
+            if !product_keys.is_empty() {
                 *self
                     .loaded_coverage
                     .entry(CPE_COVERAGE.to_owned())
                     .or_default() += 1;
             }
-            let mut ecosystems: Vec<String> = advisory
-                .package_keys()
-                .into_iter()
-                .map(|(e, _)| e)
-                .collect();
+            let mut ecosystems: Vec<&String> = package_keys.iter().map(|(e, _)| e).collect();
             ecosystems.dedup();
             for e in ecosystems {
-                *self.loaded_coverage.entry(e).or_default() += 1;
+                *self.loaded_coverage.entry(e.clone()).or_default() += 1;
             }
         }
-        for key in advisory.product_keys() {
+        for key in product_keys {
             if key.0 == "*" {
                 self.wildcard.push(id.clone());
                 continue;
             }
-            self.vendors_by_product
-                .entry(key.1.clone())
-                .or_default()
-                .insert(key.0.clone());
+            match self.vendors_by_product.get_mut(&key.1) {
+                Some(vendors) => {
+                    if !vendors.contains(&key.0) {
+                        vendors.insert(key.0.clone());
+                    }
+                }
+                None => {
+                    self.vendors_by_product
+                        .entry(key.1.clone())
+                        .or_default()
+                        .insert(key.0.clone());
+                }
+            }
             let ids = self.by_product.entry(key).or_default();
             if !ids.contains(&id) {
                 ids.push(id.clone());
             }
         }
-        for key in advisory.package_keys() {
+        for key in package_keys {
             let ids = self.by_package.entry(key).or_default();
             if !ids.contains(&id) {
                 ids.push(id.clone());

@@ -251,25 +251,23 @@ pub(crate) fn print_report(
     format: ScanFormat,
     layout: output::Layout,
 ) -> anyhow::Result<()> {
+    // JSON documents are written to standard output as they are serialised, not built as one
+    // string first (a 50,000-component scan's report is some 170 MB).
+    fn write_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+        serde_json::to_writer_pretty(&mut out, value)?;
+        out.write_all(b"\n")?;
+        out.flush()?;
+        Ok(())
+    }
     match format {
-        ScanFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        ScanFormat::Sarif => println!(
-            "{}",
-            serde_json::to_string_pretty(&output::sarif(report, inventory, sources))?
-        ),
+        ScanFormat::Json => write_json(report)?,
+        ScanFormat::Sarif => write_json(&output::sarif(report, inventory, sources))?,
         ScanFormat::Csv => print!("{}", output::csv(report)?),
-        ScanFormat::Openvex => println!(
-            "{}",
-            serde_json::to_string_pretty(&output::openvex(report))?
-        ),
-        ScanFormat::CyclonedxVex => println!(
-            "{}",
-            serde_json::to_string_pretty(&output::cyclonedx_vex(report))?
-        ),
-        ScanFormat::CsafVex => println!(
-            "{}",
-            serde_json::to_string_pretty(&output::csaf_vex(report))?
-        ),
+        ScanFormat::Openvex => write_json(&output::openvex(report))?,
+        ScanFormat::CyclonedxVex => write_json(&output::cyclonedx_vex(report))?,
+        ScanFormat::CsafVex => write_json(&output::csaf_vex(report))?,
         ScanFormat::Table => output::table(report, inventory, layout),
     }
     Ok(())
