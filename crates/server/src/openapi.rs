@@ -312,7 +312,18 @@ pub const ROUTES: &[Route] = &[
                 "only this vulnerability's findings (exact id)",
             ),
             ("limit", "page size, 1 to 1000 (100)"),
-            ("offset", "findings to skip"),
+            (
+                "offset",
+                "findings to skip (the first pages; use after beyond)",
+            ),
+            (
+                "after",
+                "the previous page's next: the page after it, read by keyset",
+            ),
+            (
+                "view",
+                "summary: each finding without its explanation; full (default): as stored",
+            ),
         ],
         body: Body::None,
         status: 200,

@@ -726,6 +726,27 @@ async fn uploading_an_inventory_matches_it_and_a_fixed_one_resolves_the_findings
     .await;
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("after"), "{body}");
+    // Summaries: the same findings without their explanations.
+    let (_, summary) = get(
+        &format!("{}/api/v1/findings?view=summary", server.url),
+        member,
+    )
+    .await;
+    let summarised = summary["findings"].as_array().unwrap();
+    assert_eq!(summarised.len(), 2);
+    assert!(
+        findings[0]["finding"]["explanation"].is_object()
+            || findings[0]["finding"]["explanation"].is_array(),
+        "{}",
+        findings[0]
+    );
+    for (s, f) in summarised.iter().zip(findings) {
+        assert_eq!(s["id"], f["id"]);
+        assert!(s["finding"].get("explanation").is_none(), "{s}");
+        assert_eq!(s["finding"]["priority"], f["finding"]["priority"]);
+    }
+    let (status, _) = get(&format!("{}/api/v1/findings?view=all", server.url), member).await;
+    assert_eq!(status, 400);
 
     // A malformed upload: 400 naming the problem, and nothing changes.
     let (status, body) = upload(b"asset,version\n\"unterminated,1\n".to_vec(), "broken.csv").await;

@@ -146,6 +146,10 @@ pub(crate) struct FindingsQuery {
     /// The page after this place: the previous page's `next` (keyset paging, as fast at the
     /// millionth finding as at the first; `offset` is then ignored).
     after: Option<String>,
+    /// `summary`: each finding without its `explanation` (the step-by-step account of the
+    /// verdict, most of a finding's size; the finding's page shows it); `full` (default): as
+    /// stored.
+    view: Option<String>,
 }
 
 /// `GET /api/v1/findings`: the worklist, most urgent first (priority, then the remediation
@@ -166,6 +170,15 @@ pub(crate) async fn findings(
     if !(1..=1000).contains(&limit) || q.offset < 0 {
         return Err(ApiError::bad_request("limit: 1 to 1000; offset: 0 or more"));
     }
+    let summary = match q.view.as_deref() {
+        None | Some("full") => false,
+        Some("summary") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "view: {other:?} is not summary or full"
+            )));
+        }
+    };
     let after = q
         .after
         .as_deref()
@@ -189,6 +202,14 @@ pub(crate) async fn findings(
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.position.to_string()))
         .flatten();
+    let mut rows = rows;
+    if summary {
+        for r in &mut rows {
+            if let Some(f) = r.finding.as_object_mut() {
+                f.remove("explanation");
+            }
+        }
+    }
     Ok(Json(Worklist {
         findings: rows,
         total,

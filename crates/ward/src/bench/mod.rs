@@ -624,7 +624,29 @@ async fn federation(
     ));
     // One server, then (with --servers N) N side by side on the same database.
     let mut urls = vec![url];
-    let load = worklist_load(&urls, &member_token, load_seconds).await;
+    let load = worklist_load(&urls, &member_token, load_seconds, "").await;
+    // The central team's worklist (every member's open findings): its first page, and a page
+    // halfway down by cursor.
+    let central_load = worklist_load(&urls, &central_token, load_seconds, "").await;
+    let open = store
+        .findings(&ward_store::FindingQuery::new(operator))
+        .await?
+        .1;
+    let halfway = store
+        .findings(&ward_store::FindingQuery {
+            limit: 1,
+            offset: open / 2,
+            ..ward_store::FindingQuery::new(operator)
+        })
+        .await?
+        .0;
+    let central_deep = match halfway.first() {
+        Some(row) => {
+            let query = format!("?after={}", row.position);
+            worklist_load(&urls, &central_token, load_seconds, &query).await
+        }
+        None => json!(null),
+    };
     let mut others = Vec::new();
     for _ in 1..servers {
         let (child, url) = start_server(location).await?;
@@ -632,7 +654,7 @@ async fn federation(
         urls.push(url);
     }
     let load_n = if servers > 1 {
-        worklist_load(&urls, &member_token, load_seconds).await
+        worklist_load(&urls, &member_token, load_seconds, "").await
     } else {
         json!(null)
     };
@@ -640,7 +662,6 @@ async fn federation(
         let _ = child.kill().await;
     }
     serving.abort();
-    let _ = central_token;
     Ok(json!({
         "bench": "federation",
         "members": members,
@@ -656,7 +677,10 @@ async fn federation(
         "kev": kev,
         "backend": store.backend().as_str(),
         "servers": servers,
+        "open_findings": open,
         "worklist": load,
+        "worklist_central": central_load,
+        "worklist_central_halfway": central_deep,
         "worklist_all_servers": load_n,
         "peak_rss_mib": peak_rss_mib(),
     }))
@@ -693,16 +717,21 @@ async fn start_server(location: &str) -> anyhow::Result<(tokio::process::Child, 
     Ok((child, url))
 }
 
-/// wrk against `GET /api/v1/findings` as a member, on each server at once (16 connections in
-/// all, shared out): requests/s summed, latency percentiles the worst server's.
-async fn worklist_load(urls: &[String], token: &str, seconds: u64) -> serde_json::Value {
+/// wrk against `GET /api/v1/findings{query}` with a token, on each server at once (16
+/// connections in all, shared out): requests/s summed, latency percentiles the worst server's.
+async fn worklist_load(
+    urls: &[String],
+    token: &str,
+    seconds: u64,
+    query: &str,
+) -> serde_json::Value {
     let runs: Vec<_> = urls
         .iter()
         .enumerate()
         .map(|(i, url)| {
             let connections = 16 / urls.len() + usize::from(i < 16 % urls.len());
-            let (url, token) = (url.clone(), token.to_owned());
-            tokio::spawn(async move { wrk(&url, &token, seconds, connections).await })
+            let (url, token, query) = (url.clone(), token.to_owned(), query.to_owned());
+            tokio::spawn(async move { wrk(&url, &token, seconds, connections, &query).await })
         })
         .collect();
     let mut results = Vec::with_capacity(runs.len());
@@ -750,8 +779,14 @@ fn latency_ms(text: &str) -> f64 {
     number.parse::<f64>().unwrap_or(f64::INFINITY) * factor
 }
 
-async fn wrk(url: &str, token: &str, seconds: u64, connections: usize) -> serde_json::Value {
-    let target = format!("{url}/api/v1/findings");
+async fn wrk(
+    url: &str,
+    token: &str,
+    seconds: u64,
+    connections: usize,
+    query: &str,
+) -> serde_json::Value {
+    let target = format!("{url}/api/v1/findings{query}");
     let header = format!("Authorization: Bearer {token}");
     let duration = format!("{seconds}s");
     let connections = format!("-c{connections}");
