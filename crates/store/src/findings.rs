@@ -133,29 +133,54 @@ impl Store {
             }
             q.build().fetch_one(&self.pool).await?.get("n")
         };
-        let mut q = Sql::new(
-            self.backend,
-            "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
+        const PAGE: &str = "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
                     f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload,
                     f.priority_rank, f.remediate_order
              FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
-             WHERE ",
-        );
-        self.worklist_filter(&mut q, query, org, search.as_deref(), true);
-        if let Some(after) = &query.after {
-            q.push(" AND (f.priority_rank, f.remediate_order, f.id) > (")
-                .push_bind(after.rank)
-                .push(", ")
-                .push_bind(after.remediate.clone())
-                .push(", ")
-                .push_bind(after.id)
-                .push(")");
-        }
-        q.push(" ORDER BY f.priority_rank, f.remediate_order, f.id LIMIT ")
-            .push_bind(query.limit);
-        if query.after.is_none() && query.offset > 0 {
-            q.push(" OFFSET ").push_bind(query.offset);
-        }
+             WHERE ";
+        let q = match &query.after {
+            None => {
+                let mut q = Sql::new(self.backend, PAGE);
+                self.worklist_filter(&mut q, query, org, search.as_deref(), true);
+                q.push(" ORDER BY f.priority_rank, f.remediate_order, f.id LIMIT ")
+                    .push_bind(query.limit);
+                if query.offset > 0 {
+                    q.push(" OFFSET ").push_bind(query.offset);
+                }
+                q
+            }
+            // After a cursor, in two parts: the rest of the cursor's own (priority, deadline)
+            // group by id, then the groups after it. One row-value comparison over all three
+            // columns would have the index searched from the start of the cursor's group
+            // (SQLite ranges over the first two and filters the id): a page halfway down a
+            // group of 170,000 findings that share their deadline took 19 ms, in two parts
+            // 0.2 ms.
+            Some(after) => {
+                let mut q = Sql::new(self.backend, "SELECT * FROM (");
+                q.push(PAGE);
+                self.worklist_filter(&mut q, query, org, search.as_deref(), true);
+                q.push(" AND f.priority_rank = ")
+                    .push_bind(after.rank)
+                    .push(" AND f.remediate_order = ")
+                    .push_bind(after.remediate.clone())
+                    .push(" AND f.id > ")
+                    .push_bind(after.id)
+                    .push(" ORDER BY f.id LIMIT ")
+                    .push_bind(query.limit)
+                    .push(") AS same_group UNION ALL SELECT * FROM (")
+                    .push(PAGE);
+                self.worklist_filter(&mut q, query, org, search.as_deref(), true);
+                q.push(" AND (f.priority_rank, f.remediate_order) > (")
+                    .push_bind(after.rank)
+                    .push(", ")
+                    .push_bind(after.remediate.clone())
+                    .push(") ORDER BY f.priority_rank, f.remediate_order, f.id LIMIT ")
+                    .push_bind(query.limit)
+                    .push(") AS later_groups ORDER BY priority_rank, remediate_order, id LIMIT ")
+                    .push_bind(query.limit);
+                q
+            }
+        };
         let rows = q.build().fetch_all(&self.pool).await?;
         let rows = rows.iter().map(finding_row).collect::<Result<_>>()?;
         Ok((rows, total))
