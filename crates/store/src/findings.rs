@@ -149,12 +149,12 @@ impl Store {
                 }
                 q
             }
-            // After a cursor, in two parts: the rest of the cursor's own (priority, deadline)
-            // group by id, then the groups after it. One row-value comparison over all three
-            // columns would have the index searched from the start of the cursor's group
-            // (SQLite ranges over the first two and filters the id): a page halfway down a
-            // group of 170,000 findings that share their deadline took 19 ms, in two parts
-            // 0.2 ms.
+            // After a cursor, in three parts, each one range of the index: the rest of the
+            // cursor's own (priority, deadline) group by id, the rest of its priority by
+            // deadline, then the lower priorities. A row-value comparison over the columns
+            // would have SQLite seek to the start of the cursor's group and step through it
+            // (it ranges over a prefix and filters the rest): halfway down a group of 170,000
+            // findings that share a deadline, a page took 19–31 ms; in parts, 0.5 ms.
             Some(after) => {
                 let mut q = Sql::new(self.backend, "SELECT * FROM (");
                 q.push(PAGE);
@@ -170,13 +170,22 @@ impl Store {
                     .push(") AS same_group UNION ALL SELECT * FROM (")
                     .push(PAGE);
                 self.worklist_filter(&mut q, query, org, search.as_deref(), true);
-                q.push(" AND (f.priority_rank, f.remediate_order) > (")
+                q.push(" AND f.priority_rank = ")
                     .push_bind(after.rank)
-                    .push(", ")
+                    .push(" AND f.remediate_order > ")
                     .push_bind(after.remediate.clone())
-                    .push(") ORDER BY f.priority_rank, f.remediate_order, f.id LIMIT ")
+                    .push(" ORDER BY f.remediate_order, f.id LIMIT ")
                     .push_bind(query.limit)
-                    .push(") AS later_groups ORDER BY priority_rank, remediate_order, id LIMIT ")
+                    .push(") AS same_priority UNION ALL SELECT * FROM (")
+                    .push(PAGE);
+                self.worklist_filter(&mut q, query, org, search.as_deref(), true);
+                q.push(" AND f.priority_rank > ")
+                    .push_bind(after.rank)
+                    .push(" ORDER BY f.priority_rank, f.remediate_order, f.id LIMIT ")
+                    .push_bind(query.limit)
+                    .push(
+                        ") AS lower_priorities ORDER BY priority_rank, remediate_order, id LIMIT ",
+                    )
                     .push_bind(query.limit);
                 q
             }
