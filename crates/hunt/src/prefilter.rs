@@ -9,12 +9,13 @@
 //! whatever cannot be reduced to literals (a regex, a CIDR block, a number compared, a field's
 //! mere existence, a `not`) makes the rule one that is always evaluated. One Aho-Corasick
 //! automaton over every filterable rule's literals (ASCII case-insensitive, as Sigma matches)
-//! then tells, per line, whether any such rule could fire at all; on the lines where none
-//! can, the rules' engine is not asked, and a line no rule and no indicator can concern is
-//! not even parsed.
+//! then names, per line, the rules whose literals the line holds, and only those rules' engines
+//! are asked about it. The line is still parsed (indicators and the always-evaluated rules need
+//! its fields, and an unreadable line is still counted).
 //!
 //! The set over-approximates, never under: a rule is only dropped for a line that cannot hold
-//! its match. `tests` checks that against the engine on the shared SigmaHQ rules.
+//! its match. `crates/hunt/tests/prefilter.rs` checks that against every rule asked about every
+//! line, on the shared SigmaHQ rules.
 
 use std::collections::HashMap;
 
@@ -57,7 +58,7 @@ fn condition(expr: &ConditionExpr, named: &HashMap<String, Detection>) -> Option
             quantifier,
             pattern,
         } => {
-            let mut chosen: Vec<&Detection> = named
+            let chosen: Vec<&Detection> = named
                 .iter()
                 .filter(|(name, _)| match pattern {
                     SelectorPattern::Them => true,
@@ -68,7 +69,6 @@ fn condition(expr: &ConditionExpr, named: &HashMap<String, Detection>) -> Option
             if chosen.is_empty() {
                 return None;
             }
-            chosen.sort_by_key(|d| format!("{d:?}"));
             match quantifier {
                 Quantifier::All => best(chosen.into_iter().map(detection)),
                 Quantifier::Any | Quantifier::Count(1..) => {
@@ -227,16 +227,9 @@ impl Prefilter {
         }
     }
 
-    /// Whether the line holds any of the literals (ASCII case-insensitively; the literals are
-    /// lower case, and a line with non-ASCII text is also read in lower case).
-    pub fn could_match(&self, line: &str) -> bool {
-        self.automaton.as_ref().is_some_and(|a| {
-            a.is_match(line) || (!line.is_ascii() && a.is_match(line.to_lowercase().as_str()))
-        })
-    }
-
     /// The rules whose literals the line holds, in order, without repeats (`hit` is scratch
-    /// space, one flag per rule).
+    /// space, one flag per rule). The literals are lower case and matched ASCII
+    /// case-insensitively; a line with non-ASCII text is also searched in lower case.
     pub fn candidates(&self, line: &str, hit: &mut Vec<bool>, out: &mut Vec<u32>) {
         out.clear();
         let Some(a) = &self.automaton else { return };
@@ -380,11 +373,11 @@ mod tests {
             vec!["nikto".into()],
             vec!["passwd".into()],
         ]);
-        assert!(p.could_match("GET /ETC/PASSWD"));
-        assert!(p.could_match("ÜNÏ"));
-        assert!(!p.could_match("GET /index.html"));
-        assert!(!Prefilter::new(&[]).could_match("anything"));
         let (mut hit, mut out) = (Vec::new(), Vec::new());
+        p.candidates("ÜNÏ", &mut hit, &mut out);
+        assert_eq!(out, vec![0]);
+        Prefilter::new(&[]).candidates("anything", &mut hit, &mut out);
+        assert!(out.is_empty());
         p.candidates("GET /ETC/PASSWD (Nikto)", &mut hit, &mut out);
         assert_eq!(out, vec![0, 1, 2]);
         p.candidates("GET /x?q=ÜNÏ", &mut hit, &mut out);

@@ -76,12 +76,6 @@ impl Filtered {
             .get_or_init(|| Prefilter::new(&self.literals))
     }
 
-    /// Whether a rule might fire on this line (`false`: none can).
-    fn could_match(&self, line: &str) -> bool {
-        self.always.rule_count() > 0
-            || (!self.literal.is_empty() && (self.bypass || self.prefilter().could_match(line)))
-    }
-
     fn evaluate(&self, record: &Record, line: &str) -> Vec<rsigma_eval::EvaluationResult> {
         let mut out = if self.always.rule_count() > 0 {
             self.always.evaluate(record)
@@ -206,20 +200,6 @@ impl RuleSet {
             }
         }
         added
-    }
-
-    /// Whether any rule for this family of log might fire on the raw line: `false` only when
-    /// the prefilter rules every rule out (web server and proxy lines; other families always
-    /// `true` when they have rules).
-    pub fn could_match(&self, family: Family, line: &str) -> bool {
-        match family {
-            // A web server log's line may turn out to be a proxy request.
-            Family::Webserver | Family::Proxy => {
-                self.webserver.could_match(line) || self.proxy.could_match(line)
-            }
-            Family::Syslog => self.syslog.rule_count() > 0,
-            Family::Json => self.json.rule_count() > 0,
-        }
     }
 
     /// The rules that fire on a record read from `line`.

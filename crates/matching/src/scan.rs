@@ -97,19 +97,10 @@ impl Knowledge {
                 self.wildcard.push(id.clone());
                 continue;
             }
-            match self.vendors_by_product.get_mut(&key.1) {
-                Some(vendors) => {
-                    if !vendors.contains(&key.0) {
-                        vendors.insert(key.0.clone());
-                    }
-                }
-                None => {
-                    self.vendors_by_product
-                        .entry(key.1.clone())
-                        .or_default()
-                        .insert(key.0.clone());
-                }
-            }
+            self.vendors_by_product
+                .entry(key.1.clone())
+                .or_default()
+                .insert(key.0.clone());
             let ids = self.by_product.entry(key).or_default();
             if !ids.contains(&id) {
                 ids.push(id.clone());
