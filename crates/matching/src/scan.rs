@@ -57,6 +57,27 @@ impl Knowledge {
         k
     }
 
+    /// Adds a further slice: the views of vulnerabilities not yet known (a vulnerability's
+    /// views come together, so one already known is complete), and their KEV and EPSS entries.
+    pub fn extend(&mut self, advisories: Vec<Advisory>, kev: Vec<KevEntry>, epss: Vec<Epss>) {
+        let known: HashSet<String> = advisories
+            .iter()
+            .filter(|a| self.advisories.contains_key(&a.id))
+            .map(|a| a.id.clone())
+            .collect();
+        for a in advisories {
+            if !known.contains(&a.id) {
+                self.add_advisory(a);
+            }
+        }
+        for e in kev {
+            self.kev.entry(e.cve_id.clone()).or_insert(e);
+        }
+        for e in epss {
+            self.epss.entry(e.cve_id.clone()).or_insert(e);
+        }
+    }
+
     /// The store's account of what the whole knowledge base covers (key → holdings).
     pub fn with_coverage(mut self, coverage: impl IntoIterator<Item = (String, Covered)>) -> Self {
         self.coverage = Some(coverage.into_iter().collect());

@@ -82,6 +82,9 @@ pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64)
     let mut run = MatchRun::default();
     let in_memory = rematch(store, policy, &ids, None, &mut run).await?;
     store.advance_matching_cursor(head).await?;
+    // Every finding was rewritten: the details only the old ones referred to go.
+    let collected = store.collect_finding_details().await?;
+    tracing::debug!(collected, "finding details no finding refers to deleted");
     Ok((run, in_memory))
 }
 
@@ -112,7 +115,16 @@ pub(crate) async fn rematch(
     Ok(in_memory)
 }
 
+/// Assets read and matched at a time by a re-match: the inventories of this many are held in
+/// memory, not the federation's.
+pub(crate) const ASSET_GROUP: usize = 500;
+
 /// One pass of [`rematch`]: also returns the assets superseded by a newer inventory.
+///
+/// Assets are read a group at a time. A knowledge change loads its vulnerabilities once; a
+/// full re-match loads, for each group, the vulnerabilities its products name that no group
+/// before loaded (so the knowledge grows to what the federation needs, once, while the
+/// inventories in memory stay a group's).
 pub(crate) async fn rematch_once(
     store: &Store,
     policy: &Policy,
@@ -121,96 +133,123 @@ pub(crate) async fn rematch_once(
     run: &mut MatchRun,
 ) -> Result<(f64, Vec<AssetId>), StoreError> {
     let mut superseded = Vec::new();
-    let assets = store.assets_for_matching(ids).await?;
-    let slice = match only {
-        Some(vulns) => store.load_vulnerabilities(vulns).await?,
-        None => {
-            let all = ward_model::Inventory {
+    let scope: Option<std::collections::HashSet<String>> =
+        only.map(|v| v.iter().cloned().collect());
+    let mut knowledge = std::sync::Arc::new(match only {
+        Some(vulns) => {
+            let slice = store.load_vulnerabilities(vulns).await?;
+            ward_store::cpu::run(move || {
+                ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss)
+            })
+            .await
+        }
+        None => ward_matching::Knowledge::default(),
+    });
+    let mut keys_loaded: std::collections::HashSet<(Option<String>, String)> =
+        std::collections::HashSet::new();
+    let now = chrono::Utc::now();
+    let mut in_memory = 0.0;
+    for group in ids.chunks(ASSET_GROUP) {
+        let assets = store.assets_for_matching(group).await?;
+        if only.is_none() {
+            let inventory = ward_model::Inventory {
                 assets: assets
                     .iter()
                     .map(|(asset, components)| asset.model(components.clone()))
                     .collect(),
             };
-            store
-                .load_for_products(&ward_matching::scan::inventory_keys(&all))
+            let keys: Vec<(Option<String>, String)> =
+                ward_matching::scan::inventory_keys(&inventory)
+                    .into_iter()
+                    .filter(|k| !keys_loaded.contains(k))
+                    .collect();
+            let vulns: Vec<String> = store
+                .vulnerabilities_for_products(&keys)
                 .await?
+                .into_iter()
+                .filter(|v| !knowledge.advisories.contains_key(v))
+                .collect();
+            keys_loaded.extend(keys);
+            if !vulns.is_empty() {
+                let slice = store.load_vulnerabilities(&vulns).await?;
+                // No batch holds the knowledge between groups: it is this function's alone.
+                let mut grown = std::sync::Arc::try_unwrap(knowledge)
+                    .unwrap_or_else(|_| unreachable!("a finished batch still holds the knowledge"));
+                knowledge = std::sync::Arc::new(
+                    ward_store::cpu::run(move || {
+                        grown.extend(slice.advisories, slice.kev, slice.epss);
+                        grown
+                    })
+                    .await,
+                );
+            }
         }
-    };
-    let scope: Option<std::collections::HashSet<String>> =
-        only.map(|v| v.iter().cloned().collect());
-    let knowledge = std::sync::Arc::new(
-        ward_store::cpu::run(move || {
-            ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss)
-        })
-        .await,
-    );
-    let now = chrono::Utc::now();
-    let mut organisations: Vec<ward_store::OrgId> =
-        assets.iter().map(|(a, _)| a.organisation_id).collect();
-    organisations.sort();
-    organisations.dedup();
-    let statements = std::sync::Arc::new(store.statements_in_force(&organisations).await?);
-    let mut in_memory = 0.0;
-    // Written a batch of assets per transaction: a commit and the audit chain's head once per
-    // batch rather than per asset.
-    for chunk in assets.chunks(REMATCH_BATCH) {
-        let started = std::time::Instant::now();
-        // Matching is CPU work: off the async workers, a batch at a time.
-        let work: Vec<_> = chunk
-            .iter()
-            .map(|(asset, components)| {
-                (
-                    ward_model::Inventory {
-                        assets: vec![asset.model(components.clone())],
-                    },
-                    policy.for_organisation(&asset.organisation).with_as_of(now),
-                    asset.organisation_id,
-                )
-            })
-            .collect();
-        let shared = knowledge.clone();
-        let vex = statements.clone();
-        let findings = ward_store::cpu::run(move || {
-            work.iter()
-                .map(|(inventory, org_policy, org)| {
-                    let mut report = ward_matching::scan(&shared, inventory, org_policy);
-                    if let Some(s) = vex.get(org) {
-                        ward_matching::vex::apply(&mut report, inventory, s);
-                    }
-                    // What a more precise source overruled: why a finding the knowledge
-                    // took away went.
-                    let overruled = report
-                        .suppressed
-                        .into_iter()
-                        .map(|s| ward_store::Overruled {
-                            vulnerability: s.vulnerability,
-                            component: s.component,
-                            reason: s.reason,
-                        })
-                        .collect::<Vec<_>>();
-                    (report.findings, overruled)
+        let mut organisations: Vec<ward_store::OrgId> =
+            assets.iter().map(|(a, _)| a.organisation_id).collect();
+        organisations.sort();
+        organisations.dedup();
+        let statements = std::sync::Arc::new(store.statements_in_force(&organisations).await?);
+        // Written a batch of assets per transaction: a commit and the audit chain's head once
+        // per batch rather than per asset.
+        for chunk in assets.chunks(REMATCH_BATCH) {
+            let started = std::time::Instant::now();
+            // Matching is CPU work: off the async workers, a batch at a time.
+            let work: Vec<_> = chunk
+                .iter()
+                .map(|(asset, components)| {
+                    (
+                        ward_model::Inventory {
+                            assets: vec![asset.model(components.clone())],
+                        },
+                        policy.for_organisation(&asset.organisation).with_as_of(now),
+                        asset.organisation_id,
+                    )
                 })
-                .collect::<Vec<_>>()
-        })
-        .await;
-        let batch: Vec<_> = chunk
-            .iter()
-            .map(|(asset, _)| asset)
-            .zip(findings)
-            .map(|(asset, (findings, overruled))| (asset, findings, overruled))
-            .collect();
-        in_memory += started.elapsed().as_secs_f64();
-        let done = store
-            .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)
-            .await?;
-        for outcome in done.outcomes {
-            run.assets += 1;
-            run.new += outcome.new.len();
-            run.changed += outcome.changed.len();
-            run.resolved += outcome.resolved.len();
+                .collect();
+            let shared = knowledge.clone();
+            let vex = statements.clone();
+            let findings = ward_store::cpu::run(move || {
+                work.iter()
+                    .map(|(inventory, org_policy, org)| {
+                        let mut report = ward_matching::scan(&shared, inventory, org_policy);
+                        if let Some(s) = vex.get(org) {
+                            ward_matching::vex::apply(&mut report, inventory, s);
+                        }
+                        // What a more precise source overruled: why a finding the knowledge
+                        // took away went.
+                        let overruled = report
+                            .suppressed
+                            .into_iter()
+                            .map(|s| ward_store::Overruled {
+                                vulnerability: s.vulnerability,
+                                component: s.component,
+                                reason: s.reason,
+                            })
+                            .collect::<Vec<_>>();
+                        (report.findings, overruled)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let batch: Vec<_> = chunk
+                .iter()
+                .map(|(asset, _)| asset)
+                .zip(findings)
+                .map(|(asset, (findings, overruled))| (asset, findings, overruled))
+                .collect();
+            in_memory += started.elapsed().as_secs_f64();
+            let done = store
+                .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)
+                .await?;
+            for outcome in done.outcomes {
+                run.assets += 1;
+                run.new += outcome.new.len();
+                run.changed += outcome.changed.len();
+                run.resolved += outcome.resolved.len();
+            }
+            run.alerts += done.alerts.len();
+            superseded.extend(done.superseded);
         }
-        run.alerts += done.alerts.len();
-        superseded.extend(done.superseded);
     }
     Ok((in_memory, superseded))
 }

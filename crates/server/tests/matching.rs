@@ -828,7 +828,111 @@ async fn the_worklist_pages_by_keyset_and_keeps_its_counts(db: TestDb) {
     assert_eq!(with_resolved.1, 230);
 }
 
+/// Findings are stored in two parts (#22): two assets alike with the same component share one
+/// detail; the API reads back exactly what matching found; a knowledge change that rewrites
+/// the findings leaves the old detail unreferenced, and collecting deletes it (and nothing in
+/// use); a row stored whole, as before migration 0024, still reads.
+async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    let org = Scope::operator().within(asset.organisation_id).unwrap();
+    let twin = store
+        .create_asset(
+            "test",
+            org,
+            &NewAsset {
+                name: "mdm-02 `twin`".into(),
+                exposure: Some(ward_model::Exposure::Open),
+                criticality: Some(ward_model::Criticality::High),
+                tags: vec![],
+            },
+        )
+        .await
+        .unwrap();
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
+    let mut matched_now = Vec::new();
+    for a in [&asset, &twin] {
+        let m = matched(&store, &policy, a, "12.5.0.0").await;
+        assert_eq!(m.findings.len(), 1);
+        store_it(&store, &policy, a, &m).await.unwrap();
+        matched_now.push(m.findings[0].clone());
+    }
+    let count = |table: &str| -> i64 {
+        db.scalar(&format!("SELECT CAST(COUNT(*) AS TEXT) FROM {table}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!((count("finding"), count("finding_detail")), (2, 1));
+    let read = |scope: Scope| {
+        let store = store.clone();
+        async move {
+            let mut rows = store.findings(&FindingQuery::new(scope)).await.unwrap().0;
+            rows.sort_by(|a, b| a.asset.cmp(&b.asset));
+            rows
+        }
+    };
+    let rows = read(org).await;
+    for (row, found) in rows.iter().zip(&matched_now) {
+        assert_eq!(row.finding, serde_json::to_value(found).unwrap());
+    }
+    assert!(
+        rows[1].finding["explanation"]["decision_points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["source"] == "inventory: asset `mdm-02 `twin``"),
+        "each finding names its own asset: {}",
+        rows[1].finding
+    );
+    assert_eq!(
+        store.collect_finding_details().await.unwrap(),
+        0,
+        "both in use"
+    );
+
+    // CISA lists it: the findings' facts and explanations change, the old detail is left.
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_kev(&ward_model::KevEntry {
+        cve_id: "CVE-2025-4427".into(),
+        date_added: chrono::NaiveDate::from_ymd_opt(2025, 5, 19),
+        due_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 9),
+        ..ward_model::KevEntry::default()
+    })
+    .await
+    .unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+    ward_server::match_knowledge_changes(&store, &policy)
+        .await
+        .unwrap();
+    assert_eq!(count("finding_detail"), 2);
+    assert_eq!(store.collect_finding_details().await.unwrap(), 1);
+    assert_eq!(count("finding_detail"), 1);
+    let rows = read(org).await;
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(
+            row.finding["kev"]["date_added"], "2025-05-19",
+            "{}",
+            row.finding
+        );
+    }
+
+    // A row as stored before details were kept apart: the whole finding in its payload.
+    let whole = serde_json::to_string(&rows[0].finding).unwrap();
+    db.execute(&format!(
+        "UPDATE finding SET payload = '{}', detail = NULL WHERE id = (SELECT MIN(id) FROM finding f JOIN asset a ON a.id = f.asset_id WHERE a.name = 'mdm-01')",
+        whole.replace('\'', "''")
+    ))
+    .unwrap();
+    assert_eq!(read(org).await[0].finding, rows[0].finding);
+    assert_eq!(
+        store.collect_finding_details().await.unwrap(),
+        0,
+        "the twin's is in use"
+    );
+}
+
 ward_testdata::backend_tests!(
+    findings_share_their_details_and_none_is_left_behind,
     the_worklist_pages_by_keyset_and_keeps_its_counts,
     a_fix_the_version_cannot_show_is_answered_fix_installed,
     a_disputed_finding_asks_the_member_to_confirm,

@@ -41,6 +41,7 @@ pub const TABLES: &[&str] = &[
     "audit_checkpoint",
     "asset",
     "inventory_version",
+    "finding_detail",
     "finding",
     "asset_product",
     "notification_channel",

@@ -135,8 +135,9 @@ impl Store {
         };
         const PAGE: &str = "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
                     f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload,
-                    f.priority_rank, f.remediate_order
+                    f.detail, d.body AS detail_body, f.priority_rank, f.remediate_order
              FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
+             LEFT JOIN finding_detail d ON d.hash = f.detail
              WHERE ";
         let q = match &query.after {
             None => {
@@ -257,8 +258,9 @@ impl Store {
         let row = sqlx::query(
             "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
                     f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload,
-                    f.priority_rank, f.remediate_order
+                    f.detail, d.body AS detail_body, f.priority_rank, f.remediate_order
              FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
+             LEFT JOIN finding_detail d ON d.hash = f.detail
              WHERE f.id = $1 AND ($2 IS NULL OR f.organisation_id = $2)",
         )
         .bind(id)
@@ -267,6 +269,31 @@ impl Store {
         .await?;
         row.as_ref().map(finding_row).transpose()
     }
+}
+
+/// The finding of a row that selected `payload`, `detail` and the detail's `detail_body`.
+pub(crate) fn stored_finding(
+    r: &sqlx::any::AnyRow,
+    id: impl ToString,
+) -> Result<serde_json::Value> {
+    let detail: Option<&str> = r.try_get("detail")?;
+    let body: Option<&str> = r.try_get("detail_body")?;
+    if let (Some(hash), None) = (detail, body) {
+        return Err(StoreError::Unreadable {
+            table: "finding",
+            row: id.to_string(),
+            column: "detail",
+            message: format!("its detail {hash} is not in finding_detail"),
+        });
+    }
+    crate::finding_detail::merge_value(r.try_get("payload")?, body).map_err(|message| {
+        StoreError::Unreadable {
+            table: "finding",
+            row: id.to_string(),
+            column: "payload",
+            message,
+        }
+    })
 }
 
 fn finding_row(r: &sqlx::any::AnyRow) -> Result<FindingRow> {
@@ -285,14 +312,7 @@ fn finding_row(r: &sqlx::any::AnyRow) -> Result<FindingRow> {
         resolved_at: time_optional(r, "finding", id, "resolved_at")?,
         resolution: r.get("resolution"),
         resolution_reason: r.get("resolution_reason"),
-        finding: serde_json::from_str(r.get::<&str, _>("payload")).map_err(|e| {
-            StoreError::Unreadable {
-                table: "finding",
-                row: id.to_string(),
-                column: "payload",
-                message: e.to_string(),
-            }
-        })?,
+        finding: stored_finding(r, id)?,
         position: WorklistCursor {
             rank: r.get("priority_rank"),
             id,

@@ -120,6 +120,16 @@ impl Store {
         &self,
         keys: &[(Option<String>, String)],
     ) -> Result<KnowledgeSlice> {
+        let ids = self.vulnerabilities_for_products(keys).await?;
+        self.load_vulnerabilities(&ids).await
+    }
+
+    /// The vulnerabilities (sorted) with a view indexed under the given products (a `None`
+    /// vendor: any vendor of that product), and those indexed under every product.
+    pub async fn vulnerabilities_for_products(
+        &self,
+        keys: &[(Option<String>, String)],
+    ) -> Result<Vec<String>> {
         let mut conn = self.pool.acquire().await?;
         let mut ids: HashSet<String> = HashSet::new();
         let pairs: Vec<(&str, &str)> = keys
@@ -171,8 +181,7 @@ impl Store {
         );
         let mut ids: Vec<String> = ids.into_iter().collect();
         ids.sort();
-        drop(conn);
-        self.load_vulnerabilities(&ids).await
+        Ok(ids)
     }
 
     /// What the knowledge base covers: one row per package ecosystem and one for CPE-named

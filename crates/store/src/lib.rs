@@ -21,6 +21,7 @@ pub mod cpu;
 pub mod events;
 pub mod exposure;
 pub mod feeds;
+pub mod finding_detail;
 pub mod findings;
 mod ids;
 mod knowledge;

@@ -11,7 +11,7 @@ use crate::audit::now;
 use crate::{AlertRow, AssetId, AssetRow, OrgId, Result, Store};
 use ward_model::Priority;
 
-/// Findings per multi-row statement: 10 parameters each, well under SQLite's 32,766 and
+/// Findings per multi-row statement: 13 parameters each, well under SQLite's 32,766 and
 /// PostgreSQL's 65,535.
 const FINDING_CHUNK: usize = 500;
 
@@ -100,10 +100,23 @@ pub(crate) async fn apply_findings(
         let ids = change
             .new_ids(crate::ids::Kind::Finding, chunk.len())
             .await?;
-        let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority, payload, first_seen, updated_at,
+        // Each finding's own part in its row; the detail it shares with assets alike once.
+        let parts: Vec<crate::finding_detail::Parts> = chunk
+            .iter()
+            .map(|(_, _, f)| crate::finding_detail::split(f))
+            .collect();
+        let mut details: Vec<(&str, &str)> = parts
+            .iter()
+            .map(|p| (p.hash.as_str(), p.body.as_str()))
+            .collect();
+        details.sort_unstable_by_key(|(hash, _)| *hash);
+        details.dedup_by_key(|(hash, _)| *hash);
+        crate::finding_detail::store_details(&mut change.tx, &details).await?;
+        let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority, payload, detail, first_seen, updated_at,
                                   priority_rank, remediate_by, remediate_order) ",
         );
-        q.push_values(chunk.iter().zip(ids), |mut b, ((key, priority, f), id)| {
+        let rows = chunk.iter().zip(parts.iter()).zip(ids);
+        q.push_values(rows, |mut b, (((key, priority, f), part), id)| {
             let remediate = f
                 .deadlines
                 .remediate_by
@@ -114,7 +127,8 @@ pub(crate) async fn apply_findings(
                 .push_bind(key.0.as_str())
                 .push_bind(key.1.as_str())
                 .push_bind(priority.as_str())
-                .push_bind(serde_json::to_string(*f).expect("serialisable"))
+                .push_bind(part.payload.as_str())
+                .push_bind(part.hash.as_str())
                 .push_bind(at)
                 .push_bind(at)
                 .push_bind(
@@ -128,7 +142,7 @@ pub(crate) async fn apply_findings(
         });
         q.push(
             " ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
-                 priority = excluded.priority, payload = excluded.payload,
+                 priority = excluded.priority, payload = excluded.payload, detail = excluded.detail,
                  updated_at = excluded.updated_at, resolved_at = NULL,
                  resolution = NULL, resolution_reason = NULL,
                  priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by,
@@ -190,7 +204,8 @@ pub(crate) async fn apply_findings(
         Cause::Knowledge(overruled) => {
             for (key, _) in &gone {
                 let before: Option<String> = sqlx::query(
-                    "SELECT payload FROM finding WHERE asset_id = $1 AND vuln_id = $2 AND component = $3",
+                    "SELECT f.payload, d.body FROM finding f LEFT JOIN finding_detail d ON d.hash = f.detail
+                     WHERE f.asset_id = $1 AND f.vuln_id = $2 AND f.component = $3",
                 )
                 .bind(asset_id)
                 .bind(&key.0)
@@ -198,7 +213,7 @@ pub(crate) async fn apply_findings(
                 .fetch_optional(&mut *change.tx)
                 .await?
                 .and_then(|r| {
-                    serde_json::from_str::<Finding>(r.get::<&str, _>("payload"))
+                    crate::finding_detail::merge(r.get("payload"), r.get("body"))
                         .ok()
                         .map(|f| verdict(&f.explanation))
                 });

@@ -341,9 +341,10 @@ impl Store {
     pub async fn vex_decisions(&self, scope: Scope) -> Result<Vec<VexStatement>> {
         let rows = sqlx::query(
             "SELECT a.subject, a.state, a.justification, a.accepted_until, a.resolved_at, a.updated_at,
-                    a.resolution, a.remediate_by, a.answer, o.name AS organisation_name, o.slug, f.payload
+                    a.resolution, a.remediate_by, a.answer, o.name AS organisation_name, o.slug, f.payload, d.body
              FROM alert a JOIN organisation o ON o.id = a.organisation_id
              JOIN finding f ON f.organisation_id = a.organisation_id AND f.vuln_id = a.subject
+             LEFT JOIN finding_detail d ON d.hash = f.detail
              WHERE a.kind = 'vulnerability' AND ($1 IS NULL OR a.organisation_id = $1)
                AND a.state <> 'withdrawn'
                AND NOT (a.state = 'remediated' AND COALESCE(a.resolution, 'inventory') = 'inventory')
@@ -355,11 +356,10 @@ impl Store {
         let mut out: Vec<VexStatement> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for r in &rows {
-            let finding: ward_model::Finding =
-                match serde_json::from_str(r.get::<&str, _>("payload")) {
-                    Ok(f) => f,
-                    Err(_) => continue,
-                };
+            let finding = match crate::finding_detail::merge(r.get("payload"), r.get("body")) {
+                Ok(f) => f,
+                Err(_) => continue,
+            };
             let c = &finding.component;
             let Some(id) = c.purl.clone().or_else(|| c.cpe.clone()) else {
                 continue;

@@ -1,7 +1,7 @@
 //! Vulnerability alerts kept in line with findings: raised at the policy's threshold,
 //! reopened when a finding comes back, remediated when the last one goes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::Row;
@@ -121,27 +121,59 @@ impl Why {
     }
 }
 
+/// What alerts read of a stored finding: its own deadlines and the shared detail's facts.
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct Facts {
+    kind: Option<String>,
+    deadlines: DeadlineFacts,
+    title: Option<String>,
+    #[serde(deserialize_with = "lenient_scores")]
+    cvss: Vec<ward_model::advisory::Cvss>,
+    severity: SeverityFacts,
+    confidence: Option<String>,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct DeadlineFacts {
+    acknowledge_by: Option<String>,
+    remediate_by: Option<String>,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(default)]
+struct SeverityFacts {
+    level: Option<String>,
+}
+
+/// Scores that do not read are no scores (as before: the rest of the finding still counts).
+fn lenient_scores<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Vec<ward_model::advisory::Cvss>, D::Error> {
+    let raw = <serde_json::Value as serde::Deserialize>::deserialize(d)?;
+    Ok(serde_json::from_value(raw).unwrap_or_default())
+}
+
 /// Open findings per vulnerability, of every vulnerability or only of `only`.
 pub(crate) async fn open_findings(
     conn: &mut sqlx::AnyConnection,
     organisation_id: OrgId,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, OpenFindings>> {
+    const COLUMNS: &str = "SELECT f.vuln_id, f.priority, f.payload, f.detail, d.body FROM finding f
+         LEFT JOIN finding_detail d ON d.hash = f.detail WHERE f.resolved_at IS NULL AND f.organisation_id = ";
     let rows = match only {
         None => {
-            sqlx::query(
-                "SELECT vuln_id, priority, payload FROM finding WHERE organisation_id = $1 AND resolved_at IS NULL",
-            )
-            .bind(organisation_id)
-            .fetch_all(&mut *conn)
-            .await?
+            let mut q = crate::sql::Sql::new(crate::Backend::of(conn), COLUMNS);
+            q.push_bind(organisation_id);
+            q.build().fetch_all(&mut *conn).await?
         }
         Some(vulns) => {
             let mut rows = Vec::new();
             for chunk in vulns.chunks(300) {
-                let mut q = crate::sql::Sql::new(crate::Backend::of(conn), "SELECT vuln_id, priority, payload FROM finding WHERE resolved_at IS NULL AND organisation_id = ",
-                );
-                q.push_bind(organisation_id).push(" AND vuln_id IN (");
+                let mut q = crate::sql::Sql::new(crate::Backend::of(conn), COLUMNS);
+                q.push_bind(organisation_id).push(" AND f.vuln_id IN (");
                 let mut sep = q.separated(", ");
                 for v in chunk {
                     sep.push_bind(v);
@@ -153,28 +185,41 @@ pub(crate) async fn open_findings(
         }
     };
     let mut out: BTreeMap<String, OpenFindings> = BTreeMap::new();
+    // Only the fields read here are decoded (the explanation is skipped), and each shared
+    // detail once: on a re-match most of an organisation's findings share a few thousand.
+    let mut details: HashMap<String, Facts> = HashMap::new();
     for r in rows {
         let vuln: String = r.get("vuln_id");
         let priority: Priority = parse(&r, "finding", &vuln, "priority")?;
-        let payload: serde_json::Value =
-            serde_json::from_str(r.get::<&str, _>("payload")).unwrap_or_default();
+        let own: Facts = serde_json::from_str(r.get::<&str, _>("payload")).unwrap_or_default();
+        let detail: Option<String> = r.get("detail");
+        let shared = match detail {
+            // A row from before details were kept apart: its payload is the whole finding.
+            None => &own,
+            Some(hash) => &*details.entry(hash).or_insert_with(|| {
+                r.get::<Option<&str>, _>("body")
+                    .and_then(|b| serde_json::from_str(b).ok())
+                    .unwrap_or_default()
+            }),
+        };
         // Informational notices (RustSec unmaintained, unsound) are not vulnerabilities:
         // they are listed with the asset's findings but raise no alert.
-        if payload["kind"] == "informational" {
+        if shared.kind.as_deref() == Some("informational") {
             continue;
         }
-        let ack = payload["deadlines"]["acknowledge_by"].as_str().map(millis);
-        let rem = payload["deadlines"]["remediate_by"].as_str().map(millis);
-        let title = payload["title"].as_str().map(str::to_owned);
-        let scores: Vec<ward_model::advisory::Cvss> =
-            serde_json::from_value(payload["cvss"].clone()).unwrap_or_default();
-        let score = ward_model::advisory::headline_score(&scores).map(|c| c.base_score);
+        let ack = own.deadlines.acknowledge_by.as_deref().map(millis);
+        let rem = own.deadlines.remediate_by.as_deref().map(millis);
+        let title = shared.title.clone();
+        let score = ward_model::advisory::headline_score(&shared.cvss).map(|c| c.base_score);
         // The finding's own severity (preferred source, or the advisory's rating) when it
         // has one; older findings carry only their scores.
-        let rated = payload["severity"]["level"]
-            .as_str()
+        let rated = shared
+            .severity
+            .level
+            .as_deref()
             .filter(|l| !matches!(*l, "unknown" | ""))
             .map(str::to_owned);
+        let confidence = shared.confidence.as_deref();
         let e = out.entry(vuln).or_insert(OpenFindings {
             count: 0,
             best_priority: priority,
@@ -185,8 +230,8 @@ pub(crate) async fn open_findings(
             disputed: true,
             unverifiable: true,
         });
-        e.disputed &= payload["confidence"] == "disputed";
-        e.unverifiable &= payload["confidence"] == "fix-unverifiable";
+        e.disputed &= confidence == Some("disputed");
+        e.unverifiable &= confidence == Some("fix-unverifiable");
         if let Some(word) =
             rated.or_else(|| score.map(|s| ward_model::advisory::severity_rating(s).to_owned()))
         {

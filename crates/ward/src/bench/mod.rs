@@ -292,6 +292,10 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             matching.sort_by(f64::total_cmp);
             store.close().await;
             times.sort_by(f64::total_cmp);
+            // The baseline in the same run: `ward scan` of the inventory as a file, a process
+            // of its own (start, open, load, match, JSON out), beside `ward db status` on the
+            // same database.
+            let cli = cli_scan(&db.location(), &inventory, runs.max(1)).await?;
             json!({
                 "bench": "scan",
                 "components": inventory.component_count(),
@@ -305,6 +309,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "median_match_ms": matching[matching.len() / 2],
                 "advisory_views_loaded": advisories,
                 "peak_rss_mib": peak_rss_mib(),
+                "cli": cli,
             })
         }
         BenchCommand::Federation {
@@ -381,6 +386,99 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
         }
     }
     Ok(exit::OK)
+}
+
+/// `ward scan FILE --format json` (output discarded) and `ward db status` on the same
+/// database, `runs` times each in processes of their own: the medians, their ratio and the
+/// scan's peak RSS.
+async fn cli_scan(
+    location: &str,
+    inventory: &Inventory,
+    runs: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let dir = tempfile::tempdir()?;
+    let file = dir.path().join("inventory.csv");
+    let mut csv = csv::Writer::from_path(&file)?;
+    csv.write_record(["asset", "vendor", "product", "version", "cpe", "purl"])?;
+    for asset in &inventory.assets {
+        for c in &asset.components {
+            let cpe = c.cpe.as_ref().map(ToString::to_string);
+            csv.write_record([
+                asset.name.as_str(),
+                c.cpe
+                    .as_ref()
+                    .and_then(|p| p.vendor.literal())
+                    .unwrap_or(""),
+                c.name.as_str(),
+                c.version.as_deref().unwrap_or(""),
+                cpe.as_deref().unwrap_or(""),
+                c.purl.as_deref().unwrap_or(""),
+            ])?;
+        }
+    }
+    csv.flush()?;
+    drop(csv);
+    let exe = std::env::current_exe()?;
+    let timed = |args: Vec<std::ffi::OsString>| {
+        let exe = exe.clone();
+        async move {
+            let started = Instant::now();
+            let out = tokio::process::Command::new(&exe)
+                .args(&args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped())
+                .output()
+                .await?;
+            // `ward scan` exits 1 when it finds something: only 2 is a failure.
+            anyhow::ensure!(
+                out.status.code().is_some_and(|c| c < 2),
+                "{:?} failed: {}",
+                args,
+                String::from_utf8_lossy(&out.stderr)
+            );
+            anyhow::Ok(started.elapsed().as_secs_f64() * 1000.0)
+        }
+    };
+    let (mut scan, mut status) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        status.push(
+            timed(vec![
+                "db".into(),
+                "status".into(),
+                "--db".into(),
+                location.into(),
+            ])
+            .await?,
+        );
+        scan.push(
+            timed(vec![
+                "scan".into(),
+                file.clone().into_os_string(),
+                "--db".into(),
+                location.into(),
+                "--format".into(),
+                "json".into(),
+            ])
+            .await?,
+        );
+    }
+    scan.sort_by(f64::total_cmp);
+    status.sort_by(f64::total_cmp);
+    let (scan, status) = (scan[scan.len() / 2], status[status.len() / 2]);
+    Ok(json!({
+        "scan_ms": scan,
+        "db_status_ms": status,
+        "scan_to_db_status": scan / status,
+        "scan_peak_rss_mib": children_peak_rss_mib(),
+    }))
+}
+
+/// The largest peak RSS of this process's finished children, in MiB (`getrusage`).
+fn children_peak_rss_mib() -> Option<f64> {
+    use nix::sys::resource::{UsageWho, getrusage};
+    // Linux reports ru_maxrss in KiB.
+    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
+    Some(usage.max_rss() as f64 / 1024.0)
 }
 
 /// A component named by CPE, for a `(vendor, product)` key.
