@@ -919,7 +919,7 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
     // A row as stored before details were kept apart: the whole finding in its payload.
     let whole = serde_json::to_string(&rows[0].finding).unwrap();
     db.execute(&format!(
-        "UPDATE finding SET payload = '{}', detail = NULL WHERE id = (SELECT MIN(id) FROM finding f JOIN asset a ON a.id = f.asset_id WHERE a.name = 'mdm-01')",
+        "UPDATE finding SET payload = '{}', detail = NULL WHERE id = (SELECT MIN(f.id) FROM finding f JOIN asset a ON a.id = f.asset_id WHERE a.name = 'mdm-01')",
         whole.replace('\'', "''")
     ))
     .unwrap();

@@ -356,9 +356,8 @@ impl Store {
         let mut out: Vec<VexStatement> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for r in &rows {
-            let finding = match crate::finding_detail::merge(r.get("payload"), r.get("body")) {
-                Ok(f) => f,
-                Err(_) => continue,
+            let Ok(finding) = crate::finding_detail::merge(r.get("payload"), r.get("body")) else {
+                continue;
             };
             let c = &finding.component;
             let Some(id) = c.purl.clone().or_else(|| c.cpe.clone()) else {
@@ -438,8 +437,10 @@ impl Store {
     ) -> Result<Vec<OrgId>> {
         let marker = format!("%{}%", StatementRow::marker(id));
         let rows = sqlx::query(
-            "SELECT DISTINCT organisation_id FROM finding
-             WHERE vuln_id = $1 AND (payload LIKE $2 OR resolution_reason LIKE $2)",
+            "SELECT DISTINCT f.organisation_id FROM finding f
+             LEFT JOIN finding_detail d ON d.hash = f.detail
+             WHERE f.vuln_id = $1
+               AND (f.payload LIKE $2 OR d.body LIKE $2 OR f.resolution_reason LIKE $2)",
         )
         .bind(vulnerability)
         .bind(&marker)
