@@ -924,6 +924,15 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
     ))
     .unwrap();
     assert_eq!(read(org).await[0].finding, rows[0].finding);
+    // Deleting findings keeps the open counts (triggers: per row on SQLite, per statement on
+    // PostgreSQL) equal to counting the rows.
+    db.execute("DELETE FROM finding WHERE detail IS NULL")
+        .unwrap();
+    assert_eq!(
+        db.scalar("SELECT CAST(SUM(n) AS TEXT) FROM finding_open_count"),
+        db.scalar("SELECT CAST(COUNT(*) AS TEXT) FROM finding WHERE resolved_at IS NULL"),
+    );
+    assert_eq!(count("finding"), 1);
     assert_eq!(
         store.collect_finding_details().await.unwrap(),
         0,

@@ -547,6 +547,46 @@ fn malformed_records_are_named_and_strict_changes_nothing() {
     );
 }
 
+/// `ward bench scan` measures the whole `ward scan` of the generated inventory beside `ward db
+/// status` (issue #22's baseline) in the same run.
+#[test]
+fn the_scan_bench_runs_ward_scan_beside_db_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let feeds = dir.path().join("feeds");
+    std::fs::create_dir(&feeds).unwrap();
+    write(&feeds, "CVE-2099-0001.json", GOOD_CVE5);
+    assert!(run(&db, &["db", "import", p(&feeds)]).status.success());
+    let o = run(
+        &db,
+        &[
+            "bench",
+            "scan",
+            "--components",
+            "8",
+            "--per-asset",
+            "4",
+            "--runs",
+            "1",
+            "--format",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report = json(&o);
+    // Eight components of the one product, at eight versions: 1.0 is in [1.0, 1.4).
+    assert_eq!(report["components"], 8, "{report}");
+    assert_eq!(report["findings"], 1, "{report}");
+    let cli = &report["cli"];
+    let (scan, status) = (
+        cli["scan_ms"].as_f64().unwrap(),
+        cli["db_status_ms"].as_f64().unwrap(),
+    );
+    assert!(scan > 0.0 && status > 0.0, "{cli}");
+    assert!((cli["scan_to_db_status"].as_f64().unwrap() - scan / status).abs() < 1e-9);
+    assert!(cli["scan_peak_rss_mib"].as_f64().unwrap() > 1.0, "{cli}");
+}
+
 #[test]
 fn damaged_archives_and_unknown_formats_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,8 @@
 //! `/proc/self/status`) belongs to that thing alone:
 //! - `ward bench import PATH…`: import into a fresh database; records/s and peak RSS.
 //! - `ward bench scan --components N`: scan a generated N-component inventory (real product
-//!   names drawn from the database) after the database is open; milliseconds and peak RSS.
+//!   names drawn from the database) after the database is open; milliseconds and peak RSS; and
+//!   the whole `ward scan FILE` as a process of its own beside `ward db status` (`cli`).
 //! - `ward bench busy PATH…`: a member's worklist, upload and sign-in latency while PATH is
 //!   imported into the server's database.
 //! - `ward bench hunt --rules PATH`: hunt through a generated access log (1 GB by default, in
@@ -48,7 +49,8 @@ enum BenchCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
-    /// Scan a generated inventory against an existing database.
+    /// Scan a generated inventory against an existing database, in this process and as `ward
+    /// scan FILE` beside `ward db status` (processes of their own, the same database).
     Scan {
         #[command(flatten)]
         db: DbArgs,
@@ -272,6 +274,11 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 generate(&products, components, per_asset.max(1), cpe_component)
             };
             let policy = ward_priority::Policy::load("ssvc-deployer")?;
+            // The baseline in the same run: `ward scan` of the inventory as a file, a process
+            // of its own (start, open, load, match, JSON out), beside `ward db status` on the
+            // same database. First, while this process is small: a child's peak RSS can count
+            // what it shared with this process before it started `ward`.
+            let cli = cli_scan(&db.location(), &inventory, runs.max(1)).await?;
             let mut times = Vec::new();
             let mut load = Vec::new();
             let mut matching = Vec::new();
@@ -292,10 +299,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             matching.sort_by(f64::total_cmp);
             store.close().await;
             times.sort_by(f64::total_cmp);
-            // The baseline in the same run: `ward scan` of the inventory as a file, a process
-            // of its own (start, open, load, match, JSON out), beside `ward db status` on the
-            // same database.
-            let cli = cli_scan(&db.location(), &inventory, runs.max(1)).await?;
+
             json!({
                 "bench": "scan",
                 "components": inventory.component_count(),
@@ -470,7 +474,16 @@ async fn cli_scan(
         "db_status_ms": status,
         "scan_to_db_status": scan / status,
         "scan_peak_rss_mib": children_peak_rss_mib(),
+        "bench_rss_when_started_mib": current_rss_mib(),
     }))
+}
+
+/// This process's resident set now, in MiB (Linux `VmRSS`).
+fn current_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 /// The largest peak RSS of this process's finished children, in MiB (`getrusage`).
