@@ -49,13 +49,19 @@ pub(crate) async fn apply_findings(
     at: &str,
     outcome: &mut UploadOutcome,
 ) -> Result<()> {
+    // The asset's rows are read by its unique key (asset, vulnerability, component) and the
+    // resolved ones dropped here: with `resolved_at IS NULL` in the statement, PostgreSQL's
+    // generic plan joined the key's bitmap with the federation's partial index of open
+    // findings (0023) — a scan of every open finding for each asset: a 20-member federation's
+    // full matching took 163 s on PostgreSQL, 47 s read this way (SQLite's plan was the key's).
     let existing = match scope {
-        // A few changed vulnerabilities: only their rows are read (by the asset's unique key).
+        // A few changed vulnerabilities: only their rows are read.
         Some(vulns) if vulns.len() <= 100 => {
-            let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "SELECT vuln_id, component, priority FROM finding WHERE asset_id = ",
+            let mut q = crate::sql::Sql::new(
+                crate::Backend::of(&change.tx),
+                "SELECT vuln_id, component, priority, resolved_at FROM finding WHERE asset_id = ",
             );
-            q.push_bind(asset_id)
-                .push(" AND resolved_at IS NULL AND vuln_id IN (");
+            q.push_bind(asset_id).push(" AND vuln_id IN (");
             let mut sep = q.separated(", ");
             for v in vulns {
                 sep.push_bind(v);
@@ -65,7 +71,7 @@ pub(crate) async fn apply_findings(
         }
         _ => {
             sqlx::query(
-                "SELECT vuln_id, component, priority FROM finding WHERE asset_id = $1 AND resolved_at IS NULL",
+                "SELECT vuln_id, component, priority, resolved_at FROM finding WHERE asset_id = $1",
             )
             .bind(asset_id)
             .fetch_all(&mut *change.tx)
@@ -75,6 +81,7 @@ pub(crate) async fn apply_findings(
     // Scoped (a knowledge change): findings of other vulnerabilities are left as they are.
     let mut open: HashMap<(String, String), String> = existing
         .iter()
+        .filter(|r| r.get::<Option<&str>, _>("resolved_at").is_none())
         .map(|r| ((r.get("vuln_id"), r.get("component")), r.get("priority")))
         .filter(|((vuln, _), _): &((String, String), String)| {
             scope.is_none_or(|s| s.contains(vuln))
