@@ -113,25 +113,23 @@ impl Knowledge {
                 *self.loaded_coverage.entry(e.clone()).or_default() += 1;
             }
         }
+        // Each key's vulnerabilities are kept sorted by id, whatever order they were loaded in:
+        // candidates are visited in that order, and which of two aliases of equal priority a
+        // finding keeps depends on it — an asset matched alone on upload and the same asset in
+        // a full re-match (its knowledge loaded a group of assets at a time) agree.
         for key in product_keys {
             if key.0 == "*" {
-                self.wildcard.push(id.clone());
+                insert_sorted(&mut self.wildcard, &id);
                 continue;
             }
             self.vendors_by_product
                 .entry(key.1.clone())
                 .or_default()
                 .insert(key.0.clone());
-            let ids = self.by_product.entry(key).or_default();
-            if !ids.contains(&id) {
-                ids.push(id.clone());
-            }
+            insert_sorted(self.by_product.entry(key).or_default(), &id);
         }
         for key in package_keys {
-            let ids = self.by_package.entry(key).or_default();
-            if !ids.contains(&id) {
-                ids.push(id.clone());
-            }
+            insert_sorted(self.by_package.entry(key).or_default(), &id);
         }
         self.advisories.entry(id).or_default().push(advisory);
     }
@@ -146,6 +144,13 @@ impl Knowledge {
 
     pub fn advisory_count(&self) -> usize {
         self.advisories.values().map(Vec::len).sum()
+    }
+}
+
+/// Adds `id` to a sorted list unless it is there.
+fn insert_sorted(ids: &mut Vec<String>, id: &str) {
+    if let Err(at) = ids.binary_search_by(|x| x.as_str().cmp(id)) {
+        ids.insert(at, id.to_owned());
     }
 }
 
@@ -1334,6 +1339,44 @@ fn fixed_release_disagreements(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Candidates come in id order however the knowledge was loaded: all at once, in reverse,
+    /// or a slice at a time (a full re-match's groups).
+    #[test]
+    fn candidates_keep_id_order_whatever_the_load_order() {
+        let view = |id: &str| {
+            let mut a = Advisory::new(id, ward_model::SourceId::Nvd);
+            a.affected.push(ward_model::advisory::Affected {
+                vendor: Some("Ivanti".into()),
+                product: Some("Endpoint Manager Mobile".into()),
+                package_name: None,
+                cpes: vec![],
+                default_status: Some(Status::Affected),
+                versions: vec![],
+            });
+            a
+        };
+        let ids = ["CVE-2025-4427", "CVE-2025-4428", "GHSA-xxxx-yyyy-zzzz"];
+        let key = ("ivanti".to_owned(), "endpoint_manager_mobile".to_owned());
+        let order = |k: &Knowledge| -> Vec<String> { k.candidates(&key).cloned().collect() };
+        let forward = Knowledge::from_parts(ids.iter().map(|i| view(i)).collect(), vec![], vec![]);
+        let backward =
+            Knowledge::from_parts(ids.iter().rev().map(|i| view(i)).collect(), vec![], vec![]);
+        let mut sliced = Knowledge::from_parts(vec![view(ids[2])], vec![], vec![]);
+        sliced.extend(
+            vec![view(ids[0]), view(ids[2]), view(ids[1])],
+            vec![],
+            vec![],
+        );
+        assert_eq!(order(&forward), ids);
+        assert_eq!(order(&backward), ids);
+        assert_eq!(order(&sliced), ids);
+        assert_eq!(
+            sliced.advisory_count(),
+            3,
+            "a known vulnerability is not added again"
+        );
+    }
 
     fn component(name: &str, purl: Option<&str>) -> Component {
         Component {

@@ -2,8 +2,12 @@
 //! deadlines — stays in its row (`finding.payload`); the rest — the vulnerability's facts (title,
 //! scores, SSVC, KEV, EPSS) and the explanation — is the same for every component at the same
 //! version on assets alike, and is kept once in `finding_detail`, keyed by a SHA-256 of its text
-//! (`finding.detail`). On a generated federation of 20 members (175,428 findings) the findings'
-//! text shrank from 1,642 bytes a finding to the parts below; the API's JSON is unchanged.
+//! (`finding.detail`). On a generated federation of 20 members (175,428 findings) a finding's
+//! row text went from 1,642 bytes to 275, beside 59,193 shared details (80 MB), and the
+//! database from 647 to 454 MB; the API's JSON is unchanged.
+//!
+//! Sharing is by content alone: a detail is read only through a finding that refers to it, and
+//! says exactly what that finding said, so no organisation reads anything of another's.
 //!
 //! Rows written before migration 0024 keep the whole finding in `payload` and no `detail`; they
 //! are read as they are and rewritten in two parts when next matched.
