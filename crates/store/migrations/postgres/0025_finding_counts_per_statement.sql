@@ -1,11 +1,12 @@
 -- The open findings' counts (0023) kept once per statement rather than once per row (#22).
--- A row trigger upserted one counter row per finding: a batch of 4,500 findings of one member
--- updated the same few counter rows thousands of times in one transaction, and each update
--- had to step over the versions the ones before it left (9,000 rows: 559 ms against 10 ms
--- without the trigger, twice the rows four times the time). Statement triggers read the
--- statement's rows as transition tables and apply one net change per (organisation,
--- priority): the same 9,000 rows in 27 ms. `INSERT … ON CONFLICT DO UPDATE` fires the insert
--- trigger for the rows it inserted and the update trigger for those it updated.
+-- A row trigger upserted one counter row per finding: a batch of findings of one member
+-- updated the same few counter rows thousands of times in one transaction. Measured in psql,
+-- 9,000 rows over three counters in one INSERT: 12–20 ms without a trigger, 265–267 ms with the
+-- row trigger, 15–21 ms with these statement triggers, which read the statement's rows as
+-- transition tables and apply one net change per (organisation, priority). On a 20-member
+-- federation's full matching the change was not measurable (165 → 163 s). `INSERT … ON
+-- CONFLICT DO UPDATE` fires the insert trigger for the rows it inserted and the update trigger
+-- for those it updated.
 DROP TRIGGER finding_open_count_keep ON finding;
 DROP FUNCTION finding_open_count_keep();
 
