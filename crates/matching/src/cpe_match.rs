@@ -74,7 +74,7 @@ fn fits(w: &Wild, extra: usize) -> bool {
     match w {
         Wild::None => extra == 0,
         Wild::Many => true,
-        Wild::Single(k) => extra <= *k,
+        Wild::Single(k) => extra <= usize::from(*k),
     }
 }
 

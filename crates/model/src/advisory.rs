@@ -138,24 +138,33 @@ impl Advisory {
 
     /// The `(vendor, product)` keys this view can match, lower-cased, for the product index.
     pub fn product_keys(&self) -> Vec<(String, String)> {
-        let mut keys = Vec::new();
+        // Borrowed until deduplicated: a view can list hundreds of CPEs of a handful of
+        // products, and every scan indexes tens of thousands of views.
+        let derived: Vec<(String, String)> = self
+            .affected
+            .iter()
+            .filter_map(Affected::derived_key)
+            .collect();
+        let mut keys: Vec<(&str, &str)> = derived
+            .iter()
+            .map(|(v, p)| (v.as_str(), p.as_str()))
+            .collect();
         for a in &self.affected {
-            keys.extend(a.product_keys());
+            keys.extend(a.cpes.iter().filter_map(Cpe::product_key_ref));
         }
         for c in &self.configurations {
             for n in &c.nodes {
                 for m in &n.cpe_match {
-                    keys.push(match m.criteria.product_key() {
-                        Some(k) => k,
-                        // Wildcarded vendor or product: indexed under `*`, checked for every component.
-                        None => ("*".into(), "*".into()),
-                    });
+                    // Wildcarded vendor or product: indexed under `*`, checked for every component.
+                    keys.push(m.criteria.product_key_ref().unwrap_or(("*", "*")));
                 }
             }
         }
-        keys.sort();
+        keys.sort_unstable();
         keys.dedup();
-        keys
+        keys.into_iter()
+            .map(|(v, p)| (v.to_owned(), p.to_owned()))
+            .collect()
     }
 }
 
@@ -342,6 +351,30 @@ pub fn normalised_eq(raw: &str, key: &str) -> bool {
     let trimmed = raw.trim();
     if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("n/a") || trimmed == "-" {
         return false;
+    }
+    if trimmed.is_ascii() {
+        // Byte by byte (almost every name is ASCII): a run of whitespace is one `_`.
+        let (raw, key) = (trimmed.as_bytes(), key.as_bytes());
+        let (mut i, mut k) = (0, 0);
+        while i < raw.len() {
+            let b = raw[i];
+            // `char::is_whitespace`, as `split_whitespace` reads it (it counts `\x0b` too).
+            let space = |b: u8| char::from(b).is_whitespace();
+            let want = if space(b) {
+                while i + 1 < raw.len() && space(raw[i + 1]) {
+                    i += 1;
+                }
+                b'_'
+            } else {
+                b.to_ascii_lowercase()
+            };
+            if key.get(k) != Some(&want) {
+                return false;
+            }
+            i += 1;
+            k += 1;
+        }
+        return k == key.len();
     }
     let mut want = key.chars();
     for (i, word) in trimmed.split_whitespace().enumerate() {
@@ -543,6 +576,13 @@ mod tests {
             ("Endpoint  Manager", "endpoint_manager"),
             ("Endpoint Manager", "endpoint_manager_mobile"),
             ("ÉCOLE", "école"),
+            ("Endpoint \t Manager", "endpoint_manager"),
+            ("endpoint_manager", "endpoint_manager"),
+            ("Endpoint", "endpoint_manager"),
+            ("Endpoint Manager Mobile", "endpoint_manager"),
+            ("EPMM", "epm"),
+            ("A b", "a__b"),
+            ("A\x0bB", "a_b"),
         ] {
             assert_eq!(
                 normalised_eq(raw, key),

@@ -54,8 +54,10 @@ pub enum Wild {
     /// Unquoted `*`: zero or more characters.
     Many,
     /// A run of unquoted `?`: exactly this many characters... or fewer at the string's edge
-    /// (NISTIR 7696 §6.1.3.2 lets `?` match "zero or one" at the beginning and end).
-    Single(usize),
+    /// (NISTIR 7696 §6.1.3.2 lets `?` match "zero or one" at the beginning and end). At most
+    /// 65,535 (a longer run is refused): kept small, as every CPE of the knowledge base in
+    /// memory holds ten attributes.
+    Single(u16),
 }
 
 /// One attribute of a CPE name.
@@ -67,7 +69,7 @@ pub enum Attr {
     Na,
     /// A value: `text` unquoted and lower-cased; `prefix`/`suffix` are wildcards at its ends.
     Value {
-        text: String,
+        text: Box<str>,
         prefix: Wild,
         suffix: Wild,
     },
@@ -80,7 +82,7 @@ impl Attr {
             return Self::Any;
         }
         Self::Value {
-            text: text.to_lowercase(),
+            text: text.to_lowercase().into(),
             prefix: Wild::None,
             suffix: Wild::None,
         }
@@ -114,6 +116,18 @@ impl Attr {
             }
             _ => {}
         }
+        // Most values are plain ASCII with nothing quoted and no wildcard: lower-cased at once
+        // (knowledge views hold hundreds of thousands of CPEs, parsed every time they load).
+        if raw
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'\\' | b'*' | b'?'))
+        {
+            return Ok(Self::Value {
+                text: raw.to_ascii_lowercase().into(),
+                prefix: Wild::None,
+                suffix: Wild::None,
+            });
+        }
         let chars: Vec<char> = raw.chars().collect();
         let mut text = String::with_capacity(raw.len());
         let mut prefix = Wild::None;
@@ -125,7 +139,7 @@ impl Attr {
             i = 1;
         } else if chars[0] == '?' {
             let n = chars.iter().take_while(|c| **c == '?').count();
-            prefix = Wild::Single(n);
+            prefix = Wild::Single(question_marks(n, raw, attribute)?);
             i = n;
         }
         while i < chars.len() {
@@ -147,7 +161,7 @@ impl Attr {
                     if c == '*' && rest.len() == 1 {
                         suffix = Wild::Many;
                     } else if c == '?' && rest.iter().all(|r| *r == '?') {
-                        suffix = Wild::Single(rest.len());
+                        suffix = Wild::Single(question_marks(rest.len(), raw, attribute)?);
                     } else {
                         return Err(CpeError::Value {
                             attribute,
@@ -173,7 +187,7 @@ impl Attr {
             return Ok(Self::Any);
         }
         Ok(Self::Value {
-            text,
+            text: text.into(),
             prefix,
             suffix,
         })
@@ -189,7 +203,7 @@ impl Attr {
                 suffix,
             } => {
                 write_wild(prefix, out);
-                if text == "-" && *prefix == Wild::None && *suffix == Wild::None {
+                if &**text == "-" && *prefix == Wild::None && *suffix == Wild::None {
                     // A lone unquoted `-` would bind NA.
                     out.push_str("\\-");
                     return;
@@ -208,11 +222,22 @@ impl Attr {
     }
 }
 
+/// A run of `n` unquoted `?`, as a [`Wild::Single`] holds it.
+fn question_marks(n: usize, raw: &str, attribute: &'static str) -> Result<u16, CpeError> {
+    u16::try_from(n).map_err(|_| CpeError::Value {
+        attribute,
+        reason: format!(
+            "`{}…` has a run of {n} `?`, more than a name can mean",
+            raw.chars().take(16).collect::<String>()
+        ),
+    })
+}
+
 fn write_wild(w: &Wild, out: &mut String) {
     match w {
         Wild::None => {}
         Wild::Many => out.push('*'),
-        Wild::Single(n) => out.extend(std::iter::repeat_n('?', *n)),
+        Wild::Single(n) => out.extend(std::iter::repeat_n('?', usize::from(*n))),
     }
 }
 
@@ -291,10 +316,13 @@ impl Cpe {
 
     /// `vendor:product` when both are literal: the key Ward indexes vulnerabilities by.
     pub fn product_key(&self) -> Option<(String, String)> {
-        Some((
-            self.vendor.literal()?.to_owned(),
-            self.product.literal()?.to_owned(),
-        ))
+        self.product_key_ref()
+            .map(|(vendor, product)| (vendor.to_owned(), product.to_owned()))
+    }
+
+    /// [`Cpe::product_key`], borrowed.
+    pub fn product_key_ref(&self) -> Option<(&str, &str)> {
+        Some((self.vendor.literal()?, self.product.literal()?))
     }
 }
 

@@ -137,7 +137,7 @@ pub(crate) async fn rematch_once(
         only.map(|v| v.iter().cloned().collect());
     let mut knowledge = std::sync::Arc::new(match only {
         Some(vulns) => {
-            let slice = store.load_vulnerabilities(vulns).await?;
+            let slice = store.load_for_matching(vulns).await?;
             ward_store::cpu::run(move || {
                 ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss)
             })
@@ -171,7 +171,7 @@ pub(crate) async fn rematch_once(
                 .collect();
             keys_loaded.extend(keys);
             if !vulns.is_empty() {
-                let slice = store.load_vulnerabilities(&vulns).await?;
+                let slice = store.load_for_matching(&vulns).await?;
                 // No batch holds the knowledge between groups: it is this function's alone.
                 let mut grown = std::sync::Arc::try_unwrap(knowledge)
                     .unwrap_or_else(|_| unreachable!("a finished batch still holds the knowledge"));

@@ -206,6 +206,7 @@ impl Store {
                 backend: Backend::Postgres,
                 schema,
                 writer: Default::default(),
+                sqlite_file: None,
             });
         }
         let options = if location.starts_with("sqlite:") {
@@ -222,6 +223,10 @@ impl Store {
         connect_once(&options.clone().journal_mode(SqliteJournalMode::Wal))
             .await
             .map_err(open_err)?;
+        // A database in a file (not in memory) can also be read without the pool.
+        let sqlite_file = Some(options.get_filename())
+            .filter(|f| f.is_file())
+            .map(std::sync::Arc::from);
         let any = AnyConnectOptions::from_url(&options.to_url_lossy()).map_err(open_err)?;
         let pool = AnyPoolOptions::new()
             .max_connections(pool_size.unwrap_or(4).max(1))
@@ -245,6 +250,7 @@ impl Store {
             backend: Backend::Sqlite,
             schema: String::new(),
             writer: Default::default(),
+            sqlite_file,
         })
     }
 

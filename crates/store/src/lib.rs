@@ -18,6 +18,7 @@ pub mod audit;
 mod backend;
 pub mod copy;
 pub mod cpu;
+mod direct;
 pub mod events;
 pub mod exposure;
 pub mod feeds;
@@ -83,6 +84,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Sql(#[from] sqlx::Error),
+    /// From a read made beside the pool (SQLite only).
+    #[error("database error: {0}")]
+    Direct(#[from] rusqlite::Error),
     #[error("stored record {vuln_id} ({source_key}) is unreadable: {message}")]
     Corrupt {
         vuln_id: String,
@@ -124,4 +128,6 @@ pub struct Store {
     schema: String,
     /// SQLite: whose turn it is to write ([`Store::write_turn`]).
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite in a file: its path, for the bulk reads made without the pool ([`direct`]).
+    sqlite_file: Option<std::sync::Arc<std::path::Path>>,
 }

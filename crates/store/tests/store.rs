@@ -239,6 +239,91 @@ async fn reads_do_not_wait_behind_writers_queued_for_an_import(db: TestDb) {
     assert_eq!(assets.len(), 8);
 }
 
+/// Views load the same however they are read (on a SQLite file, beside the pool, in parts
+/// across the cores; on PostgreSQL, through it): every view of every id asked for, in order of
+/// id and source, whole for `load_vulnerabilities` and without descriptions, references and
+/// CWEs for matching; a payload that does not decode is named by vulnerability and source.
+async fn views_load_in_order_whole_or_for_matching(db: TestDb) {
+    // At the test database's own location: the corrupt payload is written there below.
+    let store = Store::open(db.location()).await.unwrap();
+    let mut tx = store.begin_import().await.unwrap();
+    let mut ids = Vec::new();
+    for n in (0..40).rev() {
+        let id = format!("CVE-2025-{:04}", 1000 + n);
+        for source in [SourceId::Nvd, SourceId::Cna("ivanti".into())] {
+            let mut view = epmm(13, "12.5.0.1");
+            view.id = id.clone();
+            view.source = source;
+            view.description = Some(format!("{id}: a description"));
+            view.references = vec![format!("https://example.org/{id}")];
+            view.cwes = vec!["CWE-288".into()];
+            tx.upsert_advisory(&view).await.unwrap();
+        }
+        ids.push(id);
+    }
+    tx.commit(&serde_json::json!({})).await.unwrap();
+    ids.sort();
+    // Every other id, and one that is not there.
+    let mut asked: Vec<String> = ids.iter().step_by(2).cloned().collect();
+    asked.push("CVE-2099-0001".into());
+    let expected: Vec<(String, String)> = asked[..asked.len() - 1]
+        .iter()
+        .flat_map(|id| {
+            [
+                (id.clone(), "cna:ivanti".into()),
+                (id.clone(), "nvd".into()),
+            ]
+        })
+        .collect();
+    let keys = |views: &[Advisory]| -> Vec<(String, String)> {
+        views
+            .iter()
+            .map(|v| (v.id.clone(), v.source.key()))
+            .collect()
+    };
+
+    let whole = store.load_vulnerabilities(&asked).await.unwrap();
+    assert_eq!(keys(&whole.advisories), expected);
+    let first = &whole.advisories[0];
+    assert_eq!(
+        first.description.as_deref(),
+        Some(format!("{}: a description", first.id).as_str())
+    );
+    assert_eq!(first.references.len(), 1);
+    assert_eq!(first.cwes, ["CWE-288"]);
+
+    let lean = store.load_for_matching(&asked).await.unwrap();
+    assert_eq!(keys(&lean.advisories), expected);
+    for (view, full) in lean.advisories.iter().zip(&whole.advisories) {
+        assert_eq!(view.description, None);
+        assert!(view.references.is_empty() && view.cwes.is_empty());
+        assert_eq!(view.affected, full.affected, "{}", view.id);
+    }
+    assert!(
+        store
+            .load_for_matching(&[])
+            .await
+            .unwrap()
+            .advisories
+            .is_empty()
+    );
+
+    db.execute(&format!(
+        "UPDATE advisory SET payload = '{{\"id\": 7}}' WHERE vuln_id = '{}' AND source = 'nvd'",
+        asked[3]
+    ))
+    .unwrap();
+    let err = store
+        .load_for_matching(&asked)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&asked[3]) && err.contains("(nvd)") && err.contains("unreadable"),
+        "{err}"
+    );
+}
+
 ward_testdata::backend_tests!(
     a_copy_knows_every_table_and_reads_back_equal,
     reads_do_not_wait_behind_writers_queued_for_an_import,
@@ -246,4 +331,5 @@ ward_testdata::backend_tests!(
     rolled_back_import_changes_nothing,
     rejected_record_withdraws_the_cve,
     epss_keeps_the_latest_score_date,
+    views_load_in_order_whole_or_for_matching,
 );

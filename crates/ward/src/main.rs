@@ -15,6 +15,12 @@ mod taxii;
 
 use std::process::ExitCode;
 
+/// mimalloc rather than glibc's malloc: a 5,000-component scan spent a seventh of its time in
+/// glibc growing the per-thread heaps its 30,000 views were decoded into (`sysmalloc`,
+/// `mprotect`); with mimalloc the scan took 1.2 s rather than 1.7 s.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Exit codes scripts can rely on.

@@ -67,6 +67,10 @@ enum BenchCommand {
         /// open-source packages) instead of CPEs from its products.
         #[arg(long)]
         purl: bool,
+        /// Also write the generated inventory (Ward CSV, as `ward scan` reads it) to this
+        /// file, to scan or profile by hand.
+        #[arg(long, value_name = "FILE")]
+        keep: Option<PathBuf>,
     },
     /// A generated federation (members × assets × components, real product names from the
     /// database) against the knowledge base in --db: full matching time, the latency from one
@@ -256,6 +260,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             per_asset,
             runs,
             purl,
+            keep,
         } => {
             let store = Store::open(&db.location()).await?;
             let products = if purl {
@@ -278,7 +283,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             // of its own (start, open, load, match, JSON out), beside `ward db status` on the
             // same database. First, while this process is small: a child's peak RSS can count
             // what it shared with this process before it started `ward`.
-            let cli = cli_scan(&db.location(), &inventory, runs.max(1)).await?;
+            let cli = cli_scan(&db.location(), &inventory, runs.max(1), keep.as_deref()).await?;
             let mut times = Vec::new();
             let mut load = Vec::new();
             let mut matching = Vec::new();
@@ -399,6 +404,7 @@ async fn cli_scan(
     location: &str,
     inventory: &Inventory,
     runs: usize,
+    keep: Option<&std::path::Path>,
 ) -> anyhow::Result<serde_json::Value> {
     let dir = tempfile::tempdir()?;
     let file = dir.path().join("inventory.csv");
@@ -422,6 +428,10 @@ async fn cli_scan(
     }
     csv.flush()?;
     drop(csv);
+    if let Some(keep) = keep {
+        std::fs::copy(&file, keep)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", keep.display()))?;
+    }
     let exe = std::env::current_exe()?;
     let timed = |args: Vec<std::ffi::OsString>| {
         let exe = exe.clone();
