@@ -122,17 +122,10 @@ impl Knowledge {
                 insert_sorted(&mut self.wildcard, &id);
                 continue;
             }
-            match self.vendors_by_product.get_mut(&key.1) {
-                Some(vendors) => {
-                    if !vendors.contains(&key.0) {
-                        vendors.insert(key.0.clone());
-                    }
-                }
-                None => {
-                    self.vendors_by_product
-                        .insert(key.1.clone(), HashSet::from([key.0.clone()]));
-                }
-            }
+            self.vendors_by_product
+                .entry(key.1.clone())
+                .or_default()
+                .insert(key.0.clone());
             insert_sorted(self.by_product.entry(key).or_default(), &id);
         }
         for key in package_keys {

@@ -327,17 +327,9 @@ pub struct Affected {
 }
 
 impl Affected {
-    /// Keys from the CPEs listed, plus one derived from `vendor`/`product` (lower-cased, spaces
-    /// as underscores: the CPE dictionary's convention, so that "Ivanti"/"Endpoint Manager
-    /// Mobile" meets `ivanti:endpoint_manager_mobile`).
-    pub fn product_keys(&self) -> Vec<(String, String)> {
-        let mut keys: Vec<_> = self.cpes.iter().filter_map(Cpe::product_key).collect();
-        if let Some(k) = self.derived_key() {
-            keys.push(k);
-        }
-        keys
-    }
-
+    /// The key derived from `vendor`/`product` (lower-cased, spaces as underscores: the CPE
+    /// dictionary's convention, so that "Ivanti"/"Endpoint Manager Mobile" meets
+    /// `ivanti:endpoint_manager_mobile`); [`Advisory::product_keys`] adds the CPEs' own.
     pub fn derived_key(&self) -> Option<(String, String)> {
         let vendor = normalise_name(self.vendor.as_deref()?)?;
         let product = normalise_name(self.product.as_deref().or(self.package_name.as_deref())?)?;

@@ -34,22 +34,16 @@ pub(crate) async fn views(
         .unwrap_or(2)
         .clamp(1, ids.len());
     // Contiguous runs of the sorted ids, so that the parts put together are in order.
-    let reads: Vec<_> = ids
-        .chunks(ids.len().div_ceil(parts))
-        .map(|run| {
+    let parts =
+        futures_util::future::try_join_all(ids.chunks(ids.len().div_ceil(parts)).map(|run| {
             let file = file.clone();
             let run = serde_json::to_string(run).expect("a list of strings serialises");
-            tokio::spawn(crate::cpu::run(move || read(&file, &run, for_matching)))
-        })
-        .collect();
+            crate::cpu::run(move || read(&file, &run, for_matching))
+        }))
+        .await?;
     let mut views = Vec::new();
-    for read in reads {
-        let part = match read.await {
-            Ok(part) => part,
-            Err(e) => std::panic::resume_unwind(e.into_panic()),
-        };
-        match part? {
-            Some(part) if views.is_empty() => views = part,
+    for part in parts {
+        match part {
             Some(part) => views.extend(part),
             None => return Ok(None),
         }
