@@ -190,10 +190,9 @@ pub(crate) async fn rematch_once(
         organisations.dedup();
         let statements = std::sync::Arc::new(store.statements_in_force(&organisations).await?);
         // Written a batch of assets per transaction: a commit and the audit chain's head once
-        // per batch rather than per asset.
-        for chunk in assets.chunks(REMATCH_BATCH) {
-            let started = std::time::Instant::now();
-            // Matching is CPU work: off the async workers, a batch at a time.
+        // per batch rather than per asset. Each batch is matched and readied for writing on
+        // the CPU pool while the batch before it is written.
+        let match_batch = |chunk: &[(ward_store::AssetRow, Vec<ward_model::Component>)]| {
             let work: Vec<_> = chunk
                 .iter()
                 .map(|(asset, components)| {
@@ -208,8 +207,11 @@ pub(crate) async fn rematch_once(
                 .collect();
             let shared = knowledge.clone();
             let vex = statements.clone();
-            let findings = ward_store::cpu::run(move || {
-                work.iter()
+            let store = store.clone();
+            tokio::spawn(ward_store::cpu::run(move || {
+                let started = std::time::Instant::now();
+                let matched = work
+                    .iter()
                     .map(|(inventory, org_policy, org)| {
                         let mut report = ward_matching::scan(&shared, inventory, org_policy);
                         if let Some(s) = vex.get(org) {
@@ -226,18 +228,27 @@ pub(crate) async fn rematch_once(
                                 reason: s.reason,
                             })
                             .collect::<Vec<_>>();
-                        (report.findings, overruled)
+                        (store.prepare_findings(&report.findings), overruled)
                     })
-                    .collect::<Vec<_>>()
-            })
-            .await;
+                    .collect::<Vec<_>>();
+                (matched, started.elapsed().as_secs_f64())
+            }))
+        };
+        let mut chunks = assets.chunks(REMATCH_BATCH);
+        let mut next = chunks.next().map(|c| (c, match_batch(c)));
+        while let Some((chunk, matching)) = next.take() {
+            let (findings, seconds) = match matching.await {
+                Ok(done) => done,
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            in_memory += seconds;
+            next = chunks.next().map(|c| (c, match_batch(c)));
             let batch: Vec<_> = chunk
                 .iter()
                 .map(|(asset, _)| asset)
                 .zip(findings)
                 .map(|(asset, (findings, overruled))| (asset, findings, overruled))
                 .collect();
-            in_memory += started.elapsed().as_secs_f64();
             let done = store
                 .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)
                 .await?;

@@ -169,7 +169,11 @@ async fn a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone(d
     assert_eq!(outcome.resolved.len(), 1);
     // …and matching's write must not reopen what the patch resolved.
     let done = store
-        .rematch_assets(&[(row, stale, Vec::new())], None, policy.alert_threshold)
+        .rematch_assets(
+            &[(row, store.prepare_findings(&stale), Vec::new())],
+            None,
+            policy.alert_threshold,
+        )
         .await
         .unwrap();
     assert_eq!(done.superseded, [asset.id]);

@@ -485,10 +485,19 @@ impl Store {
             keep_versions,
         } = *upload;
         let organisation_id = asset.organisation_id;
-        // Compressed before the write lock is taken, off the async workers.
-        let payload = {
+        // Compressed, and the findings readied, before the write lock is taken, off the
+        // async workers.
+        let (payload, findings) = {
             let components = components.to_vec();
-            crate::cpu::run(move || encode_payload(&components)).await
+            let findings = findings.to_vec();
+            let facts = self.facts.clone();
+            crate::cpu::run(move || {
+                (
+                    encode_payload(&components),
+                    crate::rematch::prepare(&findings, &facts),
+                )
+            })
+            .await
         };
         let mut change = self.begin_change(actor).await?;
         // Under the change's write lock: no re-match commits between this check and the commit.
@@ -540,7 +549,7 @@ impl Store {
             &mut change,
             asset.id,
             organisation_id,
-            findings,
+            &findings,
             None,
             &cause,
             &at,

@@ -107,6 +107,8 @@ pub struct Change {
     actor: String,
     /// When the last entry was written.
     pub(crate) at: String,
+    /// The store's facts of shared finding details (see [`crate::alerts::sync::FactsCache`]).
+    pub(crate) facts: crate::alerts::sync::FactsCache,
 }
 
 impl Change {
@@ -266,6 +268,7 @@ impl Store {
             hash: row.get("hash"),
             actor: actor.to_owned(),
             at: now(),
+            facts: self.facts.clone(),
         })
     }
 

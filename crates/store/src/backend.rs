@@ -207,6 +207,7 @@ impl Store {
                 schema,
                 writer: Default::default(),
                 sqlite_file: None,
+                facts: Default::default(),
             });
         }
         let options = if location.starts_with("sqlite:") {
@@ -251,6 +252,7 @@ impl Store {
             schema: String::new(),
             writer: Default::default(),
             sqlite_file,
+            facts: Default::default(),
         })
     }
 

@@ -243,6 +243,38 @@ mod tests {
     }
 
     #[test]
+    fn prepared_findings_give_alert_sync_the_facts_it_would_read() {
+        use crate::alerts::sync::{DetailFacts, FactsCache};
+        let finding: Finding = serde_json::from_str(STORED).unwrap();
+        let mut notice = finding.clone();
+        notice.vulnerability = "RUSTSEC-2024-0001".into();
+        notice.kind = ward_model::FindingKind::Informational;
+        let cache = FactsCache::default();
+        // The same (vulnerability, component) twice is one row: the last one.
+        let prepared =
+            crate::rematch::prepare(&[finding.clone(), finding.clone(), notice.clone()], &cache);
+        assert_eq!(prepared.len(), 2);
+        // What prepare put in is what alert sync reads from the stored text when it has not
+        // seen the detail (another process, a restart).
+        let parts = split(&finding);
+        let facts = cache
+            .get(&parts.hash)
+            .expect("prepare keeps the detail's facts");
+        assert_eq!(*facts, DetailFacts::of_body(&parts.body));
+        assert_eq!(
+            facts.title.as_deref(),
+            Some(
+                "SolarWinds Serv-U FTP Service Directory Traversal Remote Code Execution Vulnerability"
+            )
+        );
+        assert_eq!(facts.severity.as_deref(), Some("high"));
+        assert!(!facts.informational);
+        assert!(cache.get(&split(&notice).hash).unwrap().informational);
+        // A detail that does not read has no facts, rather than failing the sync.
+        assert_eq!(DetailFacts::of_body("not json").title, None);
+    }
+
+    #[test]
     fn objects_join_as_text() {
         assert_eq!(
             join_objects(r#"{"a":1}"#, r#"{"b":2}"#).unwrap(),

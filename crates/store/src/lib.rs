@@ -59,7 +59,7 @@ pub use findings::{FindingQuery, FindingRow, WorklistCursor};
 pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Outcome};
 pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
-pub use rematch::{Overruled, Rematch};
+pub use rematch::{Overruled, PreparedFindings, Rematch};
 pub use scope::{AlertId, AssetId, ChannelId, FindingId, OrgId, Scope, StatementId, TokenId};
 pub use sightings::{
     Campaign, CampaignMember, NewSighting, ReportOutcome, SightingRow, cve_of, vulnerabilities_of,
@@ -130,4 +130,6 @@ pub struct Store {
     writer: std::sync::Arc<tokio::sync::Mutex<()>>,
     /// SQLite in a file: its path, for the bulk reads made without the pool ([`direct`]).
     sqlite_file: Option<std::sync::Arc<std::path::Path>>,
+    /// What alert sync has read of shared finding details.
+    facts: alerts::sync::FactsCache,
 }

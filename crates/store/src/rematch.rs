@@ -36,6 +36,80 @@ fn verdict(e: &ward_model::Explanation) -> String {
     format!("{} says affected{how}", e.source)
 }
 
+/// One finding made ready to be written: its key, its two stored parts and what an outcome
+/// says of it. Preparing serialises and hashes each finding (the CPU work of writing), so a
+/// re-match does it off the async runtime, beside the writing of the batch before.
+pub(crate) struct Prepared {
+    /// (vulnerability, component key).
+    key: (String, String),
+    priority: Priority,
+    parts: crate::finding_detail::Parts,
+    remediate_by: Option<String>,
+    /// The source's verdict in words, for a finding the knowledge brought.
+    verdict: String,
+}
+
+/// An asset's findings as [`Store::prepare_findings`] readies them for writing.
+pub struct PreparedFindings(Vec<Prepared>);
+
+impl PreparedFindings {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// One row per (vulnerability, component), the last finding for a key being the one stored;
+/// the facts alert sync reads of each detail not seen before are put in `facts`.
+pub(crate) fn prepare(
+    findings: &[Finding],
+    facts: &crate::alerts::sync::FactsCache,
+) -> PreparedFindings {
+    let mut rows: Vec<Prepared> = Vec::with_capacity(findings.len());
+    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(findings.len());
+    let mut seen: HashMap<String, crate::alerts::sync::DetailFacts> = HashMap::new();
+    for f in findings {
+        let key = (f.vulnerability.clone(), component_key(f));
+        let parts = crate::finding_detail::split(f);
+        if !seen.contains_key(&parts.hash) && !facts.contains(&parts.hash) {
+            seen.insert(
+                parts.hash.clone(),
+                crate::alerts::sync::DetailFacts::of_body(&parts.body),
+            );
+        }
+        let row = Prepared {
+            priority: f.priority,
+            parts,
+            remediate_by: f
+                .deadlines
+                .remediate_by
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            verdict: verdict(&f.explanation),
+            key: key.clone(),
+        };
+        match index.get(&key) {
+            Some(&i) => rows[i] = row,
+            None => {
+                index.insert(key, rows.len());
+                rows.push(row);
+            }
+        }
+    }
+    facts.insert(seen);
+    PreparedFindings(rows)
+}
+
+impl Store {
+    /// Readies an asset's findings for [`Store::rematch_assets`]: CPU work, for the caller to
+    /// run off the async runtime.
+    pub fn prepare_findings(&self, findings: &[Finding]) -> PreparedFindings {
+        prepare(findings, &self.facts)
+    }
+}
+
 #[allow(clippy::too_many_arguments)] // one change's context: splitting it would only rename it
 /// Replaces an asset's open findings with `findings`: new ones added, changed ones updated,
 /// missing ones resolved (recorded in `outcome`).
@@ -43,7 +117,7 @@ pub(crate) async fn apply_findings(
     change: &mut crate::Change,
     asset_id: AssetId,
     organisation_id: OrgId,
-    findings: &[Finding],
+    findings: &PreparedFindings,
     scope: Option<&HashSet<String>>,
     cause: &Cause<'_>,
     at: &str,
@@ -87,20 +161,7 @@ pub(crate) async fn apply_findings(
             scope.is_none_or(|s| s.contains(vuln))
         })
         .collect();
-    // One row per (vulnerability, component): the last finding for a key is the one stored.
-    let mut rows: Vec<((String, String), String, &Finding)> = Vec::with_capacity(findings.len());
-    let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(findings.len());
-    for f in findings {
-        let key = (f.vulnerability.clone(), component_key(f));
-        let priority = f.priority.as_str().to_owned();
-        match index.get(&key) {
-            Some(&i) => rows[i] = (key, priority, f),
-            None => {
-                index.insert(key.clone(), rows.len());
-                rows.push((key, priority, f));
-            }
-        }
-    }
+    let rows = &findings.0;
     // Written many rows per statement (a round trip per few hundred findings, which matters
     // on PostgreSQL over the network), in the change's transaction.
     for chunk in rows.chunks(FINDING_CHUNK) {
@@ -108,13 +169,9 @@ pub(crate) async fn apply_findings(
             .new_ids(crate::ids::Kind::Finding, chunk.len())
             .await?;
         // Each finding's own part in its row; the detail it shares with assets alike once.
-        let parts: Vec<crate::finding_detail::Parts> = chunk
+        let mut details: Vec<(&str, &str)> = chunk
             .iter()
-            .map(|(_, _, f)| crate::finding_detail::split(f))
-            .collect();
-        let mut details: Vec<(&str, &str)> = parts
-            .iter()
-            .map(|p| (p.hash.as_str(), p.body.as_str()))
+            .map(|p| (p.parts.hash.as_str(), p.parts.body.as_str()))
             .collect();
         details.sort_unstable_by_key(|(hash, _)| *hash);
         details.dedup_by_key(|(hash, _)| *hash);
@@ -122,30 +179,29 @@ pub(crate) async fn apply_findings(
         let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority, payload, detail, first_seen, updated_at,
                                   priority_rank, remediate_by, remediate_order) ",
         );
-        let rows = chunk.iter().zip(parts.iter()).zip(ids);
-        q.push_values(rows, |mut b, (((key, priority, f), part), id)| {
-            let remediate = f
-                .deadlines
-                .remediate_by
-                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        q.push_values(chunk.iter().zip(ids), |mut b, (row, id)| {
             b.push_bind(id)
                 .push_bind(organisation_id)
                 .push_bind(asset_id)
-                .push_bind(key.0.as_str())
-                .push_bind(key.1.as_str())
-                .push_bind(priority.as_str())
-                .push_bind(part.payload.as_str())
-                .push_bind(part.hash.as_str())
+                .push_bind(row.key.0.as_str())
+                .push_bind(row.key.1.as_str())
+                .push_bind(row.priority.as_str())
+                .push_bind(row.parts.payload.as_str())
+                .push_bind(row.parts.hash.as_str())
                 .push_bind(at)
                 .push_bind(at)
                 .push_bind(
                     ward_model::Priority::ALL
                         .iter()
-                        .position(|p| *p == f.priority)
+                        .position(|p| *p == row.priority)
                         .expect("every priority is listed") as i64,
                 )
-                .push_bind(remediate.clone())
-                .push_bind(remediate.unwrap_or_else(|| crate::findings::NO_DEADLINE.into()));
+                .push_bind(row.remediate_by.as_deref())
+                .push_bind(
+                    row.remediate_by
+                        .as_deref()
+                        .unwrap_or(crate::findings::NO_DEADLINE),
+                );
         });
         q.push(
             " ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
@@ -157,25 +213,25 @@ pub(crate) async fn apply_findings(
         );
         q.build().execute(&mut *change.tx).await?;
     }
-    for (key, priority, f) in rows {
-        let previous = open.remove(&key);
+    for row in rows {
+        let priority = row.priority.as_str().to_owned();
+        let previous = open.remove(&row.key);
         let entry = FindingChange {
             reason: match (cause, &previous) {
                 (Cause::Knowledge(_), None) => Some(format!(
                     "the knowledge changed: {} of {}",
-                    verdict(&f.explanation),
-                    key.1
+                    row.verdict, row.key.1
                 )),
                 _ => None,
             },
-            vulnerability: key.0,
-            component: key.1,
-            priority: priority.clone(),
+            vulnerability: row.key.0.clone(),
+            component: row.key.1.clone(),
             previous_priority: previous.clone().filter(|p| *p != priority),
+            priority,
         };
         match previous {
             None => outcome.new.push(entry),
-            Some(p) if p != priority => outcome.changed.push(entry),
+            Some(p) if Some(&p) != Some(&entry.priority) => outcome.changed.push(entry),
             Some(_) => outcome.unchanged += 1,
         }
     }
@@ -321,7 +377,7 @@ impl Store {
     /// it again (an upload may have been matched just before this knowledge committed).
     pub async fn rematch_assets(
         &self,
-        batch: &[(&AssetRow, Vec<Finding>, Vec<Overruled>)],
+        batch: &[(&AssetRow, PreparedFindings, Vec<Overruled>)],
         scope: Option<&HashSet<String>>,
         alert_threshold: Priority,
     ) -> Result<Rematch> {

@@ -378,6 +378,7 @@ impl Store {
         let mut conn = self.pool.acquire().await?;
         let f = open_findings(
             &mut conn,
+            &self.facts,
             organisation_id,
             Some(&[vulnerability.to_owned()]),
         )
@@ -547,6 +548,7 @@ impl Store {
                 {
                     let left = open_findings(
                         &mut change.tx,
+                        &change.facts,
                         org_id,
                         Some(std::slice::from_ref(&before.subject)),
                     )

@@ -134,6 +134,82 @@ struct Facts {
     confidence: Option<String>,
 }
 
+/// What alert sync reads of a shared detail: whether it is a notice, its title, its severity
+/// in words and the confidence.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct DetailFacts {
+    pub(crate) informational: bool,
+    pub(crate) title: Option<String>,
+    pub(crate) severity: Option<String>,
+    pub(crate) confidence: Option<String>,
+}
+
+impl DetailFacts {
+    fn of(f: &Facts) -> Self {
+        let score = ward_model::advisory::headline_score(&f.cvss).map(|c| c.base_score);
+        // The finding's own severity (preferred source, or the advisory's rating) when it has
+        // one; older findings carry only their scores.
+        let rated = f
+            .severity
+            .level
+            .as_deref()
+            .filter(|l| !matches!(*l, "unknown" | ""))
+            .map(str::to_owned);
+        Self {
+            informational: f.kind.as_deref() == Some("informational"),
+            title: f.title.clone(),
+            severity: rated
+                .or_else(|| score.map(|s| ward_model::advisory::severity_rating(s).to_owned())),
+            confidence: f.confidence.clone(),
+        }
+    }
+
+    /// Read from a detail's text (a detail that does not read has no facts).
+    pub(crate) fn of_body(body: &str) -> Self {
+        Self::of(&serde_json::from_str(body).unwrap_or_default())
+    }
+}
+
+/// The facts of shared details, by key, kept across changes: a detail's key is a hash of its
+/// text, so what is read of it never changes and the cache needs no invalidation. A re-match
+/// puts in what it writes; alert sync then reads no detail it has seen. Sharing is by content
+/// alone (as the details themselves are): an entry is looked up only by the key of a finding
+/// the caller read within its own scope.
+#[derive(Clone, Default)]
+pub(crate) struct FactsCache(
+    std::sync::Arc<std::sync::Mutex<HashMap<String, std::sync::Arc<DetailFacts>>>>,
+);
+
+impl FactsCache {
+    /// Entries kept (~250 bytes each: a title, a key); past it the cache starts again empty.
+    const MAX: usize = 200_000;
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, std::sync::Arc<DetailFacts>>> {
+        // A panic elsewhere cannot leave an entry half-written: a map insert is one step.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn get(&self, hash: &str) -> Option<std::sync::Arc<DetailFacts>> {
+        self.lock().get(hash).cloned()
+    }
+
+    pub(crate) fn contains(&self, hash: &str) -> bool {
+        self.lock().contains_key(hash)
+    }
+
+    pub(crate) fn insert(&self, entries: impl IntoIterator<Item = (String, DetailFacts)>) {
+        let mut map = self.lock();
+        for (hash, facts) in entries {
+            if map.len() >= Self::MAX {
+                map.clear();
+            }
+            map.insert(hash, std::sync::Arc::new(facts));
+        }
+    }
+}
+
 #[derive(Default, serde::Deserialize)]
 #[serde(default)]
 struct DeadlineFacts {
@@ -158,11 +234,16 @@ fn lenient_scores<'de, D: serde::Deserializer<'de>>(
 /// Open findings per vulnerability, of every vulnerability or only of `only`.
 pub(crate) async fn open_findings(
     conn: &mut sqlx::AnyConnection,
+    cache: &FactsCache,
     organisation_id: OrgId,
     only: Option<&[String]>,
 ) -> Result<BTreeMap<String, OpenFindings>> {
-    const COLUMNS: &str = "SELECT f.vuln_id, f.priority, f.payload, f.detail, d.body FROM finding f
-         LEFT JOIN finding_detail d ON d.hash = f.detail WHERE f.resolved_at IS NULL AND f.organisation_id = ";
+    // The shared details are read apart, once per distinct detail and only when the cache
+    // has not seen them: joined to each row, the same body (1.4 KB on average in the bench's
+    // federation) came over once per finding that shares it, and reading an organisation's
+    // findings was most of a re-match's alert sync.
+    const COLUMNS: &str = "SELECT f.vuln_id, f.priority, f.payload, f.detail FROM finding f
+         WHERE f.resolved_at IS NULL AND f.organisation_id = ";
     let rows = match only {
         None => {
             let mut q = crate::sql::Sql::new(crate::Backend::of(conn), COLUMNS);
@@ -184,41 +265,65 @@ pub(crate) async fn open_findings(
             rows
         }
     };
+    // Only the fields read here are decoded (the explanation is skipped), each detail once.
+    let mut details: HashMap<String, std::sync::Arc<DetailFacts>> = HashMap::new();
+    let mut wanted: Vec<String> = Vec::new();
+    for hash in rows
+        .iter()
+        .filter_map(|r| r.get::<Option<String>, _>("detail"))
+    {
+        if details.contains_key(&hash) {
+            continue;
+        }
+        match cache.get(&hash) {
+            Some(facts) => {
+                details.insert(hash, facts);
+            }
+            None => wanted.push(hash),
+        }
+    }
+    wanted.sort_unstable();
+    wanted.dedup();
+    for chunk in wanted.chunks(500) {
+        let mut q = crate::sql::Sql::new(
+            crate::Backend::of(conn),
+            "SELECT hash, body FROM finding_detail WHERE hash IN (",
+        );
+        let mut sep = q.separated(", ");
+        for h in chunk {
+            sep.push_bind(h);
+        }
+        q.push(")");
+        let mut read = Vec::with_capacity(chunk.len());
+        for r in q.build().fetch_all(&mut *conn).await? {
+            read.push((
+                r.get::<String, _>("hash"),
+                DetailFacts::of_body(r.get::<&str, _>("body")),
+            ));
+        }
+        for (hash, facts) in &read {
+            details.insert(hash.clone(), std::sync::Arc::new(facts.clone()));
+        }
+        cache.insert(read);
+    }
+    let missing = std::sync::Arc::new(DetailFacts::of(&Facts::default()));
     let mut out: BTreeMap<String, OpenFindings> = BTreeMap::new();
-    // Only the fields read here are decoded (the explanation is skipped), and each shared
-    // detail once: on a re-match most of an organisation's findings share a few thousand.
-    let mut details: HashMap<String, Facts> = HashMap::new();
     for r in rows {
         let vuln: String = r.get("vuln_id");
         let priority: Priority = parse(&r, "finding", &vuln, "priority")?;
         let own: Facts = serde_json::from_str(r.get::<&str, _>("payload")).unwrap_or_default();
-        let detail: Option<String> = r.get("detail");
-        let shared = match detail {
+        let shared = match r.get::<Option<&str>, _>("detail") {
             // A row from before details were kept apart: its payload is the whole finding.
-            None => &own,
-            Some(hash) => &*details.entry(hash).or_insert_with(|| {
-                r.get::<Option<&str>, _>("body")
-                    .and_then(|b| serde_json::from_str(b).ok())
-                    .unwrap_or_default()
-            }),
+            None => std::sync::Arc::new(DetailFacts::of(&own)),
+            Some(hash) => details.get(hash).unwrap_or(&missing).clone(),
         };
         // Informational notices (RustSec unmaintained, unsound) are not vulnerabilities:
         // they are listed with the asset's findings but raise no alert.
-        if shared.kind.as_deref() == Some("informational") {
+        if shared.informational {
             continue;
         }
         let ack = own.deadlines.acknowledge_by.as_deref().map(millis);
         let rem = own.deadlines.remediate_by.as_deref().map(millis);
-        let title = shared.title.clone();
-        let score = ward_model::advisory::headline_score(&shared.cvss).map(|c| c.base_score);
-        // The finding's own severity (preferred source, or the advisory's rating) when it
-        // has one; older findings carry only their scores.
-        let rated = shared
-            .severity
-            .level
-            .as_deref()
-            .filter(|l| !matches!(*l, "unknown" | ""))
-            .map(str::to_owned);
         let confidence = shared.confidence.as_deref();
         let e = out.entry(vuln).or_insert(OpenFindings {
             count: 0,
@@ -232,10 +337,7 @@ pub(crate) async fn open_findings(
         });
         e.disputed &= confidence == Some("disputed");
         e.unverifiable &= confidence == Some("fix-unverifiable");
-        if let Some(word) =
-            rated.or_else(|| score.map(|s| ward_model::advisory::severity_rating(s).to_owned()))
-        {
-            let word = word.as_str();
+        if let Some(word) = shared.severity.as_deref() {
             let rank = |w: &str| {
                 ["none", "low", "medium", "high", "critical"]
                     .iter()
@@ -250,7 +352,7 @@ pub(crate) async fn open_findings(
         e.acknowledge_by = min_time(e.acknowledge_by.take(), ack.as_deref());
         e.remediate_by = min_time(e.remediate_by.take(), rem.as_deref());
         if e.title.is_none() {
-            e.title = title;
+            e.title = shared.title.clone();
         }
     }
     Ok(out)
@@ -348,11 +450,37 @@ pub(crate) async fn sync_alerts(
     if only.is_empty() {
         return Ok(Vec::new());
     }
-    let findings = open_findings(&mut change.tx, organisation_id, Some(only)).await?;
+    let findings =
+        open_findings(&mut change.tx, &change.facts, organisation_id, Some(only)).await?;
     let at = now();
+    // The organisation's alerts about these vulnerabilities, read at once rather than one
+    // statement per vulnerability.
+    let mut alerts: HashMap<String, AlertRow> = HashMap::new();
+    let subjects: Vec<&String> = findings.keys().collect();
+    for chunk in subjects.chunks(300) {
+        let mut q = crate::sql::Sql::new(
+            crate::Backend::of(&change.tx),
+            concat!(
+                "SELECT ",
+                alert_columns!(),
+                " FROM alert a JOIN organisation o ON o.id = a.organisation_id
+                  WHERE a.kind = 'vulnerability' AND a.organisation_id = "
+            ),
+        );
+        q.push_bind(organisation_id).push(" AND a.subject IN (");
+        let mut sep = q.separated(", ");
+        for v in chunk {
+            sep.push_bind(v.as_str());
+        }
+        q.push(")");
+        for row in q.build().fetch_all(&mut *change.tx).await? {
+            let a = alert(&row)?;
+            alerts.insert(a.subject.clone(), a);
+        }
+    }
     let mut touched = Vec::new();
     for (vuln, f) in &findings {
-        let existing = alert_by_subject(change, organisation_id, vuln).await?;
+        let existing = alerts.remove(vuln);
         let alerting = f.best_priority.reaches(threshold);
         match existing {
             None if alerting => {

@@ -94,6 +94,14 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         servers: usize,
     },
+    /// One new KEV entry on a federation already matched (the database `federation` leaves,
+    /// or a copy of it): the latency from the import's commit to the affected members'
+    /// notifications in the outbox, for a vulnerability many members have that KEV does not
+    /// list yet (the same one on copies of the same database).
+    Kev {
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// From a KEV publication to the members' notifications: a generated federation (as
     /// `federation`) on a copy of a knowledge-only database, `ward serve --feeds` polling a
     /// loopback publisher every --every seconds, the central team's webhook on loopback; the
@@ -338,6 +346,18 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 servers,
             )
             .await?
+        }
+        BenchCommand::Kev { db } => {
+            let location = db.location();
+            let store = Store::open(&location).await?;
+            let policy = ward_priority::Policy::load("ssvc-deployer")?;
+            let kev = kev_step(&store, &policy).await?;
+            json!({
+                "bench": "kev",
+                "backend": store.backend().as_str(),
+                "kev": kev,
+                "peak_rss_mib": peak_rss_mib(),
+            })
         }
         BenchCommand::Hunt {
             rules,
@@ -702,27 +722,7 @@ async fn federation(
     let counts = store.outbox_counts().await?;
 
     // One new KEV entry for a vulnerability many members have.
-    let kev = match store.unlisted_finding().await? {
-        Some((cve, orgs)) => {
-            let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-            let started = Instant::now();
-            let mut tx = store.begin_import().await?;
-            tx.upsert_kev(&ward_model::KevEntry {
-                cve_id: cve.clone(),
-                date_added: Some(chrono::Utc::now().date_naive()),
-                due_date: Some(chrono::Utc::now().date_naive() + chrono::Duration::days(21)),
-                ..ward_model::KevEntry::default()
-            })
-            .await?;
-            tx.commit(&json!({"bench": "kev"})).await?;
-            let run = ward_server::match_knowledge_changes(&store, &policy).await?;
-            let latency = started.elapsed().as_secs_f64();
-            let (queued, notified_orgs) = store.outbox_since(&since).await?;
-            json!({"cve": cve, "members_with_findings": orgs, "assets_rematched": run.assets,
-                   "notifications_queued": queued, "members_notified": notified_orgs, "latency_ms": latency * 1000.0})
-        }
-        None => json!(null),
-    };
+    let kev = kev_step(&store, &policy).await?;
 
     // The worklist under load.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -805,6 +805,35 @@ async fn federation(
         "worklist_all_servers": load_n,
         "peak_rss_mib": peak_rss_mib(),
     }))
+}
+
+/// Lists in KEV a vulnerability many members have and KEV does not list yet, and measures
+/// the time from before the import to the notifications queued by continuous matching.
+async fn kev_step(
+    store: &Store,
+    policy: &ward_priority::Policy,
+) -> anyhow::Result<serde_json::Value> {
+    Ok(match store.unlisted_finding().await? {
+        Some((cve, orgs)) => {
+            let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let started = Instant::now();
+            let mut tx = store.begin_import().await?;
+            tx.upsert_kev(&ward_model::KevEntry {
+                cve_id: cve.clone(),
+                date_added: Some(chrono::Utc::now().date_naive()),
+                due_date: Some(chrono::Utc::now().date_naive() + chrono::Duration::days(21)),
+                ..ward_model::KevEntry::default()
+            })
+            .await?;
+            tx.commit(&json!({"bench": "kev"})).await?;
+            let run = ward_server::match_knowledge_changes(store, policy).await?;
+            let latency = started.elapsed().as_secs_f64();
+            let (queued, notified_orgs) = store.outbox_since(&since).await?;
+            json!({"cve": cve, "members_with_findings": orgs, "assets_rematched": run.assets,
+                   "notifications_queued": queued, "members_notified": notified_orgs, "latency_ms": latency * 1000.0})
+        }
+        None => json!(null),
+    })
 }
 
 /// Another `ward serve` on the same database (this binary, a process of its own); killed
