@@ -733,6 +733,22 @@ async fn the_worklist_pages_by_keyset_and_keeps_its_counts(db: TestDb) {
     };
     put(many(230)).await;
     let member = Scope::operator().within(asset.organisation_id).unwrap();
+    // One write of an asset's findings takes one block of ids (#22): they follow each other,
+    // above every id of the plain opaque scheme.
+    let mut ids: Vec<i64> = store
+        .findings(&FindingQuery {
+            limit: 1000,
+            ..FindingQuery::new(member)
+        })
+        .await
+        .unwrap()
+        .0
+        .iter()
+        .map(|r| r.id.get())
+        .collect();
+    ids.sort_unstable();
+    assert!(ids[0] > 1 << 52, "{}", ids[0]);
+    assert_eq!(ids[229] - ids[0], 229, "not one block: {ids:?}");
 
     for scope in [member, Scope::operator()] {
         let whole = store

@@ -327,7 +327,9 @@ impl Store {
             for id in chunk {
                 sep.push_bind(id);
             }
-            q.push(") ORDER BY a.id");
+            // An organisation's assets together: a batch of them written at once then brings
+            // few organisations' alerts in line (one pass over each one's alerts).
+            q.push(") ORDER BY a.organisation_id, a.id");
             let mut stored = Vec::new();
             for r in q.build().fetch_all(&self.pool).await? {
                 let asset = asset_row(&r)?;

@@ -134,6 +134,175 @@ async fn epss_keeps_the_latest_score_date(db: TestDb) {
     tx.commit(&serde_json::json!({})).await.unwrap();
 }
 
+/// SQLite's migration 0027 rebuilds `finding` with a rowid in write order (#22): every finding
+/// keeps its id and every column, the rows then sit in asset order, the open findings' counts
+/// stay as they were, and the rebuilt table's triggers still keep them.
+#[tokio::test]
+async fn findings_move_into_write_order_whole() {
+    use sqlx::Row;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("before-0027.db");
+    let pool = sqlx::SqlitePool::connect_with(
+        sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true),
+    )
+    .await
+    .unwrap();
+    sqlx::migrate!("./migrations/sqlite")
+        .run_to(26, &pool)
+        .await
+        .unwrap();
+    let at = "2026-12-06T10:00:00.000Z";
+    for (id, slug) in [(1, "rxa"), (2, "rxb")] {
+        sqlx::query("INSERT INTO organisation (id, slug, name, created_at) VALUES (?, ?, ?, ?)")
+            .bind(id)
+            .bind(slug)
+            .bind(slug)
+            .bind(at)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let assets = [(20_i64, 2_i64), (5, 1), (10, 1)];
+    for (id, org) in assets {
+        sqlx::query(
+            "INSERT INTO asset (id, organisation_id, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(org)
+        .bind(format!("asset-{id}"))
+        .bind(at)
+        .bind(at)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    // Ids as the plain opaque scheme gave them: in no order of asset or time.
+    for i in 0..90_i64 {
+        let (asset, org) = assets[(i % 3) as usize];
+        let priority = ["immediate", "out-of-cycle", "scheduled", "defer"][(i % 4) as usize];
+        sqlx::query(
+            "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority,
+                 payload, first_seen, updated_at, resolved_at, priority_rank, remediate_by,
+                 resolution, remediate_order, detail)
+             VALUES (?, ?, ?, ?, 'c@1', ?, '{}', ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind((i * 7_919 % 1_000) * 1_000_003 + 17)
+        .bind(org)
+        .bind(asset)
+        .bind(format!("CVE-2025-{i:04}"))
+        .bind(priority)
+        .bind(at)
+        .bind(at)
+        .bind((i % 5 == 0).then_some(at))
+        .bind(i % 4)
+        .bind((i % 2 == 0).then_some("2026-12-20T10:00:00.000Z"))
+        .bind((i % 5 == 0).then_some("inventory"))
+        .bind(if i % 2 == 0 {
+            "2026-12-20T10:00:00.000Z"
+        } else {
+            "~"
+        })
+        .bind(format!("{i:032x}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    let findings =
+        "SELECT id || '|' || organisation_id || '|' || asset_id || '|' || vuln_id || '|' ||
+            component || '|' || priority || '|' || payload || '|' || first_seen || '|' ||
+            updated_at || '|' || COALESCE(resolved_at, '-') || '|' || priority_rank || '|' ||
+            COALESCE(remediate_by, '-') || '|' || COALESCE(resolution, '-') || '|' ||
+            remediate_order || '|' || COALESCE(detail, '-') AS r FROM finding ORDER BY id";
+    let counts =
+        "SELECT organisation_id || ':' || priority || ':' || n AS r FROM finding_open_count
+                  ORDER BY organisation_id, priority";
+    let read = |pool: sqlx::SqlitePool, sql: &'static str| async move {
+        sqlx::query(sql)
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("r"))
+            .collect::<Vec<_>>()
+    };
+    let (before, counts_before) = (
+        read(pool.clone(), findings).await,
+        read(pool.clone(), counts).await,
+    );
+    assert_eq!(before.len(), 90);
+    pool.close().await;
+
+    let _store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let pool =
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+    assert_eq!(read(pool.clone(), findings).await, before);
+    assert_eq!(read(pool.clone(), counts).await, counts_before);
+    let by_rowid: Vec<i64> = sqlx::query("SELECT asset_id FROM finding ORDER BY rowid")
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get("asset_id"))
+        .collect();
+    assert!(
+        by_rowid.is_sorted(),
+        "rows not in asset order: {by_rowid:?}"
+    );
+    let schema: Vec<String> = sqlx::query(
+        "SELECT name FROM sqlite_master WHERE tbl_name = 'finding' AND type IN ('index', 'trigger')
+         AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .iter()
+    .map(|r| r.get("name"))
+    .collect();
+    assert_eq!(
+        schema,
+        [
+            "finding_by_vulnerability",
+            "finding_open_central",
+            "finding_open_count_delete",
+            "finding_open_count_insert",
+            "finding_open_count_update",
+            "finding_open_member",
+            "finding_worklist",
+        ]
+    );
+    // The triggers count on the rebuilt table: one open finding of rxb's resolved.
+    let open_b = |pool: sqlx::SqlitePool| async move {
+        sqlx::query_scalar::<_, i64>(
+            "SELECT SUM(n) FROM finding_open_count WHERE organisation_id = 2",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    };
+    let was = open_b(pool.clone()).await;
+    sqlx::query(
+        "UPDATE finding SET resolved_at = '2026-12-07T00:00:00.000Z' WHERE id =
+             (SELECT MIN(id) FROM finding WHERE organisation_id = 2 AND resolved_at IS NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(open_b(pool.clone()).await, was - 1);
+    // An id stays unique.
+    let dup = sqlx::query(
+        "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority,
+             payload, first_seen, updated_at) SELECT id, organisation_id, asset_id, 'CVE-0', 'x',
+             priority, payload, first_seen, updated_at FROM finding LIMIT 1",
+    )
+    .execute(&pool)
+    .await;
+    assert!(dup.is_err(), "a second finding took an id in use");
+}
+
 #[tokio::test]
 async fn an_unreachable_postgres_is_named_without_its_password() {
     // Port 9 (discard) on loopback: nothing listens.

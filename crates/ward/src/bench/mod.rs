@@ -93,6 +93,10 @@ enum BenchCommand {
         /// load balancer.
         #[arg(long, default_value_t = 1)]
         servers: usize,
+        /// Leave out the KEV step: the database is left as full matching left it, so that
+        /// `ward bench kev` on copies of it lists the same vulnerability each time.
+        #[arg(long)]
+        no_kev: bool,
     },
     /// One new KEV entry on a federation already matched (the database `federation` leaves,
     /// or a copy of it): the latency from the import's commit to the affected members'
@@ -336,6 +340,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             components,
             load_seconds,
             servers,
+            no_kev,
         } => {
             federation(
                 &db.location(),
@@ -344,6 +349,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 components,
                 load_seconds,
                 servers,
+                no_kev,
             )
             .await?
         }
@@ -691,6 +697,7 @@ async fn federation(
     components: usize,
     load_seconds: u64,
     servers: usize,
+    no_kev: bool,
 ) -> anyhow::Result<serde_json::Value> {
     anyhow::ensure!((1..=16).contains(&servers), "--servers: 1 to 16");
     let store = Store::open(location).await?;
@@ -722,7 +729,11 @@ async fn federation(
     let counts = store.outbox_counts().await?;
 
     // One new KEV entry for a vulnerability many members have.
-    let kev = kev_step(&store, &policy).await?;
+    let kev = if no_kev {
+        json!({"skipped": "--no-kev"})
+    } else {
+        kev_step(&store, &policy).await?
+    };
 
     // The worklist under load.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
