@@ -241,27 +241,23 @@ async fn findings_move_into_write_order_whole() {
             .unwrap();
     assert_eq!(read(pool.clone(), findings).await, before);
     assert_eq!(read(pool.clone(), counts).await, counts_before);
-    let by_rowid: Vec<i64> = sqlx::query("SELECT asset_id FROM finding ORDER BY rowid")
-        .fetch_all(&pool)
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| r.get("asset_id"))
-        .collect();
+    // Zero-padded, so that text order is the ids' order.
+    let by_rowid = read(
+        pool.clone(),
+        "SELECT printf('%012d', asset_id) AS r FROM finding ORDER BY rowid",
+    )
+    .await;
+    assert_eq!(by_rowid.len(), 90);
     assert!(
         by_rowid.is_sorted(),
         "rows not in asset order: {by_rowid:?}"
     );
-    let schema: Vec<String> = sqlx::query(
-        "SELECT name FROM sqlite_master WHERE tbl_name = 'finding' AND type IN ('index', 'trigger')
-         AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+    let schema = read(
+        pool.clone(),
+        "SELECT name AS r FROM sqlite_master WHERE tbl_name = 'finding'
+         AND type IN ('index', 'trigger') AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
     )
-    .fetch_all(&pool)
-    .await
-    .unwrap()
-    .iter()
-    .map(|r| r.get("name"))
-    .collect();
+    .await;
     assert_eq!(
         schema,
         [
