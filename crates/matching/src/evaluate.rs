@@ -192,36 +192,42 @@ pub fn evaluate(
     asset: &AssetContext<'_>,
 ) -> Option<Verdict> {
     let mut best: Option<Verdict> = None;
-    if !advisory.configurations.is_empty() {
-        best = better(
-            best,
-            evaluate_nvd(&advisory.source, &advisory.configurations, subject, asset),
-        );
+    if !advisory.configurations.is_empty()
+        && let Some(v) = evaluate_nvd(&advisory.source, &advisory.configurations, subject, asset)
+    {
+        keep_better(&mut best, v);
     }
+    // Most of a record's entries are other products' (a WordPress record lists hundreds of
+    // plugins): only a verdict is weighed, so the best one is not moved for each entry.
     for affected in &advisory.affected {
-        best = better(best, evaluate_affected(&advisory.source, affected, subject));
+        if let Some(v) = evaluate_affected(&advisory.source, affected, subject) {
+            keep_better(&mut best, v);
+        }
     }
     best
 }
 
-/// Prefers the more precise verdict; at equal precision, `affected` (the safer answer).
-fn better(a: Option<Verdict>, b: Option<Verdict>) -> Option<Verdict> {
-    match (a, b) {
-        (None, x) | (x, None) => x,
-        (Some(a), Some(b)) => {
-            let rank = |v: &Verdict| {
-                (
-                    v.status != Status::Unknown,
-                    v.basis.precision(),
-                    v.status == Status::Affected,
-                )
-            };
-            let mut fixed = a.fixed.clone();
-            fixed.extend(b.fixed.iter().cloned());
-            let mut keep = if rank(&b) > rank(&a) { b } else { a };
-            keep.fixed = fixed;
-            Some(keep)
-        }
+/// Keeps the more precise verdict of `best` and `b`; at equal precision, `affected` (the
+/// safer answer). The fixed versions of both are kept.
+fn keep_better(best: &mut Option<Verdict>, mut b: Verdict) {
+    let Some(a) = best.as_mut() else {
+        *best = Some(b);
+        return;
+    };
+    let rank = |v: &Verdict| {
+        (
+            v.status != Status::Unknown,
+            v.basis.precision(),
+            v.status == Status::Affected,
+        )
+    };
+    if rank(&b) > rank(a) {
+        let mut fixed = std::mem::take(&mut a.fixed);
+        fixed.append(&mut b.fixed);
+        b.fixed = fixed;
+        *a = b;
+    } else {
+        a.fixed.extend(b.fixed);
     }
 }
 

@@ -541,23 +541,20 @@ impl Store {
         .execute(&mut *change.tx)
         .await?;
 
-        let mut outcome = UploadOutcome::empty(asset.id, version, components.len());
         let upload = format!(
             "version {version} of the inventory of {} ({file_name}, uploaded by {actor})",
             asset.name
         );
-        let cause = crate::rematch::Cause::Inventory(upload.clone());
-        apply_findings(
-            &mut change,
-            asset.id,
+        let mut written = [crate::rematch::AssetFindings {
+            asset_id: asset.id,
             organisation_id,
-            &findings,
-            None,
-            &cause,
-            &at,
-            &mut outcome,
-        )
-        .await?;
+            findings: &findings,
+            cause: crate::rematch::Cause::Inventory(upload.clone()),
+            outcome: UploadOutcome::empty(asset.id, version, components.len()),
+        }];
+        apply_findings(&mut change, &mut written, None, &at).await?;
+        let [written] = written;
+        let mut outcome = written.outcome;
         sqlx::query("DELETE FROM asset_product WHERE asset_id = $1")
             .bind(asset.id)
             .execute(&mut *change.tx)
