@@ -149,8 +149,22 @@ pub(crate) async fn rematch_once(
         std::collections::HashSet::new();
     let now = chrono::Utc::now();
     let mut in_memory = 0.0;
-    for group in ids.chunks(ASSET_GROUP) {
-        let assets = store.assets_for_matching(group).await?;
+    // The next group's inventories are read (and decompressed) while this group is matched
+    // and written: on SQLite a reader does not wait for the writer, and the reading is then
+    // off the critical path (at 200 members, a KEV listing's 7,472 assets took 0.5–0.7 s to
+    // read, one group after another).
+    let read = |group: &[AssetId]| {
+        let (store, group) = (store.clone(), group.to_vec());
+        tokio::spawn(async move { store.assets_for_matching(&group).await })
+    };
+    let mut groups = ids.chunks(ASSET_GROUP);
+    let mut reading = groups.next().map(read);
+    while let Some(current) = reading.take() {
+        let assets = match current.await {
+            Ok(read) => read?,
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        };
+        reading = groups.next().map(read);
         if only.is_none() {
             let inventory = ward_model::Inventory {
                 assets: assets

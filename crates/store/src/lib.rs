@@ -37,6 +37,7 @@ pub mod taxii;
 pub mod tokens;
 pub mod users;
 pub mod vex;
+mod wal;
 
 pub use alerts::{
     AlertCompliance, AlertCounts, AlertRow, Attention, IssueTarget, MemberScore, TickOutcome,
@@ -132,4 +133,6 @@ pub struct Store {
     sqlite_file: Option<std::sync::Arc<std::path::Path>>,
     /// What alert sync has read of shared finding details.
     facts: alerts::sync::FactsCache,
+    /// SQLite in a file: the thread that folds the write-ahead log into it.
+    checkpointer: Option<std::sync::Arc<wal::Checkpointer>>,
 }

@@ -299,6 +299,50 @@ async fn findings_move_into_write_order_whole() {
     assert!(dup.is_err(), "a second finding took an id in use");
 }
 
+/// On a SQLite file the write-ahead log is folded into the database by the store's own
+/// checkpointing thread, not by the commits: a write far smaller than the 1,000 pages at
+/// which a commit would checkpoint reaches the database file while the store is open, and
+/// closing the store leaves no log behind.
+#[tokio::test]
+async fn the_log_reaches_the_file_beside_the_commits() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ward.db");
+    let store = Store::open(path.to_str().unwrap()).await.unwrap();
+    let slug = "trust-checkpointed-beside-commits";
+    store
+        .create_organisation("test", slug, "Trust", false)
+        .await
+        .unwrap();
+    let in_file = || {
+        std::fs::read(&path)
+            .unwrap()
+            .windows(slug.len())
+            .any(|w| w == slug.as_bytes())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !in_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the organisation is still only in the log after 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    store.close().await;
+    assert!(
+        !dir.path().join("ward.db-wal").exists(),
+        "closing the store removes the log"
+    );
+    let reopened = Store::open(path.to_str().unwrap()).await.unwrap();
+    assert!(
+        reopened
+            .organisations()
+            .await
+            .unwrap()
+            .iter()
+            .any(|o| o.slug == slug)
+    );
+}
+
 #[tokio::test]
 async fn an_unreachable_postgres_is_named_without_its_password() {
     // Port 9 (discard) on loopback: nothing listens.
