@@ -121,6 +121,39 @@ impl Change {
         before: Option<&serde_json::Value>,
         after: Option<&serde_json::Value>,
     ) -> Result<()> {
+        let row = self.chain(organisation_id, action, target, before, after);
+        insert_entries(&mut self.tx, std::slice::from_ref(&row)).await
+    }
+
+    /// Appends entries in their order, many to a statement: a re-match logs one per asset it
+    /// changed, thousands in a KEV listing at national scale. Each is
+    /// (organisation, action, target, after).
+    pub async fn log_all(
+        &mut self,
+        entries: &[(Option<OrgId>, &str, String, serde_json::Value)],
+    ) -> Result<()> {
+        let rows: Vec<EntryRow> = entries
+            .iter()
+            .map(|(organisation_id, action, target, after)| {
+                self.chain(*organisation_id, action, target, None, Some(after))
+            })
+            .collect();
+        // Ten parameters a row: well under either backend's limit per statement.
+        for chunk in rows.chunks(1000) {
+            insert_entries(&mut self.tx, chunk).await?;
+        }
+        Ok(())
+    }
+
+    /// The next entry of the chain, made and taken as its head (written by the caller).
+    fn chain(
+        &mut self,
+        organisation_id: Option<OrgId>,
+        action: &str,
+        target: &str,
+        before: Option<&serde_json::Value>,
+        after: Option<&serde_json::Value>,
+    ) -> EntryRow {
         let seq = self.seq + 1;
         let at = now();
         let before = before.map(serde_json::Value::to_string);
@@ -136,26 +169,21 @@ impl Change {
             after.as_deref(),
             &self.hash,
         );
-        sqlx::query(
-            "INSERT INTO audit_log (seq, at, actor, organisation_id, action, target, before, after, prev_hash, hash)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        )
-        .bind(seq)
-        .bind(&at)
-        .bind(&self.actor)
-        .bind(organisation_id)
-        .bind(action)
-        .bind(target)
-        .bind(&before)
-        .bind(&after)
-        .bind(&self.hash)
-        .bind(&hash)
-        .execute(&mut *self.tx)
-        .await?;
+        let row = EntryRow {
+            seq,
+            at: at.clone(),
+            actor: self.actor.clone(),
+            organisation_id,
+            action: action.to_owned(),
+            target: target.to_owned(),
+            before,
+            after,
+            prev_hash: std::mem::replace(&mut self.hash, hash.clone()),
+            hash,
+        };
         self.seq = seq;
-        self.hash = hash;
         self.at = at;
-        Ok(())
+        row
     }
 
     /// Appends the entry of a record created (`record` as the API shows it).
@@ -523,4 +551,42 @@ impl Store {
         }
         Ok((verdict, good))
     }
+}
+
+/// An audit entry as written.
+struct EntryRow {
+    seq: i64,
+    at: String,
+    actor: String,
+    organisation_id: Option<OrgId>,
+    action: String,
+    target: String,
+    before: Option<String>,
+    after: Option<String>,
+    prev_hash: String,
+    hash: String,
+}
+
+async fn insert_entries(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &[EntryRow],
+) -> Result<()> {
+    let mut q = crate::sql::Sql::new(
+        crate::Backend::of(tx),
+        "INSERT INTO audit_log (seq, at, actor, organisation_id, action, target, before, after, prev_hash, hash) ",
+    );
+    q.push_values(rows, |mut b, r| {
+        b.push_bind(r.seq)
+            .push_bind(&r.at)
+            .push_bind(&r.actor)
+            .push_bind(r.organisation_id)
+            .push_bind(&r.action)
+            .push_bind(&r.target)
+            .push_bind(&r.before)
+            .push_bind(&r.after)
+            .push_bind(&r.prev_hash)
+            .push_bind(&r.hash);
+    });
+    q.build().execute(&mut **tx).await?;
+    Ok(())
 }

@@ -509,6 +509,8 @@ impl Store {
             names.push(asset.name.as_str());
         }
         apply_findings(&mut change, &mut writes, scope, &at).await?;
+        // One entry per asset whose findings changed, written together.
+        let mut entries = Vec::new();
         for (written, name) in writes.into_iter().zip(names) {
             let (organisation_id, outcome) = (written.organisation_id, written.outcome);
             // A knowledge change with the same priorities still refreshes the findings'
@@ -520,19 +522,16 @@ impl Store {
                 && outcome.resolved.is_empty())
             {
                 wrote = true;
-                change
-                    .log(
-                        Some(organisation_id),
-                        "findings.rematch",
-                        &format!("asset:{}", outcome.asset),
-                        None,
-                        Some(&serde_json::json!({
-                            "new": outcome.new.len(),
-                            "changed": outcome.changed.len(),
-                            "resolved": outcome.resolved.len(),
-                        })),
-                    )
-                    .await?;
+                entries.push((
+                    Some(organisation_id),
+                    "findings.rematch",
+                    format!("asset:{}", outcome.asset),
+                    serde_json::json!({
+                        "new": outcome.new.len(),
+                        "changed": outcome.changed.len(),
+                        "resolved": outcome.resolved.len(),
+                    }),
+                ));
                 touched
                     .entry(organisation_id)
                     .or_default()
@@ -543,6 +542,7 @@ impl Store {
             }
             outcomes.push(outcome);
         }
+        change.log_all(&entries).await?;
         let mut alerts = Vec::new();
         for (organisation_id, vulns) in touched {
             let vulns: Vec<String> = vulns.into_iter().collect();
