@@ -960,7 +960,134 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
     );
 }
 
+/// A knowledge change over many assets (#22): re-matched in batches that keep each member's
+/// assets together, so each member's alert is raised once with all its evidence (batches of 50
+/// split a member of 60 and updated the alert the first batch raised); a KEV listing after it
+/// keeps every finding's id, and the audit chain stays whole.
+async fn a_knowledge_change_over_many_assets_tells_each_member_once(db: TestDb) {
+    let (store, mut policy, first) = member_asset(&db).await;
+    // Every finding alerts: the alerts are what is counted.
+    policy.alert_threshold = ward_model::Priority::Defer;
+    let other = store
+        .create_organisation("test", "rxb", "B trust", false)
+        .await
+        .unwrap();
+    let mut assets = vec![first.clone()];
+    for i in 1..120 {
+        let org = if i < 60 {
+            first.organisation_id
+        } else {
+            other.id
+        };
+        assets.push(
+            store
+                .create_asset(
+                    "test",
+                    Scope::operator().within(org).unwrap(),
+                    &NewAsset {
+                        name: format!("mdm-{i:03}"),
+                        exposure: Some(ward_model::Exposure::Open),
+                        criticality: Some(ward_model::Criticality::High),
+                        tags: vec![],
+                    },
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    // Inventories stored before the knowledge names EPMM: nothing found yet.
+    for asset in &assets {
+        let m = matched(&store, &policy, asset, "12.5.0.0").await;
+        assert!(m.findings.is_empty());
+        store_it(&store, &policy, asset, &m).await.unwrap();
+    }
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
+    let run = ward_server::match_knowledge_changes(&store, &policy)
+        .await
+        .unwrap();
+    assert_eq!((run.assets, run.new), (120, 120));
+    let actions = |entries: &[ward_store::AuditEntry], action: &str| {
+        entries.iter().filter(|e| e.action == action).count()
+    };
+    let log = store.audit_log(Scope::operator()).await.unwrap();
+    assert_eq!(actions(&log, "findings.rematch"), 120);
+    assert_eq!(actions(&log, "alert.raise"), 2, "one alert per member");
+    assert_eq!(
+        actions(&log, "alert.evidence"),
+        0,
+        "no alert raised half-told"
+    );
+    let alerts = store.alerts(Scope::operator()).await.unwrap();
+    let mut evidence: Vec<(i64, String)> = alerts
+        .iter()
+        .map(|a| (a.evidence, a.subject.clone()))
+        .collect();
+    evidence.sort();
+    assert_eq!(
+        evidence,
+        vec![(60, "CVE-2025-4427".into()), (60, "CVE-2025-4427".into())]
+    );
+
+    let ids = |store: Store| async move {
+        let mut rows: Vec<(i64, String, String)> = store
+            .findings(&FindingQuery {
+                limit: 1000,
+                ..FindingQuery::new(Scope::operator())
+            })
+            .await
+            .unwrap()
+            .0
+            .iter()
+            .map(|r| {
+                (
+                    r.id.get(),
+                    r.finding["asset"].to_string(),
+                    r.finding["vulnerability"].to_string(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows
+    };
+    let before = ids(store.clone()).await;
+    assert_eq!(before.len(), 120);
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_kev(&ward_model::KevEntry {
+        cve_id: "CVE-2025-4427".into(),
+        date_added: chrono::NaiveDate::from_ymd_opt(2025, 5, 19),
+        due_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 9),
+        ..ward_model::KevEntry::default()
+    })
+    .await
+    .unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+    let run = ward_server::match_knowledge_changes(&store, &policy)
+        .await
+        .unwrap();
+    assert_eq!((run.assets, run.new, run.resolved), (120, 0, 0));
+    assert_eq!(
+        ids(store.clone()).await,
+        before,
+        "a re-match keeps the findings' ids"
+    );
+    let listed = store
+        .findings(&FindingQuery {
+            limit: 1000,
+            ..FindingQuery::new(Scope::operator())
+        })
+        .await
+        .unwrap()
+        .0;
+    assert!(
+        listed.iter().all(|r| r.finding["kev"].is_object()),
+        "every finding now carries the KEV listing"
+    );
+    let verdict = store.verify_audit().await.unwrap();
+    assert!(verdict.problems.is_empty(), "{:?}", verdict.problems);
+}
+
 ward_testdata::backend_tests!(
+    a_knowledge_change_over_many_assets_tells_each_member_once,
     findings_share_their_details_and_none_is_left_behind,
     the_worklist_pages_by_keyset_and_keeps_its_counts,
     a_fix_the_version_cannot_show_is_answered_fix_installed,
