@@ -14,6 +14,20 @@ async fn import(store: &Store, advisory: &Advisory) {
     tx.commit(&serde_json::json!({})).await.unwrap();
 }
 
+/// CISA lists the EPMM authentication bypass in KEV (as it did on 2025-05-19).
+async fn list_in_kev(store: &Store) {
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_kev(&ward_model::KevEntry {
+        cve_id: "CVE-2025-4427".into(),
+        date_added: chrono::NaiveDate::from_ymd_opt(2025, 5, 19),
+        due_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 9),
+        ..ward_model::KevEntry::default()
+    })
+    .await
+    .unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+}
+
 fn epmm(version: &str) -> Vec<Component> {
     let csv = format!(
         "asset,cpe\nmdm-01,cpe:2.3:a:ivanti:endpoint_manager_mobile:{version}:*:*:*:*:*:*:*\n"
@@ -910,16 +924,7 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
     );
 
     // CISA lists it: the findings' facts and explanations change, the old detail is left.
-    let mut tx = store.begin_import().await.unwrap();
-    tx.upsert_kev(&ward_model::KevEntry {
-        cve_id: "CVE-2025-4427".into(),
-        date_added: chrono::NaiveDate::from_ymd_opt(2025, 5, 19),
-        due_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 9),
-        ..ward_model::KevEntry::default()
-    })
-    .await
-    .unwrap();
-    tx.commit(&serde_json::json!({})).await.unwrap();
+    list_in_kev(&store).await;
     ward_server::match_knowledge_changes(&store, &policy)
         .await
         .unwrap();
@@ -1051,16 +1056,7 @@ async fn a_knowledge_change_over_many_assets_tells_each_member_once(db: TestDb) 
     };
     let before = ids(store.clone()).await;
     assert_eq!(before.len(), 120);
-    let mut tx = store.begin_import().await.unwrap();
-    tx.upsert_kev(&ward_model::KevEntry {
-        cve_id: "CVE-2025-4427".into(),
-        date_added: chrono::NaiveDate::from_ymd_opt(2025, 5, 19),
-        due_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 9),
-        ..ward_model::KevEntry::default()
-    })
-    .await
-    .unwrap();
-    tx.commit(&serde_json::json!({})).await.unwrap();
+    list_in_kev(&store).await;
     let run = ward_server::match_knowledge_changes(&store, &policy)
         .await
         .unwrap();
