@@ -233,8 +233,6 @@ impl Store {
             .as_deref()
             .and_then(crate::wal::Checkpointer::start)
             .map(std::sync::Arc::new);
-        // With the checkpointer, a commit checkpoints only past the backstop; without it (a
-        // database in memory), at SQLite's default of 1,000 pages.
         // With the checkpointer, a commit checkpoints only past 16,384 pages of log (see `wal`); without
         // it (a database in memory), at SQLite's default of 1,000 pages.
         let pragmas = if checkpointer.is_some() {

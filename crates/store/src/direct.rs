@@ -51,18 +51,27 @@ pub(crate) async fn views(
     Ok(Some(views))
 }
 
+/// A connection of its own to the database in `file` (beside the pool, one thread's: no
+/// mutex); `None` when it cannot be opened, logged with what is done instead (`fallback`).
+pub(crate) fn open(file: &Path, flags: OpenFlags, fallback: &str) -> Option<Connection> {
+    match Connection::open_with_flags(file, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX) {
+        Ok(conn) => Some(conn),
+        Err(e) => {
+            tracing::debug!(file = %file.display(), error = %e, "{fallback}");
+            None
+        }
+    }
+}
+
 /// One part: the views of the ids in `ids_json` (a JSON array, read by SQLite's `json_each`:
 /// one statement, however many ids).
 fn read(file: &Path, ids_json: &str, for_matching: bool) -> Result<Option<Vec<Advisory>>> {
-    let conn = match Connection::open_with_flags(
+    let Some(conn) = open(
         file,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    ) {
-        Ok(conn) => conn,
-        Err(e) => {
-            tracing::debug!(file = %file.display(), error = %e, "reading views through the pool");
-            return Ok(None);
-        }
+        OpenFlags::SQLITE_OPEN_READ_ONLY,
+        "reading views through the pool",
+    ) else {
+        return Ok(None);
     };
     conn.busy_timeout(Duration::from_secs(30))?;
     let mut statement = conn.prepare(

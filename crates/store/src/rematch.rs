@@ -247,7 +247,6 @@ pub(crate) async fn apply_findings(
         );
         q.build().execute(&mut *change.tx).await?;
     }
-    drop(rows);
     for a in assets.iter_mut() {
         // Scoped (a knowledge change): findings of other vulnerabilities are left as they are.
         let open: HashMap<(String, String), String> = stored

@@ -3,9 +3,10 @@
 //! By default the connection whose commit takes the log past 1,000 pages checkpoints it there
 //! and then: copies the pages into the database file and syncs both, inside the commit its
 //! caller awaits. A KEV listing re-matched at 200 members writes about 130 MB of log in 150
-//! commits; the checkpoints in them took 0.4–0.5 s of the listing's 3 s before its
-//! notifications were queued. Here a thread checkpoints instead (`PASSIVE`: it never waits for
-//! or blocks a writer or reader), a few times a second, and the commits only append to the
+//! commits; the checkpoints in them took about 0.5 s of the listing's 3 s before its
+//! notifications were queued. Every 200 ms was slower than once a second (more syncs
+//! beside the writer: 2.9–3.1 s against 2.4–2.5 s). Here a thread checkpoints instead (`PASSIVE`: it never waits for
+//! or blocks a writer or reader), once a second, and the commits only append to the
 //! log. The pool's own automatic checkpoint stays, at 16,384 pages (64 MiB of log, set by
 //! `Store::open`), should the thread fall behind.
 
@@ -15,7 +16,7 @@ use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::OpenFlags;
 
 /// How often the log is folded in.
 const INTERVAL: Duration = Duration::from_millis(1000);
@@ -30,16 +31,11 @@ impl Checkpointer {
     /// Starts checkpointing the database in `file`; `None` (and the pool checkpoints as
     /// SQLite does by default) when it cannot be opened for writing.
     pub(crate) fn start(file: &Path) -> Option<Self> {
-        let conn = match Connection::open_with_flags(
+        let conn = crate::direct::open(
             file,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        ) {
-            Ok(conn) => conn,
-            Err(e) => {
-                tracing::debug!(file = %file.display(), error = %e, "checkpoints left to the commits");
-                return None;
-            }
-        };
+            OpenFlags::SQLITE_OPEN_READ_WRITE,
+            "checkpoints left to the commits",
+        )?;
         let (stop, stopped) = channel::<()>();
         let thread = std::thread::Builder::new()
             .name("ward-checkpoint".into())
