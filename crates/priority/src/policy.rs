@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, NaiveTime, Utc};
+use chrono::{DateTime, Duration, NaiveTime, SubsecRound, Utc};
 use serde::Deserialize;
 use toml::Spanned;
 use ward_model::{
@@ -430,7 +430,10 @@ impl Policy {
             ));
             remediate_by = Some(moved);
         }
-        (acknowledge_by, remediate_by)
+        // To the millisecond: what the store keeps (a deadline's nanoseconds say nothing), so
+        // that a finding reads back as it was decided.
+        let ms = |t: DateTime<Utc>| t.trunc_subsecs(3);
+        (acknowledge_by.map(ms), remediate_by.map(ms))
     }
 
     /// The deadlines of an alert the central team issues to a member whose inventory says

@@ -862,10 +862,11 @@ async fn the_worklist_pages_by_keyset_and_keeps_its_counts(db: TestDb) {
     assert_eq!(with_resolved.1, 230);
 }
 
-/// Findings are stored in two parts (#22): two assets alike with the same component share one
-/// detail; the API reads back exactly what matching found; a knowledge change that rewrites
-/// the findings leaves the old detail unreferenced, and collecting deletes it (and nothing in
-/// use); a row stored whole, as before migration 0024, still reads.
+/// Findings are stored in parts (#22): two assets alike with the same component share one
+/// detail and one component; the API reads back exactly what matching found; a knowledge
+/// change that rewrites the findings leaves the old detail unreferenced, and collecting deletes
+/// it (and nothing in use); rows stored as before migrations 0028 (component and deadlines in
+/// the payload) and 0024 (the whole finding in it) still read.
 async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
     let (store, policy, asset) = member_asset(&db).await;
     let org = Scope::operator().within(asset.organisation_id).unwrap();
@@ -895,7 +896,8 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
             .parse()
             .unwrap()
     };
-    assert_eq!((count("finding"), count("finding_detail")), (2, 1));
+    // One detail and one component, each kept once for both.
+    assert_eq!((count("finding"), count("finding_detail")), (2, 2));
     let read = |scope: Scope| {
         let store = store.clone();
         async move {
@@ -928,9 +930,9 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
     ward_server::match_knowledge_changes(&store, &policy)
         .await
         .unwrap();
-    assert_eq!(count("finding_detail"), 2);
+    assert_eq!(count("finding_detail"), 3);
     assert_eq!(store.collect_finding_details().await.unwrap(), 1);
-    assert_eq!(count("finding_detail"), 1);
+    assert_eq!(count("finding_detail"), 2);
     let rows = read(org).await;
     assert_eq!(rows.len(), 2);
     for row in &rows {
@@ -941,6 +943,19 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
         );
     }
 
+    // A row as stored before 0028: its component and deadlines in its payload.
+    let own = serde_json::json!({
+        "asset": rows[1].finding["asset"],
+        "component": rows[1].finding["component"],
+        "deadlines": rows[1].finding["deadlines"],
+    })
+    .to_string();
+    db.execute(&format!(
+        "UPDATE finding SET payload = '{}', component_detail = NULL, acknowledge_by = NULL WHERE id = (SELECT MIN(f.id) FROM finding f JOIN asset a ON a.id = f.asset_id WHERE a.name = 'mdm-02 `twin`')",
+        own.replace('\'', "''")
+    ))
+    .unwrap();
+    assert_eq!(read(org).await[1].finding, rows[1].finding);
     // A row as stored before details were kept apart: the whole finding in its payload.
     let whole = serde_json::to_string(&rows[0].finding).unwrap();
     db.execute(&format!(
@@ -960,9 +975,11 @@ async fn findings_share_their_details_and_none_is_left_behind(db: TestDb) {
     assert_eq!(count("finding"), 1);
     assert_eq!(
         store.collect_finding_details().await.unwrap(),
-        0,
-        "the twin's is in use"
+        1,
+        "the component no row names any more; the twin's detail is in use"
     );
+    assert_eq!(count("finding_detail"), 1);
+    assert_eq!(read(org).await[0].finding, rows[1].finding);
 }
 
 /// A knowledge change over many assets (#22): re-matched in batches that keep each member's

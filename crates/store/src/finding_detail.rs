@@ -19,9 +19,6 @@ use ward_model::Finding;
 
 use crate::{Result, Store};
 
-/// The finding's own fields, kept in its row.
-const OWN: [&str; 3] = ["asset", "component", "deadlines"];
-
 /// A decision point's source that names the finding's own asset (`inventory: asset `mdm-01``,
 /// as the policy writes it) is kept in the detail as this, and named again when read: so that
 /// the detail is shared by assets alike. The policy never writes it bare.
@@ -32,17 +29,35 @@ fn asset_source(asset: &str) -> String {
     format!("{OWN_ASSET} `{asset}`")
 }
 
-/// A finding as stored: its own part, and the shared detail with its key.
+/// A finding as stored: its own part, the shared detail and component with their keys, and
+/// its deadlines as the columns hold them.
 pub(crate) struct Parts {
-    /// The finding's own fields, as a JSON object.
+    /// The finding's own fields not kept elsewhere, as a JSON object: none (`{}`); its asset
+    /// is the row's, its deadlines are columns.
     pub payload: String,
     /// The key of `body`: the first 128 bits of its SHA-256, in hex.
     pub hash: String,
-    /// Every other field, as a JSON object.
+    /// The vulnerability's facts and the explanation, as a JSON object.
     pub body: String,
+    /// The key of `component_body`, as `hash` is of `body`.
+    pub component_hash: String,
+    /// `{"component": …}`: the component, as a JSON object of one field.
+    pub component_body: String,
+    /// The deadlines, to the millisecond, as the columns keep them.
+    pub acknowledge_by: Option<String>,
+    pub remediate_by: Option<String>,
 }
 
-/// Splits a finding into its own part and the shared detail.
+/// A deadline as the columns keep it (and compare it, as text): to the millisecond, in UTC.
+pub(crate) fn column_time(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn key(text: &str) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..16])
+}
+
+/// Splits a finding into its own part, the shared detail and the component.
 pub(crate) fn split(finding: &Finding) -> Parts {
     let Value::Object(mut all) = serde_json::to_value(finding).expect("a finding serialises")
     else {
@@ -60,43 +75,116 @@ pub(crate) fn split(finding: &Finding) -> Parts {
             }
         }
     }
-    let mut own = serde_json::Map::new();
-    for key in OWN {
-        if let Some(v) = all.remove(key) {
-            own.insert(key.to_owned(), v);
-        }
+    all.remove("asset");
+    let mut component = serde_json::Map::new();
+    if let Some(v) = all.remove("component") {
+        component.insert("component".to_owned(), v);
     }
+    all.remove("deadlines");
     let body = Value::Object(all).to_string();
-    let hash = hex::encode(&Sha256::digest(body.as_bytes())[..16]);
+    let component_body = Value::Object(component).to_string();
     Parts {
-        payload: Value::Object(own).to_string(),
-        hash,
+        payload: "{}".to_owned(),
+        hash: key(&body),
         body,
+        component_hash: key(&component_body),
+        component_body,
+        acknowledge_by: finding.deadlines.acknowledge_by.map(column_time),
+        remediate_by: finding.deadlines.remediate_by.map(column_time),
     }
 }
 
-/// A finding read back from its row's `payload` and its detail's `body` (`None`: a row written
-/// before details were kept apart, whose payload is the whole finding).
+/// What a finding's row and its joins hold: `payload`, the detail's body, the component's
+/// body, the deadline columns and the asset's name. Rows written before 0024 have only a
+/// payload (the whole finding); rows written before 0028 no component body (their payload
+/// holds the asset's name, the component and the deadlines).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stored<'a> {
+    pub payload: &'a str,
+    pub body: Option<&'a str>,
+    pub component: Option<&'a str>,
+    pub acknowledge_by: Option<&'a str>,
+    pub remediate_by: Option<&'a str>,
+    /// The name of the finding's asset (`asset.name`).
+    pub asset: Option<&'a str>,
+}
+
+impl<'a> Stored<'a> {
+    /// From a row that selected `payload`, `detail_body`, `component_body`, `acknowledge_by`,
+    /// `remediate_by` and the asset's name as `asset`.
+    pub(crate) fn of_row(r: &'a sqlx::any::AnyRow) -> std::result::Result<Self, sqlx::Error> {
+        Ok(Self {
+            payload: r.try_get("payload")?,
+            body: r.try_get("detail_body")?,
+            component: r.try_get("component_body")?,
+            acknowledge_by: r.try_get("acknowledge_by")?,
+            remediate_by: r.try_get("remediate_by")?,
+            asset: r.try_get("asset")?,
+        })
+    }
+
+    /// The parts as one JSON object's text (without the deadlines of a slim row).
+    fn joined(&self) -> std::result::Result<std::borrow::Cow<'a, str>, String> {
+        let Some(body) = self.body else {
+            return Ok(std::borrow::Cow::Borrowed(self.payload));
+        };
+        let Some(component) = self.component else {
+            return Ok(std::borrow::Cow::Owned(join_objects(body, self.payload)?));
+        };
+        let asset = self.asset.ok_or("the finding's asset has no name")?;
+        let own = serde_json::json!({ "asset": asset }).to_string();
+        Ok(std::borrow::Cow::Owned(join_objects(
+            &join_objects(body, component)?,
+            &own,
+        )?))
+    }
+
+    /// A slim row's deadlines, from its columns (`None`: the payload has them).
+    fn deadlines(&self) -> std::result::Result<Option<ward_model::Deadlines>, String> {
+        if self.body.is_none() || self.component.is_none() {
+            return Ok(None);
+        }
+        let time = |t: Option<&str>| {
+            t.map(|t| {
+                chrono::DateTime::parse_from_rfc3339(t)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .map_err(|e| format!("deadline {t:?}: {e}"))
+            })
+            .transpose()
+        };
+        Ok(Some(ward_model::Deadlines {
+            acknowledge_by: time(self.acknowledge_by)?,
+            remediate_by: time(self.remediate_by)?,
+        }))
+    }
+}
+
+/// A finding read back from its stored parts.
 ///
-/// The two parts are JSON objects with no key in common, joined as text and read once: no
-/// intermediate `serde_json::Value` of either.
-pub(crate) fn merge(payload: &str, body: Option<&str>) -> std::result::Result<Finding, String> {
-    let whole = match body {
-        None => return serde_json::from_str(payload).map_err(|e| e.to_string()),
-        Some(body) => join_objects(body, payload)?,
-    };
-    let mut finding: Finding = serde_json::from_str(&whole).map_err(|e| e.to_string())?;
+/// The parts are JSON objects with no key in common, joined as text and read once: no
+/// intermediate `serde_json::Value` of any.
+pub(crate) fn merge(stored: &Stored<'_>) -> std::result::Result<Finding, String> {
+    let mut finding: Finding =
+        serde_json::from_str(&stored.joined()?).map_err(|e| e.to_string())?;
+    if stored.body.is_none() {
+        return Ok(finding);
+    }
+    if let Some(deadlines) = stored.deadlines()? {
+        finding.deadlines = deadlines;
+    }
     name_own_asset(&mut finding);
     Ok(finding)
 }
 
 /// As [`merge`], as JSON (the API's finding, kept as the store read it).
-pub(crate) fn merge_value(payload: &str, body: Option<&str>) -> std::result::Result<Value, String> {
-    let Some(body) = body else {
-        return serde_json::from_str(payload).map_err(|e| e.to_string());
-    };
-    let mut finding: Value =
-        serde_json::from_str(&join_objects(body, payload)?).map_err(|e| e.to_string())?;
+pub(crate) fn merge_value(stored: &Stored<'_>) -> std::result::Result<Value, String> {
+    let mut finding: Value = serde_json::from_str(&stored.joined()?).map_err(|e| e.to_string())?;
+    if stored.body.is_none() {
+        return Ok(finding);
+    }
+    if let Some(deadlines) = stored.deadlines()? {
+        finding["deadlines"] = serde_json::to_value(deadlines).map_err(|e| e.to_string())?;
+    }
     let named = Value::String(asset_source(finding["asset"].as_str().unwrap_or_default()));
     if let Some(points) = finding
         .get_mut("explanation")
@@ -158,8 +246,9 @@ pub(crate) async fn store_details(
 }
 
 impl Store {
-    /// Deletes the details no finding refers to any more (a finding re-matched with a new
-    /// explanation leaves its old one behind; a deleted asset its findings'). Run as a change,
+    /// Deletes the details (and components) no finding refers to any more (a finding
+    /// re-matched with a new explanation leaves its old one behind; a deleted asset its
+    /// findings'). Run as a change,
     /// so that no write that refers to a detail commits between the look and the delete.
     /// Returns how many were deleted.
     pub async fn collect_finding_details(&self) -> Result<u64> {
@@ -170,11 +259,14 @@ impl Store {
         let statement = match self.backend {
             crate::Backend::Sqlite => {
                 "DELETE FROM finding_detail WHERE hash NOT IN
-                     (SELECT detail FROM finding WHERE detail IS NOT NULL)"
+                     (SELECT detail FROM finding WHERE detail IS NOT NULL
+                      UNION ALL
+                      SELECT component_detail FROM finding WHERE component_detail IS NOT NULL)"
             }
             crate::Backend::Postgres => {
                 "DELETE FROM finding_detail d
-                  WHERE NOT EXISTS (SELECT 1 FROM finding f WHERE f.detail = d.hash)"
+                  WHERE NOT EXISTS (SELECT 1 FROM finding f WHERE f.detail = d.hash)
+                    AND NOT EXISTS (SELECT 1 FROM finding f WHERE f.component_detail = d.hash)"
             }
         };
         let deleted = sqlx::query(statement)
@@ -203,15 +295,101 @@ mod tests {
     /// A finding as `ward serve` stored it on a generated federation (before 0024).
     const STORED: &str = r#"{"vulnerability":"CVE-2024-45711","aliases":[],"component":{"name":"serv-u","version":"3.0.0","cpe":"cpe:2.3:a:solarwinds:serv-u:3.0.0:*:*:*:*:*:*:*","purl":null},"asset":"asset-079","confidence":"exact","kev":null,"epss":null,"cvss":[{"version":"3.1","vector":"CVSS:3.1/AV:N/AC:H/PR:L/UI:N/S:U/C:H/I:H/A:H","base_score":7.5,"source":"SolarWinds"}],"fixed_versions":["15.5"],"priority":"scheduled","explanation":{"source":"adp:CISA-ADP","criterion":"solarwinds / serv-u","range":"< 15.5","sources":[{"source":"adp:CISA-ADP","status":"affected","basis":"range","criterion":"solarwinds / serv-u","range":"< 15.5"}],"disagreements":[],"priority":"SSVC deployer decision scheduled (exploitation none, system_exposure open, automatable no, human_impact high); policy ssvc-deployer","notes":[],"decision_points":[{"name":"exploitation","value":"none","source":"CISA SSVC (Vulnrichment)"},{"name":"system_exposure","value":"open","source":"inventory: asset `asset-079`"},{"name":"human_impact","value":"high","source":"inventory: asset `asset-079`"}]},"title":"SolarWinds Serv-U FTP Service Directory Traversal Remote Code Execution Vulnerability","deadlines":{"acknowledge_by":"2026-12-13T04:13:50.373Z","remediate_by":"2027-02-04T04:13:50.373Z"},"ssvc":{"exploitation":"none","automatable":"no","technical_impact":"total","role":"CISA Coordinator","timestamp":"2024-10-16T13:10:34.374690Z"},"published":"2024-10-16T07:27:22.001Z","kind":"vulnerability","severity":{"level":"high","source":"cna:SolarWinds","score":7.5,"basis":"CVSS 3.1"}}"#;
 
+    /// The parts as a row and its joins hold them.
+    fn stored(parts: &Parts) -> Stored<'_> {
+        Stored {
+            payload: &parts.payload,
+            body: Some(&parts.body),
+            component: Some(&parts.component_body),
+            acknowledge_by: parts.acknowledge_by.as_deref(),
+            remediate_by: parts.remediate_by.as_deref(),
+            asset: Some("asset-079"),
+        }
+    }
+
     #[test]
     fn a_finding_reads_back_as_it_was_split() {
         let finding: Finding = serde_json::from_str(STORED).unwrap();
         let parts = split(&finding);
         assert!(!parts.body.contains("asset-079"), "{}", parts.body);
-        assert!(parts.payload.contains("asset-079") && parts.payload.contains("remediate_by"));
-        assert_eq!(merge(&parts.payload, Some(&parts.body)).unwrap(), finding);
-        // A row from before: the whole finding in its payload.
-        assert_eq!(merge(STORED, None).unwrap(), finding);
+        // The row keeps nothing of its own in its payload: the asset is the row's, the
+        // component and deadlines are kept apart.
+        assert_eq!(parts.payload, "{}");
+        assert!(
+            parts
+                .component_body
+                .contains("cpe:2.3:a:solarwinds:serv-u:3.0.0")
+        );
+        assert!(!parts.body.contains("serv-u:3.0.0") && !parts.body.contains("deadlines"));
+        assert_eq!(
+            parts.acknowledge_by.as_deref(),
+            Some("2026-12-13T04:13:50.373Z")
+        );
+        assert_eq!(
+            parts.remediate_by.as_deref(),
+            Some("2027-02-04T04:13:50.373Z")
+        );
+        assert_eq!(merge(&stored(&parts)).unwrap(), finding);
+        assert_eq!(
+            merge_value(&stored(&parts)).unwrap(),
+            serde_json::to_value(&finding).unwrap()
+        );
+        // A row from before 0024: the whole finding in its payload.
+        let whole = Stored {
+            payload: STORED,
+            body: None,
+            component: None,
+            acknowledge_by: None,
+            remediate_by: Some("2027-02-04T04:13:50.373Z"),
+            asset: Some("another name"),
+        };
+        assert_eq!(merge(&whole).unwrap(), finding);
+        // A row from before 0028: component and deadlines in its payload, no component key
+        // (the acknowledge_by column is empty, and not read).
+        let mut value = serde_json::to_value(&finding).unwrap();
+        let own = serde_json::json!({
+            "asset": value["asset"].take(),
+            "component": value["component"].take(),
+            "deadlines": value["deadlines"].take(),
+        })
+        .to_string();
+        let before = Stored {
+            payload: &own,
+            component: None,
+            acknowledge_by: None,
+            asset: Some("another name"),
+            ..stored(&parts)
+        };
+        assert_eq!(merge(&before).unwrap(), finding);
+        assert_eq!(
+            merge_value(&before).unwrap(),
+            serde_json::to_value(&finding).unwrap()
+        );
+        // No deadline: none read back.
+        let mut open = finding.clone();
+        open.deadlines = ward_model::Deadlines::default();
+        let parts = split(&open);
+        assert_eq!(
+            (
+                parts.acknowledge_by.as_deref(),
+                parts.remediate_by.as_deref()
+            ),
+            (None, None)
+        );
+        assert_eq!(merge(&stored(&parts)).unwrap(), open);
+    }
+
+    #[test]
+    fn components_alike_share_a_key() {
+        let a: Finding = serde_json::from_str(STORED).unwrap();
+        let mut b = a.clone();
+        b.asset = "another".into();
+        b.vulnerability = "CVE-2024-0001".into();
+        assert_eq!(split(&a).component_hash, split(&b).component_hash);
+        b.component.purl = Some("pkg:generic/solarwinds/serv-u@3.0.0".into());
+        assert_ne!(split(&a).component_hash, split(&b).component_hash);
+        // A component's key is never a detail's: their texts differ in shape.
+        assert_ne!(split(&a).component_hash, split(&a).hash);
     }
 
     #[test]
@@ -228,10 +406,14 @@ mod tests {
         let (pa, pb) = (split(&a), split(&b));
         assert_eq!(pa.hash, pb.hash);
         assert_eq!(pa.body, pb.body);
-        assert_ne!(pa.payload, pb.payload);
-        assert_eq!(merge(&pb.payload, Some(&pa.body)).unwrap(), b);
+        let shared = Stored {
+            body: Some(&pa.body),
+            asset: Some(&b.asset),
+            ..stored(&pb)
+        };
+        assert_eq!(merge(&shared).unwrap(), b);
         assert_eq!(
-            merge_value(&pb.payload, Some(&pa.body)).unwrap(),
+            merge_value(&shared).unwrap(),
             serde_json::to_value(&b).unwrap()
         );
         // Another version of the component is the same detail; another priority is not.

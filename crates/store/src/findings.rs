@@ -135,9 +135,11 @@ impl Store {
         };
         const PAGE: &str = "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
                     f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload,
-                    f.detail, d.body AS detail_body, f.priority_rank, f.remediate_order
+                    f.detail, f.component_detail, d.body AS detail_body, c.body AS component_body, f.acknowledge_by, f.remediate_by,
+                    f.priority_rank, f.remediate_order
              FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
              LEFT JOIN finding_detail d ON d.hash = f.detail
+             LEFT JOIN finding_detail c ON c.hash = f.component_detail
              WHERE ";
         let q = match &query.after {
             None => {
@@ -258,9 +260,11 @@ impl Store {
         let row = sqlx::query(
             "SELECT f.id, f.organisation_id, o.slug, f.asset_id, a.name AS asset, f.vuln_id, f.component, f.priority,
                     f.first_seen, f.updated_at, f.resolved_at, f.resolution, f.resolution_reason, f.payload,
-                    f.detail, d.body AS detail_body, f.priority_rank, f.remediate_order
+                    f.detail, f.component_detail, d.body AS detail_body, c.body AS component_body, f.acknowledge_by, f.remediate_by,
+                    f.priority_rank, f.remediate_order
              FROM finding f JOIN asset a ON a.id = f.asset_id JOIN organisation o ON o.id = f.organisation_id
              LEFT JOIN finding_detail d ON d.hash = f.detail
+             LEFT JOIN finding_detail c ON c.hash = f.component_detail
              WHERE f.id = $1 AND ($2 IS NULL OR f.organisation_id = $2)",
         )
         .bind(id)
@@ -271,14 +275,15 @@ impl Store {
     }
 }
 
-/// The finding of a row that selected `payload`, `detail` and the detail's `detail_body`.
+/// The finding of a row that selected `payload`, `detail`, `component_detail`, the deadline
+/// columns and the joined `detail_body` and `component_body`.
 pub(crate) fn stored_finding(
     r: &sqlx::any::AnyRow,
     id: impl ToString,
 ) -> Result<serde_json::Value> {
+    let stored = crate::finding_detail::Stored::of_row(r)?;
     let detail: Option<&str> = r.try_get("detail")?;
-    let body: Option<&str> = r.try_get("detail_body")?;
-    if let (Some(hash), None) = (detail, body) {
+    if let (Some(hash), None) = (detail, stored.body) {
         return Err(StoreError::Unreadable {
             table: "finding",
             row: id.to_string(),
@@ -286,13 +291,20 @@ pub(crate) fn stored_finding(
             message: format!("its detail {hash} is not in finding_detail"),
         });
     }
-    crate::finding_detail::merge_value(r.try_get("payload")?, body).map_err(|message| {
-        StoreError::Unreadable {
+    let component: Option<&str> = r.try_get("component_detail")?;
+    if let (Some(hash), None) = (component, stored.component) {
+        return Err(StoreError::Unreadable {
             table: "finding",
             row: id.to_string(),
-            column: "payload",
-            message,
-        }
+            column: "component_detail",
+            message: format!("its component {hash} is not in finding_detail"),
+        });
+    }
+    crate::finding_detail::merge_value(&stored).map_err(|message| StoreError::Unreadable {
+        table: "finding",
+        row: id.to_string(),
+        column: "payload",
+        message,
     })
 }
 

@@ -11,7 +11,7 @@ use crate::audit::now;
 use crate::{AlertRow, AssetId, AssetRow, OrgId, Result, Store};
 use ward_model::Priority;
 
-/// Findings per multi-row statement: 13 parameters each, well under SQLite's 32,766 and
+/// Findings per multi-row statement: 15 parameters each, well under SQLite's 32,766 and
 /// PostgreSQL's 65,535.
 const FINDING_CHUNK: usize = 500;
 
@@ -44,7 +44,6 @@ pub(crate) struct Prepared {
     key: (String, String),
     priority: Priority,
     parts: crate::finding_detail::Parts,
-    remediate_by: Option<String>,
     /// The source's verdict in words, for a finding the knowledge brought.
     verdict: String,
 }
@@ -83,10 +82,6 @@ pub(crate) fn prepare(
         let row = Prepared {
             priority: f.priority,
             parts,
-            remediate_by: f
-                .deadlines
-                .remediate_by
-                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
             verdict: verdict(&f.explanation),
             key: key.clone(),
         };
@@ -199,10 +194,18 @@ pub(crate) async fn apply_findings(
             rows.push((id, a, p));
         }
     }
-    // The detail assets alike share, once for the batch.
+    // The details assets alike share, and the components, once for the batch.
     let mut details: Vec<(&str, &str)> = rows
         .iter()
-        .map(|(_, _, p)| (p.parts.hash.as_str(), p.parts.body.as_str()))
+        .flat_map(|(_, _, p)| {
+            [
+                (p.parts.hash.as_str(), p.parts.body.as_str()),
+                (
+                    p.parts.component_hash.as_str(),
+                    p.parts.component_body.as_str(),
+                ),
+            ]
+        })
         .collect();
     details.sort_unstable_by_key(|(hash, _)| *hash);
     details.dedup_by_key(|(hash, _)| *hash);
@@ -211,7 +214,7 @@ pub(crate) async fn apply_findings(
     // on PostgreSQL over the network), in the change's transaction.
     for chunk in rows.chunks(FINDING_CHUNK) {
         let mut q = crate::sql::Sql::new(crate::Backend::of(&change.tx), "INSERT INTO finding (id, organisation_id, asset_id, vuln_id, component, priority, payload, detail, first_seen, updated_at,
-                                  priority_rank, remediate_by, remediate_order) ",
+                                  priority_rank, remediate_by, remediate_order, component_detail, acknowledge_by) ",
         );
         q.push_values(chunk, |mut b, (id, asset, row)| {
             b.push_bind(*id)
@@ -230,12 +233,15 @@ pub(crate) async fn apply_findings(
                         .position(|p| *p == row.priority)
                         .expect("every priority is listed") as i64,
                 )
-                .push_bind(row.remediate_by.as_deref())
+                .push_bind(row.parts.remediate_by.as_deref())
                 .push_bind(
-                    row.remediate_by
+                    row.parts
+                        .remediate_by
                         .as_deref()
                         .unwrap_or(crate::findings::NO_DEADLINE),
-                );
+                )
+                .push_bind(row.parts.component_hash.as_str())
+                .push_bind(row.parts.acknowledge_by.as_deref());
         });
         q.push(
             " ON CONFLICT (asset_id, vuln_id, component) DO UPDATE SET
@@ -243,7 +249,8 @@ pub(crate) async fn apply_findings(
                  updated_at = excluded.updated_at, resolved_at = NULL,
                  resolution = NULL, resolution_reason = NULL,
                  priority_rank = excluded.priority_rank, remediate_by = excluded.remediate_by,
-                 remediate_order = excluded.remediate_order",
+                 remediate_order = excluded.remediate_order,
+                 component_detail = excluded.component_detail, acknowledge_by = excluded.acknowledge_by",
         );
         q.build().execute(&mut *change.tx).await?;
     }
@@ -327,7 +334,11 @@ async fn resolve_missing(
         Cause::Knowledge(overruled) => {
             for (key, _) in &gone {
                 let before: Option<String> = sqlx::query(
-                    "SELECT f.payload, d.body FROM finding f LEFT JOIN finding_detail d ON d.hash = f.detail
+                    "SELECT f.payload, d.body AS detail_body, c.body AS component_body, f.acknowledge_by, f.remediate_by,
+                            a.name AS asset
+                     FROM finding f JOIN asset a ON a.id = f.asset_id
+                     LEFT JOIN finding_detail d ON d.hash = f.detail
+                     LEFT JOIN finding_detail c ON c.hash = f.component_detail
                      WHERE f.asset_id = $1 AND f.vuln_id = $2 AND f.component = $3",
                 )
                 .bind(asset_id)
@@ -336,7 +347,8 @@ async fn resolve_missing(
                 .fetch_optional(&mut *change.tx)
                 .await?
                 .and_then(|r| {
-                    crate::finding_detail::merge(r.get("payload"), r.get("body"))
+                    let stored = crate::finding_detail::Stored::of_row(&r).ok()?;
+                    crate::finding_detail::merge(&stored)
                         .ok()
                         .map(|f| verdict(&f.explanation))
                 });

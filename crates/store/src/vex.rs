@@ -341,10 +341,14 @@ impl Store {
     pub async fn vex_decisions(&self, scope: Scope) -> Result<Vec<VexStatement>> {
         let rows = sqlx::query(
             "SELECT a.subject, a.state, a.justification, a.accepted_until, a.resolved_at, a.updated_at,
-                    a.resolution, a.remediate_by, a.answer, o.name AS organisation_name, o.slug, f.payload, d.body
+                    a.resolution, a.remediate_by AS alert_remediate_by, a.answer, o.name AS organisation_name, o.slug,
+                    f.payload, d.body AS detail_body, c.body AS component_body, f.acknowledge_by, f.remediate_by,
+                    fa.name AS asset
              FROM alert a JOIN organisation o ON o.id = a.organisation_id
              JOIN finding f ON f.organisation_id = a.organisation_id AND f.vuln_id = a.subject
+             JOIN asset fa ON fa.id = f.asset_id
              LEFT JOIN finding_detail d ON d.hash = f.detail
+             LEFT JOIN finding_detail c ON c.hash = f.component_detail
              WHERE a.kind = 'vulnerability' AND ($1 IS NULL OR a.organisation_id = $1)
                AND a.state <> 'withdrawn'
                AND NOT (a.state = 'remediated' AND COALESCE(a.resolution, 'inventory') = 'inventory')
@@ -356,7 +360,10 @@ impl Store {
         let mut out: Vec<VexStatement> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for r in &rows {
-            let Ok(finding) = crate::finding_detail::merge(r.get("payload"), r.get("body")) else {
+            let Some(finding) = crate::finding_detail::Stored::of_row(r)
+                .ok()
+                .and_then(|stored| crate::finding_detail::merge(&stored).ok())
+            else {
                 continue;
             };
             let c = &finding.component;
@@ -392,7 +399,7 @@ impl Store {
                     VexStatus::Affected,
                     None,
                     Some(
-                        match (at("remediate_by"), finding.fixed_versions.is_empty()) {
+                        match (at("alert_remediate_by"), finding.fixed_versions.is_empty()) {
                             (Some(by), false) => format!(
                                 "Upgrade to {} by {}",
                                 finding.fixed_versions.join(" or "),

@@ -242,8 +242,9 @@ pub(crate) async fn open_findings(
     // has not seen them: joined to each row, the same body (1.4 KB on average in the bench's
     // federation) came over once per finding that shares it, and reading an organisation's
     // findings was most of a re-match's alert sync.
-    const COLUMNS: &str = "SELECT f.vuln_id, f.priority, f.payload, f.detail FROM finding f
-         WHERE f.resolved_at IS NULL AND f.organisation_id = ";
+    const COLUMNS: &str =
+        "SELECT f.vuln_id, f.priority, f.payload, f.detail, f.acknowledge_by, f.remediate_by
+         FROM finding f WHERE f.resolved_at IS NULL AND f.organisation_id = ";
     let rows = match only {
         None => {
             let mut q = crate::sql::Sql::new(crate::Backend::of(conn), COLUMNS);
@@ -322,8 +323,21 @@ pub(crate) async fn open_findings(
         if shared.informational {
             continue;
         }
-        let ack = own.deadlines.acknowledge_by.as_deref().map(millis);
-        let rem = own.deadlines.remediate_by.as_deref().map(millis);
+        // A row written before 0028 has its deadlines in its payload (and no acknowledge_by
+        // column); a slim row in its columns, to the millisecond already.
+        let (ack, rem) = match own.deadlines {
+            DeadlineFacts {
+                acknowledge_by: None,
+                remediate_by: None,
+            } => (
+                r.get::<Option<String>, _>("acknowledge_by"),
+                r.get::<Option<String>, _>("remediate_by"),
+            ),
+            d => (
+                d.acknowledge_by.as_deref().map(millis),
+                d.remediate_by.as_deref().map(millis),
+            ),
+        };
         let confidence = shared.confidence.as_deref();
         let e = out.entry(vuln).or_insert(OpenFindings {
             count: 0,
