@@ -307,6 +307,15 @@ mod tests {
         }
     }
 
+    /// Both readers give back the finding: as a `Finding` and as the API's JSON.
+    fn reads_back(stored: &Stored<'_>, finding: &Finding) {
+        assert_eq!(&merge(stored).unwrap(), finding);
+        assert_eq!(
+            merge_value(stored).unwrap(),
+            serde_json::to_value(finding).unwrap()
+        );
+    }
+
     #[test]
     fn a_finding_reads_back_as_it_was_split() {
         let finding: Finding = serde_json::from_str(STORED).unwrap();
@@ -329,11 +338,7 @@ mod tests {
             parts.remediate_by.as_deref(),
             Some("2027-02-04T04:13:50.373Z")
         );
-        assert_eq!(merge(&stored(&parts)).unwrap(), finding);
-        assert_eq!(
-            merge_value(&stored(&parts)).unwrap(),
-            serde_json::to_value(&finding).unwrap()
-        );
+        reads_back(&stored(&parts), &finding);
         // A row from before 0024: the whole finding in its payload.
         let whole = Stored {
             payload: STORED,
@@ -360,11 +365,7 @@ mod tests {
             asset: Some("another name"),
             ..stored(&parts)
         };
-        assert_eq!(merge(&before).unwrap(), finding);
-        assert_eq!(
-            merge_value(&before).unwrap(),
-            serde_json::to_value(&finding).unwrap()
-        );
+        reads_back(&before, &finding);
         // No deadline: none read back.
         let mut open = finding.clone();
         open.deadlines = ward_model::Deadlines::default();
@@ -411,11 +412,7 @@ mod tests {
             asset: Some(&b.asset),
             ..stored(&pb)
         };
-        assert_eq!(merge(&shared).unwrap(), b);
-        assert_eq!(
-            merge_value(&shared).unwrap(),
-            serde_json::to_value(&b).unwrap()
-        );
+        reads_back(&shared, &b);
         // Another version of the component is the same detail; another priority is not.
         let mut c = a.clone();
         c.component.version = Some("3.0.1".into());
