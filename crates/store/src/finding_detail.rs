@@ -1,16 +1,24 @@
-//! Findings stored in two parts (#22). What is a finding's own — the asset, the component, the
-//! deadlines — stays in its row (`finding.payload`); the rest — the vulnerability's facts (title,
-//! scores, SSVC, KEV, EPSS) and the explanation — is the same for every component at the same
-//! version on assets alike, and is kept once in `finding_detail`, keyed by a SHA-256 of its text
-//! (`finding.detail`). On a generated federation of 20 members (175,428 findings) a finding's
-//! row text went from 1,642 bytes to 275, beside 59,193 shared details (80 MB), and the
-//! database from 647 to 454 MB; the API's JSON is unchanged.
+//! Findings stored in parts (#22). The vulnerability's facts (title, scores, SSVC, KEV, EPSS)
+//! and the explanation are the same for every component at the same version on assets alike,
+//! and are kept once in `finding_detail`, keyed by a SHA-256 of their text (`finding.detail`).
+//! On a generated federation of 20 members (175,428 findings) a finding's row text went from
+//! 1,642 bytes to 275, beside 59,193 shared details (80 MB), and the database from 647 to
+//! 454 MB; the API's JSON is unchanged.
 //!
-//! Sharing is by content alone: a detail is read only through a finding that refers to it, and
-//! says exactly what that finding said, so no organisation reads anything of another's.
+//! Since 0028 the row keeps nothing else it could share or find elsewhere: the component (the
+//! same on each of its findings) is kept in `finding_detail` too, under its own key
+//! (`finding.component_detail`), the deadlines are the row's columns (`acknowledge_by`,
+//! `remediate_by`, to the millisecond) and the asset's name is the asset's; `payload` is `{}`.
+//! At 200 members × 5,000 components a row went from 527 bytes to 292, the database from
+//! 1.89 GB to 1.47 GB.
 //!
-//! Rows written before migration 0024 keep the whole finding in `payload` and no `detail`; they
-//! are read as they are and rewritten in two parts when next matched.
+//! Sharing is by content alone: a detail or component is read only through a finding that
+//! refers to it, and says exactly what that finding said, so no organisation reads anything
+//! of another's.
+//!
+//! Rows written before migration 0028 keep their asset, component and deadlines in
+//! `payload`, and rows written before 0024 the whole finding and no `detail`; they are read as
+//! they are and rewritten slim when next matched.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -246,11 +254,10 @@ pub(crate) async fn store_details(
 }
 
 impl Store {
-    /// Deletes the details (and components) no finding refers to any more (a finding
+    /// Deletes the details and components no finding refers to any more (a finding
     /// re-matched with a new explanation leaves its old one behind; a deleted asset its
-    /// findings'). Run as a change,
-    /// so that no write that refers to a detail commits between the look and the delete.
-    /// Returns how many were deleted.
+    /// findings'). Run as a change, so that no write that refers to one commits between the
+    /// look and the delete. Returns how many were deleted.
     pub async fn collect_finding_details(&self) -> Result<u64> {
         let mut change = self.begin_change("ward:maintenance").await?;
         // Each backend's anti-join: SQLite builds a temporary index of the subquery's keys for
