@@ -875,6 +875,25 @@ mod tests {
         assert!(a.decision_points[2].source.contains("SSVC"));
     }
 
+    /// Deadlines are decided to the millisecond, as the store keeps them (0028): a finding
+    /// reads back as it was decided, whatever the clock's nanoseconds.
+    #[test]
+    fn deadlines_are_whole_milliseconds() {
+        let now = as_of() + Duration::nanoseconds(123_456_789);
+        let p = Policy::load("nhs-hsa").unwrap().with_as_of(now);
+        let a = p.prioritise(&epmm_finding(), &asset(Exposure::Open, Criticality::High));
+        assert_eq!(
+            a.deadlines.acknowledge_by,
+            Some(as_of() + Duration::hours(48) + Duration::milliseconds(123))
+        );
+        let mut published = epmm_finding();
+        published.published = Some(as_of() + Duration::nanoseconds(999_999));
+        let a = p.prioritise(&published, &asset(Exposure::Open, Criticality::High));
+        for t in [a.deadlines.acknowledge_by, a.deadlines.remediate_by] {
+            assert_eq!(t.unwrap().timestamp_subsec_nanos() % 1_000_000, 0, "{t:?}");
+        }
+    }
+
     /// Under every preset, for a CVE published years before the alert (and a KEV due date long
     /// gone) as for one published yesterday, remediation is never due before acknowledgement.
     #[test]
