@@ -10,8 +10,11 @@
 //! mere existence, a `not`) makes the rule one that is always evaluated. One Aho-Corasick
 //! automaton over every filterable rule's literals (ASCII case-insensitive, as Sigma matches)
 //! then names, per line, the rules whose literals the line holds, and only those rules' engines
-//! are asked about it. The line is still parsed (indicators and the always-evaluated rules need
-//! its fields, and an unreadable line is still counted).
+//! are asked about it. It searches the fields the line was read into rather than the raw line
+//! (every field a rule names lies within one of them, and a rule's literal within one field), so
+//! the timestamp is never searched and a user agent or referer seen before is looked up in a
+//! memo instead of searched again. The line is still parsed (indicators and the
+//! always-evaluated rules need its fields, and an unreadable line is still counted).
 //!
 //! The set over-approximates, never under: a rule is only dropped for a line that cannot hold
 //! its match. `crates/hunt/tests/prefilter.rs` checks that against every rule asked about every
@@ -199,11 +202,31 @@ pub struct Prefilter {
     rules: Vec<Vec<u32>>,
     /// How many rules there are.
     count: usize,
+    /// Names this prefilter's entries in a [`Scratch`]'s memo.
+    id: u64,
 }
+
+/// A worker's scratch space for the prefilter: one flag per rule, the rules found, and per
+/// prefilter the rules each recently seen repeating value (a user agent, a referer) holds.
+#[derive(Default)]
+pub struct Scratch {
+    hit: Vec<bool>,
+    /// The rules found by the last search, in order, without repeats.
+    pub out: Vec<u32>,
+    memos: Vec<(u64, Memo)>,
+}
+
+type Memo = HashMap<Box<str>, Box<[u32]>, foldhash::fast::RandomState>;
+
+/// Values remembered per prefilter and worker before the memo starts again: a few thousand
+/// user agents and referers cover almost every line of a web server's log, and a log of
+/// ever-new values costs at most this many searches' worth of memory.
+const MEMO_MAX: usize = 4096;
 
 impl Prefilter {
     /// `sets[i]`: the literals rule `i` needs one of (lower case).
     pub fn new(sets: &[Vec<String>]) -> Self {
+        static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let mut by_literal: std::collections::BTreeMap<&str, Vec<u32>> = Default::default();
         for (i, set) in sets.iter().enumerate() {
             for literal in set {
@@ -224,6 +247,7 @@ impl Prefilter {
             automaton,
             rules: by_literal.into_values().collect(),
             count: sets.len(),
+            id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -235,26 +259,84 @@ impl Prefilter {
         let Some(a) = &self.automaton else { return };
         hit.clear();
         hit.resize(self.count, false);
+        self.search(a, line, &mut |rule| {
+            if !std::mem::replace(&mut hit[rule as usize], true) {
+                out.push(rule);
+            }
+        });
+        out.sort_unstable();
+    }
+
+    /// The rules whose literals the texts hold (in `scratch.out`, in order, without repeats):
+    /// what [`Self::candidates`] finds in a line, from the fields the line was read into.
+    /// Every field a rule can name is part of one of these texts, and a rule's literal must lie
+    /// within one field's value, so this finds what the whole line would (and skips the
+    /// timestamp and the punctuation between fields). A text marked as repeating (user agents
+    /// and referers come back line after line) is looked up in a memo before it is searched.
+    pub fn candidates_in<'t>(
+        &self,
+        texts: impl Iterator<Item = (&'t str, bool)>,
+        scratch: &mut Scratch,
+    ) {
+        let Scratch { hit, out, memos } = scratch;
+        out.clear();
+        let Some(a) = &self.automaton else { return };
+        hit.clear();
+        hit.resize(self.count, false);
+        let memo = match memos.iter().position(|(id, _)| *id == self.id) {
+            Some(i) => &mut memos[i].1,
+            None => {
+                memos.push((self.id, Memo::default()));
+                &mut memos.last_mut().expect("just pushed").1
+            }
+        };
+        let mut add = |rule: u32| {
+            if !std::mem::replace(&mut hit[rule as usize], true) {
+                out.push(rule);
+            }
+        };
+        for (text, repeats) in texts {
+            if !repeats {
+                self.search(a, text, &mut add);
+                continue;
+            }
+            if let Some(rules) = memo.get(text) {
+                rules.iter().for_each(|&r| add(r));
+                continue;
+            }
+            let mut rules = Vec::new();
+            self.search(a, text, &mut |r| rules.push(r));
+            rules.sort_unstable();
+            rules.dedup();
+            rules.iter().for_each(|&r| add(r));
+            if memo.len() >= MEMO_MAX {
+                memo.clear();
+            }
+            memo.insert(text.into(), rules.into());
+        }
+        out.sort_unstable();
+    }
+
+    /// Every rule (with repeats) whose literal `text` holds.
+    fn search(&self, a: &AhoCorasick, text: &str, found: &mut dyn FnMut(u32)) {
         let mut mark = |text: &str| {
             for m in a.find_overlapping_iter(text) {
                 for &rule in &self.rules[m.pattern().as_usize()] {
-                    if !std::mem::replace(&mut hit[rule as usize], true) {
-                        out.push(rule);
-                    }
+                    found(rule);
                 }
             }
         };
-        mark(line);
-        if !line.is_ascii() {
-            mark(&line.to_lowercase());
+        mark(text);
+        if !text.is_ascii() {
+            mark(&text.to_lowercase());
         }
-        out.sort_unstable();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::logs::Name;
 
     fn rule(yaml: &str) -> SigmaRule {
         rsigma_parser::parse_sigma_yaml(yaml)
@@ -364,6 +446,45 @@ mod tests {
         assert!(!glob("s*x*n", "selection"));
         assert!(!glob("filter*", "selection"));
         assert!(glob("exact", "exact"));
+    }
+
+    #[test]
+    fn fields_find_what_the_line_finds_and_the_memo_remembers_it() {
+        let p = Prefilter::new(&[
+            vec!["/etc/passwd".into()],
+            vec!["nikto".into(), "sqlmap".into()],
+            vec!["200".into()],
+            vec!["ünï".into()],
+            vec!["portal.example".into()],
+        ]);
+        let lines = [
+            r#"192.0.2.1 - - [15/May/2025:21:20:05 +0000] "GET /x?f=/etc/passwd HTTP/1.1" 200 5 "https://portal.example/" "Nikto/2.5""#,
+            r#"192.0.2.2 - - [15/May/2025:21:20:06 +0000] "GET / HTTP/1.1" 404 5 "https://portal.example/" "Nikto/2.5""#,
+            r#"192.0.2.3 - - [15/May/2025:21:20:07 +0000] "GET /ÜNÏ HTTP/1.1" 302 5 "-" "sqlmap""#,
+            r#"192.0.2.4 - - [15/May/2025:21:20:08 +0000] "GET / HTTP/1.1" 302 5 "-" "sqlmap""#,
+            r#"192.0.2.5 - - [15/May/2025:21:20:09 +0000] "GET / HTTP/1.1" 302 5 "-" "curl""#,
+        ];
+        let mut scratch = Scratch::default();
+        let (mut hit, mut whole) = (Vec::new(), Vec::new());
+        // Twice over: the second time user agents and referers come from the memo.
+        for line in lines.iter().chain(&lines) {
+            let record = crate::logs::parse_line(crate::logs::LogFormat::Combined, line, 2025)
+                .expect("reads");
+            p.candidates(line, &mut hit, &mut whole);
+            p.candidates_in(
+                record
+                    .searchable()
+                    .expect("an access log's record")
+                    .map(|(name, text)| {
+                        (text, matches!(name, Name::CsUserAgent | Name::CsReferer))
+                    }),
+                &mut scratch,
+            );
+            assert_eq!(scratch.out, whole, "{line}");
+        }
+        assert_eq!(scratch.memos.len(), 1);
+        // Two referers ("-" is none) and three user agents.
+        assert_eq!(scratch.memos[0].1.len(), 4);
     }
 
     #[test]

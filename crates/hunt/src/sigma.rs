@@ -9,7 +9,7 @@ use rsigma_parser::{
     Detection, DetectionItem, FieldSpec, Modifier, SigmaRule, SigmaString, SigmaValue,
 };
 
-use crate::logs::{Family, Record};
+use crate::logs::{Family, Name, Record};
 use crate::prefilter::Prefilter;
 
 /// A rule file or rule that could not be used, and why.
@@ -51,9 +51,8 @@ struct Filtered {
 
 thread_local! {
     /// Scratch space for the prefilter's candidates, per worker thread.
-    static SCRATCH: std::cell::RefCell<(Vec<bool>, Vec<u32>)> = const {
-        std::cell::RefCell::new((Vec::new(), Vec::new()))
-    };
+    static SCRATCH: std::cell::RefCell<crate::prefilter::Scratch> =
+        std::cell::RefCell::new(crate::prefilter::Scratch::default());
 }
 
 impl Filtered {
@@ -87,9 +86,19 @@ impl Filtered {
                 out.extend(engine.evaluate(record));
             }
         } else if !self.literal.is_empty() {
-            SCRATCH.with_borrow_mut(|(hit, candidates)| {
-                self.prefilter().candidates(line, hit, candidates);
-                for &rule in candidates.iter() {
+            SCRATCH.with_borrow_mut(|scratch| {
+                let prefilter = self.prefilter();
+                match record.searchable() {
+                    // User agents and referers repeat from line to line.
+                    Some(fields) => prefilter.candidates_in(
+                        fields.map(|(name, text)| {
+                            (text, matches!(name, Name::CsUserAgent | Name::CsReferer))
+                        }),
+                        scratch,
+                    ),
+                    None => prefilter.candidates_in(std::iter::once((line, false)), scratch),
+                }
+                for &rule in &scratch.out {
                     out.extend(self.literal[rule as usize].evaluate(record));
                 }
             });

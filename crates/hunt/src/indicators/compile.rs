@@ -36,16 +36,21 @@ pub(super) enum Node {
     Exists(Source),
 }
 
-pub(super) fn normalise(source: Source, value: &str) -> String {
+pub(super) fn normalise(source: Source, value: &str) -> Cow<'_, str> {
     if source.is_ip()
         && let Ok(ip) = value.parse::<IpAddr>()
     {
-        return ip.to_string();
+        // Rust reads IPv4 only in its one spelling (no leading zeros); IPv6 has many.
+        return if ip.is_ipv4() {
+            Cow::Borrowed(value)
+        } else {
+            Cow::Owned(ip.to_string())
+        };
     }
-    if source.case_insensitive() {
-        value.to_ascii_lowercase()
+    if source.case_insensitive() && value.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(value.to_ascii_lowercase())
     } else {
-        value.to_owned()
+        Cow::Borrowed(value)
     }
 }
 
@@ -102,10 +107,15 @@ pub(super) fn compile(cmp: &Comparison, regexes: &mut Vec<String>) -> Result<Nod
                         parse_net(s).ok_or_else(|| format!("{s:?} is not an address range"))?,
                     )
                 }
-                (Op::Eq | Op::Ne, v) => Check::Equals(vec![normalise(source, &v.text())]),
-                (Op::In, Literal::Set(items)) => {
-                    Check::Equals(items.iter().map(|v| normalise(source, &v.text())).collect())
+                (Op::Eq | Op::Ne, v) => {
+                    Check::Equals(vec![normalise(source, &v.text()).into_owned()])
                 }
+                (Op::In, Literal::Set(items)) => Check::Equals(
+                    items
+                        .iter()
+                        .map(|v| normalise(source, &v.text()).into_owned())
+                        .collect(),
+                ),
                 (Op::Like, Literal::Str(s)) => {
                     let re = like_regex(s);
                     regexes.push(re.clone());
@@ -142,7 +152,7 @@ impl Check {
         match self {
             Self::Equals(set) => {
                 let v = normalise(source, value);
-                set.contains(&v)
+                set.iter().any(|s| *s == *v)
             }
             Self::InNet(net) => value.parse::<IpAddr>().is_ok_and(|ip| net.contains(&ip)),
             Self::Contains(net) => parse_net(value).is_some_and(|own| own.contains(net)),
@@ -167,34 +177,29 @@ impl Check {
 impl Node {
     /// Whether the node holds for the record; the fields that made positive tests hold are
     /// added to `matched`.
-    pub(super) fn eval(
-        &self,
-        record: &Record,
-        scratch: &mut Vec<(String, String)>,
-        matched: &mut Vec<(String, String)>,
-    ) -> bool {
+    pub(super) fn eval(&self, record: &Record<'_>, matched: &mut Vec<(String, String)>) -> bool {
         match self {
             Self::And(items) => {
                 let mark = matched.len();
-                let all = items.iter().all(|n| n.eval(record, scratch, matched));
+                let all = items.iter().all(|n| n.eval(record, matched));
                 if !all {
                     matched.truncate(mark);
                 }
                 all
             }
-            Self::Or(items) => items.iter().any(|n| n.eval(record, scratch, matched)),
+            Self::Or(items) => items.iter().any(|n| n.eval(record, matched)),
             Self::Exists(source) => {
-                scratch.clear();
-                source.values(record, scratch);
-                !scratch.is_empty()
+                let mut values = Values::new();
+                source.values(record, &mut values);
+                !values.is_empty()
             }
             Self::Test(t) => {
-                scratch.clear();
-                t.source.values(record, scratch);
+                let mut values = Values::new();
+                t.source.values(record, &mut values);
                 // STIX: a comparison needs the object; `NOT` negates the test on an existing value.
-                for (field, value) in scratch.iter() {
+                for (field, value) in &values {
                     if t.check.holds(t.source, value) != t.negated {
-                        matched.push((field.clone(), value.clone()));
+                        matched.push((field.to_string(), value.to_string()));
                         return true;
                     }
                 }

@@ -8,6 +8,7 @@
 //! Patterns of several observations (`AND`, `OR`, `FOLLOWEDBY`, qualifiers) are decided at the end
 //! of the hunt from the leaves' sightings.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
@@ -16,7 +17,14 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use prefix_trie::PrefixMap;
 use regex::{Regex, RegexSet};
 
-use crate::logs::Record;
+use crate::logs::{FieldName, Record};
+
+/// The hasher of the maps a record's values are looked up in, millions of times a hunt.
+type Fast = foldhash::fast::RandomState;
+
+/// A record's values for a source, with the field each came from; inline, as most records
+/// give a source one or two values (borrowed from the line where they can be).
+pub(crate) type Values<'r> = smallvec::SmallVec<[(Cow<'r, str>, Cow<'r, str>); 4]>;
 use crate::stix::{self, Comparison, Literal, ObjectPath, Observation, Op, Qualifier, Test};
 
 /// What a STIX object path stands for in a log record.
@@ -81,13 +89,20 @@ impl Source {
     }
 
     /// The record's values for this source, with the field each came from.
-    fn values(self, record: &Record, out: &mut Vec<(String, String)>) {
-        const SRC: &[&str] = &["c-ip", "source.ip", "client.ip", "src_ip", "SourceIp"];
-        const DST: &[&str] = &["dst_ip", "destination.ip", "server.ip", "DestinationIp"];
-        let fields = |names: &[&str], out: &mut Vec<(String, String)>| {
+    fn values<'r>(self, record: &'r Record<'_>, out: &mut Values<'r>) {
+        // Names resolved at compile time: a record is asked for a few dozen fields.
+        macro_rules! names {
+            ($($n:literal),* $(,)?) => {{
+                const NAMES: &[FieldName] = &[$(FieldName::new($n)),*];
+                NAMES
+            }};
+        }
+        const SRC: &[FieldName] = names!["c-ip", "source.ip", "client.ip", "src_ip", "SourceIp"];
+        const DST: &[FieldName] = names!["dst_ip", "destination.ip", "server.ip", "DestinationIp"];
+        let fields = |names: &[FieldName], out: &mut Values<'r>| {
             for n in names {
-                if let Some(v) = record.get(n) {
-                    out.push(((*n).to_owned(), v.into_owned()));
+                if let Some(v) = record.get_named(n) {
+                    out.push((Cow::Borrowed(n.name), v));
                 }
             }
         };
@@ -98,17 +113,23 @@ impl Source {
                 let start = out.len();
                 fields(SRC, out);
                 fields(DST, out);
-                fields(&["ip", "host.ip"], out);
+                fields(names!["ip", "host.ip"], out);
                 // Addresses inside a syslog message ("Failed password for root from 203.0.113.9").
-                if let Some(msg) = record.get("message") {
+                if let Some(msg) = record.get_named(&FieldName::new("message")) {
+                    let mut found = Vec::new();
                     for word in
                         msg.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
                     {
                         let word = word.trim_matches(|c| c == '.' || c == ':');
                         if word.len() >= 7 && word.parse::<IpAddr>().is_ok() {
-                            out.push(("message".into(), word.to_owned()));
+                            found.push(word.to_owned());
                         }
                     }
+                    out.extend(
+                        found
+                            .into_iter()
+                            .map(|w| (Cow::Borrowed("message"), Cow::Owned(w))),
+                    );
                 }
                 let v4 = self == Self::Ipv4;
                 let mut i = start;
@@ -124,10 +145,13 @@ impl Source {
                     }
                 }
             }
-            Self::SrcPort => fields(&["source.port", "src_port", "SourcePort"], out),
-            Self::DstPort => fields(&["destination.port", "dst_port", "DestinationPort"], out),
+            Self::SrcPort => fields(names!["source.port", "src_port", "SourcePort"], out),
+            Self::DstPort => fields(
+                names!["destination.port", "dst_port", "DestinationPort"],
+                out,
+            ),
             Self::Domain => fields(
-                &[
+                names![
                     "cs-host",
                     "url.domain",
                     "destination.domain",
@@ -137,13 +161,16 @@ impl Source {
                 out,
             ),
             Self::Url => {
-                fields(&["url.full", "url.original"], out);
-                if let Some(uri) = record.get("c-uri") {
+                fields(names!["url.full", "url.original"], out);
+                if let Some(uri) = record.get_named(&FieldName::new("c-uri")) {
                     if uri.contains("://") {
-                        out.push(("c-uri".into(), uri.into_owned()));
-                    } else if let Some(host) = record.get("cs-host") {
+                        out.push((Cow::Borrowed("c-uri"), uri));
+                    } else if let Some(host) = record.get_named(&FieldName::new("cs-host")) {
                         for scheme in ["http", "https"] {
-                            out.push(("c-uri".into(), format!("{scheme}://{host}{uri}")));
+                            out.push((
+                                Cow::Borrowed("c-uri"),
+                                Cow::Owned(format!("{scheme}://{host}{uri}")),
+                            ));
                         }
                     }
                 }
@@ -165,18 +192,18 @@ impl Source {
                         for part in v.split(',') {
                             let digest = part.rsplit('=').next().unwrap_or(part).trim();
                             if is_hex_digest(digest) {
-                                out.push((k.to_owned(), digest.to_owned()));
+                                out.push((Cow::Owned(k.to_owned()), Cow::Owned(digest.to_owned())));
                             }
                         }
                     }
                 });
             }
-            Self::Method => fields(&["cs-method"], out),
-            Self::UserAgent => fields(&["cs-user-agent"], out),
-            Self::RequestTarget => fields(&["cs-uri"], out),
-            Self::User => fields(&["cs-username", "user.name", "User"], out),
-            Self::CommandLine => fields(&["CommandLine", "process.command_line"], out),
-            Self::Process => fields(&["Image", "process.executable", "process.name"], out),
+            Self::Method => fields(names!["cs-method"], out),
+            Self::UserAgent => fields(names!["cs-user-agent"], out),
+            Self::RequestTarget => fields(names!["cs-uri"], out),
+            Self::User => fields(names!["cs-username", "user.name", "User"], out),
+            Self::CommandLine => fields(names!["CommandLine", "process.command_line"], out),
+            Self::Process => fields(names!["Image", "process.executable", "process.name"], out),
             Self::Unmapped => {}
         }
     }
@@ -237,9 +264,10 @@ pub struct Problem {
 pub struct IndicatorSet {
     pub indicators: Vec<IndicatorInfo>,
     leaves: Vec<Leaf>,
-    equals: HashMap<(Source, String), Vec<u32>>,
-    nets_v4: HashMap<Source, PrefixMap<Ipv4Net, Vec<u32>>>,
-    nets_v6: HashMap<Source, PrefixMap<Ipv6Net, Vec<u32>>>,
+    /// Exact values by source; foldhash, as a record looks up each of its values.
+    equals: HashMap<Source, HashMap<String, Vec<u32>, Fast>, Fast>,
+    nets_v4: HashMap<Source, PrefixMap<Ipv4Net, Vec<u32>>, Fast>,
+    nets_v6: HashMap<Source, PrefixMap<Ipv6Net, Vec<u32>>, Fast>,
     patterns: Vec<(Source, RegexSet, Vec<u32>)>,
     /// Leaves with no anchor.
     always: Vec<u32>,
@@ -429,7 +457,13 @@ impl IndicatorSet {
             self.sources.push(source);
         }
         match anchor {
-            Anchor::Equals(s, v) => self.equals.entry((s, v)).or_default().push(leaf),
+            Anchor::Equals(s, v) => self
+                .equals
+                .entry(s)
+                .or_default()
+                .entry(v)
+                .or_default()
+                .push(leaf),
             Anchor::Net(s, IpNet::V4(n)) => self
                 .nets_v4
                 .entry(s)
@@ -587,12 +621,14 @@ impl IndicatorSet {
             return Vec::new();
         }
         scratch.candidates.clear();
+        let mut values = Values::new();
         for &source in &self.sources {
-            scratch.values.clear();
-            source.values(record, &mut scratch.values);
-            for (_, value) in &scratch.values {
-                let key = normalise(source, value);
-                if let Some(leaves) = self.equals.get(&(source, key)) {
+            values.clear();
+            source.values(record, &mut values);
+            let equals = self.equals.get(&source);
+            for (_, value) in &values {
+                if let Some(leaves) = equals.and_then(|e| e.get(normalise(source, value).as_ref()))
+                {
                     scratch.candidates.extend(leaves);
                 }
                 if source.is_ip() {
@@ -624,7 +660,7 @@ impl IndicatorSet {
             }
         }
         scratch.candidates.extend(&self.always);
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::with_hasher(Fast::default());
         let mut out = Vec::new();
         let ts = record.timestamp;
         for &leaf in &scratch.candidates {
@@ -640,7 +676,7 @@ impl IndicatorSet {
                 continue;
             }
             let mut matched = Vec::new();
-            if l.node.eval(record, &mut scratch.values, &mut matched) {
+            if l.node.eval(record, &mut matched) {
                 out.push((leaf, matched));
             }
         }
@@ -681,7 +717,6 @@ impl IndicatorSet {
 #[derive(Default)]
 pub struct Scratch {
     candidates: Vec<u32>,
-    values: Vec<(String, String)>,
 }
 
 fn refang(s: &str) -> String {

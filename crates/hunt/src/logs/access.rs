@@ -2,7 +2,7 @@
 
 use super::*;
 
-pub(super) fn parse_access(line: &str, combined: bool) -> Result<Record, String> {
+pub(super) fn parse_access(line: &str, combined: bool) -> Result<Record<'_>, String> {
     let mut c = Cursor::new(line);
     let client = c.token().ok_or("empty line")?;
     if !looks_like_host(client) {
@@ -36,24 +36,24 @@ pub(super) fn parse_access(line: &str, combined: bool) -> Result<Record, String>
         return Err("has referer and user agent: combined, not common".into());
     }
 
-    let mut fields: Vec<(&'static str, String)> = Vec::with_capacity(24);
-    fields.push(("c-ip", client.to_owned()));
+    let mut fields = FlatFields::new();
+    fields.push((Name::CIp, Cow::Borrowed(client)));
     if user != "-" {
-        fields.push(("cs-username", user.to_owned()));
+        fields.push((Name::CsUsername, Cow::Borrowed(user)));
     }
-    fields.push(("sc-status", status.to_owned()));
-    fields.push(("sc-bytes", bytes.to_owned()));
-    fields.push(("cs-request", request.to_owned()));
+    fields.push((Name::ScStatus, Cow::Borrowed(status)));
+    fields.push((Name::ScBytes, Cow::Borrowed(bytes)));
+    fields.push((Name::CsRequest, Cow::Borrowed(request)));
     if let Some(r) = referer.filter(|r| *r != "-") {
-        fields.push(("cs-referer", r.to_owned()));
+        fields.push((Name::CsReferer, Cow::Borrowed(r)));
     }
     if let Some(a) = agent.filter(|a| *a != "-") {
-        fields.push(("cs-user-agent", a.to_owned()));
+        fields.push((Name::CsUserAgent, Cow::Borrowed(a)));
     }
     let searchable = fields.len();
     web_request_fields(request, &mut fields);
     let proxy_request = fields.iter().any(|(k, v)| {
-        (*k == "cs-method" && v == "CONNECT") || (*k == "cs-uri" && v.contains("://"))
+        (*k == Name::CsMethod && v == "CONNECT") || (*k == Name::CsUri && v.contains("://"))
     });
     let mut record = Record::flat_split(Some(timestamp), fields, searchable);
     record.proxy_request = proxy_request;
@@ -109,24 +109,24 @@ pub(super) fn looks_like_host(s: &str) -> bool {
 /// Fields from the request line `METHOD target PROTOCOL`, under the names of Sigma's webserver
 /// (W3C/IIS: `cs-method`, `cs-uri-stem`, `cs-uri-query`, `cs-version`) and proxy (`c-uri`,
 /// `c-uri-stem`, `c-uri-query`, `c-uri-extension`, `cs-host`) taxonomies.
-pub(super) fn web_request_fields(request: &str, fields: &mut Vec<(&'static str, String)>) {
+pub(super) fn web_request_fields<'a>(request: &'a str, fields: &mut FlatFields<'a>) {
     let mut parts = request.splitn(3, ' ');
     let method = parts.next().unwrap_or_default();
     let Some(target) = parts.next() else {
         // A bare string (a scanner's junk, "-"): keep it as the URI for URI rules.
-        fields.push(("cs-uri", request.to_owned()));
+        fields.push((Name::CsUri, Cow::Borrowed(request)));
         return;
     };
     let version = parts.next();
-    fields.push(("cs-method", method.to_owned()));
+    fields.push((Name::CsMethod, Cow::Borrowed(method)));
     if let Some(v) = version {
-        fields.push(("cs-version", v.to_owned()));
+        fields.push((Name::CsVersion, Cow::Borrowed(v)));
     }
     url_fields(target, fields);
 }
 
 /// Splits a request target or URL into the webserver/proxy URI fields.
-pub(super) fn url_fields(target: &str, fields: &mut Vec<(&'static str, String)>) {
+pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) {
     let (host, path_and_query) = match target.find("://") {
         Some(i) if target[..i].bytes().all(|b| b.is_ascii_alphabetic()) => {
             let after = &target[i + 3..];
@@ -145,19 +145,19 @@ pub(super) fn url_fields(target: &str, fields: &mut Vec<(&'static str, String)>)
         Some((s, q)) => (s, Some(q)),
         None => (path_and_query, None),
     };
-    fields.push(("cs-uri", target.to_owned()));
-    fields.push(("cs-uri-stem", stem.to_owned()));
+    fields.push((Name::CsUri, Cow::Borrowed(target)));
+    fields.push((Name::CsUriStem, Cow::Borrowed(stem)));
     if let Some(q) = query {
-        fields.push(("cs-uri-query", q.to_owned()));
+        fields.push((Name::CsUriQuery, Cow::Borrowed(q)));
     }
     if let Some(h) = host.filter(|h| !h.is_empty()) {
-        fields.push(("cs-host", h.to_owned()));
+        fields.push((Name::CsHost, Cow::Borrowed(h)));
     }
     let last = stem.rsplit('/').next().unwrap_or_default();
     if let Some((_, ext)) = last.rsplit_once('.')
         && !ext.is_empty()
     {
-        fields.push(("c-uri-extension", ext.to_owned()));
+        fields.push((Name::CUriExtension, Cow::Borrowed(ext)));
     }
 }
 

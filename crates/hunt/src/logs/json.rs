@@ -3,7 +3,7 @@
 use super::access::{url_fields, web_request_fields};
 use super::*;
 
-pub(super) fn parse_json(line: &str) -> Result<Record, String> {
+pub(super) fn parse_json<'a>(line: &str) -> Result<Record<'a>, String> {
     let trimmed = line.trim_start();
     if !trimmed.starts_with('{') {
         return Err("not a JSON object".into());
@@ -126,11 +126,12 @@ pub(super) fn add_web_aliases(obj: &mut Map<String, Value>) {
     let url = ["url.original", "url.full", "request_uri", "uri", "url"]
         .iter()
         .find_map(|s| lookup(&value, s).and_then(Value::as_str));
-    let mut url_parts: Vec<(&'static str, String)> = Vec::new();
+    let target;
+    let mut url_parts = FlatFields::new();
     if let Some(u) = url {
         url_fields(u, &mut url_parts);
     } else if let Some(path) = lookup(&value, "url.path").and_then(Value::as_str) {
-        let target = match lookup(&value, "url.query").and_then(Value::as_str) {
+        target = match lookup(&value, "url.query").and_then(Value::as_str) {
             Some(q) => format!("{path}?{q}"),
             None => path.to_owned(),
         };
@@ -142,23 +143,25 @@ pub(super) fn add_web_aliases(obj: &mut Map<String, Value>) {
         .iter()
         .find_map(|s| lookup(&value, s).and_then(Value::as_str))
     {
-        url_parts.push(("cs-host", domain.to_owned()));
+        url_parts.push((Name::CsHost, Cow::Borrowed(domain)));
     }
-    let alias_parts: Vec<(&'static str, String)> = NAME_ALIASES
-        .iter()
-        .filter_map(|(alias, field)| {
-            url_parts
-                .iter()
-                .find(|(k, _)| k == field)
-                .map(|(_, v)| (*alias, v.clone()))
-        })
-        .collect();
-    url_parts.extend(alias_parts);
-    for (k, v) in url_parts {
+    let named =
+        url_parts
+            .iter()
+            .map(|(k, v)| (k.as_str(), v))
+            .chain(NAME_ALIASES.iter().filter_map(|(alias, field)| {
+                url_parts
+                    .iter()
+                    .find(|(k, _)| k == field)
+                    .map(|(_, v)| (*alias, v))
+            }));
+    let mut parts: Vec<(&str, Value)> = Vec::new();
+    for (k, v) in named {
         if !obj.contains_key(k) && !added.iter().any(|(a, _)| *a == k) {
-            added.push((k, Value::String(v)));
+            parts.push((k, Value::String(v.to_string())));
         }
     }
+    added.extend(parts);
     for (k, v) in added {
         obj.insert(k.to_owned(), v);
     }

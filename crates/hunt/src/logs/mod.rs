@@ -16,6 +16,7 @@ use std::str::FromStr;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use rsigma_eval::event::{Event, EventValue};
 use serde_json::{Map, Value};
+use smallvec::SmallVec;
 
 /// The formats Ward reads. `--log-format` takes these names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -117,65 +118,187 @@ pub enum Family {
     Json,
 }
 
-/// One log line, read.
+/// One log line, read. Fields of line-oriented logs borrow from the line.
 #[derive(Debug, Clone)]
-pub struct Record {
+pub struct Record<'a> {
     pub timestamp: Option<DateTime<Utc>>,
     /// A request made through a proxy (absolute-form target or `CONNECT`).
     pub proxy_request: bool,
-    fields: Fields,
+    fields: Fields<'a>,
 }
 
+/// A line-oriented record's fields, kept inline: the hunt reads millions of lines a second
+/// and a line holds at most 14 fields.
+type FlatFields<'a> = SmallVec<[(Name, Cow<'a, str>); 16]>;
+
 #[derive(Debug, Clone)]
-enum Fields {
+enum Fields<'a> {
     /// Fields read from a line. The first `searchable` are what the line says (client, user,
     /// request line, status, size, referer, agent): Sigma keywords search those, as they would
     /// search the raw line. The rest are parts of them (method, URI stem, query, …): named for
     /// rules, not searched twice.
     Flat {
-        fields: Vec<(&'static str, String)>,
+        fields: FlatFields<'a>,
         searchable: usize,
     },
     Json(Value),
 }
 
+/// The fields line-oriented logs carry, a byte each: looking a field up compares bytes, not
+/// names (a rule or indicator asks for fields by name millions of times a second).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Name {
+    CIp,
+    CsUsername,
+    ScStatus,
+    ScBytes,
+    CsRequest,
+    CsReferer,
+    CsUserAgent,
+    CsMethod,
+    CsVersion,
+    CsUri,
+    CsUriStem,
+    CsUriQuery,
+    CsHost,
+    CUriExtension,
+    Facility,
+    Severity,
+    Hostname,
+    AppName,
+    Program,
+    Procid,
+    Msgid,
+    StructuredData,
+    Message,
+}
+
+impl Name {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::CIp => "c-ip",
+            Self::CsUsername => "cs-username",
+            Self::ScStatus => "sc-status",
+            Self::ScBytes => "sc-bytes",
+            Self::CsRequest => "cs-request",
+            Self::CsReferer => "cs-referer",
+            Self::CsUserAgent => "cs-user-agent",
+            Self::CsMethod => "cs-method",
+            Self::CsVersion => "cs-version",
+            Self::CsUri => "cs-uri",
+            Self::CsUriStem => "cs-uri-stem",
+            Self::CsUriQuery => "cs-uri-query",
+            Self::CsHost => "cs-host",
+            Self::CUriExtension => "c-uri-extension",
+            Self::Facility => "facility",
+            Self::Severity => "severity",
+            Self::Hostname => "hostname",
+            Self::AppName => "app_name",
+            Self::Program => "program",
+            Self::Procid => "procid",
+            Self::Msgid => "msgid",
+            Self::StructuredData => "structured_data",
+            Self::Message => "message",
+        }
+    }
+
+    /// The field a name stands for, its aliases ([`NAME_ALIASES`]) included.
+    /// A `const fn`, so that [`FieldName`]s are resolved at compile time.
+    const fn of(name: &str) -> Option<Self> {
+        Some(match name.as_bytes() {
+            b"c-ip" => Self::CIp,
+            b"cs-username" => Self::CsUsername,
+            b"sc-status" => Self::ScStatus,
+            b"sc-bytes" => Self::ScBytes,
+            b"cs-request" => Self::CsRequest,
+            b"cs-referer" | b"cs(Referer)" => Self::CsReferer,
+            b"cs-user-agent" | b"c-useragent" | b"cs(User-Agent)" => Self::CsUserAgent,
+            b"cs-method" => Self::CsMethod,
+            b"cs-version" => Self::CsVersion,
+            b"cs-uri" | b"c-uri" => Self::CsUri,
+            b"cs-uri-stem" | b"c-uri-stem" => Self::CsUriStem,
+            b"cs-uri-query" | b"c-uri-query" => Self::CsUriQuery,
+            b"cs-host" => Self::CsHost,
+            b"c-uri-extension" => Self::CUriExtension,
+            b"facility" => Self::Facility,
+            b"severity" => Self::Severity,
+            b"hostname" => Self::Hostname,
+            b"app_name" => Self::AppName,
+            b"program" => Self::Program,
+            b"procid" => Self::Procid,
+            b"msgid" => Self::Msgid,
+            b"structured_data" => Self::StructuredData,
+            b"message" => Self::Message,
+            _ => return None,
+        })
+    }
+}
+
+/// A field name as code asks for it, resolved once: the field of a line-oriented record it
+/// stands for (if any), so that looking it up compares a byte rather than names.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldName {
+    pub name: &'static str,
+    flat: Option<Name>,
+}
+
+impl FieldName {
+    pub const fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            flat: Name::of(name),
+        }
+    }
+}
+
 /// Other names the webserver and proxy taxonomies use for the same field (alias, field).
 /// Kept as names only: the value is stored once.
-const NAME_ALIASES: [(&str, &str); 6] = [
-    ("c-uri", "cs-uri"),
-    ("c-uri-stem", "cs-uri-stem"),
-    ("c-uri-query", "cs-uri-query"),
-    ("c-useragent", "cs-user-agent"),
-    ("cs(User-Agent)", "cs-user-agent"),
-    ("cs(Referer)", "cs-referer"),
+const NAME_ALIASES: [(&str, Name); 6] = [
+    ("c-uri", Name::CsUri),
+    ("c-uri-stem", Name::CsUriStem),
+    ("c-uri-query", Name::CsUriQuery),
+    ("c-useragent", Name::CsUserAgent),
+    ("cs(User-Agent)", Name::CsUserAgent),
+    ("cs(Referer)", Name::CsReferer),
 ];
 
-fn flat_get<'a>(fields: &'a [(&'static str, String)], name: &str) -> Option<&'a str> {
-    let name = NAME_ALIASES
-        .iter()
-        .find(|(alias, _)| *alias == name)
-        .map_or(name, |(_, field)| field);
+fn flat_find<'r>(fields: &'r [(Name, Cow<'_, str>)], name: Name) -> Option<&'r str> {
     fields
         .iter()
         .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
 }
 
-impl Record {
-    fn flat(timestamp: Option<DateTime<Utc>>, fields: Vec<(&'static str, String)>) -> Self {
+fn flat_get<'r>(fields: &'r [(Name, Cow<'_, str>)], name: &str) -> Option<&'r str> {
+    flat_find(fields, Name::of(name)?)
+}
+
+impl<'a> Record<'a> {
+    fn flat(timestamp: Option<DateTime<Utc>>, fields: FlatFields<'a>) -> Self {
         let searchable = fields.len();
         Self::flat_split(timestamp, fields, searchable)
     }
 
     fn flat_split(
         timestamp: Option<DateTime<Utc>>,
-        fields: Vec<(&'static str, String)>,
+        fields: FlatFields<'a>,
         searchable: usize,
     ) -> Self {
         Self {
             timestamp,
             proxy_request: false,
             fields: Fields::Flat { fields, searchable },
+        }
+    }
+
+    /// A field's value, as [`Self::get`] gives it, by a name resolved ahead of time.
+    pub fn get_named(&self, field: &FieldName) -> Option<Cow<'_, str>> {
+        match &self.fields {
+            Fields::Flat { fields, .. } => field
+                .flat
+                .and_then(|n| flat_find(fields, n))
+                .map(Cow::Borrowed),
+            Fields::Json(value) => lookup(value, field.name).and_then(scalar_text),
         }
     }
 
@@ -192,15 +315,26 @@ impl Record {
         }
     }
 
+    /// The fields a Sigma keyword searches (what a line-oriented log's line says, field by
+    /// field: every other field is part of one of them); `None` for a JSON event.
+    pub(crate) fn searchable(&self) -> Option<impl Iterator<Item = (Name, &str)>> {
+        match &self.fields {
+            Fields::Flat { fields, searchable } => {
+                Some(fields[..*searchable].iter().map(|(k, v)| (*k, v.as_ref())))
+            }
+            Fields::Json(_) => None,
+        }
+    }
+
     /// Every (field, text) pair under every name it has; nested JSON objects flattened with dots.
     pub fn for_each_field(&self, f: &mut dyn FnMut(&str, &str)) {
         match &self.fields {
             Fields::Flat { fields, .. } => {
                 for (k, v) in fields {
-                    f(k, v);
+                    f(k.as_str(), v);
                 }
                 for (alias, field) in NAME_ALIASES {
-                    if let Some(v) = flat_get(fields, field) {
+                    if let Some(v) = flat_find(fields, field) {
                         f(alias, v);
                     }
                 }
@@ -258,7 +392,7 @@ fn walk_json(value: &Value, path: &mut String, f: &mut dyn FnMut(&str, &str)) {
     }
 }
 
-impl Event for Record {
+impl Event for Record<'_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
         match &self.fields {
             Fields::Flat { fields, .. } => {
@@ -285,7 +419,7 @@ impl Event for Record {
         match &self.fields {
             Fields::Flat { fields, searchable } => fields[..*searchable]
                 .iter()
-                .map(|(_, v)| Cow::Borrowed(v.as_str()))
+                .map(|(_, v)| Cow::Borrowed(v.as_ref()))
                 .collect(),
             Fields::Json(_) => {
                 let mut out = Vec::new();
@@ -348,7 +482,7 @@ use access::parse_access;
 use json::parse_json;
 use syslog::{parse_3164, parse_5424};
 
-pub fn parse_line(format: LogFormat, line: &str, year: i32) -> Result<Record, String> {
+pub fn parse_line(format: LogFormat, line: &str, year: i32) -> Result<Record<'_>, String> {
     let line = line.trim_end_matches(['\r', '\n']);
     match format {
         LogFormat::Combined => parse_access(line, true),
@@ -409,15 +543,16 @@ impl<'a> Cursor<'a> {
         let bytes = self.s.as_bytes();
         let start = self.pos;
         let mut i = start;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'\\' => i += 2,
-                b'"' => {
-                    self.pos = i + 1;
-                    return Some(&self.s[start..i]);
-                }
-                _ => i += 1,
+        while let Some(at) = bytes
+            .get(i..)
+            .and_then(|rest| memchr::memchr2(b'\\', b'"', rest))
+        {
+            i += at;
+            if bytes[i] == b'"' {
+                self.pos = i + 1;
+                return Some(&self.s[start..i]);
             }
+            i += 2;
         }
         None
     }
@@ -600,6 +735,32 @@ mod tests {
         assert!(r.timestamp.is_some());
         assert!(parse_line(LogFormat::JsonLines, "[1,2]", 2025).is_err());
         assert!(parse_line(LogFormat::JsonLines, "{\"a\":", 2025).is_err());
+    }
+
+    #[test]
+    fn field_names_resolve_to_the_field_they_name() {
+        let line = r#"192.0.2.1 - bob [15/May/2025:21:20:05 +0000] "GET http://h.example/a.php?q=1 HTTP/1.1" 200 5 "https://r.example/" "UA/1""#;
+        let r = parse_line(LogFormat::Combined, line, 2025).unwrap();
+        let mut named = 0;
+        r.for_each_field(&mut |name, value| {
+            // Every name a record gives (aliases included) reads back its value, by name
+            // and resolved ahead of time.
+            assert_eq!(get(&r, name).as_deref(), Some(value), "{name}");
+            let leaked: &'static str = Box::leak(name.to_owned().into_boxed_str());
+            assert_eq!(
+                r.get_named(&FieldName::new(leaked)).as_deref(),
+                Some(value),
+                "{name}"
+            );
+            assert!(
+                Name::of(name)
+                    .is_some_and(|n| n.as_str() == name || NAME_ALIASES.contains(&(leaked, n)))
+            );
+            named += 1;
+        });
+        assert_eq!(named, 14 + 6, "14 fields and the 6 aliases");
+        assert_eq!(r.get_named(&FieldName::new("source.ip")), None);
+        assert_eq!(Name::of("C-IP"), None, "names are exact");
     }
 
     #[test]

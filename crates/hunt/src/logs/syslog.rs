@@ -14,7 +14,7 @@ pub(super) fn priority(line: &str) -> Option<(&str, u16)> {
     Some((&rest[end + 1..], pri))
 }
 
-pub(super) fn parse_3164(line: &str, year: i32) -> Result<Record, String> {
+pub(super) fn parse_3164(line: &str, year: i32) -> Result<Record<'_>, String> {
     let (rest, pri) = match priority(line) {
         Some((rest, pri)) => (rest, Some(pri)),
         None => (line, None),
@@ -41,34 +41,43 @@ pub(super) fn parse_3164(line: &str, year: i32) -> Result<Record, String> {
     let mut c = Cursor::new(&rest[15..]);
     c.skip_spaces();
     let host = c.token().ok_or("no host")?;
-    let mut fields = Vec::with_capacity(8);
+    let mut fields = FlatFields::new();
     if let Some(p) = pri {
         push_priority(p, &mut fields);
     }
-    fields.push(("hostname", host.to_owned()));
+    fields.push((Name::Hostname, Cow::Borrowed(host)));
     tag_and_message(c.rest(), &mut fields);
     Ok(Record::flat(Some(timestamp), fields))
 }
 
-pub(super) fn push_priority(pri: u16, fields: &mut Vec<(&'static str, String)>) {
-    fields.push(("facility", (pri / 8).to_string()));
-    fields.push(("severity", (pri % 8).to_string()));
+pub(super) fn push_priority(pri: u16, fields: &mut FlatFields<'_>) {
+    // PRI is at most 191: facility 0..=23, severity 0..=7.
+    const NUMBERS: [&str; 24] = [
+        "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
+        "17", "18", "19", "20", "21", "22", "23",
+    ];
+    let number = |n: u16| match NUMBERS.get(usize::from(n)) {
+        Some(s) => Cow::Borrowed(*s),
+        None => Cow::Owned(n.to_string()),
+    };
+    fields.push((Name::Facility, number(pri / 8)));
+    fields.push((Name::Severity, number(pri % 8)));
 }
 
 /// `tag[pid]: message` (the tag optional).
-pub(super) fn tag_and_message(rest: &str, fields: &mut Vec<(&'static str, String)>) {
+pub(super) fn tag_and_message<'a>(rest: &'a str, fields: &mut FlatFields<'a>) {
     let tag_end = rest
         .find([':', '[', ' '])
         .filter(|&i| i > 0 && rest[i..].contains(':'));
     let message = match tag_end {
         Some(i) if !rest[..i].contains(' ') => {
-            fields.push(("app_name", rest[..i].to_owned()));
-            fields.push(("program", rest[..i].to_owned()));
+            fields.push((Name::AppName, Cow::Borrowed(&rest[..i])));
+            fields.push((Name::Program, Cow::Borrowed(&rest[..i])));
             let after = &rest[i..];
             let after = if let Some(p) = after.strip_prefix('[') {
                 match p.find(']') {
                     Some(e) => {
-                        fields.push(("procid", p[..e].to_owned()));
+                        fields.push((Name::Procid, Cow::Borrowed(&p[..e])));
                         &p[e + 1..]
                     }
                     None => after,
@@ -80,10 +89,10 @@ pub(super) fn tag_and_message(rest: &str, fields: &mut Vec<(&'static str, String
         }
         _ => rest,
     };
-    fields.push(("message", message.to_owned()));
+    fields.push((Name::Message, Cow::Borrowed(message)));
 }
 
-pub(super) fn parse_5424(line: &str) -> Result<Record, String> {
+pub(super) fn parse_5424(line: &str) -> Result<Record<'_>, String> {
     if let Some((rest, pri)) = priority(line) {
         let mut c = Cursor::new(rest);
         if c.token() != Some("1") {
@@ -99,29 +108,29 @@ pub(super) fn parse_5424(line: &str) -> Result<Record, String> {
                     .with_timezone(&Utc),
             )
         };
-        let mut fields = Vec::with_capacity(10);
+        let mut fields = FlatFields::new();
         push_priority(pri, &mut fields);
-        for name in ["hostname", "app_name", "procid", "msgid"] {
-            let tok = c.token().ok_or_else(|| format!("no {name}"))?;
+        let mut app = None;
+        for name in [Name::Hostname, Name::AppName, Name::Procid, Name::Msgid] {
+            let tok = c.token().ok_or_else(|| format!("no {}", name.as_str()))?;
             if tok != "-" {
-                fields.push((name, tok.to_owned()));
+                fields.push((name, Cow::Borrowed(tok)));
+                if name == Name::AppName {
+                    app = Some(tok);
+                }
             }
         }
-        if name_is(&fields, "app_name") {
-            let app = fields
-                .iter()
-                .find(|(k, _)| *k == "app_name")
-                .map(|(_, v)| v.clone());
-            fields.push(("program", app.unwrap_or_default()));
+        if let Some(app) = app {
+            fields.push((Name::Program, Cow::Borrowed(app)));
         }
         let rest = c.rest();
         let (sd, msg) = structured_data(rest)?;
         if let Some(sd) = sd.filter(|s| *s != "-") {
-            fields.push(("structured_data", sd.to_owned()));
+            fields.push((Name::StructuredData, Cow::Borrowed(sd)));
         }
         let msg = msg.trim_start();
         let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
-        fields.push(("message", msg.to_owned()));
+        fields.push((Name::Message, Cow::Borrowed(msg)));
         return Ok(Record::flat(timestamp, fields));
     }
     // rsyslog's RFC 3339 files: `2026-11-29T05:30:10.123+00:00 host tag[pid]: msg`.
@@ -134,13 +143,10 @@ pub(super) fn parse_5424(line: &str) -> Result<Record, String> {
         .map_err(|e| format!("timestamp {stamp:?}: {e}"))?
         .with_timezone(&Utc);
     let host = c.token().ok_or("no host")?;
-    let mut fields = vec![("hostname", host.to_owned())];
+    let mut fields = FlatFields::new();
+    fields.push((Name::Hostname, Cow::Borrowed(host)));
     tag_and_message(c.rest(), &mut fields);
     Ok(Record::flat(Some(timestamp), fields))
-}
-
-pub(super) fn name_is(fields: &[(&'static str, String)], name: &str) -> bool {
-    fields.iter().any(|(k, _)| *k == name)
 }
 
 /// RFC 5424 STRUCTURED-DATA: `-` or one or more `[id k="v" …]` (`\]`, `\"`, `\\` escaped).
