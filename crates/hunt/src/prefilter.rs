@@ -216,12 +216,15 @@ pub struct Scratch {
     memos: Vec<(u64, Memo)>,
 }
 
-type Memo = HashMap<Box<str>, Box<[u32]>, foldhash::fast::RandomState>;
+/// Per value, the rules its literals name and whether it was seen again since the memo was
+/// last swept.
+type Memo = HashMap<Box<str>, (Box<[u32]>, bool), foldhash::fast::RandomState>;
 
-/// Values remembered per prefilter and worker before the memo starts again: a few thousand
-/// user agents and referers cover almost every line of a web server's log, and a log of
-/// ever-new values costs at most this many searches' worth of memory.
-const MEMO_MAX: usize = 4096;
+/// Values remembered per prefilter and worker: a few thousand user agents and referers cover
+/// most lines of a web server's log. When full, the values not seen again
+/// since the last sweep are forgotten (and everything, when that frees too little), so that a
+/// log of ever-new values costs at most this many values' worth of memory.
+const MEMO_MAX: usize = 8192;
 
 impl Prefilter {
     /// `sets[i]`: the literals rule `i` needs one of (lower case).
@@ -300,8 +303,9 @@ impl Prefilter {
                 self.search(a, text, &mut add);
                 continue;
             }
-            if let Some(rules) = memo.get(text) {
+            if let Some((rules, again)) = memo.get_mut(text) {
                 rules.iter().for_each(|&r| add(r));
+                *again = true;
                 continue;
             }
             let mut rules = Vec::new();
@@ -310,9 +314,12 @@ impl Prefilter {
             rules.dedup();
             rules.iter().for_each(|&r| add(r));
             if memo.len() >= MEMO_MAX {
-                memo.clear();
+                memo.retain(|_, (_, again)| std::mem::take(again));
+                if memo.len() > MEMO_MAX / 2 {
+                    memo.clear();
+                }
             }
-            memo.insert(text.into(), rules.into());
+            memo.insert(text.into(), (rules.into(), false));
         }
         out.sort_unstable();
     }
@@ -483,7 +490,7 @@ mod tests {
             assert_eq!(scratch.out, whole, "{line}");
         }
         assert_eq!(scratch.memos.len(), 1);
-        // Two referers ("-" is none) and three user agents.
+        // One referer ("-" is none) and three user agents.
         assert_eq!(scratch.memos[0].1.len(), 4);
     }
 

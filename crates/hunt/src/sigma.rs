@@ -89,10 +89,12 @@ impl Filtered {
             SCRATCH.with_borrow_mut(|scratch| {
                 let prefilter = self.prefilter();
                 match record.searchable() {
-                    // User agents and referers repeat from line to line.
+                    // User agents and referers repeat from line to line (request lines, with
+                    // their queries, less: remembering them was slower).
                     Some(fields) => prefilter.candidates_in(
                         fields.map(|(name, text)| {
-                            (text, matches!(name, Name::CsUserAgent | Name::CsReferer))
+                            let repeats = matches!(name, Name::CsUserAgent | Name::CsReferer);
+                            (text, repeats)
                         }),
                         scratch,
                     ),

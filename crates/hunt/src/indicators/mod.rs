@@ -627,34 +627,44 @@ impl IndicatorSet {
             source.values(record, &mut values);
             let equals = self.equals.get(&source);
             for (_, value) in &values {
-                if let Some(leaves) = equals.and_then(|e| e.get(normalise(source, value).as_ref()))
-                {
+                // An address is read once: its key (IPv4 has one spelling, IPv6 many) and the
+                // ranges that hold it come from the one reading.
+                let ip = if source.is_ip() {
+                    value.parse::<IpAddr>().ok()
+                } else {
+                    None
+                };
+                let key = match ip {
+                    Some(IpAddr::V4(_)) => Cow::Borrowed(value.as_ref()),
+                    Some(IpAddr::V6(ip)) => Cow::Owned(ip.to_string()),
+                    None => normalise(source, value),
+                };
+                if let Some(leaves) = equals.and_then(|e| e.get(key.as_ref())) {
                     scratch.candidates.extend(leaves);
                 }
-                if source.is_ip() {
-                    match value.parse::<IpAddr>() {
-                        Ok(IpAddr::V4(ip)) => {
-                            if let Some(trie) = self.nets_v4.get(&source) {
-                                for (_, leaves) in trie.cover(&Ipv4Net::from(ip)) {
-                                    scratch.candidates.extend(leaves);
-                                }
+                match ip {
+                    Some(IpAddr::V4(ip)) => {
+                        if let Some(trie) = self.nets_v4.get(&source) {
+                            for (_, leaves) in trie.cover(&Ipv4Net::from(ip)) {
+                                scratch.candidates.extend(leaves);
                             }
                         }
-                        Ok(IpAddr::V6(ip)) => {
-                            if let Some(trie) = self.nets_v6.get(&source) {
-                                for (_, leaves) in trie.cover(&Ipv6Net::from(ip)) {
-                                    scratch.candidates.extend(leaves);
-                                }
-                            }
-                        }
-                        Err(_) => {}
                     }
+                    Some(IpAddr::V6(ip)) => {
+                        if let Some(trie) = self.nets_v6.get(&source) {
+                            for (_, leaves) in trie.cover(&Ipv6Net::from(ip)) {
+                                scratch.candidates.extend(leaves);
+                            }
+                        }
+                    }
+                    None => {}
                 }
                 for (s, set, leaves) in &self.patterns {
                     if *s == source {
-                        scratch
-                            .candidates
-                            .extend(set.matches(value).iter().map(|i| leaves[i]));
+                        let matches = set.matches(value);
+                        if matches.matched_any() {
+                            scratch.candidates.extend(matches.iter().map(|i| leaves[i]));
+                        }
                     }
                 }
             }

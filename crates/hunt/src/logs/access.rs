@@ -51,10 +51,7 @@ pub(super) fn parse_access(line: &str, combined: bool) -> Result<Record<'_>, Str
         fields.push((Name::CsUserAgent, Cow::Borrowed(a)));
     }
     let searchable = fields.len();
-    web_request_fields(request, &mut fields);
-    let proxy_request = fields.iter().any(|(k, v)| {
-        (*k == Name::CsMethod && v == "CONNECT") || (*k == Name::CsUri && v.contains("://"))
-    });
+    let proxy_request = web_request_fields(request, &mut fields);
     let mut record = Record::flat_split(Some(timestamp), fields, searchable);
     record.proxy_request = proxy_request;
     Ok(record)
@@ -108,26 +105,35 @@ pub(super) fn looks_like_host(s: &str) -> bool {
 
 /// Fields from the request line `METHOD target PROTOCOL`, under the names of Sigma's webserver
 /// (W3C/IIS: `cs-method`, `cs-uri-stem`, `cs-uri-query`, `cs-version`) and proxy (`c-uri`,
-/// `c-uri-stem`, `c-uri-query`, `c-uri-extension`, `cs-host`) taxonomies.
-pub(super) fn web_request_fields<'a>(request: &'a str, fields: &mut FlatFields<'a>) {
+/// `c-uri-stem`, `c-uri-query`, `c-uri-extension`, `cs-host`) taxonomies. True when the
+/// request is one made to a proxy: `CONNECT`, or a target in absolute form (`http://host/…`;
+/// a `://` later in an ordinary target, as in `/login?next=https://…`, is not one).
+pub(super) fn web_request_fields<'a>(request: &'a str, fields: &mut FlatFields<'a>) -> bool {
     let mut parts = request.splitn(3, ' ');
     let method = parts.next().unwrap_or_default();
     let Some(target) = parts.next() else {
         // A bare string (a scanner's junk, "-"): keep it as the URI for URI rules.
         fields.push((Name::CsUri, Cow::Borrowed(request)));
-        return;
+        return false;
     };
     let version = parts.next();
     fields.push((Name::CsMethod, Cow::Borrowed(method)));
     if let Some(v) = version {
         fields.push((Name::CsVersion, Cow::Borrowed(v)));
     }
-    url_fields(target, fields);
+    url_fields(target, fields) || method == "CONNECT"
 }
 
-/// Splits a request target or URL into the webserver/proxy URI fields.
-pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) {
-    let (host, path_and_query) = match target.find("://") {
+/// Splits a request target or URL into the webserver/proxy URI fields; true when it is an
+/// absolute URL (`scheme://…`).
+pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) -> bool {
+    // An origin-form target (`/path?query`) has no scheme: the search for one is skipped.
+    let scheme_end = if target.starts_with('/') {
+        None
+    } else {
+        memchr::memmem::find(target.as_bytes(), b"://")
+    };
+    let (host, path_and_query) = match scheme_end {
         Some(i) if target[..i].bytes().all(|b| b.is_ascii_alphabetic()) => {
             let after = &target[i + 3..];
             let end = after.find(['/', '?']).unwrap_or(after.len());
@@ -159,6 +165,7 @@ pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) {
     {
         fields.push((Name::CUriExtension, Cow::Borrowed(ext)));
     }
+    host.is_some()
 }
 
 #[cfg(test)]

@@ -515,7 +515,7 @@ impl<'a> Cursor<'a> {
         if rest.is_empty() {
             return None;
         }
-        let end = rest.find(' ').unwrap_or(rest.len());
+        let end = memchr::memchr(b' ', rest.as_bytes()).unwrap_or(rest.len());
         let tok = &rest[..end];
         self.pos += (end + 1).min(rest.len());
         (!tok.is_empty()).then_some(tok)
@@ -599,6 +599,16 @@ mod tests {
         );
         assert_eq!(get(&r, "c-uri-stem").unwrap(), "/p/x.exe");
         assert_eq!(get(&r, "c-uri-query").unwrap(), "a=1");
+        // A URL in an ordinary target's query does not make it a proxy's request (an open
+        // redirect probe is for the web server's rules).
+        let redirect = r#"10.0.0.5 - - [15/May/2025:21:20:05 +0000] "GET /login?next=https://evil.example/ HTTP/1.1" 302 5 "-" "curl/8""#;
+        let r = parse_line(LogFormat::Combined, redirect, 2025).unwrap();
+        assert!(!r.proxy_request);
+        assert_eq!(get(&r, "cs-host"), None);
+        assert_eq!(
+            get(&r, "cs-uri-query").unwrap(),
+            "next=https://evil.example/"
+        );
         let connect = r#"10.0.0.5 - - [15/May/2025:21:20:05 +0000] "CONNECT evil.example:443 HTTP/1.1" 200 5 "-" "curl/8""#;
         assert!(
             parse_line(LogFormat::Combined, connect, 2025)

@@ -15,6 +15,7 @@ pub(crate) fn bench(
     files: usize,
     threads: Option<usize>,
     keep: Option<PathBuf>,
+    runs: usize,
 ) -> anyhow::Result<serde_json::Value> {
     let temp = tempfile::tempdir()?;
     let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
@@ -51,11 +52,6 @@ pub(crate) fn bench(
         threads,
         now: chrono::Utc::now(),
     };
-    let hunting = Instant::now();
-    let report = hunter.run(&logs, &|_| {});
-    let seconds = hunting.elapsed().as_secs_f64();
-    let bytes: u64 = report.files.iter().map(|f| f.bytes).sum();
-    let lines: u64 = report.files.iter().map(|f| f.lines).sum();
     // Beside it, in the same run: fixed-string searches for the web rules' literals over the
     // same files (case-insensitive, as Sigma matches), by grep and by ripgrep when installed.
     let literals = dir.join("web-literals.txt");
@@ -67,8 +63,33 @@ pub(crate) fn bench(
             _ => None,
         })
         .collect();
-    let grep = searcher_seconds("grep", &["-F", "-i", "-c", "-f"], &literals, &paths);
-    let rg = searcher_seconds("rg", &["-F", "-i", "-c", "-f"], &literals, &paths);
+    // Each run hunts, then greps, then ripgreps: a machine that slows down for a while slows
+    // all three.
+    let (mut hunts, mut greps, mut rgs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut report = None;
+    for _ in 0..runs {
+        let hunting = Instant::now();
+        report = Some(hunter.run(&logs, &|_| {}));
+        hunts.push(hunting.elapsed().as_secs_f64());
+        greps.extend(searcher_seconds(
+            "grep",
+            &["-F", "-i", "-c", "-f"],
+            &literals,
+            &paths,
+        ));
+        rgs.extend(searcher_seconds(
+            "rg",
+            &["-F", "-i", "-c", "-f"],
+            &literals,
+            &paths,
+        ));
+    }
+    let report = report.expect("at least one run");
+    let seconds = median(&mut hunts.clone()).expect("at least one run");
+    let grep = median(&mut greps.clone());
+    let rg = median(&mut rgs.clone());
+    let bytes: u64 = report.files.iter().map(|f| f.bytes).sum();
+    let lines: u64 = report.files.iter().map(|f| f.lines).sum();
     let sigma = report
         .sightings
         .iter()
@@ -89,7 +110,11 @@ pub(crate) fn bench(
         "bytes": bytes,
         "lines": lines,
         "generate_seconds": generate_seconds,
+        "runs": runs,
         "hunt_seconds": seconds,
+        "hunt_seconds_each": hunts,
+        "grep_f_seconds_each": greps,
+        "rg_f_seconds_each": rgs,
         "mb_per_second": bytes as f64 / 1e6 / seconds,
         "lines_per_second": lines as f64 / seconds,
         "sightings": report.sightings.len(),
@@ -103,6 +128,12 @@ pub(crate) fn bench(
         "rg_f_seconds": rg,
         "hunt_to_rg": rg.map(|r| seconds / r),
     }))
+}
+
+/// The middle value (sorts the slice); `None` for none.
+fn median(values: &mut [f64]) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied()
 }
 
 /// Seconds a fixed-string search takes over the logs (`None` when the program is not

@@ -148,6 +148,10 @@ enum BenchCommand {
         /// Keep the generated log in this folder, and reuse it when it is already there.
         #[arg(long)]
         keep: Option<PathBuf>,
+        /// Hunt (and grep, and ripgrep) this many times, one after the other; the medians are
+        /// reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
     },
     /// Outside-in attribution: a generated scan report (Shadowserver's columns) read and
     /// attributed against a generated footprint of IP blocks (nested ones among them), IPv6
@@ -372,7 +376,16 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             files,
             threads,
             keep,
-        } => hunt::bench(&rules, indicators, size_mb, files.max(1), threads, keep)?,
+            runs,
+        } => hunt::bench(
+            &rules,
+            indicators,
+            size_mb,
+            files.max(1),
+            threads,
+            keep,
+            runs.max(1),
+        )?,
         BenchCommand::Attribution {
             observations,
             prefixes,
