@@ -204,6 +204,14 @@ pub struct Prefilter {
     count: usize,
     /// Names this prefilter's entries in a [`Scratch`]'s memo.
     id: u64,
+    /// Whether some literal is all [`numeric`] bytes: when none is, a numeric text (an IPv4
+    /// address, a status, a size) holds none and is not searched.
+    numeric_literals: bool,
+}
+
+/// Digits and the punctuation of numbers and IPv4 addresses.
+fn numeric(b: u8) -> bool {
+    b.is_ascii_digit() || matches!(b, b'.' | b':' | b'-')
 }
 
 /// A worker's scratch space for the prefilter: one flag per rule, the rules found, and per
@@ -248,6 +256,7 @@ impl Prefilter {
         });
         Self {
             automaton,
+            numeric_literals: by_literal.keys().any(|l| l.bytes().all(numeric)),
             rules: by_literal.into_values().collect(),
             count: sets.len(),
             id: IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
@@ -326,6 +335,9 @@ impl Prefilter {
 
     /// Every rule (with repeats) whose literal `text` holds.
     fn search(&self, a: &AhoCorasick, text: &str, found: &mut dyn FnMut(u32)) {
+        if !self.numeric_literals && text.bytes().all(numeric) {
+            return;
+        }
         let mut mark = |text: &str| {
             for m in a.find_overlapping_iter(text) {
                 for &rule in &self.rules[m.pattern().as_usize()] {
@@ -512,5 +524,16 @@ mod tests {
         assert_eq!(out, vec![0]);
         p.candidates("GET /index.html", &mut hit, &mut out);
         assert!(out.is_empty());
+        // Numbers are searched only when some literal could be one.
+        let digits = Prefilter::new(&[vec!["passwd".into()], vec!["10.0.0.1".into()]]);
+        assert!(digits.numeric_literals);
+        digits.candidates("10.0.0.1", &mut hit, &mut out);
+        assert_eq!(out, vec![1]);
+        let words = Prefilter::new(&[vec!["passwd".into()], vec!["a1".into()]]);
+        assert!(!words.numeric_literals);
+        words.candidates("10.0.0.1", &mut hit, &mut out);
+        assert!(out.is_empty());
+        words.candidates("a10", &mut hit, &mut out);
+        assert_eq!(out, vec![1]);
     }
 }

@@ -54,6 +54,46 @@ pub(super) fn normalise(source: Source, value: &str) -> Cow<'_, str> {
     }
 }
 
+/// A run of text every match of the regex contains (case as written), when one can be named:
+/// the longest the pattern requires. A value without any of a pattern set's literals cannot
+/// match the set, which is then not run (a regex set is several times slower than a search for
+/// its literals). `None` when some match could lack every literal (alternations, optional
+/// parts, case-insensitive text, which the parser turns into classes).
+pub(super) fn required_literal(pattern: &str) -> Option<String> {
+    use regex_syntax::hir::{Hir, HirKind};
+    fn keep(best: &mut Option<Vec<u8>>, run: Vec<u8>) {
+        if !run.is_empty() && best.as_ref().is_none_or(|b| run.len() > b.len()) {
+            *best = Some(run);
+        }
+    }
+    fn required(hir: &Hir) -> Option<Vec<u8>> {
+        match hir.kind() {
+            HirKind::Literal(l) => Some(l.0.to_vec()),
+            HirKind::Capture(c) => required(&c.sub),
+            HirKind::Repetition(r) if r.min >= 1 => required(&r.sub),
+            HirKind::Concat(items) => {
+                // Literals side by side are one run.
+                let (mut best, mut run) = (None, Vec::new());
+                for item in items {
+                    if let HirKind::Literal(l) = item.kind() {
+                        run.extend_from_slice(&l.0);
+                        continue;
+                    }
+                    keep(&mut best, std::mem::take(&mut run));
+                    if let Some(inner) = required(item) {
+                        keep(&mut best, inner);
+                    }
+                }
+                keep(&mut best, run);
+                best
+            }
+            _ => None,
+        }
+    }
+    let hir = regex_syntax::Parser::new().parse(pattern).ok()?;
+    String::from_utf8(required(&hir)?).ok()
+}
+
 /// SQL LIKE as a regex: `%` any run, `_` one character, everything else literal.
 pub(super) fn like_regex(pattern: &str) -> String {
     let mut re = String::from("(?s)^");
@@ -251,6 +291,47 @@ pub(super) fn anchors(node: &Node) -> Option<Vec<Anchor>> {
                 all.extend(anchors(i)?);
             }
             Some(all)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pattern_names_the_text_every_match_holds() {
+        let (wp, ab) = (like_regex("%/wp-admin9/%"), like_regex("/a_b%"));
+        let cases = [
+            (r"^/cgi-bin/x9\.", Some("/cgi-bin/x9.")),
+            (wp.as_str(), Some("/wp-admin9/")),
+            (ab.as_str(), Some("/a")),
+            (r"(evil)+\.example", Some(".example")),
+            (r"x[0-9]{2}longer-part", Some("longer-part")),
+            // Some match could lack any one run: nothing to require.
+            (r"evil|bad", None),
+            (r"(?i)evil", None),
+            (r"(evil)?x", Some("x")),
+            (r"(evil)*", None),
+            (r".*", None),
+        ];
+        for (pattern, want) in cases {
+            assert_eq!(required_literal(pattern).as_deref(), want, "{pattern}");
+            // What is required is in every match the regex finds.
+            if let Some(lit) = want {
+                let re = Regex::new(pattern).unwrap();
+                for text in [
+                    "/cgi-bin/x9.sh",
+                    "x/wp-admin9/y",
+                    "/a.b",
+                    "evilevil.example",
+                    "x12longer-part",
+                ] {
+                    if re.is_match(text) {
+                        assert!(text.contains(lit), "{pattern} matched {text} without {lit}");
+                    }
+                }
+            }
         }
     }
 }

@@ -268,7 +268,14 @@ pub struct IndicatorSet {
     equals: HashMap<Source, HashMap<String, Vec<u32>, Fast>, Fast>,
     nets_v4: HashMap<Source, PrefixMap<Ipv4Net, Vec<u32>>, Fast>,
     nets_v6: HashMap<Source, PrefixMap<Ipv6Net, Vec<u32>>, Fast>,
-    patterns: Vec<(Source, RegexSet, Vec<u32>)>,
+    /// Per source, its patterns as a set, the leaf of each, and (when every pattern requires
+    /// some text) a search for that text, which a value must pass before the set is run.
+    patterns: Vec<(
+        Source,
+        RegexSet,
+        Vec<u32>,
+        Option<aho_corasick::AhoCorasick>,
+    )>,
     /// Leaves with no anchor.
     always: Vec<u32>,
     /// Sources some anchor needs, each computed once per record.
@@ -607,7 +614,12 @@ impl IndicatorSet {
         for (source, (patterns, leaves)) in by_source {
             // Each pattern compiled alone already; the set of them compiles too.
             let set = RegexSet::new(&patterns).expect("patterns compiled one by one");
-            self.patterns.push((source, set, leaves));
+            let literals: Option<Vec<String>> =
+                patterns.iter().map(|p| required_literal(p)).collect();
+            let gate = literals.map(|l| {
+                aho_corasick::AhoCorasick::new(l).expect("literals of patterns that compiled")
+            });
+            self.patterns.push((source, set, leaves, gate));
         }
     }
 
@@ -659,8 +671,8 @@ impl IndicatorSet {
                     }
                     None => {}
                 }
-                for (s, set, leaves) in &self.patterns {
-                    if *s == source {
+                for (s, set, leaves, gate) in &self.patterns {
+                    if *s == source && gate.as_ref().is_none_or(|g| g.is_match(value.as_ref())) {
                         let matches = set.matches(value);
                         if matches.matched_any() {
                             scratch.candidates.extend(matches.iter().map(|i| leaves[i]));
