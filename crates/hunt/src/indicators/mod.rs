@@ -90,6 +90,12 @@ impl Source {
 
     /// The record's values for this source, with the field each came from.
     fn values<'r>(self, record: &'r Record<'_>, out: &mut Values<'r>) {
+        self.values_read(record, out, true);
+    }
+
+    /// [`Self::values`]; for `Ipv4` and `Ipv6`, with `filter` false, the candidates before
+    /// they are read as addresses of the family (for a caller that reads them anyway).
+    fn values_read<'r>(self, record: &'r Record<'_>, out: &mut Values<'r>, filter: bool) {
         // Names resolved at compile time: a record is asked for a few dozen fields.
         macro_rules! names {
             ($($n:literal),* $(,)?) => {{
@@ -130,6 +136,9 @@ impl Source {
                             .into_iter()
                             .map(|w| (Cow::Borrowed("message"), Cow::Owned(w))),
                     );
+                }
+                if !filter {
+                    return;
                 }
                 let v4 = self == Self::Ipv4;
                 let mut i = start;
@@ -636,16 +645,24 @@ impl IndicatorSet {
         let mut values = Values::new();
         for &source in &self.sources {
             values.clear();
-            source.values(record, &mut values);
+            source.values_read(record, &mut values, false);
             let equals = self.equals.get(&source);
             for (_, value) in &values {
-                // An address is read once: its key (IPv4 has one spelling, IPv6 many) and the
-                // ranges that hold it come from the one reading.
+                // An address is read once: its family, its key (IPv4 has one spelling, IPv6
+                // many) and the ranges that hold it come from the one reading.
                 let ip = if source.is_ip() {
                     value.parse::<IpAddr>().ok()
                 } else {
                     None
                 };
+                let family = match (source, ip) {
+                    (Source::Ipv4, ip) => ip.is_some_and(|ip| ip.is_ipv4()),
+                    (Source::Ipv6, ip) => ip.is_some_and(|ip| ip.is_ipv6()),
+                    _ => true,
+                };
+                if !family {
+                    continue;
+                }
                 let key = match ip {
                     Some(IpAddr::V4(_)) => Cow::Borrowed(value.as_ref()),
                     Some(IpAddr::V6(ip)) => Cow::Owned(ip.to_string()),

@@ -37,18 +37,18 @@ pub(super) fn parse_access(line: &str, combined: bool) -> Result<Record<'_>, Str
     }
 
     let mut fields = FlatFields::new();
-    fields.push((Name::CIp, Cow::Borrowed(client)));
+    fields.push((Name::CIp, client));
     if user != "-" {
-        fields.push((Name::CsUsername, Cow::Borrowed(user)));
+        fields.push((Name::CsUsername, user));
     }
-    fields.push((Name::ScStatus, Cow::Borrowed(status)));
-    fields.push((Name::ScBytes, Cow::Borrowed(bytes)));
-    fields.push((Name::CsRequest, Cow::Borrowed(request)));
+    fields.push((Name::ScStatus, status));
+    fields.push((Name::ScBytes, bytes));
+    fields.push((Name::CsRequest, request));
     if let Some(r) = referer.filter(|r| *r != "-") {
-        fields.push((Name::CsReferer, Cow::Borrowed(r)));
+        fields.push((Name::CsReferer, r));
     }
     if let Some(a) = agent.filter(|a| *a != "-") {
-        fields.push((Name::CsUserAgent, Cow::Borrowed(a)));
+        fields.push((Name::CsUserAgent, a));
     }
     let searchable = fields.len();
     let proxy_request = web_request_fields(request, &mut fields);
@@ -113,13 +113,13 @@ pub(super) fn web_request_fields<'a>(request: &'a str, fields: &mut FlatFields<'
     let method = parts.next().unwrap_or_default();
     let Some(target) = parts.next() else {
         // A bare string (a scanner's junk, "-"): keep it as the URI for URI rules.
-        fields.push((Name::CsUri, Cow::Borrowed(request)));
+        fields.push((Name::CsUri, request));
         return false;
     };
     let version = parts.next();
-    fields.push((Name::CsMethod, Cow::Borrowed(method)));
+    fields.push((Name::CsMethod, method));
     if let Some(v) = version {
-        fields.push((Name::CsVersion, Cow::Borrowed(v)));
+        fields.push((Name::CsVersion, v));
     }
     url_fields(target, fields) || method == "CONNECT"
 }
@@ -151,19 +151,19 @@ pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) -> bo
         Some((s, q)) => (s, Some(q)),
         None => (path_and_query, None),
     };
-    fields.push((Name::CsUri, Cow::Borrowed(target)));
-    fields.push((Name::CsUriStem, Cow::Borrowed(stem)));
+    fields.push((Name::CsUri, target));
+    fields.push((Name::CsUriStem, stem));
     if let Some(q) = query {
-        fields.push((Name::CsUriQuery, Cow::Borrowed(q)));
+        fields.push((Name::CsUriQuery, q));
     }
     if let Some(h) = host.filter(|h| !h.is_empty()) {
-        fields.push((Name::CsHost, Cow::Borrowed(h)));
+        fields.push((Name::CsHost, h));
     }
     let last = stem.rsplit('/').next().unwrap_or_default();
     if let Some((_, ext)) = last.rsplit_once('.')
         && !ext.is_empty()
     {
-        fields.push((Name::CUriExtension, Cow::Borrowed(ext)));
+        fields.push((Name::CUriExtension, ext));
     }
     host.is_some()
 }

@@ -129,7 +129,7 @@ pub struct Record<'a> {
 
 /// A line-oriented record's fields, kept inline: the hunt reads millions of lines a second
 /// and a line holds at most 14 fields.
-type FlatFields<'a> = SmallVec<[(Name, Cow<'a, str>); 16]>;
+type FlatFields<'a> = SmallVec<[(Name, &'a str); 14]>;
 
 #[derive(Debug, Clone)]
 enum Fields<'a> {
@@ -262,14 +262,14 @@ const NAME_ALIASES: [(&str, Name); 6] = [
     ("cs(Referer)", Name::CsReferer),
 ];
 
-fn flat_find<'r>(fields: &'r [(Name, Cow<'_, str>)], name: Name) -> Option<&'r str> {
+fn flat_find<'r>(fields: &'r [(Name, &str)], name: Name) -> Option<&'r str> {
     fields
         .iter()
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.as_ref())
 }
 
-fn flat_get<'r>(fields: &'r [(Name, Cow<'_, str>)], name: &str) -> Option<&'r str> {
+fn flat_get<'r>(fields: &'r [(Name, &str)], name: &str) -> Option<&'r str> {
     flat_find(fields, Name::of(name)?)
 }
 

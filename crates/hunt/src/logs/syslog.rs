@@ -45,7 +45,7 @@ pub(super) fn parse_3164(line: &str, year: i32) -> Result<Record<'_>, String> {
     if let Some(p) = pri {
         push_priority(p, &mut fields);
     }
-    fields.push((Name::Hostname, Cow::Borrowed(host)));
+    fields.push((Name::Hostname, host));
     tag_and_message(c.rest(), &mut fields);
     Ok(Record::flat(Some(timestamp), fields))
 }
@@ -56,10 +56,8 @@ pub(super) fn push_priority(pri: u16, fields: &mut FlatFields<'_>) {
         "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "15", "16",
         "17", "18", "19", "20", "21", "22", "23",
     ];
-    let number = |n: u16| match NUMBERS.get(usize::from(n)) {
-        Some(s) => Cow::Borrowed(*s),
-        None => Cow::Owned(n.to_string()),
-    };
+    // `priority` reads no PRI above 191, so every number is in the table.
+    let number = |n: u16| NUMBERS.get(usize::from(n)).copied().unwrap_or_default();
     fields.push((Name::Facility, number(pri / 8)));
     fields.push((Name::Severity, number(pri % 8)));
 }
@@ -71,13 +69,13 @@ pub(super) fn tag_and_message<'a>(rest: &'a str, fields: &mut FlatFields<'a>) {
         .filter(|&i| i > 0 && rest[i..].contains(':'));
     let message = match tag_end {
         Some(i) if !rest[..i].contains(' ') => {
-            fields.push((Name::AppName, Cow::Borrowed(&rest[..i])));
-            fields.push((Name::Program, Cow::Borrowed(&rest[..i])));
+            fields.push((Name::AppName, &rest[..i]));
+            fields.push((Name::Program, &rest[..i]));
             let after = &rest[i..];
             let after = if let Some(p) = after.strip_prefix('[') {
                 match p.find(']') {
                     Some(e) => {
-                        fields.push((Name::Procid, Cow::Borrowed(&p[..e])));
+                        fields.push((Name::Procid, &p[..e]));
                         &p[e + 1..]
                     }
                     None => after,
@@ -89,7 +87,7 @@ pub(super) fn tag_and_message<'a>(rest: &'a str, fields: &mut FlatFields<'a>) {
         }
         _ => rest,
     };
-    fields.push((Name::Message, Cow::Borrowed(message)));
+    fields.push((Name::Message, message));
 }
 
 pub(super) fn parse_5424(line: &str) -> Result<Record<'_>, String> {
@@ -114,23 +112,23 @@ pub(super) fn parse_5424(line: &str) -> Result<Record<'_>, String> {
         for name in [Name::Hostname, Name::AppName, Name::Procid, Name::Msgid] {
             let tok = c.token().ok_or_else(|| format!("no {}", name.as_str()))?;
             if tok != "-" {
-                fields.push((name, Cow::Borrowed(tok)));
+                fields.push((name, tok));
                 if name == Name::AppName {
                     app = Some(tok);
                 }
             }
         }
         if let Some(app) = app {
-            fields.push((Name::Program, Cow::Borrowed(app)));
+            fields.push((Name::Program, app));
         }
         let rest = c.rest();
         let (sd, msg) = structured_data(rest)?;
         if let Some(sd) = sd.filter(|s| *s != "-") {
-            fields.push((Name::StructuredData, Cow::Borrowed(sd)));
+            fields.push((Name::StructuredData, sd));
         }
         let msg = msg.trim_start();
         let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
-        fields.push((Name::Message, Cow::Borrowed(msg)));
+        fields.push((Name::Message, msg));
         return Ok(Record::flat(timestamp, fields));
     }
     // rsyslog's RFC 3339 files: `2026-11-29T05:30:10.123+00:00 host tag[pid]: msg`.
@@ -144,7 +142,7 @@ pub(super) fn parse_5424(line: &str) -> Result<Record<'_>, String> {
         .with_timezone(&Utc);
     let host = c.token().ok_or("no host")?;
     let mut fields = FlatFields::new();
-    fields.push((Name::Hostname, Cow::Borrowed(host)));
+    fields.push((Name::Hostname, host));
     tag_and_message(c.rest(), &mut fields);
     Ok(Record::flat(Some(timestamp), fields))
 }
