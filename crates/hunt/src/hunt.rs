@@ -151,6 +151,24 @@ struct FileOutcome {
     hits: Vec<LeafHit>,
 }
 
+impl FileOutcome {
+    fn new(file: &str) -> Self {
+        Self {
+            summary: FileSummary {
+                file: file.to_owned(),
+                format: None,
+                lines: 0,
+                bytes: 0,
+                unreadable: 0,
+                error: None,
+            },
+            sightings: Vec::new(),
+            problems: Vec::new(),
+            hits: Vec::new(),
+        }
+    }
+}
+
 impl Hunter<'_> {
     /// Hunts through the inputs. `progress` is told how many bytes each file read (as read).
     pub fn run(&self, inputs: &[Input], progress: &(dyn Fn(u64) + Sync)) -> Report {
@@ -251,6 +269,7 @@ impl Hunter<'_> {
                 chunk: 0,
                 range: None,
                 format: self.format,
+                fan_out: false,
             };
             // A plain file, or lines already in memory (`--follow`), can be cut at line
             // boundaries; a compressed file or standard input cannot.
@@ -283,7 +302,13 @@ impl Hunter<'_> {
                     chunk: c as usize,
                     range: Some((c * step, end)),
                     format: Some(format),
+                    fan_out: false,
                 });
+            }
+        }
+        if units.len() < self.threads {
+            for unit in units.iter_mut().filter(|u| u.range.is_none()) {
+                unit.fan_out = true;
             }
         }
         units
@@ -292,19 +317,7 @@ impl Hunter<'_> {
     fn one(&self, unit: &Unit, input: &Input, progress: &(dyn Fn(u64) + Sync)) -> FileOutcome {
         let index = unit.input;
         let name = input.name();
-        let mut outcome = FileOutcome {
-            summary: FileSummary {
-                file: name.clone(),
-                format: None,
-                lines: 0,
-                bytes: 0,
-                unreadable: 0,
-                error: None,
-            },
-            sightings: Vec::new(),
-            problems: Vec::new(),
-            hits: Vec::new(),
-        };
+        let mut outcome = FileOutcome::new(&name);
         let result = match (unit.range, input) {
             (Some((start, end)), Input::Path(_) | Input::Memory { .. }) => self.read_range(
                 index,
@@ -315,7 +328,10 @@ impl Hunter<'_> {
                 progress,
             ),
             _ => match open(input) {
-                Ok(reader) => self.read(index, reader, unit.format, &mut outcome, progress),
+                Ok(reader) => {
+                    let workers = if unit.fan_out { self.threads } else { 1 };
+                    self.read(index, reader, unit.format, workers, &mut outcome, progress)
+                }
                 Err(e) => {
                     outcome.summary.error = Some(format!("{name}: {e}"));
                     return outcome;
@@ -397,6 +413,7 @@ impl Hunter<'_> {
         index: usize,
         mut reader: Box<dyn BufRead + Send>,
         forced: Option<LogFormat>,
+        workers: usize,
         outcome: &mut FileOutcome,
         progress: &(dyn Fn(u64) + Sync),
     ) -> io::Result<()> {
@@ -424,6 +441,9 @@ impl Hunter<'_> {
         if ended {
             return Ok(());
         }
+        if workers > 1 {
+            return self.read_blocks(index, format, reader, workers, outcome, progress);
+        }
         let mut pending = 0u64;
         let mut lines = Lines::new(reader);
         while let Some(buf) = lines.next()? {
@@ -444,6 +464,75 @@ impl Hunter<'_> {
         }
         progress(pending);
         Ok(())
+    }
+
+    /// The rest of a log, read here in blocks of whole lines that `workers` threads hunt
+    /// through; their findings are put back in the log's order.
+    fn read_blocks(
+        &self,
+        index: usize,
+        format: LogFormat,
+        mut reader: Box<dyn BufRead + Send>,
+        workers: usize,
+        outcome: &mut FileOutcome,
+        progress: &(dyn Fn(u64) + Sync),
+    ) -> io::Result<()> {
+        let (send, blocks) = std::sync::mpsc::sync_channel::<(usize, Vec<u8>)>(workers * 2);
+        let blocks = Mutex::new(blocks);
+        let done: Mutex<Vec<(usize, FileOutcome)>> = Mutex::new(Vec::new());
+        let name = outcome.summary.file.clone();
+        let result = std::thread::scope(|scope| {
+            for _ in 0..workers {
+                scope.spawn(|| {
+                    let mut state = self.state(format, index);
+                    loop {
+                        let next = blocks.lock().expect("no worker panics holding it").recv();
+                        let Ok((seq, block)) = next else { break };
+                        let mut part = FileOutcome::new(&name);
+                        let lines = block
+                            .split_inclusive(|&b| b == b'\n')
+                            .flat_map(|l| l.chunks(MAX_LINE));
+                        for line in lines {
+                            part.summary.bytes += line.len() as u64;
+                            match std::str::from_utf8(line) {
+                                Ok(s) => self.line(s, &mut state, &mut part),
+                                Err(_) => {
+                                    self.line(&String::from_utf8_lossy(line), &mut state, &mut part)
+                                }
+                            }
+                        }
+                        progress(block.len() as u64);
+                        done.lock()
+                            .expect("no worker panics holding it")
+                            .push((seq, part));
+                    }
+                });
+            }
+            let result = blocks_of_lines(&mut reader, &mut |seq, block| {
+                send.send((seq, block)).is_ok()
+            });
+            drop(send);
+            result
+        });
+        let mut parts = done.into_inner().expect("workers done");
+        parts.sort_by_key(|(seq, _)| *seq);
+        for (_, mut part) in parts {
+            let offset = outcome.summary.lines;
+            part.sightings.iter_mut().for_each(|s| s.line += offset);
+            part.hits.iter_mut().for_each(|h| h.line += offset);
+            for mut p in part.problems {
+                if outcome.problems.len() < PROBLEMS_PER_FILE {
+                    p.line += offset;
+                    outcome.problems.push(p);
+                }
+            }
+            outcome.summary.lines += part.summary.lines;
+            outcome.summary.bytes += part.summary.bytes;
+            outcome.summary.unreadable += part.summary.unreadable;
+            outcome.sightings.extend(part.sightings);
+            outcome.hits.extend(part.hits);
+        }
+        result
     }
 
     fn line(&self, line: &str, state: &mut LineState, outcome: &mut FileOutcome) {
@@ -561,6 +650,55 @@ struct Lines<R> {
     eof: bool,
 }
 
+/// Bytes read at a time for [`Hunter::read_blocks`].
+const BLOCK: usize = 1 << 20;
+
+/// Cuts what `reader` gives into blocks of whole lines (lines longer than [`MAX_LINE`] in
+/// pieces of that size, as [`Lines`] gives them), numbered from 0, handing each to `block`
+/// until it returns false.
+fn blocks_of_lines(
+    reader: &mut dyn Read,
+    block: &mut dyn FnMut(usize, Vec<u8>) -> bool,
+) -> io::Result<()> {
+    let mut seq = 0;
+    let mut carry = Vec::new();
+    loop {
+        let mut buf = std::mem::take(&mut carry);
+        let start = buf.len();
+        buf.resize(start + BLOCK, 0);
+        let mut filled = start;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let ended = filled < buf.len();
+        buf.truncate(filled);
+        if ended {
+            // The rest, its last line perhaps without a newline.
+            if !buf.is_empty() {
+                let _ = block(seq, buf);
+            }
+            return Ok(());
+        }
+        match memchr::memrchr(b'\n', &buf) {
+            Some(i) => carry = buf.split_off(i + 1),
+            None if buf.len() >= MAX_LINE => carry = buf.split_off(MAX_LINE),
+            None => {
+                carry = buf;
+                continue;
+            }
+        }
+        if !block(seq, buf) {
+            return Ok(());
+        }
+        seq += 1;
+    }
+}
+
 /// A longer line is handed on in pieces of this size (a log without newlines does not grow
 /// memory without end).
 const MAX_LINE: usize = 1 << 20;
@@ -614,6 +752,10 @@ struct Unit {
     chunk: usize,
     range: Option<(u64, u64)>,
     format: Option<LogFormat>,
+    /// A whole log read by one thread while others would have nothing to do (a compressed log,
+    /// standard input, fewer logs than threads): its lines are handed out in blocks to
+    /// every thread.
+    fan_out: bool,
 }
 
 /// Files smaller than this are read whole.
@@ -680,10 +822,84 @@ fn open(input: &Input) -> io::Result<Box<dyn BufRead + Send>> {
     if magic.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(
             256 * 1024,
-            MultiGzDecoder::new(reader),
+            Inflating::spawn(MultiGzDecoder::new(reader)),
         )))
     } else {
         Ok(Box::new(reader))
+    }
+}
+
+/// A compressed log inflated on a thread of its own, a few blocks ahead of the worker that
+/// reads its lines: a gzip log cannot be cut into pieces, and inflating is a good part of
+/// reading it, so the two run side by side.
+struct Inflating {
+    blocks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    block: Vec<u8>,
+    at: usize,
+}
+
+/// Inflated bytes handed over at a time, and blocks inflated ahead of the reader (the memory
+/// a compressed log takes is bounded by their product).
+const INFLATE_BLOCK: usize = 1 << 20;
+const INFLATE_AHEAD: usize = 4;
+
+impl Inflating {
+    fn spawn(mut source: impl Read + Send + 'static) -> Self {
+        let (send, blocks) = std::sync::mpsc::sync_channel(INFLATE_AHEAD);
+        std::thread::spawn(move || {
+            loop {
+                let mut block = vec![0; INFLATE_BLOCK];
+                let mut filled = 0;
+                let result = loop {
+                    match source.read(&mut block[filled..]) {
+                        Ok(0) => break Ok(()),
+                        Ok(n) => {
+                            filled += n;
+                            if filled == block.len() {
+                                break Ok(());
+                            }
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => break Err(e),
+                    }
+                };
+                block.truncate(filled);
+                let done = filled == 0 || result.is_err();
+                if filled > 0 && send.send(Ok(block)).is_err() {
+                    return; // The reader stopped.
+                }
+                if let Err(e) = result {
+                    let _ = send.send(Err(e));
+                }
+                if done {
+                    return;
+                }
+            }
+        });
+        Self {
+            blocks,
+            block: Vec::new(),
+            at: 0,
+        }
+    }
+}
+
+impl Read for Inflating {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        while self.at == self.block.len() {
+            match self.blocks.recv() {
+                Ok(block) => {
+                    self.block = block?;
+                    self.at = 0;
+                }
+                // The inflating thread is done: the end of the log.
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = out.len().min(self.block.len() - self.at);
+        out[..n].copy_from_slice(&self.block[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -745,5 +961,84 @@ mod tests {
         let lens: Vec<usize> = lines.iter().map(Vec::len).collect();
         assert_eq!(lens, vec![MAX_LINE, MAX_LINE, 6, 5]);
         assert_eq!(lines.concat(), data, "nothing lost");
+    }
+
+    /// The lines blocks hold, as the workers of `read_blocks` cut them.
+    fn block_lines(data: &[u8], step: usize) -> Vec<Vec<u8>> {
+        let mut blocks = Vec::new();
+        blocks_of_lines(&mut Trickle { data, step }, &mut |seq, block| {
+            assert_eq!(seq, blocks.len(), "numbered in order");
+            blocks.push(block);
+            true
+        })
+        .unwrap();
+        blocks
+            .iter()
+            .flat_map(|b| {
+                b.split_inclusive(|&c| c == b'\n')
+                    .flat_map(|l| l.chunks(MAX_LINE))
+            })
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    #[test]
+    fn blocks_hold_the_lines_the_reader_reads() {
+        // Short lines across block ends, a line longer than the bound starting mid-block, and
+        // a last line without a newline.
+        let mut data = Vec::new();
+        for i in 0..30_000usize {
+            data.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, i * 13 % 200));
+            data.push(b'\n');
+        }
+        data.extend(vec![b'y'; MAX_LINE + MAX_LINE / 2]);
+        data.push(b'\n');
+        data.extend(vec![b'z'; 3 * MAX_LINE]);
+        data.push(b'\n');
+        data.extend_from_slice(b"last");
+        let expected = all_lines(&data, usize::MAX);
+        for step in [usize::MAX, 100_000] {
+            assert_eq!(block_lines(&data, step), expected, "reads of {step} bytes");
+        }
+        assert!(block_lines(b"", 10).is_empty());
+    }
+}
+
+#[cfg(test)]
+mod inflating {
+    use std::io::Write;
+
+    use super::*;
+
+    fn gz(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn a_compressed_log_reads_whole_across_blocks_and_members() {
+        // Three blocks and a bit, in two gzip members (`cat a.gz b.gz`).
+        let data: Vec<u8> = (0..INFLATE_BLOCK * 3 + 12_345)
+            .map(|i| b"abcdefghij\n"[i % 11])
+            .collect();
+        let (a, b) = data.split_at(INFLATE_BLOCK + 7);
+        let mut both = gz(a);
+        both.extend(gz(b));
+        let mut out = Vec::new();
+        Inflating::spawn(MultiGzDecoder::new(io::Cursor::new(both)))
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out == data, "{} bytes read of {}", out.len(), data.len());
+    }
+
+    #[test]
+    fn a_broken_compressed_log_is_an_error_not_an_end() {
+        let mut bytes = gz(&vec![b'x'; 3 * INFLATE_BLOCK]);
+        bytes.truncate(bytes.len() / 2);
+        let mut out = Vec::new();
+        let result =
+            Inflating::spawn(MultiGzDecoder::new(io::Cursor::new(bytes))).read_to_end(&mut out);
+        assert!(result.is_err(), "read {} bytes and no error", out.len());
     }
 }

@@ -1,5 +1,6 @@
 //! A large log read in pieces by several threads gives exactly what one thread reading it whole
-//! gives: the same sightings on the same lines, the same counts.
+//! gives: the same sightings on the same lines, the same counts. So does a compressed log,
+//! whose lines are handed out in blocks.
 
 use std::io::Write;
 
@@ -87,4 +88,33 @@ fn pieces_and_whole_agree_line_for_line() {
         whole.problems.iter().map(|p| p.line).collect::<Vec<_>>()
     );
     assert_eq!(whole.problems[0].line, 50_000);
+
+    // Compressed, the log cannot be cut: one thread reads it and every thread hunts through
+    // blocks of its lines. The same again.
+    let gz_path = dir.path().join("big.log.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz_path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    std::io::copy(&mut std::fs::File::open(&path).unwrap(), &mut gz).unwrap();
+    gz.finish().unwrap();
+    for threads in [1, 3] {
+        let report = Hunter {
+            rules: &rules,
+            indicators: &indicators,
+            format: None,
+            threads,
+            now: chrono::Utc::now(),
+        }
+        .run(&[Input::Path(gz_path.clone())], &|_| {});
+        assert_eq!(lines(&report), expected_hits, "{threads} threads");
+        assert_eq!(report.files.len(), 1);
+        assert_eq!(report.files[0].lines, n);
+        assert_eq!(report.files[0].bytes, written);
+        assert_eq!(report.files[0].unreadable, n / 50_000);
+        assert_eq!(
+            report.problems.iter().map(|p| p.line).collect::<Vec<_>>(),
+            whole.problems.iter().map(|p| p.line).collect::<Vec<_>>()
+        );
+    }
 }
