@@ -16,6 +16,7 @@ pub(crate) fn bench(
     threads: Option<usize>,
     keep: Option<PathBuf>,
     runs: usize,
+    gzip: bool,
 ) -> anyhow::Result<serde_json::Value> {
     let temp = tempfile::tempdir()?;
     let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
@@ -85,10 +86,55 @@ pub(crate) fn bench(
         ));
     }
     let report = report.expect("at least one run");
+    // The same logs compressed, hunted the same number of times, beside `gzip -dc` of them.
+    let mut gzip_row = serde_json::Value::Null;
+    if gzip {
+        let mut compressed = Vec::new();
+        for path in &paths {
+            let gz = path.with_extension(format!(
+                "{}.gz",
+                path.extension().and_then(|e| e.to_str()).unwrap_or("log")
+            ));
+            if !gz.exists() {
+                let mut out = flate2::write::GzEncoder::new(
+                    std::io::BufWriter::new(std::fs::File::create(&gz)?),
+                    flate2::Compression::fast(),
+                );
+                std::io::copy(&mut std::fs::File::open(path)?, &mut out)?;
+                out.finish()?;
+            }
+            compressed.push(gz);
+        }
+        let inputs: Vec<Input> = compressed.iter().cloned().map(Input::Path).collect();
+        let gz_paths: Vec<&Path> = compressed.iter().map(PathBuf::as_path).collect();
+        let (mut hunts, mut gunzips) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let started = Instant::now();
+            let r = hunter.run(&inputs, &|_| {});
+            hunts.push(started.elapsed().as_secs_f64());
+            anyhow::ensure!(
+                r.sightings.len() == report.sightings.len(),
+                "the compressed log gave {} sightings, the plain one {}",
+                r.sightings.len(),
+                report.sightings.len()
+            );
+            gunzips.extend(gunzip_seconds(&gz_paths));
+        }
+        let seconds = median(&mut hunts.clone()).expect("at least one run");
+        let gunzip = median(&mut gunzips.clone());
+        gzip_row = json!({
+            "compressed_bytes": compressed.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).sum::<u64>(),
+            "hunt_seconds": seconds,
+            "hunt_seconds_each": hunts,
+            "mb_per_second": bytes_of(&report) as f64 / 1e6 / seconds,
+            "gzip_dc_seconds": gunzip,
+            "hunt_to_gzip_dc": gunzip.map(|g| seconds / g),
+        });
+    }
     let seconds = median(&mut hunts.clone()).expect("at least one run");
     let grep = median(&mut greps.clone());
     let rg = median(&mut rgs.clone());
-    let bytes: u64 = report.files.iter().map(|f| f.bytes).sum();
+    let bytes = bytes_of(&report);
     let lines: u64 = report.files.iter().map(|f| f.lines).sum();
     let sigma = report
         .sightings
@@ -111,6 +157,7 @@ pub(crate) fn bench(
         "lines": lines,
         "generate_seconds": generate_seconds,
         "runs": runs,
+        "gzip": gzip_row,
         "hunt_seconds": seconds,
         "hunt_seconds_each": hunts,
         "grep_f_seconds_each": greps,
@@ -128,6 +175,10 @@ pub(crate) fn bench(
         "rg_f_seconds": rg,
         "hunt_to_rg": rg.map(|r| seconds / r),
     }))
+}
+
+fn bytes_of(report: &ward_hunt::Report) -> u64 {
+    report.files.iter().map(|f| f.bytes).sum()
 }
 
 /// The middle value (sorts the slice); `None` for none.
@@ -151,6 +202,19 @@ fn searcher_seconds(program: &str, args: &[&str], patterns: &Path, logs: &[&Path
         .ok()?;
     // grep exits 1 when nothing matched: still a complete search.
     matches!(output.status.code(), Some(0 | 1)).then(|| started.elapsed().as_secs_f64())
+}
+
+/// Seconds `gzip -dc` takes to inflate the logs (`None` when gzip is not installed or fails).
+fn gunzip_seconds(logs: &[&Path]) -> Option<f64> {
+    let started = Instant::now();
+    let status = std::process::Command::new("gzip")
+        .arg("-dc")
+        .args(logs)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    status.success().then(|| started.elapsed().as_secs_f64())
 }
 
 /// A small deterministic generator (xorshift64*): the bench needs repeatable data, not

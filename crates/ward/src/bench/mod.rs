@@ -152,6 +152,10 @@ enum BenchCommand {
         /// reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        /// Also hunt the same log gzip-compressed (one file: inflated on one thread, its
+        /// lines hunted by every thread), beside `gzip -dc` of it.
+        #[arg(long)]
+        gzip: bool,
     },
     /// Outside-in attribution: a generated scan report (Shadowserver's columns) read and
     /// attributed against a generated footprint of IP blocks (nested ones among them), IPv6
@@ -377,6 +381,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             threads,
             keep,
             runs,
+            gzip,
         } => hunt::bench(
             &rules,
             indicators,
@@ -385,6 +390,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             threads,
             keep,
             runs.max(1),
+            gzip,
         )?,
         BenchCommand::Attribution {
             observations,
