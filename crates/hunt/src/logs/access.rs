@@ -60,8 +60,24 @@ pub(super) fn parse_access(line: &str, combined: bool) -> Result<Record<'_>, Str
 /// `10/Oct/2000:13:55:36 -0700`, the access logs' time, read by hand: chrono's format parser
 /// was a tenth of the hunt's time. `None` for anything else (chrono then says what is wrong).
 fn clf_time(s: &str) -> Option<DateTime<Utc>> {
-    let b = s.as_bytes();
-    if b.len() != 26 || b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
+    let b: [u8; 26] = s.as_bytes().try_into().ok()?;
+    thread_local! {
+        /// The last time read: a busy server writes the same second on many lines in a row.
+        static LAST: std::cell::Cell<Option<([u8; 26], DateTime<Utc>)>> =
+            const { std::cell::Cell::new(None) };
+    }
+    if let Some((last, t)) = LAST.get()
+        && last == b
+    {
+        return Some(t);
+    }
+    let t = read_clf_time(&b)?;
+    LAST.set(Some((b, t)));
+    Some(t)
+}
+
+fn read_clf_time(b: &[u8; 26]) -> Option<DateTime<Utc>> {
+    if b[2] != b'/' || b[6] != b'/' || b[11] != b':' || b[20] != b' ' {
         return None;
     }
     let num = |r: std::ops::Range<usize>| -> Option<u32> {
@@ -180,6 +196,14 @@ mod tests {
             "29/Feb/2024:23:59:59 +0530",
             "31/Dec/1999:12:00:00 -1130",
         ] {
+            let chrono = DateTime::parse_from_str(t, "%d/%b/%Y:%H:%M:%S %z")
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(clf_time(t), Some(chrono), "{t}");
+        }
+        // The last time read is remembered: the same text again, and another in between.
+        let (a, b) = ("10/Oct/2000:13:55:36 -0700", "10/Oct/2000:13:55:37 -0700");
+        for t in [a, a, b, a, b, b] {
             let chrono = DateTime::parse_from_str(t, "%d/%b/%Y:%H:%M:%S %z")
                 .unwrap()
                 .with_timezone(&Utc);
