@@ -355,7 +355,7 @@ impl Prefilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::logs::Name;
+    use crate::logs::FieldId;
 
     fn rule(yaml: &str) -> SigmaRule {
         rsigma_parser::parse_sigma_yaml(yaml)
@@ -495,7 +495,10 @@ mod tests {
                     .searchable()
                     .expect("an access log's record")
                     .map(|(name, text)| {
-                        (text, matches!(name, Name::CsUserAgent | Name::CsReferer))
+                        (
+                            text,
+                            matches!(name, FieldId::CsUserAgent | FieldId::CsReferer),
+                        )
                     }),
                 &mut scratch,
             );

@@ -9,7 +9,7 @@ use rsigma_parser::{
     Detection, DetectionItem, FieldSpec, Modifier, SigmaRule, SigmaString, SigmaValue,
 };
 
-use crate::logs::{Family, Name, Record};
+use crate::logs::{Family, FieldId, Record};
 use crate::prefilter::Prefilter;
 
 /// A rule file or rule that could not be used, and why.
@@ -93,7 +93,7 @@ impl Filtered {
                     // their queries, less: remembering them was slower).
                     Some(fields) => prefilter.candidates_in(
                         fields.map(|(name, text)| {
-                            let repeats = matches!(name, Name::CsUserAgent | Name::CsReferer);
+                            let repeats = matches!(name, FieldId::CsUserAgent | FieldId::CsReferer);
                             (text, repeats)
                         }),
                         scratch,

@@ -37,18 +37,18 @@ pub(super) fn parse_access(line: &str, combined: bool) -> Result<Record<'_>, Str
     }
 
     let mut fields = FlatFields::new();
-    fields.push((Name::CIp, client));
+    fields.push((FieldId::CIp, client));
     if user != "-" {
-        fields.push((Name::CsUsername, user));
+        fields.push((FieldId::CsUsername, user));
     }
-    fields.push((Name::ScStatus, status));
-    fields.push((Name::ScBytes, bytes));
-    fields.push((Name::CsRequest, request));
+    fields.push((FieldId::ScStatus, status));
+    fields.push((FieldId::ScBytes, bytes));
+    fields.push((FieldId::CsRequest, request));
     if let Some(r) = referer.filter(|r| *r != "-") {
-        fields.push((Name::CsReferer, r));
+        fields.push((FieldId::CsReferer, r));
     }
     if let Some(a) = agent.filter(|a| *a != "-") {
-        fields.push((Name::CsUserAgent, a));
+        fields.push((FieldId::CsUserAgent, a));
     }
     let searchable = fields.len();
     let proxy_request = web_request_fields(request, &mut fields);
@@ -129,13 +129,13 @@ pub(super) fn web_request_fields<'a>(request: &'a str, fields: &mut FlatFields<'
     let method = parts.next().unwrap_or_default();
     let Some(target) = parts.next() else {
         // A bare string (a scanner's junk, "-"): keep it as the URI for URI rules.
-        fields.push((Name::CsUri, request));
+        fields.push((FieldId::CsUri, request));
         return false;
     };
     let version = parts.next();
-    fields.push((Name::CsMethod, method));
+    fields.push((FieldId::CsMethod, method));
     if let Some(v) = version {
-        fields.push((Name::CsVersion, v));
+        fields.push((FieldId::CsVersion, v));
     }
     url_fields(target, fields) || method == "CONNECT"
 }
@@ -167,19 +167,19 @@ pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) -> bo
         Some((s, q)) => (s, Some(q)),
         None => (path_and_query, None),
     };
-    fields.push((Name::CsUri, target));
-    fields.push((Name::CsUriStem, stem));
+    fields.push((FieldId::CsUri, target));
+    fields.push((FieldId::CsUriStem, stem));
     if let Some(q) = query {
-        fields.push((Name::CsUriQuery, q));
+        fields.push((FieldId::CsUriQuery, q));
     }
     if let Some(h) = host.filter(|h| !h.is_empty()) {
-        fields.push((Name::CsHost, h));
+        fields.push((FieldId::CsHost, h));
     }
     let last = stem.rsplit('/').next().unwrap_or_default();
     if let Some((_, ext)) = last.rsplit_once('.')
         && !ext.is_empty()
     {
-        fields.push((Name::CUriExtension, ext));
+        fields.push((FieldId::CUriExtension, ext));
     }
     host.is_some()
 }

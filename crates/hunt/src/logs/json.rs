@@ -143,7 +143,7 @@ pub(super) fn add_web_aliases(obj: &mut Map<String, Value>) {
         .iter()
         .find_map(|s| lookup(&value, s).and_then(Value::as_str))
     {
-        url_parts.push((Name::CsHost, domain));
+        url_parts.push((FieldId::CsHost, domain));
     }
     let named =
         url_parts

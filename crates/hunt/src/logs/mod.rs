@@ -129,8 +129,10 @@ pub struct Record<'a> {
 
 /// A line-oriented record's fields, kept inline: the hunt reads millions of lines a second
 /// and a line holds at most 14 fields.
-type FlatFields<'a> = SmallVec<[(Name, &'a str); 14]>;
+type FlatFields<'a> = SmallVec<[(FieldId, &'a str); 14]>;
 
+// The inline fields are the point: a record lives for one line, on the stack.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 enum Fields<'a> {
     /// Fields read from a line. The first `searchable` are what the line says (client, user,
@@ -147,7 +149,7 @@ enum Fields<'a> {
 /// The fields line-oriented logs carry, a byte each: looking a field up compares bytes, not
 /// names (a rule or indicator asks for fields by name millions of times a second).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Name {
+pub(crate) enum FieldId {
     CIp,
     CsUsername,
     ScStatus,
@@ -173,7 +175,7 @@ pub(crate) enum Name {
     Message,
 }
 
-impl Name {
+impl FieldId {
     pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::CIp => "c-ip",
@@ -239,38 +241,38 @@ impl Name {
 #[derive(Debug, Clone, Copy)]
 pub struct FieldName {
     pub name: &'static str,
-    flat: Option<Name>,
+    flat: Option<FieldId>,
 }
 
 impl FieldName {
     pub const fn new(name: &'static str) -> Self {
         Self {
             name,
-            flat: Name::of(name),
+            flat: FieldId::of(name),
         }
     }
 }
 
 /// Other names the webserver and proxy taxonomies use for the same field (alias, field).
 /// Kept as names only: the value is stored once.
-const NAME_ALIASES: [(&str, Name); 6] = [
-    ("c-uri", Name::CsUri),
-    ("c-uri-stem", Name::CsUriStem),
-    ("c-uri-query", Name::CsUriQuery),
-    ("c-useragent", Name::CsUserAgent),
-    ("cs(User-Agent)", Name::CsUserAgent),
-    ("cs(Referer)", Name::CsReferer),
+const NAME_ALIASES: [(&str, FieldId); 6] = [
+    ("c-uri", FieldId::CsUri),
+    ("c-uri-stem", FieldId::CsUriStem),
+    ("c-uri-query", FieldId::CsUriQuery),
+    ("c-useragent", FieldId::CsUserAgent),
+    ("cs(User-Agent)", FieldId::CsUserAgent),
+    ("cs(Referer)", FieldId::CsReferer),
 ];
 
-fn flat_find<'r>(fields: &'r [(Name, &str)], name: Name) -> Option<&'r str> {
+fn flat_find<'r>(fields: &'r [(FieldId, &str)], name: FieldId) -> Option<&'r str> {
     fields
         .iter()
         .find(|(k, _)| *k == name)
         .map(|(_, v)| v.as_ref())
 }
 
-fn flat_get<'r>(fields: &'r [(Name, &str)], name: &str) -> Option<&'r str> {
-    flat_find(fields, Name::of(name)?)
+fn flat_get<'r>(fields: &'r [(FieldId, &str)], name: &str) -> Option<&'r str> {
+    flat_find(fields, FieldId::of(name)?)
 }
 
 impl<'a> Record<'a> {
@@ -317,10 +319,10 @@ impl<'a> Record<'a> {
 
     /// The fields a Sigma keyword searches (what a line-oriented log's line says, field by
     /// field: every other field is part of one of them); `None` for a JSON event.
-    pub(crate) fn searchable(&self) -> Option<impl Iterator<Item = (Name, &str)>> {
+    pub(crate) fn searchable(&self) -> Option<impl Iterator<Item = (FieldId, &str)>> {
         match &self.fields {
             Fields::Flat { fields, searchable } => {
-                Some(fields[..*searchable].iter().map(|(k, v)| (*k, v.as_ref())))
+                Some(fields[..*searchable].iter().map(|(k, v)| (*k, *v)))
             }
             Fields::Json(_) => None,
         }
@@ -419,7 +421,7 @@ impl Event for Record<'_> {
         match &self.fields {
             Fields::Flat { fields, searchable } => fields[..*searchable]
                 .iter()
-                .map(|(_, v)| Cow::Borrowed(v.as_ref()))
+                .map(|(_, v)| Cow::Borrowed(*v))
                 .collect(),
             Fields::Json(_) => {
                 let mut out = Vec::new();
@@ -763,14 +765,14 @@ mod tests {
                 "{name}"
             );
             assert!(
-                Name::of(name)
+                FieldId::of(name)
                     .is_some_and(|n| n.as_str() == name || NAME_ALIASES.contains(&(leaked, n)))
             );
             named += 1;
         });
         assert_eq!(named, 14 + 6, "14 fields and the 6 aliases");
         assert_eq!(r.get_named(&FieldName::new("source.ip")), None);
-        assert_eq!(Name::of("C-IP"), None, "names are exact");
+        assert_eq!(FieldId::of("C-IP"), None, "names are exact");
     }
 
     #[test]

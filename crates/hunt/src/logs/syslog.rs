@@ -45,7 +45,7 @@ pub(super) fn parse_3164(line: &str, year: i32) -> Result<Record<'_>, String> {
     if let Some(p) = pri {
         push_priority(p, &mut fields);
     }
-    fields.push((Name::Hostname, host));
+    fields.push((FieldId::Hostname, host));
     tag_and_message(c.rest(), &mut fields);
     Ok(Record::flat(Some(timestamp), fields))
 }
@@ -58,8 +58,8 @@ pub(super) fn push_priority(pri: u16, fields: &mut FlatFields<'_>) {
     ];
     // `priority` reads no PRI above 191, so every number is in the table.
     let number = |n: u16| NUMBERS.get(usize::from(n)).copied().unwrap_or_default();
-    fields.push((Name::Facility, number(pri / 8)));
-    fields.push((Name::Severity, number(pri % 8)));
+    fields.push((FieldId::Facility, number(pri / 8)));
+    fields.push((FieldId::Severity, number(pri % 8)));
 }
 
 /// `tag[pid]: message` (the tag optional).
@@ -69,13 +69,13 @@ pub(super) fn tag_and_message<'a>(rest: &'a str, fields: &mut FlatFields<'a>) {
         .filter(|&i| i > 0 && rest[i..].contains(':'));
     let message = match tag_end {
         Some(i) if !rest[..i].contains(' ') => {
-            fields.push((Name::AppName, &rest[..i]));
-            fields.push((Name::Program, &rest[..i]));
+            fields.push((FieldId::AppName, &rest[..i]));
+            fields.push((FieldId::Program, &rest[..i]));
             let after = &rest[i..];
             let after = if let Some(p) = after.strip_prefix('[') {
                 match p.find(']') {
                     Some(e) => {
-                        fields.push((Name::Procid, &p[..e]));
+                        fields.push((FieldId::Procid, &p[..e]));
                         &p[e + 1..]
                     }
                     None => after,
@@ -87,7 +87,7 @@ pub(super) fn tag_and_message<'a>(rest: &'a str, fields: &mut FlatFields<'a>) {
         }
         _ => rest,
     };
-    fields.push((Name::Message, message));
+    fields.push((FieldId::Message, message));
 }
 
 pub(super) fn parse_5424(line: &str) -> Result<Record<'_>, String> {
@@ -109,26 +109,31 @@ pub(super) fn parse_5424(line: &str) -> Result<Record<'_>, String> {
         let mut fields = FlatFields::new();
         push_priority(pri, &mut fields);
         let mut app = None;
-        for name in [Name::Hostname, Name::AppName, Name::Procid, Name::Msgid] {
+        for name in [
+            FieldId::Hostname,
+            FieldId::AppName,
+            FieldId::Procid,
+            FieldId::Msgid,
+        ] {
             let tok = c.token().ok_or_else(|| format!("no {}", name.as_str()))?;
             if tok != "-" {
                 fields.push((name, tok));
-                if name == Name::AppName {
+                if name == FieldId::AppName {
                     app = Some(tok);
                 }
             }
         }
         if let Some(app) = app {
-            fields.push((Name::Program, app));
+            fields.push((FieldId::Program, app));
         }
         let rest = c.rest();
         let (sd, msg) = structured_data(rest)?;
         if let Some(sd) = sd.filter(|s| *s != "-") {
-            fields.push((Name::StructuredData, sd));
+            fields.push((FieldId::StructuredData, sd));
         }
         let msg = msg.trim_start();
         let msg = msg.strip_prefix('\u{feff}').unwrap_or(msg);
-        fields.push((Name::Message, msg));
+        fields.push((FieldId::Message, msg));
         return Ok(Record::flat(timestamp, fields));
     }
     // rsyslog's RFC 3339 files: `2026-11-29T05:30:10.123+00:00 host tag[pid]: msg`.
@@ -142,7 +147,7 @@ pub(super) fn parse_5424(line: &str) -> Result<Record<'_>, String> {
         .with_timezone(&Utc);
     let host = c.token().ok_or("no host")?;
     let mut fields = FlatFields::new();
-    fields.push((Name::Hostname, host));
+    fields.push((FieldId::Hostname, host));
     tag_and_message(c.rest(), &mut fields);
     Ok(Record::flat(Some(timestamp), fields))
 }

@@ -6,18 +6,32 @@ use std::time::Instant;
 use serde_json::json;
 use ward_hunt::{Hunter, Input};
 
+/// What `ward bench hunt` was asked for (its flags).
+pub(crate) struct Options {
+    pub(crate) rules: Vec<PathBuf>,
+    pub(crate) n_indicators: usize,
+    pub(crate) size_mb: u64,
+    pub(crate) files: usize,
+    pub(crate) threads: Option<usize>,
+    pub(crate) keep: Option<PathBuf>,
+    pub(crate) runs: usize,
+    pub(crate) gzip: bool,
+}
+
 /// `ward bench hunt`: a generated access log (ordinary traffic with a few exploit requests and
 /// indicator hits), the given rules and `n_indicators` generated STIX indicators.
-pub(crate) fn bench(
-    rules: &[PathBuf],
-    n_indicators: usize,
-    size_mb: u64,
-    files: usize,
-    threads: Option<usize>,
-    keep: Option<PathBuf>,
-    runs: usize,
-    gzip: bool,
-) -> anyhow::Result<serde_json::Value> {
+pub(crate) fn bench(options: Options) -> anyhow::Result<serde_json::Value> {
+    let Options {
+        rules,
+        n_indicators,
+        size_mb,
+        files,
+        threads,
+        keep,
+        runs,
+        gzip,
+    } = options;
+    let rules = &rules;
     let temp = tempfile::tempdir()?;
     let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;

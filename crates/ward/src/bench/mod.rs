@@ -382,16 +382,16 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
             keep,
             runs,
             gzip,
-        } => hunt::bench(
-            &rules,
-            indicators,
+        } => hunt::bench(hunt::Options {
+            rules,
+            n_indicators: indicators,
             size_mb,
-            files.max(1),
+            files: files.max(1),
             threads,
             keep,
-            runs.max(1),
+            runs: runs.max(1),
             gzip,
-        )?,
+        })?,
         BenchCommand::Attribution {
             observations,
             prefixes,
