@@ -650,6 +650,53 @@ struct Lines<R> {
     eof: bool,
 }
 
+/// A longer line is handed on in pieces of this size (a log without newlines does not grow
+/// memory without end).
+const MAX_LINE: usize = 1 << 20;
+
+impl<R: Read> Lines<R> {
+    fn new(reader: R) -> Self {
+        Self {
+            reader,
+            buf: vec![0; 256 * 1024],
+            start: 0,
+            end: 0,
+            eof: false,
+        }
+    }
+
+    fn next(&mut self) -> io::Result<Option<&[u8]>> {
+        loop {
+            let pending = &self.buf[self.start..self.end];
+            let cut = match memchr::memchr(b'\n', pending) {
+                Some(i) => Some(i + 1),
+                None if self.eof && !pending.is_empty() => Some(pending.len()),
+                None if pending.len() >= MAX_LINE => Some(MAX_LINE),
+                None if self.eof => return Ok(None),
+                None => None,
+            };
+            if let Some(len) = cut {
+                let line = self.start..self.start + len;
+                self.start += len;
+                return Ok(Some(&self.buf[line]));
+            }
+            // Keep the unfinished line, at the front, and read more after it.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            if self.end == self.buf.len() {
+                self.buf.resize(self.buf.len() * 2, 0);
+            }
+            match self.reader.read(&mut self.buf[self.end..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => self.end += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
 /// Bytes read at a time for [`Hunter::read_blocks`].
 const BLOCK: usize = 1 << 20;
 
@@ -696,53 +743,6 @@ fn blocks_of_lines(
             return Ok(());
         }
         seq += 1;
-    }
-}
-
-/// A longer line is handed on in pieces of this size (a log without newlines does not grow
-/// memory without end).
-const MAX_LINE: usize = 1 << 20;
-
-impl<R: Read> Lines<R> {
-    fn new(reader: R) -> Self {
-        Self {
-            reader,
-            buf: vec![0; 256 * 1024],
-            start: 0,
-            end: 0,
-            eof: false,
-        }
-    }
-
-    fn next(&mut self) -> io::Result<Option<&[u8]>> {
-        loop {
-            let pending = &self.buf[self.start..self.end];
-            let cut = match memchr::memchr(b'\n', pending) {
-                Some(i) => Some(i + 1),
-                None if self.eof && !pending.is_empty() => Some(pending.len()),
-                None if pending.len() >= MAX_LINE => Some(MAX_LINE),
-                None if self.eof => return Ok(None),
-                None => None,
-            };
-            if let Some(len) = cut {
-                let line = self.start..self.start + len;
-                self.start += len;
-                return Ok(Some(&self.buf[line]));
-            }
-            // Keep the unfinished line, at the front, and read more after it.
-            self.buf.copy_within(self.start..self.end, 0);
-            self.end -= self.start;
-            self.start = 0;
-            if self.end == self.buf.len() {
-                self.buf.resize(self.buf.len() * 2, 0);
-            }
-            match self.reader.read(&mut self.buf[self.end..]) {
-                Ok(0) => self.eof = true,
-                Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
     }
 }
 

@@ -18,6 +18,7 @@ use prefix_trie::PrefixMap;
 use regex::{Regex, RegexSet};
 
 use crate::logs::{FieldName, Record};
+use crate::stix::{self, Comparison, Literal, ObjectPath, Observation, Op, Qualifier, Test};
 
 /// The hasher of the maps a record's values are looked up in, millions of times a hunt.
 type Fast = foldhash::fast::RandomState;
@@ -25,7 +26,6 @@ type Fast = foldhash::fast::RandomState;
 /// A record's values for a source, with the field each came from; inline, as most records
 /// give a source one or two values (borrowed from the line where they can be).
 pub(crate) type Values<'r> = smallvec::SmallVec<[(Cow<'r, str>, Cow<'r, str>); 4]>;
-use crate::stix::{self, Comparison, Literal, ObjectPath, Observation, Op, Qualifier, Test};
 
 /// What a STIX object path stands for in a log record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

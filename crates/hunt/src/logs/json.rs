@@ -155,9 +155,13 @@ pub(super) fn add_web_aliases(obj: &mut Map<String, Value>) {
                     .find(|(k, _)| k == field)
                     .map(|(_, v)| (*alias, v))
             }));
+    // The first value a name is given wins, as with the aliases above.
     let mut parts: Vec<(&str, Value)> = Vec::new();
     for (k, v) in named {
-        if !obj.contains_key(k) && !added.iter().any(|(a, _)| *a == k) {
+        if !obj.contains_key(k)
+            && !added.iter().any(|(a, _)| *a == k)
+            && !parts.iter().any(|(a, _)| *a == k)
+        {
             parts.push((k, Value::String(v.to_string())));
         }
     }

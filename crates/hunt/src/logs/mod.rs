@@ -745,6 +745,12 @@ mod tests {
         assert_eq!(get(&r, "cs-uri-query").unwrap(), "next=%2F");
         assert_eq!(get(&r, "c-useragent").unwrap(), "x");
         assert!(r.timestamp.is_some());
+        // A name given twice keeps the first value: the URL's own host before `url.domain`.
+        let both = r#"{"url":{"full":"http://evil.example/x.php?a=1","domain":"other.example"}}"#;
+        let r = parse_line(LogFormat::JsonLines, both, 2025).unwrap();
+        assert_eq!(get(&r, "cs-host").unwrap(), "evil.example");
+        assert_eq!(get(&r, "c-uri-query").unwrap(), "a=1");
+        assert_eq!(get(&r, "c-uri-extension").unwrap(), "php");
         assert!(parse_line(LogFormat::JsonLines, "[1,2]", 2025).is_err());
         assert!(parse_line(LogFormat::JsonLines, "{\"a\":", 2025).is_err());
     }
