@@ -6,16 +6,35 @@ use std::time::Instant;
 use serde_json::json;
 use ward_hunt::{Hunter, Input};
 
-/// What `ward bench hunt` was asked for (its flags).
+/// `ward bench hunt`'s flags.
+#[derive(clap::Args)]
 pub(crate) struct Options {
-    pub(crate) rules: Vec<PathBuf>,
-    pub(crate) n_indicators: usize,
-    pub(crate) size_mb: u64,
-    pub(crate) files: usize,
-    pub(crate) threads: Option<usize>,
-    pub(crate) keep: Option<PathBuf>,
-    pub(crate) runs: usize,
-    pub(crate) gzip: bool,
+    /// Sigma rules (files or folders); repeat for more.
+    #[arg(long)]
+    rules: Vec<PathBuf>,
+    /// Generated STIX indicators (IPs, CIDRs, domains, URLs, hashes, LIKE and MATCHES).
+    #[arg(long = "indicators", value_name = "N", default_value_t = 10_000)]
+    n_indicators: usize,
+    /// Size of the generated log in MB (10^6 bytes).
+    #[arg(long, default_value_t = 1000)]
+    size_mb: u64,
+    /// Split the log into this many files (rotated logs: read in parallel).
+    #[arg(long, default_value_t = 1)]
+    files: usize,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Keep the generated log in this folder, and reuse it when it is already there.
+    #[arg(long)]
+    keep: Option<PathBuf>,
+    /// Hunt (and grep, and ripgrep) this many times, one after the other; the medians are
+    /// reported.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Also hunt the same log gzip-compressed (one file: inflated on one thread, its lines
+    /// hunted by every thread), beside `gzip -dc` of it.
+    #[arg(long)]
+    gzip: bool,
 }
 
 /// `ward bench hunt`: a generated access log (ordinary traffic with a few exploit requests and
@@ -25,12 +44,12 @@ pub(crate) fn bench(options: Options) -> anyhow::Result<serde_json::Value> {
         rules,
         n_indicators,
         size_mb,
-        files,
-        threads,
         keep,
-        runs,
+        threads,
         gzip,
+        ..
     } = options;
+    let (files, runs) = (options.files.max(1), options.runs.max(1));
     let rules = &rules;
     let temp = tempfile::tempdir()?;
     let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());

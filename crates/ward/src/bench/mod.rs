@@ -129,34 +129,7 @@ enum BenchCommand {
         cve5: Option<PathBuf>,
     },
     /// Hunt through a generated access log with Sigma rules and generated indicators.
-    Hunt {
-        /// Sigma rules (files or folders); repeat for more.
-        #[arg(long)]
-        rules: Vec<PathBuf>,
-        /// Generated STIX indicators (IPs, CIDRs, domains, URLs, hashes, LIKE and MATCHES).
-        #[arg(long, default_value_t = 10_000)]
-        indicators: usize,
-        /// Size of the generated log in MB (10^6 bytes).
-        #[arg(long, default_value_t = 1000)]
-        size_mb: u64,
-        /// Split the log into this many files (rotated logs: read in parallel).
-        #[arg(long, default_value_t = 1)]
-        files: usize,
-        /// Worker threads (default: the machine's cores).
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Keep the generated log in this folder, and reuse it when it is already there.
-        #[arg(long)]
-        keep: Option<PathBuf>,
-        /// Hunt (and grep, and ripgrep) this many times, one after the other; the medians are
-        /// reported.
-        #[arg(long, default_value_t = 3)]
-        runs: usize,
-        /// Also hunt the same log gzip-compressed (one file: inflated on one thread, its
-        /// lines hunted by every thread), beside `gzip -dc` of it.
-        #[arg(long)]
-        gzip: bool,
-    },
+    Hunt(hunt::Options),
     /// Outside-in attribution: a generated scan report (Shadowserver's columns) read and
     /// attributed against a generated footprint of IP blocks (nested ones among them), IPv6
     /// blocks, domains and AS numbers; beside it a linear scan of every claim on a sample,
@@ -373,25 +346,7 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 "peak_rss_mib": peak_rss_mib(),
             })
         }
-        BenchCommand::Hunt {
-            rules,
-            indicators,
-            size_mb,
-            files,
-            threads,
-            keep,
-            runs,
-            gzip,
-        } => hunt::bench(hunt::Options {
-            rules,
-            n_indicators: indicators,
-            size_mb,
-            files: files.max(1),
-            threads,
-            keep,
-            runs: runs.max(1),
-            gzip,
-        })?,
+        BenchCommand::Hunt(options) => hunt::bench(options)?,
         BenchCommand::Attribution {
             observations,
             prefixes,
