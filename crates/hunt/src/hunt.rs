@@ -389,10 +389,7 @@ impl Hunter<'_> {
                 progress(pending);
                 pending = 0;
             }
-            match std::str::from_utf8(buf) {
-                Ok(s) => self.line(s, &mut state, outcome),
-                Err(_) => self.line(&String::from_utf8_lossy(buf), &mut state, outcome),
-            }
+            self.line_bytes(buf, &mut state, outcome);
         }
         progress(pending);
         Ok(())
@@ -454,13 +451,7 @@ impl Hunter<'_> {
                 progress(pending);
                 pending = 0;
             }
-            match std::str::from_utf8(buf) {
-                Ok(s) => self.line(s, &mut state, outcome),
-                Err(_) => {
-                    let s = String::from_utf8_lossy(buf).into_owned();
-                    self.line(&s, &mut state, outcome);
-                }
-            }
+            self.line_bytes(buf, &mut state, outcome);
         }
         progress(pending);
         Ok(())
@@ -494,12 +485,7 @@ impl Hunter<'_> {
                             .flat_map(|l| l.chunks(MAX_LINE));
                         for line in lines {
                             part.summary.bytes += line.len() as u64;
-                            match std::str::from_utf8(line) {
-                                Ok(s) => self.line(s, &mut state, &mut part),
-                                Err(_) => {
-                                    self.line(&String::from_utf8_lossy(line), &mut state, &mut part)
-                                }
-                            }
+                            self.line_bytes(line, &mut state, &mut part);
                         }
                         progress(block.len() as u64);
                         done.lock()
@@ -533,6 +519,14 @@ impl Hunter<'_> {
             outcome.hits.extend(part.hits);
         }
         result
+    }
+
+    /// A line as read: not valid UTF-8, it is read with replacement characters.
+    fn line_bytes(&self, line: &[u8], state: &mut LineState, outcome: &mut FileOutcome) {
+        match std::str::from_utf8(line) {
+            Ok(s) => self.line(s, state, outcome),
+            Err(_) => self.line(&String::from_utf8_lossy(line), state, outcome),
+        }
     }
 
     fn line(&self, line: &str, state: &mut LineState, outcome: &mut FileOutcome) {
@@ -822,84 +816,10 @@ fn open(input: &Input) -> io::Result<Box<dyn BufRead + Send>> {
     if magic.starts_with(&[0x1f, 0x8b]) {
         Ok(Box::new(BufReader::with_capacity(
             256 * 1024,
-            Inflating::spawn(MultiGzDecoder::new(reader)),
+            MultiGzDecoder::new(reader),
         )))
     } else {
         Ok(Box::new(reader))
-    }
-}
-
-/// A compressed log inflated on a thread of its own, a few blocks ahead of the worker that
-/// reads its lines: a gzip log cannot be cut into pieces, and inflating is a good part of
-/// reading it, so the two run side by side.
-struct Inflating {
-    blocks: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
-    block: Vec<u8>,
-    at: usize,
-}
-
-/// Inflated bytes handed over at a time, and blocks inflated ahead of the reader (the memory
-/// a compressed log takes is bounded by their product).
-const INFLATE_BLOCK: usize = 1 << 20;
-const INFLATE_AHEAD: usize = 4;
-
-impl Inflating {
-    fn spawn(mut source: impl Read + Send + 'static) -> Self {
-        let (send, blocks) = std::sync::mpsc::sync_channel(INFLATE_AHEAD);
-        std::thread::spawn(move || {
-            loop {
-                let mut block = vec![0; INFLATE_BLOCK];
-                let mut filled = 0;
-                let result = loop {
-                    match source.read(&mut block[filled..]) {
-                        Ok(0) => break Ok(()),
-                        Ok(n) => {
-                            filled += n;
-                            if filled == block.len() {
-                                break Ok(());
-                            }
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => break Err(e),
-                    }
-                };
-                block.truncate(filled);
-                let done = filled == 0 || result.is_err();
-                if filled > 0 && send.send(Ok(block)).is_err() {
-                    return; // The reader stopped.
-                }
-                if let Err(e) = result {
-                    let _ = send.send(Err(e));
-                }
-                if done {
-                    return;
-                }
-            }
-        });
-        Self {
-            blocks,
-            block: Vec::new(),
-            at: 0,
-        }
-    }
-}
-
-impl Read for Inflating {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        while self.at == self.block.len() {
-            match self.blocks.recv() {
-                Ok(block) => {
-                    self.block = block?;
-                    self.at = 0;
-                }
-                // The inflating thread is done: the end of the log.
-                Err(_) => return Ok(0),
-            }
-        }
-        let n = out.len().min(self.block.len() - self.at);
-        out[..n].copy_from_slice(&self.block[self.at..self.at + n]);
-        self.at += n;
-        Ok(n)
     }
 }
 
@@ -1005,10 +925,11 @@ mod tests {
 }
 
 #[cfg(test)]
-mod inflating {
+mod compressed {
     use std::io::Write;
 
     use super::*;
+    use crate::{IndicatorSet, RuleSet};
 
     fn gz(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
@@ -1016,29 +937,72 @@ mod inflating {
         e.finish().unwrap()
     }
 
+    fn hunt(bytes: Vec<u8>, threads: usize) -> Report {
+        let (rules, mut indicators) = (RuleSet::new(), IndicatorSet::new());
+        indicators.add_list("ips.txt", "203.0.113.66\n", false);
+        indicators.finish();
+        Hunter {
+            rules: &rules,
+            indicators: &indicators,
+            format: None,
+            threads,
+            now: chrono::Utc::now(),
+        }
+        .run(
+            &[Input::Memory {
+                name: "access.log.gz".into(),
+                bytes: std::sync::Arc::new(bytes),
+            }],
+            &|_| {},
+        )
+    }
+
+    /// Access-log lines, every 1,000th from the indicator's address; ~2.5 blocks.
+    fn log() -> (Vec<u8>, Vec<u64>) {
+        let (mut data, mut hits) = (Vec::new(), Vec::new());
+        let mut n = 0u64;
+        while data.len() < BLOCK * 5 / 2 {
+            n += 1;
+            let ip = if n.is_multiple_of(1000) {
+                hits.push(n);
+                "203.0.113.66"
+            } else {
+                "10.0.0.1"
+            };
+            writeln!(
+                data,
+                r#"{ip} - - [15/May/2025:10:00:00 +0000] "GET /{n} HTTP/1.1" 200 5 "-" "a""#
+            )
+            .unwrap();
+        }
+        (data, hits)
+    }
+
     #[test]
-    fn a_compressed_log_reads_whole_across_blocks_and_members() {
-        // Three blocks and a bit, in two gzip members (`cat a.gz b.gz`).
-        let data: Vec<u8> = (0..INFLATE_BLOCK * 3 + 12_345)
-            .map(|i| b"abcdefghij\n"[i % 11])
-            .collect();
-        let (a, b) = data.split_at(INFLATE_BLOCK + 7);
+    fn a_compressed_log_in_two_members_is_hunted_whole_by_every_thread() {
+        let (data, hits) = log();
+        let (a, b) = data.split_at(BLOCK + 7);
         let mut both = gz(a);
         both.extend(gz(b));
-        let mut out = Vec::new();
-        Inflating::spawn(MultiGzDecoder::new(io::Cursor::new(both)))
-            .read_to_end(&mut out)
-            .unwrap();
-        assert!(out == data, "{} bytes read of {}", out.len(), data.len());
+        for threads in [1, 3] {
+            let report = hunt(both.clone(), threads);
+            let lines: Vec<u64> = report.sightings.iter().map(|s| s.line).collect();
+            assert_eq!(lines, hits, "{threads} threads");
+            assert_eq!(report.files[0].bytes, data.len() as u64);
+            assert_eq!(report.files[0].error, None);
+        }
     }
 
     #[test]
     fn a_broken_compressed_log_is_an_error_not_an_end() {
-        let mut bytes = gz(&vec![b'x'; 3 * INFLATE_BLOCK]);
+        let (data, _) = log();
+        let mut bytes = gz(&data);
         bytes.truncate(bytes.len() / 2);
-        let mut out = Vec::new();
-        let result =
-            Inflating::spawn(MultiGzDecoder::new(io::Cursor::new(bytes))).read_to_end(&mut out);
-        assert!(result.is_err(), "read {} bytes and no error", out.len());
+        for threads in [1, 3] {
+            let report = hunt(bytes.clone(), threads);
+            let file = &report.files[0];
+            assert!(file.error.is_some(), "{threads} threads: {file:?}");
+            assert!(file.lines > 0, "what was read before is hunted");
+        }
     }
 }

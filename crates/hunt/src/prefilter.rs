@@ -263,20 +263,11 @@ impl Prefilter {
         }
     }
 
-    /// The rules whose literals the line holds, in order, without repeats (`hit` is scratch
-    /// space, one flag per rule). The literals are lower case and matched ASCII
-    /// case-insensitively; a line with non-ASCII text is also searched in lower case.
-    pub fn candidates(&self, line: &str, hit: &mut Vec<bool>, out: &mut Vec<u32>) {
-        out.clear();
-        let Some(a) = &self.automaton else { return };
-        hit.clear();
-        hit.resize(self.count, false);
-        self.search(a, line, &mut |rule| {
-            if !std::mem::replace(&mut hit[rule as usize], true) {
-                out.push(rule);
-            }
-        });
-        out.sort_unstable();
+    /// The rules whose literals the line holds, in `scratch.out`, in order, without repeats.
+    /// The literals are lower case and matched ASCII case-insensitively; a line with non-ASCII
+    /// text is also searched in lower case.
+    pub fn candidates(&self, line: &str, scratch: &mut Scratch) {
+        self.candidates_in(std::iter::once((line, false)), scratch);
     }
 
     /// The rules whose literals the texts hold (in `scratch.out`, in order, without repeats):
@@ -483,13 +474,12 @@ mod tests {
             r#"192.0.2.4 - - [15/May/2025:21:20:08 +0000] "GET / HTTP/1.1" 302 5 "-" "sqlmap""#,
             r#"192.0.2.5 - - [15/May/2025:21:20:09 +0000] "GET / HTTP/1.1" 302 5 "-" "curl""#,
         ];
-        let mut scratch = Scratch::default();
-        let (mut hit, mut whole) = (Vec::new(), Vec::new());
+        let (mut scratch, mut whole) = (Scratch::default(), Scratch::default());
         // Twice over: the second time user agents and referers come from the memo.
         for line in lines.iter().chain(&lines) {
             let record = crate::logs::parse_line(crate::logs::LogFormat::Combined, line, 2025)
                 .expect("reads");
-            p.candidates(line, &mut hit, &mut whole);
+            p.candidates(line, &mut whole);
             p.candidates_in(
                 record
                     .searchable()
@@ -502,7 +492,7 @@ mod tests {
                     }),
                 &mut scratch,
             );
-            assert_eq!(scratch.out, whole, "{line}");
+            assert_eq!(scratch.out, whole.out, "{line}");
         }
         assert_eq!(scratch.memos.len(), 1);
         // One referer ("-" is none) and three user agents.
@@ -516,27 +506,27 @@ mod tests {
             vec!["nikto".into()],
             vec!["passwd".into()],
         ]);
-        let (mut hit, mut out) = (Vec::new(), Vec::new());
-        p.candidates("ÜNÏ", &mut hit, &mut out);
-        assert_eq!(out, vec![0]);
-        Prefilter::new(&[]).candidates("anything", &mut hit, &mut out);
-        assert!(out.is_empty());
-        p.candidates("GET /ETC/PASSWD (Nikto)", &mut hit, &mut out);
-        assert_eq!(out, vec![0, 1, 2]);
-        p.candidates("GET /x?q=ÜNÏ", &mut hit, &mut out);
-        assert_eq!(out, vec![0]);
-        p.candidates("GET /index.html", &mut hit, &mut out);
-        assert!(out.is_empty());
+        let mut s = Scratch::default();
+        p.candidates("ÜNÏ", &mut s);
+        assert_eq!(s.out, vec![0]);
+        Prefilter::new(&[]).candidates("anything", &mut s);
+        assert!(s.out.is_empty());
+        p.candidates("GET /ETC/PASSWD (Nikto)", &mut s);
+        assert_eq!(s.out, vec![0, 1, 2]);
+        p.candidates("GET /x?q=ÜNÏ", &mut s);
+        assert_eq!(s.out, vec![0]);
+        p.candidates("GET /index.html", &mut s);
+        assert!(s.out.is_empty());
         // Numbers are searched only when some literal could be one.
         let digits = Prefilter::new(&[vec!["passwd".into()], vec!["10.0.0.1".into()]]);
         assert!(digits.numeric_literals);
-        digits.candidates("10.0.0.1", &mut hit, &mut out);
-        assert_eq!(out, vec![1]);
+        digits.candidates("10.0.0.1", &mut s);
+        assert_eq!(s.out, vec![1]);
         let words = Prefilter::new(&[vec!["passwd".into()], vec!["a1".into()]]);
         assert!(!words.numeric_literals);
-        words.candidates("10.0.0.1", &mut hit, &mut out);
-        assert!(out.is_empty());
-        words.candidates("a10", &mut hit, &mut out);
-        assert_eq!(out, vec![1]);
+        words.candidates("10.0.0.1", &mut s);
+        assert!(s.out.is_empty());
+        words.candidates("a10", &mut s);
+        assert_eq!(s.out, vec![1]);
     }
 }

@@ -98,7 +98,7 @@ impl Filtered {
                         }),
                         scratch,
                     ),
-                    None => prefilter.candidates_in(std::iter::once((line, false)), scratch),
+                    None => prefilter.candidates(line, scratch),
                 }
                 for &rule in &scratch.out {
                     out.extend(self.literal[rule as usize].evaluate(record));

@@ -50,7 +50,6 @@ pub(crate) fn bench(options: Options) -> anyhow::Result<serde_json::Value> {
         ..
     } = options;
     let (files, runs) = (options.files.max(1), options.runs.max(1));
-    let rules = &rules;
     let temp = tempfile::tempdir()?;
     let dir = keep.unwrap_or_else(|| temp.path().to_path_buf());
     std::fs::create_dir_all(&dir)?;
@@ -59,7 +58,7 @@ pub(crate) fn bench(options: Options) -> anyhow::Result<serde_json::Value> {
     let bundle = generated_bundle(n_indicators);
     let bundle_path = dir.join("indicators.json");
     std::fs::write(&bundle_path, &bundle)?;
-    let loaded = crate::hunt::load(rules, &[bundle_path])?;
+    let loaded = crate::hunt::load(&rules, &[bundle_path])?;
     let load_seconds = started.elapsed().as_secs_f64();
     let rss_loaded = super::peak_rss_mib();
 
