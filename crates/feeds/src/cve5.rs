@@ -307,17 +307,17 @@ fn view(
         if let Some(other) = &m.other {
             let content = other.content.as_ref();
             match other.kind.as_deref() {
-                Some("ssvc") => a.ssvc = content.map(ssvc),
+                Some("ssvc") => a.ssvc = content.map(|c| Box::new(ssvc(c))),
                 Some("kev") => {
                     let added = content
                         .and_then(|c| c.get("dateAdded"))
                         .and_then(Value::as_str)
                         .and_then(date);
-                    a.kev = Some(KevEntry {
+                    a.kev = Some(Box::new(KevEntry {
                         cve_id: id.to_owned(),
                         date_added: added,
                         ..KevEntry::default()
-                    });
+                    }));
                 }
                 _ => {}
             }

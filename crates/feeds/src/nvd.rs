@@ -261,14 +261,14 @@ fn convert(out: &mut Parsed, file: &str, at: &str, cve: NvdCve) {
         });
     }
     if cve.cisa_exploit_add.is_some() || cve.cisa_action_due.is_some() {
-        a.kev = Some(KevEntry {
+        a.kev = Some(Box::new(KevEntry {
             cve_id: id.clone(),
             date_added: cve.cisa_exploit_add.as_deref().and_then(date),
             due_date: cve.cisa_action_due.as_deref().and_then(date),
             name: cve.cisa_vulnerability_name,
             required_action: cve.cisa_required_action,
             ..KevEntry::default()
-        });
+        }));
     }
     out.records.push(Record::Advisory(Box::new(a)));
 }

@@ -74,12 +74,19 @@ fn read(file: &Path, ids_json: &str, for_matching: bool) -> Result<Option<Vec<Ad
         return Ok(None);
     };
     conn.busy_timeout(Duration::from_secs(30))?;
+    // Counted first (from the index alone), so that the list is allocated once at its size:
+    // grown by doubling, each step was fresh memory to fault in and a copy of every view.
+    let count: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM advisory WHERE vuln_id IN (SELECT value FROM json_each(?1))",
+        [ids_json],
+        |row| row.get(0),
+    )?;
     let mut statement = conn.prepare(
         "SELECT vuln_id, source, payload FROM advisory
          WHERE vuln_id IN (SELECT value FROM json_each(?1)) ORDER BY vuln_id, source",
     )?;
     let mut rows = statement.query([ids_json])?;
-    let mut views = Vec::new();
+    let mut views = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
     while let Some(row) = rows.next()? {
         let text = |i: usize, vuln_id: &str| -> Result<&str> {
             row.get_ref(i)?

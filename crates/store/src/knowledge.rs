@@ -82,6 +82,17 @@ impl Store {
         })
     }
 
+    /// Whether the knowledge base holds no view at all (one index probe; [`Store::counts`]
+    /// counts everything).
+    pub async fn knowledge_is_empty(&self) -> Result<bool> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM advisory LIMIT 1) AS one",
+        )
+        .fetch_one(&self.pool)
+        .await?
+            == 0)
+    }
+
     pub async fn counts(&self) -> Result<Counts> {
         let one = |sql: &'static str| async move {
             sqlx::query_scalar::<_, i64>(sql)
@@ -355,24 +366,78 @@ pub(crate) fn decode_view(
     payload: &str,
     for_matching: bool,
 ) -> Result<Advisory> {
-    let mut view = serde_json::from_str::<Advisory>(payload).map_err(|e| StoreError::Corrupt {
+    let corrupt = |e: serde_json::Error| StoreError::Corrupt {
         vuln_id: vuln_id.to_owned(),
         source_key: source_key.to_owned(),
         message: e.to_string(),
-    })?;
-    if for_matching {
-        view.description = None;
-        view.references = Vec::new();
-        view.cwes = Vec::new();
-        // The decoder grows lists by doubling: held for a whole scan, the spare room was a
-        // third of the views' memory (261 → 180 MiB for a 5,000-component scan's 29,730).
-        for a in &mut view.affected {
-            a.cpes.shrink_to_fit();
-            a.versions.shrink_to_fit();
-        }
-        view.affected.shrink_to_fit();
+    };
+    if !for_matching {
+        return serde_json::from_str::<Advisory>(payload).map_err(corrupt);
     }
+    let mut view = Advisory::from(serde_json::from_str::<Lean>(payload).map_err(corrupt)?);
+    // The decoder grows lists by doubling: held for a whole scan, the spare room was a
+    // third of the views' memory (261 → 180 MiB for a 5,000-component scan's 29,730).
+    for a in &mut view.affected {
+        a.cpes.shrink_to_fit();
+        a.versions.shrink_to_fit();
+    }
+    view.affected.shrink_to_fit();
     Ok(view)
+}
+
+/// A stored view as matching reads it: the fields it never reads (description, references,
+/// CWEs; a quarter of a view's text) are passed over by the parser rather than built and
+/// dropped.
+#[derive(serde::Deserialize)]
+struct Lean {
+    id: String,
+    source: ward_model::SourceId,
+    state: RecordState,
+    updated: Option<chrono::DateTime<Utc>>,
+    published: Option<chrono::DateTime<Utc>>,
+    #[serde(default)]
+    aliases: Vec<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    cvss: Vec<ward_model::Cvss>,
+    #[serde(default)]
+    affected: Vec<ward_model::Affected>,
+    #[serde(default)]
+    configurations: Vec<ward_model::NvdConfiguration>,
+    #[serde(default)]
+    packages: Vec<ward_model::PackageAffected>,
+    #[serde(default)]
+    database_specific: Option<serde_json::Value>,
+    #[serde(default)]
+    ssvc: Option<Box<ward_model::Ssvc>>,
+    #[serde(default)]
+    kev: Option<Box<KevEntry>>,
+}
+
+impl From<Lean> for Advisory {
+    fn from(l: Lean) -> Self {
+        // Every field named: one added to `Advisory` must be decided on here.
+        Self {
+            id: l.id,
+            source: l.source,
+            state: l.state,
+            updated: l.updated,
+            published: l.published,
+            aliases: l.aliases,
+            title: l.title,
+            description: None,
+            cvss: l.cvss,
+            affected: l.affected,
+            configurations: l.configurations,
+            packages: l.packages,
+            database_specific: l.database_specific,
+            ssvc: l.ssvc,
+            kev: l.kev,
+            cwes: Vec::new(),
+            references: Vec::new(),
+        }
+    }
 }
 
 /// A chunk of advisories decoded on the CPU pool (a panic there is resumed here).

@@ -215,9 +215,7 @@ async fn follow(
         state,
         interval: std::time::Duration::from_secs_f64(args.interval),
         stop_after: args.follow_for,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: args.threads.unwrap_or_else(crate::cores),
         format: args.log_format,
         loaded,
     };
@@ -374,9 +372,7 @@ pub(crate) async fn run(args: HuntArgs) -> anyhow::Result<u8> {
         rules: &loaded.rules,
         indicators: &loaded.indicators,
         format: args.log_format,
-        threads: args
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
+        threads: args.threads.unwrap_or_else(crate::cores),
         now: chrono::Utc::now(),
     };
     let report = tokio::task::block_in_place(|| hunter.run(&inputs, &|n| bar.inc(n)));

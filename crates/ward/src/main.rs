@@ -25,6 +25,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// The cores this process may use (1 when the system does not say).
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Exit codes scripts can rely on.
 pub(crate) mod exit {
     /// Success; nothing reached `--fail-on`.

@@ -1099,3 +1099,34 @@ fn a_federation_moves_from_sqlite_to_postgres_and_back_intact() {
         );
     }
 }
+
+/// A scan against a knowledge base with nothing in it says so (and how to fill it); one
+/// against a filled one does not.
+#[test]
+fn a_scan_of_an_empty_knowledge_base_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let inventory = dir.path().join("inventory.csv");
+    std::fs::write(
+        &inventory,
+        "asset,vendor,product,version\nmdm,Ivanti,Endpoint Manager Mobile,12.5.0.0\n",
+    )
+    .unwrap();
+    let inventory = inventory.to_str().unwrap();
+    let db = dir.path().join("ward.db");
+    let o = run(&db, &["scan", inventory, "--format", "json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("is empty: run `ward db import` first"),
+        "{}",
+        stderr(&o)
+    );
+    let o = run(
+        &db,
+        &["demo", "--db", db.to_str().unwrap(), "--format", "json"],
+    );
+    assert!(o.status.code().is_some_and(|c| c < 2), "{}", stderr(&o));
+    let o = run(&db, &["scan", inventory, "--format", "json"]);
+    assert!(o.status.code().is_some_and(|c| c < 2), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("is empty"), "{}", stderr(&o));
+    assert!(!json(&o)["findings"].as_array().unwrap().is_empty());
+}

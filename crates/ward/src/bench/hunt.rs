@@ -76,8 +76,7 @@ pub(crate) fn bench(options: Options) -> anyhow::Result<serde_json::Value> {
         logs.push(Input::Path(path));
     }
     let generate_seconds = generating.elapsed().as_secs_f64();
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = threads.unwrap_or_else(crate::cores);
     let hunter = Hunter {
         rules: &loaded.rules,
         indicators: &loaded.indicators,

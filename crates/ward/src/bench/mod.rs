@@ -286,7 +286,8 @@ pub(crate) async fn run(args: BenchArgs) -> anyhow::Result<u8> {
                 let started = Instant::now();
                 let knowledge = load_knowledge(&store, &inventory).await?;
                 let loaded = started.elapsed();
-                let report = ward_matching::scan(&knowledge, &inventory, &policy);
+                let report =
+                    ward_matching::scan::scan_on(crate::cores(), &knowledge, &inventory, &policy);
                 times.push(started.elapsed().as_secs_f64() * 1000.0);
                 load.push(loaded.as_secs_f64() * 1000.0);
                 matching.push((started.elapsed() - loaded).as_secs_f64() * 1000.0);
