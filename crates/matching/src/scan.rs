@@ -1527,15 +1527,19 @@ mod tests {
             let mut adp = Advisory::new(id, ward_model::SourceId::Adp("CISA-ADP".into()));
             adp.affected.push(affected(vec![], Status::Affected));
             let mut cna = Advisory::new(id, ward_model::SourceId::Cna("ivanti".into()));
+            let range = |from: &str, to: &str, status| ward_model::AffectedVersion {
+                version: from.into(),
+                status,
+                less_than: Some(to.into()),
+                less_than_or_equal: None,
+                version_type: Some("custom".into()),
+                changes: vec![],
+            };
             cna.affected.push(affected(
-                vec![ward_model::AffectedVersion {
-                    version: "12.0.0".into(),
-                    status: Status::Affected,
-                    less_than: Some("12.3.0.2".into()),
-                    less_than_or_equal: None,
-                    version_type: Some("custom".into()),
-                    changes: vec![],
-                }],
+                vec![
+                    range("12.0.0", "12.3.0.2", Status::Affected),
+                    range("12.3.0.2", "13", Status::Unaffected),
+                ],
                 Status::Unaffected,
             ));
             views.extend([adp, cna]);
@@ -1560,8 +1564,16 @@ mod tests {
                 .collect(),
         };
         let one = scan(&knowledge, &inventory, &Scheduled);
-        assert_eq!(one.findings.len(), 7 * 3, "every asset, each vulnerability");
-        assert_eq!(one.findings[0].asset, "epmm-0");
+        assert_eq!(
+            one.findings.len(),
+            4 * 3,
+            "the four assets on 12.1, each vulnerability"
+        );
+        assert_eq!(
+            one.suppressed.len(),
+            3 * 3,
+            "the three on 12.5: the ADP overruled"
+        );
         let json = |r: &ScanReport| serde_json::to_value(r).expect("a report serialises");
         for threads in [2, 3, 16] {
             assert_eq!(
