@@ -61,11 +61,28 @@ fn is_yaml_name(name: &str) -> bool {
     lower.ends_with(".yaml") || lower.ends_with(".yml")
 }
 
+/// Whether the document opens with `{"dataType": "CVE_RECORD"`, as every record of the CVE
+/// List does: such a document goes to the CVE 5 parser without the probe, which reads the whole
+/// document once more only to tell its format (a tenth of importing the CVE 5 corpus).
+fn starts_as_cve_record(bytes: &[u8]) -> bool {
+    fn token<'a>(rest: &'a [u8], expected: &[u8]) -> Option<&'a [u8]> {
+        rest.trim_ascii_start().strip_prefix(expected)
+    }
+    token(bytes, b"{")
+        .and_then(|rest| token(rest, br#""dataType""#))
+        .and_then(|rest| token(rest, b":"))
+        .and_then(|rest| token(rest, br#""CVE_RECORD""#))
+        .is_some()
+}
+
 fn skip_bom(bytes: &[u8]) -> &[u8] {
     bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
 }
 
 fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
+    if starts_as_cve_record(bytes) {
+        return Ok(cve5::parse(name, bytes));
+    }
     let probe: Probe = serde_json::from_slice(bytes)
         .map_err(|e| document_error(name, format!("not valid JSON: {e}")))?;
     if probe.ward_knowledge.is_some() {
@@ -103,4 +120,54 @@ fn parse_json(name: &str, bytes: &[u8]) -> Result<Parsed, RecordError> {
         name,
         "unknown JSON format: expected a CVE JSON 5 record (`cveMetadata`), an NVD API 2.0 CVE object or page (`vulnerabilities`, `resultsPerPage`), the CISA KEV catalogue (`catalogVersion`), an OSV record (`id`, `modified`, `affected`), or a CSAF 2.0 document (`document.csaf_version`)",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_document_opening_as_a_cve_record_skips_the_probe() {
+        assert!(starts_as_cve_record(
+            br#"{"dataType": "CVE_RECORD", "dataVersion": "5.1"}"#
+        ));
+        assert!(starts_as_cve_record(
+            b"\n{\n  \"dataType\" :\t\"CVE_RECORD\"\n}"
+        ));
+        assert!(!starts_as_cve_record(br#"{"dataType": "CVE_RECORDS"}"#));
+        assert!(!starts_as_cve_record(
+            br#"{"cveMetadata": {}, "dataType": "CVE_RECORD"}"#
+        ));
+        assert!(!starts_as_cve_record(br#"{"dataType": "cve_record"}"#));
+        assert!(!starts_as_cve_record(b"{"));
+    }
+
+    #[test]
+    fn a_cve_record_read_either_way_gives_the_same_views() {
+        let record = br#"{"dataType": "CVE_RECORD", "dataVersion": "5.1",
+            "cveMetadata": {"cveId": "CVE-2025-4427", "assignerShortName": "ivanti", "state": "PUBLISHED",
+                            "dateUpdated": "2025-05-14T00:00:00.000Z"},
+            "containers": {"cna": {"providerMetadata": {"orgId": "x", "shortName": "ivanti"},
+                "affected": [{"vendor": "Ivanti", "product": "Endpoint Manager Mobile",
+                              "versions": [{"version": "12.5.0.0", "status": "affected", "lessThan": "12.5.0.1", "versionType": "custom"}]}]}}}"#;
+        let fast = parse_document("a.json", record).unwrap();
+        // The same record with its members reordered takes the probe.
+        let text = std::str::from_utf8(record).unwrap();
+        let (head, tail) = text.split_once(r#""dataVersion""#).unwrap();
+        let reordered = format!(
+            "{{\"dataVersion\"{},{}}}",
+            tail.trim_end().strip_suffix('}').unwrap(),
+            head.trim_start_matches('{')
+                .trim_end()
+                .trim_end_matches(',')
+        );
+        assert!(!starts_as_cve_record(reordered.as_bytes()));
+        let probed = parse_document("a.json", reordered.as_bytes()).unwrap();
+        assert_eq!(fast.format, Some(crate::Format::Cve5));
+        assert_eq!(fast.records.len(), 1);
+        assert_eq!(
+            format!("{:?}", fast.records),
+            format!("{:?}", probed.records)
+        );
+    }
 }

@@ -126,6 +126,9 @@ fn is_beyond_limit(e: &io::Error) -> bool {
 /// What the callback returns: go on, or stop with a message (e.g. `--strict` after an error).
 pub type Visit<'a> = dyn FnMut(&str, &[u8]) -> Result<(), String> + 'a;
 
+/// [`Visit`], handed each document's bytes to keep (to parse on another thread, say).
+pub type VisitOwned<'a> = dyn FnMut(&str, Vec<u8>) -> Result<(), String> + 'a;
+
 /// Counts of what the walk saw.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WalkStats {
@@ -191,6 +194,15 @@ pub fn walk_limited(
     limits: Limits,
     visit: &mut Visit<'_>,
 ) -> Result<WalkStats, IngestError> {
+    walk_owned(path, limits, &mut |name, bytes| visit(name, &bytes))
+}
+
+/// [`walk_limited`], each document's bytes handed over rather than lent.
+pub fn walk_owned(
+    path: &Path,
+    limits: Limits,
+    visit: &mut VisitOwned<'_>,
+) -> Result<WalkStats, IngestError> {
     let mut stats = WalkStats::default();
     let display = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|source| IngestError::Io {
@@ -233,9 +245,9 @@ fn io_err(path: &str) -> impl FnOnce(io::Error) -> IngestError + '_ {
 }
 
 fn call(
-    visit: &mut Visit<'_>,
+    visit: &mut VisitOwned<'_>,
     name: &str,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     stats: &mut WalkStats,
 ) -> Result<(), IngestError> {
     stats.documents += 1;
@@ -249,7 +261,7 @@ fn walk_file(
     path: &Path,
     name: &str,
     limits: Limits,
-    visit: &mut Visit<'_>,
+    visit: &mut VisitOwned<'_>,
     stats: &mut WalkStats,
 ) -> Result<(), IngestError> {
     let open = || File::open(path).map(BufReader::new).map_err(io_err(name));
@@ -295,7 +307,7 @@ fn walk_file(
         ),
         Kind::Gz => {
             let bytes = read_document(flate2::read::MultiGzDecoder::new(open()?), name, limits)?;
-            call(visit, name, &bytes, stats)
+            call(visit, name, bytes, stats)
         }
         Kind::Xz => {
             let bytes = read_document(
@@ -303,11 +315,11 @@ fn walk_file(
                 name,
                 limits,
             )?;
-            call(visit, name, &bytes, stats)
+            call(visit, name, bytes, stats)
         }
         Kind::Plain => {
             let bytes = read_document(open()?, name, limits)?;
-            call(visit, name, &bytes, stats)
+            call(visit, name, bytes, stats)
         }
     }
 }
@@ -349,7 +361,7 @@ fn walk_tar(
     reader: impl Read,
     name: &str,
     limits: Limits,
-    visit: &mut Visit<'_>,
+    visit: &mut VisitOwned<'_>,
     stats: &mut WalkStats,
 ) -> Result<(), IngestError> {
     let archive_err = |e: io::Error| {
@@ -387,7 +399,7 @@ fn walk_tar(
             other => other?,
         };
         let bytes = decompress_entry(&inner, bytes, &full, limits)?;
-        call(visit, &full, &bytes, stats)?;
+        call(visit, &full, bytes, stats)?;
     }
     if !saw_entry {
         return Err(IngestError::Archive {
@@ -424,7 +436,7 @@ fn walk_zip(
     file: File,
     name: &str,
     limits: Limits,
-    visit: &mut Visit<'_>,
+    visit: &mut VisitOwned<'_>,
     stats: &mut WalkStats,
 ) -> Result<(), IngestError> {
     let zip_err = |e: zip::result::ZipError| IngestError::Archive {
@@ -461,7 +473,7 @@ fn walk_zip(
         })?;
         expanded += bytes.len() as u64;
         let bytes = decompress_entry(&inner, bytes, &full, limits)?;
-        call(visit, &full, &bytes, stats)?;
+        call(visit, &full, bytes, stats)?;
     }
     Ok(())
 }

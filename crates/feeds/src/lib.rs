@@ -23,4 +23,4 @@ pub mod ward_knowledge;
 
 pub use detect::parse_document;
 pub use document::{Format, Parsed, Record, RecordError, Warning};
-pub use ingest::{IngestError, Limits, human, parse_size, walk, walk_limited};
+pub use ingest::{IngestError, Limits, human, parse_size, walk, walk_limited, walk_owned};

@@ -3,19 +3,25 @@
 //! files to the store: `ward-feeds` parses (and knows no database), `ward-store` writes (and
 //! knows no file format).
 //!
-//! Reading and parsing run on a blocking thread and hand parsed documents over a bounded
-//! channel to the writer. The write transaction is opened late: parsed records are held until
-//! the files are all read or [`Options::buffer`] bytes of documents were parsed, then written
-//! in one go, so on SQLite — one writer at a time — the database's write lock is held for the
+//! Reading runs on a blocking thread that hands each document to parsing threads, one per
+//! core, which parse it and make its views ready to write ([`ViewWrite`]: the stored JSON, its
+//! hash, its keys); the documents come back to the writer in the order they were read, over a
+//! bounded channel. The write transaction is opened late: parsed records are held until the
+//! files are all read or [`Options::buffer`] bytes of documents were parsed, then written in
+//! one go, so on SQLite — one writer at a time — the database's write lock is held for the
 //! writing only, not for reading and decompressing the corpus (members' uploads and sign-ins
 //! wait seconds, not the whole import). Readers never wait on either database.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::mpsc;
 
 use serde::Serialize;
-use ward_feeds::{Format, Parsed, Record, RecordError, parse_document, walk_limited};
-use ward_store::{ImportTx, Outcome, Store, StoreError};
+use tokio::sync::oneshot;
+use ward_feeds::{Format, Parsed, Record, RecordError, parse_document, walk_owned};
+use ward_model::{Epss, KevEntry};
+use ward_store::{ImportTx, Outcome, Store, StoreError, ViewWrite};
 
 /// Why an import committed nothing.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +83,60 @@ impl Summary {
 }
 
 enum Message {
-    Document(String, Result<Parsed, RecordError>, usize),
+    /// A document, in the order read; parsed when the answer comes.
+    Document(oneshot::Receiver<Read>),
     Skipped(usize),
+}
+
+/// A document parsed, its records ready to write (`parsed.records` is left empty).
+struct Read {
+    name: String,
+    parsed: Result<(Parsed, Vec<Item>), RecordError>,
+    size: usize,
+}
+
+/// A record ready to write.
+enum Item {
+    View(ViewWrite),
+    Kev(KevEntry),
+    Epss(Epss),
+}
+
+/// A document for a parsing thread, and where its answer goes.
+struct Job {
+    name: String,
+    bytes: Vec<u8>,
+    answer: oneshot::Sender<Read>,
+}
+
+/// Parses documents until the reader has no more.
+fn parse_jobs(jobs: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        // Held while waiting, so that one thread waits at the queue and the others at the lock.
+        let next = jobs.lock().map(|jobs| jobs.recv());
+        let Ok(Ok(job)) = next else {
+            return;
+        };
+        let size = job.bytes.len();
+        let parsed = parse_document(&job.name, &job.bytes).map(|mut parsed| {
+            let items = std::mem::take(&mut parsed.records)
+                .into_iter()
+                .map(|record| match record {
+                    Record::Advisory(a) => Item::View(ViewWrite::new(&a)),
+                    Record::Kev(k) => Item::Kev(k),
+                    Record::Epss(e) => Item::Epss(e),
+                })
+                .collect();
+            (parsed, items)
+        });
+        drop(job.bytes);
+        // The writer has stopped (an error, `--strict`): nothing waits for this answer.
+        let _ = job.answer.send(Read {
+            name: job.name,
+            parsed,
+            size,
+        });
+    }
 }
 
 pub use ward_feeds::Limits;
@@ -116,16 +174,34 @@ pub async fn import_paths(
     let started = std::time::Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Message>(64);
     let reader = tokio::task::spawn_blocking(move || -> Result<(), String> {
-        for path in paths {
-            let stats = walk_limited(&path, options.limits, &mut |name, bytes| {
-                let parsed = parse_document(name, bytes);
-                tx.blocking_send(Message::Document(name.to_owned(), parsed, bytes.len()))
+        let parsers = std::thread::available_parallelism().map_or(2, usize::from);
+        let (jobs, queue) = mpsc::sync_channel::<Job>(parsers * 2);
+        let queue = Mutex::new(queue);
+        std::thread::scope(|scope| {
+            for _ in 0..parsers {
+                scope.spawn(|| parse_jobs(&queue));
+            }
+            let stopped = |_| "import stopped".to_owned();
+            let walked = paths.iter().try_for_each(|path| {
+                let stats = walk_owned(path, options.limits, &mut |name, bytes| {
+                    let (answer, read) = oneshot::channel();
+                    tx.blocking_send(Message::Document(read)).map_err(stopped)?;
+                    let name = name.to_owned();
+                    jobs.send(Job {
+                        name,
+                        bytes,
+                        answer,
+                    })
                     .map_err(|_| "import stopped".to_owned())
-            })
-            .map_err(|e| e.to_string())?;
-            let _ = tx.blocking_send(Message::Skipped(stats.skipped.len()));
-        }
-        Ok(())
+                })
+                .map_err(|e| e.to_string())?;
+                let _ = tx.blocking_send(Message::Skipped(stats.skipped.len()));
+                Ok(())
+            });
+            // The parsing threads finish what is queued and stop.
+            drop(jobs);
+            walked
+        })
     });
 
     let mut summary = Summary::default();
@@ -138,15 +214,19 @@ pub async fn import_paths(
     // Opened when the buffer is full or everything is read.
     let mut db: Option<ImportTx> = None;
     let mut fatal: Option<String> = None;
-    let mut pending: Vec<(String, Record)> = Vec::with_capacity(BATCH);
+    let mut pending: Vec<(String, Item)> = Vec::with_capacity(BATCH);
     let mut kev_seen: std::collections::HashSet<String> = std::collections::HashSet::new();
     while let Some(message) = rx.recv().await {
-        let (name, parsed, size) = match message {
+        let Read { name, parsed, size } = match message {
             Message::Skipped(n) => {
                 summary.skipped_files += n;
                 continue;
             }
-            Message::Document(name, parsed, size) => (name, parsed, size),
+            Message::Document(read) => match read.await {
+                Ok(read) => read,
+                // A parsing thread died (a panic: a bug); the reader's result says so below.
+                Err(_) => break,
+            },
         };
         buffered += size as u64;
         summary.documents += 1;
@@ -155,7 +235,7 @@ pub async fn import_paths(
             records: summary.records(),
             name: &name,
         });
-        let parsed = match parsed {
+        let (parsed, items) = match parsed {
             Ok(p) => p,
             Err(e) => {
                 summary.errors.push(e.to_string());
@@ -179,11 +259,11 @@ pub async fn import_paths(
             fatal = Some(parsed.errors[0].to_string());
             break;
         }
-        for record in parsed.records {
-            if let (true, Record::Kev(k)) = (options.kev_catalogue, &record) {
+        for item in items {
+            if let (true, Item::Kev(k)) = (options.kev_catalogue, &item) {
                 kev_seen.insert(k.cve_id.clone());
             }
-            pending.push((format_name.clone(), record));
+            pending.push((format_name.clone(), item));
         }
         if db.is_none() && buffered >= buffer {
             db = Some(store.begin_import().await?);
@@ -232,31 +312,31 @@ const BATCH: usize = 2000;
 /// Writes the pending records and counts what happened to each.
 async fn flush(
     db: &mut ImportTx,
-    pending: &mut Vec<(String, Record)>,
+    pending: &mut Vec<(String, Item)>,
     summary: &mut Summary,
 ) -> Result<(), ImportError> {
-    let mut advisories = Vec::new();
+    let mut views = Vec::new();
     let mut kev = Vec::new();
     let mut epss = Vec::new();
     let mut formats = (Vec::new(), Vec::new(), Vec::new());
-    for (format, record) in pending.drain(..) {
-        match record {
-            Record::Advisory(a) => {
-                advisories.push(*a);
+    for (format, item) in pending.drain(..) {
+        match item {
+            Item::View(v) => {
+                views.push(v);
                 formats.0.push(format);
             }
-            Record::Kev(k) => {
+            Item::Kev(k) => {
                 kev.push(k);
                 formats.1.push(format);
             }
-            Record::Epss(e) => {
+            Item::Epss(e) => {
                 epss.push(e);
                 formats.2.push(format);
             }
         }
     }
     let outcomes = [
-        (db.upsert_advisories(&advisories).await?, formats.0),
+        (db.upsert_views(&views).await?, formats.0),
         (db.upsert_kevs(&kev).await?, formats.1),
         (db.upsert_epss_batch(&epss).await?, formats.2),
     ];

@@ -466,25 +466,61 @@ fn push_list(q: &mut Sql, items: &[impl AsRef<str>]) {
 }
 
 /// Appends `(VALUES ($1, $2), …)` for the `(vuln_id, source)` keys of the views.
-fn push_view_keys<'a>(q: &mut Sql, views: impl Iterator<Item = &'a Prepared<'a>>) {
+fn push_view_keys<'a>(q: &mut Sql, views: impl Iterator<Item = &'a ViewWrite>) {
     q.push("(VALUES ");
     let mut list = q.separated(", ");
     for p in views {
         list.push("(")
-            .push_bind_unseparated(&p.advisory.id)
+            .push_bind_unseparated(&p.id)
             .push_unseparated(", ");
         list.push_bind_unseparated(&p.source).push_unseparated(")");
     }
     q.push(")");
 }
 
-/// A view ready to write.
-struct Prepared<'a> {
-    advisory: &'a Advisory,
+/// One source's view of a vulnerability made ready to write: its stored JSON, the JSON's hash
+/// and the keys it is found by. Made where the view was parsed ([`ViewWrite::new`] on the
+/// import's parsing threads), so that the writer, holding the database's write lock, only
+/// writes; and smaller to hold than the [`Advisory`] (which it no longer needs).
+#[derive(Debug, Clone)]
+pub struct ViewWrite {
+    id: String,
     source: String,
+    state: RecordState,
     updated: Option<String>,
     hash: String,
     payload: String,
+    /// The CPE `(vendor, product)` keys, then the packages' `(pkg:<ecosystem>, name)` keys.
+    keys: Vec<(String, String)>,
+    /// How many of `keys` are CPE products.
+    products: usize,
+}
+
+impl ViewWrite {
+    pub fn new(advisory: &Advisory) -> Self {
+        let payload = serde_json::to_string(advisory)
+            .expect("Advisory serialises: it holds only strings, numbers and dates");
+        let mut keys = advisory.product_keys();
+        let products = keys.len();
+        keys.extend(advisory.package_keys());
+        Self {
+            id: advisory.id.clone(),
+            source: advisory.source.key(),
+            state: advisory.state,
+            updated: advisory
+                .updated
+                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            hash: hash(&payload),
+            payload,
+            keys,
+            products,
+        }
+    }
+
+    /// The vulnerability's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
 }
 
 /// One import, in one transaction. Writes go in batches (multi-row statements): one round trip
@@ -509,16 +545,22 @@ impl ImportTx {
     /// Stores one source's view of each vulnerability; the newer view wins, and identical
     /// content is left alone. Returns one outcome per advisory, in order.
     pub async fn upsert_advisories(&mut self, batch: &[Advisory]) -> Result<Vec<Outcome>> {
+        let views: Vec<ViewWrite> = batch.iter().map(ViewWrite::new).collect();
+        self.upsert_views(&views).await
+    }
+
+    /// [`ImportTx::upsert_advisories`] of views already made ready to write.
+    pub async fn upsert_views(&mut self, batch: &[ViewWrite]) -> Result<Vec<Outcome>> {
         let mut outcomes = Vec::with_capacity(batch.len());
         // A key seen twice in one batch is written in order: split the batch there.
         let mut start = 0;
-        let mut seen: HashSet<(&str, String)> = HashSet::new();
-        for (i, a) in batch.iter().enumerate() {
-            if !seen.insert((a.id.as_str(), a.source.key())) {
+        let mut seen: HashSet<(&str, &str)> = HashSet::new();
+        for (i, v) in batch.iter().enumerate() {
+            if !seen.insert((&v.id, &v.source)) {
                 outcomes.extend(self.upsert_unique(&batch[start..i]).await?);
                 start = i;
                 seen.clear();
-                seen.insert((a.id.as_str(), a.source.key()));
+                seen.insert((&v.id, &v.source));
             }
         }
         outcomes.extend(self.upsert_unique(&batch[start..]).await?);
@@ -527,33 +569,17 @@ impl ImportTx {
 
     /// Convenience for one advisory.
     pub async fn upsert_advisory(&mut self, advisory: &Advisory) -> Result<Outcome> {
-        Ok(self.upsert_unique(std::slice::from_ref(advisory)).await?[0])
+        Ok(self.upsert_views(&[ViewWrite::new(advisory)]).await?[0])
     }
 
-    async fn upsert_unique(&mut self, batch: &[Advisory]) -> Result<Vec<Outcome>> {
+    async fn upsert_unique(&mut self, batch: &[ViewWrite]) -> Result<Vec<Outcome>> {
         let mut outcomes = Vec::with_capacity(batch.len());
         for chunk in batch.chunks(CHUNK) {
-            let prepared: Vec<Prepared<'_>> = chunk
-                .iter()
-                .map(|a| {
-                    let payload = serde_json::to_string(a)
-                        .expect("Advisory serialises: it holds only strings, numbers and dates");
-                    Prepared {
-                        advisory: a,
-                        source: a.source.key(),
-                        updated: a
-                            .updated
-                            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
-                        hash: hash(&payload),
-                        payload,
-                    }
-                })
-                .collect();
             let mut q = Sql::new(
                 self.backend,
                 "SELECT vuln_id, source, updated, content_hash FROM advisory WHERE (vuln_id, source) IN ",
             );
-            push_view_keys(&mut q, prepared.iter());
+            push_view_keys(&mut q, chunk.iter());
             let existing: HashMap<(String, String), (Option<String>, String)> = q
                 .build()
                 .fetch_all(&mut *self.tx)
@@ -567,8 +593,8 @@ impl ImportTx {
                 })
                 .collect();
             let mut writes = Vec::new();
-            for p in &prepared {
-                let outcome = match existing.get(&(p.advisory.id.clone(), p.source.clone())) {
+            for p in chunk {
+                let outcome = match existing.get(&(p.id.clone(), p.source.clone())) {
                     None => Outcome::New,
                     Some((_, old_hash)) if *old_hash == p.hash => Outcome::Unchanged,
                     // RFC 3339 UTC strings with fixed precision order as text.
@@ -579,7 +605,7 @@ impl ImportTx {
                 };
                 if matches!(outcome, Outcome::New | Outcome::Updated) {
                     writes.push(p);
-                    self.changed.insert(p.advisory.id.clone());
+                    self.changed.insert(p.id.clone());
                 }
                 outcomes.push(outcome);
             }
@@ -592,12 +618,12 @@ impl ImportTx {
                 "INSERT INTO advisory (vuln_id, source, state, updated, content_hash, payload, imported_at) ",
             );
             q.push_values(&writes, |mut b, p| {
-                let state = match p.advisory.state {
+                let state = match p.state {
                     RecordState::Published => "published",
                     RecordState::Rejected => "rejected",
                     RecordState::Withdrawn => "withdrawn",
                 };
-                b.push_bind(&p.advisory.id)
+                b.push_bind(&p.id)
                     .push_bind(&p.source)
                     .push_bind(state)
                     .push_bind(&p.updated)
@@ -619,22 +645,23 @@ impl ImportTx {
             q.build().execute(&mut *self.tx).await?;
 
             for p in &writes {
-                if !p.advisory.product_keys().is_empty() {
+                if p.products > 0 {
                     self.coverage.insert(CPE_COVERAGE.to_owned());
                 }
-                self.coverage
-                    .extend(p.advisory.package_keys().into_iter().map(|(e, _)| e));
+                for (ecosystem, _) in &p.keys[p.products..] {
+                    if !self.coverage.contains(ecosystem) {
+                        self.coverage.insert(ecosystem.clone());
+                    }
+                }
             }
-            let rows: Vec<(String, String, &str, &str)> = writes
+            // CPE products and OSV packages (`pkg:<ecosystem>`, name) share the index.
+            let rows: Vec<(&str, &str, &str, &str)> = writes
                 .iter()
-                .filter(|p| p.advisory.state == RecordState::Published)
+                .filter(|p| p.state == RecordState::Published)
                 .flat_map(|p| {
-                    // CPE products and OSV packages (`pkg:<ecosystem>`, name) share the index.
-                    p.advisory
-                        .product_keys()
-                        .into_iter()
-                        .chain(p.advisory.package_keys())
-                        .map(|(v, pr)| (v, pr, p.advisory.id.as_str(), p.source.as_str()))
+                    p.keys
+                        .iter()
+                        .map(|(v, pr)| (v.as_str(), pr.as_str(), p.id.as_str(), p.source.as_str()))
                 })
                 .collect();
             for rows in rows.chunks(CHUNK) {
@@ -643,8 +670,8 @@ impl ImportTx {
                     "INSERT INTO advisory_product (vendor, product, vuln_id, source) ",
                 );
                 q.push_values(rows, |mut b, r| {
-                    b.push_bind(&r.0)
-                        .push_bind(&r.1)
+                    b.push_bind(r.0)
+                        .push_bind(r.1)
                         .push_bind(r.2)
                         .push_bind(r.3);
                 });
@@ -654,8 +681,8 @@ impl ImportTx {
             // A rejected CVE is withdrawn: no source's view of it matches any more.
             let rejected: Vec<&str> = writes
                 .iter()
-                .filter(|p| p.advisory.state == RecordState::Rejected)
-                .map(|p| p.advisory.id.as_str())
+                .filter(|p| p.state == RecordState::Rejected)
+                .map(|p| p.id.as_str())
                 .collect();
             if !rejected.is_empty() {
                 let mut q = Sql::new(

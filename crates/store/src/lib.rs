@@ -57,7 +57,7 @@ pub use exposure::{
 };
 pub use feeds::{EpssPoint, FeedOutcome, FeedState};
 pub use findings::{FindingQuery, FindingRow, WorklistCursor};
-pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Outcome};
+pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Outcome, ViewWrite};
 pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
 pub use rematch::{Overruled, PreparedFindings, Rematch};
