@@ -233,11 +233,11 @@ impl Store {
             .as_deref()
             .and_then(crate::wal::Checkpointer::start)
             .map(std::sync::Arc::new);
-        // With the checkpointer, a commit checkpoints only past 16,384 pages of log (see `wal`); without
+        // With the checkpointer, a commit checkpoints only past 262,144 pages of log (see `wal`); without
         // it (a database in memory), at SQLite's default of 1,000 pages.
         let pragmas = if checkpointer.is_some() {
             "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; \
-             PRAGMA wal_autocheckpoint = 16384"
+             PRAGMA wal_autocheckpoint = 262144"
         } else {
             "PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON"
         };

@@ -7,8 +7,10 @@
 //! notifications were queued. Every 200 ms was slower than once a second (more syncs
 //! beside the writer: 2.9–3.1 s against 2.4–2.5 s). Here a thread checkpoints instead (`PASSIVE`: it never waits for
 //! or blocks a writer or reader), once a second, and the commits only append to the
-//! log. The pool's own automatic checkpoint stays, at 16,384 pages (64 MiB of log, set by
-//! `Store::open`), should the thread fall behind.
+//! log. The pool's own automatic checkpoint stays, at 262,144 pages (1 GiB of log, set by
+//! `Store::open`), should the thread fall behind: at 16,384 pages, the commit of an import of
+//! the CVE 5 corpus (160 MB of log in one transaction) checkpointed it inside the commit,
+//! 0.47 s with the write lock held, where the thread folds it in beside the next writer.
 
 use std::path::Path;
 use std::sync::Mutex;

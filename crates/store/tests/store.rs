@@ -59,6 +59,35 @@ async fn newer_view_wins_and_reimport_is_idempotent(db: TestDb) {
     );
 }
 
+/// An updated view is found by its new product only; a new view in the same batch by its own.
+async fn an_updated_view_moves_to_its_new_product(db: TestDb) {
+    let store = open(&db).await;
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisory(&epmm(13, "12.5.0.1")).await.unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+
+    let mut renamed = epmm(21, "12.5.0.2");
+    renamed.affected[0].product = Some("EPMM".into());
+    let mut other = epmm(21, "12.5.0.2");
+    other.id = "CVE-2025-4428".into();
+    let mut tx = store.begin_import().await.unwrap();
+    let outcomes = tx.upsert_advisories(&[renamed, other]).await.unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+    assert_eq!(outcomes, [Outcome::Updated, Outcome::New]);
+
+    let found = async |product: &str| {
+        let slice = store
+            .load_for_products(&[(Some("ivanti".into()), product.into())])
+            .await
+            .unwrap();
+        let mut ids: Vec<String> = slice.advisories.into_iter().map(|a| a.id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(found("endpoint_manager_mobile").await, ["CVE-2025-4428"]);
+    assert_eq!(found("epmm").await, ["CVE-2025-4427"]);
+}
+
 async fn rolled_back_import_changes_nothing(db: TestDb) {
     let store = open(&db).await;
     let mut tx = store.begin_import().await.unwrap();
@@ -542,6 +571,7 @@ ward_testdata::backend_tests!(
     a_copy_knows_every_table_and_reads_back_equal,
     reads_do_not_wait_behind_writers_queued_for_an_import,
     newer_view_wins_and_reimport_is_idempotent,
+    an_updated_view_moves_to_its_new_product,
     rolled_back_import_changes_nothing,
     rejected_record_withdraws_the_cve,
     epss_keeps_the_latest_score_date,
