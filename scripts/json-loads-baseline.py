@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
 """The baseline `ward bench import` is compared with (issue #22): Python's json.loads of every
-JSON document in the given archives, folders or files. Archives are read into memory first;
-only the parsing is timed. Prints the documents parsed and the seconds as JSON."""
+JSON document in the given archives, folders or files. Archives are read into memory first.
+Prints the documents parsed, the seconds of parsing alone (`json_loads_seconds`) and of the
+whole run, reading and decompressing included (`seconds_with_reading`: what `ward bench import`
+does from the same file), as JSON."""
 import json, os, sys, tarfile, time
 
+began = time.perf_counter()
 docs = []
 for path in sys.argv[1:]:
     if os.path.isdir(path):
@@ -20,4 +23,5 @@ started = time.perf_counter()
 for d in docs:
     json.loads(d)
 print(json.dumps({"documents": len(docs), "bytes": sum(map(len, docs)),
-                  "json_loads_seconds": time.perf_counter() - started}))
+                  "json_loads_seconds": time.perf_counter() - started,
+                  "seconds_with_reading": time.perf_counter() - began}))
