@@ -109,6 +109,11 @@ struct Job {
     answer: oneshot::Sender<Read>,
 }
 
+/// The writer or the parsing threads have stopped (an error, `--strict`).
+fn stopped<T>(_: T) -> String {
+    "import stopped".to_owned()
+}
+
 /// Parses documents until the reader has no more.
 fn parse_jobs(jobs: &Mutex<mpsc::Receiver<Job>>) {
     loop {
@@ -181,7 +186,6 @@ pub async fn import_paths(
             for _ in 0..parsers {
                 scope.spawn(|| parse_jobs(&queue));
             }
-            let stopped = |_| "import stopped".to_owned();
             let walked = paths.iter().try_for_each(|path| {
                 let stats = walk_owned(path, options.limits, &mut |name, bytes| {
                     let (answer, read) = oneshot::channel();
@@ -192,7 +196,7 @@ pub async fn import_paths(
                         bytes,
                         answer,
                     })
-                    .map_err(|_| "import stopped".to_owned())
+                    .map_err(stopped)
                 })
                 .map_err(|e| e.to_string())?;
                 let _ = tx.blocking_send(Message::Skipped(stats.skipped.len()));

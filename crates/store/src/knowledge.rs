@@ -485,7 +485,7 @@ fn push_view_keys<'a>(q: &mut Sql, views: impl Iterator<Item = &'a ViewWrite>) {
 /// and the keys it is found by. Made where the view was parsed ([`ViewWrite::new`] on the
 /// import's parsing threads), so that the writer, holding the database's write lock, only
 /// writes; and smaller to hold than the [`Advisory`] (which it no longer needs).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct ViewWrite {
     id: String,
     source: String,
@@ -518,11 +518,6 @@ impl ViewWrite {
             keys,
             products,
         }
-    }
-
-    /// The vulnerability's id.
-    pub fn id(&self) -> &str {
-        &self.id
     }
 }
 
