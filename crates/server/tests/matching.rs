@@ -468,6 +468,47 @@ fn nvd_epmm() -> Advisory {
     a
 }
 
+/// A knowledge change about one vulnerability brings only that vulnerability's alerts in line:
+/// the member's other open alert, about a vulnerability the change did not touch, stays open.
+async fn a_knowledge_change_leaves_other_vulnerabilities_alerts_alone(db: TestDb) {
+    let (store, policy, asset) = member_asset(&db).await;
+    let org = Scope::operator().within(asset.organisation_id).unwrap();
+    import(&store, &epmm_advisory(13, "12.5.0.1")).await;
+    let mut other = epmm_advisory(13, "12.5.0.1");
+    other.id = "CVE-2025-4428".into();
+    import(&store, &other).await;
+    let m = matched(&store, &policy, &asset, "11.12.0.5").await;
+    assert_eq!(m.findings.len(), 2);
+    store_alerting(&store, &asset, &m).await;
+
+    // NVD's record of CVE-2025-4427 clears 11.12.0.5 of it; CVE-2025-4428 is not touched.
+    import(&store, &nvd_epmm()).await;
+    let mut lenient = policy.clone();
+    lenient.alert_threshold = ward_model::Priority::Defer;
+    let run = ward_server::match_knowledge_changes(&store, &lenient)
+        .await
+        .unwrap();
+    assert_eq!(run.resolved, 1, "{run:?}");
+    let states: std::collections::BTreeMap<String, ward_model::AlertState> = store
+        .alerts(org)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.subject, a.state))
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (
+                "CVE-2025-4427".to_owned(),
+                ward_model::AlertState::Withdrawn
+            ),
+            ("CVE-2025-4428".to_owned(), ward_model::AlertState::Open),
+        ]
+        .into()
+    );
+}
+
 /// The storyline of #17: a CNA-only import flags 11.12.0.5 (every release but the fix is
 /// "affected" by the CNA's default status), the trust is alerted and acknowledges; NVD's
 /// record, more precise, then clears 11.12.0.5. The alert is withdrawn — not remediated,
@@ -1106,6 +1147,7 @@ ward_testdata::backend_tests!(
     a_fix_the_version_cannot_show_is_answered_fix_installed,
     a_disputed_finding_asks_the_member_to_confirm,
     a_knowledge_change_withdraws_an_alert_with_its_reason,
+    a_knowledge_change_leaves_other_vulnerabilities_alerts_alone,
     a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone,
     an_upload_matched_before_an_import_committed_is_refused_whole,
     inventory_history_is_compact_and_kept_by_policy,
