@@ -114,8 +114,14 @@ fn stopped<T>(_: T) -> String {
     "import stopped".to_owned()
 }
 
-/// Parses documents until the reader has no more.
-fn parse_jobs(jobs: &Mutex<mpsc::Receiver<Job>>) {
+/// What reads one document (`parse_document`; another in tests).
+type Parse = dyn Fn(&str, &[u8]) -> Result<Parsed, RecordError> + Sync;
+
+/// Parses documents with `parse` until the reader has no more.
+///
+/// A parser that panics (a bug) fails its document, named, and the thread goes on: were the
+/// parsing threads to die, the reader would wait for them forever with a full queue.
+fn parse_jobs(jobs: &Mutex<mpsc::Receiver<Job>>, parse: &Parse) {
     loop {
         // Held while waiting, so that one thread waits at the queue and the others at the lock.
         let next = jobs.lock().map(|jobs| jobs.recv());
@@ -123,16 +129,31 @@ fn parse_jobs(jobs: &Mutex<mpsc::Receiver<Job>>) {
             return;
         };
         let size = job.bytes.len();
-        let parsed = parse_document(&job.name, &job.bytes).map(|mut parsed| {
-            let items = std::mem::take(&mut parsed.records)
-                .into_iter()
-                .map(|record| match record {
-                    Record::Advisory(a) => Item::View(ViewWrite::new(&a)),
-                    Record::Kev(k) => Item::Kev(k),
-                    Record::Epss(e) => Item::Epss(e),
-                })
-                .collect();
-            (parsed, items)
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parse(&job.name, &job.bytes).map(|mut parsed| {
+                let items = std::mem::take(&mut parsed.records)
+                    .into_iter()
+                    .map(|record| match record {
+                        Record::Advisory(a) => Item::View(ViewWrite::new(&a)),
+                        Record::Kev(k) => Item::Kev(k),
+                        Record::Epss(e) => Item::Epss(e),
+                    })
+                    .collect();
+                (parsed, items)
+            })
+        }))
+        .unwrap_or_else(|panic| {
+            let why = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(RecordError {
+                file: job.name.clone(),
+                record: "-".into(),
+                field: String::new(),
+                message: format!("Ward's parser failed on this document (a bug): {why}"),
+            })
         });
         drop(job.bytes);
         // The writer has stopped (an error, `--strict`): nothing waits for this answer.
@@ -184,7 +205,7 @@ pub async fn import_paths(
         let queue = Mutex::new(queue);
         std::thread::scope(|scope| {
             for _ in 0..parsers {
-                scope.spawn(|| parse_jobs(&queue));
+                scope.spawn(|| parse_jobs(&queue, &parse_document));
             }
             let walked = paths.iter().try_for_each(|path| {
                 let stats = walk_owned(path, options.limits, &mut |name, bytes| {
@@ -228,7 +249,7 @@ pub async fn import_paths(
             }
             Message::Document(read) => match read.await {
                 Ok(read) => read,
-                // A parsing thread died (a panic: a bug); the reader's result says so below.
+                // A parsing thread died without answering; the reader's result says why below.
                 Err(_) => break,
             },
         };
@@ -357,4 +378,46 @@ async fn flush(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A parser that panics on one document fails that document, named, and the thread goes on
+    /// to the next.
+    #[test]
+    fn a_parser_that_panics_fails_its_document_and_goes_on() {
+        let (jobs, queue) = mpsc::sync_channel::<Job>(4);
+        let mut answers = Vec::new();
+        for name in ["a.json", "boom.json", "c.json"] {
+            let (answer, read) = oneshot::channel();
+            jobs.send(Job {
+                name: name.into(),
+                bytes: b"{}".to_vec(),
+                answer,
+            })
+            .unwrap();
+            answers.push(read);
+        }
+        drop(jobs);
+        let parse = |name: &str, _: &[u8]| -> Result<Parsed, RecordError> {
+            assert!(name != "boom.json", "a bug in a parser");
+            Ok(Parsed::default())
+        };
+        parse_jobs(&Mutex::new(queue), &parse);
+        let results: Vec<Result<(), String>> = answers
+            .into_iter()
+            .map(|read| {
+                let read = read.blocking_recv().expect("every document is answered");
+                read.parsed.map(drop).map_err(|e| e.to_string())
+            })
+            .collect();
+        assert!(results[0].is_ok() && results[2].is_ok(), "{results:?}");
+        let failed = results[1].as_ref().unwrap_err();
+        assert!(
+            failed.contains("boom.json") && failed.contains("a bug in a parser"),
+            "{failed}"
+        );
+    }
 }
