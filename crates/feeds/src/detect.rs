@@ -63,7 +63,7 @@ fn is_yaml_name(name: &str) -> bool {
 
 /// Whether the document opens with `{"dataType": "CVE_RECORD"`, as every record of the CVE
 /// List does: such a document goes to the CVE 5 parser without the probe, which reads the whole
-/// document once more only to tell its format (a tenth of importing the CVE 5 corpus).
+/// document once more only to tell its format.
 fn starts_as_cve_record(bytes: &[u8]) -> bool {
     fn token<'a>(rest: &'a [u8], expected: &[u8]) -> Option<&'a [u8]> {
         rest.trim_ascii_start().strip_prefix(expected)

@@ -158,9 +158,8 @@ pub(crate) fn document_error(file: &str, message: impl Into<String>) -> RecordEr
 
 /// Deserialises with the path of the failing field.
 ///
-/// Read without tracking the path first: tracking it costs every value a step of its own (a
-/// quarter of parsing the CVE 5 corpus), and only a document that fails needs it, so that one
-/// is read a second time with the path kept.
+/// Read without tracking the path first: tracking it costs every value a step of its own, and
+/// only a document that fails needs it, so that one is read a second time with the path kept.
 pub(crate) fn from_slice_with_path<'a, T: Deserialize<'a>>(
     bytes: &'a [u8],
 ) -> Result<T, (String, String)> {

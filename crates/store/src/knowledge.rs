@@ -524,7 +524,9 @@ impl ViewWrite {
 /// SQLite: the page cache of an import's connection, while it imports (SQLite's default is
 /// 2 MiB). Product keys arrive in no order of the index they go to; with the index's pages
 /// held, writing the CVE 5 corpus's 137,195 keys took 0.85 s rather than 1.0–1.26 s. Set back
-/// to the default before the connection returns to the pool.
+/// to the default by [`ImportTx::commit`] and [`ImportTx::rollback`]; an import dropped on an
+/// error (sqlx rolls it back) leaves its connection's limit at 64 MiB, filled only as that
+/// connection reads.
 const IMPORT_CACHE: &str = "PRAGMA cache_size = -65536";
 
 /// One import, in one transaction. Writes go in batches (multi-row statements): one round trip
