@@ -88,7 +88,7 @@ pub async fn match_all(store: &Store, policy: &Policy) -> Result<(MatchRun, f64)
     Ok((run, in_memory))
 }
 
-/// Assets whose findings are written in one transaction when the knowledge changes, at most.
+/// Assets matched together on the CPU pool, at most (whole organisations where they fit).
 pub(crate) const REMATCH_BATCH: usize = 100;
 
 /// Splits assets (in organisation order) into batches of at most `max`, an organisation's
@@ -149,12 +149,32 @@ pub(crate) async fn rematch(
 /// memory, not the federation's.
 pub(crate) const ASSET_GROUP: usize = 500;
 
+/// Assets whose findings are written in one transaction at most: the writer joins the batches
+/// already matched when it comes round (so the first is written as soon as it is matched, and
+/// when the writing falls behind, the transactions grow, and each page of the findings'
+/// indexes goes to the log once for several batches rather than once for each).
+pub(crate) const WRITE_AT_MOST: usize = 400;
+
+/// Matched batches waiting for the writer, at most: the matching runs this far ahead.
+const MATCHED_AHEAD: usize = 4;
+
+/// One batch of assets matched and readied for writing.
+type Matched = Vec<(
+    ward_store::AssetRow,
+    ward_store::PreparedFindings,
+    Vec<ward_store::Overruled>,
+)>;
+
 /// One pass of [`rematch`]: also returns the assets superseded by a newer inventory.
 ///
-/// Assets are read a group at a time. A knowledge change loads its vulnerabilities once; a
-/// full re-match loads, for each group, the vulnerabilities its products name that no group
-/// before loaded (so the knowledge grows to what the federation needs, once, while the
-/// inventories in memory stay a group's).
+/// Two halves run side by side, joined by a short queue: one reads the assets a group at a
+/// time and matches them a batch at a time on the CPU pool; the other writes what is matched.
+/// A knowledge change loads its vulnerabilities once; a full re-match loads, for each group,
+/// the vulnerabilities its products name that no group before loaded (so the knowledge grows
+/// to what the federation needs, once, while the inventories in memory stay a group's). The
+/// matching never waits for a group's last batch to be written before it starts on the next
+/// group (at 200 members a KEV listing crossed 15 groups, and a full re-match loaded its
+/// knowledge 40 times, with the writer idle).
 pub(crate) async fn rematch_once(
     store: &Store,
     policy: &Policy,
@@ -162,9 +182,49 @@ pub(crate) async fn rematch_once(
     only: Option<&[String]>,
     run: &mut MatchRun,
 ) -> Result<(f64, Vec<AssetId>), StoreError> {
-    let mut superseded = Vec::new();
     let scope: Option<std::collections::HashSet<String>> =
         only.map(|v| v.iter().cloned().collect());
+    let (matched_tx, mut matched_rx) = tokio::sync::mpsc::channel::<Matched>(MATCHED_AHEAD);
+    let matching = match_groups(store, policy, ids, only, matched_tx);
+    let writing = async {
+        let mut superseded = Vec::new();
+        while let Some(mut batch) = matched_rx.recv().await {
+            // What else is matched already goes in the same transaction.
+            while batch.len() < WRITE_AT_MOST {
+                match matched_rx.try_recv() {
+                    Ok(more) => batch.extend(more),
+                    Err(_) => break,
+                }
+            }
+            let done = store
+                .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)
+                .await?;
+            for outcome in done.outcomes {
+                run.assets += 1;
+                run.new += outcome.new.len();
+                run.changed += outcome.changed.len();
+                run.resolved += outcome.resolved.len();
+            }
+            run.alerts += done.alerts.len();
+            superseded.extend(done.superseded);
+        }
+        Ok::<_, StoreError>(superseded)
+    };
+    // The writer stops at the first error, dropping the queue: the matching then stops too.
+    let (in_memory, superseded) = tokio::try_join!(matching, writing)?;
+    Ok((in_memory, superseded))
+}
+
+/// The matching half of [`rematch_once`]: reads the assets a group at a time, matches them a
+/// batch at a time on the CPU pool, and queues each batch for the writer. Returns the seconds
+/// spent matching in memory; stops early, without error, when the writer has gone.
+async fn match_groups(
+    store: &Store,
+    policy: &Policy,
+    ids: &[AssetId],
+    only: Option<&[String]>,
+    matched: tokio::sync::mpsc::Sender<Matched>,
+) -> Result<f64, StoreError> {
     let mut knowledge = std::sync::Arc::new(match only {
         Some(vulns) => {
             let slice = store.load_for_matching(vulns).await?;
@@ -179,16 +239,22 @@ pub(crate) async fn rematch_once(
         std::collections::HashSet::new();
     let now = chrono::Utc::now();
     let mut in_memory = 0.0;
-    // The next group's inventories are read (and decompressed) while this group is matched
-    // and written: on SQLite a reader does not wait for the writer, and the reading is then
-    // off the critical path (at 200 members, a KEV listing's 7,472 assets took 0.5–0.7 s to
-    // read, one group after another).
+    // The next group's inventories are read (and decompressed) while this group is matched:
+    // on SQLite a reader does not wait for the writer, and the reading is then off the
+    // critical path (at 200 members, a KEV listing's 7,472 assets took 0.5–0.7 s to read,
+    // one group after another).
     let read = |group: &[AssetId]| {
         let (store, group) = (store.clone(), group.to_vec());
         tokio::spawn(async move { store.assets_for_matching(&group).await })
     };
     let mut groups = ids.chunks(ASSET_GROUP);
     let mut reading = groups.next().map(read);
+    // Batches are matched on every core but one (the writer's), in order of queuing.
+    let in_flight = std::thread::available_parallelism()
+        .map(|n| usize::from(n).saturating_sub(1))
+        .unwrap_or(1)
+        .max(1);
+    let mut pending = Pending::new();
     while let Some(current) = reading.take() {
         let assets = match current.await {
             Ok(read) => read?,
@@ -216,7 +282,13 @@ pub(crate) async fn rematch_once(
             keys_loaded.extend(keys);
             if !vulns.is_empty() {
                 let slice = store.load_for_matching(&vulns).await?;
-                // No batch holds the knowledge between groups: it is this function's alone.
+                // The batches still being matched finish first: then nothing else holds the
+                // knowledge.
+                while !pending.is_empty() {
+                    if !queue(&mut pending, &matched, &mut in_memory).await {
+                        return Ok(in_memory);
+                    }
+                }
                 let mut grown = std::sync::Arc::try_unwrap(knowledge)
                     .unwrap_or_else(|_| unreachable!("a finished batch still holds the knowledge"));
                 knowledge = std::sync::Arc::new(
@@ -233,33 +305,37 @@ pub(crate) async fn rematch_once(
         organisations.sort();
         organisations.dedup();
         let statements = std::sync::Arc::new(store.statements_in_force(&organisations).await?);
-        // Written a batch of assets per transaction: a commit and the audit chain's head once
-        // per batch rather than per asset. Each batch is matched and readied for writing on
-        // the CPU pool while the batch before it is written.
-        let match_batch = |chunk: &[(ward_store::AssetRow, Vec<ward_model::Component>)]| {
-            let work: Vec<_> = chunk
+        // Batches hold whole organisations where they can: the writer brings an
+        // organisation's alerts in line once per transaction.
+        let mut assets = assets.into_iter();
+        let sizes: Vec<usize> =
+            batches(assets.as_slice(), REMATCH_BATCH, |(a, _)| a.organisation_id)
                 .iter()
+                .map(|b| b.len())
+                .collect();
+        for size in sizes {
+            let chunk: Vec<_> = assets.by_ref().take(size).collect();
+            let work: Vec<_> = chunk
+                .into_iter()
                 .map(|(asset, components)| {
-                    (
-                        ward_model::Inventory {
-                            assets: vec![asset.model(components.clone())],
-                        },
-                        policy.for_organisation(&asset.organisation).with_as_of(now),
-                        asset.organisation_id,
-                    )
+                    let org_policy = policy.for_organisation(&asset.organisation).with_as_of(now);
+                    let inventory = ward_model::Inventory {
+                        assets: vec![asset.model(components)],
+                    };
+                    (asset, inventory, org_policy)
                 })
                 .collect();
             let shared = knowledge.clone();
             let vex = statements.clone();
-            let store = store.clone();
-            tokio::spawn(ward_store::cpu::run(move || {
+            let facts = store.clone();
+            pending.push_back(tokio::spawn(ward_store::cpu::run(move || {
                 let started = std::time::Instant::now();
-                let matched = work
-                    .iter()
-                    .map(|(inventory, org_policy, org)| {
-                        let mut report = ward_matching::scan(&shared, inventory, org_policy);
-                        if let Some(s) = vex.get(org) {
-                            ward_matching::vex::apply(&mut report, inventory, s);
+                let batch: Matched = work
+                    .into_iter()
+                    .map(|(asset, inventory, org_policy)| {
+                        let mut report = ward_matching::scan(&shared, &inventory, &org_policy);
+                        if let Some(s) = vex.get(&asset.organisation_id) {
+                            ward_matching::vex::apply(&mut report, &inventory, s);
                         }
                         // What a more precise source overruled: why a finding the knowledge
                         // took away went.
@@ -272,41 +348,45 @@ pub(crate) async fn rematch_once(
                                 reason: s.reason,
                             })
                             .collect::<Vec<_>>();
-                        (store.prepare_findings(&report.findings), overruled)
+                        (asset, facts.prepare_findings(&report.findings), overruled)
                     })
-                    .collect::<Vec<_>>();
-                (matched, started.elapsed().as_secs_f64())
-            }))
-        };
-        let mut chunks = batches(&assets, REMATCH_BATCH, |(a, _)| a.organisation_id).into_iter();
-        let mut next = chunks.next().map(|c| (c, match_batch(c)));
-        while let Some((chunk, matching)) = next.take() {
-            let (findings, seconds) = match matching.await {
-                Ok(done) => done,
-                Err(e) => std::panic::resume_unwind(e.into_panic()),
-            };
-            in_memory += seconds;
-            next = chunks.next().map(|c| (c, match_batch(c)));
-            let batch: Vec<_> = chunk
-                .iter()
-                .map(|(asset, _)| asset)
-                .zip(findings)
-                .map(|(asset, (findings, overruled))| (asset, findings, overruled))
-                .collect();
-            let done = store
-                .rematch_assets(&batch, scope.as_ref(), policy.alert_threshold)
-                .await?;
-            for outcome in done.outcomes {
-                run.assets += 1;
-                run.new += outcome.new.len();
-                run.changed += outcome.changed.len();
-                run.resolved += outcome.resolved.len();
+                    .collect();
+                (batch, started.elapsed().as_secs_f64())
+            })));
+            while pending.len() >= in_flight {
+                if !queue(&mut pending, &matched, &mut in_memory).await {
+                    return Ok(in_memory);
+                }
             }
-            run.alerts += done.alerts.len();
-            superseded.extend(done.superseded);
         }
     }
-    Ok((in_memory, superseded))
+    while !pending.is_empty() {
+        if !queue(&mut pending, &matched, &mut in_memory).await {
+            break;
+        }
+    }
+    Ok(in_memory)
+}
+
+/// Batches being matched, oldest first.
+type Pending = std::collections::VecDeque<tokio::task::JoinHandle<(Matched, f64)>>;
+
+/// Waits for the oldest batch being matched and queues it for the writer; false when the
+/// writer has gone.
+async fn queue(
+    pending: &mut Pending,
+    matched: &tokio::sync::mpsc::Sender<Matched>,
+    in_memory: &mut f64,
+) -> bool {
+    let Some(oldest) = pending.pop_front() else {
+        return true;
+    };
+    let (batch, seconds) = match oldest.await {
+        Ok(done) => done,
+        Err(e) => std::panic::resume_unwind(e.into_panic()),
+    };
+    *in_memory += seconds;
+    matched.send(batch).await.is_ok()
 }
 
 /// Runs `work` if this server takes `job` (see [`Store::try_job`]); `None` when another server

@@ -184,7 +184,7 @@ async fn a_rematch_of_an_inventory_replaced_meanwhile_leaves_the_new_one_alone(d
     // …and matching's write must not reopen what the patch resolved.
     let done = store
         .rematch_assets(
-            &[(row, store.prepare_findings(&stale), Vec::new())],
+            &[(row.clone(), store.prepare_findings(&stale), Vec::new())],
             None,
             policy.alert_threshold,
         )

@@ -452,7 +452,7 @@ impl Store {
     /// it again (an upload may have been matched just before this knowledge committed).
     pub async fn rematch_assets(
         &self,
-        batch: &[(&AssetRow, PreparedFindings, Vec<Overruled>)],
+        batch: &[(AssetRow, PreparedFindings, Vec<Overruled>)],
         scope: Option<&HashSet<String>>,
         alert_threshold: Priority,
     ) -> Result<Rematch> {
