@@ -342,6 +342,21 @@ impl Affected {
 /// True when `normalise_name(raw)` would equal `key`, without allocating (matching calls this
 /// for every `affected` entry of every candidate vulnerability).
 pub fn normalised_eq(raw: &str, key: &str) -> bool {
+    // Most comparisons fail on the first letter (an advisory's hundreds of `affected` entries
+    // against one component): that is checked before trimming, when the first letter is ASCII.
+    let bytes = raw.as_bytes();
+    match bytes
+        .iter()
+        .find(|&&b| !(b.is_ascii() && char::from(b).is_whitespace()))
+    {
+        None => return false,
+        Some(&first) if first.is_ascii() => {
+            if key.as_bytes().first() != Some(&first.to_ascii_lowercase()) {
+                return false;
+            }
+        }
+        Some(_) => {}
+    }
     let trimmed = raw.trim();
     if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("n/a") || trimmed == "-" {
         return false;
@@ -577,6 +592,12 @@ mod tests {
             ("EPMM", "epm"),
             ("A b", "a__b"),
             ("A\x0bB", "a_b"),
+            ("\x0b Ivanti", "ivanti"),
+            ("\u{a0}Ivanti", "ivanti"),
+            ("  ", ""),
+            ("Ivanti", "vanti"),
+            ("-", "-"),
+            ("N/A", "n/a"),
         ] {
             assert_eq!(
                 normalised_eq(raw, key),

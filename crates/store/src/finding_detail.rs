@@ -89,8 +89,11 @@ pub(crate) fn split(finding: &Finding) -> Parts {
         component.insert("component".to_owned(), v);
     }
     all.remove("deadlines");
-    let body = Value::Object(all).to_string();
-    let component_body = Value::Object(component).to_string();
+    // Written straight into a buffer (the same text): `Value`'s `Display`, which `to_string`
+    // goes through, passes each token through a formatter.
+    let body = serde_json::to_string(&Value::Object(all)).expect("a JSON value serialises");
+    let component_body =
+        serde_json::to_string(&Value::Object(component)).expect("a JSON value serialises");
     Parts {
         payload: "{}".to_owned(),
         hash: key(&body),
