@@ -67,6 +67,40 @@ fn key(text: &str) -> String {
 
 /// Splits a finding into its own part, the shared detail and the component.
 pub(crate) fn split(finding: &Finding) -> Parts {
+    let named = asset_source(&finding.asset);
+    let fields =
+        crate::canonical::finding_fields(finding, &named, OWN_ASSET).expect("a finding serialises");
+    let (mut body, mut component_body) = (Vec::with_capacity(2048), Vec::new());
+    crate::canonical::write_object(
+        &mut body,
+        fields
+            .iter()
+            .filter(|(key, _)| !matches!(key.as_str(), "asset" | "component" | "deadlines"))
+            .map(|(key, value)| (key.as_str(), value.as_slice())),
+    );
+    crate::canonical::write_object(
+        &mut component_body,
+        fields
+            .iter()
+            .filter(|(key, _)| key == "component")
+            .map(|(key, value)| (key.as_str(), value.as_slice())),
+    );
+    let text = |bytes: Vec<u8>| String::from_utf8(bytes).expect("serde_json writes UTF-8");
+    let (body, component_body) = (text(body), text(component_body));
+    Parts {
+        payload: "{}".to_owned(),
+        hash: key(&body),
+        body,
+        component_hash: key(&component_body),
+        component_body,
+        acknowledge_by: finding.deadlines.acknowledge_by.map(column_time),
+        remediate_by: finding.deadlines.remediate_by.map(column_time),
+    }
+}
+
+/// [`split`] as it was written first, through a `Value`: the texts `split` must give.
+#[cfg(test)]
+fn split_through_value(finding: &Finding) -> (String, String) {
     let Value::Object(mut all) = serde_json::to_value(finding).expect("a finding serialises")
     else {
         unreachable!("a finding serialises to an object")
@@ -89,20 +123,10 @@ pub(crate) fn split(finding: &Finding) -> Parts {
         component.insert("component".to_owned(), v);
     }
     all.remove("deadlines");
-    // Written straight into a buffer (the same text): `Value`'s `Display`, which `to_string`
-    // goes through, passes each token through a formatter.
-    let body = serde_json::to_string(&Value::Object(all)).expect("a JSON value serialises");
-    let component_body =
-        serde_json::to_string(&Value::Object(component)).expect("a JSON value serialises");
-    Parts {
-        payload: "{}".to_owned(),
-        hash: key(&body),
-        body,
-        component_hash: key(&component_body),
-        component_body,
-        acknowledge_by: finding.deadlines.acknowledge_by.map(column_time),
-        remediate_by: finding.deadlines.remediate_by.map(column_time),
-    }
+    (
+        Value::Object(all).to_string(),
+        Value::Object(component).to_string(),
+    )
 }
 
 /// What a finding's row and its joins hold: `payload`, the detail's body, the component's
@@ -324,6 +348,51 @@ mod tests {
             merge_value(stored).unwrap(),
             serde_json::to_value(finding).unwrap()
         );
+    }
+
+    #[test]
+    fn split_writes_the_text_a_value_of_the_finding_gives() {
+        let plain: Finding = serde_json::from_str(STORED).unwrap();
+        let mut full = plain.clone();
+        full.kev = Some(ward_model::FindingKev {
+            date_added: chrono::NaiveDate::from_ymd_opt(2025, 5, 19),
+            due_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 9),
+            ransomware: true,
+        });
+        full.epss = Some(ward_model::FindingEpss {
+            score: 0.943_21,
+            percentile: 0.999,
+        });
+        full.title = Some("Quotes \" and \\ and \u{7} and é and 😀 </script>".to_owned());
+        full.aliases = vec!["GHSA-xxxx".into(), "".into()];
+        full.informational = Some("unmaintained".into());
+        full.explanation.notes = vec!["a note\nover two lines".into()];
+        // A source naming another asset stays as it is; the finding's own becomes the placeholder.
+        full.explanation
+            .decision_points
+            .push(ward_model::DecisionPointValue {
+                name: "mission_impact".into(),
+                value: "high".into(),
+                source: "inventory: asset `asset-080`".into(),
+            });
+        let mut renamed = plain.clone();
+        renamed.asset = "mdm-01 `odd` name".into();
+        for point in &mut renamed.explanation.decision_points {
+            point.source = asset_source(&renamed.asset);
+        }
+        let mut no_points = plain.clone();
+        no_points.explanation.decision_points.clear();
+        no_points.cvss.clear();
+        no_points.severity.score = Some(1e300);
+        no_points.severity.source = None;
+        for finding in [&plain, &full, &renamed, &no_points] {
+            let parts = split(finding);
+            let (body, component) = split_through_value(finding);
+            assert_eq!(parts.body, body);
+            assert_eq!(parts.component_body, component);
+            assert!(!parts.body.contains(&asset_source(&finding.asset)));
+        }
+        assert!(split(&full).body.contains("asset-080"));
     }
 
     #[test]

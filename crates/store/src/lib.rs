@@ -16,6 +16,7 @@ pub mod alerts;
 pub mod assets;
 pub mod audit;
 mod backend;
+mod canonical;
 pub mod copy;
 pub mod cpu;
 mod direct;
