@@ -155,6 +155,9 @@ pub(crate) const ASSET_GROUP: usize = 500;
 /// indexes goes to the log once for several batches rather than once for each).
 pub(crate) const WRITE_AT_MOST: usize = 400;
 
+/// Assets a full re-match writes before the findings' statistics are refreshed (PostgreSQL).
+const STATISTICS_AFTER: usize = 1000;
+
 /// Matched batches waiting for the writer, at most: the matching runs this far ahead.
 const MATCHED_AHEAD: usize = 4;
 
@@ -188,6 +191,7 @@ pub(crate) async fn rematch_once(
     let matching = match_groups(store, policy, ids, only, matched_tx);
     let writing = async {
         let mut superseded = Vec::new();
+        let mut written = 0;
         while let Some(mut batch) = matched_rx.recv().await {
             // What else is matched already goes in the same transaction.
             while batch.len() < WRITE_AT_MOST {
@@ -207,6 +211,14 @@ pub(crate) async fn rematch_once(
             }
             run.alerts += done.alerts.len();
             superseded.extend(done.superseded);
+            // A full re-match may fill a table the planner last saw nearly empty.
+            if only.is_none()
+                && written < STATISTICS_AFTER
+                && written + batch.len() >= STATISTICS_AFTER
+            {
+                store.refresh_finding_statistics().await?;
+            }
+            written += batch.len();
         }
         Ok::<_, StoreError>(superseded)
     };

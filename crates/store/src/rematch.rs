@@ -581,6 +581,19 @@ impl Store {
         })
     }
 
+    /// On PostgreSQL, brings the planner's statistics of `finding` up to date (`ANALYZE`);
+    /// nothing on SQLite, which keeps none unless asked. A full re-match calls it once its
+    /// first assets are written: with statistics taken when the table was nearly empty, alert
+    /// sync's read of an organisation's open findings of a few hundred vulnerabilities went
+    /// through the index of all its open findings (12.3 ms for 300 vulnerabilities of a
+    /// 27,706-finding member, 0.75 ms through `finding_by_vulnerability` once analysed).
+    pub async fn refresh_finding_statistics(&self) -> Result<()> {
+        if self.backend == crate::Backend::Postgres {
+            sqlx::query("ANALYZE finding").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Marks knowledge changes up to `seq` as matched.
     pub async fn advance_matching_cursor(&self, seq: i64) -> Result<()> {
         let _turn = self.write_turn().await;
