@@ -11,7 +11,9 @@ use ward_model::{
     Severity, SeverityLevel, SourceVerdict,
 };
 
-use crate::evaluate::{AssetContext, Subject, Verdict, evaluate, status_word};
+use crate::evaluate::{
+    AssetContext, EntryIndex, Subject, Verdict, evaluate, evaluate_with, status_word,
+};
 use crate::package::{PackageSubject, evaluate_package};
 use crate::version;
 
@@ -27,6 +29,9 @@ pub struct Knowledge {
     by_package: HashMap<(String, String), Vec<String>, Fast>,
     vendors_by_product: HashMap<String, HashSet<String, Fast>, Fast>,
     wildcard: Vec<String>,
+    /// The entries of views listing many, filed by product: vulnerability id → (the view's
+    /// place in `advisories[id]`, its index).
+    entry_indexes: HashMap<String, Vec<(usize, EntryIndex)>, Fast>,
     /// What the whole knowledge base covers, by coverage key (`pkg:<ecosystem>`, `cpe`), as the
     /// store counts it; without it (knowledge built in memory), what the loaded views cover.
     coverage: Option<HashMap<String, Covered>>,
@@ -69,11 +74,7 @@ impl Knowledge {
         let mut views = advisories.into_iter().zip(keys);
         for n in runs {
             for (a, keys) in views.by_ref().take(n) {
-                k.index(&a, keys);
-                k.advisories
-                    .entry(a.id.clone())
-                    .or_insert_with(|| Vec::with_capacity(n))
-                    .push(a);
+                k.add_keyed(a, keys, n);
             }
         }
         k.kev = kev.into_iter().map(|e| (e.cve_id.clone(), e)).collect();
@@ -121,11 +122,34 @@ impl Knowledge {
 
     pub fn add_advisory(&mut self, advisory: Advisory) {
         let keys = Keys::of(&advisory);
+        self.add_keyed(advisory, keys, 1);
+    }
+
+    /// Adds a view with its keys; `capacity`: the views its vulnerability will have, for its
+    /// first.
+    fn add_keyed(&mut self, advisory: Advisory, mut keys: Keys, capacity: usize) {
+        let entries = keys.entries.take();
         self.index(&advisory, keys);
-        self.advisories
+        let views = self
+            .advisories
             .entry(advisory.id.clone())
-            .or_default()
-            .push(advisory);
+            .or_insert_with(|| Vec::with_capacity(capacity));
+        if let Some(entries) = entries {
+            self.entry_indexes
+                .entry(advisory.id.clone())
+                .or_default()
+                .push((views.len(), entries));
+        }
+        views.push(advisory);
+    }
+
+    /// The entry index of `advisories[id][position]`, if the view has one.
+    fn entry_index(&self, id: &str, position: usize) -> Option<&EntryIndex> {
+        self.entry_indexes
+            .get(id)?
+            .iter()
+            .find(|(p, _)| *p == position)
+            .map(|(_, index)| index)
     }
 
     /// Files a view under the products and packages it names, and counts what it covers.
@@ -134,6 +158,7 @@ impl Knowledge {
         let Keys {
             products: product_keys,
             packages: package_keys,
+            entries: _,
         } = keys;
         if advisory.state == RecordState::Published {
             if !product_keys.is_empty() {
@@ -193,6 +218,7 @@ impl Knowledge {
 struct Keys {
     products: Vec<(String, String)>,
     packages: Vec<(String, String)>,
+    entries: Option<EntryIndex>,
 }
 
 impl Keys {
@@ -200,6 +226,7 @@ impl Keys {
         Self {
             products: view.product_keys(),
             packages: view.package_keys(),
+            entries: EntryIndex::of(view),
         }
     }
 }
@@ -824,12 +851,13 @@ fn match_one(
     }
     let mut verdicts: Vec<Verdict> = views
         .iter()
-        .filter(|v| v.state != RecordState::Withdrawn)
-        .filter_map(|v| {
+        .enumerate()
+        .filter(|(_, v)| v.state != RecordState::Withdrawn)
+        .filter_map(|(i, v)| {
             if !v.packages.is_empty() {
                 evaluate_package(v, subjects.package?)
             } else {
-                evaluate(v, subjects.cpe?, context)
+                evaluate_with(v, knowledge.entry_index(id, i), subjects.cpe?, context)
             }
         })
         .collect();
