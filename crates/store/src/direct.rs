@@ -15,7 +15,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use ward_model::Advisory;
 
-use crate::knowledge::decode_view;
+use crate::knowledge::{Decode, decode_view};
 use crate::{Result, StoreError};
 
 /// Every view of these vulnerabilities, ordered by id and source, decoded (see
@@ -24,7 +24,7 @@ use crate::{Result, StoreError};
 pub(crate) async fn views(
     file: &Arc<Path>,
     ids: &[String],
-    for_matching: bool,
+    decode: &Decode,
 ) -> Result<Option<Vec<Advisory>>> {
     if ids.is_empty() {
         return Ok(Some(Vec::new()));
@@ -36,9 +36,9 @@ pub(crate) async fn views(
     // Contiguous runs of the sorted ids, so that the parts put together are in order.
     let parts =
         futures_util::future::try_join_all(ids.chunks(ids.len().div_ceil(parts)).map(|run| {
-            let file = file.clone();
+            let (file, decode) = (file.clone(), decode.clone());
             let run = serde_json::to_string(run).expect("a list of strings serialises");
-            crate::cpu::run(move || read(&file, &run, for_matching))
+            crate::cpu::run(move || read(&file, &run, &decode))
         }))
         .await?;
     let mut views = Vec::new();
@@ -65,7 +65,7 @@ pub(crate) fn open(file: &Path, flags: OpenFlags, fallback: &str) -> Option<Conn
 
 /// One part: the views of the ids in `ids_json` (a JSON array, read by SQLite's `json_each`:
 /// one statement, however many ids).
-fn read(file: &Path, ids_json: &str, for_matching: bool) -> Result<Option<Vec<Advisory>>> {
+fn read(file: &Path, ids_json: &str, decode: &Decode) -> Result<Option<Vec<Advisory>>> {
     let Some(conn) = open(
         file,
         OpenFlags::SQLITE_OPEN_READ_ONLY,
@@ -74,6 +74,7 @@ fn read(file: &Path, ids_json: &str, for_matching: bool) -> Result<Option<Vec<Ad
         return Ok(None);
     };
     conn.busy_timeout(Duration::from_secs(30))?;
+    conn.execute_batch("PRAGMA cache_size = -512")?;
     // Counted first (from the index alone), so that the list is allocated once at its size:
     // grown by doubling, each step was fresh memory to fault in and a copy of every view.
     let count: i64 = conn.query_row(
@@ -100,7 +101,7 @@ fn read(file: &Path, ids_json: &str, for_matching: bool) -> Result<Option<Vec<Ad
         };
         let vuln_id = text(0, "(a row)")?;
         let (source, payload) = (text(1, vuln_id)?, text(2, vuln_id)?);
-        views.push(decode_view(vuln_id, source, payload, for_matching)?);
+        views.push(decode_view(vuln_id, source, payload, decode)?);
     }
     Ok(Some(views))
 }

@@ -135,8 +135,19 @@ impl Store {
         &self,
         keys: &[(Option<String>, String)],
     ) -> Result<KnowledgeSlice> {
+        self.load_for_products_keeping(keys, None).await
+    }
+
+    /// [`Store::load_for_products`], keeping of each view's `affected` entries only those
+    /// `keep` keeps (all with `None`): what a scan can weigh, decided by its caller. Entries
+    /// are dropped as each view is decoded, so the others are never all held at once.
+    pub async fn load_for_products_keeping(
+        &self,
+        keys: &[(Option<String>, String)],
+        keep: Option<KeepEntry>,
+    ) -> Result<KnowledgeSlice> {
         let ids = self.vulnerabilities_for_products(keys).await?;
-        self.load_for_matching(&ids).await
+        self.load(&ids, &Decode::ForMatching(keep)).await
     }
 
     /// The vulnerabilities (sorted) with a view indexed under the given products (a `None`
@@ -222,25 +233,25 @@ impl Store {
     /// Loads every view of these vulnerabilities (sorted ids), whole, with their KEV and EPSS
     /// entries.
     pub async fn load_vulnerabilities(&self, ids: &[String]) -> Result<KnowledgeSlice> {
-        self.load(ids, false).await
+        self.load(ids, &Decode::Whole).await
     }
 
     /// Loads every view of these vulnerabilities (sorted ids) with their KEV and EPSS entries,
     /// without what matching and prioritising never read: descriptions, references and CWEs
     /// (a quarter of a view's text; a scan holds tens of thousands of views at once).
     pub async fn load_for_matching(&self, ids: &[String]) -> Result<KnowledgeSlice> {
-        self.load(ids, true).await
+        self.load(ids, &Decode::ForMatching(None)).await
     }
 
-    async fn load(&self, ids: &[String], for_matching: bool) -> Result<KnowledgeSlice> {
+    async fn load(&self, ids: &[String], decode: &Decode) -> Result<KnowledgeSlice> {
         let mut slice = KnowledgeSlice::default();
         let direct = match &self.sqlite_file {
-            Some(file) => crate::direct::views(file, ids, for_matching).await?,
+            Some(file) => crate::direct::views(file, ids, decode).await?,
             None => None,
         };
         match direct {
             Some(views) => slice.advisories = views,
-            None => self.load_views(ids, for_matching, &mut slice).await?,
+            None => self.load_views(ids, decode, &mut slice).await?,
         }
         let mut conn = self.pool.acquire().await?;
         // KEV and EPSS are keyed by CVE: also load them for the CVEs that views filed under
@@ -296,7 +307,7 @@ impl Store {
     async fn load_views(
         &self,
         ids: &[String],
-        for_matching: bool,
+        decode: &Decode,
         slice: &mut KnowledgeSlice,
     ) -> Result<()> {
         let mut conn = self.pool.acquire().await?;
@@ -324,10 +335,11 @@ impl Store {
                 .iter()
                 .map(|row| (row.get("vuln_id"), row.get("source"), row.get("payload")))
                 .collect();
+            let decode = decode.clone();
             decoding.push_back(tokio::spawn(crate::cpu::run(move || {
                 rows.iter()
                     .map(|(vuln_id, source_key, payload)| {
-                        decode_view(vuln_id, source_key, payload, for_matching)
+                        decode_view(vuln_id, source_key, payload, &decode)
                     })
                     .collect::<Result<Vec<Advisory>>>()
             })));
@@ -361,23 +373,41 @@ impl Store {
     }
 }
 
+/// Which of a view's `affected` entries a caller keeps (see
+/// [`Store::load_for_products_keeping`]).
+pub type KeepEntry = std::sync::Arc<dyn Fn(&ward_model::advisory::Affected) -> bool + Send + Sync>;
+
+/// How stored views are decoded.
+#[derive(Clone)]
+pub(crate) enum Decode {
+    /// Every field.
+    Whole,
+    /// What matching reads ([`Lean`]); of the `affected` entries, those the function keeps
+    /// (all without one).
+    ForMatching(Option<KeepEntry>),
+}
+
 /// One stored view, decoded; for matching, without what matching never reads (see
 /// [`Store::load_for_matching`]) and with its lists no longer than they need to be.
 pub(crate) fn decode_view(
     vuln_id: &str,
     source_key: &str,
     payload: &str,
-    for_matching: bool,
+    decode: &Decode,
 ) -> Result<Advisory> {
     let corrupt = |e: serde_json::Error| StoreError::Corrupt {
         vuln_id: vuln_id.to_owned(),
         source_key: source_key.to_owned(),
         message: e.to_string(),
     };
-    if !for_matching {
-        return serde_json::from_str::<Advisory>(payload).map_err(corrupt);
-    }
+    let keep = match decode {
+        Decode::Whole => return serde_json::from_str::<Advisory>(payload).map_err(corrupt),
+        Decode::ForMatching(keep) => keep,
+    };
     let mut view = Advisory::from(serde_json::from_str::<Lean>(payload).map_err(corrupt)?);
+    if let Some(keep) = keep {
+        view.affected.retain(|a| keep(a));
+    }
     // The decoder grows lists by doubling: held for a whole scan, the spare room was a
     // third of the views' memory (261 → 180 MiB for a 5,000-component scan's 29,730).
     for a in &mut view.affected {

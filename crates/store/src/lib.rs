@@ -58,7 +58,9 @@ pub use exposure::{
 };
 pub use feeds::{EpssPoint, FeedOutcome, FeedState};
 pub use findings::{FindingQuery, FindingRow, WorklistCursor};
-pub use knowledge::{CPE_COVERAGE, Counts, Coverage, ImportTx, KnowledgeSlice, Outcome, ViewWrite};
+pub use knowledge::{
+    CPE_COVERAGE, Counts, Coverage, ImportTx, KeepEntry, KnowledgeSlice, Outcome, ViewWrite,
+};
 pub use organisations::{Organisation, Principal, Role};
 pub use outbox::{Channel, Delivery, Failure, OutboxCounts};
 pub use rematch::{Overruled, PreparedFindings, Rematch};

@@ -204,8 +204,11 @@ pub(crate) async fn load_knowledge(
     store: &Store,
     inventory: &Inventory,
 ) -> anyhow::Result<Knowledge> {
+    // Only the entries this inventory's components can be weighed against are kept.
+    let keep = ward_matching::scan::entries_needed(inventory)
+        .map(|keep| std::sync::Arc::new(keep) as ward_store::KeepEntry);
     let slice = store
-        .load_for_products(&ward_matching::scan::inventory_keys(inventory))
+        .load_for_products_keeping(&ward_matching::scan::inventory_keys(inventory), keep)
         .await?;
     // What the knowledge base covers is read here, for reports: the server's matching, which
     // needs none of it, does not pay for the query.
@@ -227,6 +230,12 @@ pub(crate) async fn load_knowledge(
 }
 
 pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
+    // A scan's heap is tens of thousands of views and findings, built once and gone at exit:
+    // transparent huge pages only raised its resident set (each 2 MiB page zeroed and counted
+    // whole when first touched; 222 → 187 MiB for a 5,000-component scan without them).
+    // Linux only; where the flag cannot be set the scan runs as before.
+    #[cfg(target_os = "linux")]
+    let _ = nix::sys::prctl::set_thp_disable(true);
     let policy = args.policy.load()?;
     let (inventory, sources) = read_inventories(&args.inventories)?;
     let store = Store::open(&args.db.location()).await?;
