@@ -1612,23 +1612,26 @@ fn fixed_release_disagreements(
 mod tests {
     use super::*;
 
+    /// Every finding scheduled, its reason naming the vulnerability.
+    struct Scheduled;
+
+    impl Prioritiser for Scheduled {
+        fn prioritise(&self, f: &Finding, _: &Asset) -> ward_model::Assessment {
+            ward_model::Assessment {
+                priority: ward_model::Priority::Scheduled,
+                reason: format!("{} is scheduled", f.vulnerability),
+                deadlines: ward_model::Deadlines::default(),
+                decision_points: vec![],
+                notes: vec![],
+                cvss: vec![],
+            }
+        }
+    }
+
     /// However many threads match it, a scan reports the same findings, suppressions and
     /// coverage in the same order.
     #[test]
     fn a_scan_on_threads_reports_what_one_thread_does() {
-        struct Scheduled;
-        impl Prioritiser for Scheduled {
-            fn prioritise(&self, f: &Finding, _: &Asset) -> ward_model::Assessment {
-                ward_model::Assessment {
-                    priority: ward_model::Priority::Scheduled,
-                    reason: format!("{} is scheduled", f.vulnerability),
-                    deadlines: ward_model::Deadlines::default(),
-                    decision_points: vec![],
-                    notes: vec![],
-                    cvss: vec![],
-                }
-            }
-        }
         let affected =
             |versions: Vec<ward_model::AffectedVersion>, default| ward_model::advisory::Affected {
                 vendor: Some("Ivanti".into()),
@@ -1706,19 +1709,6 @@ mod tests {
     /// inversion, so it reports what the whole knowledge reports.
     #[test]
     fn entries_that_show_an_inversion_are_kept_for_every_product() {
-        struct Scheduled;
-        impl Prioritiser for Scheduled {
-            fn prioritise(&self, f: &Finding, _: &Asset) -> ward_model::Assessment {
-                ward_model::Assessment {
-                    priority: ward_model::Priority::Scheduled,
-                    reason: format!("{} is scheduled", f.vulnerability),
-                    deadlines: ward_model::Deadlines::default(),
-                    decision_points: vec![],
-                    notes: vec![],
-                    cvss: vec![],
-                }
-            }
-        }
         let point = |version: &str, status| ward_model::AffectedVersion {
             version: version.into(),
             status,
