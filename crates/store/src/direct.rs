@@ -74,6 +74,8 @@ fn read(file: &Path, ids_json: &str, decode: &Decode) -> Result<Option<Vec<Advis
         return Ok(None);
     };
     conn.busy_timeout(Duration::from_secs(30))?;
+    // Each page is passed over once: SQLite's default 2 MiB cache per connection only held
+    // pages already read (4 MiB of a 5,000-component scan's peak on two cores).
     conn.execute_batch("PRAGMA cache_size = -512")?;
     // Counted first (from the index alone), so that the list is allocated once at its size:
     // grown by doubling, each step was fresh memory to fault in and a copy of every view.

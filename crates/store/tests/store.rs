@@ -88,6 +88,44 @@ async fn an_updated_view_moves_to_its_new_product(db: TestDb) {
     assert_eq!(found("epmm").await, ["CVE-2025-4427"]);
 }
 
+/// A caller's `keep` drops the `affected` entries it does not want as views are read (read
+/// straight from a SQLite file, or through the pool on PostgreSQL); without one, all stay.
+async fn a_view_keeps_the_entries_its_caller_keeps(db: TestDb) {
+    let store = open(&db).await;
+    let mut view = epmm(13, "12.5.0.1");
+    let mut sentry = view.affected[0].clone();
+    sentry.product = Some("Sentry".into());
+    view.affected.push(sentry);
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisory(&view).await.unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+
+    let key = [(Some("ivanti".into()), "endpoint_manager_mobile".into())];
+    let products = |slice: &ward_store::KnowledgeSlice| -> Vec<Option<String>> {
+        slice.advisories[0]
+            .affected
+            .iter()
+            .map(|a| a.product.clone())
+            .collect()
+    };
+    let all = store.load_for_products(&key).await.unwrap();
+    assert_eq!(
+        products(&all),
+        [
+            Some("Endpoint Manager Mobile".into()),
+            Some("Sentry".into())
+        ]
+    );
+    let keep: ward_store::KeepEntry = std::sync::Arc::new(|a: &ward_model::advisory::Affected| {
+        a.product.as_deref() == Some("Sentry")
+    });
+    let kept = store
+        .load_for_products_keeping(&key, Some(keep))
+        .await
+        .unwrap();
+    assert_eq!(products(&kept), [Some("Sentry".to_owned())]);
+}
+
 async fn rolled_back_import_changes_nothing(db: TestDb) {
     let store = open(&db).await;
     let mut tx = store.begin_import().await.unwrap();
@@ -572,6 +610,7 @@ ward_testdata::backend_tests!(
     reads_do_not_wait_behind_writers_queued_for_an_import,
     newer_view_wins_and_reimport_is_idempotent,
     an_updated_view_moves_to_its_new_product,
+    a_view_keeps_the_entries_its_caller_keeps,
     rolled_back_import_changes_nothing,
     rejected_record_withdraws_the_cve,
     epss_keeps_the_latest_score_date,
