@@ -406,9 +406,10 @@ pub fn inventory_keys(inventory: &Inventory) -> Vec<(Option<String>, String)> {
 }
 
 /// Which `affected` entries of a view a scan of `inventory` can weigh, for a store to drop
-/// the rest as it decodes (a 5,000-component scan's views list 92,040 entries, 39,437 of them
-/// of its products or read across views). `None`: every entry, since a component's CPE leaves
-/// its vendor or product open and any entry could name it.
+/// the rest as it decodes (a 5,000-component scan's views list 92,040 entries, about 39,000
+/// of them of its products or read across views, by a count over the database). `None`:
+/// every entry, since a component's CPE leaves its vendor or product open and any entry could
+/// name it.
 ///
 /// Kept: an entry naming one of the inventory's products, by a CPE's literal product or by its
 /// normalised name (a subject's product is one of these: [`subjects`] names a component by its
