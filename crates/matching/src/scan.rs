@@ -1379,12 +1379,7 @@ pub(crate) fn inverted_adps(views: &[Advisory]) -> Vec<ward_model::SourceId> {
         .filter(|v| matches!(v.source, SourceId::Adp(_)))
     {
         let inverts = adp.affected.iter().any(|theirs| {
-            theirs.default_status == Some(Status::Unaffected)
-                && !theirs.versions.is_empty()
-                && theirs
-                    .versions
-                    .iter()
-                    .all(|e| e.status == Status::Affected && !e.is_range())
+            lists_only_affected_releases(theirs)
                 && cna.affected.iter().any(|ours| {
                     ours.default_status == Some(Status::Affected)
                         && listed(ours, Status::Unaffected) == listed(theirs, Status::Affected)
@@ -1398,21 +1393,22 @@ pub(crate) fn inverted_adps(views: &[Advisory]) -> Vec<ward_model::SourceId> {
     out
 }
 
+/// An inverting ADP's shape: default unaffected, and only single releases listed, all
+/// affected.
+fn lists_only_affected_releases(entry: &ward_model::advisory::Affected) -> bool {
+    entry.default_status == Some(Status::Unaffected)
+        && !entry.versions.is_empty()
+        && entry
+            .versions
+            .iter()
+            .all(|e| e.status == Status::Affected && !e.is_range())
+}
+
 /// Whether [`inverted_adps`] can read this entry, whichever product it names: a CNA's entry
-/// whose default is affected, or an ADP's listing only affected releases with default
-/// unaffected. Kept in line with it: [`entries_needed`] keeps these.
+/// whose default is affected, or an ADP's in [`lists_only_affected_releases`]'s shape
+/// ([`entries_needed`] keeps these).
 fn may_take_part_in_inversion(entry: &ward_model::advisory::Affected) -> bool {
-    match entry.default_status {
-        Some(Status::Affected) => true,
-        Some(Status::Unaffected) => {
-            !entry.versions.is_empty()
-                && entry
-                    .versions
-                    .iter()
-                    .all(|e| e.status == Status::Affected && !e.is_range())
-        }
-        _ => false,
-    }
+    entry.default_status == Some(Status::Affected) || lists_only_affected_releases(entry)
 }
 
 /// Whether two sources name the same product, however each spells it (`Endpoint Manager
