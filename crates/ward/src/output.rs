@@ -1,7 +1,8 @@
 //! Renderings of a scan: a table for people, SARIF 2.1.0 for code-scanning tools.
 //! (JSON is the report itself, serialised: `docs/findings.md`.)
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
 
 use serde_json::{Value, json};
 use ward_matching::ScanReport;
@@ -47,35 +48,48 @@ fn severity_cell(f: &Finding) -> String {
 /// informational notices, then what could not be checked and the summary. Laid out by hand
 /// (columns padded to one width for the whole table, cells shortened with `…`), so that the
 /// groups line up and the table fits the width it is given.
-pub(crate) fn table(report: &ScanReport, inventory: &Inventory, layout: Layout) {
+pub(crate) fn table(
+    out: &mut dyn Write,
+    report: &ScanReport,
+    inventory: &Inventory,
+    layout: Layout,
+) -> io::Result<()> {
     let (vulnerabilities, notices): (Vec<&Finding>, Vec<&Finding>) = report
         .findings
         .iter()
         .partition(|f| f.kind == FindingKind::Vulnerability);
-    // Assets in the order of their most urgent finding (findings come sorted).
-    let mut assets: Vec<&str> = Vec::new();
+    // Each asset's findings, the assets in the order of their most urgent finding (findings
+    // come sorted): grouped in one pass. Searched for asset by asset, a 50,000-component
+    // scan's 88,000 findings on 1,000 assets took 6 s of comparing names.
+    let mut places: HashMap<&str, usize> = HashMap::new();
+    let mut assets: Vec<(&str, Vec<&Finding>)> = Vec::new();
     for f in &vulnerabilities {
-        if !assets.contains(&f.asset.as_str()) {
-            assets.push(&f.asset);
-        }
+        let place = *places.entry(f.asset.as_str()).or_insert_with(|| {
+            assets.push((f.asset.as_str(), Vec::new()));
+            assets.len() - 1
+        });
+        assets[place].1.push(f);
     }
     if !vulnerabilities.is_empty() {
         let grid = Grid::for_findings(&vulnerabilities, layout);
-        println!("{}", grid.header());
-        for asset in &assets {
-            say(
-                layout,
-                "",
-                &asset_heading(asset, inventory, &vulnerabilities),
-            );
-            for f in vulnerabilities.iter().filter(|f| f.asset == *asset) {
-                println!("{}", grid.row(&finding_cells(f, layout.wide)));
+        writeln!(out, "{}", grid.header())?;
+        let named: HashMap<&str, &ward_model::Asset> = inventory
+            .assets
+            .iter()
+            .map(|a| (a.name.as_str(), a))
+            .collect();
+        for (asset, findings) in &assets {
+            let heading = asset_heading(asset, named.get(asset).copied(), findings);
+            say(out, layout, "", &heading)?;
+            for f in findings {
+                writeln!(out, "{}", grid.row(&finding_cells(f, layout.wide)))?;
             }
         }
     }
     if !notices.is_empty() {
-        println!();
+        writeln!(out)?;
         say(
+            out,
             layout,
             "",
             &format!(
@@ -84,7 +98,7 @@ pub(crate) fn table(report: &ScanReport, inventory: &Inventory, layout: Layout) 
                 if notices.len() == 1 { "y" } else { "ies" },
                 if notices.len() == 1 { "is" } else { "are" },
             ),
-        );
+        )?;
         let rows: Vec<Vec<String>> = notices
             .iter()
             .map(|f| {
@@ -109,19 +123,19 @@ pub(crate) fn table(report: &ScanReport, inventory: &Inventory, layout: Layout) 
             ],
             layout,
         );
-        println!("{}", grid.header());
+        writeln!(out, "{}", grid.header())?;
         for r in &rows {
-            println!("{}", grid.row(r));
+            writeln!(out, "{}", grid.row(r))?;
         }
     }
-    println!();
-    footer(report, inventory, layout);
+    writeln!(out)?;
+    footer(out, report, inventory, layout)
 }
 
-fn asset_heading(asset: &str, inventory: &Inventory, findings: &[&Finding]) -> String {
-    let n = findings.iter().filter(|f| f.asset == asset).count();
+fn asset_heading(asset: &str, named: Option<&ward_model::Asset>, findings: &[&Finding]) -> String {
+    let n = findings.len();
     let mut facts = Vec::new();
-    if let Some(a) = inventory.assets.iter().find(|a| a.name == asset) {
+    if let Some(a) = named {
         if let Some(e) = a.exposure {
             facts.push(format!("exposure {}", e.as_str()));
         }
@@ -133,7 +147,6 @@ fn asset_heading(asset: &str, inventory: &Inventory, findings: &[&Finding]) -> S
     // The deadline that comes first (every finding's is in `--wide`).
     if let Some(due) = findings
         .iter()
-        .filter(|f| f.asset == asset)
         .filter_map(|f| f.deadlines.remediate_by)
         .min()
     {
@@ -302,34 +315,40 @@ impl Grid {
 }
 
 /// A line for people, wrapped to the layout's width (continuation lines indented two more).
-fn say(layout: Layout, indent: &str, text: &str) {
+fn say(out: &mut dyn Write, layout: Layout, indent: &str, text: &str) -> io::Result<()> {
     if layout.wide {
-        println!("{indent}{text}");
-        return;
+        return writeln!(out, "{indent}{text}");
     }
     let more = format!("{indent}  ");
     let options = textwrap::Options::new(layout.width)
         .initial_indent(indent)
         .subsequent_indent(&more);
     for line in textwrap::wrap(text, options) {
-        println!("{line}");
+        writeln!(out, "{line}")?;
     }
+    Ok(())
 }
 
 /// What was found in numbers, what could not be checked, and what sources disagreed on.
-fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
+fn footer(
+    out: &mut dyn Write,
+    report: &ScanReport,
+    inventory: &Inventory,
+    layout: Layout,
+) -> io::Result<()> {
     let s = &report.summary;
     let gaps: Vec<_> = report.coverage.iter().filter(|c| !c.checked).collect();
     let shown = |n: usize| if layout.wide { usize::MAX } else { n };
     if s.findings == 0 {
         if gaps.is_empty() && report.unchecked.is_empty() {
-            say(layout, "", "No findings.");
+            say(out, layout, "", "No findings.")?;
         } else {
             say(
+                out,
                 layout,
                 "",
                 "No findings among the components Ward could check; see below what it could not.",
-            );
+            )?;
         }
     }
     let priorities: Vec<String> = s
@@ -343,6 +362,7 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
         .map(|(l, n)| format!("{n} {l}"))
         .collect();
     say(
+        out,
         layout,
         "",
         &format!(
@@ -368,7 +388,7 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
                 String::new()
             }
         ),
-    );
+    )?;
     let checked: Vec<String> = report
         .coverage
         .iter()
@@ -392,23 +412,26 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
         .collect();
     if !checked.is_empty() {
         say(
+            out,
             layout,
             "",
             &format!("Checked against: {}.", checked.join("; ")),
-        );
+        )?;
     }
     if !gaps.is_empty() {
         say(
+            out,
             layout,
             "",
             "Not checked (the knowledge base has nothing for them):",
-        );
+        )?;
         for c in &gaps {
-            say(layout, "  ", &c.note);
+            say(out, layout, "  ", &c.note)?;
         }
     }
     if !report.unchecked.is_empty() {
         say(
+            out,
             layout,
             "",
             &format!(
@@ -416,9 +439,10 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
                 report.unchecked.len(),
                 if report.unchecked.len() == 1 { "" } else { "s" }
             ),
-        );
+        )?;
         for u in report.unchecked.iter().take(shown(10)) {
             say(
+                out,
                 layout,
                 "  ",
                 &format!(
@@ -435,17 +459,18 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
                     u.advisories,
                     if u.advisories == 1 { "y" } else { "ies" }
                 ),
-            );
+            )?;
         }
         if report.unchecked.len() > shown(10) {
             say(
+                out,
                 layout,
                 "  ",
                 &format!(
                     "… and {} more (`--wide` or `--format json` lists them all)",
                     report.unchecked.len() - 10
                 ),
-            );
+            )?;
         }
     }
     let disagreeing = report
@@ -455,15 +480,17 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
         .count();
     if disagreeing > 0 || !report.suppressed.is_empty() {
         say(
+            out,
             layout,
             "",
             &format!(
                 "Sources disagree on {disagreeing} findings; {} components not reported because a more precise source says unaffected.",
                 report.suppressed.len()
             ),
-        );
+        )?;
         for s in report.suppressed.iter().take(shown(10)) {
             say(
+                out,
                 layout,
                 "  ",
                 &format!(
@@ -474,21 +501,24 @@ fn footer(report: &ScanReport, inventory: &Inventory, layout: Layout) {
                     s.component.version.as_deref().unwrap_or("?"),
                     s.reason
                 ),
-            );
+            )?;
         }
         if report.suppressed.len() > shown(10) {
             say(
+                out,
                 layout,
                 "  ",
                 &format!("… and {} more", report.suppressed.len() - 10),
-            );
+            )?;
         }
         say(
+            out,
             layout,
             "",
             "`--format json` shows every source's verdict and the reasons.",
-        );
+        )?;
     }
+    Ok(())
 }
 
 /// One row per finding, for spreadsheets: every column of `--wide` and the identifiers.
@@ -606,9 +636,16 @@ fn message(f: &Finding) -> String {
 
 /// SARIF 2.1.0: one rule per vulnerability, one result per finding. The inventory file is the
 /// artifact; the asset and component are logical locations.
-pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[String]) -> Value {
+///
+/// Serialised as it is written: each result is built, written and dropped in turn. Built as one
+/// document first, a 50,000-component scan's 88,000 results took 1.2 GB beside the report.
+pub(crate) fn sarif<'a>(
+    report: &'a ScanReport,
+    inventory: &'a Inventory,
+    sources: &'a [String],
+) -> impl serde::Serialize + 'a {
     let mut rules: Vec<Value> = Vec::new();
-    let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for f in &report.findings {
         if index.contains_key(f.vulnerability.as_str()) {
             continue;
@@ -631,64 +668,111 @@ pub(crate) fn sarif(report: &ScanReport, inventory: &Inventory, sources: &[Strin
             },
         }));
     }
-    // Each finding's asset maps to the inventory file that described it.
-    let file_of = |asset: &str| -> Option<&String> {
-        inventory
-            .assets
-            .iter()
-            .position(|a| a.name == asset)
-            .and_then(|i| sources.get(i))
-    };
-    let results: Vec<Value> = report
-        .findings
-        .iter()
-        .map(|f| {
-            let mut location = json!({
-                "logicalLocations": [{
-                    "name": f.component.name,
-                    "fullyQualifiedName": format!("{}/{}@{}", f.asset, f.component.name, f.component.version.as_deref().unwrap_or("")),
-                    "kind": "module",
-                }]
-            });
-            if let Some(file) = file_of(&f.asset) {
-                location["physicalLocation"] = json!({ "artifactLocation": { "uri": file } });
+    // Each finding's asset maps to the inventory file that described it (the first, where
+    // two files name one asset).
+    let mut files: HashMap<&str, &String> = HashMap::new();
+    for (asset, file) in inventory.assets.iter().zip(sources) {
+        files.entry(asset.name.as_str()).or_insert(file);
+    }
+    Sarif {
+        tool: json!({ "driver": {
+            "name": "ward",
+            "version": env!("CARGO_PKG_VERSION"),
+            "informationUri": "https://example.invalid/ward",
+            "rules": rules,
+        }}),
+        results: SarifResults {
+            findings: &report.findings,
+            index,
+            files,
+        },
+    }
+}
+
+/// A SARIF log of one run; its members written in the order `serde_json::Value` writes them
+/// (by name), as the document was when it was built whole.
+struct Sarif<'a> {
+    tool: Value,
+    results: SarifResults<'a>,
+}
+
+impl serde::Serialize for Sarif<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        struct Run<'r>(&'r Sarif<'r>);
+        impl serde::Serialize for Run<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut run = serializer.serialize_map(Some(2))?;
+                run.serialize_entry("results", &self.0.results)?;
+                run.serialize_entry("tool", &self.0.tool)?;
+                run.end()
             }
-            json!({
-                "ruleId": f.vulnerability,
-                "ruleIndex": index[f.vulnerability.as_str()],
-                "level": if f.kind == FindingKind::Informational { "note" } else { level(f.priority) },
-                "message": { "text": message(f) },
-                "locations": [location],
-                "partialFingerprints": {
-                    "wardFinding/v1": format!("{}|{}|{}|{}", f.vulnerability, f.asset, f.component.name, f.component.version.as_deref().unwrap_or("")),
-                },
-                "properties": {
-                    "priority": f.priority,
-                    "severity": f.severity,
-                    "kind": f.kind,
-                    "confidence": f.confidence,
-                    "kev": f.kev,
-                    "epss": f.epss,
-                    "fixed_versions": f.fixed_versions,
-                    "cpe": f.component.cpe,
-                    "purl": f.component.purl,
-                },
-            })
+        }
+        let mut log = serializer.serialize_map(Some(3))?;
+        log.serialize_entry(
+            "$schema",
+            "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
+        )?;
+        log.serialize_entry("runs", &[Run(self)])?;
+        log.serialize_entry("version", "2.1.0")?;
+        log.end()
+    }
+}
+
+/// A run's results, each built as it is written.
+struct SarifResults<'a> {
+    findings: &'a [Finding],
+    /// Each vulnerability's place among the rules.
+    index: HashMap<&'a str, usize>,
+    /// Each asset's inventory file.
+    files: HashMap<&'a str, &'a String>,
+}
+
+impl serde::Serialize for SarifResults<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.findings.len()))?;
+        for f in self.findings {
+            seq.serialize_element(&self.result(f))?;
+        }
+        seq.end()
+    }
+}
+
+impl SarifResults<'_> {
+    fn result(&self, f: &Finding) -> Value {
+        let mut location = json!({
+            "logicalLocations": [{
+                "name": f.component.name,
+                "fullyQualifiedName": format!("{}/{}@{}", f.asset, f.component.name, f.component.version.as_deref().unwrap_or("")),
+                "kind": "module",
+            }]
+        });
+        if let Some(file) = self.files.get(f.asset.as_str()) {
+            location["physicalLocation"] = json!({ "artifactLocation": { "uri": file } });
+        }
+        json!({
+            "ruleId": f.vulnerability,
+            "ruleIndex": self.index[f.vulnerability.as_str()],
+            "level": if f.kind == FindingKind::Informational { "note" } else { level(f.priority) },
+            "message": { "text": message(f) },
+            "locations": [location],
+            "partialFingerprints": {
+                "wardFinding/v1": format!("{}|{}|{}|{}", f.vulnerability, f.asset, f.component.name, f.component.version.as_deref().unwrap_or("")),
+            },
+            "properties": {
+                "priority": f.priority,
+                "severity": f.severity,
+                "kind": f.kind,
+                "confidence": f.confidence,
+                "kev": f.kev,
+                "epss": f.epss,
+                "fixed_versions": f.fixed_versions,
+                "cpe": f.component.cpe,
+                "purl": f.component.purl,
+            },
         })
-        .collect();
-    json!({
-        "$schema": "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": "ward",
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": "https://example.invalid/ward",
-                "rules": rules,
-            }},
-            "results": results,
-        }],
-    })
+    }
 }
 
 /// The vulnerabilities found, once per vulnerability and product (its purl, else its CPE):

@@ -249,13 +249,20 @@ pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     let mut report = scan_inventory(&store, &inventory, &policy).await?;
     store.close().await;
     ward_matching::vex::apply(&mut report, &inventory, &statements);
-    print_report(
+    let printed = print_report(
         &report,
         &inventory,
         &sources,
         args.format,
         args.view.layout(),
-    )?;
+    );
+    // A reader that stops early (`ward scan … | head`) is no error: the exit code still says
+    // what the scan found.
+    if let Err(e) = printed
+        && !is_broken_pipe(&e)
+    {
+        return Err(e);
+    }
     Ok(exit_code(&report, args.fail_on))
 }
 
@@ -279,13 +286,37 @@ pub(crate) fn print_report(
     match format {
         ScanFormat::Json => write_json(report)?,
         ScanFormat::Sarif => write_json(&output::sarif(report, inventory, sources))?,
-        ScanFormat::Csv => print!("{}", output::csv(report)?),
+        ScanFormat::Csv => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(output::csv(report)?.as_bytes())?;
+            out.flush()?;
+        }
         ScanFormat::Openvex => write_json(&output::openvex(report))?,
         ScanFormat::CyclonedxVex => write_json(&output::cyclonedx_vex(report))?,
         ScanFormat::CsafVex => write_json(&output::csaf_vex(report))?,
-        ScanFormat::Table => output::table(report, inventory, layout),
+        ScanFormat::Table => {
+            use std::io::Write;
+            // Written through one buffer: stdout alone writes a line at a time.
+            let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+            output::table(&mut out, report, inventory, layout)?;
+            out.flush()?;
+        }
     }
     Ok(())
+}
+
+/// Whether writing failed because the reader of standard output went away.
+pub(crate) fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(serde_json::Error::io_error_kind)
+                == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 pub(crate) fn exit_code(report: &ScanReport, fail_on: Option<FailOn>) -> u8 {

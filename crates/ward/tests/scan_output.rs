@@ -132,3 +132,38 @@ fn sarif() {
         ".runs[].tool.driver.version" => "[version]",
     });
 }
+
+/// A reader that goes away before the report is written (`ward scan … | head -0`) is no
+/// failure of the scan: no panic, no error, and the exit code still says what was found.
+#[test]
+fn a_reader_that_stops_early_leaves_the_exit_code_to_the_findings() {
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("ward.db");
+    let o = ward(&db)
+        .args(["db", "import", p(&demo.join("feeds"))])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for format in ["table", "json", "csv", "sarif", "openvex"] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
+            .env("WARD_DB", &db)
+            .env_remove("XDG_DATA_HOME")
+            .current_dir(&demo)
+            .args(["scan", "--fail-on", "immediate", "--format", format])
+            .arg("st-elsewhere-trust.csv")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The read end closed before the scan has matched anything: its first write fails.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{format}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error"),
+            "{format}: {stderr}"
+        );
+    }
+}
