@@ -154,6 +154,16 @@ fn vex_statements_clear_findings_with_their_provenance() {
         .unwrap();
     assert_eq!(carried["status"], "not_affected");
     assert_eq!(carried["supplier"], "PACS vendor PSIRT");
+    // The document's id is a digest of its statements (written as they are built, and hashed
+    // the same way): the same scan, the same id.
+    let digest = |v: &Value| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(serde_json::to_string(v).unwrap()))
+    };
+    assert_eq!(
+        out["@id"],
+        format!("urn:ward:vex:{}", &digest(&out["statements"])[..32])
+    );
     if let Some(schema) = shared("vex/openvex_json_schema.json") {
         let script = format!(
             "import json, sys\nfrom jsonschema import Draft202012Validator\nschema = json.load(open({:?}))\nDraft202012Validator(schema).validate(json.load(sys.stdin))\n",
@@ -206,6 +216,29 @@ fn vex_statements_clear_findings_with_their_provenance() {
         .unwrap();
     assert_eq!(cleared["analysis"]["state"], "not_affected");
     assert_eq!(cleared["analysis"]["justification"], "code_not_reachable");
+    // Its serial number is drawn from a digest of its vulnerability entries, each naming a
+    // component listed.
+    let d = digest(&cdx_out["vulnerabilities"]);
+    assert_eq!(
+        cdx_out["serialNumber"],
+        format!(
+            "urn:uuid:{}-{}-4{}-8{}-{}",
+            &d[0..8],
+            &d[8..12],
+            &d[13..16],
+            &d[17..20],
+            &d[20..32]
+        )
+    );
+    let listed: Vec<&Value> = cdx_out["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["bom-ref"])
+        .collect();
+    for v in cdx_out["vulnerabilities"].as_array().unwrap() {
+        assert!(listed.contains(&&v["affects"][0]["ref"]), "{v}");
+    }
     let written = write(dir.path(), "ward.vex.cdx.json", &cdx_out.to_string());
     let again = json(&run(
         &db,
