@@ -3,26 +3,39 @@
 //! affected or under investigation adds its action to the finding's notes. When several
 //! statements speak to one finding, the latest (by timestamp) decides, as OpenVEX says.
 
+use std::collections::HashMap;
 use ward_model::cpe::Cpe;
-use ward_model::{Finding, Inventory, Purl, VexProduct, VexStatement};
+
+use ward_model::{Asset, Finding, Inventory, Purl, VexProduct, VexStatement};
 
 use crate::cpe_match::match_identity;
 use crate::scan::{ScanReport, Suppressed, recount};
 use crate::version;
 
+/// A statement's product as [`names`] reads it: its purl and CPE parsed once.
+struct Named {
+    purl: Option<Purl>,
+    cpe: Option<Cpe>,
+}
+
+impl Named {
+    fn of(products: &[VexProduct]) -> Vec<Self> {
+        products
+            .iter()
+            .map(|p| Self {
+                purl: p.purl.as_deref().and_then(|p| p.parse().ok()),
+                cpe: p.cpe.as_deref().and_then(|c| c.parse().ok()),
+            })
+            .collect()
+    }
+}
+
 /// Whether a statement's product names this component: the same package (purl type,
 /// namespace and name; the version when the product gives one) or the same CPE product (and
 /// version when given).
-fn names(
-    product: &VexProduct,
-    cpe: Option<&Cpe>,
-    purl: Option<&Purl>,
-    version: Option<&str>,
-) -> bool {
-    if let (Some(theirs), Some(ours)) = (
-        product.purl.as_deref().and_then(|p| p.parse::<Purl>().ok()),
-        purl,
-    ) && theirs.ty == ours.ty
+fn names(product: &Named, cpe: Option<&Cpe>, purl: Option<&Purl>, version: Option<&str>) -> bool {
+    if let (Some(theirs), Some(ours)) = (&product.purl, purl)
+        && theirs.ty == ours.ty
         && theirs.namespace == ours.namespace
         && theirs.name == ours.name
     {
@@ -32,10 +45,8 @@ fn names(
             (Some(_), None) => false,
         };
     }
-    if let (Some(theirs), Some(ours)) = (
-        product.cpe.as_deref().and_then(|c| c.parse::<Cpe>().ok()),
-        cpe,
-    ) && match_identity(&theirs, ours).is_some()
+    if let (Some(theirs), Some(ours)) = (&product.cpe, cpe)
+        && match_identity(theirs, ours).is_some()
     {
         return match (theirs.version.literal(), ours.version.literal().or(version)) {
             (None, _) => true,
@@ -60,13 +71,66 @@ fn speaks_of(statement: &VexStatement, finding: &Finding) -> bool {
     })
 }
 
+/// Statements filed by each vulnerability id they name (their own and their aliases), upper
+/// case: a finding is weighed against the statements that speak of it, not every statement.
+/// Weighed against all of them, a scan's own OpenVEX read back (9,233 statements for 9,233
+/// findings) took 1.8 s, and grew with the product of the two.
+struct Filed<'a> {
+    statements: &'a [VexStatement],
+    by_id: HashMap<String, Vec<usize>>,
+    /// Each statement's products and subcomponents, parsed once (a statement is weighed
+    /// against every finding of its vulnerability).
+    named: Vec<(Vec<Named>, Vec<Named>)>,
+}
+
+impl<'a> Filed<'a> {
+    fn new(statements: &'a [VexStatement]) -> Self {
+        let mut by_id: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, s) in statements.iter().enumerate() {
+            for id in std::iter::once(&s.vulnerability).chain(&s.aliases) {
+                let places = by_id.entry(id.to_ascii_uppercase()).or_default();
+                if places.last() != Some(&i) {
+                    places.push(i);
+                }
+            }
+        }
+        let named = statements
+            .iter()
+            .map(|s| (Named::of(&s.products), Named::of(&s.subcomponents)))
+            .collect();
+        Self {
+            statements,
+            by_id,
+            named,
+        }
+    }
+
+    /// The statements that speak of `finding` ([`speaks_of`]), in the order given.
+    fn speaking_of(
+        &self,
+        finding: &Finding,
+    ) -> impl Iterator<Item = (&'a VexStatement, &(Vec<Named>, Vec<Named>))> {
+        let mut places: Vec<usize> = std::iter::once(&finding.vulnerability)
+            .chain(&finding.aliases)
+            .filter_map(|id| self.by_id.get(&id.to_ascii_uppercase()))
+            .flatten()
+            .copied()
+            .collect();
+        places.sort_unstable();
+        places.dedup();
+        places
+            .into_iter()
+            .map(move |i| (&self.statements[i], &self.named[i]))
+    }
+}
+
 /// The statement that speaks to a finding on this asset, the latest first.
 fn statement_for<'a>(
-    statements: &'a [VexStatement],
+    filed: &Filed<'a>,
     finding: &Finding,
-    inventory: &Inventory,
+    asset: Option<&Asset>,
 ) -> Option<&'a VexStatement> {
-    let asset = inventory.assets.iter().find(|a| a.name == finding.asset)?;
+    let asset = asset?;
     let component = asset.components.iter().find(|c| {
         c.name == finding.component.name
             && (c.version == finding.component.version || c.version.is_none())
@@ -85,7 +149,7 @@ fn statement_for<'a>(
         .as_deref()
         .and_then(|c| c.parse::<Cpe>().ok())
         .or_else(|| component.cpe.clone());
-    let applies = |s: &&VexStatement| {
+    let applies = |&(s, (products, subcomponents)): &(&VexStatement, &(Vec<Named>, Vec<Named>))| {
         if !speaks_of(s, finding) {
             return false;
         }
@@ -95,27 +159,28 @@ fn statement_for<'a>(
             return true;
         }
         if s.subcomponents.is_empty() {
-            return s
-                .products
+            return products
                 .iter()
                 .any(|p| names(p, cpe.as_ref(), purl.as_ref(), version));
         }
         // A statement about parts of a product: the finding's component is one of the parts,
         // and the asset runs the product.
-        s.subcomponents
+        subcomponents
             .iter()
             .any(|p| names(p, cpe.as_ref(), purl.as_ref(), version))
             && asset.components.iter().any(|c| {
                 let cp = c.purl.as_deref().and_then(|p| p.parse::<Purl>().ok());
-                s.products
+                products
                     .iter()
                     .any(|p| names(p, c.cpe.as_ref(), cp.as_ref(), c.version.as_deref()))
             })
     };
-    statements
-        .iter()
+    // Of equally late statements, the last given decides (as when every statement was read).
+    filed
+        .speaking_of(finding)
         .filter(applies)
-        .max_by_key(|s| s.timestamp)
+        .max_by_key(|(s, _)| s.timestamp)
+        .map(|(s, _)| s)
 }
 
 /// Applies statements to a report: cleared findings move to `suppressed[]` with the statement;
@@ -124,9 +189,16 @@ pub fn apply(report: &mut ScanReport, inventory: &Inventory, statements: &[VexSt
     if statements.is_empty() {
         return;
     }
+    let filed = Filed::new(statements);
+    // By name, the first asset of that name (as a search from the start found it).
+    let mut assets: HashMap<&str, &Asset> = HashMap::new();
+    for a in &inventory.assets {
+        assets.entry(a.name.as_str()).or_insert(a);
+    }
     let mut kept = Vec::with_capacity(report.findings.len());
     for mut f in std::mem::take(&mut report.findings) {
-        let Some(s) = statement_for(statements, &f, inventory) else {
+        let asset = assets.get(f.asset.as_str()).copied();
+        let Some(s) = statement_for(&filed, &f, asset) else {
             kept.push(f);
             continue;
         };

@@ -378,3 +378,81 @@ fn the_node_project_openvex_document() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stderr(&o).contains("v>= 10.9.0"));
 }
+
+/// Statements are found by the vulnerability ids they name, not by reading every statement for
+/// every finding: one naming the vulnerability only as an alias, in another case, still
+/// speaks to it; thousands about other vulnerabilities for the same product do not; and of
+/// statements equally late, the last given still decides.
+#[test]
+fn statements_are_found_by_the_ids_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, inventory) = demo(dir.path());
+    let log4j = "pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1";
+    let scan = |statements: Vec<Value>| {
+        let doc = write(
+            dir.path(),
+            "many.openvex.json",
+            &json!({
+                "@context": "https://openvex.dev/ns/v0.2.0",
+                "@id": "https://example.org/vex/many",
+                "author": "PACS vendor PSIRT",
+                "timestamp": "2025-05-01T10:00:00Z",
+                "version": 1,
+                "statements": statements,
+            })
+            .to_string(),
+        );
+        let o = run(
+            &db,
+            &["scan", "--format", "json", "--vex", p(&doc), p(&inventory)],
+        );
+        assert!(o.status.code().is_some_and(|c| c <= 1), "{}", stderr(&o));
+        json(&o)
+    };
+    let others: Vec<Value> = (0..3000)
+        .map(|i| {
+            json!({"vulnerability": {"name": format!("CVE-2099-{i:05}")},
+                   "products": [{"@id": log4j}], "status": "not_affected",
+                   "justification": "component_not_present"})
+        })
+        .collect();
+    let by_alias = json!({"vulnerability": {"name": "GHSA-jfh8-c2jp-5v3q",
+                                            "aliases": ["cve-2021-44228"]},
+                          "products": [{"@id": log4j}], "status": "not_affected",
+                          "justification": "vulnerable_code_not_in_execute_path"});
+    let mut statements = others.clone();
+    statements.push(by_alias);
+    let report = scan(statements);
+    assert!(finding(&report, "pacs-web", "CVE-2021-44228").is_none());
+    // Cleared by a statement: that one only (the others listed are a source's word).
+    let by_statement: Vec<&Value> = report["suppressed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| !s["statement"].is_null())
+        .collect();
+    assert_eq!(by_statement.len(), 1, "{by_statement:?}");
+    assert_eq!(
+        by_statement[0]["statement"]["vulnerability"],
+        "GHSA-jfh8-c2jp-5v3q"
+    );
+
+    // Two statements at one time: the one given last decides, whichever it is.
+    let at = "2025-05-02T00:00:00Z";
+    let affected = json!({"vulnerability": {"name": "CVE-2021-44228"},
+                          "products": [{"@id": log4j}], "status": "affected",
+                          "action_statement": "upgrade to 2.17.1", "timestamp": at});
+    let cleared = json!({"vulnerability": {"name": "CVE-2021-44228"},
+                         "products": [{"@id": log4j}], "status": "not_affected",
+                         "justification": "vulnerable_code_not_present", "timestamp": at});
+    let mut statements = others.clone();
+    statements.extend([cleared.clone(), affected.clone()]);
+    let report = scan(statements);
+    let kept =
+        finding(&report, "pacs-web", "CVE-2021-44228").expect("the affected statement decides");
+    assert!(kept.to_string().contains("upgrade to 2.17.1"), "{kept}");
+    let mut statements = others;
+    statements.extend([affected, cleared]);
+    let report = scan(statements);
+    assert!(finding(&report, "pacs-web", "CVE-2021-44228").is_none());
+}
