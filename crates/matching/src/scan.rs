@@ -455,9 +455,9 @@ pub fn scan(
 }
 
 /// [`scan`] on up to `threads` threads of its own (the caller's among them), for a command
-/// that has the machine to itself: assets are matched independently, taken one at a time
-/// from a shared counter and put back in order, so the report is the same however many
-/// threads matched it.
+/// that has the machine to itself: runs of an asset's components ([`COMPONENTS_PER_UNIT`])
+/// are matched independently, taken one at a time from a shared counter and put back in
+/// order, so the report is the same however many threads matched it.
 pub fn scan_on(
     threads: usize,
     knowledge: &Knowledge,
@@ -465,41 +465,43 @@ pub fn scan_on(
     prioritiser: &(dyn Prioritiser + Sync),
 ) -> ScanReport {
     let assets = &inventory.assets;
-    let threads = threads.clamp(1, assets.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        loop {
-            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let Some(asset) = assets.get(i) else {
-                return done;
-            };
-            done.push((i, scan_asset(knowledge, asset, prioritiser)));
-        }
-    };
-    let mut matched = if threads == 1 {
-        work()
-    } else {
-        std::thread::scope(|s| {
-            let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
-            let mut all = work();
-            for other in others {
-                match other.join() {
-                    Ok(part) => all.extend(part),
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            all
+    // First each asset's subjects (what its components are matched as; the whole asset's are
+    // the context of each of its components), then runs of its components: one SBOM is one
+    // asset, and matched as a whole it had one core however many there were.
+    let prepared = on_threads(threads, assets.len(), |i| {
+        AssetSubjects::of(knowledge, &assets[i])
+    });
+    let units: Vec<(usize, std::ops::Range<usize>)> = assets
+        .iter()
+        .enumerate()
+        .flat_map(|(i, asset)| {
+            let n = asset.components.len();
+            (0..n.div_ceil(COMPONENTS_PER_UNIT).max(1)).map(move |k| {
+                (
+                    i,
+                    k * COMPONENTS_PER_UNIT..((k + 1) * COMPONENTS_PER_UNIT).min(n),
+                )
+            })
         })
-    };
-    matched.sort_unstable_by_key(|(i, _)| *i);
+        .collect();
+    let matched = on_threads(threads, units.len(), |u| {
+        let (i, range) = &units[u];
+        scan_components(
+            knowledge,
+            &assets[*i],
+            &prepared[*i],
+            range.clone(),
+            prioritiser,
+        )
+    });
+    drop(prepared);
     let mut report = ScanReport {
         // At their count: grown by doubling, each step copied every finding (752 bytes each).
-        findings: Vec::with_capacity(matched.iter().map(|(_, p)| p.findings.len()).sum()),
+        findings: Vec::with_capacity(matched.iter().map(|p| p.findings.len()).sum()),
         ..ScanReport::default()
     };
     let mut tally = Tally::default();
-    for (_, part) in matched {
+    for part in matched {
         report.findings.extend(part.findings);
         report.suppressed.extend(part.suppressed);
         report.unchecked.extend(part.unchecked);
@@ -584,21 +586,79 @@ struct AssetScan {
     tally: Tally,
 }
 
-fn scan_asset(
+/// Components matched as one piece of work: a 5,000-component SBOM is some 40 of them.
+const COMPONENTS_PER_UNIT: usize = 128;
+
+/// `work(0)`, `work(1)`, … `work(n - 1)` on up to `threads` threads (the caller's among
+/// them), each taking the next index from a shared counter; the results in index order, so
+/// they are the same however many threads worked.
+fn on_threads<T: Send>(threads: usize, n: usize, work: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    let threads = threads.clamp(1, n.max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let run = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if i >= n {
+                return done;
+            }
+            done.push((i, work(i)));
+        }
+    };
+    let mut all = if threads == 1 {
+        run()
+    } else {
+        std::thread::scope(|s| {
+            let others: Vec<_> = (1..threads).map(|_| s.spawn(run)).collect();
+            let mut all = run();
+            for other in others {
+                match other.join() {
+                    Ok(part) => all.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        })
+    };
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, t)| t).collect()
+}
+
+/// What an asset's components are matched as, each component's and all of them together.
+struct AssetSubjects {
+    each: Vec<Vec<Subject>>,
+    all: Vec<Subject>,
+}
+
+impl AssetSubjects {
+    fn of(knowledge: &Knowledge, asset: &Asset) -> Self {
+        let each: Vec<Vec<Subject>> = asset
+            .components
+            .iter()
+            .map(|c| subjects(knowledge, c))
+            .collect();
+        let all = each.iter().flatten().cloned().collect();
+        Self { each, all }
+    }
+}
+
+/// The findings of the asset's components in `range`, in their order.
+fn scan_components(
     knowledge: &Knowledge,
     asset: &Asset,
+    prepared: &AssetSubjects,
+    range: std::ops::Range<usize>,
     prioritiser: &(dyn Prioritiser + Sync),
 ) -> AssetScan {
     let mut report = ScanReport::default();
     let mut tally = Tally::default();
-    let subjects: Vec<Vec<Subject>> = asset
-        .components
+    let context = AssetContext {
+        components: &prepared.all,
+    };
+    for (component, subjects) in asset.components[range.clone()]
         .iter()
-        .map(|c| subjects(knowledge, c))
-        .collect();
-    let flat: Vec<Subject> = subjects.iter().flatten().cloned().collect();
-    let context = AssetContext { components: &flat };
-    for (component, subjects) in asset.components.iter().zip(&subjects) {
+        .zip(&prepared.each[range])
+    {
         let package = component
             .purl
             .as_deref()
@@ -1677,34 +1737,39 @@ mod tests {
             views.extend([adp, cna]);
         }
         let knowledge = Knowledge::from_parts(views, vec![], vec![]);
-        let inventory = Inventory {
-            assets: (0..7)
-                .map(|i| Asset {
-                    name: format!("epmm-{i}"),
-                    exposure: None,
-                    criticality: None,
-                    components: vec![Component {
-                        name: "Endpoint Manager Mobile".into(),
-                        vendor: Some("Ivanti".into()),
-                        version: Some(["12.1.0.0", "12.5.0.0"][i % 2].into()),
-                        cpe: None,
-                        purl: None,
-                        location: None,
-                        evidence: None,
-                    }],
-                })
-                .collect(),
+        let epmm = |i: usize| Component {
+            name: "Endpoint Manager Mobile".into(),
+            vendor: Some("Ivanti".into()),
+            version: Some(["12.1.0.0", "12.5.0.0"][i % 2].into()),
+            cpe: None,
+            purl: None,
+            location: None,
+            evidence: None,
         };
+        let asset = |name: String, components| Asset {
+            name,
+            exposure: None,
+            criticality: None,
+            components,
+        };
+        // Seven one-component assets, one with none, and one SBOM of 300 components (more than
+        // two runs of components matched apart).
+        let mut assets: Vec<Asset> = (0..7)
+            .map(|i| asset(format!("epmm-{i}"), vec![epmm(i)]))
+            .collect();
+        assets.push(asset("empty".into(), vec![]));
+        assets.push(asset("sbom".into(), (0..300).map(epmm).collect()));
+        let inventory = Inventory { assets };
         let one = scan(&knowledge, &inventory, &Scheduled);
         assert_eq!(
             one.findings.len(),
-            4 * 3,
-            "the four assets on 12.1, each vulnerability"
+            (4 + 150) * 3,
+            "the components on 12.1, each vulnerability"
         );
         assert_eq!(
             one.suppressed.len(),
-            3 * 3,
-            "the three on 12.5: the ADP overruled"
+            (3 + 150) * 3,
+            "those on 12.5: the ADP overruled"
         );
         let json = |r: &ScanReport| serde_json::to_value(r).expect("a report serialises");
         for threads in [2, 3, 16] {

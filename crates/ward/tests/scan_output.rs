@@ -15,15 +15,21 @@ fn scan(format: &str) -> String {
     scan_with(format, &[])
 }
 
-fn scan_with(format: &str, extra: &[&str]) -> String {
+/// The demo's folder, and a fresh database in `dir` with the demo's feeds imported.
+fn demo_db(dir: &std::path::Path) -> (PathBuf, PathBuf) {
     let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo");
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ward.db");
+    let db = dir.join("ward.db");
     let o = ward(&db)
         .args(["db", "import", p(&demo.join("feeds"))])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    (demo, db)
+}
+
+fn scan_with(format: &str, extra: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let (demo, db) = demo_db(dir.path());
     let o = ward(&db)
         .current_dir(&demo)
         .args([
@@ -137,14 +143,8 @@ fn sarif() {
 /// failure of the scan: no panic, no error, and the exit code still says what was found.
 #[test]
 fn a_reader_that_stops_early_leaves_the_exit_code_to_the_findings() {
-    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("demo");
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("ward.db");
-    let o = ward(&db)
-        .args(["db", "import", p(&demo.join("feeds"))])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (demo, db) = demo_db(dir.path());
     for format in ["table", "json", "csv", "sarif", "openvex"] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_ward"))
             .env("WARD_DB", &db)
