@@ -439,8 +439,8 @@ pub fn entries_needed(
                 .iter()
                 .any(|c| c.product.literal().is_some_and(|p| products.contains(p)))
             || entry
-                .derived_key()
-                .is_some_and(|(_, p)| products.contains(&p))
+                .derived_product()
+                .is_some_and(|p| products.contains(&p))
             || may_take_part_in_inversion(entry)
     })
 }

@@ -337,6 +337,14 @@ impl Affected {
         let product = normalise_name(self.product.as_deref().or(self.package_name.as_deref())?)?;
         Some((vendor, product))
     }
+
+    /// The product of [`Self::derived_key`], when it has one, without building its vendor.
+    pub fn derived_product(&self) -> Option<String> {
+        if is_placeholder(self.vendor.as_deref()?.trim()) {
+            return None;
+        }
+        normalise_name(self.product.as_deref().or(self.package_name.as_deref())?)
+    }
 }
 
 /// True when `normalise_name(raw)` would equal `key`, without allocating (matching calls this
@@ -399,14 +407,38 @@ pub fn normalised_eq(raw: &str, key: &str) -> bool {
     want.next().is_none()
 }
 
+/// An empty name or one of the placeholders CVE records use for none (`n/a`, `-`); trimmed.
+fn is_placeholder(trimmed: &str) -> bool {
+    trimmed.is_empty() || trimmed.eq_ignore_ascii_case("n/a") || trimmed == "-"
+}
+
 /// Lower-cases a vendor or product name and joins its words with `_`, as CPE names do.
 /// `n/a` and empty names (common placeholders in CVE records) give `None`.
 pub fn normalise_name(name: &str) -> Option<String> {
     let trimmed = name.trim();
-    if trimmed.is_empty() || trimmed.eq_ignore_ascii_case("n/a") || trimmed == "-" {
+    if is_placeholder(trimmed) {
         return None;
     }
     let mut out = String::with_capacity(trimmed.len());
+    if trimmed.is_ascii() {
+        // Nearly every name: byte by byte, rather than through `char::to_lowercase`'s
+        // iterators (a scan normalises each of the ~90,000 entries it reads; this was 5% of
+        // a 5,000-component scan). The same result: the ASCII characters `split_whitespace`
+        // splits at, and ASCII lower case.
+        let mut space = false;
+        for b in trimmed.bytes() {
+            if matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r') {
+                space = true;
+                continue;
+            }
+            if space {
+                out.push('_');
+                space = false;
+            }
+            out.push(char::from(b.to_ascii_lowercase()));
+        }
+        return Some(out);
+    }
     for word in trimmed.split_whitespace() {
         if !out.is_empty() {
             out.push('_');
@@ -574,6 +606,78 @@ mod tests {
         assert_eq!(normalise_name("  Ivanti ").as_deref(), Some("ivanti"));
         assert_eq!(normalise_name("n/a"), None);
         assert_eq!(normalise_name(""), None);
+    }
+
+    /// The ASCII path gives what the general one (every character's Unicode lower case, words
+    /// split at Unicode white space) gives.
+    #[test]
+    fn ascii_names_normalise_as_any_name_does() {
+        let general = |name: &str| -> String {
+            let mut out = String::new();
+            for word in name.trim().split_whitespace() {
+                if !out.is_empty() {
+                    out.push('_');
+                }
+                out.extend(word.chars().flat_map(char::to_lowercase));
+            }
+            out
+        };
+        let names = [
+            "Endpoint Manager Mobile",
+            "  Ivanti\t",
+            "A\x0bB",
+            "A\x0cB\rC\nD",
+            "a \t\n b",
+            "Node.js_Module-X/Y",
+            "ALL CAPS 123",
+            "x\x1fy",
+            "~!@#$%^&*()[]{}",
+        ];
+        for name in names {
+            assert!(name.is_ascii());
+            assert_eq!(
+                normalise_name(name).as_deref(),
+                Some(general(name).as_str()),
+                "{name:?}"
+            );
+        }
+        // Every ASCII byte, alone and between letters.
+        for b in 0u8..128 {
+            let c = char::from(b);
+            for name in [format!("A{c}b"), format!("{c}{c}Z")] {
+                let expected = general(&name);
+                let got = normalise_name(&name);
+                if expected.is_empty() || expected == "-" {
+                    assert_eq!(got, None, "{name:?}");
+                } else {
+                    assert_eq!(got.as_deref(), Some(expected.as_str()), "{name:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_derived_product_is_the_derived_keys() {
+        let entry = |vendor: Option<&str>, product: Option<&str>, package: Option<&str>| Affected {
+            vendor: vendor.map(str::to_owned),
+            product: product.map(str::to_owned),
+            package_name: package.map(str::to_owned),
+            cpes: Vec::new(),
+            default_status: None,
+            versions: Vec::new(),
+        };
+        for vendor in [None, Some("Ivanti"), Some(" n/A "), Some("-"), Some(" ")] {
+            for product in [None, Some("Endpoint Manager Mobile"), Some("n/a")] {
+                for package in [None, Some("epmm-server")] {
+                    let a = entry(vendor, product, package);
+                    assert_eq!(
+                        a.derived_product(),
+                        a.derived_key().map(|(_, p)| p),
+                        "{a:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

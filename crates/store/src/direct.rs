@@ -41,14 +41,58 @@ pub(crate) async fn views(
             crate::cpu::run(move || read(&file, &run, &decode))
         }))
         .await?;
-    let mut views = Vec::new();
+    let Some(parts) = parts.into_iter().collect::<Option<Vec<Vec<Advisory>>>>() else {
+        return Ok(None);
+    };
+    // Put together in a list allocated once at its length: extended part by part, the list
+    // doubled and copied on the way (a 5,000-component scan's views are 10 MB of it).
+    let mut views = Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for part in parts {
-        match part {
-            Some(part) => views.extend(part),
-            None => return Ok(None),
-        }
+        views.extend(part);
     }
     Ok(Some(views))
+}
+
+/// The vulnerabilities (sorted, once each) with a view indexed under one of `pairs` (vendor,
+/// product), under one of `products` (any vendor), or under every product (`*`): one
+/// statement, the lists bound as JSON arrays. Through sqlx's pool the same lookups took three
+/// statements of 2,000 pairs each and 57–65 ms for a 5,000-component scan; here about 24 ms.
+/// `None` when the file cannot be opened for reading here.
+pub(crate) async fn vulnerabilities(
+    file: &Arc<Path>,
+    pairs: &[(&str, &str)],
+    products: &[&str],
+) -> Result<Option<Vec<String>>> {
+    let file = file.clone();
+    let pairs = serde_json::to_string(pairs).expect("a list of string pairs serialises");
+    let products = serde_json::to_string(products).expect("a list of strings serialises");
+    crate::cpu::run(move || {
+        let Some(conn) = open(
+            &file,
+            OpenFlags::SQLITE_OPEN_READ_ONLY,
+            "looking up products through the pool",
+        ) else {
+            return Ok(None);
+        };
+        conn.busy_timeout(Duration::from_secs(30))?;
+        // As in `read`: the index pages are passed over about once, and the default 2 MiB
+        // cache would stay in the process's heap for the rest of a scan.
+        conn.execute_batch("PRAGMA cache_size = -512")?;
+        let mut statement = conn.prepare(
+            "SELECT a.vuln_id FROM json_each(?1) AS k JOIN advisory_product a
+                 ON a.vendor = json_extract(k.value, '$[0]')
+                AND a.product = json_extract(k.value, '$[1]')
+             UNION SELECT vuln_id FROM advisory_product
+                 WHERE product IN (SELECT value FROM json_each(?2))
+             UNION SELECT vuln_id FROM advisory_product WHERE vendor = '*'
+             ORDER BY 1",
+        )?;
+        let ids = statement
+            .query_map([&pairs, &products], |row| row.get::<_, String>(0))?
+            .collect::<rusqlite::Result<Vec<String>>>()?;
+        Ok(Some(ids))
+    })
+    .await
 }
 
 /// A connection of its own to the database in `file` (beside the pool, one thread's: no

@@ -156,17 +156,27 @@ impl Store {
         &self,
         keys: &[(Option<String>, String)],
     ) -> Result<Vec<String>> {
-        let mut conn = self.pool.acquire().await?;
-        let mut ids: HashSet<String> = HashSet::new();
         let pairs: Vec<(&str, &str)> = keys
             .iter()
             .filter_map(|(v, p)| v.as_deref().map(|v| (v, p.as_str())))
             .collect();
+        let products: Vec<&str> = keys
+            .iter()
+            .filter(|(v, _)| v.is_none())
+            .map(|(_, p)| p.as_str())
+            .collect();
+        if let Some(file) = &self.sqlite_file
+            && let Some(ids) = crate::direct::vulnerabilities(file, &pairs, &products).await?
+        {
+            return Ok(ids);
+        }
+        let mut conn = self.pool.acquire().await?;
+        let mut ids: HashSet<String> = HashSet::new();
         for chunk in pairs.chunks(CHUNK) {
-            let mut q = Sql::new(
-                self.backend,
-                "SELECT DISTINCT vuln_id FROM advisory_product WHERE (vendor, product) IN (VALUES ",
-            );
+            // The pairs as a table joined to the primary key: SQLite plans `(vendor, product)
+            // IN (VALUES …)` as a scan of the whole table (91 ms for a 5,000-component scan's
+            // 5,000 pairs, where the join's lookups take a third of that).
+            let mut q = Sql::new(self.backend, "WITH k(vendor, product) AS (VALUES ");
             let mut list = q.separated(", ");
             for (vendor, product) in chunk {
                 list.push("(")
@@ -174,18 +184,16 @@ impl Store {
                     .push_unseparated(", ");
                 list.push_bind_unseparated(*product).push_unseparated(")");
             }
-            q.push(")");
+            q.push(
+                ") SELECT DISTINCT a.vuln_id FROM k JOIN advisory_product a \
+                 ON a.vendor = k.vendor AND a.product = k.product",
+            );
             ids.extend(
                 q.build_query_scalar::<String>()
                     .fetch_all(&mut *conn)
                     .await?,
             );
         }
-        let products: Vec<&str> = keys
-            .iter()
-            .filter(|(v, _)| v.is_none())
-            .map(|(_, p)| p.as_str())
-            .collect();
         for chunk in products.chunks(CHUNK) {
             let mut q = Sql::new(
                 self.backend,

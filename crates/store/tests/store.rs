@@ -605,6 +605,74 @@ async fn views_load_in_order_whole_or_for_matching(db: TestDb) {
     );
 }
 
+/// The vulnerabilities a scan loads: those with a view under one of its (vendor, product)
+/// pairs, under one of its products whatever the vendor (a component named without one), or
+/// under every product (a wildcard CPE), each once and in order. A SQLite file answers this
+/// straight from the file, PostgreSQL through the pool; both must say the same.
+async fn vulnerabilities_are_found_by_pair_by_product_and_by_wildcard(db: TestDb) {
+    let store = open(&db).await;
+    let named = |id: &str, vendor: &str, product: &str| {
+        let mut view = epmm(13, "1.0");
+        view.id = id.into();
+        view.affected[0].vendor = Some(vendor.into());
+        view.affected[0].product = Some(product.into());
+        view
+    };
+    let mut wildcard = Advisory::new("CVE-2025-0009", SourceId::Nvd);
+    wildcard.configurations = vec![
+        serde_json::from_value(serde_json::json!({
+            "nodes": [{"cpe_match": [{"vulnerable": true, "criteria": "cpe:2.3:a:*:*:*:*:*:*:*:*:*:*"}]}]
+        }))
+        .unwrap(),
+    ];
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisories(&[
+        named("CVE-2025-0003", "Acme", "Widget"),
+        named("CVE-2025-0001", "Other", "Widget"),
+        named("CVE-2025-0002", "Acme", "Gadget"),
+        named("CVE-2025-0004", "Acme", "Gizmo"),
+        wildcard,
+    ])
+    .await
+    .unwrap();
+    // A second source's view of one of them: still listed once.
+    let mut again = named("CVE-2025-0003", "Acme", "Widget");
+    again.source = SourceId::Nvd;
+    tx.upsert_advisory(&again).await.unwrap();
+    tx.commit(&serde_json::json!({})).await.unwrap();
+
+    let ids = async |keys: &[(Option<&str>, &str)]| {
+        let keys: Vec<(Option<String>, String)> = keys
+            .iter()
+            .map(|(v, p)| (v.map(str::to_owned), (*p).to_owned()))
+            .collect();
+        store.vulnerabilities_for_products(&keys).await.unwrap()
+    };
+    assert_eq!(
+        ids(&[(Some("acme"), "widget")]).await,
+        ["CVE-2025-0003", "CVE-2025-0009"]
+    );
+    assert_eq!(
+        ids(&[(None, "widget"), (Some("acme"), "gadget")]).await,
+        [
+            "CVE-2025-0001",
+            "CVE-2025-0002",
+            "CVE-2025-0003",
+            "CVE-2025-0009"
+        ]
+    );
+    // A pair is a pair: the vendor of one and the product of another name nothing.
+    assert_eq!(
+        ids(&[(Some("acme"), "nothing"), (Some("other"), "gadget")]).await,
+        ["CVE-2025-0009"]
+    );
+    // Names with quotes and brackets are values, not JSON or SQL.
+    assert_eq!(
+        ids(&[(Some("a\"],[\"b"), "x'); --")]).await,
+        ["CVE-2025-0009"]
+    );
+}
+
 ward_testdata::backend_tests!(
     a_copy_knows_every_table_and_reads_back_equal,
     reads_do_not_wait_behind_writers_queued_for_an_import,
@@ -615,4 +683,5 @@ ward_testdata::backend_tests!(
     rejected_record_withdraws_the_cve,
     epss_keeps_the_latest_score_date,
     views_load_in_order_whole_or_for_matching,
+    vulnerabilities_are_found_by_pair_by_product_and_by_wildcard,
 );

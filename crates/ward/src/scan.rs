@@ -263,7 +263,12 @@ pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     {
         return Err(e);
     }
-    Ok(exit_code(&report, args.fail_on))
+    let code = exit_code(&report, args.fail_on);
+    // As with the knowledge: the process ends here, and freeing tens of thousands of findings
+    // and components one allocation at a time was 4% of a 5,000-component scan's time.
+    std::mem::forget(report);
+    std::mem::forget(inventory);
+    Ok(code)
 }
 
 pub(crate) fn print_report(
