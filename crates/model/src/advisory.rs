@@ -614,7 +614,7 @@ mod tests {
     fn ascii_names_normalise_as_any_name_does() {
         let general = |name: &str| -> String {
             let mut out = String::new();
-            for word in name.trim().split_whitespace() {
+            for word in name.split_whitespace() {
                 if !out.is_empty() {
                     out.push('_');
                 }
