@@ -67,17 +67,9 @@ pub(crate) async fn vulnerabilities(
     let pairs = serde_json::to_string(pairs).expect("a list of string pairs serialises");
     let products = serde_json::to_string(products).expect("a list of strings serialises");
     crate::cpu::run(move || {
-        let Some(conn) = open(
-            &file,
-            OpenFlags::SQLITE_OPEN_READ_ONLY,
-            "looking up products through the pool",
-        ) else {
+        let Some(conn) = reader(&file, "looking up products through the pool")? else {
             return Ok(None);
         };
-        conn.busy_timeout(Duration::from_secs(30))?;
-        // As in `read`: the index pages are passed over about once, and the default 2 MiB
-        // cache would stay in the process's heap for the rest of a scan.
-        conn.execute_batch("PRAGMA cache_size = -512")?;
         let mut statement = conn.prepare(
             "SELECT a.vuln_id FROM json_each(?1) AS k JOIN advisory_product a
                  ON a.vendor = json_extract(k.value, '$[0]')
@@ -107,20 +99,25 @@ pub(crate) fn open(file: &Path, flags: OpenFlags, fallback: &str) -> Option<Conn
     }
 }
 
-/// One part: the views of the ids in `ids_json` (a JSON array, read by SQLite's `json_each`:
-/// one statement, however many ids).
-fn read(file: &Path, ids_json: &str, decode: &Decode) -> Result<Option<Vec<Advisory>>> {
-    let Some(conn) = open(
-        file,
-        OpenFlags::SQLITE_OPEN_READ_ONLY,
-        "reading views through the pool",
-    ) else {
+/// A read-only connection for one bulk read ([`open`]), waiting up to 30 s for a writer,
+/// with a 512 KiB page cache: each page is passed over about once, and SQLite's default 2 MiB
+/// per connection only held pages already read (4 MiB of a 5,000-component scan's peak on two
+/// cores).
+fn reader(file: &Path, fallback: &str) -> Result<Option<Connection>> {
+    let Some(conn) = open(file, OpenFlags::SQLITE_OPEN_READ_ONLY, fallback) else {
         return Ok(None);
     };
     conn.busy_timeout(Duration::from_secs(30))?;
-    // Each page is passed over once: SQLite's default 2 MiB cache per connection only held
-    // pages already read (4 MiB of a 5,000-component scan's peak on two cores).
     conn.execute_batch("PRAGMA cache_size = -512")?;
+    Ok(Some(conn))
+}
+
+/// One part: the views of the ids in `ids_json` (a JSON array, read by SQLite's `json_each`:
+/// one statement, however many ids).
+fn read(file: &Path, ids_json: &str, decode: &Decode) -> Result<Option<Vec<Advisory>>> {
+    let Some(conn) = reader(file, "reading views through the pool")? else {
+        return Ok(None);
+    };
     // Counted first (from the index alone), so that the list is allocated once at its size:
     // grown by doubling, each step was fresh memory to fault in and a copy of every view.
     let count: i64 = conn.query_row(

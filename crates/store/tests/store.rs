@@ -673,6 +673,46 @@ async fn vulnerabilities_are_found_by_pair_by_product_and_by_wildcard(db: TestDb
     );
 }
 
+/// A slice carries the KEV and EPSS entries of the vulnerabilities it holds and of the CVEs
+/// their views alias (an OSV record filed under its own id), each once, in order.
+async fn a_slice_carries_the_exploit_data_of_its_ids_and_their_aliases(db: TestDb) {
+    let store = open(&db).await;
+    let mut osv = epmm(13, "1.0");
+    osv.id = "GHSA-0000-0000-0001".into();
+    osv.source = SourceId::Osv("GHSA".into());
+    osv.aliases = vec!["CVE-2025-4428".into(), "CVE-2025-4427".into()];
+    let kev = |cve: &str| KevEntry {
+        cve_id: cve.into(),
+        ..KevEntry::default()
+    };
+    let epss = |cve: &str| Epss {
+        cve_id: cve.into(),
+        score: 0.9,
+        percentile: 0.99,
+        model_version: None,
+        score_date: chrono::NaiveDate::from_ymd_opt(2025, 6, 1),
+    };
+    let mut tx = store.begin_import().await.unwrap();
+    tx.upsert_advisories(&[epmm(13, "1.0"), osv]).await.unwrap();
+    for cve in ["CVE-2025-4427", "CVE-2025-4428", "CVE-2025-9999"] {
+        tx.upsert_kev(&kev(cve)).await.unwrap();
+        tx.upsert_epss(&epss(cve)).await.unwrap();
+    }
+    tx.commit(&serde_json::json!({})).await.unwrap();
+
+    let slice = store
+        .load_for_products(&[(Some("ivanti".into()), "endpoint_manager_mobile".into())])
+        .await
+        .unwrap();
+    let mut ids: Vec<&str> = slice.advisories.iter().map(|a| a.id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["CVE-2025-4427", "GHSA-0000-0000-0001"]);
+    let kev_ids: Vec<&str> = slice.kev.iter().map(|k| k.cve_id.as_str()).collect();
+    assert_eq!(kev_ids, ["CVE-2025-4427", "CVE-2025-4428"]);
+    let epss_ids: Vec<&str> = slice.epss.iter().map(|e| e.cve_id.as_str()).collect();
+    assert_eq!(epss_ids, ["CVE-2025-4427", "CVE-2025-4428"]);
+}
+
 ward_testdata::backend_tests!(
     a_copy_knows_every_table_and_reads_back_equal,
     reads_do_not_wait_behind_writers_queued_for_an_import,
@@ -684,4 +724,5 @@ ward_testdata::backend_tests!(
     epss_keeps_the_latest_score_date,
     views_load_in_order_whole_or_for_matching,
     vulnerabilities_are_found_by_pair_by_product_and_by_wildcard,
+    a_slice_carries_the_exploit_data_of_its_ids_and_their_aliases,
 );
