@@ -253,52 +253,29 @@ impl Store {
 
     async fn load(&self, ids: &[String], decode: &Decode) -> Result<KnowledgeSlice> {
         let mut slice = KnowledgeSlice::default();
-        // The KEV and EPSS entries of the ids asked are read through the pool while the views
-        // are read beside it.
-        let (direct, exploits) = tokio::join!(
-            async {
-                match &self.sqlite_file {
-                    Some(file) => crate::direct::views(file, ids, decode).await,
-                    None => Ok(None),
-                }
-            },
-            self.exploit_entries(ids, &mut slice)
-        );
-        exploits?;
-        match direct? {
+        let direct = match &self.sqlite_file {
+            Some(file) => crate::direct::views(file, ids, decode).await?,
+            None => None,
+        };
+        match direct {
             Some(views) => slice.advisories = views,
             None => self.load_views(ids, decode, &mut slice).await?,
         }
+        let mut conn = self.pool.acquire().await?;
         // KEV and EPSS are keyed by CVE: also load them for the CVEs that views filed under
         // another id (an OSV record aliasing several CVEs) alias.
-        let mut aliased: Vec<String> = slice
-            .advisories
-            .iter()
-            .flat_map(|a| &a.aliases)
-            .filter(|a| a.starts_with("CVE-") && ids.binary_search(a).is_err())
-            .cloned()
-            .collect();
-        aliased.sort();
-        aliased.dedup();
-        let mut more = KnowledgeSlice::default();
-        self.exploit_entries(&aliased, &mut more).await?;
-        slice.kev.append(&mut more.kev);
-        slice.epss.append(&mut more.epss);
-        // In order, once each (a caller's ids out of order could have asked for one twice).
-        slice.kev.sort_by(|a, b| a.cve_id.cmp(&b.cve_id));
-        slice.kev.dedup_by(|a, b| a.cve_id == b.cve_id);
-        slice.epss.sort_by(|a, b| a.cve_id.cmp(&b.cve_id));
-        slice.epss.dedup_by(|a, b| a.cve_id == b.cve_id);
-        Ok(slice)
-    }
-
-    /// The KEV and EPSS entries of these vulnerabilities (sorted ids), added to `slice`.
-    async fn exploit_entries(&self, ids: &[String], slice: &mut KnowledgeSlice) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut conn = self.pool.acquire().await?;
-        for chunk in ids.chunks(CHUNK) {
+        let mut exploit_ids: Vec<String> = ids.to_vec();
+        exploit_ids.extend(
+            slice
+                .advisories
+                .iter()
+                .flat_map(|a| &a.aliases)
+                .filter(|a| a.starts_with("CVE-"))
+                .cloned(),
+        );
+        exploit_ids.sort();
+        exploit_ids.dedup();
+        for chunk in exploit_ids.chunks(CHUNK) {
             let mut q = Sql::new(
                 self.backend,
                 "SELECT vuln_id, payload FROM kev WHERE vuln_id IN (",
@@ -331,7 +308,7 @@ impl Store {
                 });
             }
         }
-        Ok(())
+        Ok(slice)
     }
 
     /// The views through the pool (PostgreSQL, or a SQLite database that is not a plain file).
