@@ -407,20 +407,26 @@ pub(crate) async fn run(args: HuntArgs) -> anyhow::Result<u8> {
         elapsed.as_secs_f64(),
         report.sightings.len()
     );
-    match args.format {
+    let text = match args.format {
         HuntFormat::Table => table(&report),
-        HuntFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&as_json(&report, &loaded))?
-        ),
-        HuntFormat::Stix => println!(
-            "{}",
-            serde_json::to_string_pretty(&stix_bundle(
-                &report,
-                chrono::Utc::now(),
-                &Sharing::of(&args, &loaded)
-            ))?
-        ),
+        HuntFormat::Json => serde_json::to_string_pretty(&as_json(&report, &loaded))?,
+        HuntFormat::Stix => serde_json::to_string_pretty(&stix_bundle(
+            &report,
+            chrono::Utc::now(),
+            &Sharing::of(&args, &loaded),
+        ))?,
+    };
+    // A reader that stops early (`ward hunt … | head`) is no failure of the hunt: the
+    // sightings are still reported to a server when asked, and the exit code still says what
+    // was found.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = writeln!(out, "{text}").and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            return Err(e.into());
+        }
     }
     if let (Some(url), Some(token)) = (&args.report, &args.token) {
         if report.sightings.is_empty() {
@@ -705,10 +711,9 @@ pub(crate) fn stix_bundle(
     }
 }
 
-fn table(report: &Report) {
+fn table(report: &Report) -> String {
     if report.sightings.is_empty() {
-        println!("No sightings.");
-        return;
+        return "No sightings.".into();
     }
     let mut t = Table::new();
     t.load_style(presets::UTF8_HORIZONTAL_ONLY)
@@ -737,5 +742,5 @@ fn table(report: &Report) {
             matched.join("\n"),
         ]);
     }
-    println!("{t}");
+    t.to_string()
 }

@@ -296,6 +296,32 @@ fn stix_indicators_with_every_operator_qualifier_and_validity() {
     assert_eq!(s["matched"][0]["field"], "cs-user-agent");
 }
 
+/// A reader that goes away before the report is written (`ward hunt … | head -0`) is no
+/// failure of the hunt: no panic, no error, and the exit code still says what was sighted.
+#[test]
+fn a_reader_that_stops_early_leaves_the_exit_code_to_the_sightings() {
+    for format in ["table", "json", "stix"] {
+        let mut child = StdCommand::new(env!("CARGO_BIN_EXE_ward"))
+            .args(["hunt", "--indicators"])
+            .arg(fixture("indicators/iocs.txt"))
+            .args(["--format", format])
+            .arg(fixture("access.log"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The read end closed before the hunt has read anything: its first write fails.
+        drop(child.stdout.take());
+        let o = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{format}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("error"),
+            "{format}: {stderr}"
+        );
+    }
+}
+
 #[test]
 fn plain_lists_in_text_and_csv_with_defanged_values() {
     let o = hunt(&[
