@@ -265,7 +265,7 @@ pub(crate) async fn run(args: ScanArgs) -> anyhow::Result<u8> {
     }
     let code = exit_code(&report, args.fail_on);
     // As with the knowledge: the process ends here, and freeing tens of thousands of findings
-    // and components one allocation at a time was 4% of a 5,000-component scan's time.
+    // and components one allocation at a time took ~10 ms of a 5,000-component scan's 0.4 s.
     std::mem::forget(report);
     std::mem::forget(inventory);
     Ok(code)
