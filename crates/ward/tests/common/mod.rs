@@ -22,6 +22,25 @@ pub fn run(db: impl AsRef<OsStr>, args: &[&str]) -> Output {
     ward(db).args(args).output().unwrap()
 }
 
+/// Runs `command` with its standard output a pipe whose read end is closed before the
+/// command writes (`ward … | head -0`), and asserts that it neither panicked nor printed an
+/// error; returns its exit code.
+pub fn exit_code_with_reader_gone(command: &mut std::process::Command) -> Option<i32> {
+    let mut child = command
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let o = child.wait_with_output().unwrap();
+    let err = stderr(&o);
+    assert!(
+        !err.contains("panicked") && !err.contains("error"),
+        "{command:?}: {err}"
+    );
+    o.status.code()
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
