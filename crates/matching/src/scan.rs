@@ -608,13 +608,23 @@ struct Shared {
     components: SharedSet<ComponentRef>,
     explanations: SharedSet<Explanation>,
     ssvc: SharedSet<ward_model::Ssvc>,
+    titles: SharedSet<str>,
+    /// A vulnerability's CVSS scores and severity, by its id (their scores are numbers: no
+    /// `Hash`), each way they were reported (one, but for a policy that weighs them per asset).
+    facts: std::sync::Mutex<HashMap<String, Vec<Facts>, Fast>>,
 }
+
+/// A vulnerability's CVSS scores and severity as a finding reports them.
+type Facts = (Arc<[ward_model::Cvss]>, Arc<Severity>);
 
 type SharedSet<T> = std::sync::Mutex<HashSet<Arc<T>, Fast>>;
 
 impl Shared {
     fn share(&self, findings: &mut [Box<Finding>]) {
-        fn one<T: std::hash::Hash + Eq>(set: &mut HashSet<Arc<T>, Fast>, item: &mut Arc<T>) {
+        fn one<T: std::hash::Hash + Eq + ?Sized>(
+            set: &mut HashSet<Arc<T>, Fast>,
+            item: &mut Arc<T>,
+        ) {
             match set.get(&**item) {
                 Some(kept) => *item = kept.clone(),
                 None => {
@@ -622,7 +632,7 @@ impl Shared {
                 }
             }
         }
-        fn lock<T>(set: &SharedSet<T>) -> std::sync::MutexGuard<'_, HashSet<Arc<T>, Fast>> {
+        fn lock<T: ?Sized>(set: &SharedSet<T>) -> std::sync::MutexGuard<'_, HashSet<Arc<T>, Fast>> {
             set.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
@@ -640,6 +650,34 @@ impl Shared {
         for f in findings.iter_mut() {
             if let Some(s) = &mut f.ssvc {
                 one(&mut ssvc, s);
+            }
+        }
+        drop(ssvc);
+        let mut titles = lock(&self.titles);
+        for f in findings.iter_mut() {
+            if let Some(t) = &mut f.title {
+                one(&mut titles, t);
+            }
+        }
+        drop(titles);
+        let mut facts = self
+            .facts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for f in findings.iter_mut() {
+            let known = match facts.get_mut(f.vulnerability.as_str()) {
+                Some(known) => known,
+                None => facts.entry(f.vulnerability.clone()).or_default(),
+            };
+            match known
+                .iter()
+                .find(|(cvss, severity)| *cvss == f.cvss && *severity == f.severity)
+            {
+                Some((cvss, severity)) => {
+                    f.cvss = cvss.clone();
+                    f.severity = severity.clone();
+                }
+                None => known.push((f.cvss.clone(), f.severity.clone())),
             }
         }
     }
@@ -1369,7 +1407,7 @@ fn match_one(
                 score: e.score,
                 percentile: e.percentile,
             }),
-        cvss,
+        cvss: cvss.into(),
         fixed_versions: fixed,
         priority: ward_model::Priority::Defer,
         explanation: Arc::new(Explanation {
@@ -1391,7 +1429,7 @@ fn match_one(
             notes,
             decision_points: Vec::new(),
         }),
-        title,
+        title: title.map(Arc::from),
         deadlines: Default::default(),
         ssvc: views
             .iter()
@@ -1403,11 +1441,11 @@ fn match_one(
             FindingKind::Vulnerability
         },
         informational,
-        severity: Severity::default(),
+        severity: Arc::default(),
     };
     let assessment = prioritiser.prioritise(&finding, asset);
-    finding.cvss = assessment.cvss;
-    finding.severity = severity(views, &finding.cvss);
+    finding.cvss = assessment.cvss.into();
+    finding.severity = Arc::new(severity(views, &finding.cvss));
     // The explanation is this finding's alone so far: no copy is made.
     let explanation = Arc::make_mut(&mut finding.explanation);
     if let Some(category) = &finding.informational {
@@ -1808,7 +1846,7 @@ mod tests {
                 deadlines: ward_model::Deadlines::default(),
                 decision_points: vec![],
                 notes: vec![],
-                cvss: vec![],
+                cvss: f.cvss.to_vec(),
             }
         }
     }
@@ -1832,6 +1870,14 @@ mod tests {
             let mut adp = Advisory::new(id, ward_model::SourceId::Adp("CISA-ADP".into()));
             adp.affected.push(affected(vec![], Status::Affected));
             let mut cna = Advisory::new(id, ward_model::SourceId::Cna("ivanti".into()));
+            cna.title = Some(format!("{id} in EPMM"));
+            cna.cvss.push(ward_model::Cvss {
+                version: ward_model::CvssVersion::V31,
+                vector: "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into(),
+                base_score: 9.8,
+                source: "ivanti".into(),
+                published_score: None,
+            });
             let range = |from: &str, to: &str, status| ward_model::AffectedVersion {
                 version: from.into(),
                 status,
@@ -1938,6 +1984,16 @@ mod tests {
             assert_eq!((a.len(), b.len()), (1, 1), "{threads} threads");
             assert!(Arc::ptr_eq(&a[0].component, &b[0].component));
             assert!(Arc::ptr_eq(&a[0].explanation, &b[0].explanation));
+            // The vulnerability's own facts, on every asset that has it.
+            let title = a[0].title.as_ref().expect("a title");
+            assert_eq!(&**title, "CVE-2025-4427 in EPMM");
+            assert_eq!(a[0].cvss.len(), 1);
+            assert_eq!(a[0].severity.level, SeverityLevel::Critical);
+            for f in b.iter().chain(&on(&report, "sbom")) {
+                assert!(Arc::ptr_eq(title, f.title.as_ref().expect("a title")));
+                assert!(Arc::ptr_eq(&a[0].cvss, &f.cvss));
+                assert!(Arc::ptr_eq(&a[0].severity, &f.severity));
+            }
             // The SBOM's 150 components on 12.1, matched in runs of their own, share it too.
             let sbom = on(&report, "sbom");
             assert_eq!(sbom.len(), 150);

@@ -723,7 +723,7 @@ fn published(
 /// contradicts its vector is replaced (and kept as `published_score`), each with a note.
 fn checked_cvss(f: &Finding, notes: &mut Vec<String>) -> Vec<ward_model::Cvss> {
     let mut out = Vec::new();
-    for c in &f.cvss {
+    for c in f.cvss.iter() {
         match crate::cvss::check(c) {
             Ok(checked) if checked.agrees() => out.push(c.clone()),
             Ok(checked) => {
@@ -766,6 +766,7 @@ fn bod_days(timeline: &str) -> Option<i64> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use std::sync::Arc;
     use ward_model::advisory::Ssvc;
     use ward_model::{ComponentRef, Confidence, Criticality, Explanation, Exposure, FindingKev};
 
@@ -789,7 +790,7 @@ mod tests {
                 ransomware: false,
             }),
             epss: None,
-            cvss: vec![],
+            cvss: Arc::new([]),
             fixed_versions: vec![],
             priority: Priority::Defer,
             explanation: Explanation {
@@ -1134,7 +1135,8 @@ mod tests {
             // Published 9.1; CVSS 3.1's Roundup gives 9.0.
             cvss("CVSS:3.1/AV:N/AC:H/PR:N/UI:N/S:C/C:H/I:H/A:H", 9.1),
             cvss("CVSS:3.1/AV:Q/AC:L", 9.8),
-        ];
+        ]
+        .into();
         let a = p.prioritise(&f, &asset(Exposure::Open, Criticality::High));
         assert_eq!(a.cvss.len(), 2, "the invalid vector is not used");
         assert_eq!(a.cvss[0].published_score, None);

@@ -373,7 +373,7 @@ mod tests {
             score: 0.943_21,
             percentile: 0.999,
         });
-        full.title = Some("Quotes \" and \\ and \u{7} and é and 😀 </script>".to_owned());
+        full.title = Some("Quotes \" and \\ and \u{7} and é and 😀 </script>".into());
         full.aliases = vec!["GHSA-xxxx".into(), "".into()];
         full.informational = Some("unmaintained".into());
         Arc::make_mut(&mut full.explanation).notes = vec!["a note\nover two lines".into()];
@@ -394,9 +394,9 @@ mod tests {
         Arc::make_mut(&mut no_points.explanation)
             .decision_points
             .clear();
-        no_points.cvss.clear();
-        no_points.severity.score = Some(1e300);
-        no_points.severity.source = None;
+        no_points.cvss = Arc::new([]);
+        Arc::make_mut(&mut no_points.severity).score = Some(1e300);
+        Arc::make_mut(&mut no_points.severity).source = None;
         for finding in [&plain, &full, &renamed, &no_points] {
             let parts = split(finding);
             let (body, component) = split_through_value(finding);

@@ -108,7 +108,7 @@ pub(crate) fn table(
                     f.vulnerability.clone(),
                     f.asset.clone(),
                     component_cell(f),
-                    f.title.clone().unwrap_or_else(|| "-".into()),
+                    f.title.as_deref().unwrap_or("-").to_owned(),
                 ]
             })
             .collect();
@@ -180,7 +180,7 @@ fn finding_cells(f: &Finding, wide: bool) -> Vec<String> {
         f.vulnerability.clone(),
         component_cell(f),
         fixed_cell(f),
-        f.title.clone().unwrap_or_else(|| "-".into()),
+        f.title.as_deref().unwrap_or("-").to_owned(),
     ];
     if wide {
         let cvss = f
@@ -578,7 +578,7 @@ pub(crate) fn csv(report: &ScanReport) -> anyhow::Result<String> {
             f.component.purl.clone().unwrap_or_default(),
             f.component.cpe.clone().unwrap_or_default(),
             f.fixed_versions.join(" "),
-            f.title.clone().unwrap_or_default(),
+            f.title.as_deref().unwrap_or_default().to_owned(),
             cvss.map(|s| format!("{s:.1}")).unwrap_or_default(),
             f.epss
                 .as_ref()
@@ -661,7 +661,7 @@ pub(crate) fn sarif<'a>(
         rules.push(json!({
             "id": f.vulnerability,
             "name": f.vulnerability,
-            "shortDescription": { "text": f.title.clone().unwrap_or_else(|| f.vulnerability.clone()) },
+            "shortDescription": { "text": f.title.as_deref().unwrap_or(&f.vulnerability) },
             "helpUri": format!("https://nvd.nist.gov/vuln/detail/{}", f.vulnerability),
             "properties": {
                 "security-severity": format!("{score:.1}"),
