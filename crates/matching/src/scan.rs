@@ -600,9 +600,10 @@ fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
 }
 
 /// The parts that findings have alike, each kept once: the same component on many assets,
-/// the same explanation for it on each. Findings are shared as each run of components is
-/// matched, so the copies never pile up (a 50,000-component scan's 88,152 findings: 14,186
-/// components, 18,309 explanations).
+/// the same explanation for it on each, one vulnerability's title, CVSS scores, severity and
+/// SSVC values on all of them. Findings share them as each run of components is matched, so
+/// the copies never pile up (a 50,000-component scan's 88,152 findings: 14,186 components,
+/// 18,309 explanations, 15,711 vulnerabilities).
 #[derive(Default)]
 struct Shared {
     components: SharedSet<ComponentRef>,
