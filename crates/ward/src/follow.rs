@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -297,21 +298,25 @@ fn retro_hunt(f: &Follow, state: &State, with: &Loaded, retro: Duration) -> Vec<
     hunter.run(&inputs, &|_| {}).sightings
 }
 
-/// Polls until stopped (or `stop_after`), handing each poll's sightings to `found` with what
-/// was hunted with. With `refresh`, the TAXII collection is pulled again every so often and
+/// What `run` hands each poll's sightings to: `Break` ends the following.
+pub(crate) type Found<'a> =
+    dyn FnMut(Vec<Sighting>, &Loaded) -> anyhow::Result<ControlFlow<()>> + 'a;
+
+/// Polls until stopped (or `stop_after`, or `found` breaks), handing each poll's sightings to
+/// `found` with what was hunted with. With `refresh`, the TAXII collection is pulled again every so often and
 /// what it newly publishes is hunted for over the logs already read.
 pub(crate) async fn run(
     mut f: Follow,
     refresh: Option<Refresh<'_>>,
-    found: &mut dyn FnMut(Vec<Sighting>, &Loaded) -> anyhow::Result<()>,
+    found: &mut Found<'_>,
 ) -> anyhow::Result<()> {
     let mut state = State::load(&f.state)?;
     let started = Instant::now();
     let mut pulled_at = Instant::now();
     loop {
         let sightings = tokio::task::block_in_place(|| poll(&f, &mut state))?;
-        if !sightings.is_empty() {
-            found(sightings, &f.loaded)?;
+        if !sightings.is_empty() && found(sightings, &f.loaded)?.is_break() {
+            return Ok(());
         }
         if let Some(r) = &refresh
             && pulled_at.elapsed() >= r.every
@@ -330,8 +335,8 @@ pub(crate) async fn run(
                         retro.len()
                     );
                     f.loaded = (r.rebuild)(&pulled.all)?;
-                    if !retro.is_empty() {
-                        found(retro, &f.loaded)?;
+                    if !retro.is_empty() && found(retro, &f.loaded)?.is_break() {
+                        return Ok(());
                     }
                 }
                 Ok(_) => {}

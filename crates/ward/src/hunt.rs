@@ -239,22 +239,37 @@ async fn follow(
     });
     let mut total = 0usize;
     let mut failed = false;
+    // Once the reader of standard output has gone (`ward hunt --follow … | head`), nothing
+    // more is written there: a follower that reports to a server goes on for the server, one
+    // that does not stops, as `tail -f` does.
+    let mut reader_gone = false;
     crate::follow::run(f, refresh, &mut |sightings, loaded| {
+        use std::io::Write as _;
         total += sightings.len();
-        for s in &sightings {
-            match args.format {
-                HuntFormat::Table => println!(
-                    "{}:{}  {}  {}",
-                    s.file,
-                    s.line,
-                    s.title,
-                    s.matched
-                        .iter()
-                        .map(|m| format!("{}={}", m.field, m.value))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                ),
-                _ => println!("{}", serde_json::to_string(s)?),
+        if !reader_gone {
+            let mut out = std::io::stdout().lock();
+            let written = sightings.iter().try_for_each(|s| -> anyhow::Result<()> {
+                match args.format {
+                    HuntFormat::Table => writeln!(
+                        out,
+                        "{}:{}  {}  {}",
+                        s.file,
+                        s.line,
+                        s.title,
+                        s.matched
+                            .iter()
+                            .map(|m| format!("{}={}", m.field, m.value))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    )?,
+                    _ => writeln!(out, "{}", serde_json::to_string(s)?)?,
+                }
+                Ok(())
+            });
+            match written.and_then(|()| Ok(out.flush()?)) {
+                Ok(()) => {}
+                Err(e) if crate::scan::is_broken_pipe(&e) => reader_gone = true,
+                Err(e) => return Err(e),
             }
         }
         // Each poll's sightings go to the server as they are found.
@@ -272,8 +287,10 @@ async fn follow(
                 eprintln!("error: reporting to {url}: {e:#}");
                 failed = true;
             }
+        } else if reader_gone {
+            return Ok(std::ops::ControlFlow::Break(()));
         }
-        Ok(())
+        Ok(std::ops::ControlFlow::Continue(()))
     })
     .await?;
     eprintln!("followed {} logs: {total} sightings", args.logs.len());

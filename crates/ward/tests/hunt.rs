@@ -313,6 +313,37 @@ fn a_reader_that_stops_early_leaves_the_exit_code_to_the_sightings() {
     }
 }
 
+/// `ward hunt --follow … | head`: once the reader has gone, a follower that reports to no
+/// server stops (as `tail -f` does) rather than panic at its next line or follow on for
+/// nobody; its exit code says what it sighted.
+#[test]
+fn a_follower_whose_reader_goes_stops_and_says_what_it_sighted() {
+    let dir = tempfile::tempdir().unwrap();
+    let started = std::time::Instant::now();
+    let code = common::exit_code_with_reader_gone(
+        StdCommand::new(env!("CARGO_BIN_EXE_ward"))
+            .args([
+                "hunt",
+                "--follow",
+                "--interval",
+                "0.2",
+                "--follow-for",
+                "60s",
+            ])
+            .arg("--follow-state")
+            .arg(dir.path().join("follow.json"))
+            .arg("--indicators")
+            .arg(fixture("indicators/iocs.txt"))
+            .arg(fixture("access.log")),
+    );
+    assert_eq!(code, Some(1), "sightings were found");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "stopped when its first write failed, not at --follow-for: {:?}",
+        started.elapsed()
+    );
+}
+
 #[test]
 fn plain_lists_in_text_and_csv_with_defanged_values() {
     let o = hunt(&[
