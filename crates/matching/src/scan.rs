@@ -605,22 +605,24 @@ fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
 /// the copies never pile up (a 50,000-component scan's 88,152 findings: 14,186 components,
 /// 18,309 explanations, 15,711 vulnerabilities).
 #[derive(Default)]
-struct Shared {
-    components: SharedSet<ComponentRef>,
-    explanations: SharedSet<Explanation>,
-    ssvc: SharedSet<ward_model::Ssvc>,
-    titles: SharedSet<str>,
+struct Shared(std::sync::Mutex<SharedParts>);
+
+#[derive(Default)]
+struct SharedParts {
+    components: HashSet<Arc<ComponentRef>, Fast>,
+    explanations: HashSet<Arc<Explanation>, Fast>,
+    ssvc: HashSet<Arc<ward_model::Ssvc>, Fast>,
+    titles: HashSet<Arc<str>, Fast>,
     /// A vulnerability's CVSS scores and severity, by its id (their scores are numbers: no
     /// `Hash`), each way they were reported (one, but for a policy that weighs them per asset).
-    facts: std::sync::Mutex<HashMap<String, Vec<Facts>, Fast>>,
+    facts: HashMap<String, Vec<Facts>, Fast>,
 }
 
 /// A vulnerability's CVSS scores and severity as a finding reports them.
 type Facts = (Arc<[ward_model::Cvss]>, Arc<Severity>);
 
-type SharedSet<T> = std::sync::Mutex<HashSet<Arc<T>, Fast>>;
-
 impl Shared {
+    /// Points each finding's parts at the copies kept before, keeping those not seen yet.
     fn share(&self, findings: &mut [Box<Finding>]) {
         fn one<T: std::hash::Hash + Eq + ?Sized>(
             set: &mut HashSet<Arc<T>, Fast>,
@@ -633,42 +635,23 @@ impl Shared {
                 }
             }
         }
-        fn lock<T: ?Sized>(set: &SharedSet<T>) -> std::sync::MutexGuard<'_, HashSet<Arc<T>, Fast>> {
-            set.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-        }
-        let mut components = lock(&self.components);
-        for f in findings.iter_mut() {
-            one(&mut components, &mut f.component);
-        }
-        drop(components);
-        let mut explanations = lock(&self.explanations);
-        for f in findings.iter_mut() {
-            one(&mut explanations, &mut f.explanation);
-        }
-        drop(explanations);
-        let mut ssvc = lock(&self.ssvc);
-        for f in findings.iter_mut() {
-            if let Some(s) = &mut f.ssvc {
-                one(&mut ssvc, s);
-            }
-        }
-        drop(ssvc);
-        let mut titles = lock(&self.titles);
-        for f in findings.iter_mut() {
-            if let Some(t) = &mut f.title {
-                one(&mut titles, t);
-            }
-        }
-        drop(titles);
-        let mut facts = self
-            .facts
+        let mut kept = self
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let kept = &mut *kept;
         for f in findings.iter_mut() {
-            let known = match facts.get_mut(f.vulnerability.as_str()) {
+            one(&mut kept.components, &mut f.component);
+            one(&mut kept.explanations, &mut f.explanation);
+            if let Some(s) = &mut f.ssvc {
+                one(&mut kept.ssvc, s);
+            }
+            if let Some(t) = &mut f.title {
+                one(&mut kept.titles, t);
+            }
+            let known = match kept.facts.get_mut(f.vulnerability.as_str()) {
                 Some(known) => known,
-                None => facts.entry(f.vulnerability.clone()).or_default(),
+                None => kept.facts.entry(f.vulnerability.clone()).or_default(),
             };
             match known
                 .iter()

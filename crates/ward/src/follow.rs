@@ -303,8 +303,8 @@ pub(crate) type Found<'a> =
     dyn FnMut(Vec<Sighting>, &Loaded) -> anyhow::Result<ControlFlow<()>> + 'a;
 
 /// Polls until stopped (or `stop_after`, or `found` breaks), handing each poll's sightings to
-/// `found` with what was hunted with. With `refresh`, the TAXII collection is pulled again every so often and
-/// what it newly publishes is hunted for over the logs already read.
+/// `found` with what was hunted with. With `refresh`, the TAXII collection is pulled again
+/// every so often and what it newly publishes is hunted for over the logs already read.
 pub(crate) async fn run(
     mut f: Follow,
     refresh: Option<Refresh<'_>>,

@@ -4,7 +4,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output, Stdio};
 
 use common::{json, p, stderr};
@@ -321,17 +321,7 @@ fn a_follower_whose_reader_goes_stops_and_says_what_it_sighted() {
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     let code = common::exit_code_with_reader_gone(
-        StdCommand::new(env!("CARGO_BIN_EXE_ward"))
-            .args([
-                "hunt",
-                "--follow",
-                "--interval",
-                "0.2",
-                "--follow-for",
-                "60s",
-            ])
-            .arg("--follow-state")
-            .arg(dir.path().join("follow.json"))
+        follower(&dir.path().join("follow.json"), "60s")
             .arg("--indicators")
             .arg(fixture("indicators/iocs.txt"))
             .arg(fixture("access.log")),
@@ -342,6 +332,23 @@ fn a_follower_whose_reader_goes_stops_and_says_what_it_sighted() {
         "stopped when its first write failed, not at --follow-for: {:?}",
         started.elapsed()
     );
+}
+
+/// `ward hunt --follow`, polling every 0.2 s for `seconds`, its offsets kept in `state`.
+fn follower(state: &Path, seconds: &str) -> StdCommand {
+    let mut command = StdCommand::new(env!("CARGO_BIN_EXE_ward"));
+    command
+        .args([
+            "hunt",
+            "--follow",
+            "--interval",
+            "0.2",
+            "--follow-for",
+            seconds,
+        ])
+        .arg("--follow-state")
+        .arg(state);
+    command
 }
 
 #[test]
@@ -688,16 +695,8 @@ fn follow_reads_growing_and_rotated_logs_once() {
     append(&log, &line("192.0.2.1"));
     append(&log, &line("203.0.113.66"));
     let spawn = |seconds: &str| {
-        StdCommand::new(env!("CARGO_BIN_EXE_ward"))
+        follower(&state, seconds)
             .args([
-                "hunt",
-                "--follow",
-                "--interval",
-                "0.2",
-                "--follow-for",
-                seconds,
-                "--follow-state",
-                p(&state),
                 "--indicators",
                 p(&fixture("indicators/bundle.json")),
                 "--format",
