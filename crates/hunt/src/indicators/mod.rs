@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use chrono::{DateTime, Utc};
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
@@ -121,7 +121,8 @@ impl Source {
                 fields(DST, out);
                 fields(names!["ip", "host.ip"], out);
                 // Addresses inside a syslog message ("Failed password for root from 203.0.113.9").
-                if let Some(msg) = record.get_named(&FieldName::new("message")) {
+                const MESSAGE: FieldName = FieldName::new("message");
+                if let Some(msg) = record.get_named(&MESSAGE) {
                     let mut found = Vec::new();
                     for word in
                         msg.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
@@ -171,10 +172,12 @@ impl Source {
             ),
             Self::Url => {
                 fields(names!["url.full", "url.original"], out);
-                if let Some(uri) = record.get_named(&FieldName::new("c-uri")) {
+                const URI: FieldName = FieldName::new("c-uri");
+                const HOST: FieldName = FieldName::new("cs-host");
+                if let Some(uri) = record.get_named(&URI) {
                     if uri.contains("://") {
                         out.push((Cow::Borrowed("c-uri"), uri));
-                    } else if let Some(host) = record.get_named(&FieldName::new("cs-host")) {
+                    } else if let Some(host) = record.get_named(&HOST) {
                         for scheme in ["http", "https"] {
                             out.push((
                                 Cow::Borrowed("c-uri"),
@@ -273,26 +276,43 @@ pub struct Problem {
 pub struct IndicatorSet {
     pub indicators: Vec<IndicatorInfo>,
     leaves: Vec<Leaf>,
-    /// Exact values by source; foldhash, as a record looks up each of its values.
-    equals: HashMap<Source, HashMap<String, Vec<u32>, Fast>, Fast>,
-    nets_v4: HashMap<Source, PrefixMap<Ipv4Net, Vec<u32>>, Fast>,
-    nets_v6: HashMap<Source, PrefixMap<Ipv6Net, Vec<u32>>, Fast>,
-    /// Per source, its patterns as a set, the leaf of each, and (when every pattern requires
-    /// some text) a search for that text, which a value must pass before the set is run.
-    patterns: Vec<(
-        Source,
-        RegexSet,
-        Vec<u32>,
-        Option<aho_corasick::AhoCorasick>,
-    )>,
+    /// Per source some anchor needs (each source's values read once per record), what the
+    /// anchors on it index.
+    sources: Vec<Anchored>,
     /// Leaves with no anchor.
     always: Vec<u32>,
-    /// Sources some anchor needs, each computed once per record.
-    sources: Vec<Source>,
     pub problems: Vec<Problem>,
     /// Indicators whose every observation needs a value no log carries.
     pub unobservable: usize,
-    pending_patterns: Vec<(Source, String, u32)>,
+}
+
+/// The anchors on one source, indexed. Found by position (the sources of a set are few), not
+/// by hashing the source once per record for each kind of anchor.
+struct Anchored {
+    source: Source,
+    /// Exact values; foldhash, as a record looks up each of its values.
+    equals: HashMap<String, Vec<u32>, Fast>,
+    /// IPv4 addresses and ranges.
+    v4: V4Index,
+    v6: PrefixMap<Ipv6Net, Vec<u32>>,
+    /// The patterns as a set, the leaf of each, and (when every pattern requires some text) a
+    /// search for that text, which a value must pass before the set is run.
+    patterns: Option<(RegexSet, Vec<u32>, Option<aho_corasick::AhoCorasick>)>,
+    /// Patterns added, built into `patterns` by `finish`.
+    pending: Vec<(String, u32)>,
+}
+
+impl Anchored {
+    fn new(source: Source) -> Self {
+        Self {
+            source,
+            equals: HashMap::default(),
+            v4: V4Index::default(),
+            v6: PrefixMap::new(),
+            patterns: None,
+            pending: Vec::new(),
+        }
+    }
 }
 
 /// One leaf's sighting, kept for patterns decided at the end.
@@ -469,32 +489,24 @@ impl IndicatorSet {
         let source = match &anchor {
             Anchor::Equals(s, _) | Anchor::Net(s, _) | Anchor::Pattern(s, _) => *s,
         };
-        if !self.sources.contains(&source) {
-            self.sources.push(source);
-        }
+        let at = match self.sources.iter().position(|a| a.source == source) {
+            Some(at) => at,
+            None => {
+                self.sources.push(Anchored::new(source));
+                self.sources.len() - 1
+            }
+        };
+        let anchored = &mut self.sources[at];
         match anchor {
-            Anchor::Equals(s, v) => self
-                .equals
-                .entry(s)
-                .or_default()
-                .entry(v)
-                .or_default()
-                .push(leaf),
-            Anchor::Net(s, IpNet::V4(n)) => self
-                .nets_v4
-                .entry(s)
-                .or_default()
-                .entry(n.trunc())
-                .or_default()
-                .push(leaf),
-            Anchor::Net(s, IpNet::V6(n)) => self
-                .nets_v6
-                .entry(s)
-                .or_default()
-                .entry(n.trunc())
-                .or_default()
-                .push(leaf),
-            Anchor::Pattern(s, p) => self.pending_patterns.push((s, p, leaf)),
+            Anchor::Equals(s, v) => match v.parse::<Ipv4Addr>() {
+                Ok(ip) if s.is_ip() => anchored.v4.add_address(ip, leaf),
+                _ => anchored.equals.entry(v).or_default().push(leaf),
+            },
+            Anchor::Net(_, IpNet::V4(n)) => anchored.v4.add_net(n, leaf),
+            Anchor::Net(_, IpNet::V6(n)) => {
+                anchored.v6.entry(n.trunc()).or_default().push(leaf);
+            }
+            Anchor::Pattern(_, p) => anchored.pending.push((p, leaf)),
         }
     }
 
@@ -614,21 +626,27 @@ impl IndicatorSet {
 
     /// Builds the pattern sets; call once after adding everything.
     pub fn finish(&mut self) {
-        let mut by_source: HashMap<Source, (Vec<String>, Vec<u32>)> = HashMap::new();
-        for (s, p, leaf) in self.pending_patterns.drain(..) {
-            let entry = by_source.entry(s).or_default();
-            entry.0.push(p);
-            entry.1.push(leaf);
-        }
-        for (source, (patterns, leaves)) in by_source {
+        for anchored in &mut self.sources {
+            if anchored.pending.is_empty() {
+                continue;
+            }
+            let (patterns, leaves): (Vec<String>, Vec<u32>) =
+                std::mem::take(&mut anchored.pending).into_iter().unzip();
             // Each pattern compiled alone already; the set of them compiles too.
             let set = RegexSet::new(&patterns).expect("patterns compiled one by one");
             let literals: Option<Vec<String>> =
                 patterns.iter().map(|p| required_literal(p)).collect();
+            // A DFA without a prefilter: values are short (a request target), and the literals
+            // often begin alike (`/`), so a prefilter's candidates were most of a value's
+            // bytes, each restarting the search.
             let gate = literals.map(|l| {
-                aho_corasick::AhoCorasick::new(l).expect("literals of patterns that compiled")
+                aho_corasick::AhoCorasick::builder()
+                    .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                    .prefilter(false)
+                    .build(l)
+                    .expect("literals of patterns that compiled")
             });
-            self.patterns.push((source, set, leaves, gate));
+            anchored.patterns = Some((set, leaves, gate));
         }
     }
 
@@ -643,15 +661,17 @@ impl IndicatorSet {
         }
         scratch.candidates.clear();
         let mut values = Values::new();
-        for &source in &self.sources {
+        for anchored in &self.sources {
+            let source = anchored.source;
             values.clear();
             source.values_read(record, &mut values, false);
-            let equals = self.equals.get(&source);
             for (_, value) in &values {
                 // An address is read once: its family, its key (IPv4 has one spelling, IPv6
                 // many) and the ranges that hold it come from the one reading.
                 let ip = if source.is_ip() {
-                    value.parse::<IpAddr>().ok()
+                    read_ipv4(value)
+                        .map(IpAddr::V4)
+                        .or_else(|| value.parse::<IpAddr>().ok())
                 } else {
                     None
                 };
@@ -663,44 +683,42 @@ impl IndicatorSet {
                 if !family {
                     continue;
                 }
+                // An IPv4 address has one spelling: the equal addresses and the ranges that
+                // hold it are all in the source's `V4Index`, none in `equals`.
                 let key = match ip {
-                    Some(IpAddr::V4(_)) => Cow::Borrowed(value.as_ref()),
-                    Some(IpAddr::V6(ip)) => Cow::Owned(ip.to_string()),
-                    None => normalise(source, value),
-                };
-                if let Some(leaves) = equals.and_then(|e| e.get(key.as_ref())) {
-                    scratch.candidates.extend(leaves);
-                }
-                match ip {
                     Some(IpAddr::V4(ip)) => {
-                        if let Some(trie) = self.nets_v4.get(&source) {
-                            for (_, leaves) in trie.cover(&Ipv4Net::from(ip)) {
-                                scratch.candidates.extend(leaves);
-                            }
-                        }
+                        anchored.v4.cover(ip, &mut scratch.candidates);
+                        None
                     }
                     Some(IpAddr::V6(ip)) => {
-                        if let Some(trie) = self.nets_v6.get(&source) {
-                            for (_, leaves) in trie.cover(&Ipv6Net::from(ip)) {
-                                scratch.candidates.extend(leaves);
-                            }
+                        for (_, leaves) in anchored.v6.cover(&Ipv6Net::from(ip)) {
+                            scratch.candidates.extend(leaves);
                         }
+                        Some(Cow::Owned(ip.to_string()))
                     }
-                    None => {}
+                    None if anchored.equals.is_empty() => None,
+                    None => Some(normalise(source, value)),
+                };
+                if let Some(leaves) = key.and_then(|k| anchored.equals.get(k.as_ref())) {
+                    scratch.candidates.extend(leaves);
                 }
-                for (s, set, leaves, gate) in &self.patterns {
-                    if *s == source && gate.as_ref().is_none_or(|g| g.is_match(value.as_ref())) {
-                        let matches = set.matches(value);
-                        if matches.matched_any() {
-                            scratch.candidates.extend(matches.iter().map(|i| leaves[i]));
-                        }
+                if let Some((set, leaves, gate)) = &anchored.patterns
+                    && gate.as_ref().is_none_or(|g| g.is_match(value.as_ref()))
+                {
+                    let matches = set.matches(value);
+                    if matches.matched_any() {
+                        scratch.candidates.extend(matches.iter().map(|i| leaves[i]));
                     }
                 }
             }
         }
         scratch.candidates.extend(&self.always);
-        let mut seen = HashSet::with_hasher(Fast::default());
         let mut out = Vec::new();
+        if scratch.candidates.is_empty() {
+            // Nearly every record: nothing more to do.
+            return out;
+        }
+        let mut seen = HashSet::with_hasher(Fast::default());
         let ts = record.timestamp;
         for &leaf in &scratch.candidates {
             if !seen.insert(leaf) {
@@ -752,10 +770,78 @@ impl IndicatorSet {
     }
 }
 
+/// The IPv4 addresses and ranges of one source and the leaves anchored on each, in hash maps
+/// keyed by numbers: an address is looked up once as itself and once per range length in use
+/// (two lookups for a list of addresses and /24s), where a string map hashed its spelling and a
+/// prefix trie walked a node per bit.
+#[derive(Default)]
+struct V4Index {
+    addresses: HashMap<u32, Vec<u32>, Fast>,
+    /// The range lengths in use, shortest first (the order a prefix trie's cover gave).
+    lengths: Vec<u8>,
+    /// By range length and first address.
+    ranges: HashMap<(u8, u32), Vec<u32>, Fast>,
+}
+
+impl V4Index {
+    fn add_address(&mut self, ip: Ipv4Addr, leaf: u32) {
+        self.addresses.entry(u32::from(ip)).or_default().push(leaf);
+    }
+
+    fn add_net(&mut self, net: Ipv4Net, leaf: u32) {
+        let length = net.prefix_len();
+        if let Err(at) = self.lengths.binary_search(&length) {
+            self.lengths.insert(at, length);
+        }
+        self.ranges
+            .entry((length, u32::from(net.network())))
+            .or_default()
+            .push(leaf);
+    }
+
+    /// Adds the leaves of the address and then of every range that holds it, shortest first.
+    fn cover(&self, ip: Ipv4Addr, out: &mut Vec<u32>) {
+        let ip = u32::from(ip);
+        if let Some(leaves) = self.addresses.get(&ip) {
+            out.extend(leaves);
+        }
+        for &length in &self.lengths {
+            let mask = u32::MAX.checked_shl(32 - u32::from(length)).unwrap_or(0);
+            if let Some(leaves) = self.ranges.get(&(length, ip & mask)) {
+                out.extend(leaves);
+            }
+        }
+    }
+}
+
 /// Scratch space reused across records.
 #[derive(Default)]
 pub struct Scratch {
     candidates: Vec<u32>,
+}
+
+/// An IPv4 address in the one spelling std reads (four decimal octets of at most three digits,
+/// no leading zeros), read a byte at a time. Written here because std's parser, built for every
+/// form of address, was the largest part of looking a log's client addresses up (each line has
+/// one); `None` for anything else, IPv6 included.
+fn read_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut parts = s.as_bytes().split(|&b| b == b'.');
+    for octet in &mut octets {
+        let digits = parts.next()?;
+        if digits.is_empty() || digits.len() > 3 || (digits.len() > 1 && digits[0] == b'0') {
+            return None;
+        }
+        let mut value = 0u16;
+        for &d in digits {
+            if !d.is_ascii_digit() {
+                return None;
+            }
+            value = value * 10 + u16::from(d - b'0');
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    parts.next().is_none().then_some(Ipv4Addr::from(octets))
 }
 
 fn refang(s: &str) -> String {
@@ -790,4 +876,100 @@ fn is_domain(s: &str) -> bool {
         && s.rsplit('.')
             .next()
             .is_some_and(|tld| tld.bytes().any(|b| b.is_ascii_alphabetic()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `read_ipv4` reads exactly what std's parser reads, as the same address: every string
+    /// of up to six characters over the characters addresses are made of, then longer ones
+    /// built from octets spelt every way (leading zeros, too large, signs, spaces, empty).
+    #[test]
+    fn ipv4_addresses_are_read_as_std_reads_them() {
+        let agree = |s: &str| {
+            assert_eq!(read_ipv4(s), s.parse::<Ipv4Addr>().ok(), "{s:?}");
+        };
+        let alphabet = ['0', '1', '2', '5', '9', '.', ':', 'a', ' '];
+        let mut strings = vec![String::new()];
+        for _ in 0..6 {
+            let mut longer = Vec::new();
+            for s in &strings {
+                for c in alphabet {
+                    longer.push(format!("{s}{c}"));
+                }
+            }
+            for s in &longer {
+                agree(s);
+            }
+            strings = longer;
+        }
+        let octets = [
+            "0", "00", "01", "1", "9", "10", "99", "100", "199", "255", "256", "299", "300", "999",
+            "1000", "0255", "+1", "-1", " 1", "", "a", "1a",
+        ];
+        for a in octets {
+            for b in octets {
+                agree(&format!("{a}.{b}.1.2"));
+                agree(&format!("1.2.{a}.{b}"));
+                agree(&format!("{a}.{b}.{a}.{b}.5"));
+                agree(&format!("{a}.{b}.{a}"));
+            }
+        }
+        for s in [
+            "::1",
+            "2001:db8::1",
+            "::ffff:1.2.3.4",
+            "1.2.3.4\n",
+            "1.2.3.4 ",
+            "１.2.3.4",
+        ] {
+            agree(s);
+        }
+        assert_eq!(
+            read_ipv4("203.0.113.9"),
+            Some(Ipv4Addr::new(203, 0, 113, 9))
+        );
+    }
+
+    /// An address finds in the index exactly the addresses equal to it and the ranges that
+    /// hold it, whatever their lengths (/0 and /32 included), each leaf once.
+    #[test]
+    fn the_ipv4_index_finds_the_ranges_that_hold_an_address() {
+        let mut index = V4Index::default();
+        let mut anchors: Vec<(Option<Ipv4Net>, Ipv4Addr)> = Vec::new();
+        let mut x = 0x9e37_79b9_u32;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x
+        };
+        let base = [Ipv4Addr::new(10, 1, 2, 3), Ipv4Addr::new(192, 168, 0, 1)];
+        for leaf in 0..400u32 {
+            let ip = Ipv4Addr::from(u32::from(base[leaf as usize % 2]) ^ (next() & 0x0000_0f0f));
+            if leaf % 3 == 0 {
+                index.add_address(ip, leaf);
+                anchors.push((None, ip));
+            } else {
+                let net = Ipv4Net::new(ip, (next() % 33) as u8).unwrap().trunc();
+                index.add_net(net, leaf);
+                anchors.push((Some(net), ip));
+            }
+        }
+        for probe in 0..2000u32 {
+            let ip = Ipv4Addr::from(u32::from(base[probe as usize % 2]) ^ (next() & 0x0000_0f0f));
+            let mut found = Vec::new();
+            index.cover(ip, &mut found);
+            let mut want: Vec<u32> = (0..anchors.len() as u32)
+                .filter(|&l| match anchors[l as usize] {
+                    (None, a) => a == ip,
+                    (Some(net), _) => net.contains(&ip),
+                })
+                .collect();
+            found.sort_unstable();
+            want.sort_unstable();
+            assert_eq!(found, want, "{ip}");
+        }
+    }
 }
