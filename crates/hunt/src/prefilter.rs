@@ -337,11 +337,6 @@ impl Prefilter {
             return;
         }
         let mut mark = |text: &str| {
-            // Most texts hold no literal: a plain search, which stops at the first, settles
-            // that in a tighter loop than the overlapping search that names every one.
-            if !a.is_match(text) {
-                return;
-            }
             for m in a.find_overlapping_iter(text) {
                 for &rule in &self.rules[m.pattern().as_usize()] {
                     found(rule);
