@@ -177,6 +177,27 @@ pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) -> bo
         Some(q) => (&path_and_query[..q], Some(&path_and_query[q + 1..])),
         None => (path_and_query, None),
     };
+    let last = match memchr::memrchr(b'/', stem.as_bytes()) {
+        Some(slash) => &stem[slash + 1..],
+        None => stem,
+    };
+    let extension = memchr::memrchr(b'.', last.as_bytes())
+        .map(|dot| &last[dot + 1..])
+        .filter(|e| !e.is_empty());
+    push_url_parts(fields, target, stem, query, host, extension);
+    host.is_some()
+}
+
+/// The parts of a request target as fields: the target and its stem, then the query, host and
+/// extension a target has.
+fn push_url_parts<'a>(
+    fields: &mut FlatFields<'a>,
+    target: &'a str,
+    stem: &'a str,
+    query: Option<&'a str>,
+    host: Option<&'a str>,
+    extension: Option<&'a str>,
+) {
     fields.push((FieldId::CsUri, target));
     fields.push((FieldId::CsUriStem, stem));
     if let Some(q) = query {
@@ -185,16 +206,9 @@ pub(super) fn url_fields<'a>(target: &'a str, fields: &mut FlatFields<'a>) -> bo
     if let Some(h) = host.filter(|h| !h.is_empty()) {
         fields.push((FieldId::CsHost, h));
     }
-    let last = match memchr::memrchr(b'/', stem.as_bytes()) {
-        Some(slash) => &stem[slash + 1..],
-        None => stem,
-    };
-    if let Some(dot) = memchr::memrchr(b'.', last.as_bytes())
-        && dot + 1 < last.len()
-    {
-        fields.push((FieldId::CUriExtension, &last[dot + 1..]));
+    if let Some(e) = extension {
+        fields.push((FieldId::CUriExtension, e));
     }
-    host.is_some()
 }
 
 #[cfg(test)]
@@ -202,7 +216,8 @@ mod tests {
     use super::*;
 
     /// The request line split as `str`'s own methods split it (the implementation the byte
-    /// searches replaced): the fields and the proxy flag agree for every request below.
+    /// searches replaced; the fields pushed in the same order): the fields and the proxy flag
+    /// agree for every request below.
     fn split_as_str_does<'a>(request: &'a str, fields: &mut FlatFields<'a>) -> bool {
         let mut parts = request.splitn(3, ' ');
         let method = parts.next().unwrap_or_default();
@@ -239,20 +254,12 @@ mod tests {
             Some((s, q)) => (s, Some(q)),
             None => (path_and_query, None),
         };
-        fields.push((FieldId::CsUri, target));
-        fields.push((FieldId::CsUriStem, stem));
-        if let Some(q) = query {
-            fields.push((FieldId::CsUriQuery, q));
-        }
-        if let Some(h) = host.filter(|h| !h.is_empty()) {
-            fields.push((FieldId::CsHost, h));
-        }
         let last = stem.rsplit('/').next().unwrap_or_default();
-        if let Some((_, ext)) = last.rsplit_once('.')
-            && !ext.is_empty()
-        {
-            fields.push((FieldId::CUriExtension, ext));
-        }
+        let extension = last
+            .rsplit_once('.')
+            .map(|(_, e)| e)
+            .filter(|e| !e.is_empty());
+        push_url_parts(fields, target, stem, query, host, extension);
         host.is_some() || method == "CONNECT"
     }
 
