@@ -218,7 +218,6 @@ fn numeric(b: u8) -> bool {
 /// prefilter the rules each recently seen repeating value (a user agent, a referer) holds.
 #[derive(Default)]
 pub struct Scratch {
-    /// Per rule, whether the search has named it yet; all down between searches.
     hit: Vec<bool>,
     /// The rules found by the last search, in order, without repeats.
     pub out: Vec<u32>,
@@ -285,11 +284,8 @@ impl Prefilter {
         let Scratch { hit, out, memos } = scratch;
         out.clear();
         let Some(a) = &self.automaton else { return };
-        // Every flag is down between calls (each raised one is lowered below), so a line costs
-        // the rules it names, not a write per rule.
-        if hit.len() < self.count {
-            hit.resize(self.count, false);
-        }
+        hit.clear();
+        hit.resize(self.count, false);
         let memo = match memos.iter().position(|(id, _)| *id == self.id) {
             Some(i) => &mut memos[i].1,
             None => {
@@ -324,9 +320,6 @@ impl Prefilter {
                 }
             }
             memo.insert(text.into(), (rules.into(), false));
-        }
-        for &rule in out.iter() {
-            hit[rule as usize] = false;
         }
         out.sort_unstable();
     }

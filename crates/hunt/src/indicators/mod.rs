@@ -96,99 +96,6 @@ impl Source {
     /// [`Self::values`]; for `Ipv4` and `Ipv6`, with `filter` false, the candidates before
     /// they are read as addresses of the family (for a caller that reads them anyway).
     fn values_read<'r>(self, record: &'r Record<'_>, out: &mut Values<'r>, filter: bool) {
-        if record.is_flat() {
-            self.flat_values(record, out, filter);
-        } else {
-            self.named_values(record, out, filter);
-        }
-    }
-
-    /// [`Self::values_read`] for a line-oriented record: only the fields such a record can
-    /// carry are asked for (each source's list of names holds one or two of them), where
-    /// [`Self::named_values`] asks for every name of every log format — a few dozen lookups a
-    /// record, most for fields only JSON events have. The same values, names and order, as
-    /// `flat_values_are_the_named_values` checks.
-    fn flat_values<'r>(self, record: &'r Record<'_>, out: &mut Values<'r>, filter: bool) {
-        const C_IP: FieldName = FieldName::new("c-ip");
-        const HOST: FieldName = FieldName::new("cs-host");
-        const METHOD: FieldName = FieldName::new("cs-method");
-        const AGENT: FieldName = FieldName::new("cs-user-agent");
-        const TARGET: FieldName = FieldName::new("cs-uri");
-        const USER: FieldName = FieldName::new("cs-username");
-        let field = |name: &FieldName, out: &mut Values<'r>| {
-            if let Some(v) = record.get_named(name) {
-                out.push((Cow::Borrowed(name.name), v));
-            }
-        };
-        match self {
-            Self::SrcIp => field(&C_IP, out),
-            Self::Ipv4 | Self::Ipv6 => {
-                let start = out.len();
-                field(&C_IP, out);
-                self.addresses_in_message(record, out, start, filter);
-            }
-            Self::Domain => field(&HOST, out),
-            Self::Url => url_values(record, out),
-            Self::Method => field(&METHOD, out),
-            Self::UserAgent => field(&AGENT, out),
-            Self::RequestTarget => field(&TARGET, out),
-            Self::User => field(&USER, out),
-            Self::DstIp
-            | Self::SrcPort
-            | Self::DstPort
-            | Self::Hash
-            | Self::CommandLine
-            | Self::Process
-            | Self::Unmapped => {}
-        }
-    }
-
-    /// For `Ipv4` and `Ipv6`: adds the addresses inside a syslog message ("Failed password for
-    /// root from 203.0.113.9") to the values from `start` on, then (with `filter`) keeps those
-    /// of the source's family.
-    fn addresses_in_message<'r>(
-        self,
-        record: &'r Record<'_>,
-        out: &mut Values<'r>,
-        start: usize,
-        filter: bool,
-    ) {
-        // Addresses inside a syslog message ("Failed password for root from 203.0.113.9").
-        const MESSAGE: FieldName = FieldName::new("message");
-        if let Some(msg) = record.get_named(&MESSAGE) {
-            let mut found = Vec::new();
-            for word in msg.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':')) {
-                let word = word.trim_matches(|c| c == '.' || c == ':');
-                if word.len() >= 7 && word.parse::<IpAddr>().is_ok() {
-                    found.push(word.to_owned());
-                }
-            }
-            out.extend(
-                found
-                    .into_iter()
-                    .map(|w| (Cow::Borrowed("message"), Cow::Owned(w))),
-            );
-        }
-        if !filter {
-            return;
-        }
-        let v4 = self == Self::Ipv4;
-        let mut i = start;
-        while i < out.len() {
-            if out[i]
-                .1
-                .parse::<IpAddr>()
-                .is_ok_and(|ip| ip.is_ipv4() == v4)
-            {
-                i += 1;
-            } else {
-                out.swap_remove(i);
-            }
-        }
-    }
-
-    /// [`Self::values_read`] by every name a source has in any log format.
-    fn named_values<'r>(self, record: &'r Record<'_>, out: &mut Values<'r>, filter: bool) {
         // Names resolved at compile time: a record is asked for a few dozen fields.
         macro_rules! names {
             ($($n:literal),* $(,)?) => {{
@@ -213,7 +120,40 @@ impl Source {
                 fields(SRC, out);
                 fields(DST, out);
                 fields(names!["ip", "host.ip"], out);
-                self.addresses_in_message(record, out, start, filter);
+                // Addresses inside a syslog message ("Failed password for root from 203.0.113.9").
+                const MESSAGE: FieldName = FieldName::new("message");
+                if let Some(msg) = record.get_named(&MESSAGE) {
+                    let mut found = Vec::new();
+                    for word in
+                        msg.split(|c: char| !(c.is_ascii_hexdigit() || c == '.' || c == ':'))
+                    {
+                        let word = word.trim_matches(|c| c == '.' || c == ':');
+                        if word.len() >= 7 && word.parse::<IpAddr>().is_ok() {
+                            found.push(word.to_owned());
+                        }
+                    }
+                    out.extend(
+                        found
+                            .into_iter()
+                            .map(|w| (Cow::Borrowed("message"), Cow::Owned(w))),
+                    );
+                }
+                if !filter {
+                    return;
+                }
+                let v4 = self == Self::Ipv4;
+                let mut i = start;
+                while i < out.len() {
+                    if out[i]
+                        .1
+                        .parse::<IpAddr>()
+                        .is_ok_and(|ip| ip.is_ipv4() == v4)
+                    {
+                        i += 1;
+                    } else {
+                        out.swap_remove(i);
+                    }
+                }
             }
             Self::SrcPort => fields(names!["source.port", "src_port", "SourcePort"], out),
             Self::DstPort => fields(
@@ -232,10 +172,24 @@ impl Source {
             ),
             Self::Url => {
                 fields(names!["url.full", "url.original"], out);
-                url_values(record, out);
+                const URI: FieldName = FieldName::new("c-uri");
+                const HOST: FieldName = FieldName::new("cs-host");
+                if let Some(uri) = record.get_named(&URI) {
+                    if uri.contains("://") {
+                        out.push((Cow::Borrowed("c-uri"), uri));
+                    } else if let Some(host) = record.get_named(&HOST) {
+                        for scheme in ["http", "https"] {
+                            out.push((
+                                Cow::Borrowed("c-uri"),
+                                Cow::Owned(format!("{scheme}://{host}{uri}")),
+                            ));
+                        }
+                    }
+                }
             }
             // Digests come from structured events (EDR, Sysmon as JSON); a line-oriented log
-            // names no such field (`flat_values`).
+            // names no such field.
+            Self::Hash if record.is_flat() => {}
             Self::Hash => {
                 record.for_each_field(&mut |k, v| {
                     let is_digest_field = k
@@ -859,28 +813,6 @@ pub struct Scratch {
     candidates: Vec<u32>,
 }
 
-/// A web request's URL: the request target when absolute, else the target on the `Host`
-/// header's host, under both schemes (the log does not say which).
-fn url_values<'r>(record: &'r Record<'_>, out: &mut Values<'r>) {
-    const URI: FieldName = FieldName::new("c-uri");
-    const HOST: FieldName = FieldName::new("cs-host");
-    if let Some(uri) = record.get_named(&URI) {
-        // A byte search for `:`, which most targets do not hold, before a look for `//`.
-        let absolute = memchr::memchr_iter(b':', uri.as_bytes())
-            .any(|i| uri.as_bytes()[i + 1..].starts_with(b"//"));
-        if absolute {
-            out.push((Cow::Borrowed("c-uri"), uri));
-        } else if let Some(host) = record.get_named(&HOST) {
-            for scheme in ["http", "https"] {
-                out.push((
-                    Cow::Borrowed("c-uri"),
-                    Cow::Owned(format!("{scheme}://{host}{uri}")),
-                ));
-            }
-        }
-    }
-}
-
 /// An IPv4 address in the one spelling std reads (four decimal octets of at most three digits,
 /// no leading zeros), read a byte at a time; `None` for anything else, IPv6 included. Written
 /// here because std's parser, built for every form of address, showed in a hunt's profile
@@ -991,83 +923,6 @@ mod tests {
             read_ipv4("203.0.113.9"),
             Some(Ipv4Addr::new(203, 0, 113, 9))
         );
-    }
-
-    /// A line-oriented record gives each source the values, names and order that asking for
-    /// every name of every log format gives, filtered or not: access logs (origin-form,
-    /// absolute-form and CONNECT requests, with and without a user, IPv4 and IPv6 clients) and
-    /// syslog lines (addresses in the message).
-    #[test]
-    fn flat_values_are_the_named_values() {
-        use crate::logs::{LogFormat, parse_line};
-        let lines = [
-            (
-                LogFormat::Combined,
-                r#"203.0.113.9 - alice [01/May/2025:00:00:00 +0000] "GET /a/b.php?x=1 HTTP/1.1" 200 12 "https://r.example/" "curl/8.0""#,
-            ),
-            (
-                LogFormat::Combined,
-                r#"2001:db8::7 - - [01/May/2025:00:00:00 +0000] "GET http://Evil.Example:8080/x.exe HTTP/1.1" 200 12 "-" "-""#,
-            ),
-            (
-                LogFormat::Combined,
-                r#"198.51.100.1 - - [01/May/2025:00:00:00 +0000] "CONNECT evil.example:443 HTTP/1.1" 200 0 "-" "Mozilla/5.0""#,
-            ),
-            (
-                LogFormat::Combined,
-                r#"10.0.0.1 - - [01/May/2025:00:00:00 +0000] "-" 400 0 "-" "-""#,
-            ),
-            (
-                LogFormat::Common,
-                r#"host.example - bob [01/May/2025:00:00:00 +0000] "POST /login?next=https://x.example/ HTTP/1.0" 302 -"#,
-            ),
-            (
-                LogFormat::Syslog3164,
-                "<34>May  1 00:00:00 gw sshd[42]: Failed password for root from 203.0.113.9 port 22 ssh2, then 2001:db8::1.",
-            ),
-            (
-                LogFormat::Syslog3164,
-                "May  1 00:00:00 gw kernel: no addresses here: 1.2.3 or 999.1.1.1",
-            ),
-            (
-                LogFormat::Syslog5424,
-                "<165>1 2025-05-01T00:00:00Z host app 1 ID47 - connect from 192.0.2.10:5000 to [2001:db8::2]",
-            ),
-        ];
-        let sources = [
-            Source::Ipv4,
-            Source::Ipv6,
-            Source::SrcIp,
-            Source::DstIp,
-            Source::SrcPort,
-            Source::DstPort,
-            Source::Domain,
-            Source::Url,
-            Source::Hash,
-            Source::Method,
-            Source::UserAgent,
-            Source::RequestTarget,
-            Source::User,
-            Source::CommandLine,
-            Source::Process,
-            Source::Unmapped,
-        ];
-        let mut seen = 0;
-        for (format, line) in lines {
-            let record = parse_line(format, line, 2025).expect(line);
-            assert!(record.is_flat());
-            for source in sources {
-                for filter in [false, true] {
-                    let (mut flat, mut named) = (Values::new(), Values::new());
-                    source.flat_values(&record, &mut flat, filter);
-                    source.named_values(&record, &mut named, filter);
-                    assert_eq!(flat, named, "{source:?} (filter {filter}) of {line}");
-                    seen += flat.len();
-                }
-            }
-        }
-        // The lines above do give values: the comparison is not of empty lists.
-        assert!(seen > 40, "{seen}");
     }
 
     /// An address finds in the index exactly the addresses equal to it and the ranges that
